@@ -1,0 +1,121 @@
+// Command otpgate is a self-hosted phone-verification and SMS service.
+//
+// Usage:
+//
+//	otpgate serve [flags]            run the API server
+//	otpgate accounts create --name   create an API account
+//	otpgate bench [flags]            load-test a running otpgate
+//	otpgate noop-server [flags]      a no-op HTTP server, the ceiling for bench
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `otpgate: phone verification (one-time codes) and SMS, self-hosted.
+
+Usage:
+  otpgate serve [flags]                 run the API server (see: otpgate serve --help)
+  otpgate accounts create --name NAME   create an API account and print its SID and auth token
+  otpgate bench --url URL --sid SID --token TOKEN [flags]
+                                        load-test a running otpgate (send and verify)
+  otpgate noop-server [--addr ADDR]     a no-op HTTP server: the ceiling bench is compared with
+  otpgate version                       print the version
+
+Every flag can also be set with an OTPGATE_* environment variable (for
+example --data-dir is OTPGATE_DATA_DIR); a flag given on the command line wins.
+`
+
+var version = "dev"
+
+func main() {
+	// The data directory holds secrets (the server secret, sandbox bodies):
+	// everything otpgate creates is for its own user only.
+	syscall.Umask(0o077)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "otpgate:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
+	case "accounts":
+		return runAccounts(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
+	case "noop-server":
+		return runNoop(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "otpgate", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+// envDefaults sets each flag not given on the command line from its
+// OTPGATE_* variable (--data-dir -> OTPGATE_DATA_DIR).
+func envDefaults(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || err != nil {
+			return
+		}
+		name := "OTPGATE_" + envName(f.Name)
+		if v, ok := os.LookupEnv(name); ok {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %v", name, v, e)
+			}
+		}
+	})
+	return err
+}
+
+func envName(flagName string) string {
+	b := []byte(flagName)
+	for i, c := range b {
+		switch {
+		case c == '-':
+			b[i] = '_'
+		case c >= 'a' && c <= 'z':
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+// parseFlags parses args with env defaults; usage text goes to stderr.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	return envDefaults(fs)
+}

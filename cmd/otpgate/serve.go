@@ -1,0 +1,354 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // served only on --debug-addr
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/dispatch"
+	"github.com/otpgate/otpgate/internal/httpapi"
+	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/phone"
+	"github.com/otpgate/otpgate/internal/sandbox"
+	"github.com/otpgate/otpgate/internal/sqlite"
+	"github.com/otpgate/otpgate/internal/verify"
+)
+
+// ServeConfig is everything `otpgate serve` is configured with.
+type ServeConfig struct {
+	Addr       string
+	DataDir    string
+	SecretFile string
+	Region     string
+	CodeLength int
+	CodeTTL    time.Duration
+	LogLevel   string
+	LogFormat  string
+	DebugAddr  string
+}
+
+func (c *ServeConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on (host:port)")
+	fs.StringVar(&c.DataDir, "data-dir", "./otpgate-data", "directory for the database and the server secret (created if missing)")
+	fs.StringVar(&c.SecretFile, "secret-file", "", "file holding the server secret (64 hex characters); default: DATA_DIR/secret, created on first start")
+	fs.StringVar(&c.Region, "region", "JO", "region for numbers written without a country code (ISO 3166 code)")
+	fs.IntVar(&c.CodeLength, "code-length", verify.DefaultCodeLength, "digits in a code, 4-10, for services created from now on")
+	fs.DurationVar(&c.CodeTTL, "code-ttl", verify.DefaultTTL, "how long a code stays valid, 1m-24h, for services created from now on")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.DebugAddr, "debug-addr", "", "if set, serve Go's pprof profiles at http://ADDR/debug/pprof/ (keep it on loopback)")
+}
+
+// Validate checks the configuration, naming the flag at fault.
+func (c *ServeConfig) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("--addr %q: want host:port, e.g. 127.0.0.1:8080", c.Addr)
+	}
+	if c.DataDir == "" {
+		return errors.New("--data-dir must not be empty")
+	}
+	if c.CodeLength < verify.MinCodeLength || c.CodeLength > verify.MaxCodeLength {
+		return fmt.Errorf("--code-length %d: must be %d-%d", c.CodeLength, verify.MinCodeLength, verify.MaxCodeLength)
+	}
+	if c.CodeTTL < time.Minute || c.CodeTTL > 24*time.Hour {
+		return fmt.Errorf("--code-ttl %s: must be between 1m and 24h", c.CodeTTL)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("--log-format %q: must be text or json", c.LogFormat)
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: must be debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func newLogger(c ServeConfig, w io.Writer) *slog.Logger {
+	level, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("otpgate serve", flag.ContinueOnError)
+	var cfg ServeConfig
+	cfg.flags(fs)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: otpgate serve [flags]\n\nRuns the API server. With no connector configured, delivery is the sandbox:\nmessages go to an inbox served at GET /sandbox/messages?to=NUMBER.\n\nFlags (each also an OTPGATE_* environment variable, e.g. OTPGATE_DATA_DIR):\n")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	m := &Main{Config: cfg, Stdout: stdout, Logger: nil, LogOutput: stderr}
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	<-ctx.Done()
+	m.Logger.Info("shutting down")
+	return m.Close()
+}
+
+// Main is a running otpgate server. Tests start it on port 0 with a
+// temporary data directory.
+type Main struct {
+	Config    ServeConfig
+	Clock     otpgate.Clock
+	Stdout    io.Writer // where the first-start account is printed
+	LogOutput io.Writer
+	Logger    *slog.Logger
+
+	lock       *os.File
+	store      *sqlite.Store
+	dispatcher *dispatch.Dispatcher
+	server     *http.Server
+	listener   net.Listener
+	serveDone  chan error
+	debug      *http.Server
+}
+
+// Run opens the data directory and starts the server; it returns once the
+// server is listening.
+func (m *Main) Run(ctx context.Context) error {
+	if err := m.Config.Validate(); err != nil {
+		return err
+	}
+	if m.Clock == nil {
+		m.Clock = otpgate.SystemClock{}
+	}
+	if m.Stdout == nil {
+		m.Stdout = io.Discard
+	}
+	if m.LogOutput == nil {
+		m.LogOutput = io.Discard
+	}
+	if m.Logger == nil {
+		m.Logger = newLogger(m.Config, m.LogOutput)
+	}
+	log := m.Logger
+	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
+		return fmt.Errorf("--data-dir: %w", err)
+	}
+	lock, err := lockDataDir(m.Config.DataDir)
+	if err != nil {
+		return err
+	}
+	m.lock = lock
+	secret, err := loadSecret(m.Config.SecretFile, m.Config.DataDir)
+	if err != nil {
+		return err
+	}
+	keys, err := verify.NewKeys(secret)
+	if err != nil {
+		return err
+	}
+	phones, err := phone.NewParser(m.Config.Region)
+	if err != nil {
+		return fmt.Errorf("--region: %w", err)
+	}
+	m.store, err = sqlite.Open(ctx, filepath.Join(m.Config.DataDir, "otpgate.db"))
+	if err != nil {
+		return err
+	}
+	if err := m.firstStart(ctx); err != nil {
+		return err
+	}
+	// This process holds the data directory's lock, so no other dispatcher
+	// can hold a claim: what a crashed run had claimed is due again now.
+	if n, err := m.store.ReleaseLeases(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("outbox: messages claimed before a crash are due again", "count", n)
+	}
+	conn := sandbox.New(m.store, m.Clock, log)
+	m.dispatcher = dispatch.New(dispatch.Config{Store: m.store, Opener: keys, Connector: conn, Clock: m.Clock, Logger: log})
+	conn.SetSink(m.dispatcher)
+	vs, err := verify.New(verify.Config{
+		Store: m.store, Keys: keys, Phones: phones, Clock: m.Clock, Logger: log,
+		CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL, Notify: m.dispatcher.Wake,
+	})
+	if err != nil {
+		return err
+	}
+	auth := account.NewAuthenticator(m.store)
+	if err := auth.Load(ctx); err != nil {
+		return err
+	}
+	api := httpapi.New(httpapi.Config{Verify: vs, Auth: auth, Store: m.store, Phones: phones, Logger: log})
+	m.dispatcher.Start(context.WithoutCancel(ctx))
+
+	m.listener, err = net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("--addr: %w", err)
+	}
+	m.server = &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if m.Config.DebugAddr != "" {
+		dl, err := net.Listen("tcp", m.Config.DebugAddr)
+		if err != nil {
+			return fmt.Errorf("--debug-addr: %w", err)
+		}
+		m.debug = &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+		go m.debug.Serve(dl)
+		log.Info("pprof listening", "addr", dl.Addr().String())
+	}
+	m.serveDone = make(chan error, 1)
+	go func() { m.serveDone <- m.server.Serve(m.listener) }()
+	log.Info("otpgate listening", "addr", m.listener.Addr().String(), "data_dir", m.Config.DataDir, "version", version)
+	log.Info("delivery: sandbox (no real connector configured); messages are kept in the sandbox inbox at GET /sandbox/messages?to=NUMBER")
+	return nil
+}
+
+// Addr is the address the server listens on.
+func (m *Main) Addr() string { return m.listener.Addr().String() }
+
+// Close stops taking requests, finishes those in flight, drains the
+// dispatcher and closes the store. It is safe to call twice.
+func (m *Main) Close() error {
+	var errs []error
+	if m.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+		errs = append(errs, m.server.Shutdown(ctx))
+		cancel()
+		if err := <-m.serveDone; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+		m.server = nil
+	}
+	if m.debug != nil {
+		m.debug.Close()
+		m.debug = nil
+	}
+	if m.dispatcher != nil {
+		m.dispatcher.Stop()
+		m.dispatcher = nil
+	}
+	if m.store != nil {
+		errs = append(errs, m.store.Close())
+		m.store = nil
+	}
+	if m.lock != nil {
+		m.lock.Close()
+		m.lock = nil
+	}
+	return errors.Join(errs...)
+}
+
+// firstStart creates an account when the data directory has none, and prints
+// it once with a curl to try.
+func (m *Main) firstStart(ctx context.Context) error {
+	accs, err := m.store.Accounts(ctx)
+	if err != nil || len(accs) > 0 {
+		return err
+	}
+	c, err := account.Create(ctx, m.store, "default", m.Clock.Now())
+	if err != nil {
+		return err
+	}
+	host := m.Config.Addr
+	if h, p, err := net.SplitHostPort(host); err == nil && (h == "" || h == "0.0.0.0" || h == "::") {
+		host = net.JoinHostPort("127.0.0.1", p)
+	}
+	fmt.Fprintf(m.Stdout, `
+First start: created account %q. The auth token is shown only this once.
+  Account SID: %s
+  Auth token:  %s
+
+Send a code (delivered to the sandbox inbox):
+  curl -X POST http://%[4]s/2fa/send --user '%[2]s:%[3]s' \
+    -H 'Content-Type: application/json' \
+    -d '{ "service" : "Restcomm", "from" : "MyApp", "to" : "962790320012", "body": "Your verification code is: {code}" }'
+Read it:
+  curl http://%[4]s/sandbox/messages?to=962790320012 --user '%[2]s:%[3]s'
+Check it:
+  curl -X POST http://%[4]s/2fa/verify --user '%[2]s:%[3]s' \
+    -H 'Content-Type: application/json' \
+    -d '{ "service" : "Restcomm", "number" : "962790320012", "code" : "THE_CODE" }'
+
+`, c.Name, c.SID, c.AuthToken, host)
+	return nil
+}
+
+// lockDataDir takes an exclusive lock so two servers never share a data directory.
+func lockDataDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "otpgate.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("--data-dir: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--data-dir %s is in use by another otpgate serve (lock: %v)", dir, err)
+	}
+	return f, nil
+}
+
+// loadSecret reads the server secret, creating it (0600) on first start when
+// no file was named.
+func loadSecret(file, dataDir string) ([]byte, error) {
+	create := false
+	if file == "" {
+		file, create = filepath.Join(dataDir, "secret"), true
+	}
+	b, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) && create {
+		var s [32]byte
+		rand.Read(s[:])
+		enc := hex.EncodeToString(s[:])
+		f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("create server secret: %w", err)
+		}
+		if _, err := f.WriteString(enc + "\n"); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("write server secret: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := f.Close(); err != nil {
+			return nil, err
+		}
+		return s[:], nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read server secret: %w", err)
+	}
+	secret, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(secret) < 32 {
+		return nil, fmt.Errorf("server secret %s must hold at least 64 hex characters (32 bytes)", file)
+	}
+	return secret, nil
+}

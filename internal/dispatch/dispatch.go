@@ -1,0 +1,260 @@
+// Package dispatch moves messages from the outbox to a connector: it claims
+// due items with a lease, sends them, and records the outcome: sent, retried
+// later with backoff (transient failure), or failed (permanent failure, or
+// the message expired or gave up). Delivery is at least once: a crash after
+// a connector took a message but before the outcome was committed sends that
+// message again once its lease runs out (on restart, at once).
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/phone"
+	"github.com/otpgate/otpgate/internal/sms"
+	"github.com/otpgate/otpgate/internal/store"
+)
+
+// Opener decrypts sealed outbox bodies.
+type Opener interface {
+	Open(messageSID string, sealed []byte) ([]byte, error)
+}
+
+// Config configures a Dispatcher.
+type Config struct {
+	Store       store.Store
+	Opener      Opener
+	Connector   sms.Connector
+	Clock       otpgate.Clock
+	Logger      *slog.Logger
+	Lease       time.Duration // how long a claim holds; default 2m
+	SendTimeout time.Duration // per Send; default 30s
+	Batch       int           // items per claim; default 256
+	Concurrency int           // sends in flight; default 512
+	Poll        time.Duration // longest sleep between claims; default 1s
+	MaxAge      time.Duration // give up on a message this old; default 24h
+}
+
+// Backoff is the wait before retry number attempt (1-based): 1s, 2s, 4s, ...
+// up to 5 minutes. It is a pure function so tests can pin it.
+func Backoff(attempt int) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	if attempt > 9 {
+		return 5 * time.Minute
+	}
+	return min(time.Second<<(attempt-1), 5*time.Minute)
+}
+
+// Dispatcher sends outbox items. Start it once; Stop is safe to call twice.
+type Dispatcher struct {
+	cfg      Config
+	wake     chan struct{}
+	sem      chan struct{}
+	cancel   context.CancelFunc
+	done     chan struct{}
+	inflight sync.WaitGroup
+	stopOnce sync.Once
+}
+
+// New returns a Dispatcher.
+func New(cfg Config) *Dispatcher {
+	if cfg.Clock == nil {
+		cfg.Clock = otpgate.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Lease == 0 {
+		cfg.Lease = 2 * time.Minute
+	}
+	if cfg.SendTimeout == 0 {
+		cfg.SendTimeout = 30 * time.Second
+	}
+	if cfg.Batch == 0 {
+		cfg.Batch = 256
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = 512
+	}
+	if cfg.Poll == 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.MaxAge == 0 {
+		cfg.MaxAge = 24 * time.Hour
+	}
+	return &Dispatcher{
+		cfg:  cfg,
+		wake: make(chan struct{}, 1),
+		sem:  make(chan struct{}, cfg.Concurrency),
+		done: make(chan struct{}),
+	}
+}
+
+// Wake tells the dispatcher new items are due. It never blocks.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs the dispatcher until Stop.
+func (d *Dispatcher) Start(ctx context.Context) {
+	ctx, d.cancel = context.WithCancel(ctx)
+	go d.run(ctx)
+}
+
+// Stop stops claiming, waits for sends in flight and records their outcomes.
+func (d *Dispatcher) Stop() {
+	d.stopOnce.Do(func() {
+		if d.cancel == nil {
+			close(d.done)
+			return
+		}
+		d.cancel()
+		<-d.done
+	})
+}
+
+func (d *Dispatcher) run(ctx context.Context) {
+	defer close(d.done)
+	defer d.inflight.Wait()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		now := d.cfg.Clock.Now()
+		items, err := d.cfg.Store.ClaimOutbox(ctx, now, now.Add(d.cfg.Lease), d.cfg.Batch)
+		if err != nil && ctx.Err() == nil {
+			d.cfg.Logger.Error("outbox claim failed", "err", err)
+		}
+		for _, it := range items {
+			select {
+			case d.sem <- struct{}{}:
+			case <-ctx.Done():
+				// The item stays claimed; its lease runs out and it comes back.
+				return
+			}
+			d.inflight.Add(1)
+			go func(it store.OutboxItem) {
+				defer func() { <-d.sem; d.inflight.Done() }()
+				d.deliver(it)
+			}(it)
+		}
+		if len(items) == d.cfg.Batch {
+			continue
+		}
+		wait := d.cfg.Poll
+		if next, err := d.cfg.Store.NextDue(ctx); err == nil {
+			wait = min(wait, max(time.Millisecond, next.Sub(d.cfg.Clock.Now())))
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// deliver sends one item and records the outcome. It runs to completion even
+// while the dispatcher stops, so an outcome is not lost for a send that happened.
+func (d *Dispatcher) deliver(it store.OutboxItem) {
+	ctx := context.Background()
+	log := d.cfg.Logger.With("message_sid", it.MessageSID, "to", phone.Mask(it.To), "connector", d.cfg.Connector.Name())
+	now := d.cfg.Clock.Now()
+	if !it.ExpiresAt.IsZero() && !now.Before(it.ExpiresAt) {
+		d.finish(ctx, log, it, "", sms.Permanent(0, errors.New("the message expired before it could be sent")))
+		return
+	}
+	body, err := d.cfg.Opener.Open(it.MessageSID, it.Payload)
+	if err != nil {
+		d.finish(ctx, log, it, "", sms.Permanent(0, err))
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
+	pid, err := d.cfg.Connector.Send(sctx, sms.Message{SID: it.MessageSID, AccountSID: it.AccountSID, From: it.From, To: it.To, Body: string(body)})
+	cancel()
+	d.finish(ctx, log, it, pid, err)
+}
+
+func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, it store.OutboxItem, pid string, sendErr error) {
+	now := d.cfg.Clock.Now().UTC()
+	attempts := it.Attempts + 1
+	perm, isPerm := sms.IsPermanent(sendErr)
+	giveUp := sendErr != nil && !isPerm && (now.Sub(it.CreatedAt) >= d.cfg.MaxAge ||
+		(!it.ExpiresAt.IsZero() && !now.Add(Backoff(attempts)).Before(it.ExpiresAt)))
+	err := d.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		if sendErr != nil && !isPerm && !giveUp {
+			return tx.RescheduleOutbox(it.MessageSID, attempts, now.Add(Backoff(attempts)), sendErr.Error())
+		}
+		if err := tx.DeleteOutbox(it.MessageSID); err != nil {
+			return err
+		}
+		m, err := tx.Message(it.MessageSID)
+		if err != nil {
+			return err
+		}
+		m.Connector, m.UpdatedAt = d.cfg.Connector.Name(), now
+		switch {
+		case sendErr == nil:
+			m.ProviderID, m.SentAt = pid, now
+			Advance(&m, store.MsgSent) // unless a receipt came first
+
+		default:
+			if isPerm {
+				m.ErrorCode = perm.Code
+			}
+			m.ErrorMessage = sendErr.Error()
+			Advance(&m, store.MsgFailed)
+		}
+		return tx.UpdateMessage(m)
+	})
+	switch {
+	case err != nil:
+		log.Error("recording send outcome failed; the message will be retried when its lease ends", "err", err)
+	case sendErr == nil:
+		log.Debug("message sent", "provider_id", pid)
+	case isPerm || giveUp:
+		log.Warn("message failed", "attempts", attempts, "err", sendErr)
+	default:
+		log.Info("send failed, will retry", "attempts", attempts, "retry_in", Backoff(attempts), "err", sendErr)
+	}
+}
+
+var rank = map[string]int{
+	store.MsgQueued: 0, store.MsgSent: 1,
+	store.MsgDelivered: 2, store.MsgUndelivered: 2, store.MsgFailed: 2,
+}
+
+// Advance moves m to status if that is a step forward (queued -> sent ->
+// delivered, undelivered or failed); a late status never overwrites a later one.
+func Advance(m *store.Message, status string) bool {
+	if rank[status] <= rank[m.Status] {
+		return false
+	}
+	m.Status = status
+	return true
+}
+
+// HandleReceipt applies a delivery receipt to its message.
+func (d *Dispatcher) HandleReceipt(ctx context.Context, r sms.Receipt) error {
+	now := d.cfg.Clock.Now().UTC()
+	return d.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		m, err := tx.Message(r.MessageSID)
+		if err != nil {
+			return err
+		}
+		if !Advance(&m, r.Status) {
+			return nil
+		}
+		m.ErrorCode, m.ErrorMessage, m.UpdatedAt = r.ErrorCode, r.ErrorMessage, now
+		return tx.UpdateMessage(m)
+	})
+}

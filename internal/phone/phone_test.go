@@ -1,0 +1,343 @@
+package phone
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// MustParser returns a Parser for region or fails the test.
+func MustParser(tb testing.TB, region string) *Parser {
+	tb.Helper()
+	p, err := NewParser(region)
+	if err != nil {
+		tb.Fatalf("NewParser(%q): %v", region, err)
+	}
+	return p
+}
+
+var (
+	zain   = Number{E164: "+962790320012", Region: "JO", Type: TypeMobile, Operator: "Zain"}
+	orange = Number{E164: "+962770320012", Region: "JO", Type: TypeMobile, Operator: "Orange"}
+	umniah = Number{E164: "+962780320012", Region: "JO", Type: TypeMobile, Operator: "Umniah"}
+)
+
+func TestParseSMS(t *testing.T) {
+	p := MustParser(t, "JO")
+	tests := []struct {
+		name  string
+		input string
+		want  Number
+		// wantReason, when set, is a substring the *Error's Reason must contain.
+		wantReason string
+	}{
+		// Every spelling of one Zain number.
+		{name: "international without plus", input: "962790320012", want: zain},
+		{name: "international with spaces", input: "+962 79 032 0012", want: zain},
+		{name: "international prefix 00", input: "00962790320012", want: zain},
+		{name: "national with trunk 0", input: "0790320012", want: zain},
+		{name: "national without trunk 0", input: "790320012", want: zain},
+		{name: "national with parentheses and dash", input: "(079) 032-0012", want: zain},
+		{name: "international with dashes", input: "+962-79-032-0012", want: zain},
+		{name: "international with (0)", input: "+962 (0)79 032 0012", want: zain},
+		{name: "international without plus with spaces", input: "962 79 032 0012", want: zain},
+		{name: "national with dots", input: "079.032.0012", want: zain},
+		{name: "national with slash", input: "079/0320012", want: zain},
+		{name: "Arabic-Indic digits", input: "٠٧٩٠٣٢٠٠١٢", want: zain},
+		{name: "Eastern Arabic-Indic digits", input: "۰۷۹۰۳۲۰۰۱۲", want: zain},
+		{name: "Arabic-Indic international", input: "+٩٦٢ ٧٩ ٠٣٢ ٠٠١٢", want: zain},
+		{name: "mixed ASCII and both Arabic digit sets", input: "07٩0 ۳٢ 0012", want: zain},
+		{name: "fullwidth digits and plus", input: "＋９６２７９０３２００１２", want: zain},
+		{name: "no-break spaces and bidi marks", input: "\u200f+962\u00a079\u202f032\u00a00012\u200e", want: zain},
+		{name: "surrounding white space", input: "\t 0790320012 \n", want: zain},
+		{name: "en dash and em dash", input: "079–032—0012", want: zain},
+
+		// Operators.
+		{name: "Orange 077", input: "0770320012", want: orange},
+		{name: "Umniah 078", input: "+962 78 032 0012", want: umniah},
+
+		// Foreign numbers in international form.
+		{name: "UK mobile", input: "+44 7400 123456", want: Number{E164: "+447400123456", Region: "GB", Type: TypeMobile, Operator: "Three"}},
+		{name: "UK mobile via 00", input: "0044 7400 123456", want: Number{E164: "+447400123456", Region: "GB", Type: TypeMobile, Operator: "Three"}},
+		{name: "UK mobile with (0)", input: "+44 (0)7400 123456", want: Number{E164: "+447400123456", Region: "GB", Type: TypeMobile, Operator: "Three"}},
+		{name: "US fixed line or mobile", input: "+1 201 555 0123", want: Number{E164: "+12015550123", Region: "US", Type: TypeFixedLineOrMobile}},
+		{name: "US with dots", input: "+1.201.555.0123", want: Number{E164: "+12015550123", Region: "US", Type: TypeFixedLineOrMobile}},
+
+		// Valid numbers that cannot receive SMS.
+		{name: "Jordan landline international", input: "+962 6 461 2345", wantReason: "is a fixed-line number, which cannot receive SMS"},
+		{name: "Jordan landline national", input: "06 461 2345", wantReason: "is a fixed-line number, which cannot receive SMS"},
+		{name: "Jordan pager", input: "+962 7466 12345", wantReason: "is a pager number, which cannot receive SMS"},
+		{name: "Jordan personal number", input: "+962 70 000 0000", wantReason: "is a personal (follow-me) number, which cannot receive SMS"},
+		{name: "UK pager", input: "+44 7640 123456", wantReason: "is a pager number, which cannot receive SMS"},
+		{name: "US toll free", input: "+1 800 555 0123", wantReason: "is a toll-free number, which cannot receive SMS"},
+
+		// Not numbers at all, or not valid ones.
+		{name: "empty", input: "", wantReason: "is empty"},
+		{name: "only spaces", input: "  \u00a0 ", wantReason: "is empty"},
+		{name: "plus only", input: "+", wantReason: "has no digits"},
+		{name: "international prefix only", input: "00", wantReason: "has too few digits after the international prefix"},
+		{name: "dashes only", input: "---", wantReason: "has no digits"},
+		{name: "letters", input: "abc", wantReason: `contains the letter 'a'`},
+		{name: "letter l for digit 1", input: "07903200l2", wantReason: `contains the letter 'l'`},
+		{name: "vanity number", input: "1-800-FLOWERS", wantReason: `contains the letter 'F'`},
+		{name: "extension", input: "0790320012 ext 5", wantReason: `contains the letter 'e'`},
+		{name: "tel URI", input: "tel:+962790320012", wantReason: `contains the letter 't'`},
+		{name: "emoji", input: "0790320012📱", wantReason: "which is not part of a phone number"},
+		{name: "comma", input: "079,032,0012", wantReason: `contains ',', which is not part of a phone number`},
+		{name: "plus in the middle", input: "0790+320012", wantReason: "has a '+' that is not at the start"},
+		{name: "two plus signs", input: "++962790320012", wantReason: "has a '+' that is not at the start"},
+		{name: "too short", input: "12", wantReason: "is too short"},
+		{name: "too short mobile", input: "079032", wantReason: "is too short for a +962 (JO) number"},
+		{name: "one digit too many", input: "+962 79 032 00123", wantReason: "is too long for a +962 (JO) number"},
+		{name: "too many digits", input: "0790320012345678901234", wantReason: "is too long"},
+		{name: "unknown country code", input: "+999 123 456 789", wantReason: "starts with an unknown country code"},
+		{name: "trunk 0 before country code", input: "0962790320012", wantReason: "is too long for a +962 (JO) number"},
+		{name: "unassigned range", input: "+962 72 032 0012", wantReason: "+962 (JO)"},
+		{name: "longer than 64 bytes", input: strings.Repeat("0", 65), wantReason: "is 65 bytes long; at most 64 bytes are accepted"},
+		{name: "invalid UTF-8", input: "079\xff0320012", wantReason: "is not valid UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, pass := range []string{"cold", "cached"} {
+				got, err := p.ParseSMS(tt.input)
+				if tt.wantReason == "" {
+					if err != nil {
+						t.Fatalf("%s: ParseSMS(%q): %v", pass, tt.input, err)
+					}
+					if got != tt.want {
+						t.Fatalf("%s: ParseSMS(%q) = %+v, want %+v", pass, tt.input, got, tt.want)
+					}
+					continue
+				}
+				var perr *Error
+				if !errors.As(err, &perr) {
+					t.Fatalf("%s: ParseSMS(%q) = %+v, %v; want *Error", pass, tt.input, got, err)
+				}
+				if got != (Number{}) {
+					t.Errorf("%s: ParseSMS(%q) returned %+v with an error, want the zero Number", pass, tt.input, got)
+				}
+				if perr.Input != tt.input {
+					t.Errorf("%s: Error.Input = %q, want %q", pass, perr.Input, tt.input)
+				}
+				if !strings.Contains(perr.Reason, tt.wantReason) {
+					t.Errorf("%s: Error.Reason = %q, want it to contain %q", pass, perr.Reason, tt.wantReason)
+				}
+				if msg := err.Error(); !strings.Contains(msg, perr.Reason) || !strings.Contains(msg, "international form") {
+					t.Errorf("%s: Error() = %q, want the reason and what is accepted", pass, msg)
+				}
+			}
+		})
+	}
+}
+
+func TestParseAnyType(t *testing.T) {
+	p := MustParser(t, "JO")
+	tests := []struct {
+		input string
+		want  Number
+	}{
+		{"+962 6 461 2345", Number{E164: "+96264612345", Region: "JO", Type: TypeFixedLine}},
+		{"06 461 2345", Number{E164: "+96264612345", Region: "JO", Type: TypeFixedLine}},
+		{"+962 7466 12345", Number{E164: "+962746612345", Region: "JO", Type: TypePager}},
+		{"+1 800 555 0123", Number{E164: "+18005550123", Region: "US", Type: TypeTollFree}},
+		{"+800 1234 5678", Number{E164: "+80012345678", Region: "001", Type: TypeTollFree}},
+		{"0790320012", zain},
+	}
+	for _, tt := range tests {
+		t.Run(tt.input, func(t *testing.T) {
+			got, err := p.Parse(tt.input)
+			if err != nil {
+				t.Fatalf("Parse(%q): %v", tt.input, err)
+			}
+			if got != tt.want {
+				t.Fatalf("Parse(%q) = %+v, want %+v", tt.input, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseOtherDefaultRegion(t *testing.T) {
+	tests := []struct {
+		region, input string
+		want          string // E164, or "" for an error
+	}{
+		{"US", "(201) 555-0123", "+12015550123"},
+		{"US", "12015550123", "+12015550123"},
+		{"US", "+962790320012", "+962790320012"},
+		{"US", "011 962 79 032 0012", "+962790320012"},
+		{"US", "0790320012", ""}, // Jordanian national form means nothing in the US
+		{"SA", "050 123 4567", "+966501234567"},
+		{"SA", "966501234567", "+966501234567"},
+		{"GB", "07400 123456", "+447400123456"},
+		{"jo", "0790320012", "+962790320012"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.region+"/"+tt.input, func(t *testing.T) {
+			p := MustParser(t, tt.region)
+			got, err := p.ParseSMS(tt.input)
+			if tt.want == "" {
+				if err == nil {
+					t.Fatalf("ParseSMS(%q) = %+v, want an error", tt.input, got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseSMS(%q): %v", tt.input, err)
+			}
+			if got.E164 != tt.want {
+				t.Fatalf("ParseSMS(%q).E164 = %q, want %q", tt.input, got.E164, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewParser(t *testing.T) {
+	for _, region := range []string{"JO", "jo", " JO ", "US", "GB", "SA"} {
+		t.Run("ok/"+region, func(t *testing.T) {
+			p, err := NewParser(region)
+			if err != nil {
+				t.Fatalf("NewParser(%q): %v", region, err)
+			}
+			if want := strings.ToUpper(strings.TrimSpace(region)); p.Region() != want {
+				t.Errorf("Region() = %q, want %q", p.Region(), want)
+			}
+		})
+	}
+	for _, region := range []string{"", "ZZ", "XX", "001", "Jordan", "JOR", "962", "UK"} {
+		t.Run("bad/"+region, func(t *testing.T) {
+			if p, err := NewParser(region); err == nil {
+				t.Fatalf("NewParser(%q) = %+v, want an error", region, p)
+			}
+		})
+	}
+}
+
+func TestErrorMessage(t *testing.T) {
+	p := MustParser(t, "JO")
+	_, err := p.ParseSMS("06 461 2345")
+	want := `phone number "06 461 2345" is a fixed-line number, which cannot receive SMS; expected a phone number in international form`
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("Error() = %v, want it to start with %q", err, want)
+	}
+
+	long := strings.Repeat("٠", 40) // 80 bytes
+	_, err = p.ParseSMS(long)
+	if err == nil {
+		t.Fatal("ParseSMS(80 bytes): no error")
+	}
+	if msg := err.Error(); strings.Contains(msg, long) || !strings.Contains(msg, `..."`) {
+		t.Errorf("Error() = %q, want the input cut short", msg)
+	}
+	if !strings.Contains(err.Error(), "at most 64 bytes") {
+		t.Errorf("Error() = %q, want it to name the limit", err)
+	}
+}
+
+// TestCachedErrorIsACopy checks that a caller changing an *Error it got does
+// not change what the next caller gets.
+func TestCachedErrorIsACopy(t *testing.T) {
+	p := MustParser(t, "JO")
+	_, err := p.ParseSMS("abc")
+	err.(*Error).Reason = "changed"
+	_, err = p.ParseSMS("abc")
+	if got := err.(*Error).Reason; got == "changed" {
+		t.Fatalf("cached error was shared between calls")
+	}
+}
+
+func TestCacheBounded(t *testing.T) {
+	p, err := newParser("JO", 2, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		for i := range 100 {
+			input := fmt.Sprintf("079%07d", i)
+			got, err := p.ParseSMS(input)
+			if err != nil {
+				t.Fatalf("round %d: ParseSMS(%q): %v", round, input, err)
+			}
+			if want := fmt.Sprintf("+96279%07d", i); got.E164 != want {
+				t.Fatalf("round %d: ParseSMS(%q).E164 = %q, want %q", round, input, got.E164, want)
+			}
+		}
+		if n := p.cache.len(); n > 2*2*4 {
+			t.Fatalf("round %d: cache holds %d entries, want at most 16", round, n)
+		}
+	}
+}
+
+func TestCacheKeepsEntriesInUse(t *testing.T) {
+	c := newCache(1, 4)
+	c.put("hot", cacheEntry{reason: "hot"})
+	for i := range 100 {
+		c.put(fmt.Sprint(i), cacheEntry{})
+		if _, ok := c.get("hot"); !ok {
+			t.Fatalf("after %d other entries: hot entry evicted", i+1)
+		}
+	}
+	if n := c.len(); n > 8 {
+		t.Fatalf("cache holds %d entries, want at most 8", n)
+	}
+}
+
+func TestZeroParserDoesNotPanic(t *testing.T) {
+	var p Parser // no default region, no cache
+	got, err := p.ParseSMS("+962790320012")
+	if err != nil || got != zain {
+		t.Fatalf("ParseSMS = %+v, %v; want %+v", got, err, zain)
+	}
+	if _, err := p.ParseSMS("0790320012"); err == nil {
+		t.Fatal("national number without a default region: no error")
+	}
+}
+
+func TestParseConcurrent(t *testing.T) {
+	p, err := newParser("JO", 4, 8) // small, so goroutines also race on eviction
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs := []string{"0790320012", "+962 77 032 0012", "٠٧٨٠٣٢٠٠١٢", "+44 7400 123456", "06 461 2345", "abc"}
+	want := make([]Number, len(inputs))
+	wantErr := make([]string, len(inputs))
+	for i, in := range inputs {
+		n, err := p.parse(in)
+		want[i], wantErr[i] = n, err
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 500 {
+				k := (g + i) % len(inputs)
+				input := inputs[k]
+				if i%3 == 0 {
+					input = fmt.Sprintf("079%07d", i) // fill the cache
+				}
+				got, err := p.Parse(input)
+				if input != inputs[k] {
+					if err != nil {
+						t.Errorf("Parse(%q): %v", input, err)
+					}
+					continue
+				}
+				if got != want[k] || (err == nil) != (wantErr[k] == "") {
+					t.Errorf("Parse(%q) = %+v, %v; want %+v, %q", input, got, err, want[k], wantErr[k])
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestCacheHoldsE164Form(t *testing.T) {
+	p := MustParser(t, "JO")
+	if _, err := p.ParseSMS("079 032 0012"); err != nil {
+		t.Fatal(err)
+	}
+	e, ok := p.cache.get("+962790320012")
+	if !ok || e.num != zain {
+		t.Fatalf("cache entry for the E.164 form = %+v, %v; want %+v", e, ok, zain)
+	}
+}

@@ -1,0 +1,63 @@
+// Package sms declares what a delivery channel (a connector) is: something
+// that takes a message and hands it to a network, telling transient failures
+// from permanent ones, and reporting delivery receipts back.
+package sms
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Message is an SMS ready to go: Body is the real text (for a verification
+// SMS, with the code in it). It must not be logged.
+type Message struct {
+	SID        string
+	AccountSID string
+	From       string
+	To         string // E.164
+	Body       string
+}
+
+// Connector delivers messages. Send returns the provider's id for the
+// message, or an error: Permanent errors fail the message, any other error
+// is retried with backoff.
+type Connector interface {
+	Name() string
+	Send(ctx context.Context, m Message) (providerID string, err error)
+}
+
+// Receipt is a delivery report from the network about a sent message.
+type Receipt struct {
+	Connector    string
+	ProviderID   string
+	MessageSID   string // when the connector knows it; else found by ProviderID
+	Status       string // store.MsgDelivered, MsgUndelivered, MsgFailed...
+	ErrorCode    int
+	ErrorMessage string
+	At           time.Time
+}
+
+// ReceiptSink takes receipts; a connector that produces receipts is given one.
+type ReceiptSink interface {
+	HandleReceipt(ctx context.Context, r Receipt) error
+}
+
+// PermanentError marks a failure that retrying cannot fix.
+type PermanentError struct {
+	Code int // the network's error code, if any
+	Err  error
+}
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent wraps err as a permanent failure.
+func Permanent(code int, err error) error { return &PermanentError{Code: code, Err: err} }
+
+// IsPermanent reports whether err is a permanent failure.
+func IsPermanent(err error) (*PermanentError, bool) {
+	var p *PermanentError
+	ok := errors.As(err, &p)
+	return p, ok
+}

@@ -1,0 +1,125 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/store"
+)
+
+// Account returns the account with the given SID.
+func (s *Store) Account(ctx context.Context, sid string) (store.Account, error) {
+	var a store.Account
+	var created int64
+	err := s.readDB.QueryRowContext(ctx, `SELECT sid, name, token_hash, created_at FROM accounts WHERE sid = ?`, sid).
+		Scan(&a.SID, &a.Name, &a.TokenHash, &created)
+	if err != nil {
+		return store.Account{}, notFound(err)
+	}
+	a.CreatedAt = fromNanos(created)
+	return a, nil
+}
+
+// Accounts returns every account.
+func (s *Store) Accounts(ctx context.Context) ([]store.Account, error) {
+	rows, err := s.readDB.QueryContext(ctx, `SELECT sid, name, token_hash, created_at FROM accounts ORDER BY rowid`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Account
+	for rows.Next() {
+		var a store.Account
+		var created int64
+		if err := rows.Scan(&a.SID, &a.Name, &a.TokenHash, &created); err != nil {
+			return nil, err
+		}
+		a.CreatedAt = fromNanos(created)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// AccountsVersion changes whenever an account is added or removed.
+func (s *Store) AccountsVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.readDB.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) * 1000003 + count(*) FROM accounts`).Scan(&v)
+	return v, err
+}
+
+// InsertAccount adds an account.
+func (s *Store) InsertAccount(ctx context.Context, a store.Account) error {
+	return s.submit(ctx, func(t *tx) error {
+		return t.exec(t.st.insertAccount, a.SID, a.Name, a.TokenHash, nanos(a.CreatedAt))
+	})
+}
+
+// ClaimOutbox leases up to limit due items; see store.Store.
+func (s *Store) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]store.OutboxItem, error) {
+	var items []store.OutboxItem
+	err := s.submit(ctx, func(t *tx) error {
+		var err error
+		items, err = t.claim(now, leaseUntil, limit)
+		return err
+	})
+	return items, err
+}
+
+// ReleaseLeases makes every claimed item due now.
+func (s *Store) ReleaseLeases(ctx context.Context) (int, error) {
+	var n int64
+	err := s.submit(ctx, func(t *tx) error {
+		if !t.inSavepoint {
+			if _, err := t.st.savepoint.ExecContext(bg); err != nil {
+				return err
+			}
+			t.inSavepoint = true
+		}
+		res, err := t.st.releaseLeases.ExecContext(bg)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
+// NextDue returns when the earliest outbox item is due.
+func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
+	var n *int64
+	if err := s.readDB.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM outbox`).Scan(&n); err != nil {
+		return time.Time{}, err
+	}
+	if n == nil {
+		return time.Time{}, store.ErrNotFound
+	}
+	return fromNanos(*n), nil
+}
+
+// Message returns one of the account's messages.
+func (s *Store) Message(ctx context.Context, accountSID, sid string) (store.Message, error) {
+	m, err := scanMessage(s.readDB.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE sid = ? AND account_sid = ?`, sid, accountSID))
+	return m, err
+}
+
+// SandboxMessages lists the account's sandbox messages to a number, newest first.
+func (s *Store) SandboxMessages(ctx context.Context, accountSID, to string, limit int) ([]store.SandboxMessage, error) {
+	rows, err := s.readDB.QueryContext(ctx, `SELECT sid, account_sid, from_addr, to_number, body, segments, encoding, created_at
+		FROM sandbox_messages WHERE account_sid = ? AND to_number = ? ORDER BY created_at DESC, rowid DESC LIMIT ?`, accountSID, to, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.SandboxMessage
+	for rows.Next() {
+		var m store.SandboxMessage
+		var created int64
+		if err := rows.Scan(&m.SID, &m.AccountSID, &m.From, &m.To, &m.Body, &m.Segments, &m.Encoding, &created); err != nil {
+			return nil, err
+		}
+		m.CreatedAt = fromNanos(created)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}

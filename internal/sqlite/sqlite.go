@@ -1,0 +1,240 @@
+// Package sqlite is otpgate's embedded store: SQLite through modernc.org/sqlite
+// (pure Go), in WAL mode with synchronous=FULL, so a committed write survives
+// a crash of the process or the machine.
+//
+// Writes go through one writer goroutine that owns the only write connection
+// and commits in groups: every Update waiting when a transaction starts joins
+// it, each in its own savepoint, and all of them are acknowledged after the
+// one COMMIT (and its one fsync). Throughput is then bound by how fast SQLite
+// executes statements, not by the disk's fsync rate.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/store"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+var _ store.Store = (*Store)(nil)
+
+// DefaultMaxBatch is how many Updates one group commit takes at most.
+const DefaultMaxBatch = 1024
+
+// Store is the SQLite store. Open it with Open.
+type Store struct {
+	path    string
+	writeDB *sql.DB
+	readDB  *sql.DB
+	w       *writer
+
+	mu     sync.RWMutex // guards closed against Update callers
+	closed bool
+	wg     sync.WaitGroup // Update callers in flight
+
+	ckptQuit, ckptDone chan struct{}
+}
+
+// checkpointer copies the WAL back into the database file in the background.
+// The writer's connection never checkpoints (wal_autocheckpoint is off
+// there), so a group commit never waits for the database file's fsync.
+func (s *Store) checkpointer() {
+	defer close(s.ckptDone)
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ckptQuit:
+			return
+		case <-t.C:
+			// PASSIVE never blocks readers or the writer; TRUNCATE after a
+			// complete pass keeps the WAL file from growing without bound.
+			s.readDB.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
+}
+
+// Open opens (creating if needed) the database at path and applies pending migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		// The caller creates the data directory; only check it is there.
+		if _, err := filepath.Abs(dir); err != nil {
+			return nil, err
+		}
+	}
+	writeDB, err := sql.Open("sqlite", dsn(path, false)+"&_pragma=wal_autocheckpoint(0)")
+	if err != nil {
+		return nil, err
+	}
+	writeDB.SetMaxOpenConns(1)
+	writeDB.SetMaxIdleConns(1)
+	writeDB.SetConnMaxLifetime(0)
+	if err := migrate(ctx, writeDB); err != nil {
+		writeDB.Close()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	readDB, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		writeDB.Close()
+		return nil, err
+	}
+	readDB.SetMaxOpenConns(4)
+	readDB.SetMaxIdleConns(4)
+	readDB.SetConnMaxLifetime(0)
+	conn, err := writeDB.Conn(ctx)
+	if err != nil {
+		writeDB.Close()
+		readDB.Close()
+		return nil, err
+	}
+	w, err := newWriter(ctx, conn, DefaultMaxBatch)
+	if err != nil {
+		conn.Close()
+		writeDB.Close()
+		readDB.Close()
+		return nil, err
+	}
+	go w.run()
+	s := &Store{path: path, writeDB: writeDB, readDB: readDB, w: w, ckptDone: make(chan struct{}), ckptQuit: make(chan struct{})}
+	go s.checkpointer()
+	return s, nil
+}
+
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Add("_pragma", "temp_store(MEMORY)")
+	if readOnly {
+		q.Add("_pragma", "query_only(ON)")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Close waits for Updates in flight, stops the writer and closes the database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.wg.Wait()
+	close(s.ckptQuit)
+	<-s.ckptDone
+	s.w.stop()
+	return errors.Join(s.w.conn.Close(), s.writeDB.Close(), s.readDB.Close())
+}
+
+// Update runs fn in the next group commit; see store.Store.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return s.submit(ctx, func(t *tx) error { return fn(t) })
+}
+
+func (s *Store) submit(ctx context.Context, fn func(*tx) error) error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return store.ErrClosed
+	}
+	s.wg.Add(1)
+	s.mu.RUnlock()
+	defer s.wg.Done()
+	o := opPool.Get().(*op)
+	o.ctx, o.fn = ctx, fn
+	s.w.ops <- o
+	err := <-o.done
+	o.ctx, o.fn = nil, nil
+	opPool.Put(o)
+	return err
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := filepath.Base(name)
+		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with its number", base)
+		}
+		body, err := migrationFS.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if err := applyMigration(ctx, db, version, string(body)); err != nil {
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, db *sql.DB, version int, body string) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// BEGIN IMMEDIATE takes the write lock, so two processes opening the same
+	// new database apply each migration once.
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	var n int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+		conn.ExecContext(ctx, "ROLLBACK")
+		return err
+	}
+	if n > 0 {
+		_, err := conn.ExecContext(ctx, "COMMIT")
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, body); err != nil {
+		conn.ExecContext(ctx, "ROLLBACK")
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, time.Now().UnixNano()); err != nil {
+		conn.ExecContext(ctx, "ROLLBACK")
+		return err
+	}
+	_, err = conn.ExecContext(ctx, "COMMIT")
+	return err
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}

@@ -1,0 +1,281 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/store"
+)
+
+// stmts are the writer connection's prepared statements.
+type stmts struct {
+	begin, commit, rollback, savepoint, rollbackTo, release *sql.Stmt
+
+	service, insertService                                     *sql.Stmt
+	latestVerification, insertVerification, updateVerification *sql.Stmt
+	insertMessage, updateMessage, message                      *sql.Stmt
+	enqueue, deleteOutbox, rescheduleOutbox, claimOutbox       *sql.Stmt
+	insertSandbox, insertAccount, releaseLeases                *sql.Stmt
+	all                                                        []*sql.Stmt
+}
+
+const verificationCols = `sid, account_sid, service_sid, to_number, from_addr, channel, status, codes, send_attempts, check_attempts, created_at, updated_at, expires_at`
+const messageCols = `sid, account_sid, verification_sid, direction, from_addr, to_number, body, status, encoding, segments, connector, provider_id, error_code, error_message, created_at, updated_at, sent_at`
+
+func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
+	var err error
+	p := func(dst **sql.Stmt, q string) {
+		if err != nil {
+			return
+		}
+		*dst, err = c.PrepareContext(ctx, q)
+		if err != nil {
+			err = fmt.Errorf("prepare %q: %w", q, err)
+			return
+		}
+		s.all = append(s.all, *dst)
+	}
+	p(&s.begin, `BEGIN IMMEDIATE`)
+	p(&s.commit, `COMMIT`)
+	p(&s.rollback, `ROLLBACK`)
+	p(&s.savepoint, `SAVEPOINT op`)
+	p(&s.rollbackTo, `ROLLBACK TO op`)
+	p(&s.release, `RELEASE op`)
+	p(&s.service, `SELECT sid, account_sid, name, code_length, ttl_ns, created_at FROM services WHERE account_sid = ? AND name = ?`)
+	p(&s.insertService, `INSERT INTO services (sid, account_sid, name, code_length, ttl_ns, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
+	p(&s.latestVerification, `SELECT `+verificationCols+` FROM verifications WHERE account_sid = ? AND service_sid = ? AND to_number = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`)
+	p(&s.insertVerification, `INSERT INTO verifications (`+verificationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	p(&s.updateVerification, `UPDATE verifications SET status = ?, codes = ?, send_attempts = ?, check_attempts = ?, updated_at = ?, expires_at = ? WHERE sid = ?`)
+	p(&s.insertMessage, `INSERT INTO messages (`+messageCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	p(&s.updateMessage, `UPDATE messages SET status = ?, connector = ?, provider_id = ?, error_code = ?, error_message = ?, updated_at = ?, sent_at = ? WHERE sid = ?`)
+	p(&s.message, `SELECT `+messageCols+` FROM messages WHERE sid = ?`)
+	p(&s.enqueue, `INSERT INTO outbox (message_sid, account_sid, from_addr, to_number, payload, attempts, next_attempt_at, last_error, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	p(&s.deleteOutbox, `DELETE FROM outbox WHERE message_sid = ?`)
+	p(&s.rescheduleOutbox, `UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, claimed = 0 WHERE message_sid = ?`)
+	p(&s.claimOutbox, `UPDATE outbox SET next_attempt_at = ?1, claimed = 1
+		WHERE message_sid IN (SELECT message_sid FROM outbox WHERE next_attempt_at <= ?2 ORDER BY next_attempt_at LIMIT ?3)
+		RETURNING message_sid, account_sid, from_addr, to_number, payload, attempts, last_error, expires_at, created_at`)
+	p(&s.insertSandbox, `INSERT INTO sandbox_messages (sid, account_sid, from_addr, to_number, body, segments, encoding, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING`)
+	p(&s.releaseLeases, `UPDATE outbox SET next_attempt_at = created_at, claimed = 0 WHERE claimed = 1`)
+	p(&s.insertAccount, `INSERT INTO accounts (sid, name, token_hash, created_at) VALUES (?, ?, ?, ?)`)
+	if err != nil {
+		s.close()
+	}
+	return err
+}
+
+func (s *stmts) close() {
+	for _, st := range s.all {
+		st.Close()
+	}
+	s.all = nil
+}
+
+var _ store.Tx = (*tx)(nil)
+
+// tx is the store.Tx the writer hands to each op. An op's first write opens a
+// savepoint, so an op that fails leaves no trace in the group.
+type tx struct {
+	st          *stmts
+	inSavepoint bool
+	failed      error
+}
+
+func (t *tx) reset() { t.inSavepoint, t.failed = false, nil }
+
+var bg = context.Background()
+
+func (t *tx) exec(s *sql.Stmt, args ...any) error {
+	if !t.inSavepoint {
+		if _, err := t.st.savepoint.ExecContext(bg); err != nil {
+			t.failed = err
+			return err
+		}
+		t.inSavepoint = true
+	}
+	if _, err := s.ExecContext(bg, args...); err != nil {
+		t.failed = err
+		return err
+	}
+	return nil
+}
+
+// execOne is exec for statements that must change exactly one row.
+func (t *tx) execOne(s *sql.Stmt, what string, args ...any) error {
+	if !t.inSavepoint {
+		if _, err := t.st.savepoint.ExecContext(bg); err != nil {
+			t.failed = err
+			return err
+		}
+		t.inSavepoint = true
+	}
+	res, err := s.ExecContext(bg, args...)
+	if err != nil {
+		t.failed = err
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	return nil
+}
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}
+
+func (t *tx) Service(accountSID, name string) (store.Service, error) {
+	var s store.Service
+	var ttl, created int64
+	err := t.st.service.QueryRowContext(bg, accountSID, name).Scan(&s.SID, &s.AccountSID, &s.Name, &s.CodeLength, &ttl, &created)
+	if err != nil {
+		return store.Service{}, notFound(err)
+	}
+	s.TTL, s.CreatedAt = time.Duration(ttl), fromNanos(created)
+	return s, nil
+}
+
+func (t *tx) InsertService(s store.Service) error {
+	return t.exec(t.st.insertService, s.SID, s.AccountSID, s.Name, s.CodeLength, int64(s.TTL), nanos(s.CreatedAt))
+}
+
+func (t *tx) LatestVerification(accountSID, serviceSID, to string) (store.Verification, error) {
+	return scanVerification(t.st.latestVerification.QueryRowContext(bg, accountSID, serviceSID, to))
+}
+
+func scanVerification(row *sql.Row) (store.Verification, error) {
+	var v store.Verification
+	var codes []byte
+	var created, updated, expires int64
+	err := row.Scan(&v.SID, &v.AccountSID, &v.ServiceSID, &v.To, &v.From, &v.Channel, &v.Status, &codes,
+		&v.SendAttempts, &v.CheckAttempts, &created, &updated, &expires)
+	if err != nil {
+		return store.Verification{}, notFound(err)
+	}
+	v.CreatedAt, v.UpdatedAt, v.ExpiresAt = fromNanos(created), fromNanos(updated), fromNanos(expires)
+	v.Codes, err = decodeCodes(codes)
+	return v, err
+}
+
+func (t *tx) InsertVerification(v store.Verification) error {
+	return t.exec(t.st.insertVerification, v.SID, v.AccountSID, v.ServiceSID, v.To, v.From, v.Channel, v.Status,
+		encodeCodes(v.Codes), v.SendAttempts, v.CheckAttempts, nanos(v.CreatedAt), nanos(v.UpdatedAt), nanos(v.ExpiresAt))
+}
+
+func (t *tx) UpdateVerification(v store.Verification) error {
+	return t.execOne(t.st.updateVerification, "update verification "+v.SID, v.Status, encodeCodes(v.Codes), v.SendAttempts, v.CheckAttempts,
+		nanos(v.UpdatedAt), nanos(v.ExpiresAt), v.SID)
+}
+
+func (t *tx) InsertMessage(m store.Message) error {
+	return t.exec(t.st.insertMessage, m.SID, m.AccountSID, m.VerificationSID, m.Direction, m.From, m.To, m.Body, m.Status,
+		m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt))
+}
+
+func (t *tx) UpdateMessage(m store.Message) error {
+	return t.execOne(t.st.updateMessage, "update message "+m.SID, m.Status, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage,
+		nanos(m.UpdatedAt), nanos(m.SentAt), m.SID)
+}
+
+func (t *tx) Message(sid string) (store.Message, error) {
+	return scanMessage(t.st.message.QueryRowContext(bg, sid))
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanMessage(row scanner) (store.Message, error) {
+	var m store.Message
+	var created, updated, sent int64
+	err := row.Scan(&m.SID, &m.AccountSID, &m.VerificationSID, &m.Direction, &m.From, &m.To, &m.Body, &m.Status,
+		&m.Encoding, &m.Segments, &m.Connector, &m.ProviderID, &m.ErrorCode, &m.ErrorMessage, &created, &updated, &sent)
+	if err != nil {
+		return store.Message{}, notFound(err)
+	}
+	m.CreatedAt, m.UpdatedAt, m.SentAt = fromNanos(created), fromNanos(updated), fromNanos(sent)
+	return m, nil
+}
+
+func (t *tx) Enqueue(it store.OutboxItem) error {
+	return t.exec(t.st.enqueue, it.MessageSID, it.AccountSID, it.From, it.To, it.Payload, it.Attempts,
+		nanos(it.NextAttemptAt), it.LastError, nanos(it.ExpiresAt), nanos(it.CreatedAt))
+}
+
+func (t *tx) DeleteOutbox(messageSID string) error {
+	return t.execOne(t.st.deleteOutbox, "delete outbox item "+messageSID, messageSID)
+}
+
+func (t *tx) RescheduleOutbox(messageSID string, attempts int, next time.Time, lastError string) error {
+	return t.execOne(t.st.rescheduleOutbox, "reschedule outbox item "+messageSID, attempts, nanos(next), lastError, messageSID)
+}
+
+func (t *tx) InsertSandboxMessage(m store.SandboxMessage) error {
+	return t.exec(t.st.insertSandbox, m.SID, m.AccountSID, m.From, m.To, m.Body, m.Segments, m.Encoding, nanos(m.CreatedAt))
+}
+
+func (t *tx) claim(now, leaseUntil time.Time, limit int) ([]store.OutboxItem, error) {
+	if !t.inSavepoint {
+		if _, err := t.st.savepoint.ExecContext(bg); err != nil {
+			t.failed = err
+			return nil, err
+		}
+		t.inSavepoint = true
+	}
+	rows, err := t.st.claimOutbox.QueryContext(bg, nanos(leaseUntil), nanos(now), limit)
+	if err != nil {
+		t.failed = err
+		return nil, err
+	}
+	defer rows.Close()
+	var items []store.OutboxItem
+	for rows.Next() {
+		var it store.OutboxItem
+		var created, expires int64
+		if err := rows.Scan(&it.MessageSID, &it.AccountSID, &it.From, &it.To, &it.Payload, &it.Attempts, &it.LastError, &expires, &created); err != nil {
+			t.failed = err
+			return nil, err
+		}
+		it.CreatedAt, it.ExpiresAt, it.NextAttemptAt = fromNanos(created), fromNanos(expires), leaseUntil
+		items = append(items, it)
+	}
+	if err := rows.Err(); err != nil {
+		t.failed = err
+		return nil, err
+	}
+	return items, nil
+}
+
+// Codes are stored as a blob of 40-byte entries: expiry (8 bytes, big-endian
+// Unix nanoseconds) then the 32-byte HMAC.
+const codeEntryLen = 40
+
+func encodeCodes(codes []store.Code) []byte {
+	b := make([]byte, 0, len(codes)*codeEntryLen)
+	for _, c := range codes {
+		b = binary.BigEndian.AppendUint64(b, uint64(nanos(c.ExpiresAt)))
+		var h [32]byte
+		copy(h[:], c.Hash)
+		b = append(b, h[:]...)
+	}
+	return b
+}
+
+func decodeCodes(b []byte) ([]store.Code, error) {
+	if len(b)%codeEntryLen != 0 {
+		return nil, fmt.Errorf("sqlite: corrupt codes column (%d bytes)", len(b))
+	}
+	codes := make([]store.Code, 0, len(b)/codeEntryLen)
+	for ; len(b) > 0; b = b[codeEntryLen:] {
+		codes = append(codes, store.Code{
+			ExpiresAt: fromNanos(int64(binary.BigEndian.Uint64(b[:8]))),
+			Hash:      append([]byte(nil), b[8:codeEntryLen]...),
+		})
+	}
+	return codes, nil
+}

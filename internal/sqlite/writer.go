@@ -1,0 +1,140 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+)
+
+// op is one Update waiting for the writer.
+type op struct {
+	ctx  context.Context
+	fn   func(*tx) error
+	done chan error
+}
+
+var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
+
+// writer owns the write connection and runs group commits.
+type writer struct {
+	conn     *sql.Conn
+	ops      chan *op
+	maxBatch int
+	quit     chan struct{}
+	stopped  chan struct{}
+	once     sync.Once
+	st       stmts
+	batch    []*op
+	t        tx
+}
+
+func newWriter(ctx context.Context, conn *sql.Conn, maxBatch int) (*writer, error) {
+	w := &writer{
+		conn:     conn,
+		ops:      make(chan *op, maxBatch*4),
+		maxBatch: maxBatch,
+		quit:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+	}
+	if err := w.st.prepare(ctx, conn); err != nil {
+		return nil, err
+	}
+	w.t.st = &w.st
+	return w, nil
+}
+
+// stop ends the writer after the ops already queued; no op may be submitted after.
+func (w *writer) stop() {
+	w.once.Do(func() { close(w.quit) })
+	<-w.stopped
+	w.st.close()
+}
+
+func (w *writer) run() {
+	defer close(w.stopped)
+	for {
+		var first *op
+		select {
+		case first = <-w.ops:
+		case <-w.quit:
+			// Drain what callers queued before Close stopped taking new ones.
+			for {
+				select {
+				case o := <-w.ops:
+					w.commit(append(w.batch[:0], o))
+				default:
+					return
+				}
+			}
+		}
+		batch := append(w.batch[:0], first)
+	fill:
+		for len(batch) < w.maxBatch {
+			select {
+			case o := <-w.ops:
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		w.commit(batch)
+		clear(batch)
+		w.batch = batch[:0]
+	}
+}
+
+// commit runs one group: BEGIN, each op in its own savepoint, COMMIT; then
+// tells every op its result. No op hears success before the COMMIT returned.
+func (w *writer) commit(batch []*op) {
+	ctx := context.Background()
+	results := make([]error, len(batch))
+	if _, err := w.st.begin.ExecContext(ctx); err != nil {
+		for _, o := range batch {
+			o.done <- fmt.Errorf("sqlite: begin: %w", err)
+		}
+		return
+	}
+	var fatal error
+	for i, o := range batch {
+		if err := o.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		w.t.reset()
+		err := o.fn(&w.t)
+		if err == nil && w.t.failed != nil {
+			// A write failed and fn went on regardless: undo the op all the same.
+			err = w.t.failed
+		}
+		if w.t.inSavepoint {
+			if err != nil {
+				if _, rerr := w.st.rollbackTo.ExecContext(ctx); rerr != nil {
+					fatal = rerr
+				}
+			}
+			if _, rerr := w.st.release.ExecContext(ctx); rerr != nil && fatal == nil {
+				fatal = rerr
+			}
+		}
+		results[i] = err
+		if fatal != nil {
+			break
+		}
+	}
+	if fatal == nil {
+		if _, err := w.st.commit.ExecContext(ctx); err != nil {
+			fatal = fmt.Errorf("sqlite: commit: %w", err)
+		}
+	}
+	if fatal != nil {
+		w.st.rollback.ExecContext(ctx)
+		for _, o := range batch {
+			o.done <- fmt.Errorf("sqlite: group commit failed: %w", fatal)
+		}
+		return
+	}
+	for i, o := range batch {
+		o.done <- results[i]
+	}
+}

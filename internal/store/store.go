@@ -1,0 +1,187 @@
+// Package store declares what otpgate needs from a database: records, and the
+// atomic operations the domain builds on. The rules (when a code is spent,
+// how many attempts are allowed) live in the domain packages; a store only
+// keeps records and makes groups of writes atomic and durable. Every backend
+// passes the conformance suite in package storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a looked-up record does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrClosed is returned by a store that has been closed or is shutting down.
+var ErrClosed = errors.New("store: closed")
+
+// Account is an API account; TokenHash is SHA-256 of the auth token.
+type Account struct {
+	SID       string
+	Name      string
+	TokenHash []byte
+	CreatedAt time.Time
+}
+
+// Service is an app's verification service with its own settings.
+type Service struct {
+	SID        string
+	AccountSID string
+	Name       string
+	CodeLength int
+	TTL        time.Duration
+	CreatedAt  time.Time
+}
+
+// Verification statuses.
+const (
+	StatusPending     = "pending"
+	StatusApproved    = "approved"
+	StatusMaxAttempts = "max_attempts_reached"
+	StatusExpired     = "expired"
+	StatusCanceled    = "canceled"
+)
+
+// Code is one code sent for a verification: its HMAC and when it stops being valid.
+type Code struct {
+	Hash      []byte // 32 bytes
+	ExpiresAt time.Time
+}
+
+// Verification is one attempt to verify a phone number for a service.
+type Verification struct {
+	SID           string
+	AccountSID    string
+	ServiceSID    string
+	To            string // E.164
+	From          string
+	Channel       string
+	Status        string
+	Codes         []Code
+	SendAttempts  int
+	CheckAttempts int
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	ExpiresAt     time.Time
+}
+
+// Message statuses for outbound messages.
+const (
+	MsgQueued      = "queued"
+	MsgSent        = "sent"
+	MsgDelivered   = "delivered"
+	MsgUndelivered = "undelivered"
+	MsgFailed      = "failed"
+)
+
+// Message is one SMS in the message log. Body is what may be shown: for a
+// verification SMS the code is masked.
+type Message struct {
+	SID             string
+	AccountSID      string
+	VerificationSID string
+	Direction       string // "outbound-api" or "inbound"
+	From            string
+	To              string
+	Body            string
+	Status          string
+	Encoding        string
+	Segments        int
+	Connector       string
+	ProviderID      string
+	ErrorCode       int
+	ErrorMessage    string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	SentAt          time.Time // zero until sent
+}
+
+// OutboxItem is a message waiting to be handed to a connector. Payload is the
+// sealed (encrypted) real body: the message log keeps only the masked one.
+type OutboxItem struct {
+	MessageSID    string
+	AccountSID    string
+	From          string
+	To            string
+	Payload       []byte
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	ExpiresAt     time.Time // zero: never; a verification SMS is useless after its code expires
+	CreatedAt     time.Time
+}
+
+// SandboxMessage is a message delivered by the sandbox connector, kept with
+// its real body so a developer can read the code.
+type SandboxMessage struct {
+	SID        string
+	AccountSID string
+	From       string
+	To         string
+	Body       string
+	Segments   int
+	Encoding   string
+	CreatedAt  time.Time
+}
+
+// Tx is a unit of work. Its methods must be called only from the function
+// passed to Store.Update, and only during that call.
+type Tx interface {
+	Service(accountSID, name string) (Service, error)
+	InsertService(s Service) error
+
+	// LatestVerification returns the newest verification for the account,
+	// service and number, whatever its status.
+	LatestVerification(accountSID, serviceSID, to string) (Verification, error)
+	InsertVerification(v Verification) error
+	// UpdateVerification stores v's status, codes, counters and times.
+	UpdateVerification(v Verification) error
+
+	InsertMessage(m Message) error
+	// UpdateMessage stores m's status, connector, provider id, error and times.
+	UpdateMessage(m Message) error
+	Message(sid string) (Message, error)
+
+	Enqueue(item OutboxItem) error
+	// DeleteOutbox removes a message from the outbox (it was sent or failed for good).
+	DeleteOutbox(messageSID string) error
+	// RescheduleOutbox releases the claim on an item and sets when it is next due.
+	RescheduleOutbox(messageSID string, attempts int, next time.Time, lastError string) error
+
+	InsertSandboxMessage(m SandboxMessage) error
+}
+
+// Store is a database behind otpgate.
+type Store interface {
+	// Update runs fn in a transaction. If fn returns an error, nothing it
+	// wrote is kept and Update returns that error. If Update returns nil,
+	// everything fn wrote is durable (it survives a crash of the process or
+	// the machine). fn may run on another goroutine, must not block, and is
+	// run at most once.
+	Update(ctx context.Context, fn func(Tx) error) error
+
+	Account(ctx context.Context, sid string) (Account, error)
+	Accounts(ctx context.Context) ([]Account, error)
+	// AccountsVersion changes whenever an account is added or removed.
+	AccountsVersion(ctx context.Context) (int64, error)
+	InsertAccount(ctx context.Context, a Account) error
+
+	// ClaimOutbox takes up to limit items due at now, oldest due first, and
+	// leases them until leaseUntil: no other claim returns them before then
+	// unless they are rescheduled. Items of a crashed claimer come back once
+	// the lease runs out.
+	ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]OutboxItem, error)
+	// ReleaseLeases makes every claimed item due again (for start-up, when no
+	// other dispatcher shares the store).
+	ReleaseLeases(ctx context.Context) (int, error)
+	// NextDue returns when the earliest unclaimed item is due, or ErrNotFound.
+	NextDue(ctx context.Context) (time.Time, error)
+
+	Message(ctx context.Context, accountSID, sid string) (Message, error)
+	// SandboxMessages lists the account's sandbox messages to a number, newest first.
+	SandboxMessages(ctx context.Context, accountSID, to string, limit int) ([]SandboxMessage, error)
+
+	Close() error
+}
