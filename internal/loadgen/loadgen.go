@@ -10,8 +10,6 @@
 package loadgen
 
 import (
-	"os"
-	"runtime/pprof"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -341,7 +339,6 @@ func (r *runner) runPhase(ctx context.Context, name string) (PhaseResult, error)
 	select {
 	case <-done:
 	case <-timer.C:
-		pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
 		cancel() // requests still in flight end now; they are not counted
 		<-done
 	}

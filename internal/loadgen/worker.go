@@ -1,6 +1,8 @@
 package loadgen
 
 import (
+	"runtime/pprof"
+	"os"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -114,15 +116,27 @@ func appendDigits7(b []byte, n uint32) []byte {
 func (w *worker) loop(ctx context.Context) {
 	p := w.p
 	for {
+		tp := time.Now()
 		if !w.prepare(ctx) {
 			return
 		}
 		t0 := time.Now()
+		if d := t0.Sub(tp); d > 50*time.Millisecond {
+			fmt.Fprintf(os.Stderr, "DEBUG %s prepare took %v at %v\n", p.spec.name, d, t0.Sub(p.base))
+		}
 		if t0.Sub(p.base) >= time.Duration(p.stopAt.Load()) {
 			return
 		}
+		stuck := time.AfterFunc(time.Second, func() {
+			fmt.Fprintf(os.Stderr, "DEBUG STUCK %s\n", p.spec.name)
+			pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
+		})
 		resp, err := w.r.do(w.req)
+		stuck.Stop()
 		t1 := time.Now()
+		if d := t1.Sub(t0); d > 50*time.Millisecond {
+			fmt.Fprintf(os.Stderr, "DEBUG %s do took %v at %v err=%v\n", p.spec.name, d, t1.Sub(p.base), err)
+		}
 		if ctx.Err() != nil {
 			if err == nil {
 				resp.Body.Close()

@@ -171,7 +171,7 @@ func (p *Parser) parse(input string) (Number, string) {
 	}
 
 	n, reason := p.parseValid(plus, digits)
-	if reason != "" && !plus && strings.HasPrefix(digits, p.countryCode) {
+	if reason != "" && !plus && p.countryCode != "" && strings.HasPrefix(digits, p.countryCode) {
 		// "962790320012": the default region's country code written
 		// without '+' or an international prefix. libphonenumber usually
 		// works this out itself; make sure of it.

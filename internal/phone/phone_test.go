@@ -3,6 +3,7 @@ package phone
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -339,5 +340,35 @@ func TestCacheHoldsE164Form(t *testing.T) {
 	e, ok := p.cache.get("+962790320012")
 	if !ok || e.num != zain {
 		t.Fatalf("cache entry for the E.164 form = %+v, %v; want %+v", e, ok, zain)
+	}
+}
+
+// TestParseRoundTrip checks, over random digit strings in national and
+// international form, that parsing a number's E.164 form gives the same
+// Number: the fuzzer rarely finds valid numbers by itself.
+func TestParseRoundTrip(t *testing.T) {
+	p := MustParser(t, "JO")
+	rng := rand.New(rand.NewPCG(1, 2))
+	prefixes := []string{"", "0", "07", "+", "+962", "00", "962", "+1", "+44", "+9", "+2", "+3", "+8"}
+	valid := 0
+	for range 3000 {
+		var b strings.Builder
+		b.WriteString(prefixes[rng.IntN(len(prefixes))])
+		for range 4 + rng.IntN(11) {
+			b.WriteByte(byte('0' + rng.IntN(10)))
+		}
+		input := b.String()
+		got, err := p.Parse(input)
+		if err != nil {
+			continue
+		}
+		valid++
+		again, err := p.Parse(got.E164)
+		if err != nil || again != got {
+			t.Errorf("Parse(%q) = %+v, but Parse(%q) = %+v, %v", input, got, got.E164, again, err)
+		}
+	}
+	if valid < 100 {
+		t.Fatalf("only %d of 3000 random inputs were valid numbers; the test is too weak", valid)
 	}
 }

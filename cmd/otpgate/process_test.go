@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	binDir   string
+	binOnce  sync.Once
+	binPath  string
+	binError error
+)
+
+// mustBuild builds the otpgate binary once per test run.
+func mustBuild(tb testing.TB) string {
+	tb.Helper()
+	binOnce.Do(func() {
+		binDir, binError = os.MkdirTemp("", "otpgate-bin")
+		if binError != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "otpgate")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binError = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binError != nil {
+		tb.Fatal(binError)
+	}
+	return binPath
+}
+
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// child is a running `otpgate serve` process.
+type child struct {
+	cmd    *exec.Cmd
+	url    string
+	stdout strings.Builder
+	mu     sync.Mutex
+}
+
+// startChild runs `otpgate serve` on dataDir and waits until it answers /healthz.
+func startChild(tb testing.TB, dataDir, addr string) *child {
+	tb.Helper()
+	c := &child{url: "http://" + addr}
+	c.cmd = exec.Command(mustBuild(tb), "serve", "--addr", addr, "--data-dir", dataDir, "--log-level", "warn")
+	pipe, err := c.cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := c.cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.cmd.Process.Kill(); c.cmd.Wait() })
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			c.mu.Lock()
+			c.stdout.WriteString(sc.Text() + "\n")
+			c.mu.Unlock()
+		}
+	}()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res, err := http.Get(c.url + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return c
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("otpgate serve did not come up: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (c *child) output() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stdout.String()
+}
+
+// An acknowledged send survives kill -9: after a restart its SMS goes out
+// and its code verifies.
+func TestKill9AfterAcknowledgedSends(t *testing.T) {
+	dataDir := t.TempDir()
+	addr := freeAddr(t)
+	c := startChild(t, dataDir, addr)
+	var sm []string
+	for deadline := time.Now().Add(5 * time.Second); sm == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		sm = firstAccountRE.FindStringSubmatch(c.output())
+	}
+	if sm == nil {
+		t.Fatalf("no account printed: %q", c.output())
+	}
+	s := &testServer{URL: c.url, SID: sm[1], Token: sm[2]}
+
+	// A burst of sends; kill -9 the moment the last 201 arrives, so many
+	// are still in the outbox.
+	const n = 200
+	acked := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			to := fmt.Sprintf("+96279%07d", 1000000+i)
+			if r := s.send(t, "crash", to); r.Status == 201 {
+				acked[i] = to
+			} else {
+				t.Errorf("send %d: %d %s", i, r.Status, r.Raw)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	c.cmd.Wait()
+
+	startChild(t, dataDir, addr)
+	for _, to := range acked {
+		if to == "" {
+			continue
+		}
+		codes := s.codes(t, to, 1)
+		if len(codes) != 1 {
+			t.Fatalf("%s: %d messages in the sandbox after restart, want exactly 1", to, len(codes))
+		}
+		if r := s.check(t, "crash", to, codes[0]); r.Status != 200 || r.str("status") != "approved" {
+			t.Fatalf("%s: code after restart: %d %s", to, r.Status, r.Raw)
+		}
+	}
+}
+
+// SIGTERM lets requests in flight finish, then the process exits 0.
+func TestSIGTERMDrains(t *testing.T) {
+	dataDir := t.TempDir()
+	addr := freeAddr(t)
+	c := startChild(t, dataDir, addr)
+	var sm []string
+	for deadline := time.Now().Add(5 * time.Second); sm == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		sm = firstAccountRE.FindStringSubmatch(c.output())
+	}
+	if sm == nil {
+		t.Fatalf("no account printed: %q", c.output())
+	}
+	s := &testServer{URL: c.url, SID: sm[1], Token: sm[2]}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	results := map[string]int{}
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				body, _ := json.Marshal(map[string]string{"service": "term", "from": "MyApp", "to": fmt.Sprintf("+96279%07d", w*100000+i)})
+				req, _ := http.NewRequest("POST", s.URL+"/2fa/send", strings.NewReader(string(body)))
+				req.Header.Set("Content-Type", "application/json")
+				req.SetBasicAuth(s.SID, s.Token)
+				res, err := http.DefaultClient.Do(req)
+				mu.Lock()
+				if err != nil {
+					results["refused"]++ // after the listener closed
+				} else {
+					results[res.Status]++
+					res.Body.Close()
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("otpgate did not exit within 20 s of SIGTERM")
+	}
+	cancel()
+	wg.Wait()
+	for status, n := range results {
+		if status != "201 Created" && status != "refused" {
+			t.Errorf("%d replies %q during shutdown; want only 201s and refused connections", n, status)
+		}
+	}
+	if results["201 Created"] == 0 {
+		t.Fatalf("no send succeeded before SIGTERM: %v", results)
+	}
+}
