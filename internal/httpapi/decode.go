@@ -97,8 +97,8 @@ func DecodeJSON(body []byte) (fields, error) {
 	if raw == nil {
 		return nil, malformed("Malformed JSON body: it must be a JSON object, not null")
 	}
-	if dec.More() {
-		return nil, malformed("Malformed JSON body: only one JSON object is accepted")
+	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
+		return nil, malformed("Malformed JSON body: unexpected data after the JSON object at byte %d", dec.InputOffset())
 	}
 	f := make(fields, len(raw))
 	for k, v := range raw {
