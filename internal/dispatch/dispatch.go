@@ -197,24 +197,18 @@ func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, it store.Outb
 		if err := tx.DeleteOutbox(it.MessageSID); err != nil {
 			return err
 		}
-		m, err := tx.Message(it.MessageSID)
-		if err != nil {
-			return err
-		}
-		m.Connector, m.UpdatedAt = d.cfg.Connector.Name(), now
-		switch {
-		case sendErr == nil:
-			m.ProviderID, m.SentAt = pid, now
-			Advance(&m, store.MsgSent) // unless a receipt came first
-
-		default:
+		u := store.MessageUpdate{SID: it.MessageSID, Connector: d.cfg.Connector.Name(), UpdatedAt: now}
+		if sendErr == nil {
+			// Unless a receipt came first and already said more.
+			u.Status, u.From, u.ProviderID, u.SentAt = store.MsgSent, before(store.MsgSent), pid, now
+		} else {
+			u.Status, u.From, u.ErrorMessage = store.MsgFailed, before(store.MsgFailed), sendErr.Error()
 			if isPerm {
-				m.ErrorCode = perm.Code
+				u.ErrorCode = perm.Code
 			}
-			m.ErrorMessage = sendErr.Error()
-			Advance(&m, store.MsgFailed)
 		}
-		return tx.UpdateMessage(m)
+		_, err := tx.AdvanceMessage(u)
+		return err
 	})
 	switch {
 	case err != nil:
@@ -228,33 +222,37 @@ func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, it store.Outb
 	}
 }
 
-var rank = map[string]int{
-	store.MsgQueued: 0, store.MsgSent: 1,
-	store.MsgDelivered: 2, store.MsgUndelivered: 2, store.MsgFailed: 2,
+// Outbound statuses in order: a message only moves forward (queued -> sent
+// -> delivered, undelivered or failed), so a late status never overwrites a
+// later one.
+var order = [][]string{
+	{store.MsgQueued},
+	{store.MsgSent},
+	{store.MsgDelivered, store.MsgUndelivered, store.MsgFailed},
 }
 
-// Advance moves m to status if that is a step forward (queued -> sent ->
-// delivered, undelivered or failed); a late status never overwrites a later one.
-func Advance(m *store.Message, status string) bool {
-	if rank[status] <= rank[m.Status] {
-		return false
+// before returns the statuses a message may be in for status to apply.
+func before(status string) []string {
+	var out []string
+	for _, step := range order {
+		for _, s := range step {
+			if s == status {
+				return out
+			}
+		}
+		out = append(out, step...)
 	}
-	m.Status = status
-	return true
+	return out
 }
 
 // HandleReceipt applies a delivery receipt to its message.
 func (d *Dispatcher) HandleReceipt(ctx context.Context, r sms.Receipt) error {
 	now := d.cfg.Clock.Now().UTC()
 	return d.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		m, err := tx.Message(r.MessageSID)
-		if err != nil {
-			return err
-		}
-		if !Advance(&m, r.Status) {
-			return nil
-		}
-		m.ErrorCode, m.ErrorMessage, m.UpdatedAt = r.ErrorCode, r.ErrorMessage, now
-		return tx.UpdateMessage(m)
+		_, err := tx.AdvanceMessage(store.MessageUpdate{
+			SID: r.MessageSID, Status: r.Status, From: before(r.Status),
+			ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage, UpdatedAt: now,
+		})
+		return err
 	})
 }

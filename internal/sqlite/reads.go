@@ -69,11 +69,8 @@ func (s *Store) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limi
 func (s *Store) ReleaseLeases(ctx context.Context) (int, error) {
 	var n int64
 	err := s.submit(ctx, func(t *tx) error {
-		if !t.inSavepoint {
-			if _, err := t.st.savepoint.ExecContext(bg); err != nil {
-				return err
-			}
-			t.inSavepoint = true
+		if err := t.beforeWrite(); err != nil {
+			return err
 		}
 		res, err := t.st.releaseLeases.ExecContext(bg)
 		if err != nil {

@@ -17,7 +17,7 @@ type stmts struct {
 
 	service, insertService                                     *sql.Stmt
 	latestVerification, insertVerification, updateVerification *sql.Stmt
-	insertMessage, updateMessage, message                      *sql.Stmt
+	insertMessage, updateMessage, message, advanceMessage      *sql.Stmt
 	enqueue, deleteOutbox, rescheduleOutbox, claimOutbox       *sql.Stmt
 	insertSandbox, insertAccount, releaseLeases                *sql.Stmt
 	all                                                        []*sql.Stmt
@@ -52,6 +52,17 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.updateVerification, `UPDATE verifications SET status = ?, codes = ?, send_attempts = ?, check_attempts = ?, updated_at = ?, expires_at = ? WHERE sid = ?`)
 	p(&s.insertMessage, `INSERT INTO messages (`+messageCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.updateMessage, `UPDATE messages SET status = ?, connector = ?, provider_id = ?, error_code = ?, error_message = ?, updated_at = ?, sent_at = ? WHERE sid = ?`)
+	// ?1 is ",st1,st2," the statuses the message may be in for ?2 to apply.
+	p(&s.advanceMessage, `UPDATE messages SET
+		status        = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?2 ELSE status END,
+		error_code    = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?3 ELSE error_code END,
+		error_message = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?4 ELSE error_message END,
+		connector     = CASE WHEN ?5 != '' THEN ?5 ELSE connector END,
+		provider_id   = CASE WHEN ?6 != '' THEN ?6 ELSE provider_id END,
+		sent_at       = CASE WHEN ?7 != 0 THEN ?7 ELSE sent_at END,
+		updated_at    = ?8
+		WHERE sid = ?9
+		RETURNING status = ?2`)
 	p(&s.message, `SELECT `+messageCols+` FROM messages WHERE sid = ?`)
 	p(&s.enqueue, `INSERT INTO outbox (message_sid, account_sid, from_addr, to_number, payload, attempts, next_attempt_at, last_error, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.deleteOutbox, `DELETE FROM outbox WHERE message_sid = ?`)
@@ -81,21 +92,32 @@ var _ store.Tx = (*tx)(nil)
 // savepoint, so an op that fails leaves no trace in the group.
 type tx struct {
 	st          *stmts
+	safe        bool // wrap the op's writes in a savepoint
 	inSavepoint bool
+	wrote       bool
 	failed      error
 }
 
-func (t *tx) reset() { t.inSavepoint, t.failed = false, nil }
+func (t *tx) reset(safe bool) { t.safe, t.inSavepoint, t.wrote, t.failed = safe, false, false, nil }
 
-var bg = context.Background()
-
-func (t *tx) exec(s *sql.Stmt, args ...any) error {
-	if !t.inSavepoint {
+// beforeWrite opens the op's savepoint in a safe pass and notes that the op wrote.
+func (t *tx) beforeWrite() error {
+	t.wrote = true
+	if t.safe && !t.inSavepoint {
 		if _, err := t.st.savepoint.ExecContext(bg); err != nil {
 			t.failed = err
 			return err
 		}
 		t.inSavepoint = true
+	}
+	return nil
+}
+
+var bg = context.Background()
+
+func (t *tx) exec(s *sql.Stmt, args ...any) error {
+	if err := t.beforeWrite(); err != nil {
+		return err
 	}
 	if _, err := s.ExecContext(bg, args...); err != nil {
 		t.failed = err
@@ -106,12 +128,8 @@ func (t *tx) exec(s *sql.Stmt, args ...any) error {
 
 // execOne is exec for statements that must change exactly one row.
 func (t *tx) execOne(s *sql.Stmt, what string, args ...any) error {
-	if !t.inSavepoint {
-		if _, err := t.st.savepoint.ExecContext(bg); err != nil {
-			t.failed = err
-			return err
-		}
-		t.inSavepoint = true
+	if err := t.beforeWrite(); err != nil {
+		return err
 	}
 	res, err := s.ExecContext(bg, args...)
 	if err != nil {
@@ -215,17 +233,34 @@ func (t *tx) RescheduleOutbox(messageSID string, attempts int, next time.Time, l
 	return t.execOne(t.st.rescheduleOutbox, "reschedule outbox item "+messageSID, attempts, nanos(next), lastError, messageSID)
 }
 
+func (t *tx) AdvanceMessage(u store.MessageUpdate) (bool, error) {
+	if err := t.beforeWrite(); err != nil {
+		return false, err
+	}
+	from := ","
+	for _, f := range u.From {
+		from += f + ","
+	}
+	var changed bool
+	err := t.st.advanceMessage.QueryRowContext(bg, from, u.Status, u.ErrorCode, u.ErrorMessage,
+		u.Connector, u.ProviderID, nanos(u.SentAt), nanos(u.UpdatedAt), u.SID).Scan(&changed)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, fmt.Errorf("advance message %s: %w", u.SID, store.ErrNotFound)
+		}
+		t.failed = err
+		return false, err
+	}
+	return changed, nil
+}
+
 func (t *tx) InsertSandboxMessage(m store.SandboxMessage) error {
 	return t.exec(t.st.insertSandbox, m.SID, m.AccountSID, m.From, m.To, m.Body, m.Segments, m.Encoding, nanos(m.CreatedAt))
 }
 
 func (t *tx) claim(now, leaseUntil time.Time, limit int) ([]store.OutboxItem, error) {
-	if !t.inSavepoint {
-		if _, err := t.st.savepoint.ExecContext(bg); err != nil {
-			t.failed = err
-			return nil, err
-		}
-		t.inSavepoint = true
+	if err := t.beforeWrite(); err != nil {
+		return nil, err
 	}
 	rows, err := t.st.claimOutbox.QueryContext(bg, nanos(leaseUntil), nanos(now), limit)
 	if err != nil {

@@ -26,6 +26,7 @@ type writer struct {
 	once     sync.Once
 	st       stmts
 	batch    []*op
+	results  []error
 	t        tx
 }
 
@@ -84,16 +85,34 @@ func (w *writer) run() {
 	}
 }
 
-// commit runs one group: BEGIN, each op in its own savepoint, COMMIT; then
-// tells every op its result. No op hears success before the COMMIT returned.
+// commit runs one group: BEGIN, every op, COMMIT; then tells every op its
+// result. No op hears success before the COMMIT returned.
+//
+// The first pass runs the ops back to back. If an op fails after it wrote
+// something, its writes cannot be told apart from the others', so the group
+// is rolled back and run again with each op in its own savepoint (fn may run
+// more than once; see store.Store.Update). Ops that fail before writing, as
+// the domain's refusals do, cost nothing extra.
 func (w *writer) commit(batch []*op) {
+	if w.pass(batch, false) {
+		return
+	}
+	w.pass(batch, true)
+}
+
+// pass runs the group once. It returns false, having rolled back and told
+// no one, when a fast pass must be redone with savepoints.
+func (w *writer) pass(batch []*op, safe bool) bool {
 	ctx := context.Background()
-	results := make([]error, len(batch))
+	if cap(w.results) < len(batch) {
+		w.results = make([]error, len(batch))
+	}
+	results := w.results[:len(batch)]
 	if _, err := w.st.begin.ExecContext(ctx); err != nil {
 		for _, o := range batch {
 			o.done <- fmt.Errorf("sqlite: begin: %w", err)
 		}
-		return
+		return true
 	}
 	var fatal error
 	for i, o := range batch {
@@ -101,11 +120,19 @@ func (w *writer) commit(batch []*op) {
 			results[i] = err
 			continue
 		}
-		w.t.reset()
+		w.t.reset(safe)
 		err := o.fn(&w.t)
 		if err == nil && w.t.failed != nil {
 			// A write failed and fn went on regardless: undo the op all the same.
 			err = w.t.failed
+		}
+		results[i] = err
+		if !safe {
+			if err != nil && w.t.wrote {
+				w.st.rollback.ExecContext(ctx)
+				return false
+			}
+			continue
 		}
 		if w.t.inSavepoint {
 			if err != nil {
@@ -117,7 +144,6 @@ func (w *writer) commit(batch []*op) {
 				fatal = rerr
 			}
 		}
-		results[i] = err
 		if fatal != nil {
 			break
 		}
@@ -132,9 +158,11 @@ func (w *writer) commit(batch []*op) {
 		for _, o := range batch {
 			o.done <- fmt.Errorf("sqlite: group commit failed: %w", fatal)
 		}
-		return
+		return true
 	}
 	for i, o := range batch {
 		o.done <- results[i]
+		results[i] = nil
 	}
+	return true
 }

@@ -98,6 +98,19 @@ type Message struct {
 	SentAt          time.Time // zero until sent
 }
 
+// MessageUpdate is a status change of a message; see Tx.AdvanceMessage.
+type MessageUpdate struct {
+	SID          string
+	Status       string
+	From         []string // statuses the message may be in for Status to apply
+	Connector    string   // "" keeps the current one
+	ProviderID   string   // "" keeps the current one
+	ErrorCode    int
+	ErrorMessage string
+	SentAt       time.Time // zero keeps the current one
+	UpdatedAt    time.Time
+}
+
 // OutboxItem is a message waiting to be handed to a connector. Payload is the
 // sealed (encrypted) real body: the message log keeps only the masked one.
 type OutboxItem struct {
@@ -143,6 +156,12 @@ type Tx interface {
 	// UpdateMessage stores m's status, connector, provider id, error and times.
 	UpdateMessage(m Message) error
 	Message(sid string) (Message, error)
+	// AdvanceMessage applies u to its message. The status (with the error
+	// code and message) changes only if the message's current status is one
+	// of u.From; connector, provider id and sent time are set when given.
+	// It reports whether the message now has u.Status; an unknown SID is
+	// ErrNotFound.
+	AdvanceMessage(u MessageUpdate) (bool, error)
 
 	Enqueue(item OutboxItem) error
 	// DeleteOutbox removes a message from the outbox (it was sent or failed for good).
@@ -158,8 +177,9 @@ type Store interface {
 	// Update runs fn in a transaction. If fn returns an error, nothing it
 	// wrote is kept and Update returns that error. If Update returns nil,
 	// everything fn wrote is durable (it survives a crash of the process or
-	// the machine). fn may run on another goroutine, must not block, and is
-	// run at most once.
+	// the machine). fn may run on another goroutine and must not block. fn
+	// may run more than once (a backend may retry a transaction), so it must
+	// do nothing but call Tx methods and set its own results, afresh on each run.
 	Update(ctx context.Context, fn func(Tx) error) error
 
 	Account(ctx context.Context, sid string) (Account, error)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -50,7 +51,16 @@ type Config struct {
 // Service sends and checks verifications.
 type Service struct {
 	cfg Config
+
+	// services caches service records by account and name: they never
+	// change once created, and looking one up is on every request's path.
+	mu       sync.RWMutex
+	services map[serviceKey]store.Service
 }
+
+type serviceKey struct{ account, name string }
+
+const maxCachedServices = 100_000
 
 // New returns a Service.
 func New(cfg Config) (*Service, error) {
@@ -75,7 +85,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.TTL < time.Minute || cfg.TTL > 24*time.Hour {
 		return nil, fmt.Errorf("verify: code lifetime %s is outside 1m-24h", cfg.TTL)
 	}
-	return &Service{cfg: cfg}, nil
+	return &Service{cfg: cfg, services: map[serviceKey]store.Service{}}, nil
 }
 
 // SendRequest is a request to text a code.
@@ -93,6 +103,7 @@ type SendResult struct {
 	ServiceName  string
 	Message      store.Message
 	Operator     string
+	service      store.Service
 }
 
 // Send texts a new code for the service and number: a new verification, or,
@@ -126,6 +137,7 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 		if err != nil {
 			return err
 		}
+		res.service = svc
 		v, err := tx.LatestVerification(req.AccountSID, svc.SID, to.E164)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -194,16 +206,45 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	if err != nil {
 		return SendResult{}, err
 	}
+	s.remember(res.service)
 	if s.cfg.Notify != nil {
 		s.cfg.Notify()
 	}
 	return res, nil
 }
 
+func (s *Service) cachedService(accountSID, name string) (store.Service, bool) {
+	s.mu.RLock()
+	svc, ok := s.services[serviceKey{accountSID, name}]
+	s.mu.RUnlock()
+	return svc, ok
+}
+
+// remember caches a service known to be committed.
+func (s *Service) remember(svc store.Service) {
+	if svc.SID == "" {
+		return
+	}
+	s.mu.Lock()
+	if len(s.services) >= maxCachedServices {
+		clear(s.services)
+	}
+	s.services[serviceKey{svc.AccountSID, svc.Name}] = svc
+	s.mu.Unlock()
+}
+
+// lookupService returns the account's service of that name from the cache or tx.
+func (s *Service) lookupService(tx store.Tx, accountSID, name string) (store.Service, error) {
+	if svc, ok := s.cachedService(accountSID, name); ok {
+		return svc, nil
+	}
+	return tx.Service(accountSID, name)
+}
+
 // service returns the account's service of that name, creating it with the
 // default settings on first use.
 func (s *Service) service(tx store.Tx, accountSID, name string, now time.Time) (store.Service, error) {
-	svc, err := tx.Service(accountSID, name)
+	svc, err := s.lookupService(tx, accountSID, name)
 	if err == nil {
 		return svc, nil
 	}
@@ -259,7 +300,7 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, err
 	var res CheckResult
 	err = s.cfg.Store.Update(ctx, func(tx store.Tx) error {
 		res = CheckResult{ServiceName: req.Service}
-		svc, err := tx.Service(req.AccountSID, req.Service)
+		svc, err := s.lookupService(tx, req.AccountSID, req.Service)
 		if errors.Is(err, store.ErrNotFound) {
 			return notPending
 		} else if err != nil {
