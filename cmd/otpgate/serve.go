@@ -130,6 +130,7 @@ type Main struct {
 	listener   net.Listener
 	serveDone  chan error
 	debug      *http.Server
+	statsDone  chan struct{}
 }
 
 // Run opens the data directory and starts the server; it returns once the
@@ -201,6 +202,8 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	api := httpapi.New(httpapi.Config{Verify: vs, Auth: auth, Store: m.store, Phones: phones, Logger: log})
 	m.dispatcher.Start(context.WithoutCancel(ctx))
+	m.statsDone = make(chan struct{})
+	go m.logStats()
 
 	m.listener, err = net.Listen("tcp", m.Config.Addr)
 	if err != nil {
@@ -246,6 +249,10 @@ func (m *Main) Close() error {
 			errs = append(errs, err)
 		}
 		m.server = nil
+	}
+	if m.statsDone != nil {
+		close(m.statsDone)
+		m.statsDone = nil
 	}
 	if m.debug != nil {
 		m.debug.Close()
@@ -351,4 +358,32 @@ func loadSecret(file, dataDir string) ([]byte, error) {
 		return nil, fmt.Errorf("server secret %s must hold at least 64 hex characters (32 bytes)", file)
 	}
 	return secret, nil
+}
+
+// logStats logs the store's group-commit counters every 10 s at debug level.
+func (m *Main) logStats() {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	done, store, log := m.statsDone, m.store, m.Logger
+	var last sqlite.Stats
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		if !log.Enabled(context.Background(), slog.LevelDebug) {
+			continue
+		}
+		st := store.Stats()
+		batches := st.Batches - last.Batches
+		if batches == 0 {
+			continue
+		}
+		log.Debug("store group commits (last 10 s)", "batches", batches, "ops", st.Ops-last.Ops,
+			"ops_per_batch", float64(st.Ops-last.Ops)/float64(batches),
+			"busy", (st.Busy - last.Busy).Round(time.Millisecond), "in_commit", (st.Commit - last.Commit).Round(time.Millisecond),
+			"safe_passes", st.SafePasses-last.SafePasses)
+		last = st
+	}
 }

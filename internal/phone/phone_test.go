@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 // MustParser returns a Parser for region or fails the test.
@@ -370,5 +373,71 @@ func TestParseRoundTrip(t *testing.T) {
 	}
 	if valid < 100 {
 		t.Fatalf("only %d of 3000 random inputs were valid numbers; the test is too weak", valid)
+	}
+}
+
+// The fast path must answer exactly as the full parse does, for every region
+// it is on for, over numbers written every way.
+func TestFastPathMatchesParse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for region := range fastRegions {
+		t.Run(region, func(t *testing.T) {
+			p, err := newParser(region, 0, 0) // no cache: every call parses
+			if err != nil {
+				t.Fatal(err)
+			}
+			slow := *p
+			slow.fast = false
+			if !p.fast {
+				t.Fatalf("fast path is off for %s", region)
+			}
+			var examples []string
+			for _, typ := range []phonenumbers.PhoneNumberType{phonenumbers.MOBILE, phonenumbers.FIXED_LINE, phonenumbers.TOLL_FREE, phonenumbers.PAGER} {
+				if ex := phonenumbers.GetExampleNumberForType(region, typ); ex != nil {
+					examples = append(examples, strconv.FormatUint(ex.GetNationalNumber(), 10))
+				}
+			}
+			fastHits := 0
+			for i := range 4000 {
+				national := strconv.Itoa(1 + rng.IntN(9))
+				for n := 5 + rng.IntN(8); len(national) < n; {
+					national += strconv.Itoa(rng.IntN(10))
+				}
+				if i%2 == 0 && len(examples) > 0 {
+					// A real range: an example number with its last digits changed.
+					ex := examples[rng.IntN(len(examples))]
+					keep := max(1, len(ex)-4)
+					national = ex[:keep]
+					for len(national) < len(ex)+rng.IntN(3)-1 {
+						national += strconv.Itoa(rng.IntN(10))
+					}
+				}
+				var input string
+				switch rng.IntN(5) {
+				case 0:
+					input = "+" + p.countryCode + national
+				case 1:
+					input = "00" + p.countryCode + national
+				case 2:
+					input = p.nationalPrefix + national
+				case 3:
+					input = national
+				default:
+					input = p.countryCode + national
+				}
+				plus, digits, _ := clean(input)
+				if _, _, ok := p.fastParse(plus, digits); ok {
+					fastHits++
+				}
+				gotN, gotR := p.parse(input)
+				wantN, wantR := slow.parse(input)
+				if gotN != wantN || gotR != wantR {
+					t.Fatalf("%s: fast path gives %+v %q, full parse %+v %q", input, gotN, gotR, wantN, wantR)
+				}
+			}
+			if fastHits == 0 {
+				t.Fatalf("the fast path never answered for %s", region)
+			}
+		})
 	}
 }

@@ -122,6 +122,8 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Add("_pragma", "temp_store(MEMORY)")
+	q.Add("_pragma", "cache_size(-65536)")    // 64 MiB of page cache per connection
+	q.Add("_pragma", "mmap_size(1073741824)") // read pages through mmap, not a syscall each
 	if readOnly {
 		q.Add("_pragma", "query_only(ON)")
 	}
@@ -237,4 +239,22 @@ func fromNanos(n int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n).UTC()
+}
+
+// Stats are the writer's counters since Open.
+type Stats struct {
+	Batches    uint64        // group commits
+	Ops        uint64        // Updates committed in them
+	SafePasses uint64        // groups re-run with savepoints after an op failed mid-write
+	Busy       time.Duration // time spent running groups, COMMIT included
+	Commit     time.Duration // time spent in COMMIT (the WAL write and fsync)
+}
+
+// Stats returns the writer's counters.
+func (s *Store) Stats() Stats {
+	st := &s.w.stats
+	return Stats{
+		Batches: st.batches.Load(), Ops: st.ops.Load(), SafePasses: st.safePasses.Load(),
+		Busy: time.Duration(st.busy.Load()), Commit: time.Duration(st.commitTime.Load()),
+	}
 }

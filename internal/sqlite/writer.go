@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // op is one Update waiting for the writer.
@@ -28,6 +30,7 @@ type writer struct {
 	batch    []*op
 	results  []error
 	t        tx
+	stats    writerStats
 }
 
 func newWriter(ctx context.Context, conn *sql.Conn, maxBatch int) (*writer, error) {
@@ -94,9 +97,16 @@ func (w *writer) run() {
 // more than once; see store.Store.Update). Ops that fail before writing, as
 // the domain's refusals do, cost nothing extra.
 func (w *writer) commit(batch []*op) {
+	start := time.Now()
+	defer func() {
+		w.stats.batches.Add(1)
+		w.stats.ops.Add(uint64(len(batch)))
+		w.stats.busy.Add(uint64(time.Since(start)))
+	}()
 	if w.pass(batch, false) {
 		return
 	}
+	w.stats.safePasses.Add(1)
 	w.pass(batch, true)
 }
 
@@ -149,9 +159,11 @@ func (w *writer) pass(batch []*op, safe bool) bool {
 		}
 	}
 	if fatal == nil {
+		start := time.Now()
 		if _, err := w.st.commit.ExecContext(ctx); err != nil {
 			fatal = fmt.Errorf("sqlite: commit: %w", err)
 		}
+		w.stats.commitTime.Add(uint64(time.Since(start)))
 	}
 	if fatal != nil {
 		w.st.rollback.ExecContext(ctx)
@@ -165,4 +177,9 @@ func (w *writer) pass(batch []*op, safe bool) bool {
 		results[i] = nil
 	}
 	return true
+}
+
+type writerStats struct {
+	batches, ops, safePasses atomic.Uint64
+	busy, commitTime         atomic.Uint64 // nanoseconds
 }
