@@ -34,13 +34,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *sid == "" || *token == "" {
 		return errors.New("bench: --sid and --token are required")
 	}
+	warmup := *warm
+	if warmup == 0 {
+		warmup = -1 // loadgen reads 0 as "the default"
+	}
 	rep, err := loadgen.Run(ctx, loadgen.Config{
-		URL: *url, SID: *sid, Token: *token, Concurrency: *conc, Duration: *dur, Warmup: *warm,
+		URL: *url, SID: *sid, Token: *token, Concurrency: *conc, Duration: *dur, Warmup: warmup,
 		Service: *service, Phases: strings.Split(*phases, ","),
 	})
-	if err != nil {
+	if err != nil && (ctx.Err() == nil || len(rep.Phases) == 0) {
 		return err
 	}
+	// On Ctrl-C, print what was measured so far.
 	if *asJSON {
 		return rep.WriteJSON(stdout)
 	}

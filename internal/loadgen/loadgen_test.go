@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -372,7 +376,8 @@ func TestTransportReason(t *testing.T) {
 		err  error
 		want string
 	}{
-		{&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}, "connect: connection refused"},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, "connection refused"},
+		{fmt.Errorf("read: %w", io.ErrUnexpectedEOF), "server closed the connection"},
 		{errors.Join(errors.New("x"), context.DeadlineExceeded), "timeout"},
 		{&net.OpError{Op: "read", Err: errors.New("something odd")}, "something odd"},
 	}

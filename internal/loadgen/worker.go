@@ -1,8 +1,6 @@
 package loadgen
 
 import (
-	"runtime/pprof"
-	"os"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -115,28 +113,17 @@ func appendDigits7(b []byte, n uint32) []byte {
 // finish inside the measured window (after warmup, before the end) count.
 func (w *worker) loop(ctx context.Context) {
 	p := w.p
+	now := time.Now()
 	for {
-		tp := time.Now()
-		if !w.prepare(ctx) {
+		// Check the window before taking a number, so that every number
+		// taken is also sent.
+		if now.Sub(p.base) >= time.Duration(p.stopAt.Load()) || !w.prepare(ctx) {
 			return
 		}
 		t0 := time.Now()
-		if d := t0.Sub(tp); d > 50*time.Millisecond {
-			fmt.Fprintf(os.Stderr, "DEBUG %s prepare took %v at %v\n", p.spec.name, d, t0.Sub(p.base))
-		}
-		if t0.Sub(p.base) >= time.Duration(p.stopAt.Load()) {
-			return
-		}
-		stuck := time.AfterFunc(time.Second, func() {
-			fmt.Fprintf(os.Stderr, "DEBUG STUCK %s\n", p.spec.name)
-			pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
-		})
 		resp, err := w.r.do(w.req)
-		stuck.Stop()
 		t1 := time.Now()
-		if d := t1.Sub(t0); d > 50*time.Millisecond {
-			fmt.Fprintf(os.Stderr, "DEBUG %s do took %v at %v err=%v\n", p.spec.name, d, t1.Sub(p.base), err)
-		}
+		now = t1
 		if ctx.Err() != nil {
 			if err == nil {
 				resp.Body.Close()
@@ -157,6 +144,7 @@ func (w *worker) loop(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			}
+			now = time.Now()
 			continue
 		}
 

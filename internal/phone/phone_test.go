@@ -397,8 +397,12 @@ func TestFastPathMatchesParse(t *testing.T) {
 					examples = append(examples, strconv.FormatUint(ex.GetNationalNumber(), 10))
 				}
 			}
+			n := 400 // the full parse is slow under -race; the default region gets the most
+			if region == "JO" {
+				n = 4000
+			}
 			fastHits := 0
-			for i := range 4000 {
+			for i := range n {
 				national := strconv.Itoa(1 + rng.IntN(9))
 				for n := 5 + rng.IntN(8); len(national) < n; {
 					national += strconv.Itoa(rng.IntN(10))
