@@ -207,8 +207,7 @@ func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, it store.Outb
 				u.ErrorCode = perm.Code
 			}
 		}
-		_, err := tx.AdvanceMessage(u)
-		return err
+		return tx.AdvanceMessage(u)
 	})
 	switch {
 	case err != nil:
@@ -249,10 +248,9 @@ func before(status string) []string {
 func (d *Dispatcher) HandleReceipt(ctx context.Context, r sms.Receipt) error {
 	now := d.cfg.Clock.Now().UTC()
 	return d.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		_, err := tx.AdvanceMessage(store.MessageUpdate{
+		return tx.AdvanceMessage(store.MessageUpdate{
 			SID: r.MessageSID, Status: r.Status, From: before(r.Status),
 			ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage, UpdatedAt: now,
 		})
-		return err
 	})
 }

@@ -61,8 +61,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 		provider_id   = CASE WHEN ?6 != '' THEN ?6 ELSE provider_id END,
 		sent_at       = CASE WHEN ?7 != 0 THEN ?7 ELSE sent_at END,
 		updated_at    = ?8
-		WHERE sid = ?9
-		RETURNING status = ?2`)
+		WHERE sid = ?9`)
 	p(&s.message, `SELECT `+messageCols+` FROM messages WHERE sid = ?`)
 	p(&s.enqueue, `INSERT INTO outbox (message_sid, account_sid, from_addr, to_number, payload, attempts, next_attempt_at, last_error, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.deleteOutbox, `DELETE FROM outbox WHERE message_sid = ?`)
@@ -233,25 +232,13 @@ func (t *tx) RescheduleOutbox(messageSID string, attempts int, next time.Time, l
 	return t.execOne(t.st.rescheduleOutbox, "reschedule outbox item "+messageSID, attempts, nanos(next), lastError, messageSID)
 }
 
-func (t *tx) AdvanceMessage(u store.MessageUpdate) (bool, error) {
-	if err := t.beforeWrite(); err != nil {
-		return false, err
-	}
+func (t *tx) AdvanceMessage(u store.MessageUpdate) error {
 	from := ","
 	for _, f := range u.From {
 		from += f + ","
 	}
-	var changed bool
-	err := t.st.advanceMessage.QueryRowContext(bg, from, u.Status, u.ErrorCode, u.ErrorMessage,
-		u.Connector, u.ProviderID, nanos(u.SentAt), nanos(u.UpdatedAt), u.SID).Scan(&changed)
-	if err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return false, fmt.Errorf("advance message %s: %w", u.SID, store.ErrNotFound)
-		}
-		t.failed = err
-		return false, err
-	}
-	return changed, nil
+	return t.execOne(t.st.advanceMessage, "advance message "+u.SID, from, u.Status, u.ErrorCode, u.ErrorMessage,
+		u.Connector, u.ProviderID, nanos(u.SentAt), nanos(u.UpdatedAt), u.SID)
 }
 
 func (t *tx) InsertSandboxMessage(m store.SandboxMessage) error {

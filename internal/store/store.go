@@ -159,9 +159,8 @@ type Tx interface {
 	// AdvanceMessage applies u to its message. The status (with the error
 	// code and message) changes only if the message's current status is one
 	// of u.From; connector, provider id and sent time are set when given.
-	// It reports whether the message now has u.Status; an unknown SID is
-	// ErrNotFound.
-	AdvanceMessage(u MessageUpdate) (bool, error)
+	// An unknown SID is ErrNotFound.
+	AdvanceMessage(u MessageUpdate) error
 
 	Enqueue(item OutboxItem) error
 	// DeleteOutbox removes a message from the outbox (it was sent or failed for good).

@@ -1,0 +1,209 @@
+package dispatch_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/dispatch"
+	"github.com/otpgate/otpgate/internal/sms"
+	"github.com/otpgate/otpgate/internal/sqlite"
+	"github.com/otpgate/otpgate/internal/store"
+)
+
+func TestBackoff(t *testing.T) {
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second,
+		32 * time.Second, 64 * time.Second, 128 * time.Second, 256 * time.Second, 5 * time.Minute, 5 * time.Minute}
+	for i, w := range want {
+		if got := dispatch.Backoff(i + 1); got != w {
+			t.Errorf("Backoff(%d) = %v, want %v", i+1, got, w)
+		}
+	}
+	if dispatch.Backoff(1000) != 5*time.Minute {
+		t.Errorf("Backoff is not capped")
+	}
+}
+
+// plainOpener leaves payloads as they are.
+type plainOpener struct{}
+
+func (plainOpener) Open(_ string, b []byte) ([]byte, error) { return b, nil }
+
+// scripted is a connector whose Send answers from a script per message.
+type scripted struct {
+	mu      sync.Mutex
+	answers map[string][]error // popped in order; when empty, success
+	sent    map[string][]string
+}
+
+func (c *scripted) Name() string { return "scripted" }
+
+func (c *scripted) Send(_ context.Context, m sms.Message) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sent[m.SID] = append(c.sent[m.SID], m.Body)
+	if a := c.answers[m.SID]; len(a) > 0 {
+		c.answers[m.SID] = a[1:]
+		if a[0] != nil {
+			return "", a[0]
+		}
+	}
+	return "pid-" + m.SID, nil
+}
+
+func (c *scripted) count(sid string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.sent[sid])
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time     { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+func setup(t *testing.T, conn *scripted, clk *clock) (*sqlite.Store, *dispatch.Dispatcher) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := dispatch.New(dispatch.Config{Store: st, Opener: plainOpener{}, Connector: conn, Clock: clk, Poll: 5 * time.Millisecond})
+	d.Start(context.Background())
+	t.Cleanup(func() { d.Stop(); st.Close() })
+	return st, d
+}
+
+func enqueue(t *testing.T, st store.Store, sid string, now, expires time.Time) {
+	t.Helper()
+	err := st.Update(context.Background(), func(tx store.Tx) error {
+		if err := tx.InsertMessage(store.Message{SID: sid, AccountSID: "AC1", Direction: "outbound-api", From: "App", To: "+962790000000",
+			Body: "masked", Status: store.MsgQueued, Encoding: "GSM-7", Segments: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		return tx.Enqueue(store.OutboxItem{MessageSID: sid, AccountSID: "AC1", From: "App", To: "+962790000000",
+			Payload: []byte("real body " + sid), NextAttemptAt: now, ExpiresAt: expires, CreatedAt: now})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitStatus(t *testing.T, st store.Store, sid, want string) store.Message {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		m, err := st.Message(context.Background(), "AC1", sid)
+		if err == nil && m.Status == want {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: status %q (err %v), want %q", sid, m.Status, err, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestDispatch(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	transient := errors.New("SMSC busy")
+	conn := &scripted{answers: map[string][]error{
+		"SMretry":   {transient, transient},
+		"SMperm":    {sms.Permanent(11, errors.New("invalid destination"))},
+		"SMexpires": {transient, transient, transient, transient},
+	}, sent: map[string][]string{}}
+	clk := &clock{now: t0}
+	st, d := setup(t, conn, clk)
+
+	enqueue(t, st, "SMok", t0, time.Time{})
+	enqueue(t, st, "SMretry", t0, time.Time{})
+	enqueue(t, st, "SMperm", t0, time.Time{})
+	enqueue(t, st, "SMexpires", t0, t0.Add(5*time.Second))
+	d.Wake()
+
+	ok := waitStatus(t, st, "SMok", store.MsgSent)
+	if ok.ProviderID != "pid-SMok" || ok.Connector != "scripted" || ok.SentAt.IsZero() {
+		t.Errorf("sent message = %+v", ok)
+	}
+	if conn.sent["SMok"][0] != "real body SMok" {
+		t.Errorf("connector got body %q, want the opened payload", conn.sent["SMok"][0])
+	}
+	perm := waitStatus(t, st, "SMperm", store.MsgFailed)
+	if perm.ErrorCode != 11 || perm.ErrorMessage != "invalid destination" || conn.count("SMperm") != 1 {
+		t.Errorf("permanent failure: %+v after %d sends, want code 11, one send", perm, conn.count("SMperm"))
+	}
+
+	// Transient failures wait for the backoff: 1 s, then 2 s.
+	for range 50 {
+		if conn.count("SMretry") == 1 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(30 * time.Millisecond)
+	if n := conn.count("SMretry"); n != 1 {
+		t.Fatalf("retried before its backoff: %d sends", n)
+	}
+	clk.Add(1 * time.Second)
+	d.Wake()
+	for deadline := time.Now().Add(5 * time.Second); conn.count("SMretry") < 2 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	clk.Add(2 * time.Second)
+	d.Wake()
+	waitStatus(t, st, "SMretry", store.MsgSent)
+	if n := conn.count("SMretry"); n != 3 {
+		t.Errorf("SMretry sent %d times, want 3 (two transient failures, then success)", n)
+	}
+	// A message that cannot go before its code expires is failed, not retried uselessly.
+	clk.Add(10 * time.Second)
+	d.Wake()
+	exp := waitStatus(t, st, "SMexpires", store.MsgFailed)
+	if exp.ErrorMessage == "" {
+		t.Errorf("expired message without a reason: %+v", exp)
+	}
+	if _, err := st.NextDue(context.Background()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("outbox not empty after every message ended: %v", err)
+	}
+}
+
+// A receipt that arrives before the send's outcome is recorded is not
+// overwritten by the later "sent".
+func TestReceiptBeforeSendOutcome(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	clk := &clock{now: t0}
+	var d *dispatch.Dispatcher
+	conn := &receiptFirst{}
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d = dispatch.New(dispatch.Config{Store: st, Opener: plainOpener{}, Connector: conn, Clock: clk, Poll: 5 * time.Millisecond})
+	conn.sink = d
+	d.Start(context.Background())
+	t.Cleanup(func() { d.Stop(); st.Close() })
+	enqueue(t, st, "SM1", t0, time.Time{})
+	d.Wake()
+	m := waitStatus(t, st, "SM1", store.MsgDelivered)
+	time.Sleep(50 * time.Millisecond)
+	m, _ = st.Message(context.Background(), "AC1", "SM1")
+	if m.Status != store.MsgDelivered || m.ProviderID != "p1" {
+		t.Fatalf("message = %+v, want delivered with provider id p1", m)
+	}
+}
+
+type receiptFirst struct{ sink sms.ReceiptSink }
+
+func (c *receiptFirst) Name() string { return "rf" }
+func (c *receiptFirst) Send(ctx context.Context, m sms.Message) (string, error) {
+	if err := c.sink.HandleReceipt(ctx, sms.Receipt{MessageSID: m.SID, Status: store.MsgDelivered}); err != nil {
+		return "", err
+	}
+	return "p1", nil
+}
