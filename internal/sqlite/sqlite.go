@@ -84,6 +84,20 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	writeDB.SetMaxOpenConns(1)
 	writeDB.SetMaxIdleConns(1)
 	writeDB.SetConnMaxLifetime(0)
+	// Two processes opening a new file at once (serve and accounts create)
+	// race to switch it to WAL; the loser sees SQLITE_BUSY on connect, which
+	// busy_timeout does not cover. Retry the first connection for a while.
+	for attempt := 0; ; attempt++ {
+		err := writeDB.PingContext(ctx)
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "SQLITE_BUSY") || attempt >= 100 {
+			writeDB.Close()
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		time.Sleep(time.Duration(10+attempt) * time.Millisecond)
+	}
 	if err := migrate(ctx, writeDB); err != nil {
 		writeDB.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -170,9 +171,23 @@ func TestMigrationsIdempotent(t *testing.T) {
 		want = append(want, v)
 	}
 	sort.Ints(want)
-	for round := range 5 {
-		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "otpgate.db")
+	t.Run("Sequential", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "otpgate.db")
+		for range 2 {
+			s, err := sqlite.Open(ctx, path)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+		}
+		checkMigrations(t, path, want)
+	})
+	t.Run("Concurrent", func(t *testing.T) {
+		// Enough rounds to make the race show.
+		for round := range 100 {
+			path := filepath.Join(t.TempDir(), fmt.Sprintf("otpgate%d.db", round))
 			var wg sync.WaitGroup
 			stores := make([]*sqlite.Store, 2)
 			errs := make([]error, 2)
@@ -187,38 +202,62 @@ func TestMigrationsIdempotent(t *testing.T) {
 			wg.Wait()
 			for i, err := range errs {
 				if err != nil {
-					t.Errorf("concurrent Open #%d: %v", i+1, err)
-					continue
+					t.Errorf("round %d: concurrent Open #%d: %v", round, i+1, err)
+				} else if err := stores[i].Close(); err != nil {
+					t.Errorf("round %d: Close #%d: %v", round, i+1, err)
 				}
-				if err := stores[i].Close(); err != nil {
+			}
+			checkMigrations(t, path, want)
+		}
+	})
+	t.Run("ConcurrentExisting", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "otpgate.db")
+		writeFixture(t, MustOpen(t, path))
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Go(func() {
+				s, err := sqlite.Open(ctx, path)
+				if err != nil {
+					t.Errorf("concurrent Open #%d of a migrated file: %v", i+1, err)
+					return
+				}
+				if m, err := s.Message(ctx, "AC1", "SM1"); err != nil || m != message {
+					t.Errorf("Message via concurrent Open #%d = %+v, %v", i+1, m, err)
+				}
+				if err := s.Close(); err != nil {
 					t.Errorf("Close #%d: %v", i+1, err)
 				}
-			}
-			// A third Open of a migrated file applies nothing again.
-			writeFixture(t, MustOpen(t, path))
-			rows, err := mustDB(t, path).Query(`SELECT version, count(*) FROM schema_migrations GROUP BY version ORDER BY version`)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var got []int
-			for rows.Next() {
-				var v, n int
-				if err := rows.Scan(&v, &n); err != nil {
-					t.Fatal(err)
-				}
-				if n != 1 {
-					t.Errorf("schema_migrations has version %d %d times", v, n)
-				}
-				got = append(got, v)
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Errorf("schema_migrations versions = %v, want %v", got, want)
-			}
-		})
+			})
+		}
+		wg.Wait()
+		checkMigrations(t, path, want)
+	})
+}
+
+// checkMigrations checks that schema_migrations records each version once.
+func checkMigrations(t *testing.T, path string, want []int) {
+	t.Helper()
+	rows, err := mustDB(t, path).Query(`SELECT version, count(*) FROM schema_migrations GROUP BY version ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []int
+	for rows.Next() {
+		var v, n int
+		if err := rows.Scan(&v, &n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("schema_migrations has version %d %d times", v, n)
+		}
+		got = append(got, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("schema_migrations versions = %v, want %v", got, want)
 	}
 }
 

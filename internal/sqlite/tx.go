@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/store"
@@ -49,7 +50,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.insertService, `INSERT INTO services (sid, account_sid, name, code_length, ttl_ns, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
 	p(&s.latestVerification, `SELECT `+verificationCols+` FROM verifications WHERE account_sid = ? AND service_sid = ? AND to_number = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`)
 	p(&s.insertVerification, `INSERT INTO verifications (`+verificationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	p(&s.updateVerification, `UPDATE verifications SET status = ?, codes = ?, send_attempts = ?, check_attempts = ?, updated_at = ?, expires_at = ? WHERE sid = ?`)
+	p(&s.updateVerification, `UPDATE verifications SET status = ?, codes = ?, send_attempts = ?, check_attempts = ?, updated_at = ?, expires_at = ?, from_addr = ? WHERE sid = ?`)
 	p(&s.insertMessage, `INSERT INTO messages (`+messageCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.updateMessage, `UPDATE messages SET status = ?, connector = ?, provider_id = ?, error_code = ?, error_message = ?, updated_at = ?, sent_at = ? WHERE sid = ?`)
 	// ?1 is ",st1,st2," the statuses the message may be in for ?2 to apply.
@@ -66,9 +67,11 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.enqueue, `INSERT INTO outbox (message_sid, account_sid, from_addr, to_number, payload, attempts, next_attempt_at, last_error, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.deleteOutbox, `DELETE FROM outbox WHERE message_sid = ?`)
 	p(&s.rescheduleOutbox, `UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, claimed = 0 WHERE message_sid = ?`)
-	p(&s.claimOutbox, `UPDATE outbox SET next_attempt_at = ?1, claimed = 1
+	// RETURNING gives rows in no set order; claimed_due (the old due time,
+	// as SET reads the row before the update) lets the caller sort them.
+	p(&s.claimOutbox, `UPDATE outbox SET claimed_due = next_attempt_at, next_attempt_at = ?1, claimed = 1
 		WHERE message_sid IN (SELECT message_sid FROM outbox WHERE next_attempt_at <= ?2 ORDER BY next_attempt_at LIMIT ?3)
-		RETURNING message_sid, account_sid, from_addr, to_number, payload, attempts, last_error, expires_at, created_at`)
+		RETURNING message_sid, account_sid, from_addr, to_number, payload, attempts, last_error, expires_at, created_at, claimed_due`)
 	p(&s.insertSandbox, `INSERT INTO sandbox_messages (sid, account_sid, from_addr, to_number, body, segments, encoding, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING`)
 	p(&s.releaseLeases, `UPDATE outbox SET next_attempt_at = created_at, claimed = 0 WHERE claimed = 1`)
 	p(&s.insertAccount, `INSERT INTO accounts (sid, name, token_hash, created_at) VALUES (?, ?, ?, ?)`)
@@ -188,7 +191,7 @@ func (t *tx) InsertVerification(v store.Verification) error {
 
 func (t *tx) UpdateVerification(v store.Verification) error {
 	return t.execOne(t.st.updateVerification, "update verification "+v.SID, v.Status, encodeCodes(v.Codes), v.SendAttempts, v.CheckAttempts,
-		nanos(v.UpdatedAt), nanos(v.ExpiresAt), v.SID)
+		nanos(v.UpdatedAt), nanos(v.ExpiresAt), v.From, v.SID)
 }
 
 func (t *tx) InsertMessage(m store.Message) error {
@@ -256,21 +259,38 @@ func (t *tx) claim(now, leaseUntil time.Time, limit int) ([]store.OutboxItem, er
 	}
 	defer rows.Close()
 	var items []store.OutboxItem
+	var due []int64
 	for rows.Next() {
 		var it store.OutboxItem
-		var created, expires int64
-		if err := rows.Scan(&it.MessageSID, &it.AccountSID, &it.From, &it.To, &it.Payload, &it.Attempts, &it.LastError, &expires, &created); err != nil {
+		var created, expires, wasDue int64
+		if err := rows.Scan(&it.MessageSID, &it.AccountSID, &it.From, &it.To, &it.Payload, &it.Attempts, &it.LastError, &expires, &created, &wasDue); err != nil {
 			t.failed = err
 			return nil, err
 		}
 		it.CreatedAt, it.ExpiresAt, it.NextAttemptAt = fromNanos(created), fromNanos(expires), leaseUntil
 		items = append(items, it)
+		due = append(due, wasDue)
 	}
 	if err := rows.Err(); err != nil {
 		t.failed = err
 		return nil, err
 	}
-	return items, nil
+	// Oldest due first; ties in SID order, which is creation order.
+	idx := make([]int, len(items))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool {
+		if due[idx[a]] != due[idx[b]] {
+			return due[idx[a]] < due[idx[b]]
+		}
+		return items[idx[a]].MessageSID < items[idx[b]].MessageSID
+	})
+	sorted := make([]store.OutboxItem, len(items))
+	for i, j := range idx {
+		sorted[i] = items[j]
+	}
+	return sorted, nil
 }
 
 // Codes are stored as a blob of 40-byte entries: expiry (8 bytes, big-endian

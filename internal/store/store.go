@@ -149,7 +149,7 @@ type Tx interface {
 	// service and number, whatever its status.
 	LatestVerification(accountSID, serviceSID, to string) (Verification, error)
 	InsertVerification(v Verification) error
-	// UpdateVerification stores v's status, codes, counters and times.
+	// UpdateVerification stores v's status, codes, counters, times and sender.
 	UpdateVerification(v Verification) error
 
 	InsertMessage(m Message) error

@@ -65,6 +65,7 @@ CREATE TABLE outbox (
 	attempts        INTEGER NOT NULL DEFAULT 0,
 	next_attempt_at INTEGER NOT NULL,
 	claimed         INTEGER NOT NULL DEFAULT 0,
+	claimed_due     INTEGER NOT NULL DEFAULT 0, -- when a claimed item had been due
 	last_error      TEXT NOT NULL DEFAULT '',
 	expires_at      INTEGER NOT NULL DEFAULT 0,
 	created_at      INTEGER NOT NULL
