@@ -203,7 +203,7 @@ func (m *Main) Run(ctx context.Context) error {
 	api := httpapi.New(httpapi.Config{Verify: vs, Auth: auth, Store: m.store, Phones: phones, Logger: log})
 	m.dispatcher.Start(context.WithoutCancel(ctx))
 	m.statsDone = make(chan struct{})
-	go m.logStats()
+	go logStats(m.statsDone, m.store, log)
 
 	m.listener, err = net.Listen("tcp", m.Config.Addr)
 	if err != nil {
@@ -361,10 +361,9 @@ func loadSecret(file, dataDir string) ([]byte, error) {
 }
 
 // logStats logs the store's group-commit counters every 10 s at debug level.
-func (m *Main) logStats() {
+func logStats(done <-chan struct{}, store *sqlite.Store, log *slog.Logger) {
 	t := time.NewTicker(10 * time.Second)
 	defer t.Stop()
-	done, store, log := m.statsDone, m.store, m.Logger
 	var last sqlite.Stats
 	for {
 		select {
