@@ -188,7 +188,6 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	conn := sandbox.New(m.store, m.Clock, log)
 	m.dispatcher = dispatch.New(dispatch.Config{Store: m.store, Opener: keys, Connector: conn, Clock: m.Clock, Logger: log})
-	conn.SetSink(m.dispatcher)
 	vs, err := verify.New(verify.Config{
 		Store: m.store, Keys: keys, Phones: phones, Clock: m.Clock, Logger: log,
 		CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL, Notify: m.dispatcher.Wake,

@@ -53,13 +53,14 @@ func Backoff(attempt int) time.Duration {
 
 // Dispatcher sends outbox items. Start it once; Stop is safe to call twice.
 type Dispatcher struct {
-	cfg      Config
-	wake     chan struct{}
-	sem      chan struct{}
-	cancel   context.CancelFunc
-	done     chan struct{}
-	inflight sync.WaitGroup
-	stopOnce sync.Once
+	cfg             Config
+	deliveredOnSend bool
+	wake            chan struct{}
+	sem             chan struct{}
+	cancel          context.CancelFunc
+	done            chan struct{}
+	inflight        sync.WaitGroup
+	stopOnce        sync.Once
 }
 
 // New returns a Dispatcher.
@@ -88,11 +89,13 @@ func New(cfg Config) *Dispatcher {
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = 24 * time.Hour
 	}
+	dos, _ := cfg.Connector.(sms.DeliveredOnSend)
 	return &Dispatcher{
-		cfg:  cfg,
-		wake: make(chan struct{}, 1),
-		sem:  make(chan struct{}, cfg.Concurrency),
-		done: make(chan struct{}),
+		cfg:             cfg,
+		deliveredOnSend: dos != nil && dos.DeliveredOnSend(),
+		wake:            make(chan struct{}, 1),
+		sem:             make(chan struct{}, cfg.Concurrency),
+		done:            make(chan struct{}),
 	}
 }
 
@@ -201,6 +204,9 @@ func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, it store.Outb
 		if sendErr == nil {
 			// Unless a receipt came first and already said more.
 			u.Status, u.From, u.ProviderID, u.SentAt = store.MsgSent, before(store.MsgSent), pid, now
+			if d.deliveredOnSend {
+				u.Status, u.From = store.MsgDelivered, before(store.MsgDelivered)
+			}
 		} else {
 			u.Status, u.From, u.ErrorMessage = store.MsgFailed, before(store.MsgFailed), sendErr.Error()
 			if isPerm {

@@ -1,7 +1,7 @@
 // Package sandbox is the connector for development: instead of a network it
 // delivers each message to an inbox kept in the store, where the API serves
-// it (with the real body, so a developer can read the code), and reports it
-// delivered.
+// it (with the real body, so a developer can read the code). A message is
+// delivered when Send returns.
 package sandbox
 
 import (
@@ -15,7 +15,10 @@ import (
 	"github.com/otpgate/otpgate/internal/store"
 )
 
-var _ sms.Connector = (*Connector)(nil)
+var (
+	_ sms.Connector       = (*Connector)(nil)
+	_ sms.DeliveredOnSend = (*Connector)(nil)
+)
 
 // Name is the sandbox connector's name.
 const Name = "sandbox"
@@ -23,13 +26,11 @@ const Name = "sandbox"
 // Connector is the sandbox connector.
 type Connector struct {
 	store  store.Store
-	sink   sms.ReceiptSink
 	clock  otpgate.Clock
 	logger *slog.Logger
 }
 
-// New returns a sandbox connector writing to st. Receipts go to sink when it
-// is set (SetSink may set it later).
+// New returns a sandbox connector writing to st.
 func New(st store.Store, clock otpgate.Clock, logger *slog.Logger) *Connector {
 	if clock == nil {
 		clock = otpgate.SystemClock{}
@@ -40,13 +41,13 @@ func New(st store.Store, clock otpgate.Clock, logger *slog.Logger) *Connector {
 	return &Connector{store: st, clock: clock, logger: logger}
 }
 
-// SetSink sets where delivery receipts go. Call it before the first Send.
-func (c *Connector) SetSink(sink sms.ReceiptSink) { c.sink = sink }
+// DeliveredOnSend is true: the inbox write is the delivery.
+func (c *Connector) DeliveredOnSend() bool { return true }
 
 // Name returns "sandbox".
 func (c *Connector) Name() string { return Name }
 
-// Send stores m in the sandbox inbox and reports it delivered.
+// Send stores m in the sandbox inbox.
 func (c *Connector) Send(ctx context.Context, m sms.Message) (string, error) {
 	info := smsenc.Analyze(m.Body)
 	now := c.clock.Now().UTC()
@@ -60,10 +61,5 @@ func (c *Connector) Send(ctx context.Context, m sms.Message) (string, error) {
 		return "", err // transient: the store may recover
 	}
 	c.logger.Info("sandbox delivered", "message_sid", m.SID, "to", phone.Mask(m.To), "segments", info.Segments, "encoding", info.Encoding)
-	if c.sink != nil {
-		if err := c.sink.HandleReceipt(ctx, sms.Receipt{Connector: Name, ProviderID: m.SID, MessageSID: m.SID, Status: store.MsgDelivered, At: now}); err != nil {
-			c.logger.Warn("sandbox receipt not recorded", "message_sid", m.SID, "err", err)
-		}
-	}
 	return m.SID, nil
 }

@@ -27,6 +27,13 @@ type Connector interface {
 	Send(ctx context.Context, m Message) (providerID string, err error)
 }
 
+// DeliveredOnSend is implemented by connectors whose Send is itself the
+// delivery (the sandbox): the dispatcher records such a message delivered
+// at once, with no receipt to wait for.
+type DeliveredOnSend interface {
+	DeliveredOnSend() bool
+}
+
 // Receipt is a delivery report from the network about a sent message.
 type Receipt struct {
 	Connector    string

@@ -103,7 +103,7 @@ func (s *Store) Message(ctx context.Context, accountSID, sid string) (store.Mess
 // SandboxMessages lists the account's sandbox messages to a number, newest first.
 func (s *Store) SandboxMessages(ctx context.Context, accountSID, to string, limit int) ([]store.SandboxMessage, error) {
 	rows, err := s.readDB.QueryContext(ctx, `SELECT sid, account_sid, from_addr, to_number, body, segments, encoding, created_at
-		FROM sandbox_messages WHERE account_sid = ? AND to_number = ? ORDER BY created_at DESC, rowid DESC LIMIT ?`, accountSID, to, limit)
+		FROM sandbox_messages WHERE account_sid = ? AND to_number = ? ORDER BY created_at DESC, sid DESC LIMIT ?`, accountSID, to, limit)
 	if err != nil {
 		return nil, err
 	}

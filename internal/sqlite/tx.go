@@ -48,7 +48,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.release, `RELEASE op`)
 	p(&s.service, `SELECT sid, account_sid, name, code_length, ttl_ns, created_at FROM services WHERE account_sid = ? AND name = ?`)
 	p(&s.insertService, `INSERT INTO services (sid, account_sid, name, code_length, ttl_ns, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
-	p(&s.latestVerification, `SELECT `+verificationCols+` FROM verifications WHERE account_sid = ? AND service_sid = ? AND to_number = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`)
+	p(&s.latestVerification, `SELECT `+verificationCols+` FROM verifications WHERE account_sid = ? AND service_sid = ? AND to_number = ? ORDER BY created_at DESC, sid DESC LIMIT 1`)
 	p(&s.insertVerification, `INSERT INTO verifications (`+verificationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.updateVerification, `UPDATE verifications SET status = ?, codes = ?, send_attempts = ?, check_attempts = ?, updated_at = ?, expires_at = ?, from_addr = ? WHERE sid = ?`)
 	p(&s.insertMessage, `INSERT INTO messages (`+messageCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)

@@ -146,7 +146,8 @@ type Tx interface {
 	InsertService(s Service) error
 
 	// LatestVerification returns the newest verification for the account,
-	// service and number, whatever its status.
+	// service and number, whatever its status: the latest CreatedAt, and of
+	// equal ones the greatest SID (otpgate.NewSID counts up).
 	LatestVerification(accountSID, serviceSID, to string) (Verification, error)
 	InsertVerification(v Verification) error
 	// UpdateVerification stores v's status, codes, counters, times and sender.
@@ -199,7 +200,8 @@ type Store interface {
 	NextDue(ctx context.Context) (time.Time, error)
 
 	Message(ctx context.Context, accountSID, sid string) (Message, error)
-	// SandboxMessages lists the account's sandbox messages to a number, newest first.
+	// SandboxMessages lists the account's sandbox messages to a number,
+	// newest first (by CreatedAt, then SID).
 	SandboxMessages(ctx context.Context, accountSID, to string, limit int) ([]SandboxMessage, error)
 
 	Close() error
