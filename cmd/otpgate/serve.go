@@ -381,7 +381,8 @@ func logStats(done <-chan struct{}, store *sqlite.Store, log *slog.Logger) {
 		log.Debug("store group commits (last 10 s)", "batches", batches, "ops", st.Ops-last.Ops,
 			"ops_per_batch", float64(st.Ops-last.Ops)/float64(batches),
 			"busy", (st.Busy - last.Busy).Round(time.Millisecond), "in_commit", (st.Commit - last.Commit).Round(time.Millisecond),
-			"safe_passes", st.SafePasses-last.SafePasses)
+			"safe_passes", st.SafePasses-last.SafePasses,
+			"wal_restarts", st.WALRestarts-last.WALRestarts, "in_wal_restarts", (st.WALRestartTime - last.WALRestartTime).Round(time.Millisecond))
 		last = st
 	}
 }

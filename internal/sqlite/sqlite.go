@@ -41,6 +41,7 @@ type Store struct {
 	path    string
 	writeDB *sql.DB
 	readDB  *sql.DB
+	ckptDB  *sql.DB
 	w       *writer
 
 	mu     sync.RWMutex // guards closed against Update callers
@@ -50,21 +51,27 @@ type Store struct {
 	ckptQuit, ckptDone chan struct{}
 }
 
-// checkpointer copies the WAL back into the database file in the background.
-// The writer's connection never checkpoints (wal_autocheckpoint is off
-// there), so a group commit never waits for the database file's fsync.
+// checkpointer copies the WAL back into the database file in the background,
+// on a connection of its own. The writer's connection never checkpoints on
+// commit (wal_autocheckpoint is off there), so a group commit never waits
+// for the database file's fsync. A PASSIVE checkpoint never blocks, but
+// under a steady stream of writes it never catches up to the WAL's end, and
+// SQLite only starts the WAL over after one that does: so the checkpointer
+// publishes the WAL's length, and the writer, between two groups, runs a
+// RESTART checkpoint when it is too long (see writer.maybeRestartWAL).
 func (s *Store) checkpointer() {
 	defer close(s.ckptDone)
-	t := time.NewTicker(250 * time.Millisecond)
+	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.ckptQuit:
 			return
 		case <-t.C:
-			// PASSIVE never blocks readers or the writer; TRUNCATE after a
-			// complete pass keeps the WAL file from growing without bound.
-			s.readDB.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			var busy, log, done int64
+			if err := s.ckptDB.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done); err == nil {
+				s.w.walFrames.Store(log)
+			}
 		}
 	}
 }
@@ -124,7 +131,16 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	go w.run()
-	s := &Store{path: path, writeDB: writeDB, readDB: readDB, w: w, ckptDone: make(chan struct{}), ckptQuit: make(chan struct{})}
+	ckptDB, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		w.stop()
+		conn.Close()
+		writeDB.Close()
+		readDB.Close()
+		return nil, err
+	}
+	ckptDB.SetMaxOpenConns(1)
+	s := &Store{path: path, writeDB: writeDB, readDB: readDB, ckptDB: ckptDB, w: w, ckptDone: make(chan struct{}), ckptQuit: make(chan struct{})}
 	go s.checkpointer()
 	return s, nil
 }
@@ -136,8 +152,9 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Add("_pragma", "temp_store(MEMORY)")
-	q.Add("_pragma", "cache_size(-65536)")    // 64 MiB of page cache per connection
-	q.Add("_pragma", "mmap_size(1073741824)") // read pages through mmap, not a syscall each
+	q.Add("_pragma", "journal_size_limit(67108864)") // after a WAL restart, cut the file to 64 MiB
+	q.Add("_pragma", "cache_size(-65536)")           // 64 MiB of page cache per connection
+	q.Add("_pragma", "mmap_size(1073741824)")        // read pages through mmap, not a syscall each
 	if readOnly {
 		q.Add("_pragma", "query_only(ON)")
 	}
@@ -157,7 +174,7 @@ func (s *Store) Close() error {
 	close(s.ckptQuit)
 	<-s.ckptDone
 	s.w.stop()
-	return errors.Join(s.w.conn.Close(), s.writeDB.Close(), s.readDB.Close())
+	return errors.Join(s.w.conn.Close(), s.writeDB.Close(), s.readDB.Close(), s.ckptDB.Close())
 }
 
 // Update runs fn in the next group commit; see store.Store.
@@ -257,11 +274,13 @@ func fromNanos(n int64) time.Time {
 
 // Stats are the writer's counters since Open.
 type Stats struct {
-	Batches    uint64        // group commits
-	Ops        uint64        // Updates committed in them
-	SafePasses uint64        // groups re-run with savepoints after an op failed mid-write
-	Busy       time.Duration // time spent running groups, COMMIT included
-	Commit     time.Duration // time spent in COMMIT (the WAL write and fsync)
+	Batches        uint64        // group commits
+	Ops            uint64        // Updates committed in them
+	SafePasses     uint64        // groups re-run with savepoints after an op failed mid-write
+	Busy           time.Duration // time spent running groups, COMMIT included
+	Commit         time.Duration // time spent in COMMIT (the WAL write and fsync)
+	WALRestarts    uint64        // RESTART checkpoints the writer ran
+	WALRestartTime time.Duration // time they took
 }
 
 // Stats returns the writer's counters.
@@ -270,5 +289,6 @@ func (s *Store) Stats() Stats {
 	return Stats{
 		Batches: st.batches.Load(), Ops: st.ops.Load(), SafePasses: st.safePasses.Load(),
 		Busy: time.Duration(st.busy.Load()), Commit: time.Duration(st.commitTime.Load()),
+		WALRestarts: st.walRestarts.Load(), WALRestartTime: time.Duration(st.walRestartTime.Load()),
 	}
 }

@@ -14,7 +14,7 @@ import (
 
 // stmts are the writer connection's prepared statements.
 type stmts struct {
-	begin, commit, rollback, savepoint, rollbackTo, release *sql.Stmt
+	begin, commit, rollback, savepoint, rollbackTo, release, restartWAL *sql.Stmt
 
 	service, insertService                                     *sql.Stmt
 	latestVerification, insertVerification, updateVerification *sql.Stmt
@@ -46,6 +46,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.savepoint, `SAVEPOINT op`)
 	p(&s.rollbackTo, `ROLLBACK TO op`)
 	p(&s.release, `RELEASE op`)
+	p(&s.restartWAL, `PRAGMA wal_checkpoint(RESTART)`)
 	p(&s.service, `SELECT sid, account_sid, name, code_length, ttl_ns, created_at FROM services WHERE account_sid = ? AND name = ?`)
 	p(&s.insertService, `INSERT INTO services (sid, account_sid, name, code_length, ttl_ns, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
 	p(&s.latestVerification, `SELECT `+verificationCols+` FROM verifications WHERE account_sid = ? AND service_sid = ? AND to_number = ? ORDER BY created_at DESC, sid DESC LIMIT 1`)

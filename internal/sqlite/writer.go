@@ -31,6 +31,9 @@ type writer struct {
 	results  []error
 	t        tx
 	stats    writerStats
+	// walFrames is the WAL's length as the checkpointer last saw it.
+	walFrames atomic.Int64
+	maxWAL    int64 // restart past this many frames
 }
 
 func newWriter(ctx context.Context, conn *sql.Conn, maxBatch int) (*writer, error) {
@@ -38,6 +41,7 @@ func newWriter(ctx context.Context, conn *sql.Conn, maxBatch int) (*writer, erro
 		conn:     conn,
 		ops:      make(chan *op, maxBatch*4),
 		maxBatch: maxBatch,
+		maxWAL:   maxWALFrames,
 		quit:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
@@ -83,6 +87,7 @@ func (w *writer) run() {
 			}
 		}
 		w.commit(batch)
+		w.maybeRestartWAL()
 		clear(batch)
 		w.batch = batch[:0]
 	}
@@ -179,7 +184,30 @@ func (w *writer) pass(batch []*op, safe bool) bool {
 	return true
 }
 
+// maxWALFrames is the WAL length (in pages) past which the writer starts
+// the WAL over: 16k pages of 4 KiB, 64 MiB.
+const maxWALFrames = 16384
+
+// maybeRestartWAL runs a RESTART checkpoint when the checkpointer saw the
+// WAL grow past maxWALFrames. It copies what the PASSIVE checkpoints have not
+// yet, waits (busy_timeout) for readers of the old frames, and lets the next
+// transaction write the WAL from its start. Writes wait meanwhile; with the
+// WAL kept short that is a few milliseconds.
+func (w *writer) maybeRestartWAL() {
+	if w.walFrames.Load() <= w.maxWAL {
+		return
+	}
+	start := time.Now()
+	var busy, log, done int64
+	if err := w.st.restartWAL.QueryRowContext(context.Background()).Scan(&busy, &log, &done); err == nil && busy == 0 {
+		w.walFrames.Store(0)
+	}
+	w.stats.walRestarts.Add(1)
+	w.stats.walRestartTime.Add(uint64(time.Since(start)))
+}
+
 type writerStats struct {
-	batches, ops, safePasses atomic.Uint64
-	busy, commitTime         atomic.Uint64 // nanoseconds
+	walRestarts, walRestartTime atomic.Uint64
+	batches, ops, safePasses    atomic.Uint64
+	busy, commitTime            atomic.Uint64 // nanoseconds
 }
