@@ -24,6 +24,8 @@ import (
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/sandbox"
+	"github.com/otpgate/otpgate/internal/smpp"
+	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/sqlite"
 	"github.com/otpgate/otpgate/internal/verify"
 )
@@ -39,6 +41,7 @@ type ServeConfig struct {
 	LogLevel   string
 	LogFormat  string
 	DebugAddr  string
+	SMPP       []string // smpp:// URLs, in order of preference
 }
 
 func (c *ServeConfig) flags(fs *flag.FlagSet) {
@@ -50,6 +53,10 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.CodeTTL, "code-ttl", verify.DefaultTTL, "how long a code stays valid, 1m-24h, for services created from now on")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.Func("smpp", "an SMPP connector, smpp://SYSTEM_ID:PASSWORD@HOST:PORT?name=NAME&bind=trx&window=50&tps=0 (repeatable, in order of preference; PASSWORD may be $ENV_VAR); none: sandbox delivery", func(v string) error {
+		c.SMPP = append(c.SMPP, v)
+		return nil
+	})
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "if set, serve Go's pprof profiles at http://ADDR/debug/pprof/ (keep it on loopback)")
 }
 
@@ -131,6 +138,7 @@ type Main struct {
 	serveDone  chan error
 	debug      *http.Server
 	statsDone  chan struct{}
+	smpp       []*smpp.Connector
 }
 
 // Run opens the data directory and starts the server; it returns once the
@@ -186,8 +194,30 @@ func (m *Main) Run(ctx context.Context) error {
 	} else if n > 0 {
 		log.Info("outbox: messages claimed before a crash are due again", "count", n)
 	}
-	conn := sandbox.New(m.store, m.Clock, log)
-	m.dispatcher = dispatch.New(dispatch.Config{Store: m.store, Opener: keys, Connector: conn, Clock: m.Clock, Logger: log})
+	var connectors []sms.Connector
+	var smppConns []*smpp.Connector
+	sink := &smppSink{}
+	for _, u := range m.Config.SMPP {
+		cfg, err := smpp.ParseURL(u, os.Getenv)
+		if err != nil {
+			return err
+		}
+		c, err := smpp.New(cfg, sink, log)
+		if err != nil {
+			return err
+		}
+		smppConns = append(smppConns, c)
+		connectors = append(connectors, c)
+	}
+	if len(connectors) == 0 {
+		connectors = append(connectors, sandbox.New(m.store, m.Clock, log))
+	}
+	m.dispatcher = dispatch.New(dispatch.Config{Store: m.store, Opener: keys, Connectors: connectors, Clock: m.Clock, Logger: log})
+	sink.dispatcher, sink.store, sink.log = m.dispatcher, m.store, log
+	for _, c := range smppConns {
+		c.Start(ctx)
+	}
+	m.smpp = smppConns
 	vs, err := verify.New(verify.Config{
 		Store: m.store, Keys: keys, Phones: phones, Clock: m.Clock, Logger: log,
 		CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL, Notify: m.dispatcher.Wake,
@@ -229,7 +259,15 @@ func (m *Main) Run(ctx context.Context) error {
 	m.serveDone = make(chan error, 1)
 	go func() { m.serveDone <- m.server.Serve(m.listener) }()
 	log.Info("otpgate listening", "addr", m.listener.Addr().String(), "data_dir", m.Config.DataDir, "version", version)
-	log.Info("delivery: sandbox (no real connector configured); messages are kept in the sandbox inbox at GET /sandbox/messages?to=NUMBER")
+	if len(smppConns) == 0 {
+		log.Info("delivery: sandbox (no real connector configured); messages are kept in the sandbox inbox at GET /sandbox/messages?to=NUMBER")
+	} else {
+		names := make([]string, len(smppConns))
+		for i, c := range smppConns {
+			names[i] = c.Name()
+		}
+		log.Info("delivery: SMPP, every destination to the first bound connector of this order", "connectors", strings.Join(names, ","))
+	}
 	return nil
 }
 
@@ -261,6 +299,10 @@ func (m *Main) Close() error {
 		m.dispatcher.Stop()
 		m.dispatcher = nil
 	}
+	for _, c := range m.smpp {
+		c.Stop() // after the dispatcher: its last sends finish first
+	}
+	m.smpp = nil
 	if m.store != nil {
 		errs = append(errs, m.store.Close())
 		m.store = nil

@@ -10,9 +10,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/dlr"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/sms"
@@ -28,7 +30,8 @@ type Opener interface {
 type Config struct {
 	Store       store.Store
 	Opener      Opener
-	Connector   sms.Connector
+	Connectors  []sms.Connector                 // in order of preference
+	Route       func(to string) []sms.Connector // the connectors for a destination; default Connectors
 	Clock       otpgate.Clock
 	Logger      *slog.Logger
 	Lease       time.Duration // how long a claim holds; default 2m
@@ -53,14 +56,13 @@ func Backoff(attempt int) time.Duration {
 
 // Dispatcher sends outbox items. Start it once; Stop is safe to call twice.
 type Dispatcher struct {
-	cfg             Config
-	deliveredOnSend bool
-	wake            chan struct{}
-	sem             chan struct{}
-	cancel          context.CancelFunc
-	done            chan struct{}
-	inflight        sync.WaitGroup
-	stopOnce        sync.Once
+	cfg      Config
+	wake     chan struct{}
+	sem      chan struct{}
+	cancel   context.CancelFunc
+	done     chan struct{}
+	inflight sync.WaitGroup
+	stopOnce sync.Once
 }
 
 // New returns a Dispatcher.
@@ -89,13 +91,11 @@ func New(cfg Config) *Dispatcher {
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = 24 * time.Hour
 	}
-	dos, _ := cfg.Connector.(sms.DeliveredOnSend)
 	return &Dispatcher{
-		cfg:             cfg,
-		deliveredOnSend: dos != nil && dos.DeliveredOnSend(),
-		wake:            make(chan struct{}, 1),
-		sem:             make(chan struct{}, cfg.Concurrency),
-		done:            make(chan struct{}),
+		cfg:  cfg,
+		wake: make(chan struct{}, 1),
+		sem:  make(chan struct{}, cfg.Concurrency),
+		done: make(chan struct{}),
 	}
 }
 
@@ -170,29 +170,85 @@ func (d *Dispatcher) run(ctx context.Context) {
 // while the dispatcher stops, so an outcome is not lost for a send that happened.
 func (d *Dispatcher) deliver(it store.OutboxItem) {
 	ctx := context.Background()
-	log := d.cfg.Logger.With("message_sid", it.MessageSID, "to", phone.Mask(it.To), "connector", d.cfg.Connector.Name())
+	log := d.cfg.Logger.With("message_sid", it.MessageSID, "to", phone.Mask(it.To))
 	now := d.cfg.Clock.Now()
 	if !it.ExpiresAt.IsZero() && !now.Before(it.ExpiresAt) {
-		d.finish(ctx, log, it, "", sms.Permanent(0, errors.New("the message expired before it could be sent")))
+		d.finish(ctx, log, it, nil, "", sms.Permanent(0, errors.New("the message expired before it could be sent")))
 		return
 	}
 	body, err := d.cfg.Opener.Open(it.MessageSID, it.Payload)
 	if err != nil {
-		d.finish(ctx, log, it, "", sms.Permanent(0, err))
+		d.finish(ctx, log, it, nil, "", sms.Permanent(0, err))
 		return
 	}
-	sctx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
-	pid, err := d.cfg.Connector.Send(sctx, sms.Message{SID: it.MessageSID, AccountSID: it.AccountSID, From: it.From, To: it.To, Body: string(body)})
-	cancel()
-	d.finish(ctx, log, it, pid, err)
+	msg := sms.Message{SID: it.MessageSID, AccountSID: it.AccountSID, From: it.From, To: it.To, Body: string(body)}
+	// The route's connectors in order: the first that is up sends; one that
+	// fails transiently hands over to the next.
+	var lastErr error
+	var last sms.Connector
+	for _, c := range d.route(it.To) {
+		if h, ok := c.(Healthy); ok && !h.Healthy() {
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
+		pid, err := c.Send(sctx, msg)
+		cancel()
+		if err == nil {
+			d.finish(ctx, log, it, c, pid, nil)
+			return
+		}
+		if _, perm := sms.IsPermanent(err); perm {
+			d.finish(ctx, log, it, c, "", err)
+			return
+		}
+		log.Info("connector failed; trying the next of the route", "connector", c.Name(), "err", err)
+		lastErr, last = err, c
+	}
+	if lastErr == nil {
+		// No connector of the route is up: wait for one without using up an attempt.
+		d.park(ctx, log, it)
+		return
+	}
+	d.finish(ctx, log, it, last, "", lastErr)
 }
 
-func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, it store.OutboxItem, pid string, sendErr error) {
+// Healthy is implemented by connectors that can tell whether they can send
+// now (an SMPP connector with no bind up cannot).
+type Healthy interface{ Healthy() bool }
+
+func (d *Dispatcher) route(to string) []sms.Connector {
+	if d.cfg.Route != nil {
+		return d.cfg.Route(to)
+	}
+	return d.cfg.Connectors
+}
+
+// park puts an item back for a second later without counting an attempt: no
+// connector of its route was up. It fails only when it expires.
+func (d *Dispatcher) park(ctx context.Context, log *slog.Logger, it store.OutboxItem) {
+	now := d.cfg.Clock.Now().UTC()
+	err := d.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		return tx.RescheduleOutbox(it.MessageSID, it.Attempts, now.Add(time.Second), "no connector of the route is bound")
+	})
+	if err != nil {
+		log.Error("rescheduling failed; the message will be retried when its lease ends", "err", err)
+	}
+}
+
+func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, it store.OutboxItem, c sms.Connector, pid string, sendErr error) {
 	now := d.cfg.Clock.Now().UTC()
 	attempts := it.Attempts + 1
 	perm, isPerm := sms.IsPermanent(sendErr)
 	giveUp := sendErr != nil && !isPerm && (now.Sub(it.CreatedAt) >= d.cfg.MaxAge ||
 		(!it.ExpiresAt.IsZero() && !now.Add(Backoff(attempts)).Before(it.ExpiresAt)))
+	name, deliveredOnSend := "", false
+	if c != nil {
+		name = c.Name()
+		if dos, ok := c.(sms.DeliveredOnSend); ok {
+			deliveredOnSend = dos.DeliveredOnSend()
+		}
+		log = log.With("connector", name)
+	}
 	err := d.cfg.Store.Update(ctx, func(tx store.Tx) error {
 		if sendErr != nil && !isPerm && !giveUp {
 			return tx.RescheduleOutbox(it.MessageSID, attempts, now.Add(Backoff(attempts)), sendErr.Error())
@@ -200,11 +256,16 @@ func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, it store.Outb
 		if err := tx.DeleteOutbox(it.MessageSID); err != nil {
 			return err
 		}
-		u := store.MessageUpdate{SID: it.MessageSID, Connector: d.cfg.Connector.Name(), UpdatedAt: now}
+		u := store.MessageUpdate{SID: it.MessageSID, Connector: name, UpdatedAt: now}
+		if sendErr == nil && !deliveredOnSend && pid != "" {
+			if err := recordParts(tx, name, it.MessageSID, pid, now); err != nil {
+				return err
+			}
+		}
 		if sendErr == nil {
 			// Unless a receipt came first and already said more.
 			u.Status, u.From, u.ProviderID, u.SentAt = store.MsgSent, before(store.MsgSent), pid, now
-			if d.deliveredOnSend {
+			if deliveredOnSend {
 				u.Status, u.From = store.MsgDelivered, before(store.MsgDelivered)
 			}
 		} else {
@@ -250,13 +311,82 @@ func before(status string) []string {
 	return out
 }
 
-// HandleReceipt applies a delivery receipt to its message.
+// HandleReceipt applies a delivery receipt to its message: by the message's
+// SID when the connector knows it, else by the SMSC's id of one of its parts.
+// A message of several parts is delivered when every part is; undelivered
+// or failed when one part is. A receipt for an id no part has (yet: it can
+// come before the submit's outcome is recorded) is kept and applied when
+// the parts are recorded.
 func (d *Dispatcher) HandleReceipt(ctx context.Context, r sms.Receipt) error {
 	now := d.cfg.Clock.Now().UTC()
+	if r.Status == "" {
+		return nil // an intermediate state (ENROUTE, ACCEPTD): nothing to record
+	}
 	return d.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		return tx.AdvanceMessage(store.MessageUpdate{
-			SID: r.MessageSID, Status: r.Status, From: before(r.Status),
-			ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage, UpdatedAt: now,
-		})
+		if r.MessageSID != "" {
+			return tx.AdvanceMessage(store.MessageUpdate{
+				SID: r.MessageSID, Status: r.Status, From: before(r.Status),
+				ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage, UpdatedAt: now,
+			})
+		}
+		keys := dlr.IDKeys(r.ProviderID)
+		sid, parts, err := tx.PartReceipt(r.Connector, keys, r.Status, r.ErrorCode)
+		if errors.Is(err, store.ErrNotFound) {
+			d.cfg.Logger.Info("receipt for an id not known (yet); kept", "connector", r.Connector, "smsc_id", r.ProviderID, "status", r.Status)
+			return tx.InsertOrphanReceipt(store.OrphanReceipt{Connector: r.Connector, SMSCID: keys[0], Status: r.Status,
+				ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage, ReceivedAt: now})
+		}
+		if err != nil {
+			return err
+		}
+		return advanceByParts(tx, sid, parts, r.ErrorMessage, now)
 	})
+}
+
+// recordParts stores the SMSC's ids of a sent message's parts and applies
+// receipts that arrived for them first.
+func recordParts(tx store.Tx, connector, messageSID, pids string, now time.Time) error {
+	ids := strings.Split(pids, ",")
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = dlr.IDKeys(id)[0]
+	}
+	if err := tx.InsertMessageParts(messageSID, connector, keys); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		orphans, err := tx.TakeOrphanReceipts(connector, dlr.IDKeys(id))
+		if err != nil {
+			return err
+		}
+		for _, o := range orphans {
+			sid, parts, err := tx.PartReceipt(connector, dlr.IDKeys(id), o.Status, o.ErrorCode)
+			if err != nil {
+				return err
+			}
+			if err := advanceByParts(tx, sid, parts, o.ErrorMessage, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// advanceByParts sets a message's status from its parts' receipts.
+func advanceByParts(tx store.Tx, sid string, parts []store.PartStatus, errMsg string, now time.Time) error {
+	status, code := store.MsgDelivered, 0
+	for _, p := range parts {
+		switch p.Status {
+		case store.MsgDelivered:
+		case "":
+			status = "" // a part has no receipt yet
+		default:
+			return tx.AdvanceMessage(store.MessageUpdate{SID: sid, Status: p.Status, From: before(p.Status),
+				ErrorCode: p.ErrorCode, ErrorMessage: errMsg, UpdatedAt: now})
+		}
+	}
+	if status == "" {
+		return nil
+	}
+	return tx.AdvanceMessage(store.MessageUpdate{SID: sid, Status: status, From: before(status), ErrorCode: code, UpdatedAt: now})
 }

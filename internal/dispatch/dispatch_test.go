@@ -74,7 +74,7 @@ func setup(t *testing.T, conn *scripted, clk *clock) (*sqlite.Store, *dispatch.D
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := dispatch.New(dispatch.Config{Store: st, Opener: plainOpener{}, Connector: conn, Clock: clk, Poll: 5 * time.Millisecond})
+	d := dispatch.New(dispatch.Config{Store: st, Opener: plainOpener{}, Connectors: []sms.Connector{conn}, Clock: clk, Poll: 5 * time.Millisecond})
 	d.Start(context.Background())
 	t.Cleanup(func() { d.Stop(); st.Close() })
 	return st, d
@@ -184,7 +184,7 @@ func TestReceiptBeforeSendOutcome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d = dispatch.New(dispatch.Config{Store: st, Opener: plainOpener{}, Connector: conn, Clock: clk, Poll: 5 * time.Millisecond})
+	d = dispatch.New(dispatch.Config{Store: st, Opener: plainOpener{}, Connectors: []sms.Connector{conn}, Clock: clk, Poll: 5 * time.Millisecond})
 	conn.sink = d
 	d.Start(context.Background())
 	t.Cleanup(func() { d.Stop(); st.Close() })

@@ -20,6 +20,8 @@ type stmts struct {
 	latestVerification, insertVerification, updateVerification *sql.Stmt
 	insertMessage, updateMessage, message, advanceMessage      *sql.Stmt
 	enqueue, deleteOutbox, rescheduleOutbox, claimOutbox       *sql.Stmt
+	insertPart, findPart, setPartStatus, partsOf               *sql.Stmt
+	insertOrphan, findOrphan, deleteOrphan                     *sql.Stmt
 	insertSandbox, insertAccount, releaseLeases                *sql.Stmt
 	all                                                        []*sql.Stmt
 }
@@ -75,6 +77,15 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 		RETURNING message_sid, account_sid, from_addr, to_number, payload, attempts, last_error, expires_at, created_at, claimed_due`)
 	p(&s.insertSandbox, `INSERT INTO sandbox_messages (sid, account_sid, from_addr, to_number, body, segments, encoding, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING`)
 	p(&s.releaseLeases, `UPDATE outbox SET next_attempt_at = created_at, claimed = 0 WHERE claimed = 1`)
+	p(&s.insertPart, `INSERT INTO message_parts (connector, smsc_id, message_sid, part) VALUES (?, ?, ?, ?)
+		ON CONFLICT (connector, smsc_id) DO UPDATE SET message_sid = excluded.message_sid, part = excluded.part, status = '', error_code = 0`)
+	p(&s.findPart, `SELECT message_sid FROM message_parts WHERE connector = ? AND smsc_id = ?`)
+	p(&s.setPartStatus, `UPDATE message_parts SET status = ?, error_code = ? WHERE connector = ? AND smsc_id = ?`)
+	p(&s.partsOf, `SELECT part, status, error_code FROM message_parts WHERE message_sid = ? ORDER BY part`)
+	p(&s.insertOrphan, `INSERT INTO orphan_receipts (connector, smsc_id, status, error_code, error_message, received_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (connector, smsc_id) DO UPDATE SET status = excluded.status, error_code = excluded.error_code, error_message = excluded.error_message, received_at = excluded.received_at`)
+	p(&s.findOrphan, `SELECT connector, smsc_id, status, error_code, error_message, received_at FROM orphan_receipts WHERE connector = ? AND smsc_id = ?`)
+	p(&s.deleteOrphan, `DELETE FROM orphan_receipts WHERE connector = ? AND smsc_id = ?`)
 	p(&s.insertAccount, `INSERT INTO accounts (sid, name, token_hash, created_at) VALUES (?, ?, ?, ?)`)
 	if err != nil {
 		s.close()
@@ -243,6 +254,73 @@ func (t *tx) AdvanceMessage(u store.MessageUpdate) error {
 	}
 	return t.execOne(t.st.advanceMessage, "advance message "+u.SID, from, u.Status, u.ErrorCode, u.ErrorMessage,
 		u.Connector, u.ProviderID, nanos(u.SentAt), nanos(u.UpdatedAt), u.SID)
+}
+
+func (t *tx) InsertMessageParts(messageSID, connector string, smscIDs []string) error {
+	for i, id := range smscIDs {
+		if err := t.exec(t.st.insertPart, connector, id, messageSID, i+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) PartReceipt(connector string, keys []string, status string, errorCode int) (string, []store.PartStatus, error) {
+	var sid string
+	for _, k := range keys {
+		err := t.st.findPart.QueryRowContext(bg, connector, k).Scan(&sid)
+		if err == nil {
+			if err := t.exec(t.st.setPartStatus, status, errorCode, connector, k); err != nil {
+				return "", nil, err
+			}
+			break
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return "", nil, err
+		}
+	}
+	if sid == "" {
+		return "", nil, store.ErrNotFound
+	}
+	rows, err := t.st.partsOf.QueryContext(bg, sid)
+	if err != nil {
+		return "", nil, err
+	}
+	defer rows.Close()
+	var parts []store.PartStatus
+	for rows.Next() {
+		var p store.PartStatus
+		if err := rows.Scan(&p.Part, &p.Status, &p.ErrorCode); err != nil {
+			return "", nil, err
+		}
+		parts = append(parts, p)
+	}
+	return sid, parts, rows.Err()
+}
+
+func (t *tx) InsertOrphanReceipt(r store.OrphanReceipt) error {
+	return t.exec(t.st.insertOrphan, r.Connector, r.SMSCID, r.Status, r.ErrorCode, r.ErrorMessage, nanos(r.ReceivedAt))
+}
+
+func (t *tx) TakeOrphanReceipts(connector string, keys []string) ([]store.OrphanReceipt, error) {
+	var out []store.OrphanReceipt
+	for _, k := range keys {
+		var r store.OrphanReceipt
+		var at int64
+		err := t.st.findOrphan.QueryRowContext(bg, connector, k).Scan(&r.Connector, &r.SMSCID, &r.Status, &r.ErrorCode, &r.ErrorMessage, &at)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := t.exec(t.st.deleteOrphan, connector, k); err != nil {
+			return nil, err
+		}
+		r.ReceivedAt = fromNanos(at)
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 func (t *tx) InsertSandboxMessage(m store.SandboxMessage) error {

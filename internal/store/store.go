@@ -170,6 +170,35 @@ type Tx interface {
 	RescheduleOutbox(messageSID string, attempts int, next time.Time, lastError string) error
 
 	InsertSandboxMessage(m SandboxMessage) error
+
+	// InsertMessageParts records the SMSC's ids of a message's parts, in
+	// order (part 1 first), under the connector that sent them.
+	InsertMessageParts(messageSID, connector string, smscIDs []string) error
+	// PartReceipt records a receipt's status on the part whose id is one of
+	// keys (the forms an id may take) and returns the message's SID with the
+	// status of every part. ErrNotFound when no part has any of the keys.
+	PartReceipt(connector string, keys []string, status string, errorCode int) (messageSID string, parts []PartStatus, err error)
+	// InsertOrphanReceipt keeps a receipt whose id no part has (yet).
+	InsertOrphanReceipt(r OrphanReceipt) error
+	// TakeOrphanReceipts removes and returns the orphan receipts with any of keys.
+	TakeOrphanReceipts(connector string, keys []string) ([]OrphanReceipt, error)
+}
+
+// PartStatus is one part's receipt status ("" while none came).
+type PartStatus struct {
+	Part      int
+	Status    string
+	ErrorCode int
+}
+
+// OrphanReceipt is a receipt kept until its message is known.
+type OrphanReceipt struct {
+	Connector    string
+	SMSCID       string
+	Status       string
+	ErrorCode    int
+	ErrorMessage string
+	ReceivedAt   time.Time
 }
 
 // Store is a database behind otpgate.

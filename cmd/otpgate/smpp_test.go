@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/smpptest"
+	"github.com/otpgate/otpgate/internal/store"
+)
+
+// mustServeSMPP starts otpgate with the given --smpp URLs.
+func mustServeSMPP(tb testing.TB, urls ...string) *testServer {
+	tb.Helper()
+	var out bytes.Buffer
+	m := &Main{Config: ServeConfig{
+		Addr: "127.0.0.1:0", DataDir: tb.TempDir(), Region: "JO", CodeLength: 6, CodeTTL: 10 * time.Minute,
+		LogLevel: "warn", LogFormat: "text", SMPP: urls,
+	}, Stdout: &out, LogOutput: io.Discard}
+	if err := m.Run(context.Background()); err != nil {
+		m.Close()
+		tb.Fatalf("start otpgate: %v", err)
+	}
+	tb.Cleanup(func() { m.Close() })
+	sm := firstAccountRE.FindStringSubmatch(out.String())
+	if sm == nil {
+		tb.Fatalf("first start printed no account:\n%s", out.String())
+	}
+	return &testServer{Main: m, URL: "http://" + m.Addr(), SID: sm[1], Token: sm[2], stdout: &out}
+}
+
+func (s *testServer) waitMessage(tb testing.TB, sid, status string) store.Message {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m, err := s.store.Message(context.Background(), s.SID, sid)
+		if err == nil && m.Status == status {
+			return m
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("message %s: status %q (err %v), want %q", sid, m.Status, err, status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The seed's flow through an independent SMSC: /2fa/send from "MyApp" to a
+// Zain number reaches node-smpp as a submit_sm with TON 5 / NPI 0 and the
+// code in the text; the receipt makes the message delivered; the code verifies.
+func TestSeedFlowThroughSMPP(t *testing.T) {
+	peer := smpptest.Start(t, smpptest.Options{})
+	s := mustServeSMPP(t, "smpp://otpgate:secret@"+peer.Addr+"?name=zain")
+	r := call(t, "POST", s.URL+"/2fa/send", s.SID, s.Token, "application/json",
+		`{ "service" : "Restcomm", "from" : "MyApp", "to" : "962790320012", "body": "Your verification code is: {code}" }`)
+	if r.Status != 201 {
+		t.Fatalf("send: %d %s", r.Status, r.Raw)
+	}
+	sub := peer.WaitSubmits(t, 1, 10*time.Second)[0]
+	text := string(sub.ShortMessage)
+	if sub.SourceTON != 5 || sub.SourceNPI != 0 || sub.Source != "MyApp" || sub.Dest != "962790320012" || sub.DataCoding != 0 ||
+		!strings.HasPrefix(text, "Your verification code is: ") {
+		t.Fatalf("submit_sm = %+v (text %q)", sub, text)
+	}
+	code := codeRE.FindString(text)
+	msg := s.waitMessage(t, r.str("message_sid"), store.MsgSent)
+	if msg.ProviderID != sub.MessageID || msg.Connector != "zain" || strings.Contains(msg.Body, code) {
+		t.Fatalf("message log: %+v", msg)
+	}
+	peer.Receipt(t, sub.MessageID, "DELIVRD", "000")
+	s.waitMessage(t, r.str("message_sid"), store.MsgDelivered)
+	if v := s.check(t, "Restcomm", "0790320012", code); v.Status != 200 || v.str("status") != "approved" {
+		t.Fatalf("verify: %d %s", v.Status, v.Raw)
+	}
+}
+
+func TestReceiptUndelivered(t *testing.T) {
+	peer := smpptest.Start(t, smpptest.Options{})
+	s := mustServeSMPP(t, "smpp://otpgate:secret@"+peer.Addr+"?name=orange")
+	r := s.send(t, "app", "0771234567")
+	sub := peer.WaitSubmits(t, 1, 10*time.Second)[0]
+	s.waitMessage(t, r.str("message_sid"), store.MsgSent)
+	peer.Receipt(t, sub.MessageID, "UNDELIV", "011")
+	m := s.waitMessage(t, r.str("message_sid"), store.MsgUndelivered)
+	if m.ErrorCode != 11 {
+		t.Fatalf("undelivered message: %+v, want error code 11", m)
+	}
+}
+
+// The SMSC drops every connection in the middle of a burst of 1,000 sends:
+// every message still reaches it.
+func TestSMSCDropsMidBurst(t *testing.T) {
+	peer := smpptest.Start(t, smpptest.Options{})
+	s := mustServeSMPP(t, "smpp://otpgate:secret@"+peer.Addr+"?name=zain&window=50")
+	const n = 1000
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	dropped := false
+	var mu sync.Mutex
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if r := s.send(t, "burst", fmt.Sprintf("+96279%07d", 2000000+i)); r.Status != 201 {
+				t.Errorf("send %d: %d %s", i, r.Status, r.Raw)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !dropped && len(peer.Submits()) > 300 {
+				dropped = true
+				peer.Drop(t)
+			}
+		}()
+	}
+	wg.Wait()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		seen := map[string]bool{}
+		for _, sub := range peer.Submits() {
+			seen[sub.Dest] = true
+		}
+		if len(seen) == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the drop, %d of %d numbers reached the SMSC", len(seen), n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !dropped {
+		t.Fatal("the connections were never dropped")
+	}
+}
+
+// With two connectors and the first down, the second sends.
+func TestFailoverToSecondConnector(t *testing.T) {
+	second := smpptest.Start(t, smpptest.Options{})
+	s := mustServeSMPP(t, "smpp://otpgate:secret@127.0.0.1:1?name=down", "smpp://otpgate:secret@"+second.Addr+"?name=backup")
+	r := s.send(t, "app", "0791234567")
+	if r.Status != 201 {
+		t.Fatalf("send: %d %s", r.Status, r.Raw)
+	}
+	second.WaitSubmits(t, 1, 10*time.Second)
+	if m := s.waitMessage(t, r.str("message_sid"), store.MsgSent); m.Connector != "backup" {
+		t.Fatalf("message went through %q, want backup", m.Connector)
+	}
+}

@@ -1,0 +1,350 @@
+package smpp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/linxGnu/gosmpp"
+	"github.com/linxGnu/gosmpp/data"
+	"github.com/linxGnu/gosmpp/pdu"
+
+	"github.com/otpgate/otpgate/internal/dlr"
+	"github.com/otpgate/otpgate/internal/sms"
+	"github.com/otpgate/otpgate/internal/smsenc"
+)
+
+// bind is one SMPP session (or a transmitter/receiver pair) with its own
+// window of outstanding submit_sm. gosmpp reads and writes PDUs; the window,
+// the pairing of responses with requests and the re-binding are ours (the
+// library's window drops a PDU when full and can miss a fast response).
+type bind struct {
+	c   *Connector
+	idx int
+
+	window chan struct{} // one token per outstanding submit_sm
+
+	mu      sync.Mutex
+	tx, rx  *gosmpp.Session
+	up      bool
+	lost    chan struct{} // closed when the current session goes down
+	pending map[int32]chan *pdu.SubmitSMResp
+
+	inflight sync.WaitGroup
+	draining atomic.Bool
+}
+
+func newBind(c *Connector, idx int) *bind {
+	return &bind{c: c, idx: idx, window: make(chan struct{}, c.cfg.Window), pending: map[int32]chan *pdu.SubmitSMResp{}}
+}
+
+func (b *bind) isUp() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.up && !b.draining.Load()
+}
+
+// keepUp binds, and binds again with backoff whenever the session is lost,
+// until ctx ends; then it unbinds.
+func (b *bind) keepUp(ctx context.Context) {
+	backoff := 500 * time.Millisecond
+	for ctx.Err() == nil {
+		lost, err := b.connect()
+		if err != nil {
+			b.c.log.Warn("smpp bind failed", "bind", b.idx, "addr", b.c.cfg.Addr, "err", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 30*time.Second)
+			continue
+		}
+		backoff = 500 * time.Millisecond
+		b.c.log.Info("smpp bound", "bind", b.idx, "addr", b.c.cfg.Addr, "system_id", b.c.cfg.SystemID, "type", b.c.cfg.Bind)
+		b.c.notifyUp()
+		select {
+		case <-ctx.Done():
+			b.close()
+			return
+		case <-lost:
+			b.c.log.Warn("smpp bind lost; binding again", "bind", b.idx)
+			b.close()
+		}
+	}
+}
+
+func (b *bind) connect() (<-chan struct{}, error) {
+	cfg := b.c.cfg
+	auth := gosmpp.Auth{SMSC: cfg.Addr, SystemID: cfg.SystemID, Password: cfg.Password, SystemType: cfg.SystemType}
+	lost := make(chan struct{})
+	var once sync.Once
+	onLost := func() { once.Do(func() { close(lost) }) }
+	settings := gosmpp.Settings{
+		ReadTimeout:  cfg.ReadTimeout,
+		WriteTimeout: 10 * time.Second,
+		EnquireLink:  cfg.EnquireLink,
+		OnAllPDU:     b.onPDU,
+		OnSubmitError: func(p pdu.PDU, err error) {
+			b.fail(p.GetSequenceNumber())
+		},
+		OnReceivingError: func(err error) { onLost() },
+		OnClosed:         func(gosmpp.State) { onLost() },
+	}
+	var tx, rx *gosmpp.Session
+	var err error
+	if cfg.Bind == "txrx" {
+		tx, err = gosmpp.NewSession(gosmpp.TXConnector(gosmpp.NonTLSDialer, auth), settings, 0)
+		if err == nil {
+			rx, err = gosmpp.NewSession(gosmpp.RXConnector(gosmpp.NonTLSDialer, auth), settings, 0)
+			if err != nil {
+				tx.Close()
+			}
+		}
+	} else {
+		tx, err = gosmpp.NewSession(gosmpp.TRXConnector(gosmpp.NonTLSDialer, auth), settings, 0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.tx, b.rx, b.up, b.lost = tx, rx, true, lost
+	b.mu.Unlock()
+	return lost, nil
+}
+
+// close ends the session: every submit still waiting hears that the bind is
+// gone (its message is retried; the SMSC may have taken it).
+func (b *bind) close() {
+	b.mu.Lock()
+	tx, rx := b.tx, b.rx
+	b.tx, b.rx, b.up = nil, nil, false
+	pending := b.pending
+	b.pending = map[int32]chan *pdu.SubmitSMResp{}
+	b.mu.Unlock()
+	for _, ch := range pending {
+		close(ch)
+	}
+	if tx != nil {
+		tx.Close() // gosmpp sends unbind when it can
+	}
+	if rx != nil {
+		rx.Close()
+	}
+}
+
+// drain stops taking submits and waits up to timeout for those in flight.
+func (b *bind) drain(timeout time.Duration) {
+	b.draining.Store(true)
+	done := make(chan struct{})
+	go func() { b.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+	}
+}
+
+var errBindLost = errors.New("smpp: the bind was lost before the SMSC answered; the message will be sent again (the SMSC may already have it)")
+
+// submit sends sm on this bind and waits for its response. It blocks while
+// the window is full (it never drops a message).
+func (b *bind) submit(ctx context.Context, sm *pdu.SubmitSM) (*pdu.SubmitSMResp, error) {
+	select {
+	case b.window <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-b.window }()
+	b.inflight.Add(1)
+	defer b.inflight.Done()
+
+	ch := make(chan *pdu.SubmitSMResp, 1)
+	seq := sm.GetSequenceNumber()
+	b.mu.Lock()
+	tx, up := b.tx, b.up
+	if up {
+		b.pending[seq] = ch
+	}
+	b.mu.Unlock()
+	if !up || tx == nil {
+		return nil, errBindLost
+	}
+	if err := tx.Transmitter().Submit(sm); err != nil {
+		b.forget(seq)
+		return nil, fmt.Errorf("smpp: submit: %w", err)
+	}
+	t := time.NewTimer(b.c.cfg.ResponseTimeout)
+	defer t.Stop()
+	select {
+	case resp, ok := <-ch:
+		if !ok || resp == nil {
+			return nil, errBindLost
+		}
+		return resp, nil
+	case <-t.C:
+		b.forget(seq)
+		return nil, fmt.Errorf("smpp: no submit_sm_resp within %s (the SMSC may already have the message)", b.c.cfg.ResponseTimeout)
+	case <-ctx.Done():
+		b.forget(seq)
+		return nil, ctx.Err()
+	}
+}
+
+func (b *bind) forget(seq int32) {
+	b.mu.Lock()
+	delete(b.pending, seq)
+	b.mu.Unlock()
+}
+
+// fail ends a pending submit whose PDU could not be written.
+func (b *bind) fail(seq int32) {
+	b.mu.Lock()
+	ch, ok := b.pending[seq]
+	delete(b.pending, seq)
+	b.mu.Unlock()
+	if ok {
+		close(ch)
+	}
+}
+
+// onPDU handles every PDU the SMSC sends; what it returns gosmpp writes back.
+func (b *bind) onPDU(p pdu.PDU) (pdu.PDU, bool) {
+	switch pp := p.(type) {
+	case *pdu.SubmitSMResp:
+		b.mu.Lock()
+		ch, ok := b.pending[pp.GetSequenceNumber()]
+		delete(b.pending, pp.GetSequenceNumber())
+		b.mu.Unlock()
+		if ok {
+			ch <- pp
+		}
+		return nil, false
+	case *pdu.GenericNack:
+		resp := pdu.NewSubmitSMResp().(*pdu.SubmitSMResp)
+		resp.CommandStatus = pp.CommandStatus
+		resp.SequenceNumber = pp.SequenceNumber
+		b.mu.Lock()
+		ch, ok := b.pending[pp.GetSequenceNumber()]
+		delete(b.pending, pp.GetSequenceNumber())
+		b.mu.Unlock()
+		if ok {
+			if resp.CommandStatus == data.ESME_ROK {
+				resp.CommandStatus = data.ESME_RUNKNOWNERR
+			}
+			ch <- resp
+		}
+		return nil, false
+	case *pdu.EnquireLink:
+		return pp.GetResponse(), false
+	case *pdu.Unbind:
+		return pp.GetResponse(), true
+	case *pdu.DeliverSM:
+		return b.onDeliver(pp), false
+	case *pdu.EnquireLinkResp, *pdu.UnbindResp:
+		return nil, false
+	default:
+		if p.CanResponse() {
+			r := pdu.NewGenericNack()
+			r.SetSequenceNumber(p.GetSequenceNumber())
+			return r, false
+		}
+		return nil, false
+	}
+}
+
+// onDeliver stores what a deliver_sm carries, then answers it: ESME_ROK once
+// stored, ESME_RX_T_APPN (try again later) when storing failed.
+func (b *bind) onDeliver(d *pdu.DeliverSM) pdu.PDU {
+	resp := d.GetResponse()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var err error
+	if d.EsmClass&0x3C == 0x04 || d.EsmClass&0x3C == 0x08 {
+		err = b.onReceipt(ctx, d)
+	} else {
+		err = b.onInbound(ctx, d)
+	}
+	if err != nil {
+		b.c.log.Warn("deliver_sm not stored; asking the SMSC to send it again", "err", err)
+		resp.(*pdu.DeliverSMResp).CommandStatus = data.ESME_RX_T_APPN
+	}
+	return resp
+}
+
+func (b *bind) onReceipt(ctx context.Context, d *pdu.DeliverSM) error {
+	var r dlr.Receipt
+	ok := false
+	if id, has := d.OptionalParameters[pdu.TagReceiptedMessageID]; has {
+		st := d.OptionalParameters[pdu.TagMessageStateOption]
+		ne := d.OptionalParameters[pdu.TagNetworkErrorCode]
+		r, ok = dlr.FromTLVs(id.Data, st.Data, ne.Data)
+	}
+	text, _ := d.Message.GetMessageData()
+	if !ok {
+		var err error
+		if r, err = dlr.ParseText(string(text)); err != nil {
+			b.c.log.Warn("delivery receipt not understood; acknowledged and dropped", "err", err)
+			return nil // an unreadable receipt will not read better next time
+		}
+	} else if r.Err == 0 {
+		// The TLVs carry no error code unless network_error_code is there;
+		// the text form's err: often is.
+		if tr, err := dlr.ParseText(string(text)); err == nil {
+			r.Err = tr.Err
+		}
+	}
+	if b.c.handler == nil {
+		return nil
+	}
+	rc := sms.Receipt{Connector: b.c.cfg.Name, ProviderID: r.ID, Status: r.State.Status(), ErrorCode: r.Err, At: time.Now()}
+	if rc.Status != "" && rc.Status != "delivered" {
+		rc.ErrorMessage = "the operator reported " + r.State.String()
+	}
+	return b.c.handler.HandleReceipt(ctx, rc)
+}
+
+func (b *bind) onInbound(ctx context.Context, d *pdu.DeliverSM) error {
+	raw, _ := d.Message.GetMessageData()
+	in := Inbound{Connector: b.c.cfg.Name, From: d.SourceAddr.Address(), To: d.DestAddr.Address(), ReceivedAt: time.Now(), Total: 1, Seq: 1}
+	if d.SourceAddr.Ton() == 1 {
+		in.From = "+" + in.From
+	}
+	if udh := d.Message.UDH(); udh != nil {
+		// gosmpp split the UDH off already; read the concatenation from it.
+		if total, seq, ref, found := udh.GetConcatInfo(); found {
+			in.Total, in.Seq, in.Ref = int(total), int(seq), uint16(ref)
+		}
+	} else if ref, total, seq, hl, ok := smsenc.ParseUDH(raw); ok && d.EsmClass&0x40 != 0 {
+		in.Total, in.Seq, in.Ref = total, seq, ref
+		raw = raw[hl:]
+	}
+	if v, ok := d.OptionalParameters[pdu.TagSarMsgRefNum]; ok && len(v.Data) == 2 {
+		in.Ref = uint16(v.Data[0])<<8 | uint16(v.Data[1])
+		if t, ok := d.OptionalParameters[pdu.TagSarTotalSegments]; ok && len(t.Data) == 1 {
+			in.Total = int(t.Data[0])
+		}
+		if s, ok := d.OptionalParameters[pdu.TagSarSegmentSeqnum]; ok && len(s.Data) == 1 {
+			in.Seq = int(s.Data[0])
+		}
+	}
+	if v, ok := d.OptionalParameters[pdu.TagMessagePayload]; ok && len(raw) == 0 {
+		raw = v.Data
+	}
+	coding := byte(0)
+	if e := d.Message.Encoding(); e != nil {
+		coding = e.DataCoding()
+	}
+	text, err := smsenc.DecodeDataCoding(raw, coding)
+	if err != nil {
+		b.c.log.Warn("inbound message in an encoding otpgate cannot read; acknowledged and dropped", "err", err)
+		return nil
+	}
+	in.Text = text
+	if b.c.handler == nil {
+		return nil
+	}
+	return b.c.handler.HandleInbound(ctx, in)
+}

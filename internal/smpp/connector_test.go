@@ -1,0 +1,170 @@
+package smpp_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/sms"
+	"github.com/otpgate/otpgate/internal/smpp"
+	"github.com/otpgate/otpgate/internal/smpptest"
+	"github.com/otpgate/otpgate/internal/smsenc"
+)
+
+// recorder is a Handler that keeps what it is given.
+type recorder struct {
+	mu       sync.Mutex
+	receipts []sms.Receipt
+	inbound  []smpp.Inbound
+}
+
+func (r *recorder) HandleReceipt(_ context.Context, rc sms.Receipt) error {
+	r.mu.Lock()
+	r.receipts = append(r.receipts, rc)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *recorder) HandleInbound(_ context.Context, m smpp.Inbound) error {
+	r.mu.Lock()
+	r.inbound = append(r.inbound, m)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *recorder) waitReceipts(t *testing.T, n int) []sms.Receipt {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r.mu.Lock()
+		got := append([]sms.Receipt(nil), r.receipts...)
+		r.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d receipts, want %d", len(got), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func mustConnector(t *testing.T, peer *smpptest.Peer, h smpp.Handler, query string) *smpp.Connector {
+	t.Helper()
+	cfg, err := smpp.ParseURL("smpp://otpgate:secret@"+peer.Addr+"?name=zain"+query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := smpp.New(cfg, h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start(context.Background())
+	t.Cleanup(c.Stop)
+	deadline := time.Now().Add(5 * time.Second)
+	for !c.Healthy() {
+		if time.Now().After(deadline) {
+			t.Fatal("connector did not bind")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return c
+}
+
+func send(t *testing.T, c *smpp.Connector, from, body string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id, err := c.Send(ctx, sms.Message{SID: "SM1", From: from, To: "+962790320012", Body: body})
+	if err != nil {
+		t.Fatalf("Send(%q): %v", body, err)
+	}
+	return id
+}
+
+func TestSubmitEncodings(t *testing.T) {
+	peer := smpptest.Start(t, smpptest.Options{})
+	c := mustConnector(t, peer, &recorder{}, "")
+
+	long := strings.Repeat("رمز التحقق الخاص بك ", 9) // 180 UTF-16 units: 3 parts of 67/67/46
+	tests := []struct {
+		name   string
+		from   string
+		body   string
+		parts  int
+		coding byte
+		ton    byte
+		npi    byte
+	}{
+		{"GSM from an alphanumeric sender", "MyApp", "Your verification code is: 123456", 1, 0, 5, 0},
+		{"Arabic is UCS-2", "MyApp", "رمز التحقق: 123456", 1, 8, 5, 0},
+		{"emoji is UCS-2", "+962790000000", "Code 123456 🔐", 1, 8, 1, 1},
+		{"long Arabic in 3 parts", "MyApp", long, 3, 8, 5, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(peer.Submits())
+			ids := send(t, c, tt.from, tt.body)
+			subs := peer.WaitSubmits(t, before+tt.parts, 5*time.Second)[before:]
+			if len(subs) != tt.parts || len(strings.Split(ids, ",")) != tt.parts {
+				t.Fatalf("%d submits, ids %q; want %d parts", len(subs), ids, tt.parts)
+			}
+			want, err := smsenc.Split(tt.body, smsenc.Analyze(tt.body).Encoding, smsenc.SplitOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ref byte
+			for i, s := range subs {
+				if s.DataCoding != tt.coding || s.SourceTON != tt.ton || s.SourceNPI != tt.npi || s.DestTON != 1 || s.DestNPI != 1 ||
+					s.Dest != "962790320012" || s.Source != strings.TrimPrefix(tt.from, "+") || s.RegisteredDelivery != 1 {
+					t.Errorf("part %d: %+v", i+1, s)
+				}
+				payload := s.ShortMessage
+				if tt.parts > 1 {
+					if s.ESMClass&0x40 == 0 || len(payload) < 6 || !bytes.Equal(payload[:5], []byte{5, 0, 3, payload[3], byte(tt.parts)}) || payload[5] != byte(i+1) {
+						t.Fatalf("part %d: UDH % x, esm_class %#x", i+1, payload[:min(6, len(payload))], s.ESMClass)
+					}
+					if i == 0 {
+						ref = payload[3]
+					} else if payload[3] != ref {
+						t.Errorf("part %d has reference %d, part 1 %d", i+1, payload[3], ref)
+					}
+					payload = payload[6:]
+				}
+				if !bytes.Equal(payload, want[i].Payload) {
+					t.Errorf("part %d payload % x, want % x", i+1, payload, want[i].Payload)
+				}
+			}
+		})
+	}
+}
+
+func TestReceiptsAndThrottling(t *testing.T) {
+	peer := smpptest.Start(t, smpptest.Options{})
+	rec := &recorder{}
+	c := mustConnector(t, peer, rec, "")
+
+	id := send(t, c, "MyApp", "hello")
+	peer.Receipt(t, id, "DELIVRD", "000")
+	r := rec.waitReceipts(t, 1)[0]
+	if r.ProviderID != id || r.Status != "delivered" || r.Connector != "zain" {
+		t.Fatalf("receipt %+v, want delivered for %s", r, id)
+	}
+	id2 := send(t, c, "MyApp", "hello again")
+	peer.Receipt(t, id2, "UNDELIV", "001")
+	r = rec.waitReceipts(t, 2)[1]
+	if r.ProviderID != id2 || r.Status != "undelivered" || r.ErrorCode != 1 {
+		t.Fatalf("receipt %+v, want undelivered err 1 for %s", r, id2)
+	}
+
+	// Every second submit is throttled: all still go through.
+	peer.Throttle(t, 2)
+	for i := range 6 {
+		if id := send(t, c, "MyApp", "throttled "+string(rune('a'+i))); id == "" {
+			t.Fatal("no id")
+		}
+	}
+}
