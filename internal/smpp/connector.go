@@ -415,4 +415,3 @@ func (b *bucket) wait(ctx context.Context) error {
 		}
 	}
 }
-

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/smpp"
 	"github.com/otpgate/otpgate/internal/smpptest"
+	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/smsenc"
 )
 
