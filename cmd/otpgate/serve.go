@@ -23,6 +23,7 @@ import (
 	"github.com/otpgate/otpgate/internal/httpapi"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
+	"github.com/otpgate/otpgate/internal/routing"
 	"github.com/otpgate/otpgate/internal/sandbox"
 	"github.com/otpgate/otpgate/internal/smpp"
 	"github.com/otpgate/otpgate/internal/sms"
@@ -42,6 +43,7 @@ type ServeConfig struct {
 	LogFormat  string
 	DebugAddr  string
 	SMPP       []string // smpp:// URLs, in order of preference
+	ConfigFile string
 }
 
 func (c *ServeConfig) flags(fs *flag.FlagSet) {
@@ -57,6 +59,7 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 		c.SMPP = append(c.SMPP, v)
 		return nil
 	})
+	fs.StringVar(&c.ConfigFile, "config", "", "a JSON file of connectors, routes and approved sender IDs (see examples/jordan.json)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "if set, serve Go's pprof profiles at http://ADDR/debug/pprof/ (keep it on loopback)")
 }
 
@@ -194,13 +197,31 @@ func (m *Main) Run(ctx context.Context) error {
 	} else if n > 0 {
 		log.Info("outbox: messages claimed before a crash are due again", "count", n)
 	}
+	var fileCfg FileConfig
+	if m.Config.ConfigFile != "" {
+		if fileCfg, err = LoadFileConfig(m.Config.ConfigFile); err != nil {
+			return err
+		}
+	}
 	var connectors []sms.Connector
 	var smppConns []*smpp.Connector
+	byName := map[string]sms.Connector{}
+	var names []string
 	sink := &smppSink{}
-	for _, u := range m.Config.SMPP {
+	urls := m.Config.SMPP
+	for _, c := range fileCfg.Connectors {
+		urls = append(urls, c.URL) // named below
+	}
+	for i, u := range urls {
 		cfg, err := smpp.ParseURL(u, os.Getenv)
 		if err != nil {
 			return err
+		}
+		if j := i - len(m.Config.SMPP); j >= 0 {
+			cfg.Name = fileCfg.Connectors[j].Name
+		}
+		if byName[cfg.Name] != nil {
+			return fmt.Errorf("two connectors are named %q; give each its own name", cfg.Name)
 		}
 		c, err := smpp.New(cfg, sink, log)
 		if err != nil {
@@ -208,11 +229,31 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		smppConns = append(smppConns, c)
 		connectors = append(connectors, c)
+		byName[cfg.Name] = c
+		names = append(names, cfg.Name)
 	}
+	var senders verify.SenderPolicy
+	var route func(string) []sms.Connector
 	if len(connectors) == 0 {
+		if len(fileCfg.Routes) > 0 {
+			return errors.New("--config has routes but no connectors; add connectors to it (or --smpp)")
+		}
 		connectors = append(connectors, sandbox.New(m.store, m.Clock, log))
+	} else {
+		table, err := routing.New(fileCfg.Routes, names)
+		if err != nil {
+			return fmt.Errorf("--config: %w", err)
+		}
+		senders = table
+		route = func(to string) []sms.Connector {
+			var out []sms.Connector
+			for _, n := range table.Connectors(to) {
+				out = append(out, byName[n])
+			}
+			return out
+		}
 	}
-	m.dispatcher = dispatch.New(dispatch.Config{Store: m.store, Opener: keys, Connectors: connectors, Clock: m.Clock, Logger: log})
+	m.dispatcher = dispatch.New(dispatch.Config{Store: m.store, Opener: keys, Connectors: connectors, Route: route, Clock: m.Clock, Logger: log})
 	sink.dispatcher, sink.store, sink.log = m.dispatcher, m.store, log
 	for _, c := range smppConns {
 		c.Start(ctx)
@@ -220,7 +261,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.smpp = smppConns
 	vs, err := verify.New(verify.Config{
 		Store: m.store, Keys: keys, Phones: phones, Clock: m.Clock, Logger: log,
-		CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL, Notify: m.dispatcher.Wake,
+		CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL, Notify: m.dispatcher.Wake, Senders: senders,
 	})
 	if err != nil {
 		return err

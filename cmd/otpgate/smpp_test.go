@@ -5,11 +5,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/routing"
+	"github.com/otpgate/otpgate/internal/smpp"
 	"github.com/otpgate/otpgate/internal/smpptest"
 	"github.com/otpgate/otpgate/internal/store"
 )
@@ -149,5 +153,108 @@ func TestFailoverToSecondConnector(t *testing.T) {
 	second.WaitSubmits(t, 1, 10*time.Second)
 	if m := s.waitMessage(t, r.str("message_sid"), store.MsgSent); m.Connector != "backup" {
 		t.Fatalf("message went through %q, want backup", m.Connector)
+	}
+}
+
+func writeConfig(tb testing.TB, body string) string {
+	tb.Helper()
+	p := filepath.Join(tb.TempDir(), "otpgate.json")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+func mustServeConfig(tb testing.TB, configFile string) *testServer {
+	tb.Helper()
+	var out bytes.Buffer
+	m := &Main{Config: ServeConfig{
+		Addr: "127.0.0.1:0", DataDir: tb.TempDir(), Region: "JO", CodeLength: 6, CodeTTL: 10 * time.Minute,
+		LogLevel: "warn", LogFormat: "text", ConfigFile: configFile,
+	}, Stdout: &out, LogOutput: io.Discard}
+	if err := m.Run(context.Background()); err != nil {
+		m.Close()
+		tb.Fatalf("start otpgate: %v", err)
+	}
+	tb.Cleanup(func() { m.Close() })
+	sm := firstAccountRE.FindStringSubmatch(out.String())
+	return &testServer{Main: m, URL: "http://" + m.Addr(), SID: sm[1], Token: sm[2], stdout: &out}
+}
+
+// A sender the route's operator has not approved is refused up front; a
+// send without a sender gets the route's default.
+func TestSenderApproval(t *testing.T) {
+	peer := smpptest.Start(t, smpptest.Options{})
+	cfg := writeConfig(t, `{
+  "connectors": [{"name": "zain", "url": "smpp://otpgate:secret@`+peer.Addr+`"}],
+  "routes": [{"prefix": "+96279", "operator": "Zain", "connectors": ["zain"], "senders": ["MyApp"], "default_sender": "MyApp"}]
+}`)
+	s := mustServeConfig(t, cfg)
+	r := s.postJSON(t, "/2fa/send", map[string]string{"service": "app", "from": "OtherApp", "to": "0790320012"})
+	if r.Status != 400 || r.num("code") != 21212 || !strings.Contains(r.str("message"), `"OtherApp"`) || !strings.Contains(r.str("message"), "Zain") {
+		t.Fatalf("unapproved sender: %d %s", r.Status, r.Raw)
+	}
+	r = s.postJSON(t, "/2fa/send", map[string]string{"service": "app", "to": "0790320012"})
+	if r.Status != 201 || r.str("from") != "MyApp" {
+		t.Fatalf("send without from: %d %s", r.Status, r.Raw)
+	}
+	if sub := peer.WaitSubmits(t, 1, 10*time.Second)[0]; sub.Source != "MyApp" || sub.SourceTON != 5 {
+		t.Fatalf("submit_sm source %q TON %d, want MyApp TON 5", sub.Source, sub.SourceTON)
+	}
+	// No route for a UK number: refused with a clear error, not queued.
+	r = s.postJSON(t, "/2fa/send", map[string]string{"service": "app", "from": "MyApp", "to": "+447400123456"})
+	if r.Status != 400 || r.num("code") != 21612 {
+		t.Fatalf("destination without a route: %d %s", r.Status, r.Raw)
+	}
+}
+
+func TestJordanExampleConfig(t *testing.T) {
+	fc, err := LoadFileConfig(filepath.Join("..", "..", "examples", "jordan.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range fc.Connectors {
+		if _, err := smpp.ParseURL(c.URL, func(string) string { return "pw" }); err != nil {
+			t.Fatalf("connector %s: %v", c.Name, err)
+		}
+		names = append(names, c.Name)
+	}
+	table, err := routing.New(fc.Routes, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for to, want := range map[string]string{"+962790320012": "zain", "+962771234567": "orange", "+962781234567": "umniah"} {
+		if got := table.Connectors(to); len(got) == 0 || got[0] != want {
+			t.Errorf("%s goes to %v, want %s first", to, got, want)
+		}
+	}
+}
+
+// The SMSC throttles every second submit_sm: every message still ends delivered.
+func TestThrottlingEndsDelivered(t *testing.T) {
+	peer := smpptest.Start(t, smpptest.Options{})
+	s := mustServeSMPP(t, "smpp://otpgate:secret@"+peer.Addr+"?name=zain")
+	peer.Throttle(t, 2)
+	peer.AutoReceipt(t, "DELIVRD", 20*time.Millisecond)
+	var sids []string
+	for i := range 10 {
+		r := s.send(t, "app", fmt.Sprintf("+96279%07d", 3000000+i))
+		if r.Status != 201 {
+			t.Fatalf("send: %d %s", r.Status, r.Raw)
+		}
+		sids = append(sids, r.str("message_sid"))
+	}
+	for _, sid := range sids {
+		s.waitMessage(t, sid, store.MsgDelivered)
+	}
+	throttled := 0
+	for _, sub := range peer.Submits() {
+		if sub.CommandStatus == 0x58 {
+			throttled++
+		}
+	}
+	if throttled == 0 {
+		t.Fatal("the SMSC never throttled")
 	}
 }

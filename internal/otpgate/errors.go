@@ -22,6 +22,7 @@ const (
 	CodeUnavailable         = 20503 // the service is shutting down or overloaded
 	CodeSenderNotApproved   = 21212 // the sender is not approved for the destination
 	CodeNumberNotSMSCapable = 21614 // the destination cannot receive SMS
+	CodeNoRoute             = 21612 // no route delivers to the destination
 )
 
 // Kind says which class of failure an Error is; the HTTP layer maps kinds to statuses.

@@ -323,6 +323,9 @@ func (c *Connector) buildSubmit(src, dst pdu.Address, enc smsenc.Encoding, p par
 func (c *Connector) throttled() {
 	c.throttleMu.Lock()
 	defer c.throttleMu.Unlock()
+	if time.Now().Before(c.throttleUntil) {
+		return // already pausing: the other submits in flight were answered the same
+	}
 	if c.throttleStep == 0 {
 		c.throttleStep = 100 * time.Millisecond
 	} else {

@@ -46,6 +46,16 @@ type Config struct {
 	TTL        time.Duration // default for new services; 0 means DefaultTTL
 	// Notify, if set, is called after a send commits (to wake the dispatcher).
 	Notify func()
+	// Senders, if set, decides which senders a destination accepts and the
+	// default sender (routing.Table); else any valid sender is accepted and
+	// 'from' is required.
+	Senders SenderPolicy
+}
+
+// SenderPolicy checks a send's sender (from, "" when absent) for a
+// destination and returns the sender to use, or an *otpgate.Error.
+type SenderPolicy interface {
+	Sender(e164, from string) (string, error)
 }
 
 // Service sends and checks verifications.
@@ -113,13 +123,19 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	if err := validServiceName(req.Service); err != nil {
 		return SendResult{}, err
 	}
-	from, err := s.validSender(req.From)
-	if err != nil {
-		return SendResult{}, err
-	}
 	to, err := s.cfg.Phones.ParseSMS(req.To)
 	if err != nil {
 		return SendResult{}, numberError("to", err)
+	}
+	fromGiven := strings.TrimSpace(req.From)
+	if s.cfg.Senders != nil {
+		if fromGiven, err = s.cfg.Senders.Sender(to.E164, fromGiven); err != nil {
+			return SendResult{}, err
+		}
+	}
+	from, err := s.validSender(fromGiven)
+	if err != nil {
+		return SendResult{}, err
 	}
 	tmpl := req.Body
 	if tmpl == "" {

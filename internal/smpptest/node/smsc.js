@@ -1,8 +1,18 @@
 #!/usr/bin/env node
 // An independent SMSC for otpgate's tests, built on node-smpp (npm "smpp" 0.5.1).
 //
-// Controlled with JSON lines: events on stdout, commands on stdin (see README in
-// ../smpptest.go). It exits when stdin closes.
+// Usage: node smsc.js [--port N] [--system-id ID --password PW] [--hex-ids] [--first-id N]
+// (or SMSC_SYSTEM_ID / SMSC_PASSWORD). Listens on 127.0.0.1 (port 0 by default).
+// Controlled with JSON lines, one object a line; it exits when stdin closes.
+//   stdout events: listening {port}; connect; bind; unbind; close; submit (every field
+//     of the submit_sm, short_message_hex, tlvs {"0xTTTT": hex}, tlv_tags in wire
+//     order, message_id, command_status); deliver_sm_resp {sequence_number,
+//     command_status, kind "receipt"|"mo", message_id}; malformed; session_error.
+//   stdin commands (optional "id" is echoed in the answer {"event":"ok"|"error",
+//     "cmd", "id", ...}): receipt {message_id, stat, err, text_id, tlv_id, tlvs:false,
+//     text, system_id}; throttle {every}; drop; mo {from, to, data_coding,
+//     short_message_hex, udh_hex}; auto_receipt {stat ("" = off), err, delay_ms}.
+// The Go side is ../smpptest.go.
 //
 // Raw octets: node-smpp decodes short_message (and message_payload) through a filter
 // that turns the octets into {udh, message} with message decoded as text by

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/otpgate/otpgate/internal/routing"
+)
+
+// FileConfig is what --config FILE holds: connectors, routes and the sender
+// IDs each route's operator approved. See examples/jordan.json.
+type FileConfig struct {
+	Connectors []ConnectorConfig `json:"connectors"`
+	Routes     []routing.Route   `json:"routes"`
+}
+
+// ConnectorConfig is one connector: a name and an smpp:// URL (the same form
+// as --smpp; a password written $NAME is read from the environment).
+type ConnectorConfig struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+}
+
+// LoadFileConfig reads and checks a config file.
+func LoadFileConfig(path string) (FileConfig, error) {
+	var fc FileConfig
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fc, fmt.Errorf("--config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&fc); err != nil {
+		return fc, fmt.Errorf("--config %s: %v (the format is JSON with \"connectors\" and \"routes\"; see examples/jordan.json)", path, err)
+	}
+	for i, c := range fc.Connectors {
+		if c.Name == "" || c.URL == "" {
+			return fc, fmt.Errorf("--config %s: connector %d needs a \"name\" and a \"url\"", path, i+1)
+		}
+	}
+	return fc, nil
+}
