@@ -21,6 +21,7 @@ import (
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/dispatch"
 	"github.com/otpgate/otpgate/internal/httpapi"
+	"github.com/otpgate/otpgate/internal/inbound"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/routing"
@@ -254,7 +255,7 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 	m.dispatcher = dispatch.New(dispatch.Config{Store: m.store, Opener: keys, Connectors: connectors, Route: route, Clock: m.Clock, Logger: log})
-	sink.dispatcher, sink.store, sink.log = m.dispatcher, m.store, log
+	sink.dispatcher, sink.inbound = m.dispatcher, &inbound.Receiver{Store: m.store, Log: log}
 	for _, c := range smppConns {
 		c.Start(ctx)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/otpgate/otpgate/internal/routing"
 	"github.com/otpgate/otpgate/internal/smpp"
 	"github.com/otpgate/otpgate/internal/smpptest"
+	"github.com/otpgate/otpgate/internal/smsenc"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
@@ -256,5 +258,42 @@ func TestThrottlingEndsDelivered(t *testing.T) {
 	}
 	if throttled == 0 {
 		t.Fatal("the SMSC never throttled")
+	}
+}
+
+// Mobile-originated messages are stored (acknowledged only after), a long
+// UCS-2 one reassembled from its parts.
+func TestInboundStored(t *testing.T) {
+	peer := smpptest.Start(t, smpptest.Options{})
+	s := mustServeSMPP(t, "smpp://otpgate:secret@"+peer.Addr+"?name=zain")
+	peer.WaitBinds(t, 1, 10*time.Second)
+	peer.MO(t, "962790320012", "MyApp", 0, []byte("STOP"), nil)
+	arabic := "مرحبا، أريد إلغاء الاشتراك من فضلك. شكرا جزيلا لكم على الخدمة الممتازة"
+	enc, err := smsenc.Encode(arabic, smsenc.UCS2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := len(enc) / 2 &^ 1
+	peer.MO(t, "962790320012", "MyApp", 8, enc[half:], smsenc.UDH(7, 2, 2, false)) // the second part first
+	peer.MO(t, "962790320012", "MyApp", 8, enc[:half], smsenc.UDH(7, 2, 1, false))
+	acks := peer.WaitDeliverAcks(t, 3, 10*time.Second)
+	for _, a := range acks {
+		if a.CommandStatus != 0 {
+			t.Fatalf("deliver_sm answered %#x", a.CommandStatus)
+		}
+	}
+	var bodies []string
+	rows, err := s.store.Messages(context.Background(), store.MessageFilter{Direction: "inbound"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range rows {
+		if m.Direction != "inbound" || m.Status != "received" || m.From != "+962790320012" || m.Connector != "zain" {
+			t.Errorf("inbound message %+v", m)
+		}
+		bodies = append(bodies, m.Body)
+	}
+	if len(bodies) != 2 || !slices.Contains(bodies, "STOP") || !slices.Contains(bodies, arabic) {
+		t.Fatalf("inbound bodies %q, want STOP and the reassembled Arabic text", bodies)
 	}
 }

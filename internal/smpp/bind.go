@@ -308,7 +308,7 @@ func (b *bind) onReceipt(ctx context.Context, d *pdu.DeliverSM) error {
 
 func (b *bind) onInbound(ctx context.Context, d *pdu.DeliverSM) error {
 	raw, _ := d.Message.GetMessageData()
-	in := Inbound{Connector: b.c.cfg.Name, From: d.SourceAddr.Address(), To: d.DestAddr.Address(), ReceivedAt: time.Now(), Total: 1, Seq: 1}
+	in := sms.Inbound{Connector: b.c.cfg.Name, From: d.SourceAddr.Address(), To: d.DestAddr.Address(), ReceivedAt: time.Now(), Total: 1, Seq: 1}
 	if d.SourceAddr.Ton() == 1 {
 		in.From = "+" + in.From
 	}

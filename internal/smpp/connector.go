@@ -26,17 +26,7 @@ var _ sms.Connector = (*Connector)(nil)
 // it again later.
 type Handler interface {
 	HandleReceipt(ctx context.Context, r sms.Receipt) error
-	HandleInbound(ctx context.Context, m Inbound) error
-}
-
-// Inbound is a mobile-originated message (one part of it, when long).
-type Inbound struct {
-	Connector  string
-	From, To   string
-	Text       string
-	Ref        uint16 // concatenation reference, when Total > 1
-	Total, Seq int
-	ReceivedAt time.Time
+	HandleInbound(ctx context.Context, m sms.Inbound) error
 }
 
 // Connector sends through one SMSC account over one or more binds.

@@ -18,7 +18,7 @@ import (
 type recorder struct {
 	mu       sync.Mutex
 	receipts []sms.Receipt
-	inbound  []smpp.Inbound
+	inbound  []sms.Inbound
 }
 
 func (r *recorder) HandleReceipt(_ context.Context, rc sms.Receipt) error {
@@ -28,7 +28,7 @@ func (r *recorder) HandleReceipt(_ context.Context, rc sms.Receipt) error {
 	return nil
 }
 
-func (r *recorder) HandleInbound(_ context.Context, m smpp.Inbound) error {
+func (r *recorder) HandleInbound(_ context.Context, m sms.Inbound) error {
 	r.mu.Lock()
 	r.inbound = append(r.inbound, m)
 	r.mu.Unlock()

@@ -45,6 +45,16 @@ type Receipt struct {
 	At           time.Time
 }
 
+// Inbound is a mobile-originated message, or one part of a long one.
+type Inbound struct {
+	Connector  string
+	From, To   string
+	Text       string
+	Ref        uint16 // concatenation reference, when Total > 1
+	Total, Seq int
+	ReceivedAt time.Time
+}
+
 // ReceiptSink takes receipts; a connector that produces receipts is given one.
 type ReceiptSink interface {
 	HandleReceipt(ctx context.Context, r Receipt) error

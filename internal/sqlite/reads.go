@@ -100,6 +100,30 @@ func (s *Store) Message(ctx context.Context, accountSID, sid string) (store.Mess
 	return m, err
 }
 
+// Messages lists an account's messages, newest first.
+func (s *Store) Messages(ctx context.Context, f store.MessageFilter) ([]store.Message, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	rows, err := s.readDB.QueryContext(ctx, `SELECT `+messageCols+` FROM messages
+		WHERE account_sid = ? AND (? = '' OR direction = ?) ORDER BY created_at DESC, sid DESC LIMIT ?`,
+		f.AccountSID, f.Direction, f.Direction, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
 // SandboxMessages lists the account's sandbox messages to a number, newest first.
 func (s *Store) SandboxMessages(ctx context.Context, accountSID, to string, limit int) ([]store.SandboxMessage, error) {
 	rows, err := s.readDB.QueryContext(ctx, `SELECT sid, account_sid, from_addr, to_number, body, segments, encoding, created_at

@@ -22,6 +22,7 @@ type stmts struct {
 	enqueue, deleteOutbox, rescheduleOutbox, claimOutbox       *sql.Stmt
 	insertPart, findPart, setPartStatus, partsOf               *sql.Stmt
 	insertOrphan, findOrphan, deleteOrphan                     *sql.Stmt
+	insertInboundPart, inboundParts, deleteInboundParts        *sql.Stmt
 	insertSandbox, insertAccount, releaseLeases                *sql.Stmt
 	all                                                        []*sql.Stmt
 }
@@ -86,6 +87,10 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 		ON CONFLICT (connector, smsc_id) DO UPDATE SET status = excluded.status, error_code = excluded.error_code, error_message = excluded.error_message, received_at = excluded.received_at`)
 	p(&s.findOrphan, `SELECT connector, smsc_id, status, error_code, error_message, received_at FROM orphan_receipts WHERE connector = ? AND smsc_id = ?`)
 	p(&s.deleteOrphan, `DELETE FROM orphan_receipts WHERE connector = ? AND smsc_id = ?`)
+	p(&s.insertInboundPart, `INSERT INTO inbound_parts (connector, from_addr, to_addr, ref, total, seq, text, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`)
+	p(&s.inboundParts, `SELECT seq, text, received_at FROM inbound_parts WHERE connector = ? AND from_addr = ? AND to_addr = ? AND ref = ? AND total = ? ORDER BY seq`)
+	p(&s.deleteInboundParts, `DELETE FROM inbound_parts WHERE connector = ? AND from_addr = ? AND to_addr = ? AND ref = ? AND total = ?`)
 	p(&s.insertAccount, `INSERT INTO accounts (sid, name, token_hash, created_at) VALUES (?, ?, ?, ?)`)
 	if err != nil {
 		s.close()
@@ -321,6 +326,32 @@ func (t *tx) TakeOrphanReceipts(connector string, keys []string) ([]store.Orphan
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+func (t *tx) AddInboundPart(p store.InboundPart) ([]store.InboundPart, error) {
+	if err := t.exec(t.st.insertInboundPart, p.Connector, p.From, p.To, p.Ref, p.Total, p.Seq, p.Text, nanos(p.ReceivedAt)); err != nil {
+		return nil, err
+	}
+	rows, err := t.st.inboundParts.QueryContext(bg, p.Connector, p.From, p.To, p.Ref, p.Total)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.InboundPart
+	for rows.Next() {
+		q := store.InboundPart{Connector: p.Connector, From: p.From, To: p.To, Ref: p.Ref, Total: p.Total}
+		var at int64
+		if err := rows.Scan(&q.Seq, &q.Text, &at); err != nil {
+			return nil, err
+		}
+		q.ReceivedAt = fromNanos(at)
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) DeleteInboundParts(p store.InboundPart) error {
+	return t.exec(t.st.deleteInboundParts, p.Connector, p.From, p.To, p.Ref, p.Total)
 }
 
 func (t *tx) InsertSandboxMessage(m store.SandboxMessage) error {

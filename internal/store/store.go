@@ -98,6 +98,13 @@ type Message struct {
 	SentAt          time.Time // zero until sent
 }
 
+// MessageFilter selects messages for Store.Messages.
+type MessageFilter struct {
+	AccountSID string
+	Direction  string // "" for both
+	Limit      int    // at most this many; 0 means 50
+}
+
 // MessageUpdate is a status change of a message; see Tx.AdvanceMessage.
 type MessageUpdate struct {
 	SID          string
@@ -182,6 +189,23 @@ type Tx interface {
 	InsertOrphanReceipt(r OrphanReceipt) error
 	// TakeOrphanReceipts removes and returns the orphan receipts with any of keys.
 	TakeOrphanReceipts(connector string, keys []string) ([]OrphanReceipt, error)
+
+	// AddInboundPart keeps one part of a long inbound message (a part seen
+	// before is kept once) and returns every part kept for the same message
+	// (connector, from, to, ref, total), in order.
+	AddInboundPart(p InboundPart) ([]InboundPart, error)
+	// DeleteInboundParts removes the parts of one message.
+	DeleteInboundParts(p InboundPart) error
+}
+
+// InboundPart is one part of a long mobile-originated message.
+type InboundPart struct {
+	Connector  string
+	From, To   string
+	Ref        int
+	Total, Seq int
+	Text       string
+	ReceivedAt time.Time
 }
 
 // PartStatus is one part's receipt status ("" while none came).
@@ -229,6 +253,9 @@ type Store interface {
 	NextDue(ctx context.Context) (time.Time, error)
 
 	Message(ctx context.Context, accountSID, sid string) (Message, error)
+	// Messages lists an account's messages ("" for inbound ones not yet
+	// assigned to an account), newest first.
+	Messages(ctx context.Context, f MessageFilter) ([]Message, error)
 	// SandboxMessages lists the account's sandbox messages to a number,
 	// newest first (by CreatedAt, then SID).
 	SandboxMessages(ctx context.Context, accountSID, to string, limit int) ([]SandboxMessage, error)

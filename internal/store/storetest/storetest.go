@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Messages", messageTests},
 		{"Outbox", outboxTests},
 		{"Sandbox", sandboxTests},
+		{"SMPP", smppTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {
