@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -296,4 +297,34 @@ func TestInboundStored(t *testing.T) {
 	if len(bodies) != 2 || !slices.Contains(bodies, "STOP") || !slices.Contains(bodies, arabic) {
 		t.Fatalf("inbound bodies %q, want STOP and the reassembled Arabic text", bodies)
 	}
+}
+
+// A long Arabic message goes as 3 UDH parts; it is delivered when the
+// receipts of all 3 are in, and the SMSC's ids may be hex in submit_sm_resp
+// and decimal in the receipt text.
+func TestMultipartReceiptsHexAndDecimal(t *testing.T) {
+	peer := smpptest.Start(t, smpptest.Options{HexIDs: true, FirstID: 1000})
+	s := mustServeSMPP(t, "smpp://otpgate:secret@"+peer.Addr+"?name=zain")
+	body := strings.Repeat("رمز التحقق الخاص بك هو {code} ", 5)
+	r := s.postJSON(t, "/2fa/send", map[string]string{"service": "app", "from": "MyApp", "to": "0790320012", "body": body})
+	if r.Status != 201 {
+		t.Fatalf("send: %d %s", r.Status, r.Raw)
+	}
+	subs := peer.WaitSubmits(t, 3, 10*time.Second)
+	sid := r.str("message_sid")
+	s.waitMessage(t, sid, store.MsgSent)
+	for i, sub := range subs {
+		dec, err := strconv.ParseUint(sub.MessageID, 16, 64)
+		if err != nil {
+			t.Fatalf("hex id %q: %v", sub.MessageID, err)
+		}
+		peer.SendReceipt(t, smpptest.ReceiptSpec{MessageID: sub.MessageID, TextID: strconv.FormatUint(dec, 10), NoTLVs: true, Stat: "DELIVRD"})
+		if i < 2 {
+			time.Sleep(100 * time.Millisecond)
+			if m, _ := s.store.Message(context.Background(), s.SID, sid); m.Status != store.MsgSent {
+				t.Fatalf("after %d of 3 receipts the message is %q, want still sent", i+1, m.Status)
+			}
+		}
+	}
+	s.waitMessage(t, sid, store.MsgDelivered)
 }

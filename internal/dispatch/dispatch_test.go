@@ -207,3 +207,38 @@ func (c *receiptFirst) Send(ctx context.Context, m sms.Message) (string, error) 
 	}
 	return "p1", nil
 }
+
+// A receipt that names the SMSC's id before the dispatcher has recorded it
+// (the SMSC answered submit_sm and sent the receipt at once) is kept, and
+// applied when the send's outcome is recorded.
+func TestReceiptBeforeIDsAreKnown(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	clk := &clock{now: t0}
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &earlyReceipt{}
+	d := dispatch.New(dispatch.Config{Store: st, Opener: plainOpener{}, Connectors: []sms.Connector{conn}, Clock: clk, Poll: 5 * time.Millisecond})
+	conn.sink = d
+	d.Start(context.Background())
+	t.Cleanup(func() { d.Stop(); st.Close() })
+	enqueue(t, st, "SM1", t0, time.Time{})
+	d.Wake()
+	m := waitStatus(t, st, "SM1", store.MsgUndelivered)
+	if m.ProviderID != "0A1B" || m.ErrorCode != 34 {
+		t.Fatalf("message = %+v, want undelivered (error 34) with provider id 0A1B", m)
+	}
+}
+
+// earlyReceipt reports an undelivered receipt, by the SMSC's id in decimal,
+// before Send returns that id in hex.
+type earlyReceipt struct{ sink sms.ReceiptSink }
+
+func (c *earlyReceipt) Name() string { return "early" }
+func (c *earlyReceipt) Send(ctx context.Context, m sms.Message) (string, error) {
+	if err := c.sink.HandleReceipt(ctx, sms.Receipt{Connector: "early", ProviderID: "2587", Status: store.MsgUndelivered, ErrorCode: 34}); err != nil {
+		return "", err
+	}
+	return "0A1B", nil
+}
