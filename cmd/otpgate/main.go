@@ -6,6 +6,7 @@
 //	otpgate accounts create --name   create an API account
 //	otpgate bench [flags]            load-test a running otpgate
 //	otpgate noop-server [flags]      a no-op HTTP server, the ceiling for bench
+//	otpgate smsc-sim [flags]         an SMPP SMSC simulator
 package main
 
 import (
@@ -27,6 +28,7 @@ Usage:
   otpgate bench --url URL --sid SID --token TOKEN [flags]
                                         load-test a running otpgate (send and verify)
   otpgate noop-server [--addr ADDR]     a no-op HTTP server: the ceiling bench is compared with
+  otpgate smsc-sim [--addr ADDR]        an SMPP SMSC simulator for development and load tests
   otpgate version                       print the version
 
 Every flag can also be set with an OTPGATE_* environment variable (for
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "noop-server":
 		return runNoop(ctx, args[1:], stdout, stderr)
+	case "smsc-sim":
+		return runSMSCSim(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "otpgate", version)
 		return nil

@@ -262,7 +262,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.smpp = smppConns
 	vs, err := verify.New(verify.Config{
 		Store: m.store, Keys: keys, Phones: phones, Clock: m.Clock, Logger: log,
-		CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL, Notify: m.dispatcher.Wake, Senders: senders,
+		CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL, Notify: m.dispatcher.Wake, Outbox: m.dispatcher, Senders: senders,
 	})
 	if err != nil {
 		return err

@@ -58,6 +58,7 @@ func Backoff(attempt int) time.Duration {
 type Dispatcher struct {
 	cfg      Config
 	wake     chan struct{}
+	handoff  chan store.OutboxItem
 	sem      chan struct{}
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -92,10 +93,39 @@ func New(cfg Config) *Dispatcher {
 		cfg.MaxAge = 24 * time.Hour
 	}
 	return &Dispatcher{
-		cfg:  cfg,
-		wake: make(chan struct{}, 1),
-		sem:  make(chan struct{}, cfg.Concurrency),
-		done: make(chan struct{}),
+		cfg:     cfg,
+		wake:    make(chan struct{}, 1),
+		handoff: make(chan store.OutboxItem, 1024),
+		sem:     make(chan struct{}, cfg.Concurrency),
+		done:    make(chan struct{}),
+	}
+}
+
+// Claim marks an item, before it is enqueued, as claimed by this dispatcher
+// for one lease: pollers (this one after a restart, or any other) leave it
+// alone until then. Take must follow once the item is committed.
+func (d *Dispatcher) Claim(it *store.OutboxItem) {
+	it.Claimed = true
+	it.NextAttemptAt = it.CreatedAt.Add(d.cfg.Lease)
+}
+
+// Take starts delivering a committed item that Claim marked. It never
+// blocks: when too many are waiting it gives the item back to the outbox
+// (due at once) for the poller to take.
+func (d *Dispatcher) Take(it store.OutboxItem) {
+	select {
+	case d.handoff <- it:
+	default:
+		go func() {
+			now := d.cfg.Clock.Now().UTC()
+			err := d.cfg.Store.Update(context.Background(), func(tx store.Tx) error {
+				return tx.RescheduleOutbox(it.MessageSID, it.Attempts, now, "")
+			})
+			if err != nil {
+				d.cfg.Logger.Error("handing a message back to the outbox failed; it goes when its lease ends", "message_sid", it.MessageSID, "err", err)
+			}
+			d.Wake()
+		}()
 	}
 }
 
@@ -128,6 +158,12 @@ func (d *Dispatcher) Stop() {
 func (d *Dispatcher) run(ctx context.Context) {
 	defer close(d.done)
 	defer d.inflight.Wait()
+	handoffsDone := make(chan struct{})
+	defer func() { <-handoffsDone }() // before inflight.Wait: no Add after it
+	go func() {
+		defer close(handoffsDone)
+		d.takeHandoffs(ctx)
+	}()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -162,6 +198,28 @@ func (d *Dispatcher) run(ctx context.Context) {
 			return
 		case <-d.wake:
 		case <-timer.C:
+		}
+	}
+}
+
+// takeHandoffs delivers the items Take was given. Items still waiting when
+// the dispatcher stops keep their claim; the next start releases it.
+func (d *Dispatcher) takeHandoffs(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case it := <-d.handoff:
+			select {
+			case d.sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			d.inflight.Add(1)
+			go func() {
+				defer func() { <-d.sem; d.inflight.Done() }()
+				d.deliver(it)
+			}()
 		}
 	}
 }

@@ -68,7 +68,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 		updated_at    = ?8
 		WHERE sid = ?9`)
 	p(&s.message, `SELECT `+messageCols+` FROM messages WHERE sid = ?`)
-	p(&s.enqueue, `INSERT INTO outbox (message_sid, account_sid, from_addr, to_number, payload, attempts, next_attempt_at, last_error, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	p(&s.enqueue, `INSERT INTO outbox (message_sid, account_sid, from_addr, to_number, payload, attempts, next_attempt_at, last_error, expires_at, created_at, claimed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.deleteOutbox, `DELETE FROM outbox WHERE message_sid = ?`)
 	p(&s.rescheduleOutbox, `UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, claimed = 0 WHERE message_sid = ?`)
 	// RETURNING gives rows in no set order; claimed_due (the old due time,
@@ -241,7 +241,7 @@ func scanMessage(row scanner) (store.Message, error) {
 
 func (t *tx) Enqueue(it store.OutboxItem) error {
 	return t.exec(t.st.enqueue, it.MessageSID, it.AccountSID, it.From, it.To, it.Payload, it.Attempts,
-		nanos(it.NextAttemptAt), it.LastError, nanos(it.ExpiresAt), nanos(it.CreatedAt))
+		nanos(it.NextAttemptAt), it.LastError, nanos(it.ExpiresAt), nanos(it.CreatedAt), it.Claimed)
 }
 
 func (t *tx) DeleteOutbox(messageSID string) error {

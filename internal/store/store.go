@@ -131,6 +131,9 @@ type OutboxItem struct {
 	LastError     string
 	ExpiresAt     time.Time // zero: never; a verification SMS is useless after its code expires
 	CreatedAt     time.Time
+	// Claimed, on Enqueue, stores the item already claimed, its lease running
+	// until NextAttemptAt: the process that enqueued it delivers it itself.
+	Claimed bool
 }
 
 // SandboxMessage is a message delivered by the sandbox connector, kept with

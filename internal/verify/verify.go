@@ -46,10 +46,21 @@ type Config struct {
 	TTL        time.Duration // default for new services; 0 means DefaultTTL
 	// Notify, if set, is called after a send commits (to wake the dispatcher).
 	Notify func()
+	// Outbox, if set, takes each committed SMS directly (the dispatcher),
+	// so it goes out without waiting for the outbox to be polled.
+	Outbox Outbox
 	// Senders, if set, decides which senders a destination accepts and the
 	// default sender (routing.Table); else any valid sender is accepted and
 	// 'from' is required.
 	Senders SenderPolicy
+}
+
+// Outbox takes SMS as they are committed.
+type Outbox interface {
+	// Claim marks an item, before it is stored, as this process's to send.
+	Claim(it *store.OutboxItem)
+	// Take hands over a committed item that Claim marked. It never blocks.
+	Take(it store.OutboxItem)
 }
 
 // SenderPolicy checks a send's sender (from, "" when absent) for a
@@ -114,6 +125,7 @@ type SendResult struct {
 	Message      store.Message
 	Operator     string
 	service      store.Service
+	item         store.OutboxItem
 }
 
 // Send texts a new code for the service and number: a new verification, or,
@@ -210,12 +222,17 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 		if err := tx.InsertMessage(m); err != nil {
 			return err
 		}
-		if err := tx.Enqueue(store.OutboxItem{
+		item := store.OutboxItem{
 			MessageSID: m.SID, AccountSID: req.AccountSID, From: from, To: to.E164,
 			Payload: s.cfg.Keys.Seal(m.SID, []byte(body)), NextAttemptAt: now, ExpiresAt: expires, CreatedAt: now,
-		}); err != nil {
+		}
+		if s.cfg.Outbox != nil {
+			s.cfg.Outbox.Claim(&item)
+		}
+		if err := tx.Enqueue(item); err != nil {
 			return err
 		}
+		res.item = item
 		res.Verification, res.Message = v, m
 		return nil
 	})
@@ -223,6 +240,9 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 		return SendResult{}, err
 	}
 	s.remember(res.service)
+	if s.cfg.Outbox != nil {
+		s.cfg.Outbox.Take(res.item)
+	}
 	if s.cfg.Notify != nil {
 		s.cfg.Notify()
 	}

@@ -73,6 +73,21 @@ func claimDueTests(limits ...int) []testCase {
 }
 
 var outboxTests = append(claimDueTests(1, 3, 4, 10), []testCase{
+	{"EnqueuedClaimedIsLeased", func(t *testing.T, s store.Store) {
+		it := newOutboxItem("AC1", "SM1", at(2*time.Minute)) // claimed until then
+		it.Claimed = true
+		MustUpdate(t, s, func(tx store.Tx) error { return tx.Enqueue(it) })
+		if got := mustClaim(t, s, at(time.Minute), at(10*time.Minute), 10); len(got) != 0 {
+			t.Fatalf("an item enqueued claimed was claimed again during its lease: %v", sids(got))
+		}
+		n, err := s.ReleaseLeases(ctx)
+		if err != nil || n != 1 {
+			t.Fatalf("ReleaseLeases = %d, %v; want the enqueued claim released", n, err)
+		}
+		if got := mustClaim(t, s, at(time.Minute), at(10*time.Minute), 10); len(got) != 1 {
+			t.Fatalf("after ReleaseLeases: claimed %v, want SM1", sids(got))
+		}
+	}},
 	{"ClaimReturnsOldestDueFirst", func(t *testing.T, s store.Store) {
 		due := enqueueMixed(t, s)
 		assertClaimed(t, "ClaimOutbox", mustClaim(t, s, at(0), at(time.Minute), 10), due)
