@@ -17,6 +17,7 @@ import (
 	"github.com/otpgate/otpgate/internal/routing"
 	"github.com/otpgate/otpgate/internal/smpp"
 	"github.com/otpgate/otpgate/internal/smpptest"
+	"github.com/otpgate/otpgate/internal/smscsim"
 	"github.com/otpgate/otpgate/internal/smsenc"
 	"github.com/otpgate/otpgate/internal/store"
 )
@@ -327,4 +328,28 @@ func TestMultipartReceiptsHexAndDecimal(t *testing.T) {
 		}
 	}
 	s.waitMessage(t, sid, store.MsgDelivered)
+}
+
+// While no connector is bound the message waits in the outbox; it goes when
+// the SMSC comes up.
+func TestMessageWaitsForBind(t *testing.T) {
+	addr := freeAddr(t)
+	s := mustServeSMPP(t, "smpp://otpgate:secret@"+addr+"?name=late")
+	r := s.send(t, "app", "0791234567")
+	if r.Status != 201 {
+		t.Fatalf("send with the SMSC down: %d %s", r.Status, r.Raw)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if m := s.waitMessage(t, r.str("message_sid"), store.MsgQueued); m.ErrorMessage != "" {
+		t.Fatalf("queued message carries an error: %+v", m)
+	}
+	sim := smscsim.New(smscsim.Config{})
+	if _, err := sim.Start(addr); err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	s.waitMessage(t, r.str("message_sid"), store.MsgSent)
+	if subs := sim.Submits(); len(subs) != 1 || subs[0].Dest != "962791234567" {
+		t.Fatalf("the simulator got %+v", subs)
+	}
 }

@@ -168,3 +168,56 @@ func TestReceiptsAndThrottling(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitModes(t *testing.T) {
+	peer := smpptest.Start(t, smpptest.Options{})
+	long := strings.Repeat("0123456789", 20) // 200 GSM septets: 2 parts
+	t.Run("sar", func(t *testing.T) {
+		c := mustConnector(t, peer, &recorder{}, "&split=sar")
+		before := len(peer.Submits())
+		send(t, c, "MyApp", long)
+		subs := peer.WaitSubmits(t, before+2, 5*time.Second)[before:]
+		for i, s := range subs {
+			ref, total, seq := s.TLVs[0x020C], s.TLVs[0x020E], s.TLVs[0x020F]
+			if s.ESMClass&0x40 != 0 || len(ref) != 2 || !bytes.Equal(total, []byte{2}) || !bytes.Equal(seq, []byte{byte(i + 1)}) {
+				t.Fatalf("part %d: esm_class %#x, SAR ref % x total % x seq % x", i+1, s.ESMClass, ref, total, seq)
+			}
+			if !bytes.Equal(subs[0].TLVs[0x020C], ref) {
+				t.Errorf("parts carry different SAR references")
+			}
+		}
+		if got := string(subs[0].ShortMessage) + string(subs[1].ShortMessage); got != long {
+			t.Fatalf("SAR parts join to %q", got)
+		}
+	})
+	t.Run("payload", func(t *testing.T) {
+		c := mustConnector(t, peer, &recorder{}, "&split=payload")
+		before := len(peer.Submits())
+		send(t, c, "MyApp", long)
+		s := peer.WaitSubmits(t, before+1, 5*time.Second)[before]
+		if len(s.ShortMessage) != 0 || string(s.TLVs[0x0424]) != long {
+			t.Fatalf("message_payload submit: short_message %q, payload %q", s.ShortMessage, s.TLVs[0x0424])
+		}
+	})
+}
+
+// A transmitter and a receiver bind: submits go on the first, receipts come
+// on the second.
+func TestTransmitterReceiverPair(t *testing.T) {
+	peer := smpptest.Start(t, smpptest.Options{})
+	rec := &recorder{}
+	c := mustConnector(t, peer, rec, "&bind=txrx")
+	binds := peer.WaitBinds(t, 2, 5*time.Second)
+	kinds := map[string]bool{}
+	for _, b := range binds {
+		kinds[b.Command] = true
+	}
+	if !kinds["bind_transmitter"] || !kinds["bind_receiver"] {
+		t.Fatalf("binds %+v, want a transmitter and a receiver", binds)
+	}
+	id := send(t, c, "MyApp", "hello")
+	peer.Receipt(t, id, "DELIVRD", "000")
+	if r := rec.waitReceipts(t, 1)[0]; r.ProviderID != id || r.Status != "delivered" {
+		t.Fatalf("receipt %+v", r)
+	}
+}
