@@ -22,6 +22,7 @@ import (
 	"github.com/otpgate/otpgate/internal/dispatch"
 	"github.com/otpgate/otpgate/internal/httpapi"
 	"github.com/otpgate/otpgate/internal/inbound"
+	"github.com/otpgate/otpgate/internal/messaging"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/routing"
@@ -271,7 +272,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := auth.Load(ctx); err != nil {
 		return err
 	}
-	api := httpapi.New(httpapi.Config{Verify: vs, Auth: auth, Store: m.store, Phones: phones, Logger: log})
+	msgs := messaging.New(messaging.Config{
+		Store: m.store, Sealer: keys, Phones: phones, Senders: senders, Outbox: m.dispatcher, Notify: m.dispatcher.Wake, Clock: m.Clock,
+	})
+	api := httpapi.New(httpapi.Config{Verify: vs, Auth: auth, Store: m.store, Phones: phones, Messages: msgs, Logger: log})
 	m.dispatcher.Start(context.WithoutCancel(ctx))
 	m.statsDone = make(chan struct{})
 	go logStats(m.statsDone, m.store, log)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/messaging"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/store"
@@ -22,11 +23,12 @@ import (
 
 // Config is what the API needs.
 type Config struct {
-	Verify *verify.Service
-	Auth   *account.Authenticator
-	Store  store.Store
-	Phones *phone.Parser
-	Logger *slog.Logger
+	Verify   *verify.Service
+	Auth     *account.Authenticator
+	Store    store.Store
+	Phones   *phone.Parser
+	Messages *messaging.Service
+	Logger   *slog.Logger
 }
 
 // API is the HTTP handler.
@@ -50,6 +52,9 @@ func New(cfg Config) *API {
 	a.route("POST /2fa/verify", a.authed(a.verify))
 	a.route("GET /sandbox/messages", a.authed(a.sandboxMessages))
 	a.route("GET /healthz", a.healthz)
+	if cfg.Messages != nil {
+		a.messageRoutes()
+	}
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound,
 			"No route %s %s; the routes are POST /2fa/send, POST /2fa/verify, GET /sandbox/messages, GET /healthz", r.Method, r.URL.Path))

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -42,6 +43,8 @@ func statusOf(e *otpgate.Error) int {
 		return http.StatusUnauthorized
 	case otpgate.KindConflict:
 		return http.StatusConflict
+	case otpgate.KindForbidden:
+		return http.StatusForbidden
 	case otpgate.KindUnavailable:
 		return http.StatusServiceUnavailable
 	}
@@ -72,7 +75,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // URIs keep their '&'
+	err := enc.Encode(v)
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if err != nil {
 		http.Error(w, `{"code":20500,"message":"Internal error encoding the response","more_info":"","status":500}`, http.StatusInternalServerError)
 		return

@@ -14,6 +14,7 @@ const (
 	CodeMaxSendAttempts     = 60203 // too many sends for one verification
 	CodeNotFound            = 20404 // the resource does not exist (or is no longer pending)
 	CodeUnauthorized        = 20003 // authentication failed
+	CodeForbidden           = 20403 // authenticated, but not allowed to use this resource
 	CodeMalformedBody       = 20001 // the body could not be decoded
 	CodeBodyTooLarge        = 20013 // the body is over the size limit
 	CodeUnsupportedMedia    = 20015 // unsupported Content-Type
@@ -36,6 +37,7 @@ const (
 	KindInternal
 	KindUnavailable
 	KindConflict
+	KindForbidden
 )
 
 // Error is the one error type the domain returns to API clients. Message is

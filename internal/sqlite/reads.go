@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/store"
@@ -106,9 +107,39 @@ func (s *Store) Messages(ctx context.Context, f store.MessageFilter) ([]store.Me
 	if limit <= 0 {
 		limit = 50
 	}
-	rows, err := s.readDB.QueryContext(ctx, `SELECT `+messageCols+` FROM messages
-		WHERE account_sid = ? AND (? = '' OR direction = ?) ORDER BY created_at DESC, sid DESC LIMIT ?`,
-		f.AccountSID, f.Direction, f.Direction, limit)
+	q := `SELECT ` + messageCols + ` FROM messages WHERE account_sid = ?`
+	args := []any{f.AccountSID}
+	add := func(cond string, v ...any) { q += " AND " + cond; args = append(args, v...) }
+	if f.Direction != "" {
+		add("direction = ?", f.Direction)
+	}
+	if f.To != "" {
+		add("to_number = ?", f.To)
+	}
+	if f.From != "" {
+		add("from_addr = ?", f.From)
+	}
+	if f.Status != "" {
+		add("status = ?", f.Status)
+	}
+	if !f.SentFrom.IsZero() {
+		add("sent_at >= ? AND sent_at != 0", nanos(f.SentFrom))
+	}
+	if !f.SentUntil.IsZero() {
+		add("sent_at < ? AND sent_at != 0", nanos(f.SentUntil))
+	}
+	order := "DESC"
+	if c := f.Cursor; c != nil {
+		if c.Before {
+			add("(created_at > ? OR (created_at = ? AND sid > ?))", nanos(c.CreatedAt), nanos(c.CreatedAt), c.SID)
+			order = "ASC"
+		} else {
+			add("(created_at < ? OR (created_at = ? AND sid < ?))", nanos(c.CreatedAt), nanos(c.CreatedAt), c.SID)
+		}
+	}
+	q += " ORDER BY created_at " + order + ", sid " + order + " LIMIT ?"
+	args = append(args, limit)
+	rows, err := s.readDB.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +151,9 @@ func (s *Store) Messages(ctx context.Context, f store.MessageFilter) ([]store.Me
 			return nil, err
 		}
 		out = append(out, m)
+	}
+	if order == "ASC" {
+		slices.Reverse(out)
 	}
 	return out, rows.Err()
 }

@@ -19,6 +19,7 @@ type stmts struct {
 	service, insertService                                     *sql.Stmt
 	latestVerification, insertVerification, updateVerification *sql.Stmt
 	insertMessage, updateMessage, message, advanceMessage      *sql.Stmt
+	redactMessage, deleteMessage, deleteOutboxIfAny            *sql.Stmt
 	enqueue, deleteOutbox, rescheduleOutbox, claimOutbox       *sql.Stmt
 	insertPart, findPart, setPartStatus, partsOf               *sql.Stmt
 	insertOrphan, findOrphan, deleteOrphan                     *sql.Stmt
@@ -28,7 +29,7 @@ type stmts struct {
 }
 
 const verificationCols = `sid, account_sid, service_sid, to_number, from_addr, channel, status, codes, send_attempts, check_attempts, created_at, updated_at, expires_at`
-const messageCols = `sid, account_sid, verification_sid, direction, from_addr, to_number, body, status, encoding, segments, connector, provider_id, error_code, error_message, created_at, updated_at, sent_at`
+const messageCols = `sid, account_sid, verification_sid, direction, from_addr, to_number, body, status, encoding, segments, connector, provider_id, error_code, error_message, created_at, updated_at, sent_at, status_callback`
 
 func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	var err error
@@ -55,7 +56,10 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.latestVerification, `SELECT `+verificationCols+` FROM verifications WHERE account_sid = ? AND service_sid = ? AND to_number = ? ORDER BY created_at DESC, sid DESC LIMIT 1`)
 	p(&s.insertVerification, `INSERT INTO verifications (`+verificationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.updateVerification, `UPDATE verifications SET status = ?, codes = ?, send_attempts = ?, check_attempts = ?, updated_at = ?, expires_at = ?, from_addr = ? WHERE sid = ?`)
-	p(&s.insertMessage, `INSERT INTO messages (`+messageCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	p(&s.insertMessage, `INSERT INTO messages (`+messageCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	p(&s.redactMessage, `UPDATE messages SET body = '', updated_at = ? WHERE sid = ?`)
+	p(&s.deleteMessage, `DELETE FROM messages WHERE sid = ?`)
+	p(&s.deleteOutboxIfAny, `DELETE FROM outbox WHERE message_sid = ?`)
 	p(&s.updateMessage, `UPDATE messages SET status = ?, connector = ?, provider_id = ?, error_code = ?, error_message = ?, updated_at = ?, sent_at = ? WHERE sid = ?`)
 	// ?1 is ",st1,st2," the statuses the message may be in for ?2 to apply.
 	p(&s.advanceMessage, `UPDATE messages SET
@@ -213,7 +217,7 @@ func (t *tx) UpdateVerification(v store.Verification) error {
 
 func (t *tx) InsertMessage(m store.Message) error {
 	return t.exec(t.st.insertMessage, m.SID, m.AccountSID, m.VerificationSID, m.Direction, m.From, m.To, m.Body, m.Status,
-		m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt))
+		m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback)
 }
 
 func (t *tx) UpdateMessage(m store.Message) error {
@@ -231,12 +235,23 @@ func scanMessage(row scanner) (store.Message, error) {
 	var m store.Message
 	var created, updated, sent int64
 	err := row.Scan(&m.SID, &m.AccountSID, &m.VerificationSID, &m.Direction, &m.From, &m.To, &m.Body, &m.Status,
-		&m.Encoding, &m.Segments, &m.Connector, &m.ProviderID, &m.ErrorCode, &m.ErrorMessage, &created, &updated, &sent)
+		&m.Encoding, &m.Segments, &m.Connector, &m.ProviderID, &m.ErrorCode, &m.ErrorMessage, &created, &updated, &sent, &m.StatusCallback)
 	if err != nil {
 		return store.Message{}, notFound(err)
 	}
 	m.CreatedAt, m.UpdatedAt, m.SentAt = fromNanos(created), fromNanos(updated), fromNanos(sent)
 	return m, nil
+}
+
+func (t *tx) RedactMessage(sid string, at time.Time) error {
+	return t.execOne(t.st.redactMessage, "redact message "+sid, nanos(at), sid)
+}
+
+func (t *tx) DeleteMessage(sid string) error {
+	if err := t.exec(t.st.deleteOutboxIfAny, sid); err != nil {
+		return err
+	}
+	return t.execOne(t.st.deleteMessage, "delete message "+sid, sid)
 }
 
 func (t *tx) Enqueue(it store.OutboxItem) error {

@@ -96,13 +96,30 @@ type Message struct {
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 	SentAt          time.Time // zero until sent
+	StatusCallback  string    // URL that status changes are POSTed to; "" for none
 }
 
 // MessageFilter selects messages for Store.Messages.
 type MessageFilter struct {
 	AccountSID string
 	Direction  string // "" for both
-	Limit      int    // at most this many; 0 means 50
+	To, From   string // exact; "" for any
+	Status     string // "" for any
+	// Sent in [SentFrom, SentUntil) when set; a message not sent yet has no
+	// send time and is left out by either.
+	SentFrom, SentUntil time.Time
+	// Cursor pages through the listing (newest first by CreatedAt, then
+	// SID): After gives the messages older than the cursor, Before the
+	// newer ones (still listed newest first).
+	Cursor *Cursor
+	Limit  int // at most this many; 0 means 50
+}
+
+// Cursor is a position in a message listing: a message's CreatedAt and SID.
+type Cursor struct {
+	CreatedAt time.Time
+	SID       string
+	Before    bool // newer than the position; else older
 }
 
 // MessageUpdate is a status change of a message; see Tx.AdvanceMessage.
@@ -167,6 +184,10 @@ type Tx interface {
 	// UpdateMessage stores m's status, connector, provider id, error and times.
 	UpdateMessage(m Message) error
 	Message(sid string) (Message, error)
+	// RedactMessage empties a message's body.
+	RedactMessage(sid string, at time.Time) error
+	// DeleteMessage removes a message, and its outbox item if any.
+	DeleteMessage(sid string) error
 	// AdvanceMessage applies u to its message. The status (with the error
 	// code and message) changes only if the message's current status is one
 	// of u.From; connector, provider id and sent time are set when given.

@@ -417,7 +417,12 @@ func validTemplate(tmpl string) error {
 // validSender accepts an alphanumeric sender ID (1-11 characters of the GSM
 // alphabet, at least one letter), a short code (3-8 digits) or a phone number
 // (returned in E.164).
-func (s *Service) validSender(from string) (string, error) {
+func (s *Service) validSender(from string) (string, error) { return CheckSender(s.cfg.Phones, from) }
+
+// CheckSender validates a sender as the API gives it: an alphanumeric sender
+// ID (1-11 characters of the GSM alphabet, at least one letter), a short code
+// (3-8 digits) or a phone number (returned in E.164). Errors name 'from'.
+func CheckSender(phones *phone.Parser, from string) (string, error) {
 	from = strings.TrimSpace(from)
 	if from == "" {
 		return "", otpgate.Invalid("from", "Missing required field 'from': an alphanumeric sender ID (1-11 characters, at least one letter, e.g. \"MyApp\"), a short code, or a phone number")
@@ -442,7 +447,7 @@ func (s *Service) validSender(from string) (string, error) {
 	if len(digits) >= 3 && len(digits) <= 8 && isDigits(digits) {
 		return digits, nil
 	}
-	n, err := s.cfg.Phones.Parse(from)
+	n, err := phones.Parse(from)
 	if err != nil {
 		return "", otpgate.Invalid("from", "Invalid 'from' %q: it is neither an alphanumeric sender ID (1-11 characters with a letter), a short code (3-8 digits), nor a valid phone number", from)
 	}
