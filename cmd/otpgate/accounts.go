@@ -13,6 +13,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/sqlite"
+	"github.com/otpgate/otpgate/internal/verify"
 )
 
 func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -24,6 +25,7 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	name := fs.String("name", "", "the account's name (required)")
 	asJSON := fs.Bool("json", false, `print {"sid":"AC...","auth_token":"..."} as JSON`)
 	dataDir := fs.String("data-dir", "./otpgate-data", "the server's data directory (works while the server runs)")
+	secretFile := fs.String("secret-file", "", "the server secret, if serve was given one (default: DATA_DIR/secret)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: otpgate accounts create --name NAME [--json] [--data-dir DIR]\n\nCreates an API account and prints its SID and auth token (shown only once).\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -42,7 +44,15 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer st.Close()
-	c, err := account.Create(ctx, st, *name, time.Now())
+	secret, err := loadSecret(*secretFile, *dataDir)
+	if err != nil {
+		return err
+	}
+	keys, err := verify.NewKeys(secret)
+	if err != nil {
+		return err
+	}
+	c, err := account.Create(ctx, st, keys, *name, time.Now())
 	if err != nil {
 		return err
 	}

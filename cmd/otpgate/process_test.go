@@ -67,6 +67,12 @@ func startChild(tb testing.TB, dataDir, addr string) *child {
 	tb.Helper()
 	c := &child{url: "http://" + addr}
 	c.cmd = exec.Command(mustBuild(tb), "serve", "--addr", addr, "--data-dir", dataDir, "--log-level", "warn")
+	return startCmd(tb, c)
+}
+
+// startCmd starts c.cmd and waits until it answers /healthz.
+func startCmd(tb testing.TB, c *child) *child {
+	tb.Helper()
 	pipe, err := c.cmd.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)

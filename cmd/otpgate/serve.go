@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/callbacks"
 	"github.com/otpgate/otpgate/internal/dispatch"
 	"github.com/otpgate/otpgate/internal/httpapi"
 	"github.com/otpgate/otpgate/internal/inbound"
@@ -31,6 +32,7 @@ import (
 	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/sqlite"
 	"github.com/otpgate/otpgate/internal/verify"
+	"github.com/otpgate/otpgate/internal/webhook"
 )
 
 // ServeConfig is everything `otpgate serve` is configured with.
@@ -46,6 +48,9 @@ type ServeConfig struct {
 	DebugAddr  string
 	SMPP       []string // smpp:// URLs, in order of preference
 	ConfigFile string
+
+	WebhookAllowPrivate bool
+	CallbackRetry       time.Duration
 }
 
 func (c *ServeConfig) flags(fs *flag.FlagSet) {
@@ -61,6 +66,8 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 		c.SMPP = append(c.SMPP, v)
 		return nil
 	})
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "allow callback URLs on loopback, private and link-local addresses (development and tests only)")
+	fs.DurationVar(&c.CallbackRetry, "callback-retry", 5*time.Second, "wait before a failed status callback is tried again, doubling up to 1h; callbacks are tried for at least 24h")
 	fs.StringVar(&c.ConfigFile, "config", "", "a JSON file of connectors, routes and approved sender IDs (see examples/jordan.json)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "if set, serve Go's pprof profiles at http://ADDR/debug/pprof/ (keep it on loopback)")
 }
@@ -75,6 +82,9 @@ func (c *ServeConfig) Validate() error {
 	}
 	if c.CodeLength < verify.MinCodeLength || c.CodeLength > verify.MaxCodeLength {
 		return fmt.Errorf("--code-length %d: must be %d-%d", c.CodeLength, verify.MinCodeLength, verify.MaxCodeLength)
+	}
+	if c.CallbackRetry < 0 || c.CallbackRetry > time.Hour {
+		return fmt.Errorf("--callback-retry %s: must be between 0 (5s) and 1h", c.CallbackRetry)
 	}
 	if c.CodeTTL < time.Minute || c.CodeTTL > 24*time.Hour {
 		return fmt.Errorf("--code-ttl %s: must be between 1m and 24h", c.CodeTTL)
@@ -143,6 +153,8 @@ type Main struct {
 	serveDone  chan error
 	debug      *http.Server
 	statsDone  chan struct{}
+	keys       *verify.Keys
+	callbacks  *callbacks.Sender
 	smpp       []*smpp.Connector
 }
 
@@ -181,6 +193,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.keys = keys
 	phones, err := phone.NewParser(m.Config.Region)
 	if err != nil {
 		return fmt.Errorf("--region: %w", err)
@@ -255,7 +268,10 @@ func (m *Main) Run(ctx context.Context) error {
 			return out
 		}
 	}
-	m.dispatcher = dispatch.New(dispatch.Config{Store: m.store, Opener: keys, Connectors: connectors, Route: route, Clock: m.Clock, Logger: log})
+	policy := webhook.Policy{AllowPrivate: m.Config.WebhookAllowPrivate}
+	m.callbacks = callbacks.New(callbacks.Config{Store: m.store, Tokens: keys, Policy: policy, Clock: m.Clock, Logger: log, FirstRetry: m.Config.CallbackRetry})
+	m.dispatcher = dispatch.New(dispatch.Config{Store: m.store, Opener: keys, Connectors: connectors, Route: route, Clock: m.Clock, Logger: log,
+		AfterStatus: m.callbacks.Wake})
 	sink.dispatcher, sink.inbound = m.dispatcher, &inbound.Receiver{Store: m.store, Log: log}
 	for _, c := range smppConns {
 		c.Start(ctx)
@@ -274,9 +290,11 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	msgs := messaging.New(messaging.Config{
 		Store: m.store, Sealer: keys, Phones: phones, Senders: senders, Outbox: m.dispatcher, Notify: m.dispatcher.Wake, Clock: m.Clock,
+		Callbacks: policy, AfterStatus: m.callbacks.Wake,
 	})
 	api := httpapi.New(httpapi.Config{Verify: vs, Auth: auth, Store: m.store, Phones: phones, Messages: msgs, Logger: log})
 	m.dispatcher.Start(context.WithoutCancel(ctx))
+	m.callbacks.Start(ctx)
 	m.statsDone = make(chan struct{})
 	go logStats(m.statsDone, m.store, log)
 
@@ -345,6 +363,10 @@ func (m *Main) Close() error {
 		m.dispatcher.Stop()
 		m.dispatcher = nil
 	}
+	if m.callbacks != nil {
+		m.callbacks.Stop()
+		m.callbacks = nil
+	}
 	for _, c := range m.smpp {
 		c.Stop() // after the dispatcher: its last sends finish first
 	}
@@ -367,7 +389,7 @@ func (m *Main) firstStart(ctx context.Context) error {
 	if err != nil || len(accs) > 0 {
 		return err
 	}
-	c, err := account.Create(ctx, m.store, "default", m.Clock.Now())
+	c, err := account.Create(ctx, m.store, m.keys, "default", m.Clock.Now())
 	if err != nil {
 		return err
 	}

@@ -25,11 +25,19 @@ import (
 // mustServeSMPP starts otpgate with the given --smpp URLs.
 func mustServeSMPP(tb testing.TB, urls ...string) *testServer {
 	tb.Helper()
+	return mustServeWith(tb, func(c *ServeConfig) { c.SMPP = urls })
+}
+
+// mustServeWith starts otpgate with the test defaults changed by set.
+func mustServeWith(tb testing.TB, set func(*ServeConfig)) *testServer {
+	tb.Helper()
 	var out bytes.Buffer
-	m := &Main{Config: ServeConfig{
+	cfg := ServeConfig{
 		Addr: "127.0.0.1:0", DataDir: tb.TempDir(), Region: "JO", CodeLength: 6, CodeTTL: 10 * time.Minute,
-		LogLevel: "warn", LogFormat: "text", SMPP: urls,
-	}, Stdout: &out, LogOutput: io.Discard}
+		LogLevel: "warn", LogFormat: "text",
+	}
+	set(&cfg)
+	m := &Main{Config: cfg, Stdout: &out, LogOutput: io.Discard}
 	if err := m.Run(context.Background()); err != nil {
 		m.Close()
 		tb.Fatalf("start otpgate: %v", err)

@@ -28,8 +28,18 @@ type Created struct {
 	Name      string `json:"name"`
 }
 
-// Create adds an account named name and returns its SID and token.
-func Create(ctx context.Context, st store.Store, name string, now time.Time) (Created, error) {
+// Sealer seals an account's token for keeping (verify.Keys).
+type Sealer interface {
+	Seal(id string, plain []byte) []byte
+}
+
+// TokenAAD is what an account's token is sealed for.
+func TokenAAD(accountSID string) string { return "account-token:" + accountSID }
+
+// Create adds an account named name and returns its SID and token. The token
+// is kept as a SHA-256 hash (to authenticate) and sealed under the server
+// secret (to sign status callbacks, as Twilio signs with the auth token).
+func Create(ctx context.Context, st store.Store, sealer Sealer, name string, now time.Time) (Created, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || utf8.RuneCountInString(name) > 100 {
 		return Created{}, errors.New("an account name of 1-100 characters is required (--name)")
@@ -39,7 +49,11 @@ func Create(ctx context.Context, st store.Store, name string, now time.Time) (Cr
 	token := hex.EncodeToString(b[:])
 	c := Created{SID: otpgate.NewSID(otpgate.PrefixAccount), AuthToken: token, Name: name}
 	h := sha256.Sum256([]byte(token))
-	if err := st.InsertAccount(ctx, store.Account{SID: c.SID, Name: name, TokenHash: h[:], CreatedAt: now.UTC()}); err != nil {
+	a := store.Account{SID: c.SID, Name: name, TokenHash: h[:], CreatedAt: now.UTC()}
+	if sealer != nil {
+		a.TokenSealed = sealer.Seal(TokenAAD(c.SID), []byte(token))
+	}
+	if err := st.InsertAccount(ctx, a); err != nil {
 		return Created{}, fmt.Errorf("create account: %w", err)
 	}
 	return c, nil

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/callbacks"
 	"github.com/otpgate/otpgate/internal/dlr"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
@@ -40,6 +41,7 @@ type Config struct {
 	Concurrency int           // sends in flight; default 512
 	Poll        time.Duration // longest sleep between claims; default 1s
 	MaxAge      time.Duration // give up on a message this old; default 24h
+	AfterStatus func()        // called after a status change is committed (to wake the callback sender)
 }
 
 // Backoff is the wait before retry number attempt (1-based): 1s, 2s, 4s, ...
@@ -332,8 +334,15 @@ func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, it store.Outb
 				u.ErrorCode = perm.Code
 			}
 		}
-		return tx.AdvanceMessage(u)
+		tr, err := tx.AdvanceMessage(u)
+		if err != nil {
+			return err
+		}
+		return callbacks.OnTransition(tx, tr, now)
 	})
+	if err == nil && d.cfg.AfterStatus != nil {
+		d.cfg.AfterStatus()
+	}
 	switch {
 	case err != nil:
 		log.Error("recording send outcome failed; the message will be retried when its lease ends", "err", err)
@@ -380,12 +389,21 @@ func (d *Dispatcher) HandleReceipt(ctx context.Context, r sms.Receipt) error {
 	if r.Status == "" {
 		return nil // an intermediate state (ENROUTE, ACCEPTD): nothing to record
 	}
+	defer func() {
+		if d.cfg.AfterStatus != nil {
+			d.cfg.AfterStatus()
+		}
+	}()
 	return d.cfg.Store.Update(ctx, func(tx store.Tx) error {
 		if r.MessageSID != "" {
-			return tx.AdvanceMessage(store.MessageUpdate{
+			tr, err := tx.AdvanceMessage(store.MessageUpdate{
 				SID: r.MessageSID, Status: r.Status, From: before(r.Status),
 				ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage, UpdatedAt: now,
 			})
+			if err != nil {
+				return err
+			}
+			return callbacks.OnTransition(tx, tr, now)
 		}
 		keys := dlr.IDKeys(r.ProviderID)
 		sid, parts, err := tx.PartReceipt(r.Connector, keys, r.Status, r.ErrorCode)
@@ -439,12 +457,20 @@ func advanceByParts(tx store.Tx, sid string, parts []store.PartStatus, errMsg st
 		case "":
 			status = "" // a part has no receipt yet
 		default:
-			return tx.AdvanceMessage(store.MessageUpdate{SID: sid, Status: p.Status, From: before(p.Status),
+			tr, err := tx.AdvanceMessage(store.MessageUpdate{SID: sid, Status: p.Status, From: before(p.Status),
 				ErrorCode: p.ErrorCode, ErrorMessage: errMsg, UpdatedAt: now})
+			if err != nil {
+				return err
+			}
+			return callbacks.OnTransition(tx, tr, now)
 		}
 	}
 	if status == "" {
 		return nil
 	}
-	return tx.AdvanceMessage(store.MessageUpdate{SID: sid, Status: status, From: before(status), ErrorCode: code, UpdatedAt: now})
+	tr, err := tx.AdvanceMessage(store.MessageUpdate{SID: sid, Status: status, From: before(status), ErrorCode: code, UpdatedAt: now})
+	if err != nil {
+		return err
+	}
+	return callbacks.OnTransition(tx, tr, now)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/otpgate/otpgate/internal/callbacks"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/smsenc"
@@ -44,14 +45,15 @@ type CallbackChecker interface {
 
 // Config configures a Service.
 type Config struct {
-	Store     store.Store
-	Sealer    Sealer
-	Phones    *phone.Parser
-	Senders   verify.SenderPolicy // nil: any valid sender, From required
-	Outbox    verify.Outbox       // nil: the dispatcher polls the outbox
-	Notify    func()
-	Callbacks CallbackChecker // nil: StatusCallback is refused
-	Clock     otpgate.Clock
+	Store       store.Store
+	Sealer      Sealer
+	Phones      *phone.Parser
+	Senders     verify.SenderPolicy // nil: any valid sender, From required
+	Outbox      verify.Outbox       // nil: the dispatcher polls the outbox
+	Notify      func()
+	Callbacks   CallbackChecker // nil: StatusCallback is refused
+	AfterStatus func()          // called after a status change is committed
+	Clock       otpgate.Clock
 }
 
 // Service sends and manages messages.
@@ -211,6 +213,11 @@ func (s *Service) Redact(ctx context.Context, accountSID, sid string) (store.Mes
 // Cancel stops a message that is still queued.
 func (s *Service) Cancel(ctx context.Context, accountSID, sid string) (store.Message, error) {
 	now := s.cfg.Clock.Now().UTC()
+	defer func() {
+		if s.cfg.AfterStatus != nil {
+			s.cfg.AfterStatus()
+		}
+	}()
 	return s.owned(ctx, accountSID, sid, func(tx store.Tx, m store.Message) error {
 		if m.Status != store.MsgQueued {
 			return otpgate.Errorf(otpgate.KindConflict, CodeNotCancelable,
@@ -222,7 +229,11 @@ func (s *Service) Cancel(ctx context.Context, accountSID, sid string) (store.Mes
 			}
 			return err
 		}
-		return tx.AdvanceMessage(store.MessageUpdate{SID: sid, Status: MsgCanceled, From: []string{store.MsgQueued}, UpdatedAt: now})
+		tr, err := tx.AdvanceMessage(store.MessageUpdate{SID: sid, Status: MsgCanceled, From: []string{store.MsgQueued}, UpdatedAt: now})
+		if err != nil {
+			return err
+		}
+		return callbacks.OnTransition(tx, tr, now)
 	})
 }
 

@@ -51,7 +51,7 @@ func (s *Store) AccountsVersion(ctx context.Context) (int64, error) {
 // InsertAccount adds an account.
 func (s *Store) InsertAccount(ctx context.Context, a store.Account) error {
 	return s.submit(ctx, func(t *tx) error {
-		return t.exec(t.st.insertAccount, a.SID, a.Name, a.TokenHash, nanos(a.CreatedAt))
+		return t.exec(t.st.insertAccount, a.SID, a.Name, a.TokenHash, nanos(a.CreatedAt), a.TokenSealed)
 	})
 }
 
@@ -77,10 +77,52 @@ func (s *Store) ReleaseLeases(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = t.st.releaseCallbacks.ExecContext(bg)
 		return err
 	})
 	return int(n), err
+}
+
+// ClaimCallbacks leases due callbacks, the oldest pending of each message.
+func (s *Store) ClaimCallbacks(ctx context.Context, now, leaseUntil time.Time, limit int) ([]store.Callback, error) {
+	var out []store.Callback
+	err := s.submit(ctx, func(t *tx) error {
+		var err error
+		out, err = t.claimCallbacks(now, leaseUntil, limit)
+		return err
+	})
+	return out, err
+}
+
+// CallbackAttempts lists a message's callback attempts, oldest first.
+func (s *Store) CallbackAttempts(ctx context.Context, messageSID string) ([]store.CallbackAttempt, error) {
+	rows, err := s.readDB.QueryContext(ctx, `SELECT callback_sid, attempt, message_sid, url, at, status_code, error, duration_ns
+		FROM callback_attempts WHERE message_sid = ? ORDER BY at, callback_sid, attempt`, messageSID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.CallbackAttempt
+	for rows.Next() {
+		var a store.CallbackAttempt
+		var at, dur int64
+		if err := rows.Scan(&a.CallbackSID, &a.Attempt, &a.MessageSID, &a.URL, &at, &a.StatusCode, &a.Error, &dur); err != nil {
+			return nil, err
+		}
+		a.At, a.Duration = fromNanos(at), time.Duration(dur)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// AccountTokenSealed returns the account's sealed auth token.
+func (s *Store) AccountTokenSealed(ctx context.Context, sid string) ([]byte, error) {
+	var b []byte
+	err := s.readDB.QueryRowContext(ctx, `SELECT token_sealed FROM accounts WHERE sid = ?`, sid).Scan(&b)
+	return b, notFound(err)
 }
 
 // NextDue returns when the earliest outbox item is due.

@@ -16,16 +16,17 @@ import (
 type stmts struct {
 	begin, commit, rollback, savepoint, rollbackTo, release, restartWAL *sql.Stmt
 
-	service, insertService                                     *sql.Stmt
-	latestVerification, insertVerification, updateVerification *sql.Stmt
-	insertMessage, updateMessage, message, advanceMessage      *sql.Stmt
-	redactMessage, deleteMessage, deleteOutboxIfAny            *sql.Stmt
-	enqueue, deleteOutbox, rescheduleOutbox, claimOutbox       *sql.Stmt
-	insertPart, findPart, setPartStatus, partsOf               *sql.Stmt
-	insertOrphan, findOrphan, deleteOrphan                     *sql.Stmt
-	insertInboundPart, inboundParts, deleteInboundParts        *sql.Stmt
-	insertSandbox, insertAccount, releaseLeases                *sql.Stmt
-	all                                                        []*sql.Stmt
+	service, insertService                                                                          *sql.Stmt
+	latestVerification, insertVerification, updateVerification                                      *sql.Stmt
+	insertMessage, updateMessage, message, advanceMessage                                           *sql.Stmt
+	redactMessage, deleteMessage, deleteOutboxIfAny                                                 *sql.Stmt
+	enqueueCallback, insertAttempt, deleteCallback, retryCallback, claimCallbacks, releaseCallbacks *sql.Stmt
+	enqueue, deleteOutbox, rescheduleOutbox, claimOutbox                                            *sql.Stmt
+	insertPart, findPart, setPartStatus, partsOf                                                    *sql.Stmt
+	insertOrphan, findOrphan, deleteOrphan                                                          *sql.Stmt
+	insertInboundPart, inboundParts, deleteInboundParts                                             *sql.Stmt
+	insertSandbox, insertAccount, releaseLeases                                                     *sql.Stmt
+	all                                                                                             []*sql.Stmt
 }
 
 const verificationCols = `sid, account_sid, service_sid, to_number, from_addr, channel, status, codes, send_attempts, check_attempts, created_at, updated_at, expires_at`
@@ -69,8 +70,10 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 		connector     = CASE WHEN ?5 != '' THEN ?5 ELSE connector END,
 		provider_id   = CASE WHEN ?6 != '' THEN ?6 ELSE provider_id END,
 		sent_at       = CASE WHEN ?7 != 0 THEN ?7 ELSE sent_at END,
+		last_transition = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?2 ELSE '' END,
 		updated_at    = ?8
-		WHERE sid = ?9`)
+		WHERE sid = ?9
+		RETURNING last_transition != '', `+messageCols)
 	p(&s.message, `SELECT `+messageCols+` FROM messages WHERE sid = ?`)
 	p(&s.enqueue, `INSERT INTO outbox (message_sid, account_sid, from_addr, to_number, payload, attempts, next_attempt_at, last_error, expires_at, created_at, claimed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.deleteOutbox, `DELETE FROM outbox WHERE message_sid = ?`)
@@ -95,7 +98,18 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 		ON CONFLICT DO NOTHING`)
 	p(&s.inboundParts, `SELECT seq, text, received_at FROM inbound_parts WHERE connector = ? AND from_addr = ? AND to_addr = ? AND ref = ? AND total = ? ORDER BY seq`)
 	p(&s.deleteInboundParts, `DELETE FROM inbound_parts WHERE connector = ? AND from_addr = ? AND to_addr = ? AND ref = ? AND total = ?`)
-	p(&s.insertAccount, `INSERT INTO accounts (sid, name, token_hash, created_at) VALUES (?, ?, ?, ?)`)
+	p(&s.insertAccount, `INSERT INTO accounts (sid, name, token_hash, created_at, token_sealed) VALUES (?, ?, ?, ?, ?)`)
+	p(&s.enqueueCallback, `INSERT INTO callbacks (sid, message_sid, account_sid, url, params, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	p(&s.insertAttempt, `INSERT INTO callback_attempts (callback_sid, attempt, message_sid, url, at, status_code, error, duration_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`)
+	p(&s.deleteCallback, `DELETE FROM callbacks WHERE sid = ?`)
+	p(&s.retryCallback, `UPDATE callbacks SET attempts = ?, next_attempt_at = ?, claimed = 0 WHERE sid = ?`)
+	p(&s.claimCallbacks, `UPDATE callbacks SET next_attempt_at = ?1, claimed = 1
+		WHERE sid IN (SELECT c.sid FROM callbacks c WHERE c.next_attempt_at <= ?2
+			AND c.sid = (SELECT min(d.sid) FROM callbacks d WHERE d.message_sid = c.message_sid)
+			ORDER BY c.next_attempt_at LIMIT ?3)
+		RETURNING sid, message_sid, account_sid, url, params, attempts, created_at`)
+	p(&s.releaseCallbacks, `UPDATE callbacks SET next_attempt_at = created_at, claimed = 0 WHERE claimed = 1`)
 	if err != nil {
 		s.close()
 	}
@@ -267,13 +281,89 @@ func (t *tx) RescheduleOutbox(messageSID string, attempts int, next time.Time, l
 	return t.execOne(t.st.rescheduleOutbox, "reschedule outbox item "+messageSID, attempts, nanos(next), lastError, messageSID)
 }
 
-func (t *tx) AdvanceMessage(u store.MessageUpdate) error {
+func (t *tx) AdvanceMessage(u store.MessageUpdate) (store.Transition, error) {
+	if err := t.beforeWrite(); err != nil {
+		return store.Transition{}, err
+	}
 	from := ","
 	for _, f := range u.From {
 		from += f + ","
 	}
-	return t.execOne(t.st.advanceMessage, "advance message "+u.SID, from, u.Status, u.ErrorCode, u.ErrorMessage,
+	row := t.st.advanceMessage.QueryRowContext(bg, from, u.Status, u.ErrorCode, u.ErrorMessage,
 		u.Connector, u.ProviderID, nanos(u.SentAt), nanos(u.UpdatedAt), u.SID)
+	var tr store.Transition
+	m, err := scanMessage(transitionScanner{row, &tr.Changed})
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return tr, fmt.Errorf("advance message %s: %w", u.SID, store.ErrNotFound)
+		}
+		t.failed = err
+		return tr, err
+	}
+	tr.Message = m
+	return tr, nil
+}
+
+// transitionScanner reads RETURNING's extra first column, whether the status
+// changed, before the message's columns.
+type transitionScanner struct {
+	row     *sql.Row
+	changed *bool
+}
+
+func (s transitionScanner) Scan(dest ...any) error {
+	return s.row.Scan(append([]any{s.changed}, dest...)...)
+}
+
+func (t *tx) EnqueueCallback(c store.Callback) error {
+	return t.exec(t.st.enqueueCallback, c.SID, c.MessageSID, c.AccountSID, c.URL, c.Params, c.Attempts, nanos(c.NextAttemptAt), nanos(c.CreatedAt))
+}
+
+func (t *tx) insertAttempt(a store.CallbackAttempt) error {
+	return t.exec(t.st.insertAttempt, a.CallbackSID, a.Attempt, a.MessageSID, a.URL, nanos(a.At), a.StatusCode, a.Error, int64(a.Duration))
+}
+
+func (t *tx) FinishCallback(c store.Callback, a store.CallbackAttempt) error {
+	if err := t.insertAttempt(a); err != nil {
+		return err
+	}
+	return t.execOne(t.st.deleteCallback, "finish callback "+c.SID, c.SID)
+}
+
+func (t *tx) RetryCallback(c store.Callback, a store.CallbackAttempt, next time.Time) error {
+	if err := t.insertAttempt(a); err != nil {
+		return err
+	}
+	return t.execOne(t.st.retryCallback, "retry callback "+c.SID, a.Attempt, nanos(next), c.SID)
+}
+
+func (t *tx) claimCallbacks(now, leaseUntil time.Time, limit int) ([]store.Callback, error) {
+	if err := t.beforeWrite(); err != nil {
+		return nil, err
+	}
+	rows, err := t.st.claimCallbacks.QueryContext(bg, nanos(leaseUntil), nanos(now), limit)
+	if err != nil {
+		t.failed = err
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Callback
+	for rows.Next() {
+		var c store.Callback
+		var created int64
+		if err := rows.Scan(&c.SID, &c.MessageSID, &c.AccountSID, &c.URL, &c.Params, &c.Attempts, &created); err != nil {
+			t.failed = err
+			return nil, err
+		}
+		c.CreatedAt, c.NextAttemptAt = fromNanos(created), leaseUntil
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		t.failed = err
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SID < out[j].SID })
+	return out, nil
 }
 
 func (t *tx) InsertMessageParts(messageSID, connector string, smscIDs []string) error {

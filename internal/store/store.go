@@ -19,10 +19,11 @@ var ErrClosed = errors.New("store: closed")
 
 // Account is an API account; TokenHash is SHA-256 of the auth token.
 type Account struct {
-	SID       string
-	Name      string
-	TokenHash []byte
-	CreatedAt time.Time
+	SID         string
+	Name        string
+	TokenHash   []byte
+	TokenSealed []byte // the token sealed under the server secret, for signing callbacks
+	CreatedAt   time.Time
 }
 
 // Service is an app's verification service with its own settings.
@@ -122,6 +123,36 @@ type Cursor struct {
 	Before    bool // newer than the position; else older
 }
 
+// Transition is what AdvanceMessage did.
+type Transition struct {
+	Changed bool    // the status changed
+	Message Message // the message after the update
+}
+
+// Callback is a status callback waiting to be POSTed.
+type Callback struct {
+	SID           string // "CB..." time-ordered
+	MessageSID    string
+	AccountSID    string
+	URL           string
+	Params        string // form-encoded body
+	Attempts      int
+	NextAttemptAt time.Time
+	CreatedAt     time.Time
+}
+
+// CallbackAttempt is the result of one POST of a callback.
+type CallbackAttempt struct {
+	CallbackSID string
+	Attempt     int
+	MessageSID  string
+	URL         string
+	At          time.Time
+	StatusCode  int // 0: no HTTP answer
+	Error       string
+	Duration    time.Duration
+}
+
 // MessageUpdate is a status change of a message; see Tx.AdvanceMessage.
 type MessageUpdate struct {
 	SID          string
@@ -191,8 +222,17 @@ type Tx interface {
 	// AdvanceMessage applies u to its message. The status (with the error
 	// code and message) changes only if the message's current status is one
 	// of u.From; connector, provider id and sent time are set when given.
+	// It returns whether the status changed, with the message as it is now.
 	// An unknown SID is ErrNotFound.
-	AdvanceMessage(u MessageUpdate) error
+	AdvanceMessage(u MessageUpdate) (Transition, error)
+
+	// EnqueueCallback stores a status callback to deliver.
+	EnqueueCallback(c Callback) error
+	// FinishCallback records an attempt and removes the callback (delivered,
+	// or given up).
+	FinishCallback(c Callback, a CallbackAttempt) error
+	// RetryCallback records an attempt and makes the callback due again at next.
+	RetryCallback(c Callback, a CallbackAttempt, next time.Time) error
 
 	Enqueue(item OutboxItem) error
 	// DeleteOutbox removes a message from the outbox (it was sent or failed for good).
@@ -277,6 +317,13 @@ type Store interface {
 	NextDue(ctx context.Context) (time.Time, error)
 
 	Message(ctx context.Context, accountSID, sid string) (Message, error)
+	// ClaimCallbacks leases up to limit due callbacks, each the oldest
+	// pending one of its message (callbacks of a message go in order).
+	ClaimCallbacks(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Callback, error)
+	// CallbackAttempts lists the attempts made for a message's callbacks, oldest first.
+	CallbackAttempts(ctx context.Context, messageSID string) ([]CallbackAttempt, error)
+	// AccountTokenSealed returns the account's sealed auth token (nil if none was kept).
+	AccountTokenSealed(ctx context.Context, sid string) ([]byte, error)
 	// Messages lists an account's messages ("" for inbound ones not yet
 	// assigned to an account), newest first.
 	Messages(ctx context.Context, f MessageFilter) ([]Message, error)

@@ -23,7 +23,7 @@ var refusedV4 = []namedPrefix{
 	np("10.0.0.0/8", "private"),
 	np("100.64.0.0/10", "carrier-grade NAT"),
 	np("127.0.0.0/8", "loopback"),
-	np("169.254.169.254/32", "cloud metadata service (link-local)"),
+	{netip.MustParsePrefix("169.254.169.254/32"), "link-local 169.254.0.0/16 (cloud metadata service 169.254.169.254)"},
 	np("169.254.0.0/16", "link-local"),
 	np("172.16.0.0/12", "private"),
 	np("192.0.0.0/24", "IETF protocol assignments"),
@@ -58,17 +58,18 @@ var refusedV6 = []namedPrefix{
 }
 
 var (
-	nat64Prefix      = netip.MustParsePrefix("64:ff9b::/96")
-	sixToFourPrefix  = netip.MustParsePrefix("2002::/16")
-	globalUnicastV6  = netip.MustParsePrefix("2000::/3")
-	outsideGlobalV6  = "reserved (outside global unicast " + globalUnicastV6.String() + ")"
-	invalidAddrName  = "invalid address"
-	embeddedNameNAT  = " via NAT64 " + nat64Prefix.String()
-	embeddedName6to4 = " via 6to4 " + sixToFourPrefix.String()
+	nat64Prefix     = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFourPrefix = netip.MustParsePrefix("2002::/16")
+	globalUnicastV6 = netip.MustParsePrefix("2000::/3")
+	outsideGlobalV6 = "reserved (outside global unicast " + globalUnicastV6.String() + ")"
+	invalidAddrName = "invalid address"
+	nat64Name       = "NAT64 " + nat64Prefix.String()
+	sixToFourName   = "6to4 " + sixToFourPrefix.String()
 )
 
 // Refused reports whether ip may not be dialled as a webhook target and, if
-// so, the name of the range it is in, such as "private 10.0.0.0/8".
+// so, the name of the range it is in, such as "private 10.0.0.0/8" or
+// "NAT64 64:ff9b::/96 embedding 10.0.0.1: private 10.0.0.0/8".
 //
 // Refused: everything that is not a globally reachable unicast address.
 // IPv4: 0.0.0.0/8 (with 0.0.0.0 as "unspecified"), 10/8, 100.64/10 (CGNAT),
@@ -99,11 +100,11 @@ func Refused(ip netip.Addr) (bool, string) {
 	}
 	if nat64Prefix.Contains(ip) {
 		b := ip.As16()
-		return refusedEmbedded(netip.AddrFrom4([4]byte(b[12:16])), embeddedNameNAT)
+		return refusedEmbedded(netip.AddrFrom4([4]byte(b[12:16])), nat64Name)
 	}
 	if sixToFourPrefix.Contains(ip) {
 		b := ip.As16()
-		return refusedEmbedded(netip.AddrFrom4([4]byte(b[2:6])), embeddedName6to4)
+		return refusedEmbedded(netip.AddrFrom4([4]byte(b[2:6])), sixToFourName)
 	}
 	if refused, name := refusedIn(ip, refusedV6); refused {
 		return true, name
@@ -128,5 +129,5 @@ func refusedEmbedded(v4 netip.Addr, via string) (bool, string) {
 	if !refused {
 		return false, ""
 	}
-	return true, name + via + " (embeds " + v4.String() + ")"
+	return true, via + " embedding " + v4.String() + ": " + name
 }

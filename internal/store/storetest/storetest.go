@@ -694,7 +694,7 @@ var messageTests = []testCase{
 		}
 		for _, step := range steps {
 			step.u.SID = m.SID
-			MustUpdate(t, s, func(tx store.Tx) error { return tx.AdvanceMessage(step.u) })
+			MustUpdate(t, s, func(tx store.Tx) error { _, err := tx.AdvanceMessage(step.u); return err })
 			got, err := s.Message(ctx, "AC1", m.SID)
 			check(t, step.name+": Store.Message", err)
 			if step.applies {
@@ -714,7 +714,8 @@ var messageTests = []testCase{
 			assertEqual(t, step.name+": message", got, m)
 		}
 		wantUpdateNotFound(t, s, "AdvanceMessage(SM2)", func(tx store.Tx) error {
-			return tx.AdvanceMessage(store.MessageUpdate{SID: "SM2", Status: store.MsgSent, From: early, UpdatedAt: at(0)})
+			_, err := tx.AdvanceMessage(store.MessageUpdate{SID: "SM2", Status: store.MsgSent, From: early, UpdatedAt: at(0)})
+			return err
 		})
 	}},
 	{"UpdateUnknownIsNotFound", func(t *testing.T, s store.Store) {

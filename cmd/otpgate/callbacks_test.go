@@ -1,0 +1,182 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	twclient "github.com/twilio/twilio-go/client"
+
+	"github.com/otpgate/otpgate/internal/smpptest"
+)
+
+// receiver is a status callback endpoint that can fail for a while.
+type receiver struct {
+	srv      *httptest.Server
+	mu       sync.Mutex
+	failLeft int
+	got      []callbackHit
+	failures int
+}
+
+type callbackHit struct {
+	params    url.Values
+	signature string
+}
+
+func newReceiver(t *testing.T, failFirst int) *receiver {
+	r := &receiver{failLeft: failFirst}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		params, _ := url.ParseQuery(string(body))
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.failLeft > 0 {
+			r.failLeft--
+			r.failures++
+			http.Error(w, "not now", http.StatusServiceUnavailable)
+			return
+		}
+		r.got = append(r.got, callbackHit{params, req.Header.Get("X-Twilio-Signature")})
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) wait(t *testing.T, n int, timeout time.Duration) []callbackHit {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		r.mu.Lock()
+		got := append([]callbackHit(nil), r.got...)
+		r.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d status callbacks received, want %d", len(got), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Status callbacks through a real SMPP delivery: sent, then delivered, in
+// order, signed as Twilio signs (checked with twilio-go's own validator), and
+// retried while the receiver fails.
+func TestStatusCallbacks(t *testing.T) {
+	peer := smpptest.Start(t, smpptest.Options{})
+	rcv := newReceiver(t, 3)
+	s := mustServeWith(t, func(c *ServeConfig) {
+		c.SMPP = []string{"smpp://otpgate:secret@" + peer.Addr + "?name=zain"}
+		c.WebhookAllowPrivate = true
+		c.CallbackRetry = 50 * time.Millisecond
+	})
+	r := s.postForm(t, "/2010-04-01/Accounts/"+s.SID+"/Messages.json", url.Values{
+		"To": {"0790320012"}, "From": {"MyApp"}, "Body": {"hello"}, "StatusCallback": {rcv.srv.URL + "/status?x=1"},
+	})
+	if r.Status != 201 {
+		t.Fatalf("create: %d %s", r.Status, r.Raw)
+	}
+	sub := peer.WaitSubmits(t, 1, 10*time.Second)[0]
+	s.waitMessage(t, r.str("sid"), "sent")
+	peer.Receipt(t, sub.MessageID, "DELIVRD", "000")
+	hits := rcv.wait(t, 2, 15*time.Second)
+	validator := twclient.NewRequestValidator(s.Token)
+	for i, want := range []string{"sent", "delivered"} {
+		p := hits[i].params
+		if p.Get("MessageStatus") != want || p.Get("MessageSid") != r.str("sid") || p.Get("AccountSid") != s.SID ||
+			p.Get("To") != "+962790320012" || p.Get("From") != "MyApp" || p.Get("SmsStatus") != want {
+			t.Fatalf("callback %d: %v, want status %s", i+1, p, want)
+		}
+		flat := map[string]string{}
+		for k := range p {
+			flat[k] = p.Get(k)
+		}
+		if !validator.Validate(rcv.srv.URL+"/status?x=1", flat, hits[i].signature) {
+			t.Fatalf("callback %d: twilio-go's validator refuses signature %q", i+1, hits[i].signature)
+		}
+	}
+	attempts, err := s.store.CallbackAttempts(t.Context(), r.str("sid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fails, oks := 0, 0
+	for _, a := range attempts {
+		if a.StatusCode == 503 {
+			fails++
+		} else if a.StatusCode == 200 {
+			oks++
+		}
+	}
+	if fails != 3 || oks != 2 {
+		t.Fatalf("attempts recorded: %d failed, %d succeeded; want 3 and 2: %+v", fails, oks, attempts)
+	}
+}
+
+// A callback target on a private address is refused unless allowed.
+func TestStatusCallbackPrivateRefused(t *testing.T) {
+	s := mustServe(t, nil)
+	for _, cb := range []string{"http://127.0.0.1:9/cb", "http://169.254.169.254/latest", "http://10.0.0.1/", "ftp://example.com/"} {
+		r := s.postForm(t, "/2010-04-01/Accounts/"+s.SID+"/Messages.json", url.Values{
+			"To": {"0790320012"}, "From": {"MyApp"}, "Body": {"hello"}, "StatusCallback": {cb},
+		})
+		if r.Status != 400 || r.num("code") != 21609 || !strings.Contains(r.str("message"), "StatusCallback") {
+			t.Fatalf("StatusCallback %s: %d %s, want 400 code 21609", cb, r.Status, r.Raw)
+		}
+	}
+}
+
+// Callbacks pending when otpgate is killed (-9) are delivered after it restarts.
+func TestStatusCallbacksSurviveRestart(t *testing.T) {
+	rcv := newReceiver(t, 1000) // failing until told otherwise
+	dataDir, addr := t.TempDir(), freeAddr(t)
+	start := func() *child {
+		c := &child{url: "http://" + addr}
+		c.cmd = exec.Command(mustBuild(t), "serve", "--addr", addr, "--data-dir", dataDir, "--log-level", "warn",
+			"--webhook-allow-private", "--callback-retry", "100ms")
+		return startCmd(t, c)
+	}
+	c := start()
+	var sm []string
+	for deadline := time.Now().Add(5 * time.Second); sm == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		sm = firstAccountRE.FindStringSubmatch(c.output())
+	}
+	if sm == nil {
+		t.Fatalf("no account printed: %q", c.output())
+	}
+	s := &testServer{URL: c.url, SID: sm[1], Token: sm[2]}
+	r := s.postForm(t, "/2010-04-01/Accounts/"+s.SID+"/Messages.json", url.Values{
+		"To": {"0790320012"}, "From": {"MyApp"}, "Body": {"hello"}, "StatusCallback": {rcv.srv.URL + "/status"},
+	})
+	if r.Status != 201 {
+		t.Fatalf("create: %d %s", r.Status, r.Raw)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		rcv.mu.Lock()
+		f := rcv.failures
+		rcv.mu.Unlock()
+		if f >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the callback was never attempted")
+		}
+	}
+	c.cmd.Process.Signal(syscall.SIGKILL)
+	c.cmd.Wait()
+	rcv.mu.Lock()
+	rcv.failLeft = 0
+	rcv.mu.Unlock()
+	start()
+	hits := rcv.wait(t, 1, 15*time.Second)
+	if p := hits[0].params; p.Get("MessageStatus") != "delivered" || p.Get("MessageSid") != r.str("sid") {
+		t.Fatalf("callback after restart: %v", p)
+	}
+}

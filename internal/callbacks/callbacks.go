@@ -1,0 +1,276 @@
+// Package callbacks delivers status callbacks: every status change of a
+// message that has a StatusCallback is POSTed to it, form-encoded with
+// Twilio's parameter names and signed as Twilio signs (X-Twilio-Signature,
+// keyed by the account's auth token), so existing request validators accept
+// it. Callbacks are kept in the store from the moment of the change,
+// delivered in order per message, retried with backoff for at least 24 hours,
+// and every attempt's result is kept.
+package callbacks
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/webhook"
+)
+
+// PrefixCallback names callbacks in the store.
+const PrefixCallback = "CB"
+
+// OnTransition queues a callback for a status change, in the transaction that
+// made it. It does nothing when the status did not change or the message has
+// no StatusCallback.
+func OnTransition(tx store.Tx, tr store.Transition, now time.Time) error {
+	m := tr.Message
+	if !tr.Changed || m.StatusCallback == "" {
+		return nil
+	}
+	return tx.EnqueueCallback(store.Callback{
+		SID: otpgate.NewSID(PrefixCallback), MessageSID: m.SID, AccountSID: m.AccountSID, URL: m.StatusCallback,
+		Params: Params(m).Encode(), NextAttemptAt: now, CreatedAt: now,
+	})
+}
+
+// Params are Twilio's status callback parameters for a message as it is now.
+func Params(m store.Message) url.Values {
+	v := url.Values{}
+	v.Set("MessageSid", m.SID)
+	v.Set("SmsSid", m.SID)
+	v.Set("AccountSid", m.AccountSID)
+	v.Set("MessageStatus", m.Status)
+	v.Set("SmsStatus", m.Status)
+	v.Set("To", m.To)
+	v.Set("From", m.From)
+	v.Set("ApiVersion", "2010-04-01")
+	if m.ErrorCode != 0 {
+		v.Set("ErrorCode", strconv.Itoa(m.ErrorCode))
+	}
+	if m.ErrorMessage != "" {
+		v.Set("ErrorMessage", m.ErrorMessage)
+	}
+	return v
+}
+
+// Opener decrypts an account's sealed auth token.
+type Opener interface {
+	Open(id string, sealed []byte) ([]byte, error)
+}
+
+// Backoff is the wait before retry number attempt (1-based): first, doubling
+// to an hour. With MaxAge 25 h, a callback is tried for at least 24 hours.
+func Backoff(first time.Duration, attempt int) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	d := first
+	for i := 1; i < attempt && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
+}
+
+// Config configures a Sender.
+type Config struct {
+	Store       store.Store
+	Tokens      Opener
+	Policy      webhook.Policy
+	Clock       otpgate.Clock
+	Logger      *slog.Logger
+	Timeout     time.Duration // per POST; default 10 s
+	Lease       time.Duration // default 1 min
+	MaxAge      time.Duration // give up after; default 25 h
+	Concurrency int           // POSTs in flight; default 32
+	Poll        time.Duration // default 1 s
+	FirstRetry  time.Duration // wait before the first retry, doubling to 1 h; default 5 s
+}
+
+// Sender delivers callbacks in the background.
+type Sender struct {
+	cfg    Config
+	client *http.Client
+	wake   chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+}
+
+// New returns a Sender.
+func New(cfg Config) *Sender {
+	if cfg.Clock == nil {
+		cfg.Clock = otpgate.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Lease == 0 {
+		cfg.Lease = time.Minute
+	}
+	if cfg.MaxAge == 0 {
+		cfg.MaxAge = 25 * time.Hour
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = 32
+	}
+	if cfg.Poll == 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.FirstRetry == 0 {
+		cfg.FirstRetry = 5 * time.Second
+	}
+	return &Sender{cfg: cfg, client: cfg.Policy.Client(cfg.Timeout), wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// Wake tells the sender callbacks may be due. It never blocks.
+func (s *Sender) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs the sender until Stop.
+func (s *Sender) Start(ctx context.Context) {
+	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	go s.run(ctx)
+}
+
+// Stop stops claiming and waits for POSTs in flight. Safe to call twice.
+func (s *Sender) Stop() {
+	s.once.Do(func() {
+		if s.cancel == nil {
+			close(s.done)
+			return
+		}
+		s.cancel()
+		<-s.done
+	})
+}
+
+func (s *Sender) run(ctx context.Context) {
+	defer close(s.done)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, s.cfg.Concurrency)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		// A message's next callback cannot be claimed while the one before
+		// it is pending (claimed or waiting to be retried): order holds
+		// without waiting for a whole round.
+		now := s.cfg.Clock.Now().UTC()
+		free := cap(sem) - len(sem)
+		var cbs []store.Callback
+		if free > 0 {
+			var err error
+			cbs, err = s.cfg.Store.ClaimCallbacks(ctx, now, now.Add(s.cfg.Lease), free)
+			if err != nil && ctx.Err() == nil {
+				s.cfg.Logger.Error("claiming callbacks failed", "err", err)
+			}
+		}
+		for _, c := range cbs {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done(); s.Wake() }()
+				s.deliver(c)
+			}()
+		}
+		if len(cbs) > 0 && len(cbs) == free {
+			continue
+		}
+		t.Reset(s.cfg.Poll)
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// deliver POSTs one callback and records the attempt.
+func (s *Sender) deliver(c store.Callback) {
+	ctx := context.Background()
+	attempt := store.CallbackAttempt{CallbackSID: c.SID, Attempt: c.Attempts + 1, MessageSID: c.MessageSID, URL: c.URL, At: s.cfg.Clock.Now().UTC()}
+	status, err := s.post(ctx, c)
+	attempt.Duration = s.cfg.Clock.Now().Sub(attempt.At)
+	attempt.StatusCode = status
+	if err != nil {
+		attempt.Error = err.Error()
+	}
+	ok := err == nil && status >= 200 && status < 300
+	now := s.cfg.Clock.Now().UTC()
+	giveUp := !ok && now.Sub(c.CreatedAt) >= s.cfg.MaxAge
+	err = s.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		if ok || giveUp {
+			return tx.FinishCallback(c, attempt)
+		}
+		return tx.RetryCallback(c, attempt, now.Add(Backoff(s.cfg.FirstRetry, attempt.Attempt)))
+	})
+	log := s.cfg.Logger.With("message_sid", c.MessageSID, "callback_sid", c.SID, "attempt", attempt.Attempt)
+	switch {
+	case err != nil:
+		log.Error("recording a callback attempt failed; it is tried again when its lease ends", "err", err)
+	case ok:
+		log.Debug("status callback delivered", "status", status)
+	case giveUp:
+		log.Warn("status callback given up", "status", status, "err", attempt.Error)
+	default:
+		log.Info("status callback failed; will retry", "status", status, "err", attempt.Error, "retry_in", Backoff(s.cfg.FirstRetry, attempt.Attempt))
+	}
+}
+
+func (s *Sender) post(ctx context.Context, c store.Callback) (int, error) {
+	sealed, err := s.cfg.Store.AccountTokenSealed(ctx, c.AccountSID)
+	if err != nil || len(sealed) == 0 {
+		return 0, fmt.Errorf("no auth token kept for account %s to sign with", c.AccountSID)
+	}
+	token, err := s.cfg.Tokens.Open(account.TokenAAD(c.AccountSID), sealed)
+	if err != nil {
+		return 0, err
+	}
+	params, err := url.ParseQuery(c.Params)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, strings.NewReader(c.Params))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", "otpgate-callbacks/1")
+	req.Header.Set("X-Twilio-Signature", webhook.Sign(string(token), c.URL, params))
+	res, err := s.client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("POST to %s: %v", hostOf(c.URL), err)
+	}
+	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	res.Body.Close()
+	if res.StatusCode >= 300 {
+		return res.StatusCode, fmt.Errorf("%s answered %s", hostOf(c.URL), res.Status)
+	}
+	return res.StatusCode, nil
+}
+
+func hostOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Host
+	}
+	return "the callback URL"
+}
