@@ -217,6 +217,9 @@ func (c *session) onBind(seq uint32, frame []byte) {
 	c.mu.Unlock()
 	s.binds.Add(1)
 	if kind != boundTX {
+		// The bind_resp goes out before anything the receiver side may send
+		// (queued receipts): an ESME must see its bind answered first.
+		c.flush()
 		s.addReceiver(c)
 	}
 }
