@@ -13,13 +13,18 @@ import (
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/sqlite"
+	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verify"
+	"github.com/otpgate/otpgate/internal/webhook"
 )
 
 func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "set" {
+		return runAccountsSet(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprint(stderr, "Usage: otpgate accounts create --name NAME [--json] [--data-dir DIR]\n")
-		return errors.New("accounts: the only subcommand is create")
+		fmt.Fprint(stderr, "Usage: otpgate accounts create --name NAME [--json] [--data-dir DIR]\n       otpgate accounts set --sid SID --sms-url URL [--data-dir DIR]\n")
+		return errors.New("accounts: the subcommands are create and set")
 	}
 	fs := flag.NewFlagSet("otpgate accounts create", flag.ContinueOnError)
 	name := fs.String("name", "", "the account's name (required)")
@@ -60,5 +65,41 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return json.NewEncoder(stdout).Encode(map[string]string{"sid": c.SID, "auth_token": c.AuthToken})
 	}
 	_, err = fmt.Fprintf(stdout, "Created account %q. The auth token is shown only this once.\n  Account SID: %s\n  Auth token:  %s\n", c.Name, c.SID, c.AuthToken)
+	return err
+}
+
+func runAccountsSet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("otpgate accounts set", flag.ContinueOnError)
+	sid := fs.String("sid", "", "the account's SID (required)")
+	smsURL := fs.String("sms-url", "", "where the account's inbound SMS are POSTed (Twilio's parameters, signed); empty to stop")
+	dataDir := fs.String("data-dir", "./otpgate-data", "the server's data directory (works while the server runs)")
+	allowPrivate := fs.Bool("webhook-allow-private", false, "allow a URL on a loopback, private or link-local address (development and tests only)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: otpgate accounts set --sid SID --sms-url URL [--data-dir DIR]\n\nChanges an account's settings.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	if *sid == "" {
+		return errors.New("accounts set: --sid is required")
+	}
+	if *smsURL != "" {
+		if err := (webhook.Policy{AllowPrivate: *allowPrivate}).ValidateURL(ctx, *smsURL); err != nil {
+			return fmt.Errorf("--sms-url: %w", err)
+		}
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(*dataDir, "otpgate.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.SetAccountSMSURL(ctx, *sid, *smsURL); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("accounts set: no account %s in %s", *sid, *dataDir)
+		}
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "Account %s: inbound SMS go to %q\n", *sid, *smsURL)
 	return err
 }

@@ -180,3 +180,38 @@ func TestStatusCallbacksSurviveRestart(t *testing.T) {
 		t.Fatalf("callback after restart: %v", p)
 	}
 }
+
+// An inbound SMS (injected through the sandbox) is listed by the messages
+// API as inbound and POSTed to the account's SMS URL with Twilio's inbound
+// parameters, signed.
+func TestInboundWebhook(t *testing.T) {
+	rcv := newReceiver(t, 1)
+	s := mustServeWith(t, func(c *ServeConfig) { c.WebhookAllowPrivate = true; c.CallbackRetry = 50 * time.Millisecond })
+	var out, errOut strings.Builder
+	if err := run(t.Context(), []string{"accounts", "set", "--sid", s.SID, "--sms-url", rcv.srv.URL + "/sms", "--webhook-allow-private", "--data-dir", s.Config.DataDir}, &out, &errOut); err != nil {
+		t.Fatalf("accounts set: %v %s", err, errOut.String())
+	}
+	r := s.postForm(t, "/sandbox/inbound", url.Values{"From": {"0790320012"}, "To": {"MyApp"}, "Body": {"STOP مرحبا"}})
+	if r.Status != 201 || r.str("direction") != "inbound" || r.str("status") != "received" || r.str("from") != "+962790320012" {
+		t.Fatalf("sandbox inbound: %d %s", r.Status, r.Raw)
+	}
+	tw := twilioClient(t, s)
+	got, err := tw.Api.FetchMessage(r.str("sid"), nil)
+	if err != nil || *got.Direction != "inbound" || *got.Body != "STOP مرحبا" {
+		t.Fatalf("fetch inbound: %v %v", err, got)
+	}
+	hit := rcv.wait(t, 1, 10*time.Second)[0]
+	p := hit.params
+	if p.Get("Body") != "STOP مرحبا" || p.Get("From") != "+962790320012" || p.Get("To") != "MyApp" || p.Get("MessageSid") != r.str("sid") ||
+		p.Get("AccountSid") != s.SID || p.Get("SmsStatus") != "received" || p.Get("NumMedia") != "0" {
+		t.Fatalf("inbound webhook params: %v", p)
+	}
+	flat := map[string]string{}
+	for k := range p {
+		flat[k] = p.Get(k)
+	}
+	v := twclient.NewRequestValidator(s.Token)
+	if !v.Validate(rcv.srv.URL+"/sms", flat, hit.signature) {
+		t.Fatal("twilio-go's validator refuses the inbound webhook's signature")
+	}
+}

@@ -14,6 +14,14 @@ import (
 type FileConfig struct {
 	Connectors []ConnectorConfig `json:"connectors"`
 	Routes     []routing.Route   `json:"routes"`
+	Inbound    []InboundConfig   `json:"inbound"`
+}
+
+// InboundConfig gives the messages users send to an address (the service's
+// number or sender ID) to an account.
+type InboundConfig struct {
+	To      string `json:"to"`
+	Account string `json:"account"`
 }
 
 // ConnectorConfig is one connector: a name and an smpp:// URL (the same form

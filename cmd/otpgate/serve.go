@@ -272,7 +272,13 @@ func (m *Main) Run(ctx context.Context) error {
 	m.callbacks = callbacks.New(callbacks.Config{Store: m.store, Tokens: keys, Policy: policy, Clock: m.Clock, Logger: log, FirstRetry: m.Config.CallbackRetry})
 	m.dispatcher = dispatch.New(dispatch.Config{Store: m.store, Opener: keys, Connectors: connectors, Route: route, Clock: m.Clock, Logger: log,
 		AfterStatus: m.callbacks.Wake})
-	sink.dispatcher, sink.inbound = m.dispatcher, &inbound.Receiver{Store: m.store, Log: log}
+	inboundAccounts := map[string]string{}
+	for _, in := range fileCfg.Inbound {
+		inboundAccounts[strings.TrimPrefix(in.To, "+")] = in.Account
+	}
+	receiver := &inbound.Receiver{Store: m.store, Log: log, Notify: m.callbacks.Wake,
+		AccountFor: func(to string) string { return inboundAccounts[strings.TrimPrefix(to, "+")] }}
+	sink.dispatcher, sink.inbound = m.dispatcher, receiver
 	for _, c := range smppConns {
 		c.Start(ctx)
 	}
@@ -292,7 +298,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Store: m.store, Sealer: keys, Phones: phones, Senders: senders, Outbox: m.dispatcher, Notify: m.dispatcher.Wake, Clock: m.Clock,
 		Callbacks: policy, AfterStatus: m.callbacks.Wake,
 	})
-	api := httpapi.New(httpapi.Config{Verify: vs, Auth: auth, Store: m.store, Phones: phones, Messages: msgs, Logger: log})
+	api := httpapi.New(httpapi.Config{Verify: vs, Auth: auth, Store: m.store, Phones: phones, Messages: msgs, Inbound: receiver, Logger: log})
 	m.dispatcher.Start(context.WithoutCancel(ctx))
 	m.callbacks.Start(ctx)
 	m.statsDone = make(chan struct{})

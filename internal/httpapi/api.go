@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/inbound"
 	"github.com/otpgate/otpgate/internal/messaging"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
@@ -28,6 +29,7 @@ type Config struct {
 	Store    store.Store
 	Phones   *phone.Parser
 	Messages *messaging.Service
+	Inbound  *inbound.Receiver
 	Logger   *slog.Logger
 }
 
@@ -51,13 +53,16 @@ func New(cfg Config) *API {
 	a.route("POST /2fa/send", a.authed(a.send))
 	a.route("POST /2fa/verify", a.authed(a.verify))
 	a.route("GET /sandbox/messages", a.authed(a.sandboxMessages))
+	if cfg.Inbound != nil {
+		a.route("POST /sandbox/inbound", a.authed(a.sandboxInbound))
+	}
 	a.route("GET /healthz", a.healthz)
 	if cfg.Messages != nil {
 		a.messageRoutes()
 	}
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound,
-			"No route %s %s; the routes are POST /2fa/send, POST /2fa/verify, GET /sandbox/messages, GET /healthz", r.Method, r.URL.Path))
+			"No route %s %s; the routes are POST /2fa/send, POST /2fa/verify, GET /sandbox/messages, POST /sandbox/inbound, GET /healthz and the messages API under /2010-04-01/Accounts/{AccountSid}/Messages.json", r.Method, r.URL.Path))
 	})
 	return a
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/messaging"
 	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
@@ -350,4 +351,42 @@ func decodePageToken(tok string) (store.Cursor, bool) {
 		return store.Cursor{}, false
 	}
 	return store.Cursor{CreatedAt: time.Unix(0, n).UTC(), SID: sid, Before: tok[:2] == "PB"}, true
+}
+
+// sandboxInbound injects a message as if a user had texted the service:
+// From (the user's phone number), To (the service's sender or number), Body.
+func (a *API) sandboxInbound(w http.ResponseWriter, r *http.Request) {
+	f, err := decodeFields(w, r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	from, err := a.cfg.Phones.Parse(f.get("from"))
+	if err != nil {
+		a.writeError(w, r, otpgate.Invalid("From", "Invalid 'From': the phone number of the user who texted; %v", err))
+		return
+	}
+	to := strings.TrimSpace(f.get("to"))
+	if to == "" {
+		a.writeError(w, r, otpgate.Invalid("To", "Missing required parameter 'To': the service's sender ID or number the user texted"))
+		return
+	}
+	body := f.get("body")
+	if body == "" || len([]rune(body)) > messaging.MaxBodyChars {
+		a.writeError(w, r, otpgate.Invalid("Body", "Invalid 'Body': 1 to 1600 characters"))
+		return
+	}
+	sid, err := a.cfg.Inbound.Receive(r.Context(), accountSID(r), sms.Inbound{
+		Connector: "sandbox", From: from.E164, To: to, Text: body, Total: 1, Seq: 1, ReceivedAt: time.Now(),
+	})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	m, err := a.cfg.Messages.Get(r.Context(), accountSID(r), sid)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, newMessageJSON(m))
 }

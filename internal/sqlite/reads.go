@@ -12,8 +12,8 @@ import (
 func (s *Store) Account(ctx context.Context, sid string) (store.Account, error) {
 	var a store.Account
 	var created int64
-	err := s.readDB.QueryRowContext(ctx, `SELECT sid, name, token_hash, created_at FROM accounts WHERE sid = ?`, sid).
-		Scan(&a.SID, &a.Name, &a.TokenHash, &created)
+	err := s.readDB.QueryRowContext(ctx, `SELECT sid, name, token_hash, created_at, sms_url FROM accounts WHERE sid = ?`, sid).
+		Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SMSURL)
 	if err != nil {
 		return store.Account{}, notFound(err)
 	}
@@ -52,6 +52,13 @@ func (s *Store) AccountsVersion(ctx context.Context) (int64, error) {
 func (s *Store) InsertAccount(ctx context.Context, a store.Account) error {
 	return s.submit(ctx, func(t *tx) error {
 		return t.exec(t.st.insertAccount, a.SID, a.Name, a.TokenHash, nanos(a.CreatedAt), a.TokenSealed)
+	})
+}
+
+// SetAccountSMSURL sets where the account's inbound SMS are POSTed.
+func (s *Store) SetAccountSMSURL(ctx context.Context, sid, url string) error {
+	return s.submit(ctx, func(t *tx) error {
+		return t.execOne(t.st.setSMSURL, "set sms_url of account "+sid, url, sid)
 	})
 }
 

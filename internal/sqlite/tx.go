@@ -20,6 +20,7 @@ type stmts struct {
 	latestVerification, insertVerification, updateVerification                                      *sql.Stmt
 	insertMessage, updateMessage, message, advanceMessage                                           *sql.Stmt
 	redactMessage, deleteMessage, deleteOutboxIfAny                                                 *sql.Stmt
+	setSMSURL, account                                                                              *sql.Stmt
 	enqueueCallback, insertAttempt, deleteCallback, retryCallback, claimCallbacks, releaseCallbacks *sql.Stmt
 	enqueue, deleteOutbox, rescheduleOutbox, claimOutbox                                            *sql.Stmt
 	insertPart, findPart, setPartStatus, partsOf                                                    *sql.Stmt
@@ -98,6 +99,8 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 		ON CONFLICT DO NOTHING`)
 	p(&s.inboundParts, `SELECT seq, text, received_at FROM inbound_parts WHERE connector = ? AND from_addr = ? AND to_addr = ? AND ref = ? AND total = ? ORDER BY seq`)
 	p(&s.deleteInboundParts, `DELETE FROM inbound_parts WHERE connector = ? AND from_addr = ? AND to_addr = ? AND ref = ? AND total = ?`)
+	p(&s.setSMSURL, `UPDATE accounts SET sms_url = ? WHERE sid = ?`)
+	p(&s.account, `SELECT sid, name, token_hash, created_at, sms_url FROM accounts WHERE sid = ?`)
 	p(&s.insertAccount, `INSERT INTO accounts (sid, name, token_hash, created_at, token_sealed) VALUES (?, ?, ?, ?, ?)`)
 	p(&s.enqueueCallback, `INSERT INTO callbacks (sid, message_sid, account_sid, url, params, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.insertAttempt, `INSERT INTO callback_attempts (callback_sid, attempt, message_sid, url, at, status_code, error, duration_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -255,6 +258,17 @@ func scanMessage(row scanner) (store.Message, error) {
 	}
 	m.CreatedAt, m.UpdatedAt, m.SentAt = fromNanos(created), fromNanos(updated), fromNanos(sent)
 	return m, nil
+}
+
+func (t *tx) Account(sid string) (store.Account, error) {
+	var a store.Account
+	var created int64
+	err := t.st.account.QueryRowContext(bg, sid).Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SMSURL)
+	if err != nil {
+		return store.Account{}, notFound(err)
+	}
+	a.CreatedAt = fromNanos(created)
+	return a, nil
 }
 
 func (t *tx) RedactMessage(sid string, at time.Time) error {

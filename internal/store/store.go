@@ -23,6 +23,7 @@ type Account struct {
 	Name        string
 	TokenHash   []byte
 	TokenSealed []byte // the token sealed under the server secret, for signing callbacks
+	SMSURL      string // where inbound SMS are POSTed; "" for none
 	CreatedAt   time.Time
 }
 
@@ -215,6 +216,8 @@ type Tx interface {
 	// UpdateMessage stores m's status, connector, provider id, error and times.
 	UpdateMessage(m Message) error
 	Message(sid string) (Message, error)
+	// Account returns an account (for its settings, inside a unit of work).
+	Account(sid string) (Account, error)
 	// RedactMessage empties a message's body.
 	RedactMessage(sid string, at time.Time) error
 	// DeleteMessage removes a message, and its outbox item if any.
@@ -304,6 +307,8 @@ type Store interface {
 	// AccountsVersion changes whenever an account is added or removed.
 	AccountsVersion(ctx context.Context) (int64, error)
 	InsertAccount(ctx context.Context, a Account) error
+	// SetAccountSMSURL sets where the account's inbound SMS are POSTed.
+	SetAccountSMSURL(ctx context.Context, sid, url string) error
 
 	// ClaimOutbox takes up to limit items due at now, oldest due first, and
 	// leases them until leaseUntil: no other claim returns them before then
