@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -73,7 +74,7 @@ func (r *receiver) wait(t *testing.T, n int, timeout time.Duration) []callbackHi
 func TestStatusCallbacks(t *testing.T) {
 	peer := smpptest.Start(t, smpptest.Options{})
 	rcv := newReceiver(t, 3)
-	s := mustServeWith(t, func(c *ServeConfig) {
+	s := mustServeWith(t, nil, func(c *ServeConfig) {
 		c.SMPP = []string{"smpp://otpgate:secret@" + peer.Addr + "?name=zain"}
 		c.WebhookAllowPrivate = true
 		c.CallbackRetry = 50 * time.Millisecond
@@ -186,7 +187,7 @@ func TestStatusCallbacksSurviveRestart(t *testing.T) {
 // parameters, signed.
 func TestInboundWebhook(t *testing.T) {
 	rcv := newReceiver(t, 1)
-	s := mustServeWith(t, func(c *ServeConfig) { c.WebhookAllowPrivate = true; c.CallbackRetry = 50 * time.Millisecond })
+	s := mustServeWith(t, nil, func(c *ServeConfig) { c.WebhookAllowPrivate = true; c.CallbackRetry = 50 * time.Millisecond })
 	var out, errOut strings.Builder
 	if err := run(t.Context(), []string{"accounts", "set", "--sid", s.SID, "--sms-url", rcv.srv.URL + "/sms", "--webhook-allow-private", "--data-dir", s.Config.DataDir}, &out, &errOut); err != nil {
 		t.Fatalf("accounts set: %v %s", err, errOut.String())
@@ -213,5 +214,72 @@ func TestInboundWebhook(t *testing.T) {
 	v := twclient.NewRequestValidator(s.Token)
 	if !v.Validate(rcv.srv.URL+"/sms", flat, hit.signature) {
 		t.Fatal("twilio-go's validator refuses the inbound webhook's signature")
+	}
+}
+
+// jsonReceiver records JSON events with the URL they were posted to.
+type jsonHit struct {
+	url, signature string
+	body           []byte
+}
+
+func TestVerificationEvents(t *testing.T) {
+	var mu sync.Mutex
+	var hits []jsonHit
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		hits = append(hits, jsonHit{"http://" + r.Host + r.URL.RequestURI(), r.Header.Get("X-Twilio-Signature"), body})
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	clock := &fakeClock{now: time.Now().UTC()}
+	s := mustServeWith(t, clock, func(c *ServeConfig) { c.WebhookAllowPrivate = true; c.CallbackRetry = 50 * time.Millisecond })
+	var out, errOut strings.Builder
+	if err := run(t.Context(), []string{"services", "set", "--account", s.SID, "--service", "shop", "--events-url", srv.URL + "/events",
+		"--webhook-allow-private", "--data-dir", s.Config.DataDir}, &out, &errOut); err != nil {
+		t.Fatalf("services set: %v %s", err, errOut.String())
+	}
+	// approved
+	s.send(t, "shop", "0791000001")
+	code := s.codes(t, "0791000001", 1)[0]
+	s.check(t, "shop", "0791000001", code)
+	// max attempts
+	s.send(t, "shop", "0791000002")
+	bad := wrongCode(s.codes(t, "0791000002", 1)[0])
+	for range 5 {
+		s.check(t, "shop", "0791000002", bad)
+	}
+	// expired: the sweep (every 2 s) finds it once its code's time is over
+	s.send(t, "shop", "0791000003")
+	clock.Advance(11 * time.Minute)
+	want := map[string]string{"+962791000001": "verification.approved", "+962791000002": "verification.max_attempts_reached", "+962791000003": "verification.expired"}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(hits)
+		mu.Unlock()
+		if n >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(hits) != 3 {
+		t.Fatalf("%d events, want 3", len(hits))
+	}
+	v := twclient.NewRequestValidator(s.Token)
+	for _, h := range hits {
+		var ev map[string]any
+		if err := json.Unmarshal(h.body, &ev); err != nil {
+			t.Fatalf("event body %q: %v", h.body, err)
+		}
+		if ev["type"] != want[ev["to"].(string)] || ev["service"] != "shop" || ev["account_sid"] != s.SID {
+			t.Fatalf("event %v", ev)
+		}
+		if !v.ValidateBody(h.url, h.body, h.signature) {
+			t.Fatalf("twilio-go refuses the event's signature (url %s)", h.url)
+		}
 	}
 }

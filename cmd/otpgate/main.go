@@ -25,6 +25,10 @@ const usage = `otpgate: phone verification (one-time codes) and SMS, self-hosted
 Usage:
   otpgate serve [flags]                 run the API server (see: otpgate serve --help)
   otpgate accounts create --name NAME   create an API account and print its SID and auth token
+  otpgate accounts set --sid SID --sms-url URL
+                                        where the account's inbound SMS are POSTed
+  otpgate services set --account SID --service NAME --events-url URL
+                                        where a service's verification events are POSTed
   otpgate bench --url URL --sid SID --token TOKEN [flags]
                                         load-test a running otpgate (send and verify)
   otpgate noop-server [--addr ADDR]     a no-op HTTP server: the ceiling bench is compared with
@@ -61,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "accounts":
 		return runAccounts(ctx, args[1:], stdout, stderr)
+	case "services":
+		return runServices(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "noop-server":

@@ -154,6 +154,7 @@ type Main struct {
 	debug      *http.Server
 	statsDone  chan struct{}
 	keys       *verify.Keys
+	sweepDone  chan struct{}
 	callbacks  *callbacks.Sender
 	smpp       []*smpp.Connector
 }
@@ -286,6 +287,7 @@ func (m *Main) Run(ctx context.Context) error {
 	vs, err := verify.New(verify.Config{
 		Store: m.store, Keys: keys, Phones: phones, Clock: m.Clock, Logger: log,
 		CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL, Notify: m.dispatcher.Wake, Outbox: m.dispatcher, Senders: senders,
+		AfterEvent: m.callbacks.Wake,
 	})
 	if err != nil {
 		return err
@@ -301,6 +303,8 @@ func (m *Main) Run(ctx context.Context) error {
 	api := httpapi.New(httpapi.Config{Verify: vs, Auth: auth, Store: m.store, Phones: phones, Messages: msgs, Inbound: receiver, Logger: log})
 	m.dispatcher.Start(context.WithoutCancel(ctx))
 	m.callbacks.Start(ctx)
+	m.sweepDone = make(chan struct{})
+	go sweepExpired(m.sweepDone, vs, log)
 	m.statsDone = make(chan struct{})
 	go logStats(m.statsDone, m.store, log)
 
@@ -360,6 +364,10 @@ func (m *Main) Close() error {
 	if m.statsDone != nil {
 		close(m.statsDone)
 		m.statsDone = nil
+	}
+	if m.sweepDone != nil {
+		close(m.sweepDone)
+		m.sweepDone = nil
 	}
 	if m.debug != nil {
 		m.debug.Close()
@@ -500,5 +508,28 @@ func logStats(done <-chan struct{}, store *sqlite.Store, log *slog.Logger) {
 			"safe_passes", st.SafePasses-last.SafePasses,
 			"wal_restarts", st.WALRestarts-last.WALRestarts, "in_wal_restarts", (st.WALRestartTime - last.WALRestartTime).Round(time.Millisecond))
 		last = st
+	}
+}
+
+// sweepExpired marks expired verifications (their events go to the
+// services' events URLs) every 2 seconds.
+func sweepExpired(done <-chan struct{}, vs *verify.Service, log *slog.Logger) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		for {
+			n, err := vs.ExpireDue(context.Background())
+			if err != nil {
+				log.Warn("marking expired verifications failed", "err", err)
+			}
+			if n < 500 {
+				break
+			}
+		}
 	}
 }

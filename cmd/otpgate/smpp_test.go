@@ -25,11 +25,11 @@ import (
 // mustServeSMPP starts otpgate with the given --smpp URLs.
 func mustServeSMPP(tb testing.TB, urls ...string) *testServer {
 	tb.Helper()
-	return mustServeWith(tb, func(c *ServeConfig) { c.SMPP = urls })
+	return mustServeWith(tb, nil, func(c *ServeConfig) { c.SMPP = urls })
 }
 
 // mustServeWith starts otpgate with the test defaults changed by set.
-func mustServeWith(tb testing.TB, set func(*ServeConfig)) *testServer {
+func mustServeWith(tb testing.TB, clock *fakeClock, set func(*ServeConfig)) *testServer {
 	tb.Helper()
 	var out bytes.Buffer
 	cfg := ServeConfig{
@@ -38,6 +38,9 @@ func mustServeWith(tb testing.TB, set func(*ServeConfig)) *testServer {
 	}
 	set(&cfg)
 	m := &Main{Config: cfg, Stdout: &out, LogOutput: io.Discard}
+	if clock != nil {
+		m.Clock = clock
+	}
 	if err := m.Run(context.Background()); err != nil {
 		m.Close()
 		tb.Fatalf("start otpgate: %v", err)

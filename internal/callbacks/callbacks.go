@@ -25,9 +25,6 @@ import (
 	"github.com/otpgate/otpgate/internal/webhook"
 )
 
-// PrefixCallback names callbacks in the store.
-const PrefixCallback = "CB"
-
 // OnTransition queues a callback for a status change, in the transaction that
 // made it. It does nothing when the status did not change or the message has
 // no StatusCallback.
@@ -37,7 +34,7 @@ func OnTransition(tx store.Tx, tr store.Transition, now time.Time) error {
 		return nil
 	}
 	return tx.EnqueueCallback(store.Callback{
-		SID: otpgate.NewSID(PrefixCallback), MessageSID: m.SID, AccountSID: m.AccountSID, URL: m.StatusCallback,
+		SID: otpgate.NewSID(otpgate.PrefixCallback), MessageSID: m.SID, AccountSID: m.AccountSID, URL: m.StatusCallback,
 		Params: Params(m).Encode(), NextAttemptAt: now, CreatedAt: now,
 	})
 }
@@ -243,19 +240,27 @@ func (s *Sender) post(ctx context.Context, c store.Callback) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	params, err := url.ParseQuery(c.Params)
-	if err != nil {
-		return 0, err
-	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, strings.NewReader(c.Params))
+	target, contentType, signature := c.URL, "application/x-www-form-urlencoded", ""
+	if c.ContentType == "json" {
+		// Twilio's scheme for JSON bodies: the URL carries bodySHA256.
+		target, signature = webhook.SignJSON(string(token), c.URL, []byte(c.Params))
+		contentType = "application/json"
+	} else {
+		params, err := url.ParseQuery(c.Params)
+		if err != nil {
+			return 0, err
+		}
+		signature = webhook.Sign(string(token), c.URL, params)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(c.Params))
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("User-Agent", "otpgate-callbacks/1")
-	req.Header.Set("X-Twilio-Signature", webhook.Sign(string(token), c.URL, params))
+	req.Header.Set("X-Twilio-Signature", signature)
 	res, err := s.client.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("POST to %s: %v", hostOf(c.URL), err)

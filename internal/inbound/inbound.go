@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/otpgate/otpgate/internal/callbacks"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/sms"
@@ -97,7 +96,7 @@ func (r *Receiver) Receive(ctx context.Context, accountSID string, m sms.Inbound
 		}
 		hook = true
 		return tx.EnqueueCallback(store.Callback{
-			SID: otpgate.NewSID(callbacks.PrefixCallback), MessageSID: msg.SID, AccountSID: accountSID, URL: acc.SMSURL,
+			SID: otpgate.NewSID(otpgate.PrefixCallback), MessageSID: msg.SID, AccountSID: accountSID, URL: acc.SMSURL,
 			Params: Params(msg).Encode(), NextAttemptAt: msg.CreatedAt, CreatedAt: msg.CreatedAt,
 		})
 	})

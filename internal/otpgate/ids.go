@@ -13,6 +13,7 @@ const (
 	PrefixVerification = "VE"
 	PrefixService      = "VA"
 	PrefixMessage      = "SM"
+	PrefixCallback     = "CB"
 )
 
 // NewSID returns prefix followed by 32 lowercase hex characters: 48 bits of

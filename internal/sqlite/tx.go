@@ -17,6 +17,7 @@ type stmts struct {
 	begin, commit, rollback, savepoint, rollbackTo, release, restartWAL *sql.Stmt
 
 	service, insertService                                                                          *sql.Stmt
+	serviceBySID, setEventsURL, dueExpirations                                                      *sql.Stmt
 	latestVerification, insertVerification, updateVerification                                      *sql.Stmt
 	insertMessage, updateMessage, message, advanceMessage                                           *sql.Stmt
 	redactMessage, deleteMessage, deleteOutboxIfAny                                                 *sql.Stmt
@@ -53,8 +54,11 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.rollbackTo, `ROLLBACK TO op`)
 	p(&s.release, `RELEASE op`)
 	p(&s.restartWAL, `PRAGMA wal_checkpoint(RESTART)`)
-	p(&s.service, `SELECT sid, account_sid, name, code_length, ttl_ns, created_at FROM services WHERE account_sid = ? AND name = ?`)
-	p(&s.insertService, `INSERT INTO services (sid, account_sid, name, code_length, ttl_ns, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
+	p(&s.service, `SELECT sid, account_sid, name, code_length, ttl_ns, created_at, events_url FROM services WHERE account_sid = ? AND name = ?`)
+	p(&s.serviceBySID, `SELECT sid, account_sid, name, code_length, ttl_ns, created_at, events_url FROM services WHERE sid = ?`)
+	p(&s.setEventsURL, `UPDATE services SET events_url = ? WHERE sid = ?`)
+	p(&s.dueExpirations, `SELECT `+verificationCols+` FROM verifications WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?`)
+	p(&s.insertService, `INSERT INTO services (sid, account_sid, name, code_length, ttl_ns, created_at, events_url) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.latestVerification, `SELECT `+verificationCols+` FROM verifications WHERE account_sid = ? AND service_sid = ? AND to_number = ? ORDER BY created_at DESC, sid DESC LIMIT 1`)
 	p(&s.insertVerification, `INSERT INTO verifications (`+verificationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.updateVerification, `UPDATE verifications SET status = ?, codes = ?, send_attempts = ?, check_attempts = ?, updated_at = ?, expires_at = ?, from_addr = ? WHERE sid = ?`)
@@ -102,7 +106,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.setSMSURL, `UPDATE accounts SET sms_url = ? WHERE sid = ?`)
 	p(&s.account, `SELECT sid, name, token_hash, created_at, sms_url FROM accounts WHERE sid = ?`)
 	p(&s.insertAccount, `INSERT INTO accounts (sid, name, token_hash, created_at, token_sealed) VALUES (?, ?, ?, ?, ?)`)
-	p(&s.enqueueCallback, `INSERT INTO callbacks (sid, message_sid, account_sid, url, params, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	p(&s.enqueueCallback, `INSERT INTO callbacks (sid, message_sid, account_sid, url, params, attempts, next_attempt_at, created_at, content_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.insertAttempt, `INSERT INTO callback_attempts (callback_sid, attempt, message_sid, url, at, status_code, error, duration_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`)
 	p(&s.deleteCallback, `DELETE FROM callbacks WHERE sid = ?`)
@@ -111,7 +115,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 		WHERE sid IN (SELECT c.sid FROM callbacks c WHERE c.next_attempt_at <= ?2
 			AND c.sid = (SELECT min(d.sid) FROM callbacks d WHERE d.message_sid = c.message_sid)
 			ORDER BY c.next_attempt_at LIMIT ?3)
-		RETURNING sid, message_sid, account_sid, url, params, attempts, created_at`)
+		RETURNING sid, message_sid, account_sid, url, params, attempts, created_at, content_type`)
 	p(&s.releaseCallbacks, `UPDATE callbacks SET next_attempt_at = created_at, claimed = 0 WHERE claimed = 1`)
 	if err != nil {
 		s.close()
@@ -192,7 +196,7 @@ func notFound(err error) error {
 func (t *tx) Service(accountSID, name string) (store.Service, error) {
 	var s store.Service
 	var ttl, created int64
-	err := t.st.service.QueryRowContext(bg, accountSID, name).Scan(&s.SID, &s.AccountSID, &s.Name, &s.CodeLength, &ttl, &created)
+	err := t.st.service.QueryRowContext(bg, accountSID, name).Scan(&s.SID, &s.AccountSID, &s.Name, &s.CodeLength, &ttl, &created, &s.EventsURL)
 	if err != nil {
 		return store.Service{}, notFound(err)
 	}
@@ -200,15 +204,47 @@ func (t *tx) Service(accountSID, name string) (store.Service, error) {
 	return s, nil
 }
 
+func (t *tx) ServiceBySID(sid string) (store.Service, error) {
+	var s store.Service
+	var ttl, created int64
+	err := t.st.serviceBySID.QueryRowContext(bg, sid).Scan(&s.SID, &s.AccountSID, &s.Name, &s.CodeLength, &ttl, &created, &s.EventsURL)
+	if err != nil {
+		return store.Service{}, notFound(err)
+	}
+	s.TTL, s.CreatedAt = time.Duration(ttl), fromNanos(created)
+	return s, nil
+}
+
+func (t *tx) SetServiceEventsURL(serviceSID, url string) error {
+	return t.execOne(t.st.setEventsURL, "set events_url of service "+serviceSID, url, serviceSID)
+}
+
+func (t *tx) DueExpirations(now time.Time, limit int) ([]store.Verification, error) {
+	rows, err := t.st.dueExpirations.QueryContext(bg, nanos(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Verification
+	for rows.Next() {
+		v, err := scanVerification(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 func (t *tx) InsertService(s store.Service) error {
-	return t.exec(t.st.insertService, s.SID, s.AccountSID, s.Name, s.CodeLength, int64(s.TTL), nanos(s.CreatedAt))
+	return t.exec(t.st.insertService, s.SID, s.AccountSID, s.Name, s.CodeLength, int64(s.TTL), nanos(s.CreatedAt), s.EventsURL)
 }
 
 func (t *tx) LatestVerification(accountSID, serviceSID, to string) (store.Verification, error) {
 	return scanVerification(t.st.latestVerification.QueryRowContext(bg, accountSID, serviceSID, to))
 }
 
-func scanVerification(row *sql.Row) (store.Verification, error) {
+func scanVerification(row scanner) (store.Verification, error) {
 	var v store.Verification
 	var codes []byte
 	var created, updated, expires int64
@@ -330,7 +366,7 @@ func (s transitionScanner) Scan(dest ...any) error {
 }
 
 func (t *tx) EnqueueCallback(c store.Callback) error {
-	return t.exec(t.st.enqueueCallback, c.SID, c.MessageSID, c.AccountSID, c.URL, c.Params, c.Attempts, nanos(c.NextAttemptAt), nanos(c.CreatedAt))
+	return t.exec(t.st.enqueueCallback, c.SID, c.MessageSID, c.AccountSID, c.URL, c.Params, c.Attempts, nanos(c.NextAttemptAt), nanos(c.CreatedAt), c.ContentType)
 }
 
 func (t *tx) insertAttempt(a store.CallbackAttempt) error {
@@ -365,7 +401,7 @@ func (t *tx) claimCallbacks(now, leaseUntil time.Time, limit int) ([]store.Callb
 	for rows.Next() {
 		var c store.Callback
 		var created int64
-		if err := rows.Scan(&c.SID, &c.MessageSID, &c.AccountSID, &c.URL, &c.Params, &c.Attempts, &created); err != nil {
+		if err := rows.Scan(&c.SID, &c.MessageSID, &c.AccountSID, &c.URL, &c.Params, &c.Attempts, &created, &c.ContentType); err != nil {
 			t.failed = err
 			return nil, err
 		}

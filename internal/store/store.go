@@ -35,6 +35,7 @@ type Service struct {
 	CodeLength int
 	TTL        time.Duration
 	CreatedAt  time.Time
+	EventsURL  string // where verification events are POSTed as JSON; "" for none
 }
 
 // Verification statuses.
@@ -136,7 +137,8 @@ type Callback struct {
 	MessageSID    string
 	AccountSID    string
 	URL           string
-	Params        string // form-encoded body
+	Params        string // the body: form-encoded, or JSON when ContentType is "json"
+	ContentType   string // "" (form) or "json"
 	Attempts      int
 	NextAttemptAt time.Time
 	CreatedAt     time.Time
@@ -203,6 +205,13 @@ type SandboxMessage struct {
 type Tx interface {
 	Service(accountSID, name string) (Service, error)
 	InsertService(s Service) error
+	// SetServiceEventsURL sets where a service's verification events go.
+	SetServiceEventsURL(serviceSID, url string) error
+	// DueExpirations returns up to limit pending verifications whose last
+	// code expired at or before now.
+	DueExpirations(now time.Time, limit int) ([]Verification, error)
+	// ServiceBySID returns a service.
+	ServiceBySID(sid string) (Service, error)
 
 	// LatestVerification returns the newest verification for the account,
 	// service and number, whatever its status: the latest CreatedAt, and of

@@ -6,6 +6,7 @@ package verify
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,9 @@ type Config struct {
 	// Outbox, if set, takes each committed SMS directly (the dispatcher),
 	// so it goes out without waiting for the outbox to be polled.
 	Outbox Outbox
+	// AfterEvent, if set, is called after a verification event was queued
+	// (to wake the callback sender).
+	AfterEvent func()
 	// Senders, if set, decides which senders a destination accepts and the
 	// default sender (routing.Table); else any valid sender is accepted and
 	// 'from' is required.
@@ -190,6 +194,9 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 				if err := tx.UpdateVerification(v); err != nil {
 					return err
 				}
+				if _, err := queueEvent(tx, v, now); err != nil {
+					return err
+				}
 			}
 			v = store.Verification{
 				SID: otpgate.NewSID(otpgate.PrefixVerification), AccountSID: req.AccountSID, ServiceSID: svc.SID,
@@ -308,6 +315,7 @@ type CheckResult struct {
 	ServiceName       string
 	Valid             bool
 	AttemptsRemaining int
+	event             bool
 }
 
 // Check checks a code against the pending verification for the service and
@@ -376,6 +384,11 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, err
 		if err := tx.UpdateVerification(v); err != nil {
 			return err
 		}
+		if v.Status != store.StatusPending {
+			if res.event, err = queueEvent(tx, v, now); err != nil {
+				return err
+			}
+		}
 		res.Verification, res.Valid = v, valid
 		res.AttemptsRemaining = max(0, MaxChecks-v.CheckAttempts)
 		if valid {
@@ -383,7 +396,79 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, err
 		}
 		return nil
 	})
+	if err == nil && res.event && s.cfg.AfterEvent != nil {
+		s.cfg.AfterEvent()
+	}
 	return res, err
+}
+
+// ExpireDue marks pending verifications whose codes all expired as expired
+// (queuing their events), up to 500 at a time; it returns how many.
+func (s *Service) ExpireDue(ctx context.Context) (int, error) {
+	now := s.cfg.Clock.Now().UTC()
+	n, events := 0, false
+	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		n, events = 0, false
+		due, err := tx.DueExpirations(now, 500)
+		if err != nil {
+			return err
+		}
+		for _, v := range due {
+			v.Status, v.UpdatedAt = store.StatusExpired, now
+			if err := tx.UpdateVerification(v); err != nil {
+				return err
+			}
+			ev, err := queueEvent(tx, v, now)
+			if err != nil {
+				return err
+			}
+			events = events || ev
+		}
+		n = len(due)
+		return nil
+	})
+	if err == nil && events && s.cfg.AfterEvent != nil {
+		s.cfg.AfterEvent()
+	}
+	return n, err
+}
+
+// Event is the JSON POSTed to a service's events URL when one of its
+// verifications is approved, expires, or reaches its maximum of wrong codes.
+type Event struct {
+	Type            string `json:"type"` // verification.approved, verification.expired, verification.max_attempts_reached
+	AccountSID      string `json:"account_sid"`
+	ServiceSID      string `json:"service_sid"`
+	Service         string `json:"service"`
+	VerificationSID string `json:"verification_sid"`
+	To              string `json:"to"`
+	Status          string `json:"status"`
+	SendAttempts    int    `json:"send_attempts"`
+	CheckAttempts   int    `json:"check_attempts"`
+	CreatedAt       string `json:"created_at"`
+	At              string `json:"at"`
+}
+
+// queueEvent queues v's event when its service has an events URL (read now,
+// not from the cache: it can change while otpgate runs). It reports whether
+// one was queued.
+func queueEvent(tx store.Tx, v store.Verification, now time.Time) (bool, error) {
+	svc, err := tx.ServiceBySID(v.ServiceSID)
+	if err != nil || svc.EventsURL == "" {
+		return false, err
+	}
+	body, err := json.Marshal(Event{
+		Type: "verification." + v.Status, AccountSID: v.AccountSID, ServiceSID: svc.SID, Service: svc.Name,
+		VerificationSID: v.SID, To: v.To, Status: v.Status, SendAttempts: v.SendAttempts, CheckAttempts: v.CheckAttempts,
+		CreatedAt: v.CreatedAt.Format(time.RFC3339), At: now.Format(time.RFC3339),
+	})
+	if err != nil {
+		return false, err
+	}
+	return true, tx.EnqueueCallback(store.Callback{
+		SID: otpgate.NewSID(otpgate.PrefixCallback), MessageSID: v.SID, AccountSID: v.AccountSID, URL: svc.EventsURL,
+		Params: string(body), ContentType: "json", NextAttemptAt: now, CreatedAt: now,
+	})
 }
 
 func validServiceName(name string) error {

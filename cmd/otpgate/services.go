@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/sqlite"
+	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/verify"
+	"github.com/otpgate/otpgate/internal/webhook"
+)
+
+func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	usage := "Usage: otpgate services set --account SID --service NAME --events-url URL [--data-dir DIR]\n"
+	if len(args) == 0 || args[0] != "set" {
+		fmt.Fprint(stderr, usage)
+		return errors.New("services: the only subcommand is set")
+	}
+	fs := flag.NewFlagSet("otpgate services set", flag.ContinueOnError)
+	acc := fs.String("account", "", "the account's SID (required)")
+	name := fs.String("service", "", "the service's name, as in /2fa/send (required; created with the default settings if new)")
+	eventsURL := fs.String("events-url", "", "where the service's verification events (approved, expired, max_attempts_reached) are POSTed as signed JSON; empty to stop")
+	dataDir := fs.String("data-dir", "./otpgate-data", "the server's data directory (works while the server runs)")
+	allowPrivate := fs.Bool("webhook-allow-private", false, "allow a URL on a loopback, private or link-local address (development and tests only)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage+"\nChanges a verification service's settings.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args[1:], stderr); err != nil {
+		return err
+	}
+	if *acc == "" || *name == "" {
+		return errors.New("services set: --account and --service are required")
+	}
+	if *eventsURL != "" {
+		if err := (webhook.Policy{AllowPrivate: *allowPrivate}).ValidateURL(ctx, *eventsURL); err != nil {
+			return fmt.Errorf("--events-url: %w", err)
+		}
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(*dataDir, "otpgate.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.Account(ctx, *acc); err != nil {
+		return fmt.Errorf("services set: no account %s in %s", *acc, *dataDir)
+	}
+	err = st.Update(ctx, func(tx store.Tx) error {
+		svc, err := tx.Service(*acc, *name)
+		if errors.Is(err, store.ErrNotFound) {
+			svc = store.Service{SID: otpgate.NewSID(otpgate.PrefixService), AccountSID: *acc, Name: *name,
+				CodeLength: verify.DefaultCodeLength, TTL: verify.DefaultTTL, CreatedAt: time.Now().UTC(), EventsURL: *eventsURL}
+			return tx.InsertService(svc)
+		}
+		if err != nil {
+			return err
+		}
+		return tx.SetServiceEventsURL(svc.SID, *eventsURL)
+	})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "Service %q of %s: verification events go to %q\n", *name, *acc, *eventsURL)
+	return err
+}
