@@ -113,7 +113,9 @@ func newParser(defaultRegion string, shards, shardSize int) (*Parser, error) {
 	}
 	if fastRegions[region] {
 		p.nationalPrefix = phonenumbers.GetNddPrefixForRegion(region, true)
-		p.fast = isDigits(p.nationalPrefix)
+		// One region per calling code: +44 is also Guernsey, Jersey and
+		// the Isle of Man, whose numbers only the full parse tells apart.
+		p.fast = isDigits(p.nationalPrefix) && len(phonenumbers.GetRegionCodesForCountryCode(cc)) == 1
 	}
 	return p, nil
 }
@@ -124,7 +126,7 @@ func newParser(defaultRegion string, shards, shardSize int) (*Parser, error) {
 // parse; add a region there before adding it here.
 var fastRegions = map[string]bool{
 	"JO": true, "SA": true, "AE": true, "KW": true, "QA": true, "BH": true, "OM": true,
-	"EG": true, "IQ": true, "LB": true, "PS": true, "SY": true, "TR": true, "GB": true, "DE": true, "FR": true,
+	"EG": true, "IQ": true, "LB": true, "PS": true, "SY": true, "TR": true, "DE": true, "FR": true,
 }
 
 func isDigits(s string) bool {

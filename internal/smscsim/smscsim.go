@@ -263,6 +263,9 @@ func (s *Server) DropAll() {
 	for c := range s.sessions {
 		_ = c.conn.Close()
 	}
+	// Gone at once, not when each session's reader notices: nothing is
+	// delivered to a dropped connection after DropAll returns.
+	s.receivers = s.receivers[:0]
 }
 
 // Submits returns a copy of the accepted submit_sm (at most the last
