@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,5 +206,21 @@ func TestTwilioSDKCancel(t *testing.T) {
 	red.SetBody("")
 	if r, err := tw.Api.UpdateMessage(*m.Sid, red); err != nil || *r.Body != "" {
 		t.Fatalf("redact a canceled message: %v", err)
+	}
+}
+
+// Verification SMS are in the message log, with the code masked.
+func TestVerificationSMSMaskedInMessageLog(t *testing.T) {
+	s := mustServe(t, nil)
+	if r := s.send(t, "app", "0790320012"); r.Status != 201 {
+		t.Fatalf("send: %d %s", r.Status, r.Raw)
+	}
+	code := s.codes(t, "0790320012", 1)[0]
+	msgs, err := twilioClient(t, s).Api.ListMessage(&openapi.ListMessageParams{})
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("list: %v %v", msgs, err)
+	}
+	if b := *msgs[0].Body; b != "Your verification code is: ******" || strings.Contains(b, code) {
+		t.Fatalf("verification SMS in the log: %q", b)
 	}
 }
