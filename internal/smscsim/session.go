@@ -218,9 +218,18 @@ func (c *session) onBind(seq uint32, frame []byte) {
 	s.binds.Add(1)
 	if kind != boundTX {
 		// The bind_resp goes out before anything the receiver side may send
-		// (queued receipts): an ESME must see its bind answered first.
-		c.flush()
-		s.addReceiver(c)
+		// (queued receipts), and the session is a receiver by the time the
+		// ESME reads it: register, and write it, holding the write lock.
+		c.commit()
+		c.wmu.Lock()
+		s.addReceiver(c) // nothing reaches the conn before the unlock below
+		_ = c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		_, err := c.conn.Write(c.out)
+		c.out = c.out[:0]
+		c.wmu.Unlock()
+		if err != nil {
+			_ = c.conn.Close()
+		}
 	}
 }
 
