@@ -145,14 +145,7 @@ func TestStatusCallbacksSurviveRestart(t *testing.T) {
 		return startCmd(t, c)
 	}
 	c := start()
-	var sm []string
-	for deadline := time.Now().Add(5 * time.Second); sm == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		sm = firstAccountRE.FindStringSubmatch(c.output())
-	}
-	if sm == nil {
-		t.Fatalf("no account printed: %q", c.output())
-	}
-	s := &testServer{URL: c.url, SID: sm[1], Token: sm[2]}
+	s := c.server(t)
 	r := s.postForm(t, "/2010-04-01/Accounts/"+s.SID+"/Messages.json", url.Values{
 		"To": {"0790320012"}, "From": {"MyApp"}, "Body": {"hello"}, "StatusCallback": {rcv.srv.URL + "/status"},
 	})

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -47,24 +46,7 @@ var firstAccountRE = regexp.MustCompile(`Account SID: (AC[0-9a-f]{32})\s+Auth to
 // mustServe starts a server with a temp data dir; clock may be nil.
 func mustServe(tb testing.TB, clock *fakeClock) *testServer {
 	tb.Helper()
-	var out bytes.Buffer
-	m := &Main{Config: ServeConfig{
-		Addr: "127.0.0.1:0", DataDir: tb.TempDir(), Region: "JO", CodeLength: 6, CodeTTL: 10 * time.Minute,
-		LogLevel: "warn", LogFormat: "text",
-	}, Stdout: &out, LogOutput: io.Discard}
-	if clock != nil {
-		m.Clock = clock
-	}
-	if err := m.Run(context.Background()); err != nil {
-		m.Close()
-		tb.Fatalf("start otpgate: %v", err)
-	}
-	tb.Cleanup(func() { m.Close() })
-	sm := firstAccountRE.FindStringSubmatch(out.String())
-	if sm == nil {
-		tb.Fatalf("first start printed no account:\n%s", out.String())
-	}
-	return &testServer{Main: m, URL: "http://" + m.Addr(), SID: sm[1], Token: sm[2], stdout: &out}
+	return mustServeWith(tb, clock, func(*ServeConfig) {})
 }
 
 // response is a decoded JSON reply.

@@ -105,6 +105,19 @@ func startCmd(tb testing.TB, c *child) *child {
 	}
 }
 
+// server waits for the account the child printed on its first start.
+func (c *child) server(tb testing.TB) *testServer {
+	tb.Helper()
+	var sm []string
+	for deadline := time.Now().Add(5 * time.Second); sm == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		sm = firstAccountRE.FindStringSubmatch(c.output())
+	}
+	if sm == nil {
+		tb.Fatalf("no account printed: %q", c.output())
+	}
+	return &testServer{URL: c.url, SID: sm[1], Token: sm[2]}
+}
+
 func (c *child) output() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -117,14 +130,7 @@ func TestKill9AfterAcknowledgedSends(t *testing.T) {
 	dataDir := t.TempDir()
 	addr := freeAddr(t)
 	c := startChild(t, dataDir, addr)
-	var sm []string
-	for deadline := time.Now().Add(5 * time.Second); sm == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		sm = firstAccountRE.FindStringSubmatch(c.output())
-	}
-	if sm == nil {
-		t.Fatalf("no account printed: %q", c.output())
-	}
-	s := &testServer{URL: c.url, SID: sm[1], Token: sm[2]}
+	s := c.server(t)
 
 	// A burst of sends; kill -9 the moment the last 201 arrives, so many
 	// are still in the outbox.
@@ -169,14 +175,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	dataDir := t.TempDir()
 	addr := freeAddr(t)
 	c := startChild(t, dataDir, addr)
-	var sm []string
-	for deadline := time.Now().Add(5 * time.Second); sm == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		sm = firstAccountRE.FindStringSubmatch(c.output())
-	}
-	if sm == nil {
-		t.Fatalf("no account printed: %q", c.output())
-	}
-	s := &testServer{URL: c.url, SID: sm[1], Token: sm[2]}
+	s := c.server(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
