@@ -128,6 +128,7 @@ func New(cfg Config) *Sender {
 	if cfg.FirstRetry == 0 {
 		cfg.FirstRetry = 5 * time.Second
 	}
+	cfg.Poll = min(cfg.Poll, cfg.FirstRetry) // a retry is not kept waiting longer than its backoff
 	return &Sender{cfg: cfg, client: cfg.Policy.Client(cfg.Timeout), wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
