@@ -316,7 +316,7 @@ func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, it store.Outb
 		if err := tx.DeleteOutbox(it.MessageSID); err != nil {
 			return err
 		}
-		u := store.MessageUpdate{SID: it.MessageSID, Connector: name, UpdatedAt: now}
+		u := store.MessageUpdate{SID: it.MessageSID, Connector: name, UpdatedAt: now, Quiet: it.Quiet}
 		if sendErr == nil && !deliveredOnSend && pid != "" {
 			if err := recordParts(tx, name, it.MessageSID, pid, now); err != nil {
 				return err

@@ -128,7 +128,7 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (store.Message, err
 			return err
 		}
 		item = store.OutboxItem{MessageSID: m.SID, AccountSID: m.AccountSID, From: from, To: to.E164,
-			Payload: s.cfg.Sealer.Seal(m.SID, []byte(body)), NextAttemptAt: now, CreatedAt: now}
+			Payload: s.cfg.Sealer.Seal(m.SID, []byte(body)), NextAttemptAt: now, CreatedAt: now, Quiet: req.StatusCallback == ""}
 		if s.cfg.Outbox != nil {
 			s.cfg.Outbox.Claim(&item)
 		}

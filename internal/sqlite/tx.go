@@ -18,9 +18,11 @@ type stmts struct {
 
 	service, insertService                                                                          *sql.Stmt
 	serviceBySID, setEventsURL, dueExpirations                                                      *sql.Stmt
+	recordCheck                                                                                     *sql.Stmt
 	latestVerification, insertVerification, updateVerification                                      *sql.Stmt
 	insertMessage, updateMessage, message, advanceMessage                                           *sql.Stmt
 	redactMessage, deleteMessage, deleteOutboxIfAny                                                 *sql.Stmt
+	advanceMessageQuiet                                                                             *sql.Stmt
 	setSMSURL, account                                                                              *sql.Stmt
 	enqueueCallback, insertAttempt, deleteCallback, retryCallback, claimCallbacks, releaseCallbacks *sql.Stmt
 	enqueue, deleteOutbox, rescheduleOutbox, claimOutbox                                            *sql.Stmt
@@ -57,7 +59,8 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.service, `SELECT sid, account_sid, name, code_length, ttl_ns, created_at, events_url FROM services WHERE account_sid = ? AND name = ?`)
 	p(&s.serviceBySID, `SELECT sid, account_sid, name, code_length, ttl_ns, created_at, events_url FROM services WHERE sid = ?`)
 	p(&s.setEventsURL, `UPDATE services SET events_url = ? WHERE sid = ?`)
-	p(&s.dueExpirations, `SELECT `+verificationCols+` FROM verifications WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?`)
+	p(&s.dueExpirations, `SELECT `+verificationCols+` FROM verifications WHERE expires_at > ? AND expires_at <= ? AND status = 'pending' ORDER BY expires_at LIMIT ?`)
+	p(&s.recordCheck, `UPDATE verifications SET status = ?, check_attempts = ?, updated_at = ? WHERE sid = ?`)
 	p(&s.insertService, `INSERT INTO services (sid, account_sid, name, code_length, ttl_ns, created_at, events_url) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.latestVerification, `SELECT `+verificationCols+` FROM verifications WHERE account_sid = ? AND service_sid = ? AND to_number = ? ORDER BY created_at DESC, sid DESC LIMIT 1`)
 	p(&s.insertVerification, `INSERT INTO verifications (`+verificationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -79,15 +82,24 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 		updated_at    = ?8
 		WHERE sid = ?9
 		RETURNING last_transition != '', `+messageCols)
+	p(&s.advanceMessageQuiet, `UPDATE messages SET
+		status        = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?2 ELSE status END,
+		error_code    = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?3 ELSE error_code END,
+		error_message = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?4 ELSE error_message END,
+		connector     = CASE WHEN ?5 != '' THEN ?5 ELSE connector END,
+		provider_id   = CASE WHEN ?6 != '' THEN ?6 ELSE provider_id END,
+		sent_at       = CASE WHEN ?7 != 0 THEN ?7 ELSE sent_at END,
+		updated_at    = ?8
+		WHERE sid = ?9`)
 	p(&s.message, `SELECT `+messageCols+` FROM messages WHERE sid = ?`)
-	p(&s.enqueue, `INSERT INTO outbox (message_sid, account_sid, from_addr, to_number, payload, attempts, next_attempt_at, last_error, expires_at, created_at, claimed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	p(&s.enqueue, `INSERT INTO outbox (message_sid, account_sid, from_addr, to_number, payload, attempts, next_attempt_at, last_error, expires_at, created_at, claimed, quiet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.deleteOutbox, `DELETE FROM outbox WHERE message_sid = ?`)
 	p(&s.rescheduleOutbox, `UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, claimed = 0 WHERE message_sid = ?`)
 	// RETURNING gives rows in no set order; claimed_due (the old due time,
 	// as SET reads the row before the update) lets the caller sort them.
 	p(&s.claimOutbox, `UPDATE outbox SET claimed_due = next_attempt_at, next_attempt_at = ?1, claimed = 1
 		WHERE message_sid IN (SELECT message_sid FROM outbox WHERE next_attempt_at <= ?2 ORDER BY next_attempt_at LIMIT ?3)
-		RETURNING message_sid, account_sid, from_addr, to_number, payload, attempts, last_error, expires_at, created_at, claimed_due`)
+		RETURNING message_sid, account_sid, from_addr, to_number, payload, attempts, last_error, expires_at, created_at, claimed_due, quiet`)
 	p(&s.insertSandbox, `INSERT INTO sandbox_messages (sid, account_sid, from_addr, to_number, body, segments, encoding, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING`)
 	p(&s.releaseLeases, `UPDATE outbox SET next_attempt_at = created_at, claimed = 0 WHERE claimed = 1`)
 	p(&s.insertPart, `INSERT INTO message_parts (connector, smsc_id, message_sid, part) VALUES (?, ?, ?, ?)
@@ -219,8 +231,12 @@ func (t *tx) SetServiceEventsURL(serviceSID, url string) error {
 	return t.execOne(t.st.setEventsURL, "set events_url of service "+serviceSID, url, serviceSID)
 }
 
-func (t *tx) DueExpirations(now time.Time, limit int) ([]store.Verification, error) {
-	rows, err := t.st.dueExpirations.QueryContext(bg, nanos(now), limit)
+func (t *tx) RecordCheck(v store.Verification) error {
+	return t.execOne(t.st.recordCheck, "record check on verification "+v.SID, v.Status, v.CheckAttempts, nanos(v.UpdatedAt), v.SID)
+}
+
+func (t *tx) DueExpirations(since, now time.Time, limit int) ([]store.Verification, error) {
+	rows, err := t.st.dueExpirations.QueryContext(bg, nanos(since), nanos(now), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -320,7 +336,7 @@ func (t *tx) DeleteMessage(sid string) error {
 
 func (t *tx) Enqueue(it store.OutboxItem) error {
 	return t.exec(t.st.enqueue, it.MessageSID, it.AccountSID, it.From, it.To, it.Payload, it.Attempts,
-		nanos(it.NextAttemptAt), it.LastError, nanos(it.ExpiresAt), nanos(it.CreatedAt), it.Claimed)
+		nanos(it.NextAttemptAt), it.LastError, nanos(it.ExpiresAt), nanos(it.CreatedAt), it.Claimed, it.Quiet)
 }
 
 func (t *tx) DeleteOutbox(messageSID string) error {
@@ -332,12 +348,18 @@ func (t *tx) RescheduleOutbox(messageSID string, attempts int, next time.Time, l
 }
 
 func (t *tx) AdvanceMessage(u store.MessageUpdate) (store.Transition, error) {
-	if err := t.beforeWrite(); err != nil {
-		return store.Transition{}, err
-	}
 	from := ","
 	for _, f := range u.From {
 		from += f + ","
+	}
+	if u.Quiet {
+		// The plain UPDATE: RETURNING the row costs more than the status change.
+		err := t.execOne(t.st.advanceMessageQuiet, "advance message "+u.SID, from, u.Status, u.ErrorCode, u.ErrorMessage,
+			u.Connector, u.ProviderID, nanos(u.SentAt), nanos(u.UpdatedAt), u.SID)
+		return store.Transition{}, err
+	}
+	if err := t.beforeWrite(); err != nil {
+		return store.Transition{}, err
 	}
 	row := t.st.advanceMessage.QueryRowContext(bg, from, u.Status, u.ErrorCode, u.ErrorMessage,
 		u.Connector, u.ProviderID, nanos(u.SentAt), nanos(u.UpdatedAt), u.SID)
@@ -528,7 +550,7 @@ func (t *tx) claim(now, leaseUntil time.Time, limit int) ([]store.OutboxItem, er
 	for rows.Next() {
 		var it store.OutboxItem
 		var created, expires, wasDue int64
-		if err := rows.Scan(&it.MessageSID, &it.AccountSID, &it.From, &it.To, &it.Payload, &it.Attempts, &it.LastError, &expires, &created, &wasDue); err != nil {
+		if err := rows.Scan(&it.MessageSID, &it.AccountSID, &it.From, &it.To, &it.Payload, &it.Attempts, &it.LastError, &expires, &created, &wasDue, &it.Quiet); err != nil {
 			t.failed = err
 			return nil, err
 		}

@@ -167,6 +167,10 @@ type MessageUpdate struct {
 	ErrorMessage string
 	SentAt       time.Time // zero keeps the current one
 	UpdatedAt    time.Time
+	// Quiet: the caller knows no one listens for this message's status
+	// changes (it has no StatusCallback); the store may then skip working
+	// out the Transition, whose Changed is false.
+	Quiet bool
 }
 
 // OutboxItem is a message waiting to be handed to a connector. Payload is the
@@ -185,6 +189,8 @@ type OutboxItem struct {
 	// Claimed, on Enqueue, stores the item already claimed, its lease running
 	// until NextAttemptAt: the process that enqueued it delivers it itself.
 	Claimed bool
+	// Quiet: the message has no StatusCallback (see MessageUpdate.Quiet).
+	Quiet bool
 }
 
 // SandboxMessage is a message delivered by the sandbox connector, kept with
@@ -208,8 +214,11 @@ type Tx interface {
 	// SetServiceEventsURL sets where a service's verification events go.
 	SetServiceEventsURL(serviceSID, url string) error
 	// DueExpirations returns up to limit pending verifications whose last
-	// code expired at or before now.
-	DueExpirations(now time.Time, limit int) ([]Verification, error)
+	// code expired after since and at or before now, earliest first.
+	DueExpirations(since, now time.Time, limit int) ([]Verification, error)
+	// RecordCheck stores v's status, check attempts and update time only
+	// (cheaper than UpdateVerification when codes and expiry are unchanged).
+	RecordCheck(v Verification) error
 	// ServiceBySID returns a service.
 	ServiceBySID(sid string) (Service, error)
 

@@ -81,6 +81,7 @@ type Service struct {
 	// change once created, and looking one up is on every request's path.
 	mu       sync.RWMutex
 	services map[serviceKey]store.Service
+	swept    time.Time // expiries up to here were handled (ExpireDue)
 }
 
 type serviceKey struct{ account, name string }
@@ -232,6 +233,7 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 		item := store.OutboxItem{
 			MessageSID: m.SID, AccountSID: req.AccountSID, From: from, To: to.E164,
 			Payload: s.cfg.Keys.Seal(m.SID, []byte(body)), NextAttemptAt: now, ExpiresAt: expires, CreatedAt: now,
+			Quiet: true, // verification SMS have no StatusCallback
 		}
 		if s.cfg.Outbox != nil {
 			s.cfg.Outbox.Claim(&item)
@@ -381,7 +383,7 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, err
 			v.Status = store.StatusMaxAttempts
 		}
 		v.UpdatedAt = now
-		if err := tx.UpdateVerification(v); err != nil {
+		if err := tx.RecordCheck(v); err != nil {
 			return err
 		}
 		if v.Status != store.StatusPending {
@@ -404,18 +406,30 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, err
 
 // ExpireDue marks pending verifications whose codes all expired as expired
 // (queuing their events), up to 500 at a time; it returns how many.
+//
+// It looks at verifications that expired since the last sweep (at the
+// first, since the longest a code can live), so a sweep costs what expired
+// since, not the size of the table.
 func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	now := s.cfg.Clock.Now().UTC()
+	s.mu.Lock()
+	since := s.swept
+	s.mu.Unlock()
+	if since.IsZero() {
+		since = now.Add(-25 * time.Hour)
+	}
 	n, events := 0, false
+	var last time.Time
 	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		n, events = 0, false
-		due, err := tx.DueExpirations(now, 500)
+		n, events, last = 0, false, time.Time{}
+		due, err := tx.DueExpirations(since, now, 500)
 		if err != nil {
 			return err
 		}
 		for _, v := range due {
+			last = v.ExpiresAt
 			v.Status, v.UpdatedAt = store.StatusExpired, now
-			if err := tx.UpdateVerification(v); err != nil {
+			if err := tx.RecordCheck(v); err != nil {
 				return err
 			}
 			ev, err := queueEvent(tx, v, now)
@@ -427,6 +441,18 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 		n = len(due)
 		return nil
 	})
+	if err == nil {
+		// Next time, from where this sweep got to: now, or (a full batch)
+		// the last expiry it handled. A verification whose expiry was
+		// moved later by a resend is found again then.
+		s.mu.Lock()
+		if n == 500 {
+			s.swept = last.Add(-time.Nanosecond)
+		} else {
+			s.swept = now
+		}
+		s.mu.Unlock()
+	}
 	if err == nil && events && s.cfg.AfterEvent != nil {
 		s.cfg.AfterEvent()
 	}

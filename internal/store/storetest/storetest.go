@@ -506,6 +506,42 @@ var serviceTests = []testCase{
 }
 
 var verificationTests = []testCase{
+	{"DueExpirationsAndRecordCheck", func(t *testing.T, s store.Store) {
+		svc := mustSetup(t, s)
+		MustUpdate(t, s, func(tx store.Tx) error {
+			for i, sid := range []string{"VE1", "VE2", "VE3", "VE4"} {
+				v := newVerification("AC1", svc.SID, sid, fmt.Sprintf("+4477009001%02d", i), at(time.Duration(i)*time.Minute))
+				if sid == "VE3" {
+					v.Status = store.StatusApproved
+				}
+				if err := tx.InsertVerification(v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		// Expiries at +10m, +11m, (+12m approved), +13m; the window (+10m, +12m30s] holds VE2 only.
+		due, err := read(t, s, func(tx store.Tx) ([]store.Verification, error) {
+			return tx.DueExpirations(at(10*time.Minute), at(12*time.Minute+30*time.Second), 10)
+		})
+		if err != nil || len(due) != 1 || due[0].SID != "VE2" {
+			t.Fatalf("DueExpirations = %v, %v; want VE2", due, err)
+		}
+		v := due[0]
+		v.Status, v.CheckAttempts, v.UpdatedAt = store.StatusExpired, 3, at(20*time.Minute)
+		MustUpdate(t, s, func(tx store.Tx) error { return tx.RecordCheck(v) })
+		got, err := latest(t, s, "AC1", svc.SID, v.To)
+		if err != nil || got.Status != store.StatusExpired || got.CheckAttempts != 3 || !got.UpdatedAt.Equal(at(20*time.Minute)) ||
+			!got.ExpiresAt.Equal(v.ExpiresAt) || len(got.Codes) != 1 {
+			t.Fatalf("after RecordCheck: %+v, %v", got, err)
+		}
+		due, err = read(t, s, func(tx store.Tx) ([]store.Verification, error) {
+			return tx.DueExpirations(at(0), at(time.Hour), 10)
+		})
+		if err != nil || len(due) != 2 || due[0].SID != "VE1" || due[1].SID != "VE4" {
+			t.Fatalf("DueExpirations over the hour = %v, %v; want VE1, VE4 (VE2 expired, VE3 approved)", due, err)
+		}
+	}},
 	{"InsertThenLatest", func(t *testing.T, s store.Store) {
 		svc := mustSetup(t, s)
 		v := newVerification("AC1", svc.SID, "VE1", to, at(0))
