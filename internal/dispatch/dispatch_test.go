@@ -54,6 +54,12 @@ func (c *scripted) Send(_ context.Context, m sms.Message) (string, error) {
 	return "pid-" + m.SID, nil
 }
 
+func (c *scripted) bodies(sid string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.sent[sid]...)
+}
+
 func (c *scripted) count(sid string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -131,8 +137,8 @@ func TestDispatch(t *testing.T) {
 	if ok.ProviderID != "pid-SMok" || ok.Connector != "scripted" || ok.SentAt.IsZero() {
 		t.Errorf("sent message = %+v", ok)
 	}
-	if conn.sent["SMok"][0] != "real body SMok" {
-		t.Errorf("connector got body %q, want the opened payload", conn.sent["SMok"][0])
+	if b := conn.bodies("SMok"); len(b) != 1 || b[0] != "real body SMok" {
+		t.Errorf("connector got bodies %q, want the opened payload once", b)
 	}
 	perm := waitStatus(t, st, "SMperm", store.MsgFailed)
 	if perm.ErrorCode != 11 || perm.ErrorMessage != "invalid destination" || conn.count("SMperm") != 1 {
