@@ -272,6 +272,10 @@ func (d *Dispatcher) deliver(it store.OutboxItem) {
 	d.finish(ctx, log, it, last, "", lastErr)
 }
 
+// errGone: the message left the outbox (deleted through the API) while a
+// connector was sending it.
+var errGone = errors.New("dispatch: the message is no longer in the outbox")
+
 // Healthy is implemented by connectors that can tell whether they can send
 // now (an SMPP connector with no bind up cannot).
 type Healthy interface{ Healthy() bool }
@@ -314,6 +318,9 @@ func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, it store.Outb
 			return tx.RescheduleOutbox(it.MessageSID, attempts, now.Add(Backoff(attempts)), sendErr.Error())
 		}
 		if err := tx.DeleteOutbox(it.MessageSID); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return errGone
+			}
 			return err
 		}
 		u := store.MessageUpdate{SID: it.MessageSID, Connector: name, UpdatedAt: now, Quiet: it.Quiet}
@@ -344,6 +351,8 @@ func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, it store.Outb
 		d.cfg.AfterStatus()
 	}
 	switch {
+	case errors.Is(err, errGone):
+		log.Warn("the message was deleted while it was being sent; its outcome is not recorded", "err", sendErr)
 	case err != nil:
 		log.Error("recording send outcome failed; the message will be retried when its lease ends", "err", err)
 	case sendErr == nil:

@@ -223,7 +223,7 @@ func (s *Service) Cancel(ctx context.Context, accountSID, sid string) (store.Mes
 			return otpgate.Errorf(otpgate.KindConflict, CodeNotCancelable,
 				"Message %s cannot be canceled: it is %s; only queued messages can be canceled", sid, m.Status)
 		}
-		if err := tx.DeleteOutbox(sid); err != nil {
+		if err := tx.CancelOutbox(sid); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return otpgate.Errorf(otpgate.KindConflict, CodeNotCancelable, "Message %s cannot be canceled: it is being sent", sid)
 			}

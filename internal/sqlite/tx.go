@@ -23,6 +23,7 @@ type stmts struct {
 	insertMessage, updateMessage, message, advanceMessage                                           *sql.Stmt
 	redactMessage, deleteMessage, deleteOutboxIfAny                                                 *sql.Stmt
 	advanceMessageQuiet                                                                             *sql.Stmt
+	cancelOutbox                                                                                    *sql.Stmt
 	setSMSURL, account                                                                              *sql.Stmt
 	enqueueCallback, insertAttempt, deleteCallback, retryCallback, claimCallbacks, releaseCallbacks *sql.Stmt
 	enqueue, deleteOutbox, rescheduleOutbox, claimOutbox                                            *sql.Stmt
@@ -94,6 +95,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.message, `SELECT `+messageCols+` FROM messages WHERE sid = ?`)
 	p(&s.enqueue, `INSERT INTO outbox (message_sid, account_sid, from_addr, to_number, payload, attempts, next_attempt_at, last_error, expires_at, created_at, claimed, quiet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.deleteOutbox, `DELETE FROM outbox WHERE message_sid = ?`)
+	p(&s.cancelOutbox, `DELETE FROM outbox WHERE message_sid = ? AND claimed = 0`)
 	p(&s.rescheduleOutbox, `UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, claimed = 0 WHERE message_sid = ?`)
 	// RETURNING gives rows in no set order; claimed_due (the old due time,
 	// as SET reads the row before the update) lets the caller sort them.
@@ -341,6 +343,10 @@ func (t *tx) Enqueue(it store.OutboxItem) error {
 
 func (t *tx) DeleteOutbox(messageSID string) error {
 	return t.execOne(t.st.deleteOutbox, "delete outbox item "+messageSID, messageSID)
+}
+
+func (t *tx) CancelOutbox(messageSID string) error {
+	return t.execOne(t.st.cancelOutbox, "cancel outbox item "+messageSID, messageSID)
 }
 
 func (t *tx) RescheduleOutbox(messageSID string, attempts int, next time.Time, lastError string) error {

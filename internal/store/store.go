@@ -258,6 +258,9 @@ type Tx interface {
 	Enqueue(item OutboxItem) error
 	// DeleteOutbox removes a message from the outbox (it was sent or failed for good).
 	DeleteOutbox(messageSID string) error
+	// CancelOutbox removes a message from the outbox if no dispatcher holds
+	// it; ErrNotFound when it is not there or is being sent.
+	CancelOutbox(messageSID string) error
 	// RescheduleOutbox releases the claim on an item and sets when it is next due.
 	RescheduleOutbox(messageSID string, attempts int, next time.Time, lastError string) error
 

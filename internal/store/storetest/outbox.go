@@ -73,6 +73,21 @@ func claimDueTests(limits ...int) []testCase {
 }
 
 var outboxTests = append(claimDueTests(1, 3, 4, 10), []testCase{
+	{"CancelOutboxLeavesClaimedItems", func(t *testing.T, s store.Store) {
+		items := mustEnqueue(t, s, at(-time.Minute), at(time.Hour))
+		claimed := mustClaim(t, s, at(0), at(time.Minute), 10)
+		if len(claimed) != 1 || claimed[0].MessageSID != items[0].MessageSID {
+			t.Fatalf("claimed %v, want %s", sids(claimed), items[0].MessageSID)
+		}
+		err := s.Update(ctx, func(tx store.Tx) error { return tx.CancelOutbox(items[0].MessageSID) })
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("CancelOutbox of a claimed item = %v, want ErrNotFound", err)
+		}
+		MustUpdate(t, s, func(tx store.Tx) error { return tx.CancelOutbox(items[1].MessageSID) })
+		if got := mustClaim(t, s, at(2*time.Hour), at(3*time.Hour), 10); len(got) != 1 || got[0].MessageSID != items[0].MessageSID {
+			t.Fatalf("after canceling %s: claimable %v, want only %s", items[1].MessageSID, sids(got), items[0].MessageSID)
+		}
+	}},
 	{"EnqueuedClaimedIsLeased", func(t *testing.T, s store.Store) {
 		it := newOutboxItem("AC1", "SM1", at(2*time.Minute)) // claimed until then
 		it.Claimed = true
