@@ -35,6 +35,17 @@ type stmts struct {
 }
 
 const verificationCols = `sid, account_sid, service_sid, to_number, from_addr, channel, status, codes, send_attempts, check_attempts, created_at, updated_at, expires_at`
+
+// advanceSet is AdvanceMessage's update; see Tx.AdvanceMessage.
+const advanceSet = `UPDATE messages SET
+		status        = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?2 ELSE status END,
+		error_code    = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?3 ELSE error_code END,
+		error_message = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?4 ELSE error_message END,
+		connector     = CASE WHEN ?5 != '' THEN ?5 ELSE connector END,
+		provider_id   = CASE WHEN ?6 != '' THEN ?6 ELSE provider_id END,
+		sent_at       = CASE WHEN ?7 != 0 THEN ?7 ELSE sent_at END,
+		updated_at    = ?8`
+
 const messageCols = `sid, account_sid, verification_sid, direction, from_addr, to_number, body, status, encoding, segments, connector, provider_id, error_code, error_message, created_at, updated_at, sent_at, status_callback`
 
 func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
@@ -72,26 +83,11 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.deleteOutboxIfAny, `DELETE FROM outbox WHERE message_sid = ?`)
 	p(&s.updateMessage, `UPDATE messages SET status = ?, connector = ?, provider_id = ?, error_code = ?, error_message = ?, updated_at = ?, sent_at = ? WHERE sid = ?`)
 	// ?1 is ",st1,st2," the statuses the message may be in for ?2 to apply.
-	p(&s.advanceMessage, `UPDATE messages SET
-		status        = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?2 ELSE status END,
-		error_code    = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?3 ELSE error_code END,
-		error_message = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?4 ELSE error_message END,
-		connector     = CASE WHEN ?5 != '' THEN ?5 ELSE connector END,
-		provider_id   = CASE WHEN ?6 != '' THEN ?6 ELSE provider_id END,
-		sent_at       = CASE WHEN ?7 != 0 THEN ?7 ELSE sent_at END,
-		last_transition = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?2 ELSE '' END,
-		updated_at    = ?8
+	p(&s.advanceMessage, advanceSet+`,
+		last_transition = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?2 ELSE '' END
 		WHERE sid = ?9
 		RETURNING last_transition != '', `+messageCols)
-	p(&s.advanceMessageQuiet, `UPDATE messages SET
-		status        = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?2 ELSE status END,
-		error_code    = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?3 ELSE error_code END,
-		error_message = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?4 ELSE error_message END,
-		connector     = CASE WHEN ?5 != '' THEN ?5 ELSE connector END,
-		provider_id   = CASE WHEN ?6 != '' THEN ?6 ELSE provider_id END,
-		sent_at       = CASE WHEN ?7 != 0 THEN ?7 ELSE sent_at END,
-		updated_at    = ?8
-		WHERE sid = ?9`)
+	p(&s.advanceMessageQuiet, advanceSet+` WHERE sid = ?9`)
 	p(&s.message, `SELECT `+messageCols+` FROM messages WHERE sid = ?`)
 	p(&s.enqueue, `INSERT INTO outbox (message_sid, account_sid, from_addr, to_number, payload, attempts, next_attempt_at, last_error, expires_at, created_at, claimed, quiet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.deleteOutbox, `DELETE FROM outbox WHERE message_sid = ?`)
@@ -208,21 +204,17 @@ func notFound(err error) error {
 }
 
 func (t *tx) Service(accountSID, name string) (store.Service, error) {
-	var s store.Service
-	var ttl, created int64
-	err := t.st.service.QueryRowContext(bg, accountSID, name).Scan(&s.SID, &s.AccountSID, &s.Name, &s.CodeLength, &ttl, &created, &s.EventsURL)
-	if err != nil {
-		return store.Service{}, notFound(err)
-	}
-	s.TTL, s.CreatedAt = time.Duration(ttl), fromNanos(created)
-	return s, nil
+	return scanService(t.st.service.QueryRowContext(bg, accountSID, name))
 }
 
 func (t *tx) ServiceBySID(sid string) (store.Service, error) {
+	return scanService(t.st.serviceBySID.QueryRowContext(bg, sid))
+}
+
+func scanService(row scanner) (store.Service, error) {
 	var s store.Service
 	var ttl, created int64
-	err := t.st.serviceBySID.QueryRowContext(bg, sid).Scan(&s.SID, &s.AccountSID, &s.Name, &s.CodeLength, &ttl, &created, &s.EventsURL)
-	if err != nil {
+	if err := row.Scan(&s.SID, &s.AccountSID, &s.Name, &s.CodeLength, &ttl, &created, &s.EventsURL); err != nil {
 		return store.Service{}, notFound(err)
 	}
 	s.TTL, s.CreatedAt = time.Duration(ttl), fromNanos(created)
