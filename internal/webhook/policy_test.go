@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -228,4 +229,36 @@ func TestValidationErrorRedactsPassword(t *testing.T) {
 	if strings.Contains(verr.URL, "hunter2") || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error leaks the password: URL=%q, Error()=%q", verr.URL, err)
 	}
+}
+
+// FuzzValidateURL: any URL a client sends is accepted or refused without a
+// panic; what is accepted is http(s) with a host and no user info, and (not
+// allowing private) never a literal refused address.
+func FuzzValidateURL(f *testing.F) {
+	for _, s := range []string{"https://example.com/cb", "http://127.0.0.1:8080/x", "http://[::ffff:10.0.0.1]/", "http://u:p@h/", "ftp://h/", "http://0x7f.1/", "http://%zz/"} {
+		f.Add(s)
+	}
+	p := Policy{Resolver: fuzzResolver{}}
+	f.Fuzz(func(t *testing.T, raw string) {
+		err := p.ValidateURL(context.Background(), raw)
+		if err != nil {
+			return
+		}
+		u, perr := url.Parse(raw)
+		if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			t.Fatalf("accepted %q", raw)
+		}
+		if a, aerr := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); aerr == nil {
+			if bad, _ := Refused(a); bad {
+				t.Fatalf("accepted %q, a refused address", raw)
+			}
+		}
+	})
+}
+
+// fuzzResolver answers every name with a public address, without DNS.
+type fuzzResolver struct{}
+
+func (fuzzResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return []netip.Addr{netip.MustParseAddr("93.184.216.34")}, nil
 }
