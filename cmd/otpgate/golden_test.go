@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+var (
+	sidRE     = regexp.MustCompile(`\b(AC|VE|VA|SM|CB)[0-9a-f]{32}\b`)
+	rfc3339RE = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
+	rfc2822RE = regexp.MustCompile(`[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d \+0000`)
+	requestRE = regexp.MustCompile(`request id [0-9a-f]+-[0-9a-z]+`)
+	pageTokRE = regexp.MustCompile(`PageToken=P[AB][A-Za-z0-9_-]+`)
+	sandboxRE = regexp.MustCompile(`is: \d{6}`)
+)
+
+// normalize replaces what changes from run to run (SIDs, times, codes) and
+// indents the JSON, so a golden file pins the shape of a reply.
+func normalize(t *testing.T, raw string) []byte {
+	t.Helper()
+	s := sidRE.ReplaceAllString(raw, "${1}00000000000000000000000000000000")
+	s = rfc3339RE.ReplaceAllString(s, "2026-01-02T03:04:05Z")
+	s = rfc2822RE.ReplaceAllString(s, "Fri, 02 Jan 2026 03:04:05 +0000")
+	s = requestRE.ReplaceAllString(s, "request id X")
+	s = pageTokRE.ReplaceAllString(s, "PageToken=PX")
+	s = sandboxRE.ReplaceAllString(s, "is: 000000")
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, raw)
+	}
+	out, _ := json.MarshalIndent(v, "", "  ")
+	return append(out, '\n')
+}
+
+func golden(t *testing.T, name, raw string) {
+	t.Helper()
+	got := normalize(t, raw)
+	path := filepath.Join("testdata", "golden", name+".json")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/otpgate -run TestGolden -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s changed: the API's reply shape is pinned (run with -update if the change is meant)\ngot:\n%s\nwant:\n%s", name, got, want)
+	}
+}
+
+// TestGolden pins each API dialect's replies: clients and SDKs decode these shapes.
+func TestGolden(t *testing.T) {
+	s := mustServe(t, nil)
+	send := call(t, "POST", s.URL+"/2fa/send", s.SID, s.Token, "application/json",
+		`{ "service" : "Restcomm", "from" : "MyApp", "to" : "962790320012", "body": "Your verification code is: {code}" }`)
+	golden(t, "2fa_send_201", send.Raw)
+	code := s.codes(t, "0790320012", 1)[0]
+	golden(t, "2fa_verify_wrong_200", s.check(t, "Restcomm", "0790320012", wrongCode(code)).Raw)
+	golden(t, "2fa_verify_right_200", s.check(t, "Restcomm", "0790320012", code).Raw)
+	golden(t, "2fa_verify_404", s.check(t, "Restcomm", "0790320012", code).Raw)
+	golden(t, "2fa_send_400_to", s.postJSON(t, "/2fa/send", map[string]string{"service": "x", "from": "MyApp", "to": "+96265000000"}).Raw)
+	golden(t, "401", call(t, "POST", s.URL+"/2fa/send", s.SID, "wrong", "application/json", `{}`).Raw)
+	golden(t, "sandbox_messages", call(t, "GET", s.URL+"/sandbox/messages?to=0790320012", s.SID, s.Token, "", "").Raw)
+
+	msgs := "/2010-04-01/Accounts/" + s.SID + "/Messages"
+	created := s.postForm(t, msgs+".json", url.Values{"To": {"0771234567"}, "From": {"MyApp"}, "Body": {"مرحبا"}})
+	golden(t, "twilio_message_201", created.Raw)
+	sid := created.str("sid")
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if r := call(t, "GET", s.URL+msgs+"/"+sid+".json", s.SID, s.Token, "", ""); r.str("status") == "delivered" {
+			break
+		}
+	}
+	golden(t, "twilio_message_fetch", call(t, "GET", s.URL+msgs+"/"+sid+".json", s.SID, s.Token, "", "").Raw)
+	golden(t, "twilio_messages_list", call(t, "GET", s.URL+msgs+".json?PageSize=1&To=%2B962771234567", s.SID, s.Token, "", "").Raw)
+	golden(t, "twilio_message_400", s.postForm(t, msgs+".json", url.Values{"To": {"0771234567"}, "From": {"MyApp"}}).Raw)
+	golden(t, "restcomm_sms_list", call(t, "GET", s.URL+"/2012-04-24/Accounts/"+s.SID+"/SMS/Messages.json?PageSize=1&To=%2B962771234567", s.SID, s.Token, "", "").Raw)
+}
