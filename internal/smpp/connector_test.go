@@ -221,3 +221,16 @@ func TestTransmitterReceiverPair(t *testing.T) {
 		t.Fatalf("receipt %+v", r)
 	}
 }
+
+// Several binds per connector: all are up and share the sends.
+func TestSeveralBinds(t *testing.T) {
+	peer := smpptest.Start(t, smpptest.Options{})
+	c := mustConnector(t, peer, &recorder{}, "&binds=3")
+	peer.WaitBinds(t, 3, 5*time.Second)
+	for i := range 9 {
+		send(t, c, "MyApp", "message "+string(rune('a'+i)))
+	}
+	if n := len(peer.WaitSubmits(t, 9, 5*time.Second)); n != 9 {
+		t.Fatalf("%d submits, want 9", n)
+	}
+}
