@@ -317,13 +317,7 @@ func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, it store.Outb
 		if sendErr != nil && !isPerm && !giveUp {
 			return tx.RescheduleOutbox(it.MessageSID, attempts, now.Add(Backoff(attempts)), sendErr.Error())
 		}
-		if err := tx.DeleteOutbox(it.MessageSID); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return errGone
-			}
-			return err
-		}
-		u := store.MessageUpdate{SID: it.MessageSID, Connector: name, UpdatedAt: now, Quiet: it.Quiet}
+		u := store.MessageUpdate{SID: it.MessageSID, Connector: name, UpdatedAt: now, Quiet: it.Quiet, Dequeue: true}
 		if sendErr == nil && !deliveredOnSend && pid != "" {
 			if err := recordParts(tx, name, it.MessageSID, pid, now); err != nil {
 				return err
@@ -342,6 +336,9 @@ func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, it store.Outb
 			}
 		}
 		tr, err := tx.AdvanceMessage(u)
+		if errors.Is(err, store.ErrNotFound) {
+			return errGone
+		}
 		if err != nil {
 			return err
 		}

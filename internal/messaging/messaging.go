@@ -124,15 +124,12 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (store.Message, err
 	}
 	var item store.OutboxItem
 	err = s.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		if err := tx.InsertMessage(m); err != nil {
-			return err
-		}
 		item = store.OutboxItem{MessageSID: m.SID, AccountSID: m.AccountSID, From: from, To: to.E164,
 			Payload: s.cfg.Sealer.Seal(m.SID, []byte(body)), NextAttemptAt: now, CreatedAt: now, Quiet: req.StatusCallback == ""}
 		if s.cfg.Outbox != nil {
 			s.cfg.Outbox.Claim(&item)
 		}
-		return tx.Enqueue(item)
+		return tx.InsertQueuedMessage(m, item)
 	})
 	if err != nil {
 		return store.Message{}, err

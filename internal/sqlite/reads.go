@@ -135,7 +135,7 @@ func (s *Store) AccountTokenSealed(ctx context.Context, sid string) ([]byte, err
 // NextDue returns when the earliest outbox item is due.
 func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 	var n *int64
-	if err := s.readDB.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM outbox`).Scan(&n); err != nil {
+	if err := s.readDB.QueryRowContext(ctx, `SELECT min(ob_due) FROM messages WHERE ob_queued = 1`).Scan(&n); err != nil {
 		return time.Time{}, err
 	}
 	if n == nil {

@@ -21,9 +21,10 @@ type stmts struct {
 	recordCheck                                                                                     *sql.Stmt
 	latestVerification, insertVerification, updateVerification                                      *sql.Stmt
 	insertMessage, updateMessage, message, advanceMessage                                           *sql.Stmt
-	redactMessage, deleteMessage, deleteOutboxIfAny                                                 *sql.Stmt
+	redactMessage, deleteMessage, insertQueued                                                      *sql.Stmt
 	advanceMessageQuiet                                                                             *sql.Stmt
 	cancelOutbox                                                                                    *sql.Stmt
+	advanceDequeue, advanceDequeueQuiet                                                             *sql.Stmt
 	setSMSURL, account                                                                              *sql.Stmt
 	enqueueCallback, insertAttempt, deleteCallback, retryCallback, claimCallbacks, releaseCallbacks *sql.Stmt
 	enqueue, deleteOutbox, rescheduleOutbox, claimOutbox                                            *sql.Stmt
@@ -35,6 +36,9 @@ type stmts struct {
 }
 
 const verificationCols = `sid, account_sid, service_sid, to_number, from_addr, channel, status, codes, send_attempts, check_attempts, created_at, updated_at, expires_at`
+
+// dequeueSet takes a message out of the outbox.
+const dequeueSet = `ob_queued = 0, ob_payload = NULL, ob_claimed = 0`
 
 // advanceSet is AdvanceMessage's update; see Tx.AdvanceMessage.
 const advanceSet = `UPDATE messages SET
@@ -80,7 +84,8 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.insertMessage, `INSERT INTO messages (`+messageCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.redactMessage, `UPDATE messages SET body = '', updated_at = ? WHERE sid = ?`)
 	p(&s.deleteMessage, `DELETE FROM messages WHERE sid = ?`)
-	p(&s.deleteOutboxIfAny, `DELETE FROM outbox WHERE message_sid = ?`)
+	p(&s.insertQueued, `INSERT INTO messages (`+messageCols+`, ob_queued, ob_payload, ob_attempts, ob_due, ob_claimed, ob_last_error, ob_expires_at, ob_created_at, ob_quiet)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.updateMessage, `UPDATE messages SET status = ?, connector = ?, provider_id = ?, error_code = ?, error_message = ?, updated_at = ?, sent_at = ? WHERE sid = ?`)
 	// ?1 is ",st1,st2," the statuses the message may be in for ?2 to apply.
 	p(&s.advanceMessage, advanceSet+`,
@@ -88,18 +93,24 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 		WHERE sid = ?9
 		RETURNING last_transition != '', `+messageCols)
 	p(&s.advanceMessageQuiet, advanceSet+` WHERE sid = ?9`)
+	p(&s.advanceDequeue, advanceSet+`, `+dequeueSet+`,
+		last_transition = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?2 ELSE '' END
+		WHERE sid = ?9 AND ob_queued = 1
+		RETURNING last_transition != '', `+messageCols)
+	p(&s.advanceDequeueQuiet, advanceSet+`, `+dequeueSet+` WHERE sid = ?9 AND ob_queued = 1`)
 	p(&s.message, `SELECT `+messageCols+` FROM messages WHERE sid = ?`)
-	p(&s.enqueue, `INSERT INTO outbox (message_sid, account_sid, from_addr, to_number, payload, attempts, next_attempt_at, last_error, expires_at, created_at, claimed, quiet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	p(&s.deleteOutbox, `DELETE FROM outbox WHERE message_sid = ?`)
-	p(&s.cancelOutbox, `DELETE FROM outbox WHERE message_sid = ? AND claimed = 0`)
-	p(&s.rescheduleOutbox, `UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, claimed = 0 WHERE message_sid = ?`)
+	p(&s.enqueue, `UPDATE messages SET ob_queued = 1, ob_payload = ?, ob_attempts = ?, ob_due = ?, ob_last_error = ?, ob_expires_at = ?,
+		ob_created_at = ?, ob_claimed = ?, ob_quiet = ? WHERE sid = ?`)
+	p(&s.deleteOutbox, `UPDATE messages SET `+dequeueSet+` WHERE sid = ? AND ob_queued = 1`)
+	p(&s.cancelOutbox, `UPDATE messages SET `+dequeueSet+` WHERE sid = ? AND ob_queued = 1 AND ob_claimed = 0`)
+	p(&s.rescheduleOutbox, `UPDATE messages SET ob_attempts = ?, ob_due = ?, ob_last_error = ?, ob_claimed = 0 WHERE sid = ? AND ob_queued = 1`)
 	// RETURNING gives rows in no set order; claimed_due (the old due time,
 	// as SET reads the row before the update) lets the caller sort them.
-	p(&s.claimOutbox, `UPDATE outbox SET claimed_due = next_attempt_at, next_attempt_at = ?1, claimed = 1
-		WHERE message_sid IN (SELECT message_sid FROM outbox WHERE next_attempt_at <= ?2 ORDER BY next_attempt_at LIMIT ?3)
-		RETURNING message_sid, account_sid, from_addr, to_number, payload, attempts, last_error, expires_at, created_at, claimed_due, quiet`)
+	p(&s.claimOutbox, `UPDATE messages SET ob_claimed_due = ob_due, ob_due = ?1, ob_claimed = 1
+		WHERE sid IN (SELECT sid FROM messages WHERE ob_queued = 1 AND ob_due <= ?2 ORDER BY ob_due LIMIT ?3)
+		RETURNING sid, account_sid, from_addr, to_number, ob_payload, ob_attempts, ob_last_error, ob_expires_at, ob_created_at, ob_claimed_due, ob_quiet`)
 	p(&s.insertSandbox, `INSERT INTO sandbox_messages (sid, account_sid, from_addr, to_number, body, segments, encoding, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING`)
-	p(&s.releaseLeases, `UPDATE outbox SET next_attempt_at = created_at, claimed = 0 WHERE claimed = 1`)
+	p(&s.releaseLeases, `UPDATE messages SET ob_due = ob_created_at, ob_claimed = 0 WHERE ob_queued = 1 AND ob_claimed = 1`)
 	p(&s.insertPart, `INSERT INTO message_parts (connector, smsc_id, message_sid, part) VALUES (?, ?, ?, ?)
 		ON CONFLICT (connector, smsc_id) DO UPDATE SET message_sid = excluded.message_sid, part = excluded.part, status = '', error_code = 0`)
 	p(&s.findPart, `SELECT message_sid FROM message_parts WHERE connector = ? AND smsc_id = ?`)
@@ -322,15 +333,18 @@ func (t *tx) RedactMessage(sid string, at time.Time) error {
 }
 
 func (t *tx) DeleteMessage(sid string) error {
-	if err := t.exec(t.st.deleteOutboxIfAny, sid); err != nil {
-		return err
-	}
 	return t.execOne(t.st.deleteMessage, "delete message "+sid, sid)
 }
 
+func (t *tx) InsertQueuedMessage(m store.Message, it store.OutboxItem) error {
+	return t.exec(t.st.insertQueued, m.SID, m.AccountSID, m.VerificationSID, m.Direction, m.From, m.To, m.Body, m.Status,
+		m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback,
+		it.Payload, it.Attempts, nanos(it.NextAttemptAt), it.Claimed, it.LastError, nanos(it.ExpiresAt), nanos(it.CreatedAt), it.Quiet)
+}
+
 func (t *tx) Enqueue(it store.OutboxItem) error {
-	return t.exec(t.st.enqueue, it.MessageSID, it.AccountSID, it.From, it.To, it.Payload, it.Attempts,
-		nanos(it.NextAttemptAt), it.LastError, nanos(it.ExpiresAt), nanos(it.CreatedAt), it.Claimed, it.Quiet)
+	return t.execOne(t.st.enqueue, "enqueue message "+it.MessageSID, it.Payload, it.Attempts, nanos(it.NextAttemptAt), it.LastError,
+		nanos(it.ExpiresAt), nanos(it.CreatedAt), it.Claimed, it.Quiet, it.MessageSID)
 }
 
 func (t *tx) DeleteOutbox(messageSID string) error {
@@ -352,14 +366,22 @@ func (t *tx) AdvanceMessage(u store.MessageUpdate) (store.Transition, error) {
 	}
 	if u.Quiet {
 		// The plain UPDATE: RETURNING the row costs more than the status change.
-		err := t.execOne(t.st.advanceMessageQuiet, "advance message "+u.SID, from, u.Status, u.ErrorCode, u.ErrorMessage,
+		st := t.st.advanceMessageQuiet
+		if u.Dequeue {
+			st = t.st.advanceDequeueQuiet
+		}
+		err := t.execOne(st, "advance message "+u.SID, from, u.Status, u.ErrorCode, u.ErrorMessage,
 			u.Connector, u.ProviderID, nanos(u.SentAt), nanos(u.UpdatedAt), u.SID)
 		return store.Transition{}, err
 	}
 	if err := t.beforeWrite(); err != nil {
 		return store.Transition{}, err
 	}
-	row := t.st.advanceMessage.QueryRowContext(bg, from, u.Status, u.ErrorCode, u.ErrorMessage,
+	st := t.st.advanceMessage
+	if u.Dequeue {
+		st = t.st.advanceDequeue
+	}
+	row := st.QueryRowContext(bg, from, u.Status, u.ErrorCode, u.ErrorMessage,
 		u.Connector, u.ProviderID, nanos(u.SentAt), nanos(u.UpdatedAt), u.SID)
 	var tr store.Transition
 	m, err := scanMessage(transitionScanner{row, &tr.Changed})

@@ -167,6 +167,10 @@ type MessageUpdate struct {
 	ErrorMessage string
 	SentAt       time.Time // zero keeps the current one
 	UpdatedAt    time.Time
+	// Dequeue also takes the message out of the outbox (it was sent or
+	// failed for good); ErrNotFound when it is not in it (deleted or
+	// canceled meanwhile).
+	Dequeue bool
 	// Quiet: the caller knows no one listens for this message's status
 	// changes (it has no StatusCallback); the store may then skip working
 	// out the Transition, whose Changed is false.
@@ -255,7 +259,12 @@ type Tx interface {
 	// RetryCallback records an attempt and makes the callback due again at next.
 	RetryCallback(c Callback, a CallbackAttempt, next time.Time) error
 
+	// Enqueue puts an existing message in the outbox (ErrNotFound when the
+	// message does not exist).
 	Enqueue(item OutboxItem) error
+	// InsertQueuedMessage inserts a message already in the outbox: InsertMessage
+	// and Enqueue in one write.
+	InsertQueuedMessage(m Message, item OutboxItem) error
 	// DeleteOutbox removes a message from the outbox (it was sent or failed for good).
 	DeleteOutbox(messageSID string) error
 	// CancelOutbox removes a message from the outbox if no dispatcher holds

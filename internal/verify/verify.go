@@ -227,9 +227,6 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 			Status: store.MsgQueued, Encoding: string(info.Encoding), Segments: info.Segments,
 			CreatedAt: now, UpdatedAt: now,
 		}
-		if err := tx.InsertMessage(m); err != nil {
-			return err
-		}
 		item := store.OutboxItem{
 			MessageSID: m.SID, AccountSID: req.AccountSID, From: from, To: to.E164,
 			Payload: s.cfg.Keys.Seal(m.SID, []byte(body)), NextAttemptAt: now, ExpiresAt: expires, CreatedAt: now,
@@ -238,7 +235,7 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 		if s.cfg.Outbox != nil {
 			s.cfg.Outbox.Claim(&item)
 		}
-		if err := tx.Enqueue(item); err != nil {
+		if err := tx.InsertQueuedMessage(m, item); err != nil {
 			return err
 		}
 		res.item = item

@@ -25,8 +25,26 @@ func mustEnqueue(t *testing.T, s store.Store, due ...time.Time) []store.OutboxIt
 			items[i].ExpiresAt = time.Time{}
 		}
 	}
-	MustUpdate(t, s, func(tx store.Tx) error { return each(items, tx.Enqueue) })
+	MustUpdate(t, s, func(tx store.Tx) error { return each(items, queue(tx)) })
 	return items
+}
+
+// queue returns a function that stores an item's message, then enqueues it
+// (a message must exist to be enqueued); every other item goes through
+// InsertQueuedMessage, which does both in one.
+func queue(tx store.Tx) func(store.OutboxItem) error {
+	n := 0
+	return func(it store.OutboxItem) error {
+		n++
+		m := newMessage(it.AccountSID, it.MessageSID)
+		if n%2 == 0 {
+			return tx.InsertQueuedMessage(m, it)
+		}
+		if err := tx.InsertMessage(m); err != nil {
+			return err
+		}
+		return tx.Enqueue(it)
+	}
 }
 
 // enqueueMixed enqueues items due at -1m, -3m, now, -2m, now+1ns and now+1h
@@ -88,10 +106,39 @@ var outboxTests = append(claimDueTests(1, 3, 4, 10), []testCase{
 			t.Fatalf("after canceling %s: claimable %v, want only %s", items[1].MessageSID, sids(got), items[0].MessageSID)
 		}
 	}},
+	{"EnqueueNeedsTheMessage", func(t *testing.T, s store.Store) {
+		err := s.Update(ctx, func(tx store.Tx) error { return tx.Enqueue(newOutboxItem("AC1", "SM404", at(0))) })
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Enqueue without its message = %v, want ErrNotFound", err)
+		}
+	}},
+	{"DequeueWithTheStatus", func(t *testing.T, s store.Store) {
+		items := mustEnqueue(t, s, at(0))
+		MustUpdate(t, s, func(tx store.Tx) error {
+			_, err := tx.AdvanceMessage(store.MessageUpdate{SID: items[0].MessageSID, Status: store.MsgSent, From: []string{store.MsgQueued}, UpdatedAt: at(0), Dequeue: true})
+			return err
+		})
+		if got := mustClaim(t, s, at(time.Hour), at(2*time.Hour), 10); len(got) != 0 {
+			t.Fatalf("a dequeued message was claimed: %v", sids(got))
+		}
+		for _, quiet := range []bool{false, true} {
+			err := s.Update(ctx, func(tx store.Tx) error {
+				_, err := tx.AdvanceMessage(store.MessageUpdate{SID: items[0].MessageSID, Status: store.MsgDelivered, From: []string{store.MsgSent}, UpdatedAt: at(0), Dequeue: true, Quiet: quiet})
+				return err
+			})
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("Dequeue of a message not in the outbox (quiet %v) = %v, want ErrNotFound", quiet, err)
+			}
+		}
+		m, err := s.Message(ctx, "AC1", items[0].MessageSID)
+		if err != nil || m.Status != store.MsgSent {
+			t.Fatalf("message after a refused dequeue: %+v, %v; want still sent", m, err)
+		}
+	}},
 	{"EnqueuedClaimedIsLeased", func(t *testing.T, s store.Store) {
 		it := newOutboxItem("AC1", "SM1", at(2*time.Minute)) // claimed until then
 		it.Claimed = true
-		MustUpdate(t, s, func(tx store.Tx) error { return tx.Enqueue(it) })
+		MustUpdate(t, s, func(tx store.Tx) error { return queue(tx)(it) })
 		if got := mustClaim(t, s, at(time.Minute), at(10*time.Minute), 10); len(got) != 0 {
 			t.Fatalf("an item enqueued claimed was claimed again during its lease: %v", sids(got))
 		}
@@ -188,7 +235,7 @@ var outboxTests = append(claimDueTests(1, 3, 4, 10), []testCase{
 		for i := range items {
 			items[i] = newOutboxItem("AC1", fmt.Sprintf("SM%04d", i), at(-time.Duration(i)*time.Millisecond))
 		}
-		MustUpdate(t, s, func(tx store.Tx) error { return each(items, tx.Enqueue) })
+		MustUpdate(t, s, func(tx store.Tx) error { return each(items, queue(tx)) })
 		var mu sync.Mutex
 		var got []string
 		var wg sync.WaitGroup

@@ -338,7 +338,7 @@ func writeAll(tx store.Tx, i int) error {
 	if err := tx.InsertMessage(newMessage("AC1", sid)); err != nil {
 		return err
 	}
-	return tx.Enqueue(newOutboxItem("AC1", sid, at(0)))
+	return tx.Enqueue(newOutboxItem("AC1", sid, at(0))) // after its message, above
 }
 
 // written reports which of writeAll's records for op i exist, given the
