@@ -153,3 +153,34 @@ func median(d []time.Duration) time.Duration {
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[len(s)/2]
 }
+
+// Per-service settings: `otpgate services set` while the server runs
+// changes the code length of codes sent from then on.
+func TestServiceCodeSettings(t *testing.T) {
+	s := mustServe(t, nil)
+	if r := s.send(t, "bank", "0791500001"); r.Status != 201 {
+		t.Fatalf("send: %d %s", r.Status, r.Raw)
+	}
+	if c := s.codes(t, "0791500001", 1)[0]; len(c) != 6 {
+		t.Fatalf("default code %q, want 6 digits", c)
+	}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"services", "set", "--account", s.SID, "--service", "bank", "--code-length", "8", "--code-ttl", "3m",
+		"--data-dir", s.Config.DataDir}, &out, &errOut); err != nil {
+		t.Fatalf("services set: %v %s", err, errOut.String())
+	}
+	if err := run(context.Background(), []string{"services", "set", "--account", s.SID, "--service", "bank", "--code-length", "11",
+		"--data-dir", s.Config.DataDir}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "4-10") {
+		t.Fatalf("--code-length 11: %v", err)
+	}
+	time.Sleep(5100 * time.Millisecond) // the server's service cache holds settings for 5 s
+	r := s.send(t, "bank", "0791500002")
+	created, _ := time.Parse(time.RFC3339, r.str("created_at"))
+	expires, _ := time.Parse(time.RFC3339, r.str("expires_at"))
+	if expires.Sub(created) != 3*time.Minute {
+		t.Fatalf("code lifetime %s, want 3m: %s", expires.Sub(created), r.Raw)
+	}
+	if c := s.codes(t, "0791500002", 1)[0]; len(c) != 8 {
+		t.Fatalf("code %q after --code-length 8, want 8 digits", c)
+	}
+}

@@ -17,7 +17,7 @@ import (
 )
 
 func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	usage := "Usage: otpgate services set --account SID --service NAME --events-url URL [--data-dir DIR]\n"
+	usage := "Usage: otpgate services set --account SID --service NAME [--events-url URL] [--code-length N] [--code-ttl D] [--data-dir DIR]\n"
 	if len(args) == 0 || args[0] != "set" {
 		fmt.Fprint(stderr, usage)
 		return errors.New("services: the only subcommand is set")
@@ -26,6 +26,8 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	acc := fs.String("account", "", "the account's SID (required)")
 	name := fs.String("service", "", "the service's name, as in /2fa/send (required; created with the default settings if new)")
 	eventsURL := fs.String("events-url", "", "where the service's verification events (approved, expired, max_attempts_reached) are POSTed as signed JSON; empty to stop")
+	codeLength := fs.Int("code-length", 0, "digits in the service's codes, 4-10 (codes sent from now on)")
+	codeTTL := fs.Duration("code-ttl", 0, "how long the service's codes stay valid, 1m-24h (codes sent from now on)")
 	dataDir := fs.String("data-dir", "./otpgate-data", "the server's data directory (works while the server runs)")
 	allowPrivate := fs.Bool("webhook-allow-private", false, "allow a URL on a loopback, private or link-local address (development and tests only)")
 	fs.Usage = func() {
@@ -37,6 +39,17 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if *acc == "" || *name == "" {
 		return errors.New("services set: --account and --service are required")
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if !given["events-url"] && !given["code-length"] && !given["code-ttl"] {
+		return errors.New("services set: nothing to set; give --events-url, --code-length or --code-ttl")
+	}
+	if given["code-length"] && (*codeLength < verify.MinCodeLength || *codeLength > verify.MaxCodeLength) {
+		return fmt.Errorf("--code-length %d: must be %d-%d", *codeLength, verify.MinCodeLength, verify.MaxCodeLength)
+	}
+	if given["code-ttl"] && (*codeTTL < time.Minute || *codeTTL > 24*time.Hour) {
+		return fmt.Errorf("--code-ttl %s: must be between 1m and 24h", *codeTTL)
 	}
 	if *eventsURL != "" {
 		if err := (webhook.Policy{AllowPrivate: *allowPrivate}).ValidateURL(ctx, *eventsURL); err != nil {
@@ -51,21 +64,37 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if _, err := st.Account(ctx, *acc); err != nil {
 		return fmt.Errorf("services set: no account %s in %s", *acc, *dataDir)
 	}
+	var svc store.Service
 	err = st.Update(ctx, func(tx store.Tx) error {
-		svc, err := tx.Service(*acc, *name)
+		var err error
+		svc, err = tx.Service(*acc, *name)
 		if errors.Is(err, store.ErrNotFound) {
 			svc = store.Service{SID: otpgate.NewSID(otpgate.PrefixService), AccountSID: *acc, Name: *name,
-				CodeLength: verify.DefaultCodeLength, TTL: verify.DefaultTTL, CreatedAt: time.Now().UTC(), EventsURL: *eventsURL}
-			return tx.InsertService(svc)
-		}
-		if err != nil {
+				CodeLength: verify.DefaultCodeLength, TTL: verify.DefaultTTL, CreatedAt: time.Now().UTC()}
+			if err := tx.InsertService(svc); err != nil {
+				return err
+			}
+		} else if err != nil {
 			return err
 		}
-		return tx.SetServiceEventsURL(svc.SID, *eventsURL)
+		if given["events-url"] {
+			svc.EventsURL = *eventsURL
+			if err := tx.SetServiceEventsURL(svc.SID, svc.EventsURL); err != nil {
+				return err
+			}
+		}
+		if given["code-length"] {
+			svc.CodeLength = *codeLength
+		}
+		if given["code-ttl"] {
+			svc.TTL = *codeTTL
+		}
+		return tx.SetServiceCodes(svc.SID, svc.CodeLength, svc.TTL)
 	})
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "Service %q of %s: verification events go to %q\n", *name, *acc, *eventsURL)
+	_, err = fmt.Fprintf(stdout, "Service %q of %s (%s): %d-digit codes valid %s; verification events go to %q\n",
+		*name, *acc, svc.SID, svc.CodeLength, svc.TTL, svc.EventsURL)
 	return err
 }

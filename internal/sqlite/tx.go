@@ -18,6 +18,7 @@ type stmts struct {
 
 	service, insertService                                                                          *sql.Stmt
 	serviceBySID, setEventsURL, dueExpirations                                                      *sql.Stmt
+	setServiceCodes                                                                                 *sql.Stmt
 	recordCheck                                                                                     *sql.Stmt
 	latestVerification, insertVerification, updateVerification                                      *sql.Stmt
 	insertMessage, updateMessage, message, advanceMessage                                           *sql.Stmt
@@ -75,6 +76,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.service, `SELECT sid, account_sid, name, code_length, ttl_ns, created_at, events_url FROM services WHERE account_sid = ? AND name = ?`)
 	p(&s.serviceBySID, `SELECT sid, account_sid, name, code_length, ttl_ns, created_at, events_url FROM services WHERE sid = ?`)
 	p(&s.setEventsURL, `UPDATE services SET events_url = ? WHERE sid = ?`)
+	p(&s.setServiceCodes, `UPDATE services SET code_length = ?, ttl_ns = ? WHERE sid = ?`)
 	p(&s.dueExpirations, `SELECT `+verificationCols+` FROM verifications WHERE expires_at > ? AND expires_at <= ? AND status = 'pending' ORDER BY expires_at LIMIT ?`)
 	p(&s.recordCheck, `UPDATE verifications SET status = ?, check_attempts = ?, updated_at = ? WHERE sid = ?`)
 	p(&s.insertService, `INSERT INTO services (sid, account_sid, name, code_length, ttl_ns, created_at, events_url) VALUES (?, ?, ?, ?, ?, ?, ?)`)
@@ -238,6 +240,10 @@ func (t *tx) SetServiceEventsURL(serviceSID, url string) error {
 
 func (t *tx) RecordCheck(v store.Verification) error {
 	return t.execOne(t.st.recordCheck, "record check on verification "+v.SID, v.Status, v.CheckAttempts, nanos(v.UpdatedAt), v.SID)
+}
+
+func (t *tx) SetServiceCodes(serviceSID string, codeLength int, ttl time.Duration) error {
+	return t.execOne(t.st.setServiceCodes, "set codes of service "+serviceSID, codeLength, int64(ttl), serviceSID)
 }
 
 func (t *tx) DueExpirations(since, now time.Time, limit int) ([]store.Verification, error) {

@@ -217,6 +217,8 @@ type Tx interface {
 	InsertService(s Service) error
 	// SetServiceEventsURL sets where a service's verification events go.
 	SetServiceEventsURL(serviceSID, url string) error
+	// SetServiceCodes sets a service's code length and lifetime (for codes sent from now on).
+	SetServiceCodes(serviceSID string, codeLength int, ttl time.Duration) error
 	// DueExpirations returns up to limit pending verifications whose last
 	// code expired after since and at or before now, earliest first.
 	DueExpirations(since, now time.Time, limit int) ([]Verification, error)

@@ -77,14 +77,23 @@ type SenderPolicy interface {
 type Service struct {
 	cfg Config
 
-	// services caches service records by account and name: they never
-	// change once created, and looking one up is on every request's path.
+	// services caches service records by account and name for a few
+	// seconds: looking one up is on every request's path, and a change made
+	// with `otpgate services set` while the server runs applies within
+	// serviceCacheTTL.
 	mu       sync.RWMutex
-	services map[serviceKey]store.Service
+	services map[serviceKey]cachedService
 	swept    time.Time // expiries up to here were handled (ExpireDue)
 }
 
 type serviceKey struct{ account, name string }
+
+type cachedService struct {
+	store.Service
+	until time.Time
+}
+
+const serviceCacheTTL = 5 * time.Second
 
 const maxCachedServices = 100_000
 
@@ -111,7 +120,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.TTL < time.Minute || cfg.TTL > 24*time.Hour {
 		return nil, fmt.Errorf("verify: code lifetime %s is outside 1m-24h", cfg.TTL)
 	}
-	return &Service{cfg: cfg, services: map[serviceKey]store.Service{}}, nil
+	return &Service{cfg: cfg, services: map[serviceKey]cachedService{}}, nil
 }
 
 // SendRequest is a request to text a code.
@@ -257,9 +266,12 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 
 func (s *Service) cachedService(accountSID, name string) (store.Service, bool) {
 	s.mu.RLock()
-	svc, ok := s.services[serviceKey{accountSID, name}]
+	c, ok := s.services[serviceKey{accountSID, name}]
 	s.mu.RUnlock()
-	return svc, ok
+	if !ok || time.Now().After(c.until) {
+		return store.Service{}, false
+	}
+	return c.Service, true
 }
 
 // remember caches a service known to be committed.
@@ -271,7 +283,7 @@ func (s *Service) remember(svc store.Service) {
 	if len(s.services) >= maxCachedServices {
 		clear(s.services)
 	}
-	s.services[serviceKey{svc.AccountSID, svc.Name}] = svc
+	s.services[serviceKey{svc.AccountSID, svc.Name}] = cachedService{svc, time.Now().Add(serviceCacheTTL)}
 	s.mu.Unlock()
 }
 
@@ -315,6 +327,7 @@ type CheckResult struct {
 	Valid             bool
 	AttemptsRemaining int
 	event             bool
+	service           store.Service
 }
 
 // Check checks a code against the pending verification for the service and
@@ -349,6 +362,7 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, err
 		} else if err != nil {
 			return err
 		}
+		res.service = svc
 		v, err := tx.LatestVerification(req.AccountSID, svc.SID, num.E164)
 		if errors.Is(err, store.ErrNotFound) {
 			return notPending
@@ -395,6 +409,9 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, err
 		}
 		return nil
 	})
+	if res.service.SID != "" {
+		s.remember(res.service) // committed or not, the service exists
+	}
 	if err == nil && res.event && s.cfg.AfterEvent != nil {
 		s.cfg.AfterEvent()
 	}
