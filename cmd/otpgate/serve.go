@@ -285,7 +285,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.smpp = smppConns
 	vs, err := verify.New(verify.Config{
-		Store: m.store, Keys: keys, Phones: phones, Clock: m.Clock, Logger: log,
+		Store: m.store, Keys: keys, Phones: phones, Clock: m.Clock,
 		CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL, Notify: m.dispatcher.Wake, Outbox: m.dispatcher, Senders: senders,
 		AfterEvent: m.callbacks.Wake,
 	})

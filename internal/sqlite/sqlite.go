@@ -38,7 +38,6 @@ const DefaultMaxBatch = 1024
 
 // Store is the SQLite store. Open it with Open.
 type Store struct {
-	path    string
 	writeDB *sql.DB
 	readDB  *sql.DB
 	ckptDB  *sql.DB
@@ -78,12 +77,6 @@ func (s *Store) checkpointer() {
 
 // Open opens (creating if needed) the database at path and applies pending migrations.
 func Open(ctx context.Context, path string) (*Store, error) {
-	if dir := filepath.Dir(path); dir != "" {
-		// The caller creates the data directory; only check it is there.
-		if _, err := filepath.Abs(dir); err != nil {
-			return nil, err
-		}
-	}
 	writeDB, err := sql.Open("sqlite", dsn(path, false)+"&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		return nil, err
@@ -140,7 +133,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	ckptDB.SetMaxOpenConns(1)
-	s := &Store{path: path, writeDB: writeDB, readDB: readDB, ckptDB: ckptDB, w: w, ckptDone: make(chan struct{}), ckptQuit: make(chan struct{})}
+	s := &Store{writeDB: writeDB, readDB: readDB, ckptDB: ckptDB, w: w, ckptDone: make(chan struct{}), ckptQuit: make(chan struct{})}
 	go s.checkpointer()
 	return s, nil
 }

@@ -21,7 +21,7 @@ type stmts struct {
 	setServiceCodes                                                                                 *sql.Stmt
 	recordCheck                                                                                     *sql.Stmt
 	latestVerification, insertVerification, updateVerification                                      *sql.Stmt
-	insertMessage, updateMessage, message, advanceMessage                                           *sql.Stmt
+	insertMessage, message, advanceMessage                                                          *sql.Stmt
 	redactMessage, deleteMessage, insertQueued                                                      *sql.Stmt
 	advanceMessageQuiet                                                                             *sql.Stmt
 	cancelOutbox                                                                                    *sql.Stmt
@@ -88,7 +88,6 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.deleteMessage, `DELETE FROM messages WHERE sid = ?`)
 	p(&s.insertQueued, `INSERT INTO messages (`+messageCols+`, ob_queued, ob_payload, ob_attempts, ob_due, ob_claimed, ob_last_error, ob_expires_at, ob_created_at, ob_quiet)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	p(&s.updateMessage, `UPDATE messages SET status = ?, connector = ?, provider_id = ?, error_code = ?, error_message = ?, updated_at = ?, sent_at = ? WHERE sid = ?`)
 	// ?1 is ",st1,st2," the statuses the message may be in for ?2 to apply.
 	p(&s.advanceMessage, advanceSet+`,
 		last_transition = CASE WHEN instr(?1, ',' || status || ',') > 0 THEN ?2 ELSE '' END
@@ -298,11 +297,6 @@ func (t *tx) UpdateVerification(v store.Verification) error {
 func (t *tx) InsertMessage(m store.Message) error {
 	return t.exec(t.st.insertMessage, m.SID, m.AccountSID, m.VerificationSID, m.Direction, m.From, m.To, m.Body, m.Status,
 		m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback)
-}
-
-func (t *tx) UpdateMessage(m store.Message) error {
-	return t.execOne(t.st.updateMessage, "update message "+m.SID, m.Status, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage,
-		nanos(m.UpdatedAt), nanos(m.SentAt), m.SID)
 }
 
 func (t *tx) Message(sid string) (store.Message, error) {

@@ -237,8 +237,6 @@ type Tx interface {
 	UpdateVerification(v Verification) error
 
 	InsertMessage(m Message) error
-	// UpdateMessage stores m's status, connector, provider id, error and times.
-	UpdateMessage(m Message) error
 	Message(sid string) (Message, error)
 	// Account returns an account (for its settings, inside a unit of work).
 	Account(sid string) (Account, error)

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -42,7 +41,6 @@ type Config struct {
 	Keys       *Keys
 	Phones     *phone.Parser
 	Clock      otpgate.Clock
-	Logger     *slog.Logger
 	CodeLength int           // default for new services; 0 means DefaultCodeLength
 	TTL        time.Duration // default for new services; 0 means DefaultTTL
 	// Notify, if set, is called after a send commits (to wake the dispatcher).
@@ -104,9 +102,6 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = otpgate.SystemClock{}
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.CodeLength == 0 {
 		cfg.CodeLength = DefaultCodeLength

@@ -680,34 +680,6 @@ var messageTests = []testCase{
 		_, err := read(t, s, func(tx store.Tx) (store.Message, error) { return tx.Message("SM2") })
 		wantNotFound(t, "Tx.Message(SM2)", err)
 	}},
-	{"UpdateRoundTrip", func(t *testing.T, s store.Store) {
-		MustInsertAccount(t, s, newAccount("AC1"))
-		m := newMessage("AC1", "SM1")
-		MustUpdate(t, s, func(tx store.Tx) error { return tx.InsertMessage(m) })
-		steps := []struct {
-			name   string
-			change func(m *store.Message)
-		}{
-			{"sent", func(m *store.Message) {
-				m.Status, m.Connector, m.ProviderID = store.MsgSent, "smpp-1", "0a1b2c"
-				m.UpdatedAt, m.SentAt = at(time.Second+1), at(time.Second+1)
-			}},
-			{"undelivered", func(m *store.Message) {
-				m.Status, m.ErrorCode, m.ErrorMessage, m.UpdatedAt = store.MsgUndelivered, 30005, "unknown destination", at(time.Minute+7)
-			}},
-			{"fields cleared", func(m *store.Message) {
-				m.Status, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage = store.MsgFailed, "", "", 0, ""
-				m.UpdatedAt, m.SentAt = at(2*time.Minute), time.Time{}
-			}},
-		}
-		for _, step := range steps {
-			step.change(&m)
-			MustUpdate(t, s, func(tx store.Tx) error { return tx.UpdateMessage(m) })
-			got, err := s.Message(ctx, "AC1", "SM1")
-			check(t, fmt.Sprintf("%s: Store.Message", step.name), err)
-			assertEqual(t, step.name+": message", got, m)
-		}
-	}},
 	{"Advance", func(t *testing.T, s store.Store) {
 		MustInsertAccount(t, s, newAccount("AC1"))
 		m := newMessage("AC1", "SM1")
@@ -753,10 +725,6 @@ var messageTests = []testCase{
 			_, err := tx.AdvanceMessage(store.MessageUpdate{SID: "SM2", Status: store.MsgSent, From: early, UpdatedAt: at(0)})
 			return err
 		})
-	}},
-	{"UpdateUnknownIsNotFound", func(t *testing.T, s store.Store) {
-		MustInsertAccount(t, s, newAccount("AC1"))
-		wantUpdateNotFound(t, s, "UpdateMessage(SM1)", func(tx store.Tx) error { return tx.UpdateMessage(newMessage("AC1", "SM1")) })
 	}},
 }
 
