@@ -50,9 +50,9 @@ type Config struct {
 	Phones      *phone.Parser
 	Senders     verify.SenderPolicy // nil: any valid sender, From required
 	Outbox      verify.Outbox       // nil: the dispatcher polls the outbox
-	Notify      func()
-	Callbacks   CallbackChecker // nil: StatusCallback is refused
-	AfterStatus func()          // called after a status change is committed
+	Notify      func()              // after a send commits, when Outbox is nil (to wake the poller)
+	Callbacks   CallbackChecker     // nil: StatusCallback is refused
+	AfterStatus func()              // called after a status change is committed
 	Clock       otpgate.Clock
 }
 
@@ -135,9 +135,8 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (store.Message, err
 		return store.Message{}, err
 	}
 	if s.cfg.Outbox != nil {
-		s.cfg.Outbox.Take(item)
-	}
-	if s.cfg.Notify != nil {
+		s.cfg.Outbox.Take(item) // delivered from here: no need to wake the poller
+	} else if s.cfg.Notify != nil {
 		s.cfg.Notify()
 	}
 	return m, nil

@@ -43,7 +43,8 @@ type Config struct {
 	Clock      otpgate.Clock
 	CodeLength int           // default for new services; 0 means DefaultCodeLength
 	TTL        time.Duration // default for new services; 0 means DefaultTTL
-	// Notify, if set, is called after a send commits (to wake the dispatcher).
+	// Notify, if set and Outbox is not, is called after a send commits (to
+	// wake the dispatcher's poller).
 	Notify func()
 	// Outbox, if set, takes each committed SMS directly (the dispatcher),
 	// so it goes out without waiting for the outbox to be polled.
@@ -251,9 +252,8 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	}
 	s.remember(res.service)
 	if s.cfg.Outbox != nil {
-		s.cfg.Outbox.Take(res.item)
-	}
-	if s.cfg.Notify != nil {
+		s.cfg.Outbox.Take(res.item) // delivered from here: no need to wake the poller
+	} else if s.cfg.Notify != nil {
 		s.cfg.Notify()
 	}
 	return res, nil
