@@ -83,30 +83,38 @@ func (b *bind) connect() (<-chan struct{}, error) {
 	lost := make(chan struct{})
 	var once sync.Once
 	onLost := func() { once.Do(func() { close(lost) }) }
-	settings := gosmpp.Settings{
-		ReadTimeout:  cfg.ReadTimeout,
-		WriteTimeout: 10 * time.Second,
-		EnquireLink:  cfg.EnquireLink,
-		OnAllPDU:     b.onPDU,
-		OnSubmitError: func(p pdu.PDU, err error) {
-			b.fail(p.GetSequenceNumber())
-		},
-		OnReceivingError: func(err error) { onLost() },
-		OnClosed:         func(gosmpp.State) { onLost() },
+	// Each session answers the deliver_sm it reads on its own connection,
+	// later, from the goroutine that stored it; gosmpp may hand over a PDU
+	// before NewSession has returned the session, so the answer waits for it.
+	settings := func(s *sessionRef) gosmpp.Settings {
+		return gosmpp.Settings{
+			ReadTimeout:  cfg.ReadTimeout,
+			WriteTimeout: 10 * time.Second,
+			EnquireLink:  cfg.EnquireLink,
+			OnAllPDU:     func(p pdu.PDU) (pdu.PDU, bool) { return b.onPDU(p, s) },
+			OnSubmitError: func(p pdu.PDU, err error) {
+				b.fail(p.GetSequenceNumber())
+			},
+			OnReceivingError: func(err error) { onLost() },
+			OnClosed:         func(gosmpp.State) { onLost() },
+		}
 	}
+	txRef, rxRef := newSessionRef(), newSessionRef()
 	var tx, rx *gosmpp.Session
 	var err error
 	if cfg.Bind == "txrx" {
-		tx, err = gosmpp.NewSession(gosmpp.TXConnector(gosmpp.NonTLSDialer, auth), settings, 0)
+		tx, err = gosmpp.NewSession(gosmpp.TXConnector(gosmpp.NonTLSDialer, auth), settings(txRef), 0)
 		if err == nil {
-			rx, err = gosmpp.NewSession(gosmpp.RXConnector(gosmpp.NonTLSDialer, auth), settings, 0)
+			rx, err = gosmpp.NewSession(gosmpp.RXConnector(gosmpp.NonTLSDialer, auth), settings(rxRef), 0)
 			if err != nil {
 				tx.Close()
 			}
 		}
 	} else {
-		tx, err = gosmpp.NewSession(gosmpp.TRXConnector(gosmpp.NonTLSDialer, auth), settings, 0)
+		tx, err = gosmpp.NewSession(gosmpp.TRXConnector(gosmpp.NonTLSDialer, auth), settings(txRef), 0)
 	}
+	txRef.set(tx)
+	rxRef.set(rx)
 	if err != nil {
 		return nil, err
 	}
@@ -210,8 +218,31 @@ func (b *bind) fail(seq int32) {
 	}
 }
 
-// onPDU handles every PDU the SMSC sends; what it returns gosmpp writes back.
-func (b *bind) onPDU(p pdu.PDU) (pdu.PDU, bool) {
+// sessionRef is the session a PDU arrived on, known once NewSession returned.
+type sessionRef struct {
+	ready chan struct{}
+	s     *gosmpp.Session
+}
+
+func newSessionRef() *sessionRef { return &sessionRef{ready: make(chan struct{})} }
+
+func (r *sessionRef) set(s *gosmpp.Session) {
+	r.s = s
+	close(r.ready)
+}
+
+// reply writes p on the session; a session that is gone drops it (the SMSC
+// sends an unanswered deliver_sm again).
+func (r *sessionRef) reply(p pdu.PDU) {
+	<-r.ready
+	if r.s != nil {
+		_ = r.s.Transmitter().Submit(p)
+	}
+}
+
+// onPDU handles every PDU the SMSC sends on session s; what it returns
+// gosmpp writes back at once.
+func (b *bind) onPDU(p pdu.PDU, s *sessionRef) (pdu.PDU, bool) {
 	switch pp := p.(type) {
 	case *pdu.SubmitSMResp:
 		b.mu.Lock()
@@ -242,7 +273,17 @@ func (b *bind) onPDU(p pdu.PDU) (pdu.PDU, bool) {
 	case *pdu.Unbind:
 		return pp.GetResponse(), true
 	case *pdu.DeliverSM:
-		return b.onDeliver(pp), false
+		// Stored off the read loop: the submit_sm_resp behind this PDU on
+		// the same connection must not wait for the store. Many receipts
+		// are then stored in one group commit; each is answered once stored.
+		// At most MaxPendingDelivers wait: beyond, reading waits (the SMSC
+		// holds back).
+		b.c.delivers <- struct{}{}
+		go func() {
+			defer func() { <-b.c.delivers }()
+			s.reply(b.onDeliver(pp))
+		}()
+		return nil, false
 	case *pdu.EnquireLinkResp, *pdu.UnbindResp:
 		return nil, false
 	default:

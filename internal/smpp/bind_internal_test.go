@@ -26,7 +26,7 @@ func TestGenericNackEndsPendingSubmit(t *testing.T) {
 		b.pending[77] = ch
 		nack := pdu.NewGenericNack().(*pdu.GenericNack)
 		nack.SequenceNumber, nack.CommandStatus = 77, tt.status
-		if resp, closeBind := b.onPDU(nack); resp != nil || closeBind {
+		if resp, closeBind := b.onPDU(nack, newSessionRef()); resp != nil || closeBind {
 			t.Fatalf("onPDU(generic_nack) answered %v, close %v", resp, closeBind)
 		}
 		got := <-ch
@@ -39,7 +39,7 @@ func TestGenericNackEndsPendingSubmit(t *testing.T) {
 	}
 	stray := pdu.NewGenericNack().(*pdu.GenericNack)
 	stray.SequenceNumber = 12345
-	if resp, _ := b.onPDU(stray); resp != nil {
+	if resp, _ := b.onPDU(stray, newSessionRef()); resp != nil {
 		t.Errorf("a stray generic_nack was answered: %v", resp)
 	}
 }

@@ -43,6 +43,9 @@ const (
 	DefaultEnquireLink     = 15 * time.Second
 	DefaultReadTimeout     = 45 * time.Second
 	DefaultResponseTimeout = 20 * time.Second
+	// MaxPendingDelivers is how many deliver_sm (receipts, inbound
+	// messages) a connector stores at once before it stops reading more.
+	MaxPendingDelivers = 4096
 )
 
 func (c *Config) setDefaults() {

@@ -37,6 +37,9 @@ type Connector struct {
 
 	binds  []*bind
 	next   atomic.Uint32 // round robin over binds
+	// delivers holds a token per deliver_sm being stored (receipts and
+	// inbound messages are stored off the read loop, up to this many).
+	delivers chan struct{}
 	bucket *bucket
 
 	throttleMu    sync.Mutex
@@ -59,7 +62,8 @@ func New(cfg Config, handler Handler, log *slog.Logger) (*Connector, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Connector{cfg: cfg, handler: handler, log: log.With("connector", cfg.Name), up: make(chan struct{})}
+	c := &Connector{cfg: cfg, handler: handler, log: log.With("connector", cfg.Name), up: make(chan struct{}),
+		delivers: make(chan struct{}, MaxPendingDelivers)}
 	if cfg.TPS > 0 {
 		c.bucket = newBucket(cfg.TPS)
 	}

@@ -234,3 +234,67 @@ func TestSeveralBinds(t *testing.T) {
 		t.Fatalf("%d submits, want 9", n)
 	}
 }
+
+// gate is a Handler whose receipts wait until it is opened, like a store
+// that is slow to commit.
+type gate struct {
+	recorder
+	open chan struct{}
+}
+
+func (g *gate) HandleReceipt(ctx context.Context, rc sms.Receipt) error {
+	<-g.open
+	return g.recorder.HandleReceipt(ctx, rc)
+}
+
+// Storing receipts does not hold up submits: the submit_sm_resp that
+// follows a deliver_sm on the same connection is read while the receipt is
+// still being stored, and the receipt is acknowledged only once stored.
+func TestSlowReceiptsDoNotHoldUpSubmits(t *testing.T) {
+	peer := smpptest.Start(t, smpptest.Options{})
+	g := &gate{open: make(chan struct{})}
+	c := mustConnector(t, peer, g, "")
+	opened := false
+	t.Cleanup(func() { // before the connector stops
+		if !opened {
+			close(g.open)
+		}
+	})
+	var ids []string
+	for i := range 5 {
+		ids = append(ids, send(t, c, "MyApp", "first "+string(rune('a'+i))))
+	}
+	for _, id := range ids {
+		peer.Receipt(t, id, "DELIVRD", "000")
+	}
+	// The receipts are stuck in the store; 50 more messages still go out.
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for i := range 50 {
+			if _, err := c.Send(ctx, sms.Message{SID: "SM2", From: "MyApp", To: "+962790320012", Body: "more " + string(rune('a'+i))}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	if err := <-done; err != nil {
+		t.Fatalf("sends while receipts wait for the store: %v", err)
+	}
+	if acks := peer.DeliverAcks(); len(acks) != 0 {
+		t.Fatalf("%d receipts acknowledged before they were stored", len(acks))
+	}
+	close(g.open)
+	opened = true
+	acks := peer.WaitDeliverAcks(t, 5, 5*time.Second)
+	for _, a := range acks {
+		if a.CommandStatus != 0 || a.Kind != "receipt" {
+			t.Fatalf("ack %+v, want ESME_ROK for a receipt", a)
+		}
+	}
+	if got := len(g.waitReceipts(t, 5)); got != 5 {
+		t.Fatalf("%d receipts stored, want 5", got)
+	}
+}
