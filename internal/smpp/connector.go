@@ -35,12 +35,12 @@ type Connector struct {
 	log     *slog.Logger
 	handler Handler
 
-	binds  []*bind
-	next   atomic.Uint32 // round robin over binds
+	binds []*bind
+	next  atomic.Uint32 // round robin over binds
 	// delivers holds a token per deliver_sm being stored (receipts and
 	// inbound messages are stored off the read loop, up to this many).
 	delivers chan struct{}
-	bucket *bucket
+	bucket   *bucket
 
 	throttleMu    sync.Mutex
 	throttleUntil time.Time
