@@ -8,13 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
-	"github.com/otpgate/otpgate/internal/sqlite"
+	"github.com/otpgate/otpgate/internal/keyring"
 	"github.com/otpgate/otpgate/internal/store"
-	"github.com/otpgate/otpgate/internal/verify"
 	"github.com/otpgate/otpgate/internal/webhook"
 )
 
@@ -30,6 +28,7 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	name := fs.String("name", "", "the account's name (required)")
 	asJSON := fs.Bool("json", false, `print {"sid":"AC...","auth_token":"..."} as JSON`)
 	dataDir := fs.String("data-dir", "./otpgate-data", "the server's data directory (works while the server runs)")
+	db := fs.String("db", "", dbHelp)
 	secretFile := fs.String("secret-file", "", "the server secret, if serve was given one (default: DATA_DIR/secret)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: otpgate accounts create --name NAME [--json] [--data-dir DIR]\n\nCreates an API account and prints its SID and auth token (shown only once).\n\nFlags:\n")
@@ -44,7 +43,7 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("--data-dir: %w", err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(*dataDir, "otpgate.db"))
+	st, err := openStore(ctx, *db, *dataDir, nil)
 	if err != nil {
 		return err
 	}
@@ -53,7 +52,7 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	keys, err := verify.NewKeys(secret)
+	keys, err := keyring.New(secret)
 	if err != nil {
 		return err
 	}
@@ -73,6 +72,7 @@ func runAccountsSet(ctx context.Context, args []string, stdout, stderr io.Writer
 	sid := fs.String("sid", "", "the account's SID (required)")
 	smsURL := fs.String("sms-url", "", "where the account's inbound SMS are POSTed (Twilio's parameters, signed); empty to stop")
 	dataDir := fs.String("data-dir", "./otpgate-data", "the server's data directory (works while the server runs)")
+	db := fs.String("db", "", dbHelp)
 	allowPrivate := fs.Bool("webhook-allow-private", false, "allow a URL on a loopback, private or link-local address (development and tests only)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: otpgate accounts set --sid SID --sms-url URL [--data-dir DIR]\n\nChanges an account's settings.\n\nFlags:\n")
@@ -89,7 +89,7 @@ func runAccountsSet(ctx context.Context, args []string, stdout, stderr io.Writer
 			return fmt.Errorf("--sms-url: %w", err)
 		}
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(*dataDir, "otpgate.db"))
+	st, err := openStore(ctx, *db, *dataDir, nil)
 	if err != nil {
 		return err
 	}

@@ -19,18 +19,23 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
-	"github.com/otpgate/otpgate/internal/callbacks"
+	"github.com/otpgate/otpgate/internal/api"
+	"github.com/otpgate/otpgate/internal/api/inbox"
+	"github.com/otpgate/otpgate/internal/api/restcomm"
+	"github.com/otpgate/otpgate/internal/api/twilio"
+	"github.com/otpgate/otpgate/internal/api/twofa"
 	"github.com/otpgate/otpgate/internal/dispatch"
-	"github.com/otpgate/otpgate/internal/httpapi"
 	"github.com/otpgate/otpgate/internal/inbound"
+	"github.com/otpgate/otpgate/internal/keyring"
 	"github.com/otpgate/otpgate/internal/messaging"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
+	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/routing"
 	"github.com/otpgate/otpgate/internal/sandbox"
 	"github.com/otpgate/otpgate/internal/smpp"
 	"github.com/otpgate/otpgate/internal/sms"
-	"github.com/otpgate/otpgate/internal/sqlite"
+	"github.com/otpgate/otpgate/internal/verification"
 	"github.com/otpgate/otpgate/internal/verify"
 	"github.com/otpgate/otpgate/internal/webhook"
 )
@@ -39,6 +44,7 @@ import (
 type ServeConfig struct {
 	Addr       string
 	DataDir    string
+	DB         string // "" for the embedded SQLite database in DataDir
 	SecretFile string
 	Region     string
 	CodeLength int
@@ -51,15 +57,17 @@ type ServeConfig struct {
 
 	WebhookAllowPrivate bool
 	CallbackRetry       time.Duration
+	MaxBacklog          time.Duration
 }
 
 func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on (host:port)")
 	fs.StringVar(&c.DataDir, "data-dir", "./otpgate-data", "directory for the database and the server secret (created if missing)")
+	fs.StringVar(&c.DB, "db", "", dbHelp)
 	fs.StringVar(&c.SecretFile, "secret-file", "", "file holding the server secret (64 hex characters); default: DATA_DIR/secret, created on first start")
 	fs.StringVar(&c.Region, "region", "JO", "region for numbers written without a country code (ISO 3166 code)")
-	fs.IntVar(&c.CodeLength, "code-length", verify.DefaultCodeLength, "digits in a code, 4-10, for services created from now on")
-	fs.DurationVar(&c.CodeTTL, "code-ttl", verify.DefaultTTL, "how long a code stays valid, 1m-24h, for services created from now on")
+	fs.IntVar(&c.CodeLength, "code-length", verification.DefaultCodeLength, "digits in a code, 4-10, for services created from now on")
+	fs.DurationVar(&c.CodeTTL, "code-ttl", verification.DefaultTTL, "how long a code stays valid, 1m-24h, for services created from now on")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.Func("smpp", "an SMPP connector, smpp://SYSTEM_ID:PASSWORD@HOST:PORT?name=NAME&bind=trx&window=50&tps=0 (repeatable, in order of preference; PASSWORD may be $ENV_VAR); none: sandbox delivery", func(v string) error {
@@ -68,6 +76,7 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	})
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "allow callback URLs on loopback, private and link-local addresses (development and tests only)")
 	fs.DurationVar(&c.CallbackRetry, "callback-retry", 5*time.Second, "wait before a failed status callback is tried again, doubling up to 1h; callbacks are tried for at least 24h")
+	fs.DurationVar(&c.MaxBacklog, "max-backlog", dispatch.DefaultMaxBacklog, "refuse new sends (429, code 20429) while a route's waiting messages would take longer than this to send at its rate; 0 or less: never refuse")
 	fs.StringVar(&c.ConfigFile, "config", "", "a JSON file of connectors, routes and approved sender IDs (see examples/jordan.json)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "if set, serve Go's pprof profiles at http://ADDR/debug/pprof/ (keep it on loopback)")
 }
@@ -80,13 +89,13 @@ func (c *ServeConfig) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("--data-dir must not be empty")
 	}
-	if c.CodeLength < verify.MinCodeLength || c.CodeLength > verify.MaxCodeLength {
-		return fmt.Errorf("--code-length %d: must be %d-%d", c.CodeLength, verify.MinCodeLength, verify.MaxCodeLength)
+	if c.CodeLength < verification.MinCodeLength || c.CodeLength > verification.MaxCodeLength {
+		return fmt.Errorf("--code-length %d: must be %d-%d", c.CodeLength, verification.MinCodeLength, verification.MaxCodeLength)
 	}
 	if c.CallbackRetry < 0 || c.CallbackRetry > time.Hour {
 		return fmt.Errorf("--callback-retry %s: must be between 0 (5s) and 1h", c.CallbackRetry)
 	}
-	if c.CodeTTL < time.Minute || c.CodeTTL > 24*time.Hour {
+	if c.CodeTTL < verification.MinTTL || c.CodeTTL > verification.MaxTTL {
 		return fmt.Errorf("--code-ttl %s: must be between 1m and 24h", c.CodeTTL)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
@@ -146,17 +155,16 @@ type Main struct {
 	Logger    *slog.Logger
 
 	lock       *os.File
-	store      *sqlite.Store
+	store      Store
+	keys       *keyring.Keys
 	dispatcher *dispatch.Dispatcher
+	webhooks   *webhook.Sender
+	sweeper    *verify.Sweeper
+	smpp       []*smpp.Connector
 	server     *http.Server
 	listener   net.Listener
 	serveDone  chan error
 	debug      *http.Server
-	statsDone  chan struct{}
-	keys       *verify.Keys
-	sweepDone  chan struct{}
-	callbacks  *callbacks.Sender
-	smpp       []*smpp.Connector
 }
 
 // Run opens the data directory and starts the server; it returns once the
@@ -190,17 +198,14 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	keys, err := verify.NewKeys(secret)
-	if err != nil {
+	if m.keys, err = keyring.New(secret); err != nil {
 		return err
 	}
-	m.keys = keys
 	phones, err := phone.NewParser(m.Config.Region)
 	if err != nil {
 		return fmt.Errorf("--region: %w", err)
 	}
-	m.store, err = sqlite.Open(ctx, filepath.Join(m.Config.DataDir, "otpgate.db"))
-	if err != nil {
+	if m.store, err = openStore(ctx, m.Config.DB, m.Config.DataDir, log); err != nil {
 		return err
 	}
 	if err := m.firstStart(ctx); err != nil {
@@ -219,101 +224,82 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	var connectors []sms.Connector
-	var smppConns []*smpp.Connector
-	byName := map[string]sms.Connector{}
-	var names []string
+
+	// Delivery: connectors, routes, the dispatcher, the webhook sender.
 	sink := &smppSink{}
-	urls := m.Config.SMPP
-	for _, c := range fileCfg.Connectors {
-		urls = append(urls, c.URL) // named below
+	connectors, err := m.connectors(fileCfg, sink)
+	if err != nil {
+		return err
 	}
-	for i, u := range urls {
-		cfg, err := smpp.ParseURL(u, os.Getenv)
-		if err != nil {
-			return err
-		}
-		if j := i - len(m.Config.SMPP); j >= 0 {
-			cfg.Name = fileCfg.Connectors[j].Name
-		}
-		if byName[cfg.Name] != nil {
-			return fmt.Errorf("two connectors are named %q; give each its own name", cfg.Name)
-		}
-		c, err := smpp.New(cfg, sink, log)
-		if err != nil {
-			return err
-		}
-		smppConns = append(smppConns, c)
-		connectors = append(connectors, c)
-		byName[cfg.Name] = c
-		names = append(names, cfg.Name)
-	}
-	var senders verify.SenderPolicy
-	var route func(string) []sms.Connector
+	var senders pipeline.Senders
+	var route func(string) dispatch.Route
 	if len(connectors) == 0 {
 		if len(fileCfg.Routes) > 0 {
 			return errors.New("--config has routes but no connectors; add connectors to it (or --smpp)")
 		}
-		connectors = append(connectors, sandbox.New(m.store, m.Clock, log))
+		sb := sandbox.New(m.store, m.Clock, log)
+		route = func(string) dispatch.Route { return dispatch.Route{Key: "", Connectors: []sms.Connector{sb}} }
 	} else {
-		table, err := routing.New(fileCfg.Routes, names)
-		if err != nil {
-			return fmt.Errorf("--config: %w", err)
-		}
-		senders = table
-		route = func(to string) []sms.Connector {
-			var out []sms.Connector
-			for _, n := range table.Connectors(to) {
-				out = append(out, byName[n])
-			}
-			return out
+		if senders, route, err = routes(fileCfg, connectors); err != nil {
+			return err
 		}
 	}
 	policy := webhook.Policy{AllowPrivate: m.Config.WebhookAllowPrivate}
-	m.callbacks = callbacks.New(callbacks.Config{Store: m.store, Tokens: keys, Policy: policy, Clock: m.Clock, Logger: log, FirstRetry: m.Config.CallbackRetry})
-	m.dispatcher = dispatch.New(dispatch.Config{Store: m.store, Opener: keys, Connectors: connectors, Route: route, Clock: m.Clock, Logger: log,
-		AfterStatus: m.callbacks.Wake})
+	m.webhooks = webhook.NewSender(webhook.SenderConfig{Store: m.store, Tokens: m.keys, Policy: policy, Clock: m.Clock, Logger: log, FirstRetry: m.Config.CallbackRetry})
+	maxBacklog := m.Config.MaxBacklog
+	if maxBacklog <= 0 {
+		maxBacklog = -1
+	}
+	m.dispatcher = dispatch.New(dispatch.Config{Store: m.store, Opener: m.keys, Route: route, Clock: m.Clock, Logger: log,
+		MaxBacklog: maxBacklog, AfterStatus: m.webhooks.Wake})
 	inboundAccounts := map[string]string{}
 	for _, in := range fileCfg.Inbound {
 		inboundAccounts[strings.TrimPrefix(in.To, "+")] = in.Account
 	}
-	receiver := &inbound.Receiver{Store: m.store, Log: log, Notify: m.callbacks.Wake,
+	receiver := &inbound.Receiver{Store: m.store, Log: log, Notify: m.webhooks.Wake,
 		AccountFor: func(to string) string { return inboundAccounts[strings.TrimPrefix(to, "+")] }}
 	sink.dispatcher, sink.inbound = m.dispatcher, receiver
-	for _, c := range smppConns {
-		c.Start(ctx)
-	}
-	m.smpp = smppConns
-	vs, err := verify.New(verify.Config{
-		Store: m.store, Keys: keys, Phones: phones, Clock: m.Clock,
-		CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL, Notify: m.dispatcher.Wake, Outbox: m.dispatcher, Senders: senders,
-		AfterEvent: m.callbacks.Wake,
+
+	// Sending: the one pipeline, and the APIs' domains on it.
+	sends, err := pipeline.New(pipeline.Config{
+		Store: m.store, Delivery: m.dispatcher, Phones: phones, Sealer: m.keys, Senders: senders, Callback: policy, Clock: m.Clock,
+		Policies: []pipeline.Policy{pipeline.PolicyFunc(func(_ context.Context, s pipeline.Send) error { return m.dispatcher.Admit(s.To.E164) })},
 	})
 	if err != nil {
 		return err
 	}
+	vs, err := verify.New(verify.Config{
+		Store: m.store, SMS: sends, Keys: m.keys, Phones: phones, Clock: m.Clock,
+		CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL, AfterEvent: m.webhooks.Wake,
+	})
+	if err != nil {
+		return err
+	}
+	msgs := messaging.New(messaging.Config{Store: m.store, SMS: sends, Clock: m.Clock, AfterStatus: m.webhooks.Wake})
 	auth := account.NewAuthenticator(m.store)
 	if err := auth.Load(ctx); err != nil {
 		return err
 	}
-	msgs := messaging.New(messaging.Config{
-		Store: m.store, Sealer: keys, Phones: phones, Senders: senders, Outbox: m.dispatcher, Notify: m.dispatcher.Wake, Clock: m.Clock,
-		Callbacks: policy, AfterStatus: m.callbacks.Wake,
-	})
-	api := httpapi.New(httpapi.Config{Verify: vs, Auth: auth, Store: m.store, Phones: phones, Messages: msgs, Inbound: receiver, Logger: log})
-	m.dispatcher.Start(context.WithoutCancel(ctx))
-	m.callbacks.Start(ctx)
-	m.sweepDone = make(chan struct{})
-	go sweepExpired(m.sweepDone, vs, log)
-	m.statsDone = make(chan struct{})
-	go logStats(m.statsDone, m.store, log)
+	srv := api.New(api.Config{Auth: auth, Logger: log})
+	twofa.Register(srv, vs)
+	twilio.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})
+	restcomm.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})
+	inbox.Register(srv, inbox.Inbox{Store: m.store, Phones: phones, Inbound: receiver, Messages: msgs, Clock: m.Clock})
+
+	for _, c := range m.smpp {
+		c.Start(ctx)
+	}
+	m.dispatcher.Start(ctx)
+	m.webhooks.Start(ctx)
+	m.sweeper = &verify.Sweeper{Service: vs, Logger: log}
+	m.sweeper.Start(ctx)
 
 	m.listener, err = net.Listen("tcp", m.Config.Addr)
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
 	m.server = &http.Server{
-		Handler:           api,
+		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -333,16 +319,81 @@ func (m *Main) Run(ctx context.Context) error {
 	m.serveDone = make(chan error, 1)
 	go func() { m.serveDone <- m.server.Serve(m.listener) }()
 	log.Info("otpgate listening", "addr", m.listener.Addr().String(), "data_dir", m.Config.DataDir, "version", version)
-	if len(smppConns) == 0 {
+	if len(m.smpp) == 0 {
 		log.Info("delivery: sandbox (no real connector configured); messages are kept in the sandbox inbox at GET /sandbox/messages?to=NUMBER")
 	} else {
-		names := make([]string, len(smppConns))
-		for i, c := range smppConns {
+		names := make([]string, len(m.smpp))
+		for i, c := range m.smpp {
 			names[i] = c.Name()
 		}
-		log.Info("delivery: SMPP, every destination to the first bound connector of this order", "connectors", strings.Join(names, ","))
+		log.Info("delivery: SMPP, every destination to the first bound connector of its route", "connectors", strings.Join(names, ","))
 	}
 	return nil
+}
+
+// connectors makes the SMPP connectors of --smpp and the config file, in
+// order; they are started later.
+func (m *Main) connectors(fileCfg FileConfig, sink *smppSink) ([]*smpp.Connector, error) {
+	urls := m.Config.SMPP
+	for _, c := range fileCfg.Connectors {
+		urls = append(urls, c.URL) // named below
+	}
+	seen := map[string]bool{}
+	for i, u := range urls {
+		cfg, err := smpp.ParseURL(u, os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		if j := i - len(m.Config.SMPP); j >= 0 {
+			cfg.Name = fileCfg.Connectors[j].Name
+		}
+		if seen[cfg.Name] {
+			return nil, fmt.Errorf("two connectors are named %q; give each its own name", cfg.Name)
+		}
+		seen[cfg.Name] = true
+		c, err := smpp.New(cfg, sink, m.Logger)
+		if err != nil {
+			return nil, err
+		}
+		m.smpp = append(m.smpp, c)
+	}
+	return m.smpp, nil
+}
+
+// routes makes the routing table of the config file over the connectors.
+func routes(fileCfg FileConfig, conns []*smpp.Connector) (*routing.Table, func(string) dispatch.Route, error) {
+	byName := map[string]*smpp.Connector{}
+	var names []string
+	for _, c := range conns {
+		byName[c.Name()] = c
+		names = append(names, c.Name())
+	}
+	table, err := routing.New(fileCfg.Routes, names)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--config: %w", err)
+	}
+	route := func(to string) dispatch.Route {
+		key := ""
+		if r, ok := table.Match(to); ok {
+			key = r.Prefix
+		}
+		out := dispatch.Route{Key: key}
+		limited := true
+		for _, n := range table.Connectors(to) {
+			c := byName[n]
+			out.Connectors = append(out.Connectors, c)
+			if tps := c.TPS(); tps > 0 {
+				out.TPS += tps
+			} else {
+				limited = false
+			}
+		}
+		if !limited {
+			out.TPS = 0
+		}
+		return out
+	}
+	return table, route, nil
 }
 
 // Addr is the address the server listens on.
@@ -361,13 +412,9 @@ func (m *Main) Close() error {
 		}
 		m.server = nil
 	}
-	if m.statsDone != nil {
-		close(m.statsDone)
-		m.statsDone = nil
-	}
-	if m.sweepDone != nil {
-		close(m.sweepDone)
-		m.sweepDone = nil
+	if m.sweeper != nil {
+		m.sweeper.Stop()
+		m.sweeper = nil
 	}
 	if m.debug != nil {
 		m.debug.Close()
@@ -377,9 +424,9 @@ func (m *Main) Close() error {
 		m.dispatcher.Stop()
 		m.dispatcher = nil
 	}
-	if m.callbacks != nil {
-		m.callbacks.Stop()
-		m.callbacks = nil
+	if m.webhooks != nil {
+		m.webhooks.Stop()
+		m.webhooks = nil
 	}
 	for _, c := range m.smpp {
 		c.Stop() // after the dispatcher: its last sends finish first
@@ -481,55 +528,4 @@ func loadSecret(file, dataDir string) ([]byte, error) {
 		return nil, fmt.Errorf("server secret %s must hold at least 64 hex characters (32 bytes)", file)
 	}
 	return secret, nil
-}
-
-// logStats logs the store's group-commit counters every 10 s at debug level.
-func logStats(done <-chan struct{}, store *sqlite.Store, log *slog.Logger) {
-	t := time.NewTicker(10 * time.Second)
-	defer t.Stop()
-	var last sqlite.Stats
-	for {
-		select {
-		case <-done:
-			return
-		case <-t.C:
-		}
-		if !log.Enabled(context.Background(), slog.LevelDebug) {
-			continue
-		}
-		st := store.Stats()
-		batches := st.Batches - last.Batches
-		if batches == 0 {
-			continue
-		}
-		log.Debug("store group commits (last 10 s)", "batches", batches, "ops", st.Ops-last.Ops,
-			"ops_per_batch", float64(st.Ops-last.Ops)/float64(batches),
-			"busy", (st.Busy - last.Busy).Round(time.Millisecond), "in_commit", (st.Commit - last.Commit).Round(time.Millisecond),
-			"safe_passes", st.SafePasses-last.SafePasses,
-			"wal_restarts", st.WALRestarts-last.WALRestarts, "in_wal_restarts", (st.WALRestartTime - last.WALRestartTime).Round(time.Millisecond))
-		last = st
-	}
-}
-
-// sweepExpired marks expired verifications (their events go to the
-// services' events URLs) every 2 seconds.
-func sweepExpired(done <-chan struct{}, vs *verify.Service, log *slog.Logger) {
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-t.C:
-		}
-		for {
-			n, err := vs.ExpireDue(context.Background())
-			if err != nil {
-				log.Warn("marking expired verifications failed", "err", err)
-			}
-			if n < 500 {
-				break
-			}
-		}
-	}
 }

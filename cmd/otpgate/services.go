@@ -6,13 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/otpgate"
-	"github.com/otpgate/otpgate/internal/sqlite"
-	"github.com/otpgate/otpgate/internal/store"
-	"github.com/otpgate/otpgate/internal/verify"
+	"github.com/otpgate/otpgate/internal/verification"
 	"github.com/otpgate/otpgate/internal/webhook"
 )
 
@@ -29,6 +26,7 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	codeLength := fs.Int("code-length", 0, "digits in the service's codes, 4-10 (codes sent from now on)")
 	codeTTL := fs.Duration("code-ttl", 0, "how long the service's codes stay valid, 1m-24h (codes sent from now on)")
 	dataDir := fs.String("data-dir", "./otpgate-data", "the server's data directory (works while the server runs)")
+	db := fs.String("db", "", dbHelp)
 	allowPrivate := fs.Bool("webhook-allow-private", false, "allow a URL on a loopback, private or link-local address (development and tests only)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage+"\nChanges a verification service's settings.\n\nFlags:\n")
@@ -45,10 +43,10 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if !given["events-url"] && !given["code-length"] && !given["code-ttl"] {
 		return errors.New("services set: nothing to set; give --events-url, --code-length or --code-ttl")
 	}
-	if given["code-length"] && (*codeLength < verify.MinCodeLength || *codeLength > verify.MaxCodeLength) {
-		return fmt.Errorf("--code-length %d: must be %d-%d", *codeLength, verify.MinCodeLength, verify.MaxCodeLength)
+	if given["code-length"] && (*codeLength < verification.MinCodeLength || *codeLength > verification.MaxCodeLength) {
+		return fmt.Errorf("--code-length %d: must be %d-%d", *codeLength, verification.MinCodeLength, verification.MaxCodeLength)
 	}
-	if given["code-ttl"] && (*codeTTL < time.Minute || *codeTTL > 24*time.Hour) {
+	if given["code-ttl"] && (*codeTTL < verification.MinTTL || *codeTTL > verification.MaxTTL) {
 		return fmt.Errorf("--code-ttl %s: must be between 1m and 24h", *codeTTL)
 	}
 	if *eventsURL != "" {
@@ -56,7 +54,7 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return fmt.Errorf("--events-url: %w", err)
 		}
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(*dataDir, "otpgate.db"))
+	st, err := openStore(ctx, *db, *dataDir, nil)
 	if err != nil {
 		return err
 	}
@@ -64,34 +62,21 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if _, err := st.Account(ctx, *acc); err != nil {
 		return fmt.Errorf("services set: no account %s in %s", *acc, *dataDir)
 	}
-	var svc store.Service
-	err = st.Update(ctx, func(tx store.Tx) error {
-		var err error
-		svc, err = tx.Service(*acc, *name)
-		if errors.Is(err, store.ErrNotFound) {
-			svc = store.Service{SID: otpgate.NewSID(otpgate.PrefixService), AccountSID: *acc, Name: *name,
-				CodeLength: verify.DefaultCodeLength, TTL: verify.DefaultTTL, CreatedAt: time.Now().UTC()}
-			if err := tx.InsertService(svc); err != nil {
-				return err
-			}
-		} else if err != nil {
-			return err
-		}
-		if given["events-url"] {
-			svc.EventsURL = *eventsURL
-			if err := tx.SetServiceEventsURL(svc.SID, svc.EventsURL); err != nil {
-				return err
-			}
-		}
-		if given["code-length"] {
-			svc.CodeLength = *codeLength
-		}
-		if given["code-ttl"] {
-			svc.TTL = *codeTTL
-		}
-		return tx.SetServiceCodes(svc.SID, svc.CodeLength, svc.TTL)
-	})
+	svc, err := st.CreateService(ctx, verification.Service{SID: otpgate.NewSID(otpgate.PrefixService), AccountSID: *acc, Name: *name,
+		CodeLength: verification.DefaultCodeLength, TTL: verification.DefaultTTL, CreatedAt: time.Now().UTC()})
 	if err != nil {
+		return err
+	}
+	if given["events-url"] {
+		svc.EventsURL = *eventsURL
+	}
+	if given["code-length"] {
+		svc.CodeLength = *codeLength
+	}
+	if given["code-ttl"] {
+		svc.TTL = *codeTTL
+	}
+	if err := st.UpdateService(ctx, svc); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(stdout, "Service %q of %s (%s): %d-digit codes valid %s; verification events go to %q\n",

@@ -14,12 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/routing"
 	"github.com/otpgate/otpgate/internal/smpp"
 	"github.com/otpgate/otpgate/internal/smpptest"
 	"github.com/otpgate/otpgate/internal/smscsim"
 	"github.com/otpgate/otpgate/internal/smsenc"
-	"github.com/otpgate/otpgate/internal/store"
 )
 
 // mustServeSMPP starts otpgate with the given --smpp URLs.
@@ -53,7 +53,7 @@ func mustServeWith(tb testing.TB, clock *fakeClock, set func(*ServeConfig)) *tes
 	return &testServer{Main: m, URL: "http://" + m.Addr(), SID: sm[1], Token: sm[2], stdout: &out}
 }
 
-func (s *testServer) waitMessage(tb testing.TB, sid, status string) store.Message {
+func (s *testServer) waitMessage(tb testing.TB, sid string, status message.Status) message.Message {
 	tb.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -86,12 +86,12 @@ func TestSeedFlowThroughSMPP(t *testing.T) {
 		t.Fatalf("submit_sm = %+v (text %q)", sub, text)
 	}
 	code := codeRE.FindString(text)
-	msg := s.waitMessage(t, r.str("message_sid"), store.MsgSent)
+	msg := s.waitMessage(t, r.str("message_sid"), message.Sent)
 	if msg.ProviderID != sub.MessageID || msg.Connector != "zain" || strings.Contains(msg.Body, code) {
 		t.Fatalf("message log: %+v", msg)
 	}
 	peer.Receipt(t, sub.MessageID, "DELIVRD", "000")
-	s.waitMessage(t, r.str("message_sid"), store.MsgDelivered)
+	s.waitMessage(t, r.str("message_sid"), message.Delivered)
 	if v := s.check(t, "Restcomm", "0790320012", code); v.Status != 200 || v.str("status") != "approved" {
 		t.Fatalf("verify: %d %s", v.Status, v.Raw)
 	}
@@ -102,9 +102,9 @@ func TestReceiptUndelivered(t *testing.T) {
 	s := mustServeSMPP(t, "smpp://otpgate:secret@"+peer.Addr+"?name=orange")
 	r := s.send(t, "app", "0771234567")
 	sub := peer.WaitSubmits(t, 1, 10*time.Second)[0]
-	s.waitMessage(t, r.str("message_sid"), store.MsgSent)
+	s.waitMessage(t, r.str("message_sid"), message.Sent)
 	peer.Receipt(t, sub.MessageID, "UNDELIV", "011")
-	m := s.waitMessage(t, r.str("message_sid"), store.MsgUndelivered)
+	m := s.waitMessage(t, r.str("message_sid"), message.Undelivered)
 	if m.ErrorCode != 11 {
 		t.Fatalf("undelivered message: %+v, want error code 11", m)
 	}
@@ -166,7 +166,7 @@ func TestFailoverToSecondConnector(t *testing.T) {
 		t.Fatalf("send: %d %s", r.Status, r.Raw)
 	}
 	second.WaitSubmits(t, 1, 10*time.Second)
-	if m := s.waitMessage(t, r.str("message_sid"), store.MsgSent); m.Connector != "backup" {
+	if m := s.waitMessage(t, r.str("message_sid"), message.Sent); m.Connector != "backup" {
 		t.Fatalf("message went through %q, want backup", m.Connector)
 	}
 }
@@ -261,7 +261,7 @@ func TestThrottlingEndsDelivered(t *testing.T) {
 		sids = append(sids, r.str("message_sid"))
 	}
 	for _, sid := range sids {
-		s.waitMessage(t, sid, store.MsgDelivered)
+		s.waitMessage(t, sid, message.Delivered)
 	}
 	throttled := 0
 	for _, sub := range peer.Submits() {
@@ -296,7 +296,7 @@ func TestInboundStored(t *testing.T) {
 		}
 	}
 	var bodies []string
-	rows, err := s.store.Messages(context.Background(), store.MessageFilter{Direction: "inbound"})
+	rows, err := s.store.Messages(context.Background(), message.Filter{}) // the unassigned ones: no inbound config
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +324,7 @@ func TestMultipartReceiptsHexAndDecimal(t *testing.T) {
 	}
 	subs := peer.WaitSubmits(t, 3, 10*time.Second)
 	sid := r.str("message_sid")
-	s.waitMessage(t, sid, store.MsgSent)
+	s.waitMessage(t, sid, message.Sent)
 	for i, sub := range subs {
 		dec, err := strconv.ParseUint(sub.MessageID, 16, 64)
 		if err != nil {
@@ -333,12 +333,12 @@ func TestMultipartReceiptsHexAndDecimal(t *testing.T) {
 		peer.SendReceipt(t, smpptest.ReceiptSpec{MessageID: sub.MessageID, TextID: strconv.FormatUint(dec, 10), NoTLVs: true, Stat: "DELIVRD"})
 		if i < 2 {
 			time.Sleep(100 * time.Millisecond)
-			if m, _ := s.store.Message(context.Background(), s.SID, sid); m.Status != store.MsgSent {
+			if m, _ := s.store.Message(context.Background(), s.SID, sid); m.Status != message.Sent {
 				t.Fatalf("after %d of 3 receipts the message is %q, want still sent", i+1, m.Status)
 			}
 		}
 	}
-	s.waitMessage(t, sid, store.MsgDelivered)
+	s.waitMessage(t, sid, message.Delivered)
 }
 
 // While no connector is bound the message waits in the outbox; it goes when
@@ -351,7 +351,7 @@ func TestMessageWaitsForBind(t *testing.T) {
 		t.Fatalf("send with the SMSC down: %d %s", r.Status, r.Raw)
 	}
 	time.Sleep(1500 * time.Millisecond)
-	if m := s.waitMessage(t, r.str("message_sid"), store.MsgQueued); m.ErrorMessage != "" {
+	if m := s.waitMessage(t, r.str("message_sid"), message.Queued); m.ErrorMessage != "" {
 		t.Fatalf("queued message carries an error: %+v", m)
 	}
 	sim := smscsim.New(smscsim.Config{})
@@ -359,7 +359,7 @@ func TestMessageWaitsForBind(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sim.Close()
-	s.waitMessage(t, r.str("message_sid"), store.MsgSent)
+	s.waitMessage(t, r.str("message_sid"), message.Sent)
 	if subs := sim.Submits(); len(subs) != 1 || subs[0].Dest != "962791234567" {
 		t.Fatalf("the simulator got %+v", subs)
 	}

@@ -18,8 +18,28 @@ import (
 	"unicode/utf8"
 
 	"github.com/otpgate/otpgate/internal/otpgate"
-	"github.com/otpgate/otpgate/internal/store"
 )
+
+// Account is an API account. Its auth token is kept as a SHA-256 hash (to
+// authenticate) and sealed under the server secret (to sign callbacks, as
+// Twilio signs with the auth token).
+type Account struct {
+	SID         string
+	Name        string
+	TokenHash   []byte
+	TokenSealed []byte // nil when not kept
+	SMSURL      string // where inbound SMS are POSTed; "" for none
+	CreatedAt   time.Time
+}
+
+// Store keeps accounts.
+type Store interface {
+	InsertAccount(ctx context.Context, a Account) error
+	// Accounts returns every account (without their sealed tokens).
+	Accounts(ctx context.Context) ([]Account, error)
+	// AccountsVersion changes whenever an account is added or removed.
+	AccountsVersion(ctx context.Context) (int64, error)
+}
 
 // Created is a new account with its auth token, shown once.
 type Created struct {
@@ -28,7 +48,7 @@ type Created struct {
 	Name      string `json:"name"`
 }
 
-// Sealer seals an account's token for keeping (verify.Keys).
+// Sealer seals an account's token for keeping (keyring.Keys).
 type Sealer interface {
 	Seal(id string, plain []byte) []byte
 }
@@ -39,7 +59,7 @@ func TokenAAD(accountSID string) string { return "account-token:" + accountSID }
 // Create adds an account named name and returns its SID and token. The token
 // is kept as a SHA-256 hash (to authenticate) and sealed under the server
 // secret (to sign status callbacks, as Twilio signs with the auth token).
-func Create(ctx context.Context, st store.Store, sealer Sealer, name string, now time.Time) (Created, error) {
+func Create(ctx context.Context, st Store, sealer Sealer, name string, now time.Time) (Created, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || utf8.RuneCountInString(name) > 100 {
 		return Created{}, errors.New("an account name of 1-100 characters is required (--name)")
@@ -49,7 +69,7 @@ func Create(ctx context.Context, st store.Store, sealer Sealer, name string, now
 	token := hex.EncodeToString(b[:])
 	c := Created{SID: otpgate.NewSID(otpgate.PrefixAccount), AuthToken: token, Name: name}
 	h := sha256.Sum256([]byte(token))
-	a := store.Account{SID: c.SID, Name: name, TokenHash: h[:], CreatedAt: now.UTC()}
+	a := Account{SID: c.SID, Name: name, TokenHash: h[:], CreatedAt: now.UTC()}
 	if sealer != nil {
 		a.TokenSealed = sealer.Seal(TokenAAD(c.SID), []byte(token))
 	}
@@ -65,7 +85,7 @@ func Create(ctx context.Context, st store.Store, sealer Sealer, name string, now
 // ago), then checks again. An unknown SID and a wrong token take the same
 // path: hash, compare against a stored or a dummy hash, refresh check, compare.
 type Authenticator struct {
-	store store.Store
+	store Store
 
 	mu       sync.RWMutex
 	accounts map[string][]byte // SID -> token hash
@@ -74,7 +94,7 @@ type Authenticator struct {
 }
 
 // NewAuthenticator returns an Authenticator reading from st.
-func NewAuthenticator(st store.Store) *Authenticator {
+func NewAuthenticator(st Store) *Authenticator {
 	return &Authenticator{store: st, accounts: map[string][]byte{}}
 }
 

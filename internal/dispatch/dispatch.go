@@ -1,9 +1,15 @@
-// Package dispatch moves messages from the outbox to a connector: it claims
-// due items with a lease, sends them, and records the outcome: sent, retried
-// later with backoff (transient failure), or failed (permanent failure, or
-// the message expired or gave up). Delivery is at least once: a crash after
-// a connector took a message but before the outcome was committed sends that
-// message again once its lease runs out (on restart, at once).
+// Package dispatch moves messages from the outbox to connectors: it takes
+// each committed message straight from the send pipeline (and claims, with a
+// lease, what is due in the outbox: retries, and what a crashed process left),
+// sends it, and records the outcome: sent, retried later with backoff
+// (transient failure), or failed (permanent failure, or the message expired
+// or gave up). It applies delivery receipts. It keeps, per route, the backlog
+// of messages waiting for a connector, and refuses new sends when that
+// backlog would take too long to drain (Admit).
+//
+// Delivery is at least once: a crash after a connector took a message but
+// before the outcome was committed sends that message again once its lease
+// runs out (on restart, at once).
 package dispatch
 
 import (
@@ -14,34 +20,78 @@ import (
 	"sync"
 	"time"
 
-	"github.com/otpgate/otpgate/internal/callbacks"
 	"github.com/otpgate/otpgate/internal/dlr"
+	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
-// Opener decrypts sealed outbox bodies.
+// Store keeps the outbox and what delivery learns.
+type Store interface {
+	// ClaimOutbox takes up to limit messages due at now, oldest due first,
+	// and leases them until leaseUntil: no other claim returns them before
+	// then unless they are rescheduled. A crashed claimer's messages come
+	// back once the lease runs out.
+	ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]message.Outbound, error)
+	// NextDue returns when the earliest unclaimed message is due, or
+	// store.ErrNotFound.
+	NextDue(ctx context.Context) (time.Time, error)
+	// RescheduleOutbox releases a message's lease and makes it due at next,
+	// with its attempts so far and the last error.
+	RescheduleOutbox(ctx context.Context, sid string, attempts int, next time.Time, lastError string) error
+	// RecordOutcome takes a message out of the outbox and records o: the
+	// status (if the message may move to it: message.Before), connector,
+	// parts (applying receipts that came for them first) and error, with the
+	// status callback. store.ErrNotFound when the message is no longer in
+	// the outbox (deleted or canceled meanwhile).
+	RecordOutcome(ctx context.Context, o message.Outcome) error
+	// ApplyReceipt records a receipt on its message (by SID), or on the part
+	// one of its keys names and then on the message as its parts decide
+	// (message.FromParts), with the status callback. A receipt for a part
+	// not known yet is kept until RecordOutcome names the part.
+	ApplyReceipt(ctx context.Context, r message.Receipt) error
+}
+
+// Opener opens sealed bodies (keyring.Keys).
 type Opener interface {
-	Open(messageSID string, sealed []byte) ([]byte, error)
+	Open(id string, sealed []byte) ([]byte, error)
+}
+
+// Healthy is implemented by connectors that can tell whether they can send
+// now (an SMPP connector with no bind up cannot).
+type Healthy interface{ Healthy() bool }
+
+// Route is where messages to a destination go: a key naming the route (its
+// backlog is counted under it) and its connectors, in order of preference.
+type Route struct {
+	Key        string
+	Connectors []sms.Connector
+	// TPS is the most the route's connectors take per second together; 0
+	// when they have no limit (the rate is then measured).
+	TPS int
 }
 
 // Config configures a Dispatcher.
 type Config struct {
-	Store       store.Store
+	Store       Store
 	Opener      Opener
-	Connectors  []sms.Connector                 // in order of preference
-	Route       func(to string) []sms.Connector // the connectors for a destination; default Connectors
+	Connectors  []sms.Connector       // the one route when Route is nil, in order of preference
+	Route       func(to string) Route // the route of a destination
 	Clock       otpgate.Clock
 	Logger      *slog.Logger
 	Lease       time.Duration // how long a claim holds; default 2m
 	SendTimeout time.Duration // per Send; default 30s
-	Batch       int           // items per claim; default 256
+	Batch       int           // messages per claim; default 256
 	Concurrency int           // sends in flight; default 512
 	Poll        time.Duration // longest sleep between claims; default 1s
 	MaxAge      time.Duration // give up on a message this old; default 24h
-	AfterStatus func()        // called after a status change is committed (to wake the callback sender)
+	// MaxBacklog is the longest a route's backlog may take to drain, at the
+	// rate the route sends, before Admit refuses new sends; default 5s,
+	// negative: never refuse.
+	MaxBacklog  time.Duration
+	AfterStatus func() // called after a status change is committed (to wake the webhook sender)
 }
 
 // Backoff is the wait before retry number attempt (1-based): 1s, 2s, 4s, ...
@@ -56,16 +106,17 @@ func Backoff(attempt int) time.Duration {
 	return min(time.Second<<(attempt-1), 5*time.Minute)
 }
 
-// Dispatcher sends outbox items. Start it once; Stop is safe to call twice.
+// Dispatcher sends outbox messages. Start it once; Stop is safe to call twice.
 type Dispatcher struct {
 	cfg      Config
 	wake     chan struct{}
-	handoff  chan store.OutboxItem
+	handoff  chan message.Outbound
 	sem      chan struct{}
 	cancel   context.CancelFunc
 	done     chan struct{}
 	inflight sync.WaitGroup
 	stopOnce sync.Once
+	backlog  *backlog
 }
 
 // New returns a Dispatcher.
@@ -94,44 +145,50 @@ func New(cfg Config) *Dispatcher {
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = 24 * time.Hour
 	}
+	if cfg.MaxBacklog == 0 {
+		cfg.MaxBacklog = DefaultMaxBacklog
+	}
+	if cfg.Route == nil {
+		conns := cfg.Connectors
+		cfg.Route = func(string) Route { return Route{Connectors: conns} }
+	}
 	return &Dispatcher{
 		cfg:     cfg,
 		wake:    make(chan struct{}, 1),
-		handoff: make(chan store.OutboxItem, 1024),
+		handoff: make(chan message.Outbound, 1024),
 		sem:     make(chan struct{}, cfg.Concurrency),
 		done:    make(chan struct{}),
+		backlog: newBacklog(cfg.MaxBacklog),
 	}
 }
 
-// Claim marks an item, before it is enqueued, as claimed by this dispatcher
+// Lease marks a message, before it is stored, as held by this dispatcher
 // for one lease: pollers (this one after a restart, or any other) leave it
-// alone until then. Take must follow once the item is committed.
-func (d *Dispatcher) Claim(it *store.OutboxItem) {
-	it.Claimed = true
-	it.NextAttemptAt = it.CreatedAt.Add(d.cfg.Lease)
+// alone until then. Take must follow once the message is committed.
+func (d *Dispatcher) Lease(o *message.Outbound) {
+	o.LeaseUntil = o.CreatedAt.Add(d.cfg.Lease)
 }
 
-// Take starts delivering a committed item that Claim marked. It never
-// blocks: when too many are waiting it gives the item back to the outbox
+// Take starts delivering a committed message that Lease marked. It never
+// blocks: when too many are waiting it gives the message back to the outbox
 // (due at once) for the poller to take.
-func (d *Dispatcher) Take(it store.OutboxItem) {
+func (d *Dispatcher) Take(o message.Outbound) {
+	route := d.cfg.Route(o.To)
+	d.backlog.add(route, o.SID, o.CreatedAt)
 	select {
-	case d.handoff <- it:
+	case d.handoff <- o:
 	default:
 		go func() {
 			now := d.cfg.Clock.Now().UTC()
-			err := d.cfg.Store.Update(context.Background(), func(tx store.Tx) error {
-				return tx.RescheduleOutbox(it.MessageSID, it.Attempts, now, "")
-			})
-			if err != nil {
-				d.cfg.Logger.Error("handing a message back to the outbox failed; it goes when its lease ends", "message_sid", it.MessageSID, "err", err)
+			if err := d.cfg.Store.RescheduleOutbox(context.Background(), o.SID, o.Attempts, now, ""); err != nil {
+				d.cfg.Logger.Error("handing a message back to the outbox failed; it goes when its lease ends", "message_sid", o.SID, "err", err)
 			}
 			d.Wake()
 		}()
 	}
 }
 
-// Wake tells the dispatcher new items are due. It never blocks.
+// Wake tells the dispatcher messages are due. It never blocks.
 func (d *Dispatcher) Wake() {
 	select {
 	case d.wake <- struct{}{}:
@@ -141,7 +198,7 @@ func (d *Dispatcher) Wake() {
 
 // Start runs the dispatcher until Stop.
 func (d *Dispatcher) Start(ctx context.Context) {
-	ctx, d.cancel = context.WithCancel(ctx)
+	ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go d.run(ctx)
 }
 
@@ -166,6 +223,12 @@ func (d *Dispatcher) run(ctx context.Context) {
 		defer close(handoffsDone)
 		d.takeHandoffs(ctx)
 	}()
+	ratesDone := make(chan struct{})
+	defer func() { <-ratesDone }()
+	go func() {
+		defer close(ratesDone)
+		d.backlog.measure(ctx)
+	}()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -174,18 +237,11 @@ func (d *Dispatcher) run(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			d.cfg.Logger.Error("outbox claim failed", "err", err)
 		}
-		for _, it := range items {
-			select {
-			case d.sem <- struct{}{}:
-			case <-ctx.Done():
-				// The item stays claimed; its lease runs out and it comes back.
-				return
+		for _, o := range items {
+			d.backlog.add(d.cfg.Route(o.To), o.SID, o.CreatedAt)
+			if !d.start(ctx, o) {
+				return // the rest stay claimed; their lease runs out and they come back
 			}
-			d.inflight.Add(1)
-			go func(it store.OutboxItem) {
-				defer func() { <-d.sem; d.inflight.Done() }()
-				d.deliver(it)
-			}(it)
 		}
 		if len(items) == d.cfg.Batch {
 			continue
@@ -204,49 +260,60 @@ func (d *Dispatcher) run(ctx context.Context) {
 	}
 }
 
-// takeHandoffs delivers the items Take was given. Items still waiting when
-// the dispatcher stops keep their claim; the next start releases it.
+// start delivers o on a goroutine of its own, once a slot is free; false
+// when the dispatcher stops first.
+func (d *Dispatcher) start(ctx context.Context, o message.Outbound) bool {
+	select {
+	case d.sem <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	d.inflight.Add(1)
+	go func() {
+		defer func() { <-d.sem; d.inflight.Done() }()
+		d.deliver(o)
+	}()
+	return true
+}
+
+// takeHandoffs delivers the messages Take was given. Messages still waiting
+// when the dispatcher stops keep their lease; the next start releases it.
 func (d *Dispatcher) takeHandoffs(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case it := <-d.handoff:
-			select {
-			case d.sem <- struct{}{}:
-			case <-ctx.Done():
+		case o := <-d.handoff:
+			if !d.start(ctx, o) {
 				return
 			}
-			d.inflight.Add(1)
-			go func() {
-				defer func() { <-d.sem; d.inflight.Done() }()
-				d.deliver(it)
-			}()
 		}
 	}
 }
 
-// deliver sends one item and records the outcome. It runs to completion even
-// while the dispatcher stops, so an outcome is not lost for a send that happened.
-func (d *Dispatcher) deliver(it store.OutboxItem) {
+// deliver sends one message and records the outcome. It runs to completion
+// even while the dispatcher stops, so an outcome is not lost for a send that
+// happened.
+func (d *Dispatcher) deliver(o message.Outbound) {
 	ctx := context.Background()
-	log := d.cfg.Logger.With("message_sid", it.MessageSID, "to", phone.Mask(it.To))
+	log := d.cfg.Logger.With("message_sid", o.SID, "to", phone.Mask(o.To))
+	route := d.cfg.Route(o.To)
 	now := d.cfg.Clock.Now()
-	if !it.ExpiresAt.IsZero() && !now.Before(it.ExpiresAt) {
-		d.finish(ctx, log, it, nil, "", sms.Permanent(0, errors.New("the message expired before it could be sent")))
+	if !o.ExpiresAt.IsZero() && !now.Before(o.ExpiresAt) {
+		d.finish(ctx, log, route, o, nil, "", sms.Permanent(0, errors.New("the message expired before it could be sent")))
 		return
 	}
-	body, err := d.cfg.Opener.Open(it.MessageSID, it.Payload)
+	body, err := d.cfg.Opener.Open(o.SID, o.Payload)
 	if err != nil {
-		d.finish(ctx, log, it, nil, "", sms.Permanent(0, err))
+		d.finish(ctx, log, route, o, nil, "", sms.Permanent(0, err))
 		return
 	}
-	msg := sms.Message{SID: it.MessageSID, AccountSID: it.AccountSID, From: it.From, To: it.To, Body: string(body)}
+	msg := sms.Message{SID: o.SID, AccountSID: o.AccountSID, From: o.From, To: o.To, Body: string(body)}
 	// The route's connectors in order: the first that is up sends; one that
 	// fails transiently hands over to the next.
 	var lastErr error
 	var last sms.Connector
-	for _, c := range d.route(it.To) {
+	for _, c := range route.Connectors {
 		if h, ok := c.(Healthy); ok && !h.Healthy() {
 			continue
 		}
@@ -254,11 +321,11 @@ func (d *Dispatcher) deliver(it store.OutboxItem) {
 		pid, err := c.Send(sctx, msg)
 		cancel()
 		if err == nil {
-			d.finish(ctx, log, it, c, pid, nil)
+			d.finish(ctx, log, route, o, c, pid, nil)
 			return
 		}
 		if _, perm := sms.IsPermanent(err); perm {
-			d.finish(ctx, log, it, c, "", err)
+			d.finish(ctx, log, route, o, c, "", err)
 			return
 		}
 		log.Info("connector failed; trying the next of the route", "connector", c.Name(), "err", err)
@@ -266,89 +333,59 @@ func (d *Dispatcher) deliver(it store.OutboxItem) {
 	}
 	if lastErr == nil {
 		// No connector of the route is up: wait for one without using up an attempt.
-		d.park(ctx, log, it)
+		d.park(ctx, log, o)
 		return
 	}
-	d.finish(ctx, log, it, last, "", lastErr)
+	d.finish(ctx, log, route, o, last, "", lastErr)
 }
 
-// errGone: the message left the outbox (deleted through the API) while a
-// connector was sending it.
-var errGone = errors.New("dispatch: the message is no longer in the outbox")
-
-// Healthy is implemented by connectors that can tell whether they can send
-// now (an SMPP connector with no bind up cannot).
-type Healthy interface{ Healthy() bool }
-
-func (d *Dispatcher) route(to string) []sms.Connector {
-	if d.cfg.Route != nil {
-		return d.cfg.Route(to)
-	}
-	return d.cfg.Connectors
-}
-
-// park puts an item back for a second later without counting an attempt: no
-// connector of its route was up. It fails only when it expires.
-func (d *Dispatcher) park(ctx context.Context, log *slog.Logger, it store.OutboxItem) {
+// park puts a message back for a second later without counting an attempt:
+// no connector of its route was up. It fails only when it expires.
+func (d *Dispatcher) park(ctx context.Context, log *slog.Logger, o message.Outbound) {
 	now := d.cfg.Clock.Now().UTC()
-	err := d.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		return tx.RescheduleOutbox(it.MessageSID, it.Attempts, now.Add(time.Second), "no connector of the route is bound")
-	})
-	if err != nil {
+	if err := d.cfg.Store.RescheduleOutbox(ctx, o.SID, o.Attempts, now.Add(time.Second), "no connector of the route is bound"); err != nil {
 		log.Error("rescheduling failed; the message will be retried when its lease ends", "err", err)
 	}
 }
 
-func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, it store.OutboxItem, c sms.Connector, pid string, sendErr error) {
+func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, route Route, o message.Outbound, c sms.Connector, pid string, sendErr error) {
 	now := d.cfg.Clock.Now().UTC()
-	attempts := it.Attempts + 1
+	attempts := o.Attempts + 1
 	perm, isPerm := sms.IsPermanent(sendErr)
-	giveUp := sendErr != nil && !isPerm && (now.Sub(it.CreatedAt) >= d.cfg.MaxAge ||
-		(!it.ExpiresAt.IsZero() && !now.Add(Backoff(attempts)).Before(it.ExpiresAt)))
-	name, deliveredOnSend := "", false
+	giveUp := sendErr != nil && !isPerm && (now.Sub(o.CreatedAt) >= d.cfg.MaxAge ||
+		(!o.ExpiresAt.IsZero() && !now.Add(Backoff(attempts)).Before(o.ExpiresAt)))
+	out := message.Outcome{SID: o.SID, At: now}
 	if c != nil {
-		name = c.Name()
-		if dos, ok := c.(sms.DeliveredOnSend); ok {
-			deliveredOnSend = dos.DeliveredOnSend()
-		}
-		log = log.With("connector", name)
+		out.Connector = c.Name()
+		log = log.With("connector", out.Connector)
 	}
-	err := d.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		if sendErr != nil && !isPerm && !giveUp {
-			return tx.RescheduleOutbox(it.MessageSID, attempts, now.Add(Backoff(attempts)), sendErr.Error())
+	var err error
+	switch {
+	case sendErr != nil && !isPerm && !giveUp:
+		err = d.cfg.Store.RescheduleOutbox(ctx, o.SID, attempts, now.Add(Backoff(attempts)), sendErr.Error())
+	case sendErr != nil:
+		out.Status, out.ErrorMessage = message.Failed, sendErr.Error()
+		if isPerm {
+			out.ErrorCode = perm.Code
 		}
-		u := store.MessageUpdate{SID: it.MessageSID, Connector: name, UpdatedAt: now, Quiet: it.Quiet, Dequeue: true}
-		if sendErr == nil && !deliveredOnSend && pid != "" {
-			if err := recordParts(tx, name, it.MessageSID, pid, now); err != nil {
-				return err
-			}
+		err = d.cfg.Store.RecordOutcome(ctx, out)
+	default:
+		out.Status = message.Sent
+		if dos, ok := c.(sms.DeliveredOnSend); ok && dos.DeliveredOnSend() {
+			out.Status = message.Delivered
+		} else if pid != "" {
+			out.ProviderID, out.PartKeys = pid, partKeys(pid)
 		}
-		if sendErr == nil {
-			// Unless a receipt came first and already said more.
-			u.Status, u.From, u.ProviderID, u.SentAt = store.MsgSent, before(store.MsgSent), pid, now
-			if deliveredOnSend {
-				u.Status, u.From = store.MsgDelivered, before(store.MsgDelivered)
-			}
-		} else {
-			u.Status, u.From, u.ErrorMessage = store.MsgFailed, before(store.MsgFailed), sendErr.Error()
-			if isPerm {
-				u.ErrorCode = perm.Code
-			}
-		}
-		tr, err := tx.AdvanceMessage(u)
-		if errors.Is(err, store.ErrNotFound) {
-			return errGone
-		}
-		if err != nil {
-			return err
-		}
-		return callbacks.OnTransition(tx, tr, now)
-	})
-	if err == nil && d.cfg.AfterStatus != nil {
+		err = d.cfg.Store.RecordOutcome(ctx, out)
+	}
+	if sendErr == nil || isPerm || giveUp {
+		d.backlog.done(route, o.SID)
+	}
+	if err == nil && out.Status != "" && o.StatusCallback != "" && d.cfg.AfterStatus != nil {
 		d.cfg.AfterStatus()
 	}
 	switch {
-	case errors.Is(err, errGone):
+	case errors.Is(err, store.ErrNotFound):
 		log.Warn("the message was deleted while it was being sent; its outcome is not recorded", "err", sendErr)
 	case err != nil:
 		log.Error("recording send outcome failed; the message will be retried when its lease ends", "err", err)
@@ -361,27 +398,15 @@ func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, it store.Outb
 	}
 }
 
-// Outbound statuses in order: a message only moves forward (queued -> sent
-// -> delivered, undelivered or failed), so a late status never overwrites a
-// later one.
-var order = [][]string{
-	{store.MsgQueued},
-	{store.MsgSent},
-	{store.MsgDelivered, store.MsgUndelivered, store.MsgFailed},
-}
-
-// before returns the statuses a message may be in for status to apply.
-func before(status string) []string {
-	var out []string
-	for _, step := range order {
-		for _, s := range step {
-			if s == status {
-				return out
-			}
-		}
-		out = append(out, step...)
+// partKeys are the keys of each part's SMSC id (dlr.IDKeys), so a receipt
+// that writes the id in another base still finds its part.
+func partKeys(pids string) [][]string {
+	ids := strings.Split(pids, ",")
+	keys := make([][]string, len(ids))
+	for i, id := range ids {
+		keys[i] = dlr.IDKeys(id)
 	}
-	return out
+	return keys
 }
 
 // HandleReceipt applies a delivery receipt to its message: by the message's
@@ -391,92 +416,17 @@ func before(status string) []string {
 // come before the submit's outcome is recorded) is kept and applied when
 // the parts are recorded.
 func (d *Dispatcher) HandleReceipt(ctx context.Context, r sms.Receipt) error {
-	now := d.cfg.Clock.Now().UTC()
 	if r.Status == "" {
 		return nil // an intermediate state (ENROUTE, ACCEPTD): nothing to record
 	}
-	defer func() {
-		if d.cfg.AfterStatus != nil {
-			d.cfg.AfterStatus()
-		}
-	}()
-	return d.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		if r.MessageSID != "" {
-			tr, err := tx.AdvanceMessage(store.MessageUpdate{
-				SID: r.MessageSID, Status: r.Status, From: before(r.Status),
-				ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage, UpdatedAt: now,
-			})
-			if err != nil {
-				return err
-			}
-			return callbacks.OnTransition(tx, tr, now)
-		}
-		keys := dlr.IDKeys(r.ProviderID)
-		sid, parts, err := tx.PartReceipt(r.Connector, keys, r.Status, r.ErrorCode)
-		if errors.Is(err, store.ErrNotFound) {
-			d.cfg.Logger.Info("receipt for an id not known (yet); kept", "connector", r.Connector, "smsc_id", r.ProviderID, "status", r.Status)
-			return tx.InsertOrphanReceipt(store.OrphanReceipt{Connector: r.Connector, SMSCID: keys[0], Status: r.Status,
-				ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage, ReceivedAt: now})
-		}
-		if err != nil {
-			return err
-		}
-		return advanceByParts(tx, sid, parts, r.ErrorMessage, now)
-	})
-}
-
-// recordParts stores the SMSC's ids of a sent message's parts and applies
-// receipts that arrived for them first.
-func recordParts(tx store.Tx, connector, messageSID, pids string, now time.Time) error {
-	ids := strings.Split(pids, ",")
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = dlr.IDKeys(id)[0]
+	rc := message.Receipt{Connector: r.Connector, MessageSID: r.MessageSID, Status: r.Status,
+		ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage, At: d.cfg.Clock.Now().UTC()}
+	if rc.MessageSID == "" {
+		rc.Keys = dlr.IDKeys(r.ProviderID)
 	}
-	if err := tx.InsertMessageParts(messageSID, connector, keys); err != nil {
-		return err
+	err := d.cfg.Store.ApplyReceipt(ctx, rc)
+	if err == nil && d.cfg.AfterStatus != nil {
+		d.cfg.AfterStatus()
 	}
-	for _, id := range ids {
-		orphans, err := tx.TakeOrphanReceipts(connector, dlr.IDKeys(id))
-		if err != nil {
-			return err
-		}
-		for _, o := range orphans {
-			sid, parts, err := tx.PartReceipt(connector, dlr.IDKeys(id), o.Status, o.ErrorCode)
-			if err != nil {
-				return err
-			}
-			if err := advanceByParts(tx, sid, parts, o.ErrorMessage, now); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// advanceByParts sets a message's status from its parts' receipts.
-func advanceByParts(tx store.Tx, sid string, parts []store.PartStatus, errMsg string, now time.Time) error {
-	status, code := store.MsgDelivered, 0
-	for _, p := range parts {
-		switch p.Status {
-		case store.MsgDelivered:
-		case "":
-			status = "" // a part has no receipt yet
-		default:
-			tr, err := tx.AdvanceMessage(store.MessageUpdate{SID: sid, Status: p.Status, From: before(p.Status),
-				ErrorCode: p.ErrorCode, ErrorMessage: errMsg, UpdatedAt: now})
-			if err != nil {
-				return err
-			}
-			return callbacks.OnTransition(tx, tr, now)
-		}
-	}
-	if status == "" {
-		return nil
-	}
-	tr, err := tx.AdvanceMessage(store.MessageUpdate{SID: sid, Status: status, From: before(status), ErrorCode: code, UpdatedAt: now})
-	if err != nil {
-		return err
-	}
-	return callbacks.OnTransition(tx, tr, now)
+	return err
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/dispatch"
+	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/sqlite"
 	"github.com/otpgate/otpgate/internal/store"
@@ -86,22 +88,18 @@ func setup(t *testing.T, conn *scripted, clk *clock) (*sqlite.Store, *dispatch.D
 	return st, d
 }
 
-func enqueue(t *testing.T, st store.Store, sid string, now, expires time.Time) {
+func enqueue(t *testing.T, st *sqlite.Store, sid string, now, expires time.Time) {
 	t.Helper()
-	err := st.Update(context.Background(), func(tx store.Tx) error {
-		if err := tx.InsertMessage(store.Message{SID: sid, AccountSID: "AC1", Direction: "outbound-api", From: "App", To: "+962790000000",
-			Body: "masked", Status: store.MsgQueued, Encoding: "GSM-7", Segments: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
-			return err
-		}
-		return tx.Enqueue(store.OutboxItem{MessageSID: sid, AccountSID: "AC1", From: "App", To: "+962790000000",
-			Payload: []byte("real body " + sid), NextAttemptAt: now, ExpiresAt: expires, CreatedAt: now})
-	})
-	if err != nil {
+	m := message.Message{SID: sid, AccountSID: "AC1", Direction: message.OutboundAPI, From: "App", To: "+962790000000",
+		Body: "masked", Status: message.Queued, Encoding: "GSM-7", Segments: 1, CreatedAt: now, UpdatedAt: now}
+	o := message.Outbound{SID: sid, AccountSID: "AC1", From: "App", To: "+962790000000",
+		Payload: []byte("real body " + sid), ExpiresAt: expires, CreatedAt: now}
+	if err := st.InsertSend(context.Background(), pipeline.Record{Message: m, Outbound: o}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func waitStatus(t *testing.T, st store.Store, sid, want string) store.Message {
+func waitStatus(t *testing.T, st *sqlite.Store, sid string, want message.Status) message.Message {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -133,14 +131,14 @@ func TestDispatch(t *testing.T) {
 	enqueue(t, st, "SMexpires", t0, t0.Add(5*time.Second))
 	d.Wake()
 
-	ok := waitStatus(t, st, "SMok", store.MsgSent)
+	ok := waitStatus(t, st, "SMok", message.Sent)
 	if ok.ProviderID != "pid-SMok" || ok.Connector != "scripted" || ok.SentAt.IsZero() {
 		t.Errorf("sent message = %+v", ok)
 	}
 	if b := conn.bodies("SMok"); len(b) != 1 || b[0] != "real body SMok" {
 		t.Errorf("connector got bodies %q, want the opened payload once", b)
 	}
-	perm := waitStatus(t, st, "SMperm", store.MsgFailed)
+	perm := waitStatus(t, st, "SMperm", message.Failed)
 	if perm.ErrorCode != 11 || perm.ErrorMessage != "invalid destination" || conn.count("SMperm") != 1 {
 		t.Errorf("permanent failure: %+v after %d sends, want code 11, one send", perm, conn.count("SMperm"))
 	}
@@ -163,14 +161,14 @@ func TestDispatch(t *testing.T) {
 	}
 	clk.Add(2 * time.Second)
 	d.Wake()
-	waitStatus(t, st, "SMretry", store.MsgSent)
+	waitStatus(t, st, "SMretry", message.Sent)
 	if n := conn.count("SMretry"); n != 3 {
 		t.Errorf("SMretry sent %d times, want 3 (two transient failures, then success)", n)
 	}
 	// A message that cannot go before its code expires is failed, not retried uselessly.
 	clk.Add(10 * time.Second)
 	d.Wake()
-	exp := waitStatus(t, st, "SMexpires", store.MsgFailed)
+	exp := waitStatus(t, st, "SMexpires", message.Failed)
 	if exp.ErrorMessage == "" {
 		t.Errorf("expired message without a reason: %+v", exp)
 	}
@@ -196,10 +194,10 @@ func TestReceiptBeforeSendOutcome(t *testing.T) {
 	t.Cleanup(func() { d.Stop(); st.Close() })
 	enqueue(t, st, "SM1", t0, time.Time{})
 	d.Wake()
-	m := waitStatus(t, st, "SM1", store.MsgDelivered)
+	m := waitStatus(t, st, "SM1", message.Delivered)
 	time.Sleep(50 * time.Millisecond)
 	m, _ = st.Message(context.Background(), "AC1", "SM1")
-	if m.Status != store.MsgDelivered || m.ProviderID != "p1" {
+	if m.Status != message.Delivered || m.ProviderID != "p1" {
 		t.Fatalf("message = %+v, want delivered with provider id p1", m)
 	}
 }
@@ -208,7 +206,7 @@ type receiptFirst struct{ sink sms.ReceiptSink }
 
 func (c *receiptFirst) Name() string { return "rf" }
 func (c *receiptFirst) Send(ctx context.Context, m sms.Message) (string, error) {
-	if err := c.sink.HandleReceipt(ctx, sms.Receipt{MessageSID: m.SID, Status: store.MsgDelivered}); err != nil {
+	if err := c.sink.HandleReceipt(ctx, sms.Receipt{MessageSID: m.SID, Status: message.Delivered}); err != nil {
 		return "", err
 	}
 	return "p1", nil
@@ -231,7 +229,7 @@ func TestReceiptBeforeIDsAreKnown(t *testing.T) {
 	t.Cleanup(func() { d.Stop(); st.Close() })
 	enqueue(t, st, "SM1", t0, time.Time{})
 	d.Wake()
-	m := waitStatus(t, st, "SM1", store.MsgUndelivered)
+	m := waitStatus(t, st, "SM1", message.Undelivered)
 	if m.ProviderID != "0A1B" || m.ErrorCode != 34 {
 		t.Fatalf("message = %+v, want undelivered (error 34) with provider id 0A1B", m)
 	}
@@ -243,7 +241,7 @@ type earlyReceipt struct{ sink sms.ReceiptSink }
 
 func (c *earlyReceipt) Name() string { return "early" }
 func (c *earlyReceipt) Send(ctx context.Context, m sms.Message) (string, error) {
-	if err := c.sink.HandleReceipt(ctx, sms.Receipt{Connector: "early", ProviderID: "2587", Status: store.MsgUndelivered, ErrorCode: 34}); err != nil {
+	if err := c.sink.HandleReceipt(ctx, sms.Receipt{Connector: "early", ProviderID: "2587", Status: message.Undelivered, ErrorCode: 34}); err != nil {
 		return "", err
 	}
 	return "0A1B", nil

@@ -5,6 +5,7 @@ package otpgate
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes, compatible with Twilio's and Restcomm's numbering where one exists.
@@ -24,6 +25,7 @@ const (
 	CodeSenderNotApproved   = 21212 // the sender is not approved for the destination
 	CodeNumberNotSMSCapable = 21614 // the destination cannot receive SMS
 	CodeNoRoute             = 21612 // no route delivers to the destination
+	CodeTooManyRequests     = 20429 // the server cannot take more now: retry after Retry-After
 )
 
 // Kind says which class of failure an Error is; the HTTP layer maps kinds to statuses.
@@ -40,19 +42,59 @@ const (
 	KindForbidden
 )
 
-// Error is the one error type the domain returns to API clients. Message is
-// written for the developer calling the API: which field, what was wrong, what
-// is accepted.
+// Problem is what is wrong with a request field.
+type Problem int
+
+const (
+	NoProblem    Problem = iota // the error is not about one field's value
+	MissingField                // the field is required and absent
+	InvalidField                // the field's value is not accepted
+	FieldTooLong                // the field's value is longer than accepted
+)
+
+// Error is the one error type the domain returns to API clients, written for
+// the developer calling the API: which field, what was wrong, what is
+// accepted. The domain names fields its own way ("to", "from", "body",
+// "status_callback"); each API dialect (package api and below) says them as
+// its wire does and may give its own code for a field's problem.
 type Error struct {
-	Kind    Kind
-	Code    int
+	Kind  Kind
+	Code  int
+	Field string // the domain's name of the request field at fault; "" if none
+	// Problem, when set, says what is wrong with Field, and Message is only
+	// the detail that follows "Invalid 'field'" or "Missing required field
+	// 'field'" (starting with ": " or with the value given). Otherwise
+	// Message is whole.
+	Problem Problem
 	Message string
-	Field   string // the request field at fault, if any
+	// RetryAfter, when set on a KindTooMany error, is how long the client
+	// should wait before trying again (the Retry-After header).
+	RetryAfter time.Duration
 }
 
-func (e *Error) Error() string { return e.Message }
+// Error returns the message with the field named as the domain names it.
+func (e *Error) Error() string { return e.Text(e.Field, "field") }
 
-// Invalid returns a KindInvalid error about field.
+// Text returns the message with the field called name, and noun for what a
+// field is ("field", "parameter") in "Missing required NOUN 'name'".
+func (e *Error) Text(name, noun string) string {
+	switch e.Problem {
+	case MissingField:
+		return "Missing required " + noun + " '" + name + "'" + e.Message
+	case InvalidField, FieldTooLong:
+		return "Invalid '" + name + "'" + e.Message
+	}
+	return e.Message
+}
+
+// FieldError returns a KindInvalid error with code CodeInvalidParameter about
+// a field; detail follows "Invalid 'field'" (or "Missing required field
+// 'field'"), so it starts with ": " or with the value given.
+func FieldError(field string, p Problem, format string, args ...any) *Error {
+	return &Error{Kind: KindInvalid, Code: CodeInvalidParameter, Field: field, Problem: p, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns a KindInvalid error about field whose message is whole.
 func Invalid(field, format string, args ...any) *Error {
 	return &Error{Kind: KindInvalid, Code: CodeInvalidParameter, Field: field, Message: fmt.Sprintf(format, args...)}
 }

@@ -121,7 +121,7 @@ func (t *Table) Sender(e164, from string) (string, error) {
 		return r.DefaultSender, nil
 	}
 	if len(r.Senders) > 0 && !slices.Contains(r.Senders, from) {
-		return "", &otpgate.Error{Kind: otpgate.KindInvalid, Code: otpgate.CodeSenderNotApproved, Field: "from",
+		return "", &otpgate.Error{Kind: otpgate.KindInvalid, Code: otpgate.CodeSenderNotApproved, Field: "from", // a whole message: no field name in it
 			Message: fmt.Sprintf("Sender %q is not approved for %s (route %s): %s drops SMS from unregistered sender IDs. Use one of %s, or register %q with the operator and add it to the route's senders in the config file",
 				from, label(r), r.Prefix, label(r), quoteAll(r.Senders), from)}
 	}
@@ -129,7 +129,7 @@ func (t *Table) Sender(e164, from string) (string, error) {
 }
 
 func missingSender() error {
-	return otpgate.Invalid("from", "Missing required field 'from': an alphanumeric sender ID (1-11 characters, at least one letter, e.g. \"MyApp\"), a short code, or a phone number; or configure a default_sender for the route")
+	return otpgate.FieldError("from", otpgate.MissingField, ": an alphanumeric sender ID (1-11 characters, at least one letter, e.g. \"MyApp\"), a short code, or a phone number; or configure a default_sender for the route")
 }
 
 func label(r Route) string {

@@ -73,8 +73,8 @@ func TestSender(t *testing.T) {
 				t.Fatalf("Sender error = %v, want code %d", err, tt.code)
 			}
 			for _, w := range tt.mention {
-				if !strings.Contains(e.Message, w) {
-					t.Errorf("message %q does not mention %s", e.Message, w)
+				if !strings.Contains(e.Error(), w) {
+					t.Errorf("message %q does not mention %s", e.Error(), w)
 				}
 			}
 		})

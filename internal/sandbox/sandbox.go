@@ -8,12 +8,19 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/smsenc"
-	"github.com/otpgate/otpgate/internal/store"
 )
+
+// Store keeps the sandbox inbox.
+type Store interface {
+	// InsertSandboxEntry keeps a delivered message (once: a repeat of its
+	// SID is ignored).
+	InsertSandboxEntry(ctx context.Context, e message.SandboxEntry) error
+}
 
 var (
 	_ sms.Connector       = (*Connector)(nil)
@@ -25,13 +32,13 @@ const Name = "sandbox"
 
 // Connector is the sandbox connector.
 type Connector struct {
-	store  store.Store
+	store  Store
 	clock  otpgate.Clock
 	logger *slog.Logger
 }
 
 // New returns a sandbox connector writing to st.
-func New(st store.Store, clock otpgate.Clock, logger *slog.Logger) *Connector {
+func New(st Store, clock otpgate.Clock, logger *slog.Logger) *Connector {
 	if clock == nil {
 		clock = otpgate.SystemClock{}
 	}
@@ -51,11 +58,9 @@ func (c *Connector) Name() string { return Name }
 func (c *Connector) Send(ctx context.Context, m sms.Message) (string, error) {
 	info := smsenc.Analyze(m.Body)
 	now := c.clock.Now().UTC()
-	err := c.store.Update(ctx, func(tx store.Tx) error {
-		return tx.InsertSandboxMessage(store.SandboxMessage{
-			SID: m.SID, AccountSID: m.AccountSID, From: m.From, To: m.To, Body: m.Body,
-			Segments: info.Segments, Encoding: string(info.Encoding), CreatedAt: now,
-		})
+	err := c.store.InsertSandboxEntry(ctx, message.SandboxEntry{
+		SID: m.SID, AccountSID: m.AccountSID, From: m.From, To: m.To, Body: m.Body,
+		Segments: info.Segments, Encoding: string(info.Encoding), CreatedAt: now,
 	})
 	if err != nil {
 		return "", err // transient: the store may recover

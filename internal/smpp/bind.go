@@ -13,6 +13,7 @@ import (
 	"github.com/linxGnu/gosmpp/pdu"
 
 	"github.com/otpgate/otpgate/internal/dlr"
+	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/smsenc"
 )
@@ -340,8 +341,8 @@ func (b *bind) onReceipt(ctx context.Context, d *pdu.DeliverSM) error {
 	if b.c.handler == nil {
 		return nil
 	}
-	rc := sms.Receipt{Connector: b.c.cfg.Name, ProviderID: r.ID, Status: r.State.Status(), ErrorCode: r.Err, At: time.Now()}
-	if rc.Status != "" && rc.Status != "delivered" {
+	rc := sms.Receipt{Connector: b.c.cfg.Name, ProviderID: r.ID, Status: message.Status(r.State.Status()), ErrorCode: r.Err, At: time.Now()}
+	if rc.Status != "" && rc.Status != message.Delivered {
 		rc.ErrorMessage = "the operator reported " + r.State.String()
 	}
 	return b.c.handler.HandleReceipt(ctx, rc)

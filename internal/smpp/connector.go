@@ -412,3 +412,6 @@ func (b *bucket) wait(ctx context.Context) error {
 		}
 	}
 }
+
+// TPS is the connector's submit_sm per second limit; 0 for none.
+func (c *Connector) TPS() int { return c.cfg.TPS }

@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/otpgate/otpgate/internal/message"
 )
 
 // Message is an SMS ready to go: Body is the real text (for a verification
@@ -38,8 +40,8 @@ type DeliveredOnSend interface {
 type Receipt struct {
 	Connector    string
 	ProviderID   string
-	MessageSID   string // when the connector knows it; else found by ProviderID
-	Status       string // store.MsgDelivered, MsgUndelivered, MsgFailed...
+	MessageSID   string         // when the connector knows it; else found by ProviderID
+	Status       message.Status // Delivered, Undelivered or Failed; "" for an intermediate state
 	ErrorCode    int
 	ErrorMessage string
 	At           time.Time

@@ -5,32 +5,38 @@ import (
 	"slices"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/verification"
 )
 
+// The reads: from a pool of read-only connections, which see what the
+// writer committed and never wait for it (WAL).
+
 // Account returns the account with the given SID.
-func (s *Store) Account(ctx context.Context, sid string) (store.Account, error) {
-	var a store.Account
+func (s *Store) Account(ctx context.Context, sid string) (account.Account, error) {
+	var a account.Account
 	var created int64
 	err := s.readDB.QueryRowContext(ctx, `SELECT sid, name, token_hash, created_at, sms_url FROM accounts WHERE sid = ?`, sid).
 		Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SMSURL)
 	if err != nil {
-		return store.Account{}, notFound(err)
+		return account.Account{}, notFound(err)
 	}
 	a.CreatedAt = fromNanos(created)
 	return a, nil
 }
 
 // Accounts returns every account.
-func (s *Store) Accounts(ctx context.Context) ([]store.Account, error) {
+func (s *Store) Accounts(ctx context.Context) ([]account.Account, error) {
 	rows, err := s.readDB.QueryContext(ctx, `SELECT sid, name, token_hash, created_at FROM accounts ORDER BY rowid`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Account
+	var out []account.Account
 	for rows.Next() {
-		var a store.Account
+		var a account.Account
 		var created int64
 		if err := rows.Scan(&a.SID, &a.Name, &a.TokenHash, &created); err != nil {
 			return nil, err
@@ -46,83 +52,6 @@ func (s *Store) AccountsVersion(ctx context.Context) (int64, error) {
 	var v int64
 	err := s.readDB.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) * 1000003 + count(*) FROM accounts`).Scan(&v)
 	return v, err
-}
-
-// InsertAccount adds an account.
-func (s *Store) InsertAccount(ctx context.Context, a store.Account) error {
-	return s.submit(ctx, func(t *tx) error {
-		return t.exec(t.st.insertAccount, a.SID, a.Name, a.TokenHash, nanos(a.CreatedAt), a.TokenSealed)
-	})
-}
-
-// SetAccountSMSURL sets where the account's inbound SMS are POSTed.
-func (s *Store) SetAccountSMSURL(ctx context.Context, sid, url string) error {
-	return s.submit(ctx, func(t *tx) error {
-		return t.execOne(t.st.setSMSURL, "set sms_url of account "+sid, url, sid)
-	})
-}
-
-// ClaimOutbox leases up to limit due items; see store.Store.
-func (s *Store) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]store.OutboxItem, error) {
-	var items []store.OutboxItem
-	err := s.submit(ctx, func(t *tx) error {
-		var err error
-		items, err = t.claim(now, leaseUntil, limit)
-		return err
-	})
-	return items, err
-}
-
-// ReleaseLeases makes every claimed item due now.
-func (s *Store) ReleaseLeases(ctx context.Context) (int, error) {
-	var n int64
-	err := s.submit(ctx, func(t *tx) error {
-		if err := t.beforeWrite(); err != nil {
-			return err
-		}
-		res, err := t.st.releaseLeases.ExecContext(bg)
-		if err != nil {
-			return err
-		}
-		if n, err = res.RowsAffected(); err != nil {
-			return err
-		}
-		_, err = t.st.releaseCallbacks.ExecContext(bg)
-		return err
-	})
-	return int(n), err
-}
-
-// ClaimCallbacks leases due callbacks, the oldest pending of each message.
-func (s *Store) ClaimCallbacks(ctx context.Context, now, leaseUntil time.Time, limit int) ([]store.Callback, error) {
-	var out []store.Callback
-	err := s.submit(ctx, func(t *tx) error {
-		var err error
-		out, err = t.claimCallbacks(now, leaseUntil, limit)
-		return err
-	})
-	return out, err
-}
-
-// CallbackAttempts lists a message's callback attempts, oldest first.
-func (s *Store) CallbackAttempts(ctx context.Context, messageSID string) ([]store.CallbackAttempt, error) {
-	rows, err := s.readDB.QueryContext(ctx, `SELECT callback_sid, attempt, message_sid, url, at, status_code, error, duration_ns
-		FROM callback_attempts WHERE message_sid = ? ORDER BY at, callback_sid, attempt`, messageSID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.CallbackAttempt
-	for rows.Next() {
-		var a store.CallbackAttempt
-		var at, dur int64
-		if err := rows.Scan(&a.CallbackSID, &a.Attempt, &a.MessageSID, &a.URL, &at, &a.StatusCode, &a.Error, &dur); err != nil {
-			return nil, err
-		}
-		a.At, a.Duration = fromNanos(at), time.Duration(dur)
-		out = append(out, a)
-	}
-	return out, rows.Err()
 }
 
 // AccountTokenSealed returns the account's sealed auth token.
@@ -145,13 +74,13 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 }
 
 // Message returns one of the account's messages.
-func (s *Store) Message(ctx context.Context, accountSID, sid string) (store.Message, error) {
+func (s *Store) Message(ctx context.Context, accountSID, sid string) (message.Message, error) {
 	m, err := scanMessage(s.readDB.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE sid = ? AND account_sid = ?`, sid, accountSID))
 	return m, err
 }
 
 // Messages lists an account's messages, newest first.
-func (s *Store) Messages(ctx context.Context, f store.MessageFilter) ([]store.Message, error) {
+func (s *Store) Messages(ctx context.Context, f message.Filter) ([]message.Message, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 50
@@ -159,9 +88,6 @@ func (s *Store) Messages(ctx context.Context, f store.MessageFilter) ([]store.Me
 	q := `SELECT ` + messageCols + ` FROM messages WHERE account_sid = ?`
 	args := []any{f.AccountSID}
 	add := func(cond string, v ...any) { q += " AND " + cond; args = append(args, v...) }
-	if f.Direction != "" {
-		add("direction = ?", f.Direction)
-	}
 	if f.To != "" {
 		add("to_number = ?", f.To)
 	}
@@ -193,7 +119,7 @@ func (s *Store) Messages(ctx context.Context, f store.MessageFilter) ([]store.Me
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Message
+	var out []message.Message
 	for rows.Next() {
 		m, err := scanMessage(rows)
 		if err != nil {
@@ -207,23 +133,58 @@ func (s *Store) Messages(ctx context.Context, f store.MessageFilter) ([]store.Me
 	return out, rows.Err()
 }
 
-// SandboxMessages lists the account's sandbox messages to a number, newest first.
-func (s *Store) SandboxMessages(ctx context.Context, accountSID, to string, limit int) ([]store.SandboxMessage, error) {
+// SandboxEntries lists the account's sandbox messages to a number, newest first.
+func (s *Store) SandboxEntries(ctx context.Context, accountSID, to string, limit int) ([]message.SandboxEntry, error) {
 	rows, err := s.readDB.QueryContext(ctx, `SELECT sid, account_sid, from_addr, to_number, body, segments, encoding, created_at
 		FROM sandbox_messages WHERE account_sid = ? AND to_number = ? ORDER BY created_at DESC, sid DESC LIMIT ?`, accountSID, to, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.SandboxMessage
+	var out []message.SandboxEntry
 	for rows.Next() {
-		var m store.SandboxMessage
+		var m message.SandboxEntry
 		var created int64
 		if err := rows.Scan(&m.SID, &m.AccountSID, &m.From, &m.To, &m.Body, &m.Segments, &m.Encoding, &created); err != nil {
 			return nil, err
 		}
 		m.CreatedAt = fromNanos(created)
 		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// Service returns the account's service of that name.
+func (s *Store) Service(ctx context.Context, accountSID, name string) (verification.Service, error) {
+	return scanService(s.readDB.QueryRowContext(ctx, `SELECT `+serviceCols+` FROM services WHERE account_sid = ? AND name = ?`, accountSID, name))
+}
+
+// ServiceBySID returns a service.
+func (s *Store) ServiceBySID(ctx context.Context, sid string) (verification.Service, error) {
+	return scanService(s.readDB.QueryRowContext(ctx, `SELECT `+serviceCols+` FROM services WHERE sid = ?`, sid))
+}
+
+// LatestVerification returns the newest verification of a key.
+func (s *Store) LatestVerification(ctx context.Context, key verification.Key) (verification.Verification, error) {
+	return scanVerification(s.readDB.QueryRowContext(ctx, `SELECT `+verificationCols+` FROM verifications
+		WHERE account_sid = ? AND service_sid = ? AND to_number = ? ORDER BY created_at DESC, sid DESC LIMIT 1`, key.AccountSID, key.ServiceSID, key.To))
+}
+
+// DueExpirations returns pending verifications whose codes expired in (since, now].
+func (s *Store) DueExpirations(ctx context.Context, since, now time.Time, limit int) ([]verification.Verification, error) {
+	rows, err := s.readDB.QueryContext(ctx, `SELECT `+verificationCols+` FROM verifications
+		WHERE expires_at > ? AND expires_at <= ? AND status = 'pending' ORDER BY expires_at LIMIT ?`, nanos(since), nanos(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []verification.Verification
+	for rows.Next() {
+		v, err := scanVerification(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 	"sort"
@@ -30,8 +31,6 @@ import (
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
-
-var _ store.Store = (*Store)(nil)
 
 // DefaultMaxBatch is how many Updates one group commit takes at most.
 const DefaultMaxBatch = 1024
@@ -48,6 +47,8 @@ type Store struct {
 	wg     sync.WaitGroup // Update callers in flight
 
 	ckptQuit, ckptDone chan struct{}
+	statsQuit          chan struct{}
+	statsDone          chan struct{}
 }
 
 // checkpointer copies the WAL back into the database file in the background,
@@ -162,7 +163,12 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	statsQuit := s.statsQuit
 	s.mu.Unlock()
+	if statsQuit != nil {
+		close(statsQuit)
+		<-s.statsDone
+	}
 	s.wg.Wait()
 	close(s.ckptQuit)
 	<-s.ckptDone
@@ -170,12 +176,11 @@ func (s *Store) Close() error {
 	return errors.Join(s.w.conn.Close(), s.writeDB.Close(), s.readDB.Close(), s.ckptDB.Close())
 }
 
-// Update runs fn in the next group commit; see store.Store.
-func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
-	return s.submit(ctx, func(t *tx) error { return fn(t) })
-}
-
-func (s *Store) submit(ctx context.Context, fn func(*tx) error) error {
+// submit runs fn in the next group commit and returns its result once the
+// group is durable. fn may run more than once (a group is run again, each op
+// in a savepoint, when an op fails after writing), so it must only call tx
+// methods and set its own results afresh.
+func (s *Store) submit(ctx context.Context, prio priority, fn func(*tx) error) error {
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -186,7 +191,11 @@ func (s *Store) submit(ctx context.Context, fn func(*tx) error) error {
 	defer s.wg.Done()
 	o := opPool.Get().(*op)
 	o.ctx, o.fn = ctx, fn
-	s.w.ops <- o
+	if prio == urgent {
+		s.w.urgent <- o
+	} else {
+		s.w.ops <- o
+	}
 	err := <-o.done
 	o.ctx, o.fn = nil, nil
 	opPool.Put(o)
@@ -258,6 +267,8 @@ func nanos(t time.Time) int64 {
 	return t.UnixNano()
 }
 
+func duration(n int64) time.Duration { return time.Duration(n) }
+
 func fromNanos(n int64) time.Time {
 	if n == 0 {
 		return time.Time{}
@@ -284,4 +295,42 @@ func (s *Store) Stats() Stats {
 		Busy: time.Duration(st.busy.Load()), Commit: time.Duration(st.commitTime.Load()),
 		WALRestarts: st.walRestarts.Load(), WALRestartTime: time.Duration(st.walRestartTime.Load()),
 	}
+}
+
+// LogStats logs the writer's group-commit counters at debug level every
+// interval, until Close.
+func (s *Store) LogStats(log *slog.Logger, every time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.statsQuit != nil {
+		return
+	}
+	s.statsQuit, s.statsDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(s.statsDone)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		var last Stats
+		for {
+			select {
+			case <-s.statsQuit:
+				return
+			case <-t.C:
+			}
+			if !log.Enabled(context.Background(), slog.LevelDebug) {
+				continue
+			}
+			st := s.Stats()
+			batches := st.Batches - last.Batches
+			if batches == 0 {
+				continue
+			}
+			log.Debug("store group commits", "every", every, "batches", batches, "ops", st.Ops-last.Ops,
+				"ops_per_batch", float64(st.Ops-last.Ops)/float64(batches),
+				"busy", (st.Busy - last.Busy).Round(time.Millisecond), "in_commit", (st.Commit - last.Commit).Round(time.Millisecond),
+				"safe_passes", st.SafePasses-last.SafePasses,
+				"wal_restarts", st.WALRestarts-last.WALRestarts, "in_wal_restarts", (st.WALRestartTime - last.WALRestartTime).Round(time.Millisecond))
+			last = st
+		}
+	}()
 }

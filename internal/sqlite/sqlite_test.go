@@ -16,9 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/sqlite"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/store/storetest"
+	"github.com/otpgate/otpgate/internal/verification"
 )
 
 var ctx = context.Background()
@@ -45,70 +49,66 @@ func MustOpenTemp(tb testing.TB) *sqlite.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return MustOpenTemp(t) })
+	storetest.Run(t, func(t *testing.T) storetest.Store { return MustOpenTemp(t) })
 }
 
 var base = time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.UTC)
 
 // fixture is one record of every kind.
 var (
-	account      = store.Account{SID: "AC1", Name: "Acme", TokenHash: []byte("0123456789abcdef0123456789abcdef"), CreatedAt: base}
-	service      = store.Service{SID: "SV1", AccountSID: "AC1", Name: "login", CodeLength: 6, TTL: 10 * time.Minute, CreatedAt: base}
-	verification = store.Verification{
+	acct    = account.Account{SID: "AC1", Name: "Acme", TokenHash: []byte("0123456789abcdef0123456789abcdef"), CreatedAt: base}
+	service = verification.Service{SID: "SV1", AccountSID: "AC1", Name: "login", CodeLength: 6, TTL: 10 * time.Minute, CreatedAt: base}
+	verif   = verification.Verification{
 		SID: "VE1", AccountSID: "AC1", ServiceSID: "SV1", To: "+447700900123", From: "otpgate", Channel: "sms",
-		Status: store.StatusPending, Codes: []store.Code{{Hash: []byte("fedcba9876543210fedcba9876543210"), ExpiresAt: base.Add(10 * time.Minute)}},
+		Status: verification.Pending, Codes: []verification.Code{{Hash: []byte("fedcba9876543210fedcba9876543210"), ExpiresAt: base.Add(10 * time.Minute)}},
 		SendAttempts: 1, CreatedAt: base, UpdatedAt: base, ExpiresAt: base.Add(10 * time.Minute),
 	}
-	message = store.Message{
-		SID: "SM1", AccountSID: "AC1", VerificationSID: "VE1", Direction: "outbound-api", From: "otpgate",
-		To: "+447700900123", Body: "Your code is ******", Status: store.MsgQueued, Encoding: "gsm7", Segments: 1,
+	msg = message.Message{
+		SID: "SM1", AccountSID: "AC1", VerificationSID: "VE1", Direction: message.OutboundAPI, From: "otpgate",
+		To: "+447700900123", Body: "Your code is ******", Status: message.Queued, Encoding: "GSM-7", Segments: 1,
 		CreatedAt: base, UpdatedAt: base,
 	}
-	outbox = store.OutboxItem{
-		MessageSID: "SM1", AccountSID: "AC1", From: "otpgate", To: "+447700900123", Payload: []byte("sealed"),
-		NextAttemptAt: base, ExpiresAt: base.Add(10 * time.Minute), CreatedAt: base,
+	outbound = message.Outbound{
+		SID: "SM1", AccountSID: "AC1", From: "otpgate", To: "+447700900123", Payload: []byte("sealed"),
+		ExpiresAt: base.Add(10 * time.Minute), CreatedAt: base,
 	}
-	sandboxMsg = store.SandboxMessage{SID: "SM1", AccountSID: "AC1", From: "otpgate", To: "+447700900123",
-		Body: "Your code is 123456", Segments: 1, Encoding: "gsm7", CreatedAt: base}
+	sandboxEntry = message.SandboxEntry{SID: "SM1", AccountSID: "AC1", From: "otpgate", To: "+447700900123",
+		Body: "Your code is 123456", Segments: 1, Encoding: "GSM-7", CreatedAt: base}
 )
 
-func writeFixture(t *testing.T, s store.Store) {
+func writeFixture(t *testing.T, s *sqlite.Store) {
 	t.Helper()
-	if err := s.InsertAccount(ctx, account); err != nil {
+	if err := s.InsertAccount(ctx, acct); err != nil {
 		t.Fatalf("InsertAccount: %v", err)
 	}
-	err := s.Update(ctx, func(tx store.Tx) error {
-		return errors.Join(tx.InsertService(service), tx.InsertVerification(verification),
-			tx.InsertMessage(message), tx.Enqueue(outbox), tx.InsertSandboxMessage(sandboxMsg))
-	})
-	if err != nil {
-		t.Fatalf("Update: %v", err)
+	if _, err := s.CreateService(ctx, service); err != nil {
+		t.Fatalf("CreateService: %v", err)
+	}
+	if err := s.InsertSend(ctx, pipeline.Record{Message: msg, Outbound: outbound, Verification: &verification.Change{V: verif, New: true}}); err != nil {
+		t.Fatalf("InsertSend: %v", err)
+	}
+	if err := s.InsertSandboxEntry(ctx, sandboxEntry); err != nil {
+		t.Fatalf("InsertSandboxEntry: %v", err)
 	}
 }
 
 // checkFixture reads back every record writeFixture wrote.
-func checkFixture(t *testing.T, s store.Store) {
+func checkFixture(t *testing.T, s *sqlite.Store) {
 	t.Helper()
-	if a, err := s.Account(ctx, "AC1"); err != nil || a.Name != account.Name || !a.CreatedAt.Equal(base) {
-		t.Errorf("Account = %+v, %v; want %+v", a, err, account)
+	if a, err := s.Account(ctx, "AC1"); err != nil || a.Name != acct.Name || !a.CreatedAt.Equal(base) {
+		t.Errorf("Account = %+v, %v; want %+v", a, err, acct)
 	}
-	err := s.Update(ctx, func(tx store.Tx) error {
-		if svc, err := tx.Service("AC1", "login"); err != nil || svc != service {
-			t.Errorf("Service = %+v, %v; want %+v", svc, err, service)
-		}
-		if v, err := tx.LatestVerification("AC1", "SV1", verification.To); err != nil || v.SID != "VE1" || len(v.Codes) != 1 || !v.Codes[0].ExpiresAt.Equal(verification.ExpiresAt) {
-			t.Errorf("LatestVerification = %+v, %v; want %+v", v, err, verification)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("Update: %v", err)
+	if svc, err := s.Service(ctx, "AC1", "login"); err != nil || svc != service {
+		t.Errorf("Service = %+v, %v; want %+v", svc, err, service)
 	}
-	if m, err := s.Message(ctx, "AC1", "SM1"); err != nil || m != message {
-		t.Errorf("Message = %+v, %v; want %+v", m, err, message)
+	if v, err := s.LatestVerification(ctx, verif.Key()); err != nil || v.SID != "VE1" || len(v.Codes) != 1 || !v.Codes[0].ExpiresAt.Equal(verif.ExpiresAt) {
+		t.Errorf("LatestVerification = %+v, %v; want %+v", v, err, verif)
 	}
-	if sb, err := s.SandboxMessages(ctx, "AC1", sandboxMsg.To, 10); err != nil || len(sb) != 1 || sb[0] != sandboxMsg {
-		t.Errorf("SandboxMessages = %+v, %v; want [%+v]", sb, err, sandboxMsg)
+	if m, err := s.Message(ctx, "AC1", "SM1"); err != nil || m != msg {
+		t.Errorf("Message = %+v, %v; want %+v", m, err, msg)
+	}
+	if sb, err := s.SandboxEntries(ctx, "AC1", sandboxEntry.To, 10); err != nil || len(sb) != 1 || sb[0] != sandboxEntry {
+		t.Errorf("SandboxEntries = %+v, %v; want [%+v]", sb, err, sandboxEntry)
 	}
 	items, err := s.ClaimOutbox(ctx, base, base.Add(time.Minute), 10)
 	if err != nil || len(items) != 1 || string(items[0].Payload) != "sealed" {
@@ -221,7 +221,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 					t.Errorf("concurrent Open #%d of a migrated file: %v", i+1, err)
 					return
 				}
-				if m, err := s.Message(ctx, "AC1", "SM1"); err != nil || m != message {
+				if m, err := s.Message(ctx, "AC1", "SM1"); err != nil || m != msg {
 					t.Errorf("Message via concurrent Open #%d = %+v, %v", i+1, m, err)
 				}
 				if err := s.Close(); err != nil {
@@ -261,12 +261,12 @@ func checkMigrations(t *testing.T, path string, want []int) {
 	}
 }
 
-// TestGroupCommitBatches runs many concurrent Updates, which the writer
+// TestGroupCommitBatches runs many concurrent writes, which the writer
 // commits in groups, and checks every one is kept in full. It asserts
 // correctness only: timings are the benchmarks' business.
 func TestGroupCommitBatches(t *testing.T) {
 	s := MustOpenTemp(t)
-	if err := s.InsertAccount(ctx, account); err != nil {
+	if err := s.InsertAccount(ctx, acct); err != nil {
 		t.Fatal(err)
 	}
 	const n = 200
@@ -275,11 +275,12 @@ func TestGroupCommitBatches(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			m, it := message, outbox
+			m, o := msg, outbound
 			m.SID = fmt.Sprintf("SM%03d", i)
-			it.MessageSID = m.SID
-			if err := s.Update(ctx, func(tx store.Tx) error { return errors.Join(tx.InsertMessage(m), tx.Enqueue(it)) }); err != nil {
-				t.Errorf("Update %d: %v", i, err)
+			m.VerificationSID = ""
+			o.SID = m.SID
+			if err := s.InsertSend(ctx, pipeline.Record{Message: m, Outbound: o}); err != nil {
+				t.Errorf("InsertSend %d: %v", i, err)
 			}
 		})
 	}
@@ -295,14 +296,61 @@ func TestGroupCommitBatches(t *testing.T) {
 	if err != nil || len(items) != n {
 		t.Errorf("ClaimOutbox = %d items, %v; want %d", len(items), err, n)
 	}
+	if st := s.Stats(); st.Batches >= n {
+		t.Logf("%d writes took %d group commits", n, st.Batches)
+	}
 }
 
-// benchOp is the operation both benchmarks time: one Update with one small
-// insert, so each Update needs a commit of its own unless commits are shared.
-func benchOp(s store.Store, seq *atomic.Int64) error {
-	m := sandboxMsg
-	m.SID = "SM" + strconv.FormatInt(seq.Add(1), 10)
-	return s.Update(ctx, func(tx store.Tx) error { return tx.InsertSandboxMessage(m) })
+// A write that fails after writing leaves nothing, and does not undo the
+// others of its group: a send whose verification guard fails is run again
+// in its own savepoint.
+func TestFailedWriteLeavesNoTrace(t *testing.T) {
+	s := MustOpenTemp(t)
+	if err := s.InsertAccount(ctx, acct); err != nil {
+		t.Fatal(err)
+	}
+	const n = 60
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			m, o := msg, outbound
+			m.SID, o.SID = fmt.Sprintf("SM%03d", i), fmt.Sprintf("SM%03d", i)
+			v := verif
+			v.SID, v.To = fmt.Sprintf("VE%03d", i), fmt.Sprintf("+4477009%05d", i)
+			m.VerificationSID = v.SID
+			// Every third adds a code to a verification that does not
+			// exist: its guard fails after its message would be written.
+			ch := verification.Change{V: v, New: i%3 != 0}
+			if !ch.New {
+				v.SendAttempts = 2
+				ch.V = v
+			}
+			errs[i] = s.InsertSend(ctx, pipeline.Record{Message: m, Outbound: o, Verification: &ch})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i := range n {
+		_, err := s.Message(ctx, "AC1", fmt.Sprintf("SM%03d", i))
+		if i%3 == 0 {
+			if !errors.Is(errs[i], store.ErrConflict) || err == nil {
+				t.Errorf("send %d: %v; its message: %v; want a conflict and no message", i, errs[i], err)
+			}
+		} else if errs[i] != nil || err != nil {
+			t.Errorf("send %d: %v; its message: %v; want both stored", i, errs[i], err)
+		}
+	}
+}
+
+// benchOp is the operation both benchmarks time: one small insert, so each
+// needs a commit of its own unless commits are shared.
+func benchOp(s *sqlite.Store, seq *atomic.Int64) error {
+	e := sandboxEntry
+	e.SID = "SM" + strconv.FormatInt(seq.Add(1), 10)
+	return s.InsertSandboxEntry(ctx, e)
 }
 
 func reportOps(b *testing.B) {
@@ -310,7 +358,7 @@ func reportOps(b *testing.B) {
 }
 
 // BenchmarkUpdateSerial is the baseline: one caller, so one commit (one
-// fsync) per Update.
+// fsync) per write.
 func BenchmarkUpdateSerial(b *testing.B) {
 	s := MustOpenTemp(b)
 	var seq atomic.Int64
@@ -324,7 +372,7 @@ func BenchmarkUpdateSerial(b *testing.B) {
 	reportOps(b)
 }
 
-// BenchmarkUpdateParallel runs the same Update from 32 goroutines per CPU,
+// BenchmarkUpdateParallel runs the same write from 32 goroutines per CPU,
 // so the writer can commit many in one group.
 func BenchmarkUpdateParallel(b *testing.B) {
 	s := MustOpenTemp(b)

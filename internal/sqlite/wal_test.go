@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/message"
 )
 
 // Under a steady stream of writes the WAL must not grow without bound: the
@@ -32,9 +32,7 @@ func TestWALStaysBounded(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; time.Now().Before(deadline); i++ {
-				err := s.Update(context.Background(), func(tx store.Tx) error {
-					return tx.InsertSandboxMessage(store.SandboxMessage{SID: fmt.Sprintf("SM%d-%d", g, i), AccountSID: "AC1", To: "+1", Body: body, CreatedAt: time.Now()})
-				})
+				err := s.InsertSandboxEntry(context.Background(), message.SandboxEntry{SID: fmt.Sprintf("SM%d-%d", g, i), AccountSID: "AC1", To: "+1", Body: body, CreatedAt: time.Now()})
 				if err != nil {
 					t.Error(err)
 					return
@@ -61,9 +59,7 @@ func TestWALStaysBounded(t *testing.T) {
 	// the thousands written.
 	time.Sleep(500 * time.Millisecond)
 	for i := range 2 {
-		if err := s.Update(context.Background(), func(tx store.Tx) error {
-			return tx.InsertSandboxMessage(store.SandboxMessage{SID: fmt.Sprintf("SMlast-%d", i), AccountSID: "AC2", To: "+1", CreatedAt: time.Now()})
-		}); err != nil {
+		if err := s.InsertSandboxEntry(context.Background(), message.SandboxEntry{SID: fmt.Sprintf("SMlast-%d", i), AccountSID: "AC2", To: "+1", CreatedAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(300 * time.Millisecond)
@@ -75,7 +71,7 @@ func TestWALStaysBounded(t *testing.T) {
 	if frames > 200 {
 		t.Fatalf("the WAL holds %d frames after %d writes: it was not started over", frames, n)
 	}
-	msgs, err := s.SandboxMessages(context.Background(), "AC1", "+1", 1_000_000)
+	msgs, err := s.SandboxEntries(context.Background(), "AC1", "+1", 1_000_000)
 	if err != nil || len(msgs) != n {
 		t.Fatalf("after WAL restarts: %d messages (err %v), want %d", len(msgs), err, n)
 	}

@@ -18,10 +18,21 @@ type op struct {
 
 var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
 
+// priority orders the ops waiting for a group: urgent ones (delivery's
+// claims, outcomes and receipts) join the next group before normal ones
+// (new sends, checks), so the outbox drains at least as fast as it fills.
+type priority int
+
+const (
+	normal priority = iota
+	urgent
+)
+
 // writer owns the write connection and runs group commits.
 type writer struct {
 	conn     *sql.Conn
 	ops      chan *op
+	urgent   chan *op
 	maxBatch int
 	quit     chan struct{}
 	stopped  chan struct{}
@@ -40,6 +51,7 @@ func newWriter(ctx context.Context, conn *sql.Conn, maxBatch int) (*writer, erro
 	w := &writer{
 		conn:     conn,
 		ops:      make(chan *op, maxBatch*4),
+		urgent:   make(chan *op, maxBatch*4),
 		maxBatch: maxBatch,
 		maxWAL:   maxWALFrames,
 		quit:     make(chan struct{}),
@@ -64,11 +76,14 @@ func (w *writer) run() {
 	for {
 		var first *op
 		select {
+		case first = <-w.urgent:
 		case first = <-w.ops:
 		case <-w.quit:
 			// Drain what callers queued before Close stopped taking new ones.
 			for {
 				select {
+				case o := <-w.urgent:
+					w.commit(append(w.batch[:0], o))
 				case o := <-w.ops:
 					w.commit(append(w.batch[:0], o))
 				default:
@@ -77,6 +92,15 @@ func (w *writer) run() {
 			}
 		}
 		batch := append(w.batch[:0], first)
+	urgent:
+		for len(batch) < w.maxBatch {
+			select {
+			case o := <-w.urgent:
+				batch = append(batch, o)
+			default:
+				break urgent
+			}
+		}
 	fill:
 		for len(batch) < w.maxBatch {
 			select {

@@ -1,12 +1,13 @@
-// Package verify holds the rules of phone verification: codes, their expiry,
-// how many sends and checks a verification allows, and what each request
-// does to it. Storage is a store.Store; this package decides, the store only
-// keeps records and makes each decision atomic.
+// Package verify runs phone verification: it sends codes (through the send
+// pipeline, like every SMS) and checks the codes users type, under the rules
+// of package verification: a code per send, every code valid until its own
+// expiry, at most verification.MaxSends codes and verification.MaxChecks
+// checks per verification. The store makes each step atomic; this package
+// decides.
 package verify
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,114 +16,114 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
-	"github.com/otpgate/otpgate/internal/smsenc"
+	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/verification"
 )
 
-// Limits and defaults, as Twilio Verify has them.
+// Defaults of a code SMS.
 const (
-	MaxChecks         = 5
-	MaxSends          = 5
-	DefaultCodeLength = 6
-	MinCodeLength     = 4
-	MaxCodeLength     = 10
-	DefaultTTL        = 10 * time.Minute
-	DefaultTemplate   = "Your verification code is: {code}"
-	MaxBodyChars      = 1600
-	MaxServiceName    = 64
-	Placeholder       = "{code}"
+	DefaultTemplate = "Your verification code is: {code}"
+	Placeholder     = "{code}"
+	MaxServiceName  = 64
 )
+
+// Store keeps services and verifications.
+type Store interface {
+	// Service returns the account's service of that name.
+	Service(ctx context.Context, accountSID, name string) (verification.Service, error)
+	// ServiceBySID returns a service.
+	ServiceBySID(ctx context.Context, sid string) (verification.Service, error)
+	// CreateService inserts svc, or returns the account's service of that
+	// name if there is one already.
+	CreateService(ctx context.Context, svc verification.Service) (verification.Service, error)
+	// LatestVerification returns the newest verification of key, whatever
+	// its status: the latest CreatedAt, and of equal ones the greatest SID.
+	LatestVerification(ctx context.Context, key verification.Key) (verification.Verification, error)
+	// CountCheck counts one check against the newest verification of key,
+	// atomically with the limit: if it is live at now, pending and has fewer
+	// than max checks, it adds one, calls judge with the verification as it
+	// is then, and stores the status judge returns and the callbacks with
+	// it; counted is true. Otherwise it changes nothing and returns the
+	// verification as it is, counted false; ErrNotFound when there is none
+	// or it is not live. judge must be quick and do no I/O.
+	CountCheck(ctx context.Context, key verification.Key, max int, now time.Time,
+		judge func(verification.Verification) (verification.Status, []callback.Callback)) (v verification.Verification, counted bool, err error)
+	// DueExpirations returns up to limit pending verifications whose codes
+	// expired after since and at or before now, earliest first.
+	DueExpirations(ctx context.Context, since, now time.Time, limit int) ([]verification.Verification, error)
+	// Resolve applies each resolution whose guard holds, with the events
+	// whose Subject it names, in one transaction; events of a resolution
+	// that did not apply are dropped. It returns how many applied.
+	Resolve(ctx context.Context, rs []verification.Resolution, events []callback.Callback) (int, error)
+}
+
+// Sender sends SMS (the pipeline).
+type Sender interface {
+	Send(ctx context.Context, r pipeline.Request) (pipeline.Result, error)
+}
+
+// Hasher hashes codes (keyring.Keys).
+type Hasher interface {
+	HashCode(verificationSID, code string) []byte
+	CodeMatches(verificationSID, code string, want []byte) bool
+}
 
 // Config configures a Service.
 type Config struct {
-	Store      store.Store
-	Keys       *Keys
-	Phones     *phone.Parser
-	Clock      otpgate.Clock
-	CodeLength int           // default for new services; 0 means DefaultCodeLength
-	TTL        time.Duration // default for new services; 0 means DefaultTTL
-	// Notify, if set and Outbox is not, is called after a send commits (to
-	// wake the dispatcher's poller).
-	Notify func()
-	// Outbox, if set, takes each committed SMS directly (the dispatcher),
-	// so it goes out without waiting for the outbox to be polled.
-	Outbox Outbox
-	// AfterEvent, if set, is called after a verification event was queued
-	// (to wake the callback sender).
+	Store  Store
+	SMS    Sender
+	Keys   Hasher
+	Phones *phone.Parser
+	Clock  otpgate.Clock
+	// CodeLength and TTL are the settings of services created from now on;
+	// 0 means verification.DefaultCodeLength and DefaultTTL.
+	CodeLength int
+	TTL        time.Duration
+	// AfterEvent, if set, is called after an event was stored (to wake the
+	// webhook sender).
 	AfterEvent func()
-	// Senders, if set, decides which senders a destination accepts and the
-	// default sender (routing.Table); else any valid sender is accepted and
-	// 'from' is required.
-	Senders SenderPolicy
-}
-
-// Outbox takes SMS as they are committed.
-type Outbox interface {
-	// Claim marks an item, before it is stored, as this process's to send.
-	Claim(it *store.OutboxItem)
-	// Take hands over a committed item that Claim marked. It never blocks.
-	Take(it store.OutboxItem)
-}
-
-// SenderPolicy checks a send's sender (from, "" when absent) for a
-// destination and returns the sender to use, or an *otpgate.Error.
-type SenderPolicy interface {
-	Sender(e164, from string) (string, error)
 }
 
 // Service sends and checks verifications.
 type Service struct {
-	cfg Config
+	cfg      Config
+	services *serviceCache
 
-	// services caches service records by account and name for a few
-	// seconds: looking one up is on every request's path, and a change made
-	// with `otpgate services set` while the server runs applies within
-	// serviceCacheTTL.
-	mu       sync.RWMutex
-	services map[serviceKey]cachedService
-	swept    time.Time // expiries up to here were handled (ExpireDue)
+	sweepMu sync.Mutex
+	swept   time.Time // expiries up to here were handled (ExpireDue)
 }
-
-type serviceKey struct{ account, name string }
-
-type cachedService struct {
-	store.Service
-	until time.Time
-}
-
-const serviceCacheTTL = 5 * time.Second
-
-const maxCachedServices = 100_000
 
 // New returns a Service.
 func New(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Keys == nil || cfg.Phones == nil {
-		return nil, errors.New("verify: Store, Keys and Phones are required")
+	if cfg.Store == nil || cfg.SMS == nil || cfg.Keys == nil || cfg.Phones == nil {
+		return nil, errors.New("verify: Store, SMS, Keys and Phones are required")
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = otpgate.SystemClock{}
 	}
 	if cfg.CodeLength == 0 {
-		cfg.CodeLength = DefaultCodeLength
+		cfg.CodeLength = verification.DefaultCodeLength
 	}
-	if cfg.CodeLength < MinCodeLength || cfg.CodeLength > MaxCodeLength {
-		return nil, fmt.Errorf("verify: code length %d is outside %d-%d", cfg.CodeLength, MinCodeLength, MaxCodeLength)
+	if cfg.CodeLength < verification.MinCodeLength || cfg.CodeLength > verification.MaxCodeLength {
+		return nil, fmt.Errorf("verify: code length %d is outside %d-%d", cfg.CodeLength, verification.MinCodeLength, verification.MaxCodeLength)
 	}
 	if cfg.TTL == 0 {
-		cfg.TTL = DefaultTTL
+		cfg.TTL = verification.DefaultTTL
 	}
-	if cfg.TTL < time.Minute || cfg.TTL > 24*time.Hour {
-		return nil, fmt.Errorf("verify: code lifetime %s is outside 1m-24h", cfg.TTL)
+	if cfg.TTL < verification.MinTTL || cfg.TTL > verification.MaxTTL {
+		return nil, fmt.Errorf("verify: code lifetime %s is outside %s-%s", cfg.TTL, verification.MinTTL, verification.MaxTTL)
 	}
-	return &Service{cfg: cfg, services: map[serviceKey]cachedService{}}, nil
+	return &Service{cfg: cfg, services: newServiceCache()}, nil
 }
 
 // SendRequest is a request to text a code.
 type SendRequest struct {
 	AccountSID string
-	Service    string
+	Service    string // the service's name; created with the defaults on first use
 	From       string
 	To         string
 	Body       string // template with {code}; "" means DefaultTemplate
@@ -130,33 +131,16 @@ type SendRequest struct {
 
 // SendResult is what a send did.
 type SendResult struct {
-	Verification store.Verification
-	ServiceName  string
-	Message      store.Message
+	Verification verification.Verification
+	Service      verification.Service
+	MessageSID   string
 	Operator     string
-	service      store.Service
-	item         store.OutboxItem
 }
 
 // Send texts a new code for the service and number: a new verification, or,
-// while one is pending, another code within it (every code sent stays valid
-// until its own expiry, so the user is never stuck between two codes).
+// while one is pending, another code within it.
 func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 	if err := validServiceName(req.Service); err != nil {
-		return SendResult{}, err
-	}
-	to, err := s.cfg.Phones.ParseSMS(req.To)
-	if err != nil {
-		return SendResult{}, numberError("to", err)
-	}
-	fromGiven := strings.TrimSpace(req.From)
-	if s.cfg.Senders != nil {
-		if fromGiven, err = s.cfg.Senders.Sender(to.E164, fromGiven); err != nil {
-			return SendResult{}, err
-		}
-	}
-	from, err := s.validSender(fromGiven)
-	if err != nil {
 		return SendResult{}, err
 	}
 	tmpl := req.Body
@@ -166,145 +150,61 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	if err := validTemplate(tmpl); err != nil {
 		return SendResult{}, err
 	}
-
-	now := s.cfg.Clock.Now().UTC()
-	var res SendResult
-	err = s.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		res = SendResult{ServiceName: req.Service, Operator: to.Operator}
-		svc, err := s.service(tx, req.AccountSID, req.Service, now)
-		if err != nil {
-			return err
-		}
-		res.service = svc
-		v, err := tx.LatestVerification(req.AccountSID, svc.SID, to.E164)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			v = store.Verification{}
-		case err != nil:
-			return err
-		}
-		live := v.SID != "" && now.Before(v.ExpiresAt)
-		switch {
-		case live && v.Status == store.StatusMaxAttempts:
-			return otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
-				"Too many wrong codes were checked for %s; a new code can be sent after %s", phone.Mask(to.E164), v.ExpiresAt.Format(time.RFC3339))
-		case live && v.Status == store.StatusPending:
-			if v.SendAttempts >= MaxSends {
-				return otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
-					"Max send attempts reached: %d codes were sent to %s for service %q; a new verification can start after %s",
-					MaxSends, phone.Mask(to.E164), req.Service, v.ExpiresAt.Format(time.RFC3339))
+	var svc verification.Service
+	res, err := s.cfg.SMS.Send(ctx, pipeline.Request{
+		AccountSID: req.AccountSID, To: req.To, From: req.From,
+		Compose: func(ctx context.Context, snd pipeline.Send) (c pipeline.Composed, err error) {
+			// The service is made only for a send the pipeline accepted.
+			if svc, err = s.service(ctx, req.AccountSID, req.Service, true); err != nil {
+				return c, err
 			}
-		default:
-			if v.SID != "" && v.Status == store.StatusPending {
-				v.Status, v.UpdatedAt = store.StatusExpired, now
-				if err := tx.UpdateVerification(v); err != nil {
-					return err
-				}
-				if _, err := queueEvent(tx, v, now); err != nil {
-					return err
-				}
-			}
-			v = store.Verification{
-				SID: otpgate.NewSID(otpgate.PrefixVerification), AccountSID: req.AccountSID, ServiceSID: svc.SID,
-				To: to.E164, From: from, Channel: "sms", Status: store.StatusPending, CreatedAt: now,
-			}
-		}
-		code := newCode(svc.CodeLength)
-		expires := now.Add(svc.TTL)
-		v.Codes = append(v.Codes, store.Code{Hash: s.cfg.Keys.hashCode(v.SID, code), ExpiresAt: expires})
-		v.SendAttempts++
-		v.UpdatedAt, v.ExpiresAt, v.From = now, expires, from
-		if v.SendAttempts == 1 {
-			err = tx.InsertVerification(v)
-		} else {
-			err = tx.UpdateVerification(v)
-		}
-		if err != nil {
-			return err
-		}
-
-		body := strings.ReplaceAll(tmpl, Placeholder, code)
-		info := smsenc.Analyze(body)
-		m := store.Message{
-			SID: otpgate.NewSID(otpgate.PrefixMessage), AccountSID: req.AccountSID, VerificationSID: v.SID,
-			Direction: "outbound-api", From: from, To: to.E164,
-			Body:   strings.ReplaceAll(tmpl, Placeholder, strings.Repeat("*", len(code))),
-			Status: store.MsgQueued, Encoding: string(info.Encoding), Segments: info.Segments,
-			CreatedAt: now, UpdatedAt: now,
-		}
-		item := store.OutboxItem{
-			MessageSID: m.SID, AccountSID: req.AccountSID, From: from, To: to.E164,
-			Payload: s.cfg.Keys.Seal(m.SID, []byte(body)), NextAttemptAt: now, ExpiresAt: expires, CreatedAt: now,
-			Quiet: true, // verification SMS have no StatusCallback
-		}
-		if s.cfg.Outbox != nil {
-			s.cfg.Outbox.Claim(&item)
-		}
-		if err := tx.InsertQueuedMessage(m, item); err != nil {
-			return err
-		}
-		res.item = item
-		res.Verification, res.Message = v, m
-		return nil
+			return s.compose(ctx, svc, snd, tmpl)
+		},
 	})
 	if err != nil {
 		return SendResult{}, err
 	}
-	s.remember(res.service)
-	if s.cfg.Outbox != nil {
-		s.cfg.Outbox.Take(res.item) // delivered from here: no need to wake the poller
-	} else if s.cfg.Notify != nil {
-		s.cfg.Notify()
-	}
-	return res, nil
+	return SendResult{Verification: res.Verification.V, Service: svc, MessageSID: res.Message.SID, Operator: res.To.Operator}, nil
 }
 
-func (s *Service) cachedService(accountSID, name string) (store.Service, bool) {
-	s.mu.RLock()
-	c, ok := s.services[serviceKey{accountSID, name}]
-	s.mu.RUnlock()
-	if !ok || time.Now().After(c.until) {
-		return store.Service{}, false
+// compose decides what a send does to the number's verification and makes
+// the code SMS.
+func (s *Service) compose(ctx context.Context, svc verification.Service, snd pipeline.Send, tmpl string) (pipeline.Composed, error) {
+	key := verification.Key{AccountSID: snd.AccountSID, ServiceSID: svc.SID, To: snd.To.E164}
+	v, err := s.cfg.Store.LatestVerification(ctx, key)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return pipeline.Composed{}, err
 	}
-	return c.Service, true
-}
-
-// remember caches a service known to be committed.
-func (s *Service) remember(svc store.Service) {
-	if svc.SID == "" {
-		return
+	now := s.cfg.Clock.Now().UTC()
+	ch := verification.Change{V: v}
+	switch {
+	case v.Live(now) && v.Status == verification.MaxAttempts:
+		return pipeline.Composed{}, otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
+			"Too many wrong codes were checked for %s; a new code can be sent after %s", phone.Mask(key.To), v.ExpiresAt.Format(time.RFC3339))
+	case v.Live(now) && v.Status == verification.Pending:
+		if v.SendAttempts >= verification.MaxSends {
+			return pipeline.Composed{}, otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
+				"Max send attempts reached: %d codes were sent to %s for service %q; a new verification can start after %s",
+				verification.MaxSends, phone.Mask(key.To), svc.Name, v.ExpiresAt.Format(time.RFC3339))
+		}
+		ch.V.Codes = append([]verification.Code(nil), v.Codes...)
+	default:
+		ch = verification.Change{New: true, V: verification.Verification{
+			SID: otpgate.NewSID(otpgate.PrefixVerification), AccountSID: key.AccountSID, ServiceSID: key.ServiceSID,
+			To: key.To, Channel: "sms", Status: verification.Pending, CreatedAt: now,
+		}}
 	}
-	s.mu.Lock()
-	if len(s.services) >= maxCachedServices {
-		clear(s.services)
-	}
-	s.services[serviceKey{svc.AccountSID, svc.Name}] = cachedService{svc, time.Now().Add(serviceCacheTTL)}
-	s.mu.Unlock()
-}
-
-// lookupService returns the account's service of that name from the cache or tx.
-func (s *Service) lookupService(tx store.Tx, accountSID, name string) (store.Service, error) {
-	if svc, ok := s.cachedService(accountSID, name); ok {
-		return svc, nil
-	}
-	return tx.Service(accountSID, name)
-}
-
-// service returns the account's service of that name, creating it with the
-// default settings on first use.
-func (s *Service) service(tx store.Tx, accountSID, name string, now time.Time) (store.Service, error) {
-	svc, err := s.lookupService(tx, accountSID, name)
-	if err == nil {
-		return svc, nil
-	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return store.Service{}, err
-	}
-	svc = store.Service{
-		SID: otpgate.NewSID(otpgate.PrefixService), AccountSID: accountSID, Name: name,
-		CodeLength: s.cfg.CodeLength, TTL: s.cfg.TTL, CreatedAt: now,
-	}
-	return svc, tx.InsertService(svc)
+	code := newCode(svc.CodeLength)
+	expires := now.Add(svc.TTL)
+	ch.V.Codes = append(ch.V.Codes, verification.Code{Hash: s.cfg.Keys.HashCode(ch.V.SID, code), ExpiresAt: expires})
+	ch.V.SendAttempts++
+	ch.V.UpdatedAt, ch.V.ExpiresAt, ch.V.From = now, expires, snd.From
+	return pipeline.Composed{
+		Body:         strings.ReplaceAll(tmpl, Placeholder, code),
+		Shown:        strings.ReplaceAll(tmpl, Placeholder, strings.Repeat("*", len(code))),
+		ExpiresAt:    expires,
+		Verification: &ch,
+	}, nil
 }
 
 // CheckRequest is a code typed by a user.
@@ -317,205 +217,183 @@ type CheckRequest struct {
 
 // CheckResult is the outcome of a check.
 type CheckResult struct {
-	Verification      store.Verification
-	ServiceName       string
+	Verification      verification.Verification
+	Service           verification.Service
 	Valid             bool
 	AttemptsRemaining int
-	event             bool
-	service           store.Service
 }
 
 // Check checks a code against the pending verification for the service and
 // number. A right code approves (and spends) the verification; a wrong one
-// uses up one of MaxChecks attempts. Each check is one atomic step, so
-// concurrent wrong guesses can never be evaluated more than MaxChecks times.
+// uses up one of verification.MaxChecks attempts. Each check is one atomic
+// step of the store, so concurrent wrong guesses are never evaluated more
+// than MaxChecks times.
 func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, error) {
 	if err := validServiceName(req.Service); err != nil {
 		return CheckResult{}, err
 	}
 	num, err := s.cfg.Phones.Parse(req.Number)
 	if err != nil {
-		return CheckResult{}, numberError("number", err)
+		return CheckResult{}, pipeline.NumberError("number", err)
 	}
 	if strings.TrimSpace(req.Code) == "" {
-		return CheckResult{}, otpgate.Invalid("code", "Missing required field 'code': the code the user typed, %d-%d digits", MinCodeLength, MaxCodeLength)
+		return CheckResult{}, otpgate.FieldError("code", otpgate.MissingField, ": the code the user typed, %d-%d digits", verification.MinCodeLength, verification.MaxCodeLength)
 	}
 	code, ok := phone.NormalizeCode(req.Code)
-	if !ok || len(code) > MaxCodeLength {
-		return CheckResult{}, otpgate.Invalid("code", "Invalid 'code': it must be %d-%d digits (spaces, dashes and Arabic-Indic digits are accepted)", MinCodeLength, MaxCodeLength)
+	if !ok || len(code) > verification.MaxCodeLength {
+		return CheckResult{}, otpgate.FieldError("code", otpgate.InvalidField, ": it must be %d-%d digits (spaces, dashes and Arabic-Indic digits are accepted)", verification.MinCodeLength, verification.MaxCodeLength)
 	}
 	notPending := otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound,
 		"No pending verification for service %q and number %s: none was sent, or it expired or was already approved", req.Service, phone.Mask(num.E164))
-
+	svc, err := s.service(ctx, req.AccountSID, req.Service, false)
+	if errors.Is(err, store.ErrNotFound) {
+		return CheckResult{}, notPending
+	} else if err != nil {
+		return CheckResult{}, err
+	}
 	now := s.cfg.Clock.Now().UTC()
-	var res CheckResult
-	err = s.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		res = CheckResult{ServiceName: req.Service}
-		svc, err := s.lookupService(tx, req.AccountSID, req.Service)
-		if errors.Is(err, store.ErrNotFound) {
-			return notPending
-		} else if err != nil {
-			return err
-		}
-		res.service = svc
-		v, err := tx.LatestVerification(req.AccountSID, svc.SID, num.E164)
-		if errors.Is(err, store.ErrNotFound) {
-			return notPending
-		} else if err != nil {
-			return err
-		}
-		if !now.Before(v.ExpiresAt) {
-			return notPending
-		}
-		switch v.Status {
-		case store.StatusPending:
-		case store.StatusMaxAttempts:
-			return otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxCheckAttempts,
-				"Max check attempts reached: %d wrong codes were checked for this verification; send a new code after %s", MaxChecks, v.ExpiresAt.Format(time.RFC3339))
-		default:
-			return notPending
-		}
-		v.CheckAttempts++
+	events := false
+	judge := func(v verification.Verification) (verification.Status, []callback.Callback) {
 		valid := false
 		for _, c := range v.Codes {
 			// Compare against every code, expired or not, so timing says nothing of which matched.
-			m := s.cfg.Keys.matches(v.SID, code, c.Hash)
+			m := s.cfg.Keys.CodeMatches(v.SID, code, c.Hash)
 			valid = valid || (m && now.Before(c.ExpiresAt))
 		}
 		switch {
 		case valid:
-			v.Status = store.StatusApproved
-		case v.CheckAttempts >= MaxChecks:
-			v.Status = store.StatusMaxAttempts
+			v.Status = verification.Approved
+		case v.CheckAttempts >= verification.MaxChecks:
+			v.Status = verification.MaxAttempts
+		default:
+			return verification.Pending, nil
 		}
-		v.UpdatedAt = now
-		if err := tx.RecordCheck(v); err != nil {
-			return err
+		ev, ok := callback.ForEvent(v, svc, now)
+		if !ok {
+			return v.Status, nil
 		}
-		if v.Status != store.StatusPending {
-			if res.event, err = queueEvent(tx, v, now); err != nil {
-				return err
-			}
-		}
-		res.Verification, res.Valid = v, valid
-		res.AttemptsRemaining = max(0, MaxChecks-v.CheckAttempts)
-		if valid {
-			res.AttemptsRemaining = 0
-		}
-		return nil
-	})
-	if res.service.SID != "" {
-		s.remember(res.service) // committed or not, the service exists
+		events = true
+		return v.Status, []callback.Callback{ev}
 	}
-	if err == nil && res.event && s.cfg.AfterEvent != nil {
+	key := verification.Key{AccountSID: req.AccountSID, ServiceSID: svc.SID, To: num.E164}
+	v, counted, err := s.cfg.Store.CountCheck(ctx, key, verification.MaxChecks, now, judge)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return CheckResult{}, notPending
+	case err != nil:
+		return CheckResult{}, err
+	case !counted && (v.Status == verification.MaxAttempts || v.Status == verification.Pending):
+		return CheckResult{}, otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxCheckAttempts,
+			"Max check attempts reached: %d wrong codes were checked for this verification; send a new code after %s", verification.MaxChecks, v.ExpiresAt.Format(time.RFC3339))
+	case !counted:
+		return CheckResult{}, notPending
+	}
+	if events && s.cfg.AfterEvent != nil {
 		s.cfg.AfterEvent()
 	}
-	return res, err
+	res := CheckResult{Verification: v, Service: svc, Valid: v.Status == verification.Approved}
+	if !res.Valid {
+		res.AttemptsRemaining = max(0, verification.MaxChecks-v.CheckAttempts)
+	}
+	return res, nil
 }
 
-// ExpireDue marks pending verifications whose codes all expired as expired
-// (queuing their events), up to 500 at a time; it returns how many.
-//
-// It looks at verifications that expired since the last sweep (at the
-// first, since the longest a code can live), so a sweep costs what expired
-// since, not the size of the table.
-func (s *Service) ExpireDue(ctx context.Context) (int, error) {
-	now := s.cfg.Clock.Now().UTC()
-	s.mu.Lock()
-	since := s.swept
-	s.mu.Unlock()
-	if since.IsZero() {
-		since = now.Add(-25 * time.Hour)
+// service returns the account's service of that name, from the cache or
+// the store; create makes it with the default settings when there is none.
+func (s *Service) service(ctx context.Context, accountSID, name string, create bool) (verification.Service, error) {
+	now := s.cfg.Clock.Now()
+	if svc, ok := s.services.byName(accountSID, name, now); ok {
+		return svc, nil
 	}
-	n, events := 0, false
-	var last time.Time
-	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		n, events, last = 0, false, time.Time{}
-		due, err := tx.DueExpirations(since, now, 500)
-		if err != nil {
-			return err
-		}
-		for _, v := range due {
-			last = v.ExpiresAt
-			v.Status, v.UpdatedAt = store.StatusExpired, now
-			if err := tx.RecordCheck(v); err != nil {
-				return err
-			}
-			ev, err := queueEvent(tx, v, now)
-			if err != nil {
-				return err
-			}
-			events = events || ev
-		}
-		n = len(due)
-		return nil
-	})
-	if err == nil {
-		// Next time, from where this sweep got to: now, or (a full batch)
-		// the last expiry it handled. A verification whose expiry was
-		// moved later by a resend is found again then.
-		s.mu.Lock()
-		if n == 500 {
-			s.swept = last.Add(-time.Nanosecond)
-		} else {
-			s.swept = now
-		}
-		s.mu.Unlock()
+	svc, err := s.cfg.Store.Service(ctx, accountSID, name)
+	if errors.Is(err, store.ErrNotFound) && create {
+		svc, err = s.cfg.Store.CreateService(ctx, verification.Service{
+			SID: otpgate.NewSID(otpgate.PrefixService), AccountSID: accountSID, Name: name,
+			CodeLength: s.cfg.CodeLength, TTL: s.cfg.TTL, CreatedAt: now.UTC(),
+		})
 	}
-	if err == nil && events && s.cfg.AfterEvent != nil {
-		s.cfg.AfterEvent()
-	}
-	return n, err
-}
-
-// Event is the JSON POSTed to a service's events URL when one of its
-// verifications is approved, expires, or reaches its maximum of wrong codes.
-type Event struct {
-	Type            string `json:"type"` // verification.approved, verification.expired, verification.max_attempts_reached
-	AccountSID      string `json:"account_sid"`
-	ServiceSID      string `json:"service_sid"`
-	Service         string `json:"service"`
-	VerificationSID string `json:"verification_sid"`
-	To              string `json:"to"`
-	Status          string `json:"status"`
-	SendAttempts    int    `json:"send_attempts"`
-	CheckAttempts   int    `json:"check_attempts"`
-	CreatedAt       string `json:"created_at"`
-	At              string `json:"at"`
-}
-
-// queueEvent queues v's event when its service has an events URL (read now,
-// not from the cache: it can change while otpgate runs). It reports whether
-// one was queued.
-func queueEvent(tx store.Tx, v store.Verification, now time.Time) (bool, error) {
-	svc, err := tx.ServiceBySID(v.ServiceSID)
-	if err != nil || svc.EventsURL == "" {
-		return false, err
-	}
-	body, err := json.Marshal(Event{
-		Type: "verification." + v.Status, AccountSID: v.AccountSID, ServiceSID: svc.SID, Service: svc.Name,
-		VerificationSID: v.SID, To: v.To, Status: v.Status, SendAttempts: v.SendAttempts, CheckAttempts: v.CheckAttempts,
-		CreatedAt: v.CreatedAt.Format(time.RFC3339), At: now.Format(time.RFC3339),
-	})
 	if err != nil {
-		return false, err
+		return verification.Service{}, err
 	}
-	return true, tx.EnqueueCallback(store.Callback{
-		SID: otpgate.NewSID(otpgate.PrefixCallback), MessageSID: v.SID, AccountSID: v.AccountSID, URL: svc.EventsURL,
-		Params: string(body), ContentType: "json", NextAttemptAt: now, CreatedAt: now,
-	})
+	s.services.put(svc, now)
+	return svc, nil
+}
+
+// serviceBySID returns a service from the cache or the store.
+func (s *Service) serviceBySID(ctx context.Context, sid string) (verification.Service, error) {
+	now := s.cfg.Clock.Now()
+	if svc, ok := s.services.bySID(sid, now); ok {
+		return svc, nil
+	}
+	svc, err := s.cfg.Store.ServiceBySID(ctx, sid)
+	if err != nil {
+		return verification.Service{}, err
+	}
+	s.services.put(svc, now)
+	return svc, nil
+}
+
+// serviceCache keeps service records for a few seconds: looking one up is on
+// every request's path, and a change made with `otpgate services set` while
+// the server runs applies within serviceCacheTTL.
+type serviceCache struct {
+	mu    sync.RWMutex
+	names map[serviceKey]cached
+	sids  map[string]cached
+}
+
+type serviceKey struct{ account, name string }
+
+type cached struct {
+	verification.Service
+	until time.Time
+}
+
+const (
+	serviceCacheTTL   = 5 * time.Second
+	maxCachedServices = 100_000
+)
+
+func newServiceCache() *serviceCache {
+	return &serviceCache{names: map[serviceKey]cached{}, sids: map[string]cached{}}
+}
+
+func (c *serviceCache) byName(account, name string, now time.Time) (verification.Service, bool) {
+	c.mu.RLock()
+	e, ok := c.names[serviceKey{account, name}]
+	c.mu.RUnlock()
+	return e.Service, ok && now.Before(e.until)
+}
+
+func (c *serviceCache) bySID(sid string, now time.Time) (verification.Service, bool) {
+	c.mu.RLock()
+	e, ok := c.sids[sid]
+	c.mu.RUnlock()
+	return e.Service, ok && now.Before(e.until)
+}
+
+func (c *serviceCache) put(svc verification.Service, now time.Time) {
+	c.mu.Lock()
+	if len(c.names) >= maxCachedServices {
+		clear(c.names)
+		clear(c.sids)
+	}
+	e := cached{svc, now.Add(serviceCacheTTL)}
+	c.names[serviceKey{svc.AccountSID, svc.Name}] = e
+	c.sids[svc.SID] = e
+	c.mu.Unlock()
 }
 
 func validServiceName(name string) error {
 	if name == "" {
-		return otpgate.Invalid("service", "Missing required field 'service': the name of your app's service, 1-%d characters", MaxServiceName)
+		return otpgate.FieldError("service", otpgate.MissingField, ": the name of your app's service, 1-%d characters", MaxServiceName)
 	}
 	if utf8.RuneCountInString(name) > MaxServiceName || !utf8.ValidString(name) {
-		return otpgate.Invalid("service", "Invalid 'service': it must be valid text of 1-%d characters", MaxServiceName)
+		return otpgate.FieldError("service", otpgate.InvalidField, ": it must be valid text of 1-%d characters", MaxServiceName)
 	}
 	for _, r := range name {
 		if unicode.IsControl(r) {
-			return otpgate.Invalid("service", "Invalid 'service': it must not contain control characters")
+			return otpgate.FieldError("service", otpgate.InvalidField, ": it must not contain control characters")
 		}
 	}
 	return nil
@@ -523,70 +401,13 @@ func validServiceName(name string) error {
 
 func validTemplate(tmpl string) error {
 	if !utf8.ValidString(tmpl) {
-		return otpgate.Invalid("body", "Invalid 'body': it is not valid UTF-8 text")
+		return otpgate.FieldError("body", otpgate.InvalidField, ": it is not valid UTF-8 text")
 	}
 	if !strings.Contains(tmpl, Placeholder) {
-		return otpgate.Invalid("body", "Invalid 'body': it must contain the placeholder {code}, where the code goes (for example \"Your code is {code}\"), or be left out for the default %q", DefaultTemplate)
+		return otpgate.FieldError("body", otpgate.InvalidField, ": it must contain the placeholder {code}, where the code goes (for example \"Your code is {code}\"), or be left out for the default %q", DefaultTemplate)
 	}
-	if n := utf8.RuneCountInString(tmpl); n+strings.Count(tmpl, Placeholder)*(MaxCodeLength-len(Placeholder)) > MaxBodyChars {
-		return otpgate.Invalid("body", "Invalid 'body': it is %d characters; with the code it must be at most %d", n, MaxBodyChars)
+	if n := utf8.RuneCountInString(tmpl); n+strings.Count(tmpl, Placeholder)*(verification.MaxCodeLength-len(Placeholder)) > pipeline.MaxBodyChars {
+		return otpgate.FieldError("body", otpgate.FieldTooLong, ": it is %d characters; with the code it must be at most %d", n, pipeline.MaxBodyChars)
 	}
 	return nil
-}
-
-// validSender accepts an alphanumeric sender ID (1-11 characters of the GSM
-// alphabet, at least one letter), a short code (3-8 digits) or a phone number
-// (returned in E.164).
-func (s *Service) validSender(from string) (string, error) { return CheckSender(s.cfg.Phones, from) }
-
-// CheckSender validates a sender as the API gives it: an alphanumeric sender
-// ID (1-11 characters of the GSM alphabet, at least one letter), a short code
-// (3-8 digits) or a phone number (returned in E.164). Errors name 'from'.
-func CheckSender(phones *phone.Parser, from string) (string, error) {
-	from = strings.TrimSpace(from)
-	if from == "" {
-		return "", otpgate.Invalid("from", "Missing required field 'from': an alphanumeric sender ID (1-11 characters, at least one letter, e.g. \"MyApp\"), a short code, or a phone number")
-	}
-	hasLetter := false
-	for _, r := range from {
-		if unicode.IsLetter(r) {
-			hasLetter = true
-			break
-		}
-	}
-	if hasLetter {
-		if n := utf8.RuneCountInString(from); n > 11 {
-			return "", otpgate.Invalid("from", "Invalid 'from' %q: an alphanumeric sender ID is at most 11 characters (this one is %d)", from, n)
-		}
-		if info := smsenc.Analyze(from); info.Encoding != smsenc.GSM7 || info.Units != utf8.RuneCountInString(from) {
-			return "", otpgate.Invalid("from", "Invalid 'from' %q: an alphanumeric sender ID may use only letters A-Z and a-z, digits, spaces and basic GSM punctuation", from)
-		}
-		return from, nil
-	}
-	digits := phone.NormalizeDigits(from)
-	if len(digits) >= 3 && len(digits) <= 8 && isDigits(digits) {
-		return digits, nil
-	}
-	n, err := phones.Parse(from)
-	if err != nil {
-		return "", otpgate.Invalid("from", "Invalid 'from' %q: it is neither an alphanumeric sender ID (1-11 characters with a letter), a short code (3-8 digits), nor a valid phone number", from)
-	}
-	return n.E164, nil
-}
-
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
-
-func numberError(field string, err error) error {
-	var pe *phone.Error
-	if errors.As(err, &pe) {
-		return otpgate.Invalid(field, "Invalid '%s': %s", field, pe.Error())
-	}
-	return otpgate.Invalid(field, "Invalid '%s': %v", field, err)
 }

@@ -1,268 +1,335 @@
 package storetest
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
-	"slices"
+	"sort"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
-// mustEnqueue enqueues one item due at each time, with distinct attempts,
-// errors and expiries. Their SIDs sort opposite to insertion order, so an
-// order by SID or by insertion is not mistaken for one by due time.
-func mustEnqueue(t *testing.T, s store.Store, due ...time.Time) []store.OutboxItem {
+// queueMixed stores messages due at mixed times, two of them not yet due at
+// 0, and returns those due by 0, oldest due first (SID order breaks ties).
+func queueMixed(t *testing.T, s Store) []message.Outbound {
 	t.Helper()
-	items := make([]store.OutboxItem, len(due))
-	for i, d := range due {
-		items[i] = newOutboxItem("AC1", fmt.Sprintf("SM%03d", 999-i), d)
-		items[i].Attempts, items[i].LastError = i, fmt.Sprintf("error %d", i)
-		if i%2 == 1 {
-			items[i].ExpiresAt = time.Time{}
+	all := mustQueue(t, s, at(-time.Second), at(-time.Hour), at(time.Minute), at(-time.Second), at(-2*time.Minute), at(time.Hour), at(0))
+	var due []message.Outbound
+	for _, o := range all {
+		if !o.CreatedAt.After(at(0)) {
+			due = append(due, o)
 		}
 	}
-	MustUpdate(t, s, func(tx store.Tx) error { return each(items, queue(tx)) })
-	return items
-}
-
-// queue returns a function that stores an item's message, then enqueues it
-// (a message must exist to be enqueued); every other item goes through
-// InsertQueuedMessage, which does both in one.
-func queue(tx store.Tx) func(store.OutboxItem) error {
-	n := 0
-	return func(it store.OutboxItem) error {
-		n++
-		m := newMessage(it.AccountSID, it.MessageSID)
-		if n%2 == 0 {
-			return tx.InsertQueuedMessage(m, it)
+	sort.SliceStable(due, func(i, j int) bool {
+		if !due[i].CreatedAt.Equal(due[j].CreatedAt) {
+			return due[i].CreatedAt.Before(due[j].CreatedAt)
 		}
-		if err := tx.InsertMessage(m); err != nil {
-			return err
-		}
-		return tx.Enqueue(it)
-	}
+		return due[i].SID < due[j].SID
+	})
+	return due
 }
 
-// enqueueMixed enqueues items due at -1m, -3m, now, -2m, now+1ns and now+1h
-// and returns the due ones, oldest first.
-func enqueueMixed(t *testing.T, s store.Store) []store.OutboxItem {
-	t.Helper()
-	all := mustEnqueue(t, s, at(-time.Minute), at(-3*time.Minute), at(0), at(-2*time.Minute), at(time.Nanosecond), at(time.Hour))
-	return []store.OutboxItem{all[1], all[3], all[0], all[2]}
+// leased is what a claim until lease returns of o.
+func leased(o message.Outbound, lease time.Time) message.Outbound {
+	o.LeaseUntil = lease
+	return o
 }
 
-// assertClaimed checks that got are want's items in want's order, intact
-// except for NextAttemptAt, which a claim may set to the lease.
-func assertClaimed(t *testing.T, what string, got, want []store.OutboxItem) {
-	t.Helper()
-	if !slices.Equal(sids(got), sids(want)) {
-		t.Errorf("%s claimed %v, want %v", what, sids(got), sids(want))
-		return
-	}
-	for i := range got {
-		g, w := got[i], want[i]
-		g.NextAttemptAt, w.NextAttemptAt = time.Time{}, time.Time{}
-		assertEqual(t, what+" item "+g.MessageSID, g, w)
-	}
-}
-
-func bySID(items []store.OutboxItem) []store.OutboxItem {
-	items = slices.Clone(items)
-	slices.SortFunc(items, func(a, b store.OutboxItem) int { return cmp.Compare(a.MessageSID, b.MessageSID) })
-	return items
-}
-
-// claimDueTests claims with each limit from a fresh store.
-func claimDueTests(limits ...int) []testCase {
-	var out []testCase
-	for _, limit := range limits {
-		out = append(out, testCase{fmt.Sprintf("ClaimTakesOldestDue_limit%d", limit), func(t *testing.T, s store.Store) {
-			due := enqueueMixed(t, s)
-			// Which items are taken; the order they come back in is ClaimReturnsOldestDueFirst's.
-			got := mustClaim(t, s, at(0), at(time.Minute), limit)
-			assertClaimed(t, fmt.Sprintf("ClaimOutbox(limit %d)", limit), bySID(got), bySID(due[:min(limit, len(due))]))
-		}})
+func leasedAll(os []message.Outbound, lease time.Time) []message.Outbound {
+	out := make([]message.Outbound, len(os))
+	for i, o := range os {
+		out[i] = leased(o, lease)
 	}
 	return out
 }
 
-var outboxTests = append(claimDueTests(1, 3, 4, 10), []testCase{
-	{"CancelOutboxLeavesClaimedItems", func(t *testing.T, s store.Store) {
-		items := mustEnqueue(t, s, at(-time.Minute), at(time.Hour))
-		claimed := mustClaim(t, s, at(0), at(time.Minute), 10)
-		if len(claimed) != 1 || claimed[0].MessageSID != items[0].MessageSID {
-			t.Fatalf("claimed %v, want %s", sids(claimed), items[0].MessageSID)
-		}
-		err := s.Update(ctx, func(tx store.Tx) error { return tx.CancelOutbox(items[0].MessageSID) })
-		if !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("CancelOutbox of a claimed item = %v, want ErrNotFound", err)
-		}
-		MustUpdate(t, s, func(tx store.Tx) error { return tx.CancelOutbox(items[1].MessageSID) })
-		if got := mustClaim(t, s, at(2*time.Hour), at(3*time.Hour), 10); len(got) != 1 || got[0].MessageSID != items[0].MessageSID {
-			t.Fatalf("after canceling %s: claimable %v, want only %s", items[1].MessageSID, sids(got), items[0].MessageSID)
-		}
-	}},
-	{"EnqueueNeedsTheMessage", func(t *testing.T, s store.Store) {
-		err := s.Update(ctx, func(tx store.Tx) error { return tx.Enqueue(newOutboxItem("AC1", "SM404", at(0))) })
-		if !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("Enqueue without its message = %v, want ErrNotFound", err)
-		}
-	}},
-	{"DequeueWithTheStatus", func(t *testing.T, s store.Store) {
-		items := mustEnqueue(t, s, at(0))
-		MustUpdate(t, s, func(tx store.Tx) error {
-			_, err := tx.AdvanceMessage(store.MessageUpdate{SID: items[0].MessageSID, Status: store.MsgSent, From: []string{store.MsgQueued}, UpdatedAt: at(0), Dequeue: true})
-			return err
-		})
-		if got := mustClaim(t, s, at(time.Hour), at(2*time.Hour), 10); len(got) != 0 {
-			t.Fatalf("a dequeued message was claimed: %v", sids(got))
-		}
-		for _, quiet := range []bool{false, true} {
-			err := s.Update(ctx, func(tx store.Tx) error {
-				_, err := tx.AdvanceMessage(store.MessageUpdate{SID: items[0].MessageSID, Status: store.MsgDelivered, From: []string{store.MsgSent}, UpdatedAt: at(0), Dequeue: true, Quiet: quiet})
-				return err
-			})
-			if !errors.Is(err, store.ErrNotFound) {
-				t.Fatalf("Dequeue of a message not in the outbox (quiet %v) = %v, want ErrNotFound", quiet, err)
+var outboxTests = []testCase{
+	{"ClaimTakesOldestDueFirst", func(t *testing.T, s Store) {
+		due := queueMixed(t, s)
+		for _, limit := range []int{1, 3, 5, 10} {
+			got := mustClaim(t, s, at(0), at(time.Minute), limit)
+			if limit <= len(due) {
+				assertEqual(t, fmt.Sprintf("ClaimOutbox(limit %d)", limit), got, leasedAll(due[:limit], at(time.Minute)))
+			} else {
+				assertEqual(t, fmt.Sprintf("ClaimOutbox(limit %d)", limit), got, leasedAll(due, at(time.Minute)))
 			}
-		}
-		m, err := s.Message(ctx, "AC1", items[0].MessageSID)
-		if err != nil || m.Status != store.MsgSent {
-			t.Fatalf("message after a refused dequeue: %+v, %v; want still sent", m, err)
+			check(t, "ReleaseLeases", func() error { _, err := s.ReleaseLeases(ctx); return err }())
+			// Released: due again at their creation.
 		}
 	}},
-	{"EnqueuedClaimedIsLeased", func(t *testing.T, s store.Store) {
-		it := newOutboxItem("AC1", "SM1", at(2*time.Minute)) // claimed until then
-		it.Claimed = true
-		MustUpdate(t, s, func(tx store.Tx) error { return queue(tx)(it) })
-		if got := mustClaim(t, s, at(time.Minute), at(10*time.Minute), 10); len(got) != 0 {
-			t.Fatalf("an item enqueued claimed was claimed again during its lease: %v", sids(got))
-		}
-		n, err := s.ReleaseLeases(ctx)
-		if err != nil || n != 1 {
-			t.Fatalf("ReleaseLeases = %d, %v; want the enqueued claim released", n, err)
-		}
-		if got := mustClaim(t, s, at(time.Minute), at(10*time.Minute), 10); len(got) != 1 {
-			t.Fatalf("after ReleaseLeases: claimed %v, want SM1", sids(got))
-		}
+	{"RoundTripOfTheOutboxEntry", func(t *testing.T, s Store) {
+		MustInsertAccount(t, s, newAccount("AC1"))
+		m := newMessage("AC1", "SM1", at(0))
+		m.StatusCallback = "https://example.com/cb"
+		o := newOutbound(m)
+		o.Payload = []byte{0, 1, 2, 3, 250}
+		o.ExpiresAt = time.Time{} // never
+		check(t, "InsertSend", s.InsertSend(ctx, pipeline.Record{Message: m, Outbound: o}))
+		got := mustClaim(t, s, at(0), at(time.Minute), 10)
+		assertEqual(t, "claimed", got, []message.Outbound{leased(o, at(time.Minute))})
 	}},
-	{"ClaimReturnsOldestDueFirst", func(t *testing.T, s store.Store) {
-		due := enqueueMixed(t, s)
-		assertClaimed(t, "ClaimOutbox", mustClaim(t, s, at(0), at(time.Minute), 10), due)
-	}},
-	{"LeaseHoldsThenExpires", func(t *testing.T, s store.Store) {
-		items := mustEnqueue(t, s, at(-time.Second))
+	{"LeaseHoldsThenExpires", func(t *testing.T, s Store) {
+		items := mustQueue(t, s, at(-time.Second))
 		lease := at(time.Minute)
-		assertClaimed(t, "first claim", mustClaim(t, s, at(0), lease, 10), items)
+		assertEqual(t, "first claim", mustClaim(t, s, at(0), lease, 10), leasedAll(items, lease))
 		for _, now := range []time.Time{at(0), at(30 * time.Second), lease.Add(-time.Nanosecond)} {
 			if got := mustClaim(t, s, now, now.Add(time.Minute), 10); len(got) != 0 {
 				t.Errorf("claim at %v, before the lease ends at %v, got %v", now.Sub(base), lease.Sub(base), sids(got))
 			}
 		}
-		// The claimer crashed: the lease runs out and the item comes back as it was.
-		assertClaimed(t, "claim when the lease ends", mustClaim(t, s, lease, at(2*time.Minute), 10), items)
+		// The claimer crashed: the lease runs out and the message comes back as it was.
+		assertEqual(t, "claim when the lease ends", mustClaim(t, s, lease, at(2*time.Minute), 10), leasedAll(items, at(2*time.Minute)))
 		if got := mustClaim(t, s, at(90*time.Second), at(3*time.Minute), 10); len(got) != 0 {
 			t.Errorf("claim during the second lease got %v", sids(got))
 		}
 	}},
-	{"RescheduleReleasesClaim", func(t *testing.T, s store.Store) {
-		items := mustEnqueue(t, s, at(0))
+	{"StoredWithALease", func(t *testing.T, s Store) {
+		MustInsertAccount(t, s, newAccount("AC1"))
+		m := newMessage("AC1", "SM1", at(0))
+		o := newOutbound(m)
+		o.LeaseUntil = at(2 * time.Minute) // the hand-off: this process sends it
+		check(t, "InsertSend", s.InsertSend(ctx, pipeline.Record{Message: m, Outbound: o}))
+		if got := mustClaim(t, s, at(time.Minute), at(10*time.Minute), 10); len(got) != 0 {
+			t.Fatalf("a message stored with a lease was claimed during it: %v", sids(got))
+		}
+		if next, err := s.NextDue(ctx); err != nil || !next.Equal(at(2*time.Minute)) {
+			t.Errorf("NextDue = %v, %v; want the lease's end", next, err)
+		}
+		n, err := s.ReleaseLeases(ctx)
+		if err != nil || n != 1 {
+			t.Fatalf("ReleaseLeases = %d, %v; want the lease released", n, err)
+		}
+		if got := mustClaim(t, s, at(time.Minute), at(10*time.Minute), 10); len(got) != 1 {
+			t.Fatalf("after ReleaseLeases: claimed %v, want SM1", sids(got))
+		}
+	}},
+	{"RescheduleReleasesClaim", func(t *testing.T, s Store) {
+		items := mustQueue(t, s, at(0))
 		mustClaim(t, s, at(0), at(time.Hour), 10)
 		next := at(10*time.Second + 1)
-		MustUpdate(t, s, func(tx store.Tx) error { return tx.RescheduleOutbox(items[0].MessageSID, 3, next, "connector timeout") })
+		check(t, "RescheduleOutbox", s.RescheduleOutbox(ctx, items[0].SID, 3, next, "connector timeout"))
 		if got, err := s.NextDue(ctx); err != nil || !got.Equal(next) {
 			t.Errorf("NextDue = %v, %v; want %v", got, err, next)
 		}
 		if got := mustClaim(t, s, next.Add(-time.Nanosecond), at(time.Hour), 10); len(got) != 0 {
 			t.Errorf("claim before the new due time got %v", sids(got))
 		}
-		want := items[0]
+		want := leased(items[0], at(time.Hour))
 		want.Attempts, want.LastError = 3, "connector timeout"
-		// Due again at next, long before the old lease ends.
-		assertClaimed(t, "claim at the new due time", mustClaim(t, s, next, at(time.Hour), 10), []store.OutboxItem{want})
-		wantUpdateNotFound(t, s, "RescheduleOutbox(SM000)", func(tx store.Tx) error { return tx.RescheduleOutbox("SM000", 1, next, "x") })
+		assertEqual(t, "claim at the new due time", mustClaim(t, s, next, at(time.Hour), 10), []message.Outbound{want})
+		wantNotFound(t, "RescheduleOutbox of an unknown message", s.RescheduleOutbox(ctx, "SM999", 1, next, "x"))
 	}},
-	{"Delete", func(t *testing.T, s store.Store) {
-		items := mustEnqueue(t, s, at(0), at(time.Second))
-		mustClaim(t, s, at(0), at(time.Minute), 1)
-		MustUpdate(t, s, func(tx store.Tx) error { return tx.DeleteOutbox(items[0].MessageSID) })
-		wantUpdateNotFound(t, s, "second DeleteOutbox", func(tx store.Tx) error { return tx.DeleteOutbox(items[0].MessageSID) })
-		assertClaimed(t, "claim after delete", mustClaim(t, s, at(time.Hour), at(2*time.Hour), 10), items[1:])
-		MustUpdate(t, s, func(tx store.Tx) error { return tx.DeleteOutbox(items[1].MessageSID) })
-		if _, err := s.NextDue(ctx); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("NextDue with an empty outbox = %v, want store.ErrNotFound", err)
+	{"NextDueOfAnEmptyOutbox", func(t *testing.T, s Store) {
+		_, err := s.NextDue(ctx)
+		wantNotFound(t, "NextDue of an empty outbox", err)
+		items := mustQueue(t, s, at(time.Minute), at(time.Second))
+		if next, err := s.NextDue(ctx); err != nil || !next.Equal(at(time.Second)) {
+			t.Errorf("NextDue = %v, %v; want the earliest", next, err)
 		}
+		for _, o := range items {
+			check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: o.SID, Status: message.Sent, At: at(0)}))
+		}
+		_, err = s.NextDue(ctx)
+		wantNotFound(t, "NextDue once all were sent", err)
 	}},
-	{"ReleaseLeases", func(t *testing.T, s store.Store) {
-		now := at(0)
-		items := mustEnqueue(t, s, at(-5*time.Second), at(-4*time.Second), at(-3*time.Second), at(-2*time.Second), at(time.Hour))
-		if claimed := mustClaim(t, s, now, at(time.Hour), 3); len(claimed) != 3 {
-			t.Fatalf("claimed %d items, want 3", len(claimed))
+	{"ConcurrentClaimsTakeEachOnce", func(t *testing.T, s Store) {
+		var times []time.Time
+		for i := range 100 {
+			times = append(times, at(time.Duration(-i)*time.Millisecond))
 		}
-		if n, err := s.ReleaseLeases(ctx); err != nil || n != 3 {
-			t.Fatalf("ReleaseLeases = %d, %v; want 3, nil", n, err)
-		}
-		// Released items are due at once: the same now claims them again.
-		got := mustClaim(t, s, now, at(time.Hour), 10)
-		assertClaimed(t, "claim after ReleaseLeases", bySID(got), bySID(items[:4]))
-		if n, err := s.ReleaseLeases(ctx); err != nil || n != 4 {
-			t.Errorf("second ReleaseLeases = %d, %v; want 4, nil", n, err)
-		}
-		if n, err := s.ReleaseLeases(ctx); err != nil || n != 0 {
-			t.Errorf("ReleaseLeases with nothing claimed = %d, %v; want 0, nil", n, err)
-		}
-	}},
-	{"NextDue", func(t *testing.T, s store.Store) {
-		if _, err := s.NextDue(ctx); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("NextDue with an empty outbox = %v, want store.ErrNotFound", err)
-		}
-		items := mustEnqueue(t, s, at(5*time.Minute), at(time.Minute+1), at(3*time.Minute))
-		for _, want := range []time.Time{at(time.Minute + 1), at(3 * time.Minute)} {
-			got, err := s.NextDue(ctx)
-			check(t, "NextDue", err)
-			assertEqual(t, "NextDue", got, want)
-			MustUpdate(t, s, func(tx store.Tx) error { return tx.DeleteOutbox(items[1].MessageSID) })
-			items = slices.Delete(items, 1, 2)
-		}
-	}},
-	{"ConcurrentClaimersShareNothing", func(t *testing.T, s store.Store) {
-		const n, claimers, batch = 500, 20, 7
-		items := make([]store.OutboxItem, n)
-		for i := range items {
-			items[i] = newOutboxItem("AC1", fmt.Sprintf("SM%04d", i), at(-time.Duration(i)*time.Millisecond))
-		}
-		MustUpdate(t, s, func(tx store.Tx) error { return each(items, queue(tx)) })
+		mustQueue(t, s, times...)
 		var mu sync.Mutex
-		var got []string
+		seen := map[string]int{}
 		var wg sync.WaitGroup
-		for range claimers {
+		for range 10 {
 			wg.Go(func() {
 				for {
-					items, err := s.ClaimOutbox(ctx, at(0), at(time.Hour), batch)
-					if err != nil || len(items) > batch {
-						t.Errorf("ClaimOutbox(limit %d) = %d items, %v", batch, len(items), err)
+					got, err := s.ClaimOutbox(ctx, at(0), at(time.Hour), 7)
+					if err != nil {
+						t.Errorf("ClaimOutbox: %v", err)
+						return
 					}
-					if err != nil || len(items) == 0 {
+					if len(got) == 0 {
 						return
 					}
 					mu.Lock()
-					got = append(got, sids(items)...)
-					stop := len(got) > n // items come back: the test fails below
-					mu.Unlock()
-					if stop {
-						return
+					for _, o := range got {
+						seen[o.SID]++
 					}
+					mu.Unlock()
 				}
 			})
 		}
 		wg.Wait()
-		slices.Sort(got)
-		if want := sids(items); !slices.Equal(got, want) {
-			t.Errorf("claimers got %d items (%d distinct), want each of %d once", len(got), len(slices.Compact(got)), n)
+		for sid, n := range seen {
+			if n != 1 {
+				t.Errorf("%s claimed %d times", sid, n)
+			}
+		}
+		if len(seen) != 100 {
+			t.Errorf("%d of 100 messages claimed", len(seen))
 		}
 	}},
-}...)
+}
+
+// sendOne stores a queued message SM1 of AC1 (with a status callback when cb).
+func sendOne(t *testing.T, s Store, cb bool) message.Message {
+	t.Helper()
+	MustInsertAccount(t, s, newAccount("AC1"))
+	m := newMessage("AC1", "SM1", at(0))
+	if cb {
+		m.StatusCallback = "https://example.com/status"
+	}
+	mustSend(t, s, m)
+	return m
+}
+
+func statusesOf(t *testing.T, s Store, cbs int) []string {
+	t.Helper()
+	var out []string
+	for _, c := range claimAllCallbacks(t, s, at(time.Hour)) {
+		out = append(out, c.Subject+":"+statusParam(c.Body))
+	}
+	if len(out) != cbs {
+		t.Errorf("%d callbacks %v, want %d", len(out), out, cbs)
+	}
+	return out
+}
+
+// statusParam is the MessageStatus of a form-encoded status callback.
+func statusParam(body string) string {
+	const key = "MessageStatus="
+	for _, kv := range splitAmp(body) {
+		if len(kv) > len(key) && kv[:len(key)] == key {
+			return kv[len(key):]
+		}
+	}
+	return ""
+}
+
+func splitAmp(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == '&' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return out
+}
+
+var outcomeTests = []testCase{
+	{"SentThenDeliveredForwardOnly", func(t *testing.T, s Store) {
+		m := sendOne(t, s, true)
+		check(t, "RecordOutcome(sent)", s.RecordOutcome(ctx, message.Outcome{SID: "SM1", Status: message.Sent, Connector: "zain",
+			ProviderID: "7b", PartKeys: [][]string{{"7b", "123"}}, At: at(time.Second)}))
+		got, err := s.Message(ctx, "AC1", "SM1")
+		check(t, "Message", err)
+		want := m
+		want.Status, want.Connector, want.ProviderID, want.SentAt, want.UpdatedAt = message.Sent, "zain", "7b", at(time.Second), at(time.Second)
+		assertEqual(t, "after sent", got, want)
+		if claimed := mustClaim(t, s, at(time.Hour), at(2*time.Hour), 10); len(claimed) != 0 {
+			t.Errorf("a sent message is still in the outbox: %v", sids(claimed))
+		}
+		wantNotFound(t, "a second outcome (no longer in the outbox)",
+			s.RecordOutcome(ctx, message.Outcome{SID: "SM1", Status: message.Failed, At: at(2 * time.Second)}))
+		// The receipt, by the part's id in the other base.
+		check(t, "ApplyReceipt(delivered)", s.ApplyReceipt(ctx, message.Receipt{Connector: "zain", Keys: []string{"123", "7b"}, Status: message.Delivered, At: at(3 * time.Second)}))
+		// A late undelivered does not move it back.
+		check(t, "ApplyReceipt(undelivered, late)", s.ApplyReceipt(ctx, message.Receipt{Connector: "zain", Keys: []string{"7b"}, Status: message.Undelivered, ErrorCode: 1, At: at(4 * time.Second)}))
+		got, _ = s.Message(ctx, "AC1", "SM1")
+		if got.Status != message.Delivered || got.ErrorCode != 0 || got.Connector != "zain" || !got.SentAt.Equal(at(time.Second)) {
+			t.Errorf("after the receipts: %+v", got)
+		}
+		if st := statusesOf(t, s, 2); fmt.Sprint(st) != "[SM1:sent SM1:delivered]" {
+			t.Errorf("callbacks %v, want sent then delivered", st)
+		}
+	}},
+	{"FailedWithError", func(t *testing.T, s Store) {
+		sendOne(t, s, true)
+		check(t, "RecordOutcome(failed)", s.RecordOutcome(ctx, message.Outcome{SID: "SM1", Status: message.Failed, Connector: "zain",
+			ErrorCode: 11, ErrorMessage: "smsc refused the message", At: at(time.Second)}))
+		got, _ := s.Message(ctx, "AC1", "SM1")
+		if got.Status != message.Failed || got.ErrorCode != 11 || got.ErrorMessage != "smsc refused the message" || !got.SentAt.IsZero() {
+			t.Errorf("after failed: %+v", got)
+		}
+		statusesOf(t, s, 1)
+	}},
+	{"DeliveredOnSendAndNoCallbackWithoutURL", func(t *testing.T, s Store) {
+		sendOne(t, s, false)
+		check(t, "RecordOutcome(delivered)", s.RecordOutcome(ctx, message.Outcome{SID: "SM1", Status: message.Delivered, Connector: "sandbox", At: at(time.Second)}))
+		got, _ := s.Message(ctx, "AC1", "SM1")
+		if got.Status != message.Delivered || !got.SentAt.Equal(at(time.Second)) {
+			t.Errorf("after delivered on send: %+v", got)
+		}
+		statusesOf(t, s, 0)
+	}},
+	{"MultipartDeliveredWhenEveryPartIs", func(t *testing.T, s Store) {
+		sendOne(t, s, true)
+		check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: "SM1", Status: message.Sent, Connector: "zain", ProviderID: "1,2,3",
+			PartKeys: [][]string{{"1"}, {"2"}, {"3"}}, At: at(time.Second)}))
+		for i, key := range []string{"3", "1"} {
+			check(t, "ApplyReceipt", s.ApplyReceipt(ctx, message.Receipt{Connector: "zain", Keys: []string{key}, Status: message.Delivered, At: at(time.Duration(2+i) * time.Second)}))
+			if got, _ := s.Message(ctx, "AC1", "SM1"); got.Status != message.Sent {
+				t.Fatalf("delivered before every part was (after part %s)", key)
+			}
+		}
+		// On another connector the same id is another message's part.
+		check(t, "ApplyReceipt on another connector", s.ApplyReceipt(ctx, message.Receipt{Connector: "orange", Keys: []string{"2"}, Status: message.Delivered, At: at(4 * time.Second)}))
+		if got, _ := s.Message(ctx, "AC1", "SM1"); got.Status != message.Sent {
+			t.Fatal("a receipt of another connector delivered the message")
+		}
+		check(t, "ApplyReceipt", s.ApplyReceipt(ctx, message.Receipt{Connector: "zain", Keys: []string{"2"}, Status: message.Delivered, At: at(5 * time.Second)}))
+		if got, _ := s.Message(ctx, "AC1", "SM1"); got.Status != message.Delivered {
+			t.Fatalf("status %s once every part was delivered", got.Status)
+		}
+		statusesOf(t, s, 2)
+	}},
+	{"MultipartUndeliveredWhenOnePartIs", func(t *testing.T, s Store) {
+		sendOne(t, s, false)
+		check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: "SM1", Status: message.Sent, Connector: "zain", PartKeys: [][]string{{"1"}, {"2"}}, At: at(time.Second)}))
+		check(t, "ApplyReceipt", s.ApplyReceipt(ctx, message.Receipt{Connector: "zain", Keys: []string{"2"}, Status: message.Undelivered, ErrorCode: 5,
+			ErrorMessage: "the operator reported UNDELIV", At: at(2 * time.Second)}))
+		got, _ := s.Message(ctx, "AC1", "SM1")
+		if got.Status != message.Undelivered || got.ErrorCode != 5 || got.ErrorMessage != "the operator reported UNDELIV" {
+			t.Errorf("after an undelivered part: %+v", got)
+		}
+	}},
+	{"ReceiptBeforeItsPartIsKnown", func(t *testing.T, s Store) {
+		sendOne(t, s, true)
+		// The receipt overtakes the submit_sm_resp: kept, then applied.
+		check(t, "ApplyReceipt of an unknown id", s.ApplyReceipt(ctx, message.Receipt{Connector: "zain", Keys: []string{"255", "ff"}, Status: message.Delivered, At: at(time.Second)}))
+		check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: "SM1", Status: message.Sent, Connector: "zain", ProviderID: "ff",
+			PartKeys: [][]string{{"ff", "255"}}, At: at(2 * time.Second)}))
+		if got, _ := s.Message(ctx, "AC1", "SM1"); got.Status != message.Delivered {
+			t.Fatalf("status %s, want delivered by the receipt that came first", got.Status)
+		}
+		if st := statusesOf(t, s, 2); fmt.Sprint(st) != "[SM1:sent SM1:delivered]" {
+			t.Errorf("callbacks %v", st)
+		}
+		// The kept receipt was used up: a new message with the same id is not delivered by it.
+		m2 := newMessage("AC1", "SM2", at(3*time.Second))
+		mustSend(t, s, m2)
+		check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: "SM2", Status: message.Sent, Connector: "zain", PartKeys: [][]string{{"ff"}}, At: at(4 * time.Second)}))
+		if got, _ := s.Message(ctx, "AC1", "SM2"); got.Status != message.Sent {
+			t.Errorf("a kept receipt was applied twice: SM2 is %s", got.Status)
+		}
+	}},
+	{"ReceiptBySID", func(t *testing.T, s Store) {
+		sendOne(t, s, false)
+		check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: "SM1", Status: message.Sent, Connector: "x", At: at(time.Second)}))
+		check(t, "ApplyReceipt", s.ApplyReceipt(ctx, message.Receipt{MessageSID: "SM1", Status: message.Delivered, At: at(2 * time.Second)}))
+		if got, _ := s.Message(ctx, "AC1", "SM1"); got.Status != message.Delivered {
+			t.Errorf("status %s, want delivered", got.Status)
+		}
+		err := s.ApplyReceipt(ctx, message.Receipt{MessageSID: "SM9", Status: message.Delivered, At: at(2 * time.Second)})
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a receipt for an unknown SID = %v, want ErrNotFound", err)
+		}
+	}},
+}

@@ -1,4 +1,4 @@
-package httpapi
+package api
 
 import (
 	"encoding/json"
@@ -43,8 +43,8 @@ func TestDecodeJSON(t *testing.T) {
 				t.Fatalf("DecodeJSON(%q): %v", tt.body, err)
 			}
 			for k, v := range tt.want {
-				if f.get(k) != v {
-					t.Errorf("field %s = %q, want %q", k, f.get(k), v)
+				if f.Get(k) != v {
+					t.Errorf("field %s = %q, want %q", k, f.Get(k), v)
 				}
 			}
 		})
@@ -56,7 +56,7 @@ func TestFieldsCapitalisedNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.get("to") != "+962790320012" || f.get("from") != "MyApp" || f.get("service") != "x" {
+	if f.Get("to") != "+962790320012" || f.Get("from") != "MyApp" || f.Get("service") != "x" {
 		t.Fatalf("fields = %v", f)
 	}
 }

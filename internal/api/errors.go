@@ -1,4 +1,4 @@
-package httpapi
+package api
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/otpgate/otpgate/internal/otpgate"
 )
@@ -51,30 +52,43 @@ func statusOf(e *otpgate.Error) int {
 	return http.StatusInternalServerError
 }
 
-// writeError writes err as JSON. An error that is not an *otpgate.Error is
-// internal: it is logged with the request id and the client sees only that id.
-func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+// WriteError writes err as JSON, in the words of dialect d (nil: the
+// domain's). An error that is not an *otpgate.Error is internal: it is logged
+// with the request id and the client sees only that id.
+func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, d *Dialect, err error) {
 	e := otpgate.AsError(err)
 	if e == nil {
-		id := requestID(r)
-		a.log.Error("request failed", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+		id := RequestID(r)
+		s.log.Error("request failed", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
 		e = &otpgate.Error{Kind: otpgate.KindInternal, Code: otpgate.CodeInternal,
 			Message: "Internal error; the server log has the details under request id " + id}
 	}
+	code, msg := e.Code, e.Error()
+	if d != nil {
+		name := e.Field
+		if d.Field != nil && name != "" {
+			name = d.Field(name)
+		}
+		msg = e.Text(name, d.Noun)
+		if d.Code != nil {
+			code = d.Code(e)
+		}
+	}
 	status := statusOf(e)
-	if status == http.StatusUnauthorized {
+	switch {
+	case status == http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Basic realm="otpgate"`)
+	case status == http.StatusTooManyRequests && e.RetryAfter > 0:
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}
-	if status == http.StatusMethodNotAllowed && e.Field != "" {
-		w.Header().Set("Allow", e.Field)
-	}
-	writeJSON(w, status, errorBody{Code: e.Code, Message: e.Message, MoreInfo: moreInfo(e.Code), Status: status})
-	if a.log.Enabled(r.Context(), slog.LevelDebug) {
-		a.log.Debug("request refused", "request_id", requestID(r), "path", r.URL.Path, "status", status, "code", e.Code)
+	WriteJSON(w, status, errorBody{Code: code, Message: msg, MoreInfo: moreInfo(code), Status: status})
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.log.Debug("request refused", "request_id", RequestID(r), "path", r.URL.Path, "status", status, "code", code)
 	}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON writes v as the JSON reply with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // URIs keep their '&'

@@ -1,4 +1,11 @@
-package httpapi
+// Package twilio serves Twilio's messages API (2010-04-01): send, list,
+// fetch, redact, cancel and delete SMS at /2010-04-01/Accounts/{AccountSid}/Messages,
+// with Twilio's JSON shapes, RFC 2822 dates and keyset paging, so Twilio's
+// SDKs work unchanged. Its errors name fields as Twilio does ("To", "From",
+// "Body", "StatusCallback") and carry Twilio's codes (21211 for To, 21212
+// for From, 21602/21617 for Body, 21609 for StatusCallback). Restcomm's SMS
+// API (package restcomm) is served by the same handlers.
+package twilio
 
 import (
 	"encoding/base64"
@@ -8,36 +15,85 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/api"
+	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/messaging"
 	"github.com/otpgate/otpgate/internal/otpgate"
-	"github.com/otpgate/otpgate/internal/sms"
-	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/phone"
 )
 
-// The messages API in its three spellings: Twilio's, Restcomm Connect's,
-// and Restcomm's under /restcomm.
-func (a *API) messageRoutes() {
-	for _, base := range []string{"/2010-04-01/Accounts/{AccountSid}/Messages", "/2012-04-24/Accounts/{AccountSid}/SMS/Messages", "/restcomm/2012-04-24/Accounts/{AccountSid}/SMS/Messages"} {
-		for _, list := range []string{base, base + ".json"} {
-			a.mux.HandleFunc("POST "+list, a.authed(a.accountPath(a.createMessage)))
-			a.mux.HandleFunc("GET "+list, a.authed(a.accountPath(a.listMessages)))
+// Twilio's codes for the messages API's fields.
+const (
+	CodeInvalidTo       = 21211
+	CodeInvalidFrom     = 21212
+	CodeBodyRequired    = 21602
+	CodeBodyTooLong     = 21617
+	CodeInvalidCallback = 21609
+)
+
+// Dialect is Twilio's: capitalised parameter names and Twilio's codes for
+// their problems.
+var Dialect = &api.Dialect{
+	Noun: "parameter",
+	Field: func(domain string) string {
+		if domain == "status_callback" {
+			return "StatusCallback"
 		}
-		one := base + "/{MessageSid}"
-		a.mux.HandleFunc("GET "+one, a.authed(a.accountPath(a.fetchMessage)))
-		a.mux.HandleFunc("POST "+one, a.authed(a.accountPath(a.updateMessage)))
-		a.mux.HandleFunc("DELETE "+one, a.authed(a.accountPath(a.deleteMessage)))
+		return strings.ToUpper(domain[:1]) + domain[1:]
+	},
+	Code: func(e *otpgate.Error) int {
+		if e.Code != otpgate.CodeInvalidParameter || e.Problem == otpgate.NoProblem {
+			return e.Code
+		}
+		switch e.Field {
+		case "to":
+			return CodeInvalidTo
+		case "from":
+			return CodeInvalidFrom
+		case "body":
+			if e.Problem == otpgate.FieldTooLong {
+				return CodeBodyTooLong
+			}
+			return CodeBodyRequired
+		case "status_callback":
+			return CodeInvalidCallback
+		}
+		return e.Code
+	},
+}
+
+// Base is where Twilio's messages API lives.
+const Base = "/2010-04-01/Accounts/{AccountSid}/Messages"
+
+// Messages serves the messages API.
+type Messages struct {
+	Messages *messaging.Service
+	Phones   *phone.Parser
+}
+
+// Register adds Twilio's messages routes.
+func Register(s *api.Server, m Messages) { m.Mount(s, Base, Dialect) }
+
+// Mount adds the messages routes under base (and base.json) with dialect d.
+func (m Messages) Mount(s *api.Server, base string, d *api.Dialect) {
+	for _, list := range []string{base, base + ".json"} {
+		s.Authenticated("POST "+list, d, accountPath(m.create))
+		s.Authenticated("GET "+list, d, accountPath(m.list))
 	}
+	one := base + "/{MessageSid}"
+	s.Authenticated("GET "+one, d, accountPath(m.fetch))
+	s.Authenticated("POST "+one, d, accountPath(m.update))
+	s.Authenticated("DELETE "+one, d, accountPath(m.delete))
 }
 
 // accountPath requires the path's account to be the authenticated one.
-func (a *API) accountPath(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if p := r.PathValue("AccountSid"); p != accountSID(r) {
-			a.writeError(w, r, otpgate.Errorf(otpgate.KindForbidden, otpgate.CodeForbidden,
-				"The authenticated account %s cannot use account %s in the URL; use your own account SID in the path", accountSID(r), p))
-			return
+func accountPath(h api.Handler) api.Handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if p := r.PathValue("AccountSid"); p != api.Account(r) {
+			return otpgate.Errorf(otpgate.KindForbidden, otpgate.CodeForbidden,
+				"The authenticated account %s cannot use account %s in the URL; use your own account SID in the path", api.Account(r), p)
 		}
-		h(w, r)
+		return h(w, r)
 	}
 }
 
@@ -54,7 +110,8 @@ func twilioTime(t time.Time) *string {
 	return &s
 }
 
-type messageJSON struct {
+// MessageJSON is a message as Twilio's API shows it.
+type MessageJSON struct {
 	SID                 string            `json:"sid"`
 	AccountSID          string            `json:"account_sid"`
 	APIVersion          string            `json:"api_version"`
@@ -78,16 +135,17 @@ type messageJSON struct {
 	SubresourceURIs     map[string]string `json:"subresource_uris"`
 }
 
-func messageURI(m store.Message) string {
+func messageURI(m message.Message) string {
 	return "/2010-04-01/Accounts/" + m.AccountSID + "/Messages/" + m.SID + ".json"
 }
 
-func newMessageJSON(m store.Message) messageJSON {
-	out := messageJSON{
+// NewMessageJSON shows a message as Twilio does.
+func NewMessageJSON(m message.Message) MessageJSON {
+	out := MessageJSON{
 		SID: m.SID, AccountSID: m.AccountSID, APIVersion: "2010-04-01", Body: m.Body,
 		DateCreated: twilioTime(m.CreatedAt), DateSent: twilioTime(m.SentAt), DateUpdated: twilioTime(m.UpdatedAt),
-		Direction: m.Direction, From: m.From, To: m.To, NumMedia: "0", NumSegments: strconv.Itoa(m.Segments),
-		Status: m.Status, Encoding: m.Encoding, URI: messageURI(m),
+		Direction: string(m.Direction), From: m.From, To: m.To, NumMedia: "0", NumSegments: strconv.Itoa(m.Segments),
+		Status: string(m.Status), Encoding: m.Encoding, URI: messageURI(m),
 		SubresourceURIs: map[string]string{"media": strings.TrimSuffix(messageURI(m), ".json") + "/Media.json"},
 	}
 	if m.ErrorCode != 0 {
@@ -101,68 +159,62 @@ func newMessageJSON(m store.Message) messageJSON {
 	return out
 }
 
-func (a *API) createMessage(w http.ResponseWriter, r *http.Request) {
-	f, err := decodeFields(w, r)
+func (h Messages) create(w http.ResponseWriter, r *http.Request) error {
+	f, err := api.Decode(w, r)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
-	m, err := a.cfg.Messages.Send(r.Context(), messaging.SendRequest{
-		AccountSID: accountSID(r), From: f.get("from"), To: f.get("to"), Body: f.get("body"), StatusCallback: f.get("statusCallback"),
+	m, err := h.Messages.Send(r.Context(), messaging.SendRequest{
+		AccountSID: api.Account(r), From: f.Get("from"), To: f.Get("to"), Body: f.Get("body"), StatusCallback: f.Get("statusCallback"),
 	})
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusCreated, newMessageJSON(m))
+	api.WriteJSON(w, http.StatusCreated, NewMessageJSON(m))
+	return nil
 }
 
-func (a *API) fetchMessage(w http.ResponseWriter, r *http.Request) {
-	m, err := a.cfg.Messages.Get(r.Context(), accountSID(r), messageSID(r))
+func (h Messages) fetch(w http.ResponseWriter, r *http.Request) error {
+	m, err := h.Messages.Get(r.Context(), api.Account(r), messageSID(r))
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, newMessageJSON(m))
+	api.WriteJSON(w, http.StatusOK, NewMessageJSON(m))
+	return nil
 }
 
-func (a *API) updateMessage(w http.ResponseWriter, r *http.Request) {
-	f, err := decodeFields(w, r)
+func (h Messages) update(w http.ResponseWriter, r *http.Request) error {
+	f, err := api.Decode(w, r)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	sid := messageSID(r)
-	_, hasBody := f["Body"]
-	if !hasBody {
-		_, hasBody = f["body"]
-	}
-	var m store.Message
-	switch status := f.get("status"); {
-	case status == messaging.MsgCanceled:
-		m, err = a.cfg.Messages.Cancel(r.Context(), accountSID(r), sid)
+	var m message.Message
+	switch status := f.Get("status"); {
+	case status == string(message.Canceled):
+		m, err = h.Messages.Cancel(r.Context(), api.Account(r), sid)
 	case status != "":
 		err = otpgate.Invalid("Status", "Invalid 'Status' %q: the only status a message can be given is canceled (while it is queued)", status)
-	case hasBody && f.get("body") == "":
-		m, err = a.cfg.Messages.Redact(r.Context(), accountSID(r), sid)
-	case hasBody:
+	case f.Has("body") && f.Get("body") == "":
+		m, err = h.Messages.Redact(r.Context(), api.Account(r), sid)
+	case f.Has("body"):
 		err = otpgate.Invalid("Body", "Invalid 'Body': a message's body can only be redacted, with Body set to an empty string")
 	default:
 		err = otpgate.Invalid("Body", "Nothing to update: give Body= (empty) to redact the message, or Status=canceled to cancel it while queued")
 	}
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, newMessageJSON(m))
+	api.WriteJSON(w, http.StatusOK, NewMessageJSON(m))
+	return nil
 }
 
-func (a *API) deleteMessage(w http.ResponseWriter, r *http.Request) {
-	if err := a.cfg.Messages.Delete(r.Context(), accountSID(r), messageSID(r)); err != nil {
-		a.writeError(w, r, err)
-		return
+func (h Messages) delete(w http.ResponseWriter, r *http.Request) error {
+	if err := h.Messages.Delete(r.Context(), api.Account(r), messageSID(r)); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 const (
@@ -170,58 +222,51 @@ const (
 	maxPageSize     = 1000
 )
 
-func (a *API) listMessages(w http.ResponseWriter, r *http.Request) {
+func (h Messages) list(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	f := store.MessageFilter{AccountSID: accountSID(r), Status: q.Get("Status")}
+	f := message.Filter{AccountSID: api.Account(r), Status: message.Status(q.Get("Status"))}
 	var err error
 	if to := q.Get("To"); to != "" {
-		n, perr := a.cfg.Phones.Parse(to)
+		n, perr := h.Phones.Parse(to)
 		if perr != nil {
-			a.writeError(w, r, otpgate.Invalid("To", "Invalid 'To' filter: %v", perr))
-			return
+			return otpgate.Invalid("To", "Invalid 'To' filter: %v", perr)
 		}
 		f.To = n.E164
 	}
 	if from := q.Get("From"); from != "" {
 		f.From = from
-		if n, perr := a.cfg.Phones.Parse(from); perr == nil {
+		if n, perr := h.Phones.Parse(from); perr == nil {
 			f.From = n.E164
 		}
 	}
 	if f.SentFrom, f.SentUntil, err = dateSentRange(q); err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	size := defaultPageSize
 	if v := q.Get("PageSize"); v != "" {
 		if size, err = strconv.Atoi(v); err != nil || size < 1 || size > maxPageSize {
-			a.writeError(w, r, otpgate.Invalid("PageSize", "Invalid 'PageSize' %q: a number from 1 to %d", v, maxPageSize))
-			return
+			return otpgate.Invalid("PageSize", "Invalid 'PageSize' %q: a number from 1 to %d", v, maxPageSize)
 		}
 	}
 	page := 0
 	if v := q.Get("Page"); v != "" {
 		if page, err = strconv.Atoi(v); err != nil || page < 0 {
-			a.writeError(w, r, otpgate.Invalid("Page", "Invalid 'Page' %q: a number from 0", v))
-			return
+			return otpgate.Invalid("Page", "Invalid 'Page' %q: a number from 0", v)
 		}
 	}
 	if tok := q.Get("PageToken"); tok != "" {
 		c, ok := decodePageToken(tok)
 		if !ok {
-			a.writeError(w, r, otpgate.Invalid("PageToken", "Invalid 'PageToken': use the next_page_uri or previous_page_uri of a listing as given"))
-			return
+			return otpgate.Invalid("PageToken", "Invalid 'PageToken': use the next_page_uri or previous_page_uri of a listing as given")
 		}
 		f.Cursor = &c
 	} else if page > 0 {
-		a.writeError(w, r, otpgate.Invalid("Page", "'Page' needs the 'PageToken' of a listing: follow next_page_uri"))
-		return
+		return otpgate.Invalid("Page", "'Page' needs the 'PageToken' of a listing: follow next_page_uri")
 	}
 	f.Limit = size + 1 // one more tells whether another page follows
-	msgs, err := a.cfg.Messages.List(r.Context(), f)
+	msgs, err := h.Messages.List(r.Context(), f)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return err
 	}
 	more := len(msgs) > size
 	if more {
@@ -232,7 +277,7 @@ func (a *API) listMessages(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	out := struct {
-		Messages        []messageJSON `json:"messages"`
+		Messages        []MessageJSON `json:"messages"`
 		URI             string        `json:"uri"`
 		FirstPageURI    string        `json:"first_page_uri"`
 		NextPageURI     *string       `json:"next_page_uri"`
@@ -241,12 +286,12 @@ func (a *API) listMessages(w http.ResponseWriter, r *http.Request) {
 		PageSize        int           `json:"page_size"`
 		Start           int           `json:"start"`
 		End             int           `json:"end"`
-	}{Messages: make([]messageJSON, 0, len(msgs)), Page: page, PageSize: size, Start: page * size}
+	}{Messages: make([]MessageJSON, 0, len(msgs)), Page: page, PageSize: size, Start: page * size}
 	for _, m := range msgs {
-		out.Messages = append(out.Messages, newMessageJSON(m))
+		out.Messages = append(out.Messages, NewMessageJSON(m))
 	}
 	out.End = out.Start + max(0, len(msgs)-1)
-	base := "/2010-04-01/Accounts/" + accountSID(r) + "/Messages.json"
+	base := "/2010-04-01/Accounts/" + api.Account(r) + "/Messages.json"
 	keep := url.Values{}
 	for k, v := range q {
 		if k != "Page" && k != "PageToken" && k != "PageSize" {
@@ -270,15 +315,16 @@ func (a *API) listMessages(w http.ResponseWriter, r *http.Request) {
 	backwards := f.Cursor != nil && f.Cursor.Before
 	if len(msgs) > 0 && (more || backwards) {
 		last := msgs[len(msgs)-1]
-		next := uri(page+1, encodePageToken(store.Cursor{CreatedAt: last.CreatedAt, SID: last.SID}))
+		next := uri(page+1, encodePageToken(message.Cursor{CreatedAt: last.CreatedAt, SID: last.SID}))
 		out.NextPageURI = &next
 	}
 	if len(msgs) > 0 && page > 0 && (!backwards || more) {
 		first := msgs[0]
-		prev := uri(page-1, encodePageToken(store.Cursor{CreatedAt: first.CreatedAt, SID: first.SID, Before: true}))
+		prev := uri(page-1, encodePageToken(message.Cursor{CreatedAt: first.CreatedAt, SID: first.SID, Before: true}))
 		out.PreviousPageURI = &prev
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // dateSentRange reads DateSent (one day), DateSent< (on or before) and
@@ -329,7 +375,7 @@ func dateSentRange(q url.Values) (from, until time.Time, err error) {
 
 // Page tokens: "PA" (the page after) or "PB" (the page before) and the
 // position, base64url("nanos:sid").
-func encodePageToken(c store.Cursor) string {
+func encodePageToken(c message.Cursor) string {
 	p := "PA"
 	if c.Before {
 		p = "PB"
@@ -337,56 +383,18 @@ func encodePageToken(c store.Cursor) string {
 	return p + base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.CreatedAt.UnixNano(), 10)+":"+c.SID))
 }
 
-func decodePageToken(tok string) (store.Cursor, bool) {
+func decodePageToken(tok string) (message.Cursor, bool) {
 	if len(tok) < 3 || (tok[:2] != "PA" && tok[:2] != "PB") {
-		return store.Cursor{}, false
+		return message.Cursor{}, false
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(tok[2:])
 	if err != nil {
-		return store.Cursor{}, false
+		return message.Cursor{}, false
 	}
 	ns, sid, ok := strings.Cut(string(raw), ":")
 	n, err := strconv.ParseInt(ns, 10, 64)
 	if !ok || err != nil || !otpgate.ValidSID(sid, otpgate.PrefixMessage) {
-		return store.Cursor{}, false
+		return message.Cursor{}, false
 	}
-	return store.Cursor{CreatedAt: time.Unix(0, n).UTC(), SID: sid, Before: tok[:2] == "PB"}, true
-}
-
-// sandboxInbound injects a message as if a user had texted the service:
-// From (the user's phone number), To (the service's sender or number), Body.
-func (a *API) sandboxInbound(w http.ResponseWriter, r *http.Request) {
-	f, err := decodeFields(w, r)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	from, err := a.cfg.Phones.Parse(f.get("from"))
-	if err != nil {
-		a.writeError(w, r, otpgate.Invalid("From", "Invalid 'From': the phone number of the user who texted; %v", err))
-		return
-	}
-	to := strings.TrimSpace(f.get("to"))
-	if to == "" {
-		a.writeError(w, r, otpgate.Invalid("To", "Missing required parameter 'To': the service's sender ID or number the user texted"))
-		return
-	}
-	body := f.get("body")
-	if body == "" || len([]rune(body)) > messaging.MaxBodyChars {
-		a.writeError(w, r, otpgate.Invalid("Body", "Invalid 'Body': 1 to 1600 characters"))
-		return
-	}
-	sid, err := a.cfg.Inbound.Receive(r.Context(), accountSID(r), sms.Inbound{
-		Connector: "sandbox", From: from.E164, To: to, Text: body, Total: 1, Seq: 1, ReceivedAt: time.Now(),
-	})
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	m, err := a.cfg.Messages.Get(r.Context(), accountSID(r), sid)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, newMessageJSON(m))
+	return message.Cursor{CreatedAt: time.Unix(0, n).UTC(), SID: sid, Before: tok[:2] == "PB"}, true
 }

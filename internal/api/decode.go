@@ -1,4 +1,4 @@
-package httpapi
+package api
 
 import (
 	"bytes"
@@ -18,20 +18,27 @@ import (
 // MaxBody is the largest request body accepted.
 const MaxBody = 64 << 10
 
-// fields are a request's parameters, from a JSON object or a form.
-type fields map[string]string
+// Fields are a request's parameters, from a JSON object or a form.
+type Fields map[string]string
 
-// get returns the field by its lowercase name or, for Twilio-style clients,
+// Get returns the field by its lowercase name or, for Twilio-style clients,
 // its capitalised name.
-func (f fields) get(name string) string {
+func (f Fields) Get(name string) string {
 	if v, ok := f[name]; ok {
 		return v
 	}
 	return f[strings.ToUpper(name[:1])+name[1:]]
 }
 
-// decodeFields reads a JSON or form-encoded body of at most MaxBody bytes.
-func decodeFields(w http.ResponseWriter, r *http.Request) (fields, error) {
+// Has reports whether the field was given, by either name.
+func (f Fields) Has(name string) bool {
+	_, lower := f[name]
+	_, upper := f[strings.ToUpper(name[:1])+name[1:]]
+	return lower || upper
+}
+
+// Decode reads a JSON or form-encoded body of at most MaxBody bytes.
+func Decode(w http.ResponseWriter, r *http.Request) (Fields, error) {
 	ct := r.Header.Get("Content-Type")
 	mediaType := ""
 	if ct != "" {
@@ -57,7 +64,7 @@ func decodeFields(w http.ResponseWriter, r *http.Request) (fields, error) {
 		return DecodeForm(body)
 	case "":
 		if len(bytes.TrimSpace(body)) == 0 {
-			return fields{}, nil
+			return Fields{}, nil
 		}
 		return nil, unsupported("(none)")
 	default:
@@ -77,7 +84,7 @@ func malformed(format string, args ...any) error {
 // DecodeJSON reads a JSON object whose values are strings or numbers (a
 // number like 962790320012 is taken as its digits). Other value types are an
 // error naming the field.
-func DecodeJSON(body []byte) (fields, error) {
+func DecodeJSON(body []byte) (Fields, error) {
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&raw); err != nil {
@@ -100,7 +107,7 @@ func DecodeJSON(body []byte) (fields, error) {
 	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
 		return nil, malformed("Malformed JSON body: unexpected data after the JSON object at byte %d", dec.InputOffset())
 	}
-	f := make(fields, len(raw))
+	f := make(Fields, len(raw))
 	for k, v := range raw {
 		s, err := jsonScalar(v)
 		if err != nil {
@@ -137,12 +144,12 @@ func jsonScalar(v json.RawMessage) (string, error) {
 }
 
 // DecodeForm reads an application/x-www-form-urlencoded body.
-func DecodeForm(body []byte) (fields, error) {
+func DecodeForm(body []byte) (Fields, error) {
 	vals, err := url.ParseQuery(string(body))
 	if err != nil {
 		return nil, malformed("Malformed form body: %v", err)
 	}
-	f := make(fields, len(vals))
+	f := make(Fields, len(vals))
 	for k, v := range vals {
 		if len(v) > 0 {
 			f[k] = v[0]

@@ -1,11 +1,4 @@
-// Package callbacks delivers status callbacks: every status change of a
-// message that has a StatusCallback is POSTed to it, form-encoded with
-// Twilio's parameter names and signed as Twilio signs (X-Twilio-Signature,
-// keyed by the account's auth token), so existing request validators accept
-// it. Callbacks are kept in the store from the moment of the change,
-// delivered in order per message, retried with backoff for at least 24 hours,
-// and every attempt's result is kept.
-package callbacks
+package webhook
 
 import (
 	"context"
@@ -14,49 +7,27 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/otpgate"
-	"github.com/otpgate/otpgate/internal/store"
-	"github.com/otpgate/otpgate/internal/webhook"
 )
 
-// OnTransition queues a callback for a status change, in the transaction that
-// made it. It does nothing when the status did not change or the message has
-// no StatusCallback.
-func OnTransition(tx store.Tx, tr store.Transition, now time.Time) error {
-	m := tr.Message
-	if !tr.Changed || m.StatusCallback == "" {
-		return nil
-	}
-	return tx.EnqueueCallback(store.Callback{
-		SID: otpgate.NewSID(otpgate.PrefixCallback), MessageSID: m.SID, AccountSID: m.AccountSID, URL: m.StatusCallback,
-		Params: Params(m).Encode(), NextAttemptAt: now, CreatedAt: now,
-	})
-}
-
-// Params are Twilio's status callback parameters for a message as it is now.
-func Params(m store.Message) url.Values {
-	v := url.Values{}
-	v.Set("MessageSid", m.SID)
-	v.Set("SmsSid", m.SID)
-	v.Set("AccountSid", m.AccountSID)
-	v.Set("MessageStatus", m.Status)
-	v.Set("SmsStatus", m.Status)
-	v.Set("To", m.To)
-	v.Set("From", m.From)
-	v.Set("ApiVersion", "2010-04-01")
-	if m.ErrorCode != 0 {
-		v.Set("ErrorCode", strconv.Itoa(m.ErrorCode))
-	}
-	if m.ErrorMessage != "" {
-		v.Set("ErrorMessage", m.ErrorMessage)
-	}
-	return v
+// Store keeps the callbacks waiting to be POSTed.
+type Store interface {
+	// ClaimCallbacks leases up to limit due callbacks, each the oldest
+	// pending one of its subject (callbacks of a subject go in order).
+	ClaimCallbacks(ctx context.Context, now, leaseUntil time.Time, limit int) ([]callback.Callback, error)
+	// FinishCallback records an attempt and removes the callback (delivered,
+	// or given up).
+	FinishCallback(ctx context.Context, c callback.Callback, a callback.Attempt) error
+	// RetryCallback records an attempt and makes the callback due again at next.
+	RetryCallback(ctx context.Context, c callback.Callback, a callback.Attempt, next time.Time) error
+	// AccountTokenSealed returns the account's sealed auth token (nil if none was kept).
+	AccountTokenSealed(ctx context.Context, sid string) ([]byte, error)
 }
 
 // Opener decrypts an account's sealed auth token.
@@ -64,24 +35,11 @@ type Opener interface {
 	Open(id string, sealed []byte) ([]byte, error)
 }
 
-// Backoff is the wait before retry number attempt (1-based): first, doubling
-// to an hour. With MaxAge 25 h, a callback is tried for at least 24 hours.
-func Backoff(first time.Duration, attempt int) time.Duration {
-	if attempt < 1 {
-		attempt = 1
-	}
-	d := first
-	for i := 1; i < attempt && d < time.Hour; i++ {
-		d *= 2
-	}
-	return min(d, time.Hour)
-}
-
-// Config configures a Sender.
-type Config struct {
-	Store       store.Store
+// SenderConfig configures a Sender.
+type SenderConfig struct {
+	Store       Store
 	Tokens      Opener
-	Policy      webhook.Policy
+	Policy      Policy
 	Clock       otpgate.Clock
 	Logger      *slog.Logger
 	Timeout     time.Duration // per POST; default 10 s
@@ -92,9 +50,13 @@ type Config struct {
 	FirstRetry  time.Duration // wait before the first retry, doubling to 1 h; default 5 s
 }
 
-// Sender delivers callbacks in the background.
+// Sender delivers callbacks in the background: every callback stored with
+// the change that caused it (package callback) is POSTed, signed as Twilio
+// signs (X-Twilio-Signature, keyed by the account's auth token) so existing
+// request validators accept it, in order per subject, retried with backoff
+// for at least 24 hours; every attempt's result is kept.
 type Sender struct {
-	cfg    Config
+	cfg    SenderConfig
 	client *http.Client
 	wake   chan struct{}
 	cancel context.CancelFunc
@@ -102,8 +64,8 @@ type Sender struct {
 	once   sync.Once
 }
 
-// New returns a Sender.
-func New(cfg Config) *Sender {
+// NewSender returns a Sender.
+func NewSender(cfg SenderConfig) *Sender {
 	if cfg.Clock == nil {
 		cfg.Clock = otpgate.SystemClock{}
 	}
@@ -171,7 +133,7 @@ func (s *Sender) run(ctx context.Context) {
 		// without waiting for a whole round.
 		now := s.cfg.Clock.Now().UTC()
 		free := cap(sem) - len(sem)
-		var cbs []store.Callback
+		var cbs []callback.Callback
 		if free > 0 {
 			var err error
 			cbs, err = s.cfg.Store.ClaimCallbacks(ctx, now, now.Add(s.cfg.Lease), free)
@@ -201,9 +163,9 @@ func (s *Sender) run(ctx context.Context) {
 }
 
 // deliver POSTs one callback and records the attempt.
-func (s *Sender) deliver(c store.Callback) {
+func (s *Sender) deliver(c callback.Callback) {
 	ctx := context.Background()
-	attempt := store.CallbackAttempt{CallbackSID: c.SID, Attempt: c.Attempts + 1, MessageSID: c.MessageSID, URL: c.URL, At: s.cfg.Clock.Now().UTC()}
+	attempt := callback.Attempt{CallbackSID: c.SID, Attempt: c.Attempts + 1, Subject: c.Subject, URL: c.URL, At: s.cfg.Clock.Now().UTC()}
 	status, err := s.post(ctx, c)
 	attempt.Duration = s.cfg.Clock.Now().Sub(attempt.At)
 	attempt.StatusCode = status
@@ -213,13 +175,12 @@ func (s *Sender) deliver(c store.Callback) {
 	ok := err == nil && status >= 200 && status < 300
 	now := s.cfg.Clock.Now().UTC()
 	giveUp := !ok && now.Sub(c.CreatedAt) >= s.cfg.MaxAge
-	err = s.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		if ok || giveUp {
-			return tx.FinishCallback(c, attempt)
-		}
-		return tx.RetryCallback(c, attempt, now.Add(Backoff(s.cfg.FirstRetry, attempt.Attempt)))
-	})
-	log := s.cfg.Logger.With("message_sid", c.MessageSID, "callback_sid", c.SID, "attempt", attempt.Attempt)
+	if ok || giveUp {
+		err = s.cfg.Store.FinishCallback(ctx, c, attempt)
+	} else {
+		err = s.cfg.Store.RetryCallback(ctx, c, attempt, now.Add(callback.Backoff(s.cfg.FirstRetry, attempt.Attempt)))
+	}
+	log := s.cfg.Logger.With("subject", c.Subject, "callback_sid", c.SID, "attempt", attempt.Attempt)
 	switch {
 	case err != nil:
 		log.Error("recording a callback attempt failed; it is tried again when its lease ends", "err", err)
@@ -228,11 +189,11 @@ func (s *Sender) deliver(c store.Callback) {
 	case giveUp:
 		log.Warn("status callback given up", "status", status, "err", attempt.Error)
 	default:
-		log.Info("status callback failed; will retry", "status", status, "err", attempt.Error, "retry_in", Backoff(s.cfg.FirstRetry, attempt.Attempt))
+		log.Info("status callback failed; will retry", "status", status, "err", attempt.Error, "retry_in", callback.Backoff(s.cfg.FirstRetry, attempt.Attempt))
 	}
 }
 
-func (s *Sender) post(ctx context.Context, c store.Callback) (int, error) {
+func (s *Sender) post(ctx context.Context, c callback.Callback) (int, error) {
 	sealed, err := s.cfg.Store.AccountTokenSealed(ctx, c.AccountSID)
 	if err != nil || len(sealed) == 0 {
 		return 0, fmt.Errorf("no auth token kept for account %s to sign with", c.AccountSID)
@@ -244,24 +205,24 @@ func (s *Sender) post(ctx context.Context, c store.Callback) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	target, contentType, signature := c.URL, "application/x-www-form-urlencoded", ""
-	if c.ContentType == "json" {
+	if c.ContentType == callback.JSON {
 		// Twilio's scheme for JSON bodies: the URL carries bodySHA256.
-		target, signature = webhook.SignJSON(string(token), c.URL, []byte(c.Params))
+		target, signature = SignJSON(string(token), c.URL, []byte(c.Body))
 		contentType = "application/json"
 	} else {
-		params, err := url.ParseQuery(c.Params)
+		params, err := url.ParseQuery(c.Body)
 		if err != nil {
 			return 0, err
 		}
-		signature = webhook.Sign(string(token), c.URL, params)
+		signature = Sign(string(token), c.URL, params)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(c.Params))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(c.Body))
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("User-Agent", "otpgate-callbacks/1")
-	req.Header.Set("X-Twilio-Signature", signature)
+	req.Header.Set(SignatureHeader, signature)
 	res, err := s.client.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("POST to %s: %v", hostOf(c.URL), err)

@@ -1,0 +1,172 @@
+// Package api is the HTTP core every API dialect of otpgate is served
+// through: one mux, request ids, HTTP Basic authentication with an account
+// SID and auth token, request body decoding (JSON or form), and one JSON
+// error shape. A dialect (Restcomm's 2FA API, Twilio's messages API,
+// Restcomm's SMS API, the sandbox inbox) registers its routes with its
+// Dialect, which says domain errors the way its wire does: its names for the
+// domain's fields and its codes for their problems. A wrong method on any
+// route gets 405 with Allow; an unknown path gets 404.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/otpgate"
+)
+
+// Dialect is how one API says domain errors.
+type Dialect struct {
+	// Noun is what the API calls a request field in "Missing required NOUN
+	// 'name'": "field" or "parameter".
+	Noun string
+	// Field returns the wire name of a domain field ("from" -> "From");
+	// nil keeps the domain's names.
+	Field func(domain string) string
+	// Code returns the dialect's code for a domain error; nil keeps the
+	// domain's.
+	Code func(e *otpgate.Error) int
+}
+
+// Handler serves one route; an error it returns is written as the route's
+// dialect says it.
+type Handler func(w http.ResponseWriter, r *http.Request) error
+
+// Config is what the core needs.
+type Config struct {
+	Auth   *account.Authenticator
+	Logger *slog.Logger
+}
+
+// Server is the HTTP handler of every API.
+type Server struct {
+	auth   *account.Authenticator
+	log    *slog.Logger
+	mux    *http.ServeMux
+	prefix string
+	seq    atomic.Uint64
+
+	mu      sync.Mutex
+	methods map[string][]string // path pattern -> methods registered on it
+}
+
+// New returns a Server with GET /healthz and the 404 of unknown paths.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	var p [4]byte
+	rand.Read(p[:])
+	s := &Server{auth: cfg.Auth, log: cfg.Logger, mux: http.NewServeMux(), prefix: hex.EncodeToString(p[:]), methods: map[string][]string{}}
+	s.Public("GET /healthz", nil, func(w http.ResponseWriter, r *http.Request) error {
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		return nil
+	})
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.WriteError(w, r, nil, otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound,
+			"No route %s %s; the routes are POST /2fa/send, POST /2fa/verify, GET /sandbox/messages, POST /sandbox/inbound, GET /healthz and the messages API under /2010-04-01/Accounts/{AccountSid}/Messages.json", r.Method, r.URL.Path))
+	})
+	return s
+}
+
+// Authenticated registers "METHOD /path" for requests with an account's
+// SID and auth token (HTTP Basic auth); Account(r) names the account.
+func (s *Server) Authenticated(pattern string, d *Dialect, h Handler) {
+	s.handle(pattern, d, s.authed(d, h))
+}
+
+// Public registers "METHOD /path" for any request.
+func (s *Server) Public(pattern string, d *Dialect, h Handler) {
+	s.handle(pattern, d, h)
+}
+
+func (s *Server) handle(pattern string, d *Dialect, h Handler) {
+	method, path, ok := strings.Cut(pattern, " ")
+	if !ok {
+		panic("api: pattern without a method: " + pattern)
+	}
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.WriteError(w, r, d, err)
+		}
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, seen := s.methods[path]; !seen {
+		// Any other method on the path: 405 naming the ones it has.
+		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			allow := s.allowed(path)
+			w.Header().Set("Allow", allow)
+			s.WriteError(w, r, d, &otpgate.Error{Kind: otpgate.KindInvalid, Code: otpgate.CodeMethodNotAllowed,
+				Message: "Method " + r.Method + " is not allowed on " + r.URL.Path + "; use " + strings.ReplaceAll(allow, ", ", " or ")})
+		})
+	}
+	s.methods[path] = append(s.methods[path], method)
+}
+
+func (s *Server) allowed(path string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := slices.Clone(s.methods[path])
+	if slices.Contains(m, http.MethodGet) && !slices.Contains(m, http.MethodHead) {
+		m = append(m, http.MethodHead)
+	}
+	slices.Sort(m)
+	return strings.Join(m, ", ")
+}
+
+type ctxKey int
+
+const (
+	keyRequestID ctxKey = iota
+	keyAccount
+)
+
+// RequestID is the id of a request, as sent back in X-Request-Id.
+func RequestID(r *http.Request) string {
+	if id, ok := r.Context().Value(keyRequestID).(string); ok {
+		return id
+	}
+	return "-"
+}
+
+// Account is the SID of the account a request authenticated as.
+func Account(r *http.Request) string {
+	sid, _ := r.Context().Value(keyAccount).(string)
+	return sid
+}
+
+// ServeHTTP gives each request an id (also sent back as X-Request-Id) and routes it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := s.prefix + "-" + strconv.FormatUint(s.seq.Add(1), 36)
+	w.Header().Set("X-Request-Id", id)
+	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyRequestID, id)))
+}
+
+// authed requires HTTP Basic auth with an account SID and auth token.
+func (s *Server) authed(d *Dialect, h Handler) Handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		sid, token, ok := r.BasicAuth()
+		if !ok {
+			return otpgate.Errorf(otpgate.KindUnauthorized, otpgate.CodeUnauthorized,
+				"Authentication required: use HTTP Basic auth with your account SID as the user name and your auth token as the password")
+		}
+		if err := s.auth.Authenticate(r.Context(), sid, token); err != nil {
+			if err == account.ErrUnauthorized {
+				err = otpgate.Errorf(otpgate.KindUnauthorized, otpgate.CodeUnauthorized,
+					"Authentication failed: unknown account SID or wrong auth token")
+			}
+			return err
+		}
+		return h(w, r.WithContext(context.WithValue(r.Context(), keyAccount, sid)))
+	}
+}

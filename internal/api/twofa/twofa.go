@@ -1,0 +1,96 @@
+// Package twofa serves Restcomm's 2FA API: POST /2fa/send texts a code,
+// POST /2fa/verify checks one. Its fields are lowercase JSON or form fields
+// ("service", "to", "from", "body", "number", "code"; Twilio-style
+// capitalised names are accepted too), its errors carry Twilio Verify's
+// codes (60200 for a bad field, 60202/60203 for the limits, 20404).
+package twofa
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/api"
+	"github.com/otpgate/otpgate/internal/verification"
+	"github.com/otpgate/otpgate/internal/verify"
+)
+
+// Dialect is the 2FA API's: the domain's field names and codes.
+var Dialect = &api.Dialect{Noun: "field"}
+
+// Register adds the 2FA routes.
+func Register(s *api.Server, v *verify.Service) {
+	h := handlers{v}
+	s.Authenticated("POST /2fa/send", Dialect, h.send)
+	s.Authenticated("POST /2fa/verify", Dialect, h.check)
+}
+
+type handlers struct{ svc *verify.Service }
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// verificationJSON is a verification as the 2FA API shows it.
+type verificationJSON struct {
+	SID               string `json:"sid"`
+	AccountSID        string `json:"account_sid"`
+	Service           string `json:"service"`
+	ServiceSID        string `json:"service_sid"`
+	To                string `json:"to"`
+	From              string `json:"from"`
+	Channel           string `json:"channel"`
+	Status            string `json:"status"`
+	Valid             bool   `json:"valid"`
+	SendAttempts      int    `json:"send_attempts"`
+	AttemptsRemaining *int   `json:"attempts_remaining,omitempty"`
+	CreatedAt         string `json:"created_at"`
+	UpdatedAt         string `json:"updated_at"`
+	ExpiresAt         string `json:"expires_at"`
+	MessageSID        string `json:"message_sid,omitempty"`
+	Operator          string `json:"operator,omitempty"`
+}
+
+func newVerificationJSON(v verification.Verification, service string) verificationJSON {
+	return verificationJSON{
+		SID: v.SID, AccountSID: v.AccountSID, Service: service, ServiceSID: v.ServiceSID, To: v.To, From: v.From,
+		Channel: v.Channel, Status: string(v.Status), SendAttempts: v.SendAttempts,
+		CreatedAt: rfc3339(v.CreatedAt), UpdatedAt: rfc3339(v.UpdatedAt), ExpiresAt: rfc3339(v.ExpiresAt),
+	}
+}
+
+func (h handlers) send(w http.ResponseWriter, r *http.Request) error {
+	f, err := api.Decode(w, r)
+	if err != nil {
+		return err
+	}
+	res, err := h.svc.Send(r.Context(), verify.SendRequest{
+		AccountSID: api.Account(r), Service: f.Get("service"), From: f.Get("from"), To: f.Get("to"), Body: f.Get("body"),
+	})
+	if err != nil {
+		return err
+	}
+	out := newVerificationJSON(res.Verification, res.Service.Name)
+	out.MessageSID, out.Operator = res.MessageSID, res.Operator
+	api.WriteJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (h handlers) check(w http.ResponseWriter, r *http.Request) error {
+	f, err := api.Decode(w, r)
+	if err != nil {
+		return err
+	}
+	number := f.Get("number")
+	if number == "" {
+		number = f.Get("to") // Twilio's VerificationCheck calls it To
+	}
+	res, err := h.svc.Check(r.Context(), verify.CheckRequest{
+		AccountSID: api.Account(r), Service: f.Get("service"), Number: number, Code: f.Get("code"),
+	})
+	if err != nil {
+		return err
+	}
+	out := newVerificationJSON(res.Verification, res.Service.Name)
+	out.Valid = res.Valid
+	out.AttemptsRemaining = &res.AttemptsRemaining
+	api.WriteJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -1,0 +1,185 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/otpgate"
+)
+
+// DefaultMaxBacklog is how long a route's backlog may take to drain before
+// Admit refuses new sends: a code that waits longer is a failed sign-in.
+const DefaultMaxBacklog = 5 * time.Second
+
+const (
+	// unmeasuredAllowance is how many messages a route may have waiting
+	// before its sending rate is known (it has sent nothing yet).
+	unmeasuredAllowance = 1000
+	// minAllowance is how many messages may always wait, whatever the rate
+	// (a bind coming back up, a short stall).
+	minAllowance = 100
+	// measureEvery is how often the rates are measured.
+	measureEvery = 250 * time.Millisecond
+)
+
+// backlog counts, per route, the messages this dispatcher has taken and not
+// yet handed to a connector for good (sent, or failed), and how fast the
+// route drains them.
+type backlog struct {
+	max    time.Duration
+	mu     sync.Mutex
+	routes map[string]*routeLoad
+}
+
+type routeLoad struct {
+	tps     int
+	waiting map[string]time.Time // message SID -> when it was taken
+	drained int                  // finished since the last measure
+	rate    float64              // messages per second while the route had work; 0: not measured
+}
+
+func newBacklog(max time.Duration) *backlog {
+	return &backlog{max: max, routes: map[string]*routeLoad{}}
+}
+
+func (b *backlog) load(r Route) *routeLoad {
+	l := b.routes[r.Key]
+	if l == nil {
+		l = &routeLoad{waiting: map[string]time.Time{}}
+		b.routes[r.Key] = l
+	}
+	l.tps = r.TPS
+	return l
+}
+
+// add counts a message taken for delivery (again, after a retry: once).
+func (b *backlog) add(r Route, sid string, at time.Time) {
+	b.mu.Lock()
+	l := b.load(r)
+	if _, ok := l.waiting[sid]; !ok {
+		l.waiting[sid] = at
+	}
+	b.mu.Unlock()
+}
+
+// done counts a message handed to a connector for good, or failed.
+func (b *backlog) done(r Route, sid string) {
+	b.mu.Lock()
+	l := b.load(r)
+	if _, ok := l.waiting[sid]; ok {
+		delete(l.waiting, sid)
+		l.drained++
+	}
+	b.mu.Unlock()
+}
+
+// measure updates each route's rate until ctx ends: from what it drained
+// while it had work, so an idle route keeps the rate it last sent at.
+func (b *backlog) measure(ctx context.Context) {
+	t := time.NewTicker(measureEvery)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			secs := now.Sub(last).Seconds()
+			last = now
+			b.mu.Lock()
+			for _, l := range b.routes {
+				if l.drained == 0 && len(l.waiting) == 0 {
+					continue
+				}
+				r := float64(l.drained) / secs
+				if l.rate == 0 {
+					l.rate = r
+				} else {
+					l.rate = 0.5*l.rate + 0.5*r
+				}
+				l.drained = 0
+				for sid, at := range l.waiting {
+					if now.Sub(at) > 25*time.Hour { // deleted while waiting for a retry: never finishes
+						delete(l.waiting, sid)
+					}
+				}
+			}
+			b.mu.Unlock()
+		}
+	}
+}
+
+// BacklogStats is what one route has waiting.
+type BacklogStats struct {
+	Route   string
+	Waiting int
+	Oldest  time.Duration // age of the oldest message waiting
+	Rate    float64       // messages per second the route last drained at
+}
+
+// Backlog returns every route's backlog at now.
+func (d *Dispatcher) Backlog(now time.Time) []BacklogStats {
+	b := d.backlog
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []BacklogStats
+	for key, l := range b.routes {
+		s := BacklogStats{Route: key, Waiting: len(l.waiting), Rate: l.rate}
+		for _, at := range l.waiting {
+			s.Oldest = max(s.Oldest, now.Sub(at))
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Admit refuses a send to a destination whose route has more waiting than it
+// can send within MaxBacklog (at its TPS limit, or at the rate it was last
+// measured sending), with a KindTooMany error that says when to try again.
+// Messages already accepted are not affected: they are sent.
+func (d *Dispatcher) Admit(to string) error {
+	if d.cfg.MaxBacklog < 0 {
+		return nil
+	}
+	r := d.cfg.Route(to)
+	b := d.backlog
+	b.mu.Lock()
+	l := b.load(r)
+	waiting, rate := len(l.waiting), l.rate
+	b.mu.Unlock()
+	if r.TPS > 0 && (rate == 0 || float64(r.TPS) < rate) {
+		rate = float64(r.TPS)
+	}
+	allowed := unmeasuredAllowance
+	if rate > 0 {
+		allowed = max(minAllowance, int(rate*d.cfg.MaxBacklog.Seconds()))
+	}
+	if waiting < allowed {
+		return nil
+	}
+	label := "the connectors"
+	if r.Key != "" {
+		label = "route " + r.Key
+	}
+	retry := d.cfg.MaxBacklog
+	drain := "an unknown time: nothing was sent on it lately"
+	if rate > 0 {
+		need := time.Duration(float64(waiting) / rate * float64(time.Second))
+		retry = max(time.Second, need-d.cfg.MaxBacklog)
+		drain = fmt.Sprintf("about %s at the %s/s it sends", need.Round(100*time.Millisecond), formatRate(rate))
+	}
+	secs := int(math.Ceil(retry.Seconds()))
+	return &otpgate.Error{Kind: otpgate.KindTooMany, Code: otpgate.CodeTooManyRequests, RetryAfter: time.Duration(secs) * time.Second,
+		Message: fmt.Sprintf("Too many messages are waiting for %s: %d would take %s, more than the %s a message may wait before it is sent; try again in %d s",
+			label, waiting, drain, d.cfg.MaxBacklog, secs)}
+}
+
+func formatRate(r float64) string {
+	if r >= 10 {
+		return fmt.Sprintf("%.0f", r)
+	}
+	return fmt.Sprintf("%.1f", r)
+}

@@ -1,0 +1,321 @@
+// Package pipeline is where every outgoing SMS is made: a verification code
+// (package verify), a message of the messages API (package messaging), and
+// whatever later API sends one. A send goes through the same steps whoever
+// asks for it:
+//
+//  1. normalise: the destination parsed to E.164 and checked to take SMS, the
+//     sender settled (the route's approved senders, its default) and checked,
+//     the status callback URL checked;
+//  2. policies: each may refuse the send before anything is stored (the
+//     delivery backlog now; rate limits and the pumping guard next);
+//  3. compose: the body, or, for a code, what the verification domain makes
+//     of it (the code, the verification it belongs to);
+//  4. persist: the message, its outbox entry and the verification change, in
+//     one transaction;
+//  5. hand off: after the commit, the message goes straight to delivery.
+//
+// No other code creates outgoing messages.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/phone"
+	"github.com/otpgate/otpgate/internal/smsenc"
+	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/verification"
+)
+
+// MaxBodyChars is the longest text accepted, in characters (Twilio's limit).
+const MaxBodyChars = 1600
+
+// Store keeps what a send writes.
+type Store interface {
+	// InsertSend stores r's message with its outbox entry and, when r has
+	// one, its verification change, in one transaction. It returns
+	// store.ErrConflict, having written nothing, when the change's guard
+	// failed (see verification.Change).
+	InsertSend(ctx context.Context, r Record) error
+}
+
+// Record is everything one send writes.
+type Record struct {
+	Message      message.Message
+	Outbound     message.Outbound
+	Verification *verification.Change
+}
+
+// Delivery takes messages as they are committed (the dispatcher).
+type Delivery interface {
+	// Lease marks a message, before it is stored, as held by this process
+	// for delivery (message.Outbound.LeaseUntil).
+	Lease(o *message.Outbound)
+	// Take starts delivering a committed message that Lease marked. It never
+	// blocks.
+	Take(o message.Outbound)
+}
+
+// Senders settles a send's sender for a destination: from as given ("" when
+// absent) becomes the sender to use, or an *otpgate.Error (routing.Table).
+type Senders interface {
+	Sender(e164, from string) (string, error)
+}
+
+// Policy may refuse a send before anything is stored; it returns nil or an
+// *otpgate.Error saying why.
+type Policy interface {
+	Allow(ctx context.Context, s Send) error
+}
+
+// PolicyFunc is a Policy made of a function.
+type PolicyFunc func(ctx context.Context, s Send) error
+
+// Allow calls f.
+func (f PolicyFunc) Allow(ctx context.Context, s Send) error { return f(ctx, s) }
+
+// CallbackChecker checks a status callback URL (webhook.Policy).
+type CallbackChecker interface {
+	ValidateURL(ctx context.Context, raw string) error
+}
+
+// Sealer seals a message's real body for the outbox (keyring.Keys).
+type Sealer interface {
+	Seal(id string, plain []byte) []byte
+}
+
+// Config configures a Pipeline.
+type Config struct {
+	Store    Store
+	Delivery Delivery // nil: messages wait in the outbox for a dispatcher to claim them
+	Phones   *phone.Parser
+	Sealer   Sealer
+	Senders  Senders         // nil: any valid sender, and a sender is required
+	Policies []Policy        // asked in order
+	Callback CallbackChecker // nil: status callbacks are refused
+	Clock    otpgate.Clock
+}
+
+// Pipeline makes outgoing SMS.
+type Pipeline struct{ cfg Config }
+
+// New returns a Pipeline.
+func New(cfg Config) (*Pipeline, error) {
+	if cfg.Store == nil || cfg.Phones == nil || cfg.Sealer == nil {
+		return nil, errors.New("pipeline: Store, Phones and Sealer are required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = otpgate.SystemClock{}
+	}
+	return &Pipeline{cfg: cfg}, nil
+}
+
+// Request is one SMS an API asks for, with its fields as the client wrote them.
+type Request struct {
+	AccountSID     string
+	To             string
+	From           string // "" for the route's default sender
+	Body           string // the text; unused when Compose is set
+	StatusCallback string
+	// Compose, when set, makes the body once the send is normalised and
+	// allowed (a code SMS: verify makes the code and its verification). It
+	// may be called again if the verification changed meanwhile.
+	Compose func(ctx context.Context, s Send) (Composed, error)
+}
+
+// Send is a request once normalised: who sends to whom.
+type Send struct {
+	AccountSID     string
+	To             phone.Number
+	From           string
+	StatusCallback string
+}
+
+// Composed is what Compose made.
+type Composed struct {
+	Body         string // the text to send (with the code in it)
+	Shown        string // what the message log keeps (the code masked)
+	ExpiresAt    time.Time
+	Verification *verification.Change
+}
+
+// Result is what a send stored.
+type Result struct {
+	Message      message.Message
+	To           phone.Number
+	Verification *verification.Change // for a code SMS: the verification as stored
+}
+
+// composeAttempts bounds how often a send is composed again after a
+// concurrent send to the same number changed its verification.
+const composeAttempts = 4
+
+// Send makes one outgoing SMS. When it returns nil, the message is stored
+// (durably) and on its way.
+func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
+	s, err := p.normalise(ctx, req)
+	if err != nil {
+		return Result{}, err
+	}
+	for _, pol := range p.cfg.Policies {
+		if err := pol.Allow(ctx, s); err != nil {
+			return Result{}, err
+		}
+	}
+	if req.Compose == nil {
+		if err := checkBody(req.Body); err != nil {
+			return Result{}, err
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		c := Composed{Body: req.Body, Shown: req.Body}
+		if req.Compose != nil {
+			if c, err = req.Compose(ctx, s); err != nil {
+				return Result{}, err
+			}
+		}
+		r := p.record(s, c)
+		err := p.cfg.Store.InsertSend(ctx, r)
+		if errors.Is(err, store.ErrConflict) && req.Compose != nil && attempt < composeAttempts {
+			continue // another send to the number got there first: decide again
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		if p.cfg.Delivery != nil {
+			p.cfg.Delivery.Take(r.Outbound)
+		}
+		return Result{Message: r.Message, To: s.To, Verification: c.Verification}, nil
+	}
+}
+
+// record builds what a send stores.
+func (p *Pipeline) record(s Send, c Composed) Record {
+	now := p.cfg.Clock.Now().UTC()
+	info := smsenc.Analyze(c.Body)
+	m := message.Message{
+		SID: otpgate.NewSID(otpgate.PrefixMessage), AccountSID: s.AccountSID, Direction: message.OutboundAPI,
+		From: s.From, To: s.To.E164, Body: c.Shown, Status: message.Queued,
+		Encoding: string(info.Encoding), Segments: info.Segments,
+		CreatedAt: now, UpdatedAt: now, StatusCallback: s.StatusCallback,
+	}
+	if c.Verification != nil {
+		m.VerificationSID = c.Verification.V.SID
+	}
+	o := message.Outbound{
+		SID: m.SID, AccountSID: m.AccountSID, From: m.From, To: m.To,
+		Payload: p.cfg.Sealer.Seal(m.SID, []byte(c.Body)), ExpiresAt: c.ExpiresAt, CreatedAt: now,
+		StatusCallback: m.StatusCallback,
+	}
+	if p.cfg.Delivery != nil {
+		p.cfg.Delivery.Lease(&o)
+	}
+	return Record{Message: m, Outbound: o, Verification: c.Verification}
+}
+
+// normalise parses and checks the destination, the sender and the status
+// callback.
+func (p *Pipeline) normalise(ctx context.Context, req Request) (Send, error) {
+	s := Send{AccountSID: req.AccountSID}
+	if strings.TrimSpace(req.To) == "" {
+		return s, otpgate.FieldError("to", otpgate.MissingField, ": the phone number to send to, e.g. +962790320012 (or 0790320012 in the default region)")
+	}
+	to, err := p.cfg.Phones.ParseSMS(req.To)
+	if err != nil {
+		return s, NumberError("to", err)
+	}
+	s.To = to
+	from := strings.TrimSpace(req.From)
+	if p.cfg.Senders != nil {
+		if from, err = p.cfg.Senders.Sender(to.E164, from); err != nil {
+			return s, err
+		}
+	}
+	if s.From, err = CheckSender(p.cfg.Phones, from); err != nil {
+		return s, err
+	}
+	if req.StatusCallback != "" {
+		if p.cfg.Callback == nil {
+			return s, otpgate.FieldError("status_callback", otpgate.InvalidField, ": status callbacks are not enabled on this server")
+		}
+		if err := p.cfg.Callback.ValidateURL(ctx, req.StatusCallback); err != nil {
+			return s, otpgate.FieldError("status_callback", otpgate.InvalidField, ": %v", err)
+		}
+		s.StatusCallback = req.StatusCallback
+	}
+	return s, nil
+}
+
+// checkBody checks a message's text.
+func checkBody(body string) error {
+	if strings.TrimSpace(body) == "" {
+		return otpgate.FieldError("body", otpgate.MissingField, ": the text to send, up to %d characters in any script", MaxBodyChars)
+	}
+	if !utf8.ValidString(body) {
+		return otpgate.FieldError("body", otpgate.InvalidField, ": it is not valid UTF-8 text")
+	}
+	if n := utf8.RuneCountInString(body); n > MaxBodyChars {
+		return otpgate.FieldError("body", otpgate.FieldTooLong, ": it is %s characters; at most %d are accepted", strconv.Itoa(n), MaxBodyChars)
+	}
+	return nil
+}
+
+// CheckSender validates a sender as an API gives it: an alphanumeric sender
+// ID (1-11 characters of the GSM alphabet, at least one letter), a short code
+// (3-8 digits) or a phone number (returned in E.164).
+func CheckSender(phones *phone.Parser, from string) (string, error) {
+	from = strings.TrimSpace(from)
+	if from == "" {
+		return "", otpgate.FieldError("from", otpgate.MissingField, ": an alphanumeric sender ID (1-11 characters, at least one letter, e.g. \"MyApp\"), a short code, or a phone number")
+	}
+	hasLetter := false
+	for _, r := range from {
+		if unicode.IsLetter(r) {
+			hasLetter = true
+			break
+		}
+	}
+	if hasLetter {
+		if n := utf8.RuneCountInString(from); n > 11 {
+			return "", otpgate.FieldError("from", otpgate.InvalidField, " %q: an alphanumeric sender ID is at most 11 characters (this one is %d)", from, n)
+		}
+		if info := smsenc.Analyze(from); info.Encoding != smsenc.GSM7 || info.Units != utf8.RuneCountInString(from) {
+			return "", otpgate.FieldError("from", otpgate.InvalidField, " %q: an alphanumeric sender ID may use only letters A-Z and a-z, digits, spaces and basic GSM punctuation", from)
+		}
+		return from, nil
+	}
+	digits := phone.NormalizeDigits(from)
+	if len(digits) >= 3 && len(digits) <= 8 && isDigits(digits) {
+		return digits, nil
+	}
+	n, err := phones.Parse(from)
+	if err != nil {
+		return "", otpgate.FieldError("from", otpgate.InvalidField, " %q: it is neither an alphanumeric sender ID (1-11 characters with a letter), a short code (3-8 digits), nor a valid phone number", from)
+	}
+	return n.E164, nil
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// numberError is the error for a phone number field that did not parse.
+func NumberError(field string, err error) error {
+	var pe *phone.Error
+	if errors.As(err, &pe) {
+		return otpgate.FieldError(field, otpgate.InvalidField, ": %s", pe.Error())
+	}
+	return otpgate.FieldError(field, otpgate.InvalidField, ": %v", err)
+}

@@ -1,0 +1,111 @@
+package storetest
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/account"
+)
+
+var accountTests = []testCase{
+	{"InsertThenReadAndUnknown", func(t *testing.T, s Store) {
+		if all, err := s.Accounts(ctx); err != nil || len(all) != 0 {
+			t.Errorf("Accounts of an empty store = %v, %v; want none, nil", all, err)
+		}
+		a1, a2 := newAccount("AC1"), newAccount("AC2")
+		a2.CreatedAt = at(time.Nanosecond)
+		a2.TokenSealed = []byte("sealed token of AC2")
+		MustInsertAccount(t, s, a1)
+		MustInsertAccount(t, s, a2)
+		for _, want := range []account.Account{a1, a2} {
+			got, err := s.Account(ctx, want.SID)
+			check(t, fmt.Sprintf("Account(%s)", want.SID), err)
+			want.TokenSealed = nil // kept apart, for signing
+			assertEqual(t, "Account("+want.SID+")", got, want)
+		}
+		all, err := s.Accounts(ctx)
+		check(t, "Accounts", err)
+		slices.SortFunc(all, func(a, b account.Account) int { return cmp.Compare(a.SID, b.SID) })
+		a2.TokenSealed = nil
+		assertEqual(t, "Accounts", all, []account.Account{a1, a2})
+		_, err = s.Account(ctx, "AC3")
+		wantNotFound(t, "Account of an unknown SID", err)
+	}},
+	{"SealedToken", func(t *testing.T, s Store) {
+		a := newAccount("AC1")
+		a.TokenSealed = []byte{0, 1, 2, 255}
+		MustInsertAccount(t, s, a)
+		MustInsertAccount(t, s, newAccount("AC2")) // none kept
+		got, err := s.AccountTokenSealed(ctx, "AC1")
+		check(t, "AccountTokenSealed(AC1)", err)
+		assertEqual(t, "AccountTokenSealed(AC1)", got, a.TokenSealed)
+		if got, err := s.AccountTokenSealed(ctx, "AC2"); err != nil || len(got) != 0 {
+			t.Errorf("AccountTokenSealed of an account without one = %x, %v; want none", got, err)
+		}
+		_, err = s.AccountTokenSealed(ctx, "AC3")
+		wantNotFound(t, "AccountTokenSealed of an unknown account", err)
+	}},
+	{"SetSMSURL", func(t *testing.T, s Store) {
+		MustInsertAccount(t, s, newAccount("AC1"))
+		check(t, "SetAccountSMSURL", s.SetAccountSMSURL(ctx, "AC1", "https://example.com/sms?x=1"))
+		got, err := s.Account(ctx, "AC1")
+		if err != nil || got.SMSURL != "https://example.com/sms?x=1" {
+			t.Errorf("Account after SetAccountSMSURL: %q, %v", got.SMSURL, err)
+		}
+		check(t, "SetAccountSMSURL to none", s.SetAccountSMSURL(ctx, "AC1", ""))
+		if got, _ := s.Account(ctx, "AC1"); got.SMSURL != "" {
+			t.Errorf("SMS URL %q after clearing it", got.SMSURL)
+		}
+		wantNotFound(t, "SetAccountSMSURL of an unknown account", s.SetAccountSMSURL(ctx, "AC9", "https://example.com/"))
+	}},
+	{"VersionChangesOnlyOnInsert", func(t *testing.T, s Store) {
+		version := func() int64 {
+			t.Helper()
+			v, err := s.AccountsVersion(ctx)
+			check(t, "AccountsVersion", err)
+			return v
+		}
+		v0 := version()
+		if v := version(); v != v0 {
+			t.Errorf("AccountsVersion changed from %d to %d with no write", v0, v)
+		}
+		MustInsertAccount(t, s, newAccount("AC1"))
+		v1 := version()
+		if v1 == v0 {
+			t.Errorf("AccountsVersion = %d after an insert, unchanged", v1)
+		}
+		// Other writes, and an insert that fails, leave it alone.
+		_, err := s.CreateService(ctx, newService("AC1", "SV1", "login"))
+		check(t, "CreateService", err)
+		mustSend(t, s, newMessage("AC1", "SM1", at(0)))
+		check(t, "SetAccountSMSURL", s.SetAccountSMSURL(ctx, "AC1", "https://example.com/"))
+		if err := s.InsertAccount(ctx, newAccount("AC1")); err == nil {
+			t.Error("second InsertAccount(AC1) succeeded")
+		}
+		if v := version(); v != v1 {
+			t.Errorf("AccountsVersion changed from %d to %d with no account added", v1, v)
+		}
+		MustInsertAccount(t, s, newAccount("AC2"))
+		if v := version(); v == v1 || v == v0 {
+			t.Errorf("AccountsVersion = %d after a second insert, want a new value (had %d, then %d)", v, v0, v1)
+		}
+	}},
+	{"DuplicateSIDFails", func(t *testing.T, s Store) {
+		first := newAccount("AC1")
+		MustInsertAccount(t, s, first)
+		second := first
+		second.Name, second.TokenHash, second.CreatedAt = "Impostor", hash("other token"), at(time.Hour)
+		if err := s.InsertAccount(ctx, second); err == nil {
+			t.Fatal("InsertAccount with a duplicate SID succeeded")
+		}
+		got, err := s.Account(ctx, "AC1")
+		check(t, "Account(AC1)", err)
+		assertEqual(t, "Account(AC1)", got, first)
+		if all, err := s.Accounts(ctx); err != nil || len(all) != 1 {
+			t.Errorf("Accounts = %d accounts, %v; want 1", len(all), err)
+		}
+	}},
+}

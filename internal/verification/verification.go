@@ -1,0 +1,112 @@
+// Package verification is the model of phone verification: a service (an
+// app's settings), a verification (the codes sent to one number for one
+// service, and the checks made against them), and the limits both obey, as
+// Twilio Verify has them. It holds rules, not I/O: package verify runs the
+// sends and checks, stores keep the records.
+package verification
+
+import "time"
+
+// Limits and defaults, as Twilio Verify has them.
+const (
+	MaxChecks         = 5 // checks of one verification; the fifth wrong one locks it
+	MaxSends          = 5 // codes sent in one verification's life
+	DefaultCodeLength = 6
+	MinCodeLength     = 4
+	MaxCodeLength     = 10
+	DefaultTTL        = 10 * time.Minute
+	MinTTL            = time.Minute
+	MaxTTL            = 24 * time.Hour
+)
+
+// Status is where a verification is.
+type Status string
+
+// Statuses, as Twilio Verify names them.
+const (
+	Pending     Status = "pending"
+	Approved    Status = "approved"
+	MaxAttempts Status = "max_attempts_reached"
+	Expired     Status = "expired"
+	Canceled    Status = "canceled"
+)
+
+// Service is an app's verification settings, named by the app (the 2FA
+// API's "service").
+type Service struct {
+	SID        string
+	AccountSID string
+	Name       string
+	CodeLength int
+	TTL        time.Duration
+	EventsURL  string // where verification events are POSTed as JSON; "" for none
+	CreatedAt  time.Time
+}
+
+// Code is one code sent for a verification: its HMAC (keyring) and when it
+// stops being valid. The code itself is never kept.
+type Code struct {
+	Hash      []byte // 32 bytes
+	ExpiresAt time.Time
+}
+
+// Key names the verifications of one number for one service of an account;
+// the newest of them is the one a send or a check acts on.
+type Key struct {
+	AccountSID string
+	ServiceSID string
+	To         string // E.164
+}
+
+// Verification is one attempt to verify a phone number for a service. A
+// resend adds a code; every code stays valid until its own expiry, so a user
+// is never stuck between two codes.
+type Verification struct {
+	SID           string
+	AccountSID    string
+	ServiceSID    string
+	To            string // E.164
+	From          string
+	Channel       string // "sms"
+	Status        Status
+	Codes         []Code
+	SendAttempts  int
+	CheckAttempts int
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	ExpiresAt     time.Time // the newest code's expiry
+}
+
+// Key is the verification's key.
+func (v Verification) Key() Key {
+	return Key{AccountSID: v.AccountSID, ServiceSID: v.ServiceSID, To: v.To}
+}
+
+// Live reports whether v exists and its newest code is still valid at now.
+func (v Verification) Live(now time.Time) bool { return v.SID != "" && now.Before(v.ExpiresAt) }
+
+// Blocks reports whether v keeps a new verification for its key from
+// starting at now: a live one still pending, or locked by wrong codes.
+func (v Verification) Blocks(now time.Time) bool {
+	return v.Live(now) && (v.Status == Pending || v.Status == MaxAttempts)
+}
+
+// Change is what a send does to a verification, written with its SMS: New
+// inserts V (unless a verification of its key Blocks); otherwise V is the
+// verification with one more code, written only if it still has
+// V.SendAttempts-1 sends (no concurrent send got there first).
+type Change struct {
+	V   Verification
+	New bool
+}
+
+// Resolution moves a verification to a final status, if it is still in one
+// of From and, when ExpiredBy is set, its codes expired by then (a resend
+// since has not made it live again).
+type Resolution struct {
+	SID       string
+	From      []Status
+	To        Status
+	ExpiredBy time.Time
+	At        time.Time
+}

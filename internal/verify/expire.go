@@ -1,0 +1,123 @@
+package verify
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/callback"
+	"github.com/otpgate/otpgate/internal/verification"
+)
+
+// expireBatch is how many verifications one sweep step marks.
+const expireBatch = 500
+
+// ExpireDue marks pending verifications whose codes all expired as expired,
+// with their events, up to expireBatch at a time; it returns how many.
+//
+// It looks at verifications that expired since the last sweep (at the
+// first, since the longest a code can live), so a sweep costs what expired
+// since, not the size of the table.
+func (s *Service) ExpireDue(ctx context.Context) (int, error) {
+	now := s.cfg.Clock.Now().UTC()
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
+	since := s.swept
+	if since.IsZero() {
+		since = now.Add(-verification.MaxTTL - time.Hour)
+	}
+	due, err := s.cfg.Store.DueExpirations(ctx, since, now, expireBatch)
+	if err != nil {
+		return 0, err
+	}
+	rs := make([]verification.Resolution, 0, len(due))
+	var events []callback.Callback
+	for _, v := range due {
+		rs = append(rs, verification.Resolution{SID: v.SID, From: []verification.Status{verification.Pending},
+			To: verification.Expired, ExpiredBy: now, At: now})
+		svc, err := s.serviceBySID(ctx, v.ServiceSID)
+		if err != nil {
+			return 0, err
+		}
+		v.Status = verification.Expired
+		if ev, ok := callback.ForEvent(v, svc, now); ok {
+			events = append(events, ev)
+		}
+	}
+	if len(rs) > 0 {
+		if _, err = s.cfg.Store.Resolve(ctx, rs, events); err != nil {
+			return 0, err
+		}
+	}
+	// Next time, from where this sweep got to: now, or (a full batch) the
+	// last expiry it handled. A verification whose expiry was moved later by
+	// a resend is found again then.
+	if len(due) == expireBatch {
+		s.swept = due[len(due)-1].ExpiresAt.Add(-time.Nanosecond)
+	} else {
+		s.swept = now
+	}
+	if len(events) > 0 && s.cfg.AfterEvent != nil {
+		s.cfg.AfterEvent()
+	}
+	return len(due), nil
+}
+
+// Sweeper marks expired verifications (their events go to the services'
+// events URLs) at an interval. Start it once; Stop is safe to call twice.
+type Sweeper struct {
+	Service  *Service
+	Interval time.Duration // default 2 s
+	Logger   *slog.Logger
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+}
+
+// Start runs the sweeper until Stop.
+func (w *Sweeper) Start(ctx context.Context) {
+	if w.Interval == 0 {
+		w.Interval = 2 * time.Second
+	}
+	if w.Logger == nil {
+		w.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	w.done = make(chan struct{})
+	go w.run(ctx)
+}
+
+// Stop ends the sweeper and waits for a sweep in progress.
+func (w *Sweeper) Stop() {
+	w.once.Do(func() {
+		if w.cancel == nil {
+			return
+		}
+		w.cancel()
+		<-w.done
+	})
+}
+
+func (w *Sweeper) run(ctx context.Context) {
+	defer close(w.done)
+	t := time.NewTicker(w.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for ctx.Err() == nil {
+			n, err := w.Service.ExpireDue(ctx)
+			if err != nil && ctx.Err() == nil {
+				w.Logger.Warn("marking expired verifications failed", "err", err)
+			}
+			if n < expireBatch {
+				break
+			}
+		}
+	}
+}
