@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/otpgate/otpgate/internal/store/storetest"
+	"github.com/otpgate/otpgate/internal/storetest"
 )
 
 // The conformance suite tests every operation otpgate uses: its Store and

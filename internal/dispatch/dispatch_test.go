@@ -10,7 +10,6 @@ import (
 
 	"github.com/otpgate/otpgate/internal/dispatch"
 	"github.com/otpgate/otpgate/internal/message"
-	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/sqlite"
 	"github.com/otpgate/otpgate/internal/store"
@@ -94,7 +93,7 @@ func enqueue(t *testing.T, st *sqlite.Store, sid string, now, expires time.Time)
 		Body: "masked", Status: message.Queued, Encoding: "GSM-7", Segments: 1, CreatedAt: now, UpdatedAt: now}
 	o := message.Outbound{SID: sid, AccountSID: "AC1", From: "App", To: "+962790000000",
 		Payload: []byte("real body " + sid), ExpiresAt: expires, CreatedAt: now}
-	if err := st.InsertSend(context.Background(), pipeline.Record{Message: m, Outbound: o}); err != nil {
+	if err := st.InsertSend(context.Background(), m, o, nil); err != nil {
 		t.Fatal(err)
 	}
 }

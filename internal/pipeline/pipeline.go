@@ -39,15 +39,15 @@ const MaxBodyChars = 1600
 
 // Store keeps what a send writes.
 type Store interface {
-	// InsertSend stores r's message with its outbox entry and, when r has
-	// one, its verification change, in one transaction. It returns
+	// InsertSend stores a queued message with its outbox entry and, for a
+	// code SMS, its verification change, in one transaction. It returns
 	// store.ErrConflict, having written nothing, when the change's guard
 	// failed (see verification.Change).
-	InsertSend(ctx context.Context, r Record) error
+	InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change) error
 }
 
-// Record is everything one send writes.
-type Record struct {
+// record is everything one send writes.
+type record struct {
 	Message      message.Message
 	Outbound     message.Outbound
 	Verification *verification.Change
@@ -182,7 +182,7 @@ func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
 			}
 		}
 		r := p.record(s, c)
-		err := p.cfg.Store.InsertSend(ctx, r)
+		err := p.cfg.Store.InsertSend(ctx, r.Message, r.Outbound, r.Verification)
 		if errors.Is(err, store.ErrConflict) && req.Compose != nil && attempt < composeAttempts {
 			continue // another send to the number got there first: decide again
 		}
@@ -197,7 +197,7 @@ func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
 }
 
 // record builds what a send stores.
-func (p *Pipeline) record(s Send, c Composed) Record {
+func (p *Pipeline) record(s Send, c Composed) record {
 	now := p.cfg.Clock.Now().UTC()
 	info := smsenc.Analyze(c.Body)
 	m := message.Message{
@@ -217,7 +217,7 @@ func (p *Pipeline) record(s Send, c Composed) Record {
 	if p.cfg.Delivery != nil {
 		p.cfg.Delivery.Lease(&o)
 	}
-	return Record{Message: m, Outbound: o, Verification: c.Verification}
+	return record{Message: m, Outbound: o, Verification: c.Verification}
 }
 
 // normalise parses and checks the destination, the sender and the status

@@ -220,12 +220,12 @@ type conflictOnce struct {
 	n int
 }
 
-func (c *conflictOnce) InsertSend(ctx context.Context, r pipeline.Record) error {
+func (c *conflictOnce) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change) error {
 	c.n++
 	if c.n == 1 {
 		return store.ErrConflict
 	}
-	return c.Store.InsertSend(ctx, r)
+	return c.Store.InsertSend(ctx, m, o, v)
 }
 
 func TestComposeAgainAfterAConflict(t *testing.T) {

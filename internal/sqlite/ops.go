@@ -13,7 +13,6 @@ import (
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/message"
-	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 )
@@ -24,14 +23,13 @@ import (
 // messages leave as fast as new ones are accepted.
 
 // InsertSend stores a send; see pipeline.Store.
-func (s *Store) InsertSend(ctx context.Context, r pipeline.Record) error {
+func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		if c := r.Verification; c != nil {
-			if err := t.writeChange(*c, r.Message.CreatedAt); err != nil {
+		if v != nil {
+			if err := t.writeChange(*v, m.CreatedAt); err != nil {
 				return err
 			}
 		}
-		m, o := r.Message, r.Outbound
 		due, claimed := o.CreatedAt, false
 		if !o.LeaseUntil.IsZero() {
 			due, claimed = o.LeaseUntil, true

@@ -18,10 +18,9 @@ import (
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/message"
-	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/sqlite"
 	"github.com/otpgate/otpgate/internal/store"
-	"github.com/otpgate/otpgate/internal/store/storetest"
+	"github.com/otpgate/otpgate/internal/storetest"
 	"github.com/otpgate/otpgate/internal/verification"
 )
 
@@ -84,7 +83,7 @@ func writeFixture(t *testing.T, s *sqlite.Store) {
 	if _, err := s.CreateService(ctx, service); err != nil {
 		t.Fatalf("CreateService: %v", err)
 	}
-	if err := s.InsertSend(ctx, pipeline.Record{Message: msg, Outbound: outbound, Verification: &verification.Change{V: verif, New: true}}); err != nil {
+	if err := s.InsertSend(ctx, msg, outbound, &verification.Change{V: verif, New: true}); err != nil {
 		t.Fatalf("InsertSend: %v", err)
 	}
 	if err := s.InsertSandboxEntry(ctx, sandboxEntry); err != nil {
@@ -279,7 +278,7 @@ func TestGroupCommitBatches(t *testing.T) {
 			m.SID = fmt.Sprintf("SM%03d", i)
 			m.VerificationSID = ""
 			o.SID = m.SID
-			if err := s.InsertSend(ctx, pipeline.Record{Message: m, Outbound: o}); err != nil {
+			if err := s.InsertSend(ctx, m, o, nil); err != nil {
 				t.Errorf("InsertSend %d: %v", i, err)
 			}
 		})
@@ -328,7 +327,7 @@ func TestFailedWriteLeavesNoTrace(t *testing.T) {
 				v.SendAttempts = 2
 				ch.V = v
 			}
-			errs[i] = s.InsertSend(ctx, pipeline.Record{Message: m, Outbound: o, Verification: &ch})
+			errs[i] = s.InsertSend(ctx, m, o, &ch)
 		})
 	}
 	close(start)

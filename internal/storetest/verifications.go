@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/callback"
-	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 )
@@ -104,7 +103,7 @@ func resend(v verification.Verification, d time.Duration) verification.Verificat
 func sendChange(s Store, sid string, c verification.Change, created time.Time) error {
 	m := newMessage(c.V.AccountSID, sid, created)
 	m.VerificationSID = c.V.SID
-	return s.InsertSend(ctx, pipeline.Record{Message: m, Outbound: newOutbound(m), Verification: &c})
+	return s.InsertSend(ctx, m, newOutbound(m), &c)
 }
 
 var sendTests = []testCase{

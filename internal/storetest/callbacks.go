@@ -231,7 +231,7 @@ var closeTests = []testCase{
 		check(t, "Close", s.Close())
 		wantErr(t, "InsertAccount after Close", s.InsertAccount(ctx, newAccount("AC2")), store.ErrClosed)
 		m := newMessage("AC1", "SM1", at(0))
-		wantErr(t, "InsertSend after Close", s.InsertSend(ctx, pipelineRecord(m)), store.ErrClosed)
+		wantErr(t, "InsertSend after Close", s.InsertSend(ctx, m, newOutbound(m), nil), store.ErrClosed)
 		_, err := s.ClaimOutbox(ctx, at(0), at(time.Minute), 1)
 		wantErr(t, "ClaimOutbox after Close", err, store.ErrClosed)
 		check(t, "second Close", s.Close())
@@ -241,7 +241,8 @@ var closeTests = []testCase{
 		var wg sync.WaitGroup
 		for i := range 50 {
 			wg.Go(func() {
-				err := s.InsertSend(ctx, pipelineRecord(newMessage("AC1", fmt.Sprintf("SM%03d", i), at(0))))
+				m := newMessage("AC1", fmt.Sprintf("SM%03d", i), at(0))
+				err := s.InsertSend(ctx, m, newOutbound(m), nil)
 				if err != nil && !errors.Is(err, store.ErrClosed) {
 					t.Errorf("InsertSend during Close = %v, want nil or store.ErrClosed", err)
 				}

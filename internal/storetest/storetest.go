@@ -146,7 +146,7 @@ func newOutbound(m message.Message) message.Outbound {
 func mustSend(tb testing.TB, s Store, m message.Message) message.Outbound {
 	tb.Helper()
 	o := newOutbound(m)
-	check(tb, "InsertSend("+m.SID+")", s.InsertSend(ctx, pipeline.Record{Message: m, Outbound: o}))
+	check(tb, "InsertSend("+m.SID+")", s.InsertSend(ctx, m, o, nil))
 	return o
 }
 
@@ -187,7 +187,7 @@ func mustStartVerification(tb testing.TB, s Store, v verification.Verification) 
 	tb.Helper()
 	m := newMessage(v.AccountSID, "SM"+v.SID, v.CreatedAt)
 	m.VerificationSID = v.SID
-	err := s.InsertSend(ctx, pipeline.Record{Message: m, Outbound: newOutbound(m), Verification: &verification.Change{V: v, New: true}})
+	err := s.InsertSend(ctx, m, newOutbound(m), &verification.Change{V: v, New: true})
 	check(tb, "InsertSend(new verification "+v.SID+")", err)
 }
 
@@ -305,8 +305,4 @@ func diff(path string, got, want reflect.Value) []string {
 		return []string{fmt.Sprintf("%s = %#v, want %#v", path, got.Interface(), want.Interface())}
 	}
 	return nil
-}
-
-func pipelineRecord(m message.Message) pipeline.Record {
-	return pipeline.Record{Message: m, Outbound: newOutbound(m)}
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/message"
-	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
@@ -34,7 +33,7 @@ var messageTests = []testCase{
 			check(t, "Message("+m.SID+")", err)
 			assertEqual(t, "Message("+m.SID+")", got, m)
 		}
-		if err := s.InsertSend(ctx, pipeline.Record{Message: bare, Outbound: newOutbound(bare)}); err == nil {
+		if err := s.InsertSend(ctx, bare, newOutbound(bare), nil); err == nil {
 			t.Error("a second InsertSend with the same SID succeeded")
 		}
 	}},
@@ -133,7 +132,7 @@ var messageTests = []testCase{
 		m3 := newMessage("AC1", "SM3", at(0))
 		o3 := newOutbound(m3)
 		o3.LeaseUntil = at(time.Hour)
-		check(t, "InsertSend with a lease", s.InsertSend(ctx, pipeline.Record{Message: m3, Outbound: o3}))
+		check(t, "InsertSend with a lease", s.InsertSend(ctx, m3, o3, nil))
 		wantErr(t, "CancelMessage of a leased message", s.CancelMessage(ctx, "AC1", "SM3", at(time.Second)), store.ErrConflict)
 	}},
 	{"Delete", func(t *testing.T, s Store) {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/message"
-	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
@@ -68,7 +67,7 @@ var outboxTests = []testCase{
 		o := newOutbound(m)
 		o.Payload = []byte{0, 1, 2, 3, 250}
 		o.ExpiresAt = time.Time{} // never
-		check(t, "InsertSend", s.InsertSend(ctx, pipeline.Record{Message: m, Outbound: o}))
+		check(t, "InsertSend", s.InsertSend(ctx, m, o, nil))
 		got := mustClaim(t, s, at(0), at(time.Minute), 10)
 		assertEqual(t, "claimed", got, []message.Outbound{leased(o, at(time.Minute))})
 	}},
@@ -92,7 +91,7 @@ var outboxTests = []testCase{
 		m := newMessage("AC1", "SM1", at(0))
 		o := newOutbound(m)
 		o.LeaseUntil = at(2 * time.Minute) // the hand-off: this process sends it
-		check(t, "InsertSend", s.InsertSend(ctx, pipeline.Record{Message: m, Outbound: o}))
+		check(t, "InsertSend", s.InsertSend(ctx, m, o, nil))
 		if got := mustClaim(t, s, at(time.Minute), at(10*time.Minute), 10); len(got) != 0 {
 			t.Fatalf("a message stored with a lease was claimed during it: %v", sids(got))
 		}
