@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -362,5 +363,39 @@ func TestMessageWaitsForBind(t *testing.T) {
 	s.waitMessage(t, r.str("message_sid"), message.Sent)
 	if subs := sim.Submits(); len(subs) != 1 || subs[0].Dest != "962791234567" {
 		t.Fatalf("the simulator got %+v", subs)
+	}
+}
+
+// When a route cannot send what waits within --max-backlog (here: its SMSC
+// is down and its TPS limit is 1), new sends get 429 with code 20429 and a
+// Retry-After, in each dialect's shape; what was accepted stays queued.
+func TestBacklogRefusesWithRetryAfter(t *testing.T) {
+	s := mustServeWith(t, nil, func(c *ServeConfig) {
+		c.SMPP = []string{"smpp://otpgate:secret@" + freeAddr(t) + "?name=down&tps=1"}
+		c.MaxBacklog = 5 * time.Second
+	})
+	accepted := 0
+	var refused response
+	for i := range 150 {
+		r := s.send(t, "app", fmt.Sprintf("07912%05d", i))
+		if r.Status == 201 {
+			accepted++
+			continue
+		}
+		refused = r
+		break
+	}
+	if accepted != 100 || refused.Status != 429 || refused.num("code") != 20429 {
+		t.Fatalf("accepted %d, then %d %s; want 100 accepted, then 429 with code 20429", accepted, refused.Status, refused.Raw)
+	}
+	if ra, err := strconv.Atoi(refused.Header.Get("Retry-After")); err != nil || ra < 1 {
+		t.Errorf("Retry-After %q, want whole seconds", refused.Header.Get("Retry-After"))
+	}
+	if msg := refused.str("message"); !strings.Contains(msg, "100") || !strings.Contains(msg, "try again") {
+		t.Errorf("message %q does not say how many wait and when to try again", msg)
+	}
+	tw := s.postForm(t, "/2010-04-01/Accounts/"+s.SID+"/Messages.json", url.Values{"To": {"0791299999"}, "From": {"MyApp"}, "Body": {"hi"}})
+	if tw.Status != 429 || tw.num("code") != 20429 || tw.Header.Get("Retry-After") == "" {
+		t.Fatalf("messages API: %d %s, want 429/20429 with Retry-After", tw.Status, tw.Raw)
 	}
 }

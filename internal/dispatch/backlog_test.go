@@ -1,0 +1,111 @@
+package dispatch_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/dispatch"
+	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/sms"
+	"github.com/otpgate/otpgate/internal/sqlite"
+)
+
+// gated is a connector whose sends wait until released, like an SMSC that
+// takes a message every so often.
+type gated struct {
+	mu      sync.Mutex
+	release chan struct{}
+	sent    int
+}
+
+func (c *gated) Name() string { return "gated" }
+
+func (c *gated) Send(ctx context.Context, m sms.Message) (string, error) {
+	select {
+	case <-c.release:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	c.mu.Lock()
+	c.sent++
+	c.mu.Unlock()
+	return "id-" + m.SID, nil
+}
+
+func (c *gated) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sent
+}
+
+// A route with a TPS limit refuses new sends once what waits would take
+// longer than MaxBacklog at that rate, says when to try again, and accepts
+// again once the backlog drained.
+func TestAdmitRefusesWhatCannotBeSentInTime(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	conn := &gated{release: make(chan struct{})}
+	d := dispatch.New(dispatch.Config{Store: st, Opener: plainOpener{}, Clock: otpgate.SystemClock{},
+		Route: func(to string) dispatch.Route {
+			return dispatch.Route{Key: "+96279", Connectors: []sms.Connector{conn}, TPS: 20}
+		},
+		MaxBacklog: 5 * time.Second})
+	d.Start(context.Background())
+	t.Cleanup(func() { close(conn.release); d.Stop() })
+	now := time.Now().UTC()
+	// 20/s for 5 s: 100 may wait (the floor is 100 too).
+	for i := range 100 {
+		if err := d.Admit("+962790000000"); err != nil {
+			t.Fatalf("send %d refused: %v", i, err)
+		}
+		sid := fmt.Sprintf("SM%03d", i)
+		m := message.Message{SID: sid, AccountSID: "AC1", Direction: message.OutboundAPI, From: "App", To: "+962790000000",
+			Body: "x", Status: message.Queued, Encoding: "GSM-7", Segments: 1, CreatedAt: now, UpdatedAt: now}
+		o := message.Outbound{SID: sid, AccountSID: "AC1", From: "App", To: m.To, Payload: []byte("x"), CreatedAt: now}
+		d.Lease(&o)
+		if err := st.InsertSend(context.Background(), m, o, nil); err != nil {
+			t.Fatal(err)
+		}
+		d.Take(o)
+	}
+	err = d.Admit("+962790000000")
+	e := otpgate.AsError(err)
+	if e == nil || e.Kind != otpgate.KindTooMany || e.Code != otpgate.CodeTooManyRequests || e.RetryAfter < time.Second {
+		t.Fatalf("the 101st send: %v, want 429/20429 with a Retry-After", err)
+	}
+	if want := "route +96279: 100"; !strings.Contains(e.Message, want) {
+		t.Errorf("message %q does not say %q", e.Message, want)
+	}
+	stats := d.Backlog(time.Now())
+	if len(stats) != 1 || stats[0].Waiting != 100 || stats[0].Route != "+96279" {
+		t.Errorf("Backlog = %+v", stats)
+	}
+	// The connector takes them: the backlog drains and sends are admitted again.
+	for range 60 {
+		conn.release <- struct{}{}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for d.Admit("+962790000000") != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("still refused after %d of 100 were sent: %+v", conn.count(), d.Backlog(time.Now()))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// With MaxBacklog negative nothing is refused.
+func TestAdmitOff(t *testing.T) {
+	d := dispatch.New(dispatch.Config{MaxBacklog: -1})
+	if err := d.Admit("+962790000000"); err != nil {
+		t.Fatal(err)
+	}
+}
