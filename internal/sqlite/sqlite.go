@@ -39,6 +39,7 @@ const DefaultMaxBatch = 1024
 type Store struct {
 	writeDB *sql.DB
 	readDB  *sql.DB
+	reads   sync.Map // query text -> *sql.Stmt on readDB
 	ckptDB  *sql.DB
 	w       *writer
 
@@ -173,6 +174,7 @@ func (s *Store) Close() error {
 	close(s.ckptQuit)
 	<-s.ckptDone
 	s.w.stop()
+	s.reads.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
 	return errors.Join(s.w.conn.Close(), s.writeDB.Close(), s.readDB.Close(), s.ckptDB.Close())
 }
 
