@@ -184,3 +184,27 @@ func TestServiceCodeSettings(t *testing.T) {
 		t.Fatalf("code %q after --code-length 8, want 8 digits", c)
 	}
 }
+
+// A wrong method gets 405, in the JSON error shape, with Allow naming the
+// methods the route has: on every route of every dialect.
+func TestWrongMethodOnEveryRoute(t *testing.T) {
+	s := mustServe(t, nil)
+	msgs := "/2010-04-01/Accounts/" + s.SID + "/Messages"
+	for _, tt := range []struct{ method, path, allow string }{
+		{"GET", "/2fa/send", "POST"},
+		{"PUT", "/2fa/verify", "POST"},
+		{"POST", "/sandbox/messages", "GET, HEAD"},
+		{"GET", "/sandbox/inbound", "POST"},
+		{"POST", "/healthz", "GET, HEAD"},
+		{"PUT", msgs + ".json", "GET, HEAD, POST"},
+		{"DELETE", msgs, "GET, HEAD, POST"},
+		{"PATCH", msgs + "/SM00000000000000000000000000000000.json", "DELETE, GET, HEAD, POST"},
+		{"PUT", "/2012-04-24/Accounts/" + s.SID + "/SMS/Messages.json", "GET, HEAD, POST"},
+		{"PUT", "/restcomm/2012-04-24/Accounts/" + s.SID + "/SMS/Messages/SM00000000000000000000000000000000", "DELETE, GET, HEAD, POST"},
+	} {
+		r := call(t, tt.method, s.URL+tt.path, s.SID, s.Token, "", "")
+		if r.Status != 405 || r.num("code") != 20004 || r.Header.Get("Allow") != tt.allow {
+			t.Errorf("%s %s: %d code %d Allow %q, want 405 code 20004 Allow %q (%s)", tt.method, tt.path, r.Status, r.num("code"), r.Header.Get("Allow"), tt.allow, r.Raw)
+		}
+	}
+}

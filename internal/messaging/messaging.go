@@ -15,7 +15,8 @@ import (
 	"github.com/otpgate/otpgate/internal/store"
 )
 
-// Twilio's codes for what cannot be done to a message now.
+// Codes for what cannot be done to a message now (Twilio's numbers, which
+// every dialect uses).
 const (
 	CodeNotCancelable = 30409
 	CodeNotRedactable = 30410
@@ -80,7 +81,7 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (message.Message, e
 }
 
 func notFound(sid string) error {
-	return otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound, "The requested resource /Messages/%s was not found", sid)
+	return otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound, "Message %s was not found", sid)
 }
 
 // Get returns one of the account's messages.
@@ -104,7 +105,7 @@ func (s *Service) Redact(ctx context.Context, accountSID, sid string) (message.M
 		return message.Message{}, notFound(sid)
 	case errors.Is(err, store.ErrConflict):
 		return message.Message{}, otpgate.Errorf(otpgate.KindConflict, CodeNotRedactable,
-			"Message %s is still queued and cannot be redacted yet; cancel it (Status=canceled) or redact it once it was sent", sid)
+			"Message %s is still queued and cannot be redacted yet: cancel it, or redact it once it was sent", sid)
 	case err != nil:
 		return message.Message{}, err
 	}
