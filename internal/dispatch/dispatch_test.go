@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -244,4 +245,34 @@ func (c *earlyReceipt) Send(ctx context.Context, m sms.Message) (string, error) 
 		return "", err
 	}
 	return "0A1B", nil
+}
+
+// down is a connector with no bind up.
+type down struct{ scripted }
+
+func (*down) Healthy() bool { return false }
+
+// A code that waits for a connector that never comes up is failed once it
+// expires, not sent late; waiting used no attempt.
+func TestWaitingCodeFailsAtExpiry(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	clk := &clock{now: t0}
+	conn := &down{scripted{answers: map[string][]error{}, sent: map[string][]string{}}}
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := dispatch.New(dispatch.Config{Store: st, Opener: plainOpener{}, Connectors: []sms.Connector{conn}, Clock: clk, Poll: 5 * time.Millisecond})
+	d.Start(context.Background())
+	t.Cleanup(func() { d.Stop(); st.Close() })
+	enqueue(t, st, "SMcode", t0, t0.Add(3*time.Second))
+	for range 3 {
+		d.Wake()
+		time.Sleep(30 * time.Millisecond)
+		clk.Add(time.Second)
+	}
+	m := waitStatus(t, st, "SMcode", message.Failed)
+	if !strings.Contains(m.ErrorMessage, "expired") || conn.count("SMcode") != 0 {
+		t.Errorf("failed message %+v after %d sends; want failed as expired, never sent", m, conn.count("SMcode"))
+	}
 }

@@ -299,7 +299,7 @@ func (s *Store) RecordOutcome(ctx context.Context, o message.Outcome) error {
 			if len(keys) == 0 {
 				continue
 			}
-			if _, err := t.exec(t.st.insertPart, o.Connector, keys[0], o.SID, i+1); err != nil {
+			if _, err := t.exec(t.st.insertPart, o.Connector, keys[0], o.SID, i+1, len(o.PartKeys)); err != nil {
 				return err
 			}
 		}
@@ -346,8 +346,9 @@ func (s *Store) ApplyReceipt(ctx context.Context, r message.Receipt) error {
 // moves the message as its parts decide; ErrNotFound when no part has a key.
 func (t *tx) receiptOnPart(r message.Receipt) error {
 	var sid, key string
+	var total int
 	for _, k := range r.Keys {
-		err := t.st.findPart.QueryRowContext(bg, r.Connector, k).Scan(&sid)
+		err := t.st.findPart.QueryRowContext(bg, r.Connector, k).Scan(&sid, &total)
 		if err == nil {
 			key = k
 			break
@@ -358,6 +359,10 @@ func (t *tx) receiptOnPart(r message.Receipt) error {
 	}
 	if sid == "" {
 		return store.ErrNotFound
+	}
+	if total == 1 {
+		// The part is the message.
+		return t.advance(t.st.advance, sid, r.Status, r.ErrorCode, r.ErrorMessage, "", "", time.Time{}, r.At)
 	}
 	if _, err := t.exec(t.st.setPartStatus, r.Status, r.ErrorCode, r.Connector, key); err != nil {
 		return err

@@ -123,9 +123,9 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.rescheduleOutbox, `UPDATE messages SET ob_attempts = ?, ob_due = ?, ob_last_error = ?, ob_claimed = 0 WHERE sid = ? AND ob_queued = 1`)
 	p(&s.releaseLeases, `UPDATE messages SET ob_due = ob_created_at, ob_claimed = 0 WHERE ob_queued = 1 AND ob_claimed = 1`)
 
-	p(&s.insertPart, `INSERT INTO message_parts (connector, smsc_id, message_sid, part) VALUES (?, ?, ?, ?)
-		ON CONFLICT (connector, smsc_id) DO UPDATE SET message_sid = excluded.message_sid, part = excluded.part, status = '', error_code = 0`)
-	p(&s.findPart, `SELECT message_sid FROM message_parts WHERE connector = ? AND smsc_id = ?`)
+	p(&s.insertPart, `INSERT INTO message_parts (connector, smsc_id, message_sid, part, total) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (connector, smsc_id) DO UPDATE SET message_sid = excluded.message_sid, part = excluded.part, total = excluded.total, status = '', error_code = 0`)
+	p(&s.findPart, `SELECT message_sid, total FROM message_parts WHERE connector = ? AND smsc_id = ?`)
 	p(&s.setPartStatus, `UPDATE message_parts SET status = ?, error_code = ? WHERE connector = ? AND smsc_id = ?`)
 	p(&s.partsOf, `SELECT part, status, error_code FROM message_parts WHERE message_sid = ? ORDER BY part`)
 	p(&s.insertOrphan, `INSERT INTO orphan_receipts (connector, smsc_id, status, error_code, error_message, received_at) VALUES (?, ?, ?, ?, ?, ?)
