@@ -305,22 +305,25 @@ func (s *Store) RecordOutcome(ctx context.Context, o message.Outcome) error {
 		}
 		// Receipts that came before the parts were known.
 		for _, keys := range o.PartKeys {
-			for _, key := range keys {
-				var r message.Receipt
-				err := t.st.findOrphan.QueryRowContext(bg, o.Connector, key).Scan(&r.Status, &r.ErrorCode, &r.ErrorMessage)
-				if errors.Is(err, sql.ErrNoRows) {
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				if _, err := t.exec(t.st.deleteOrphan, o.Connector, key); err != nil {
-					return err
-				}
-				r.Connector, r.Keys, r.At = o.Connector, keys, o.At
-				if err := t.receiptOnPart(r); err != nil {
-					return err
-				}
+			if len(keys) == 0 {
+				continue
+			}
+			k1, k2, k3 := keys3(keys)
+			var r message.Receipt
+			var key string
+			err := t.st.findOrphan.QueryRowContext(bg, o.Connector, k1, k2, k3).Scan(&key, &r.Status, &r.ErrorCode, &r.ErrorMessage)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := t.exec(t.st.deleteOrphan, o.Connector, key); err != nil {
+				return err
+			}
+			r.Connector, r.Keys, r.At = o.Connector, keys, o.At
+			if err := t.receiptOnPart(r); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -345,20 +348,18 @@ func (s *Store) ApplyReceipt(ctx context.Context, r message.Receipt) error {
 // receiptOnPart records a receipt on the part one of its keys names and
 // moves the message as its parts decide; ErrNotFound when no part has a key.
 func (t *tx) receiptOnPart(r message.Receipt) error {
+	if len(r.Keys) == 0 {
+		return store.ErrNotFound
+	}
 	var sid, key string
 	var total int
-	for _, k := range r.Keys {
-		err := t.st.findPart.QueryRowContext(bg, r.Connector, k).Scan(&sid, &total)
-		if err == nil {
-			key = k
-			break
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-	}
-	if sid == "" {
+	k1, k2, k3 := keys3(r.Keys)
+	err := t.st.findPart.QueryRowContext(bg, r.Connector, k1, k2, k3).Scan(&sid, &total, &key)
+	if errors.Is(err, sql.ErrNoRows) {
 		return store.ErrNotFound
+	}
+	if err != nil {
+		return err
 	}
 	if total == 1 {
 		// The part is the message.

@@ -125,12 +125,15 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 
 	p(&s.insertPart, `INSERT INTO message_parts (connector, smsc_id, message_sid, part, total) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (connector, smsc_id) DO UPDATE SET message_sid = excluded.message_sid, part = excluded.part, total = excluded.total, status = '', error_code = 0`)
-	p(&s.findPart, `SELECT message_sid, total FROM message_parts WHERE connector = ? AND smsc_id = ?`)
+	// The part one of up to three keys names (dlr.IDKeys gives at most
+	// three), the earliest key first.
+	p(&s.findPart, `SELECT message_sid, total, smsc_id FROM message_parts WHERE connector = ?1 AND smsc_id IN (?2, ?3, ?4)
+		ORDER BY CASE smsc_id WHEN ?2 THEN 0 WHEN ?3 THEN 1 ELSE 2 END LIMIT 1`)
 	p(&s.setPartStatus, `UPDATE message_parts SET status = ?, error_code = ? WHERE connector = ? AND smsc_id = ?`)
-	p(&s.partsOf, `SELECT part, status, error_code FROM message_parts WHERE message_sid = ? ORDER BY part`)
+	p(&s.partsOf, `SELECT part, status, error_code FROM message_parts WHERE message_sid = ? AND total != 1 ORDER BY part`)
 	p(&s.insertOrphan, `INSERT INTO orphan_receipts (connector, smsc_id, status, error_code, error_message, received_at) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (connector, smsc_id) DO UPDATE SET status = excluded.status, error_code = excluded.error_code, error_message = excluded.error_message, received_at = excluded.received_at`)
-	p(&s.findOrphan, `SELECT status, error_code, error_message FROM orphan_receipts WHERE connector = ? AND smsc_id = ?`)
+	p(&s.findOrphan, `SELECT smsc_id, status, error_code, error_message FROM orphan_receipts WHERE connector = ?1 AND smsc_id IN (?2, ?3, ?4)`)
 	p(&s.deleteOrphan, `DELETE FROM orphan_receipts WHERE connector = ? AND smsc_id = ?`)
 
 	p(&s.insertInboundPart, `INSERT INTO inbound_parts (connector, from_addr, to_addr, ref, total, seq, text, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -325,4 +328,18 @@ func decodeCodes(b []byte) ([]verification.Code, error) {
 		})
 	}
 	return codes, nil
+}
+
+// keys3 pads up to three keys to three (repeating the first) for the
+// statements that look a part or a receipt up under any of its keys.
+func keys3(keys []string) (string, string, string) {
+	k := [3]string{}
+	for i := range k {
+		if i < len(keys) {
+			k[i] = keys[i]
+		} else if len(keys) > 0 {
+			k[i] = keys[0]
+		}
+	}
+	return k[0], k[1], k[2]
 }
