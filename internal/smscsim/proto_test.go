@@ -378,18 +378,28 @@ func TestReceiptOutcomes(t *testing.T) {
 			_, addr := MustStart(t, Config{Outcomes: tt.outcomes, ReceiptDelay: time.Millisecond})
 			c := dialRaw(t, addr)
 			c.mustBind(pdu.Transceiver, "otp")
+			// Receipts (1ms) may come before later submit_sm_resp: read
+			// both as they come.
 			for range tt.submits {
 				a := gsm("code")
 				a.rd = tt.rd
-				c.submitID(a)
+				c.send(a.pdu(t))
 			}
 			time.Sleep(50 * time.Millisecond)
 			seq := c.send(pdu.NewEnquireLink())
 			got := map[string]int{}
+			resps := 0
 			for {
 				f := c.read()
 				if f.cmd == cmdEnquireLinkResp && f.seq == seq {
 					break
+				}
+				if f.cmd == cmdSubmitSMResp {
+					if f.status != 0 {
+						t.Fatalf("submit_sm_resp status 0x%X", f.status)
+					}
+					resps++
+					continue
 				}
 				d := f.parse(t).(*pdu.DeliverSM)
 				text, _ := d.Message.GetMessageData()
@@ -402,6 +412,9 @@ func TestReceiptOutcomes(t *testing.T) {
 				}
 				got[m[5]]++
 				ack(c, f, 0)
+			}
+			if resps != tt.submits {
+				t.Fatalf("%d submit_sm_resp, want %d", resps, tt.submits)
 			}
 			if len(got) != len(tt.want) {
 				t.Fatalf("receipts %v, want %v", got, tt.want)
