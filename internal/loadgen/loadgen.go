@@ -1,6 +1,10 @@
 // Package loadgen is the load generator behind `otpgate bench`: it drives an
 // otpgate (or anything speaking its 2FA API) with closed-loop HTTP load and
-// reports throughput and latency per phase.
+// reports throughput and latency per phase. With an SMSC of its own
+// (StartSMSC, internal/smscsim) that the server under test delivers to, it
+// also reports what users care about: sends accepted, handed to the SMSC and
+// delivered per second, the backlog between acceptance and the SMSC, and the
+// time from request to submit_sm.
 //
 // It is built to be cheap on CPU, because on a small benchmark machine the
 // generator and the server share the cores, and a generator that costs more
@@ -44,6 +48,9 @@ const (
 	DefaultWarmup      = time.Second
 	DefaultService     = "bench"
 	DefaultFrom        = "OTPGate"
+	// DefaultDrainTimeout bounds the wait, after a send phase, for accepted
+	// sends to reach the SMSC.
+	DefaultDrainTimeout = time.Minute
 )
 
 const (
@@ -85,6 +92,13 @@ type Config struct {
 	// Phases run in order (default {"send","verify"}). A verify phase
 	// checks numbers sent by the send phase before it, so it needs one.
 	Phases []string
+	// SMSC, when set, is the SMSC the server under test delivers to: Run
+	// matches what reaches it with the send phase's requests, and after the
+	// send phase keeps watching until every accepted send has reached it (or
+	// DrainTimeout passed) before the next phase. See StartSMSC.
+	SMSC *SMSC
+	// DrainTimeout bounds that wait (default 60s).
+	DrainTimeout time.Duration
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -108,6 +122,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if len(c.Phases) == 0 {
 		c.Phases = []string{PhaseSend, PhaseVerify}
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = DefaultDrainTimeout
 	}
 	c.URL = strings.TrimRight(c.URL, "/")
 	return c, c.validate()
@@ -164,6 +181,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			// Keep what a cancelled phase measured.
 			rep.Phases = append(rep.Phases, res)
 		}
+		rep.SMSC = r.smscResult
 		if err != nil {
 			rep.Notes = r.notes.all()
 			return rep, err
@@ -177,6 +195,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 type runner struct {
 	cfg     Config
 	clients []*rawClient // one connection per worker, kept across phases
+	smsc    *SMSC        // nil without an SMSC observer
 
 	send, verify phaseSpec
 
@@ -184,6 +203,7 @@ type runner struct {
 	sendCounter  atomic.Uint64 // sends so far
 	pool         *numberPool   // numbers that got a 201, for verify
 	notes        notes
+	smscResult   *SMSCResult // the last send phase's, with an SMSC
 }
 
 // phaseSpec is what a phase sends and expects back.
@@ -207,6 +227,7 @@ func newRunner(cfg Config) *runner {
 	}
 	r := &runner{
 		cfg:          cfg,
+		smsc:         cfg.SMSC,
 		numberOffset: rand.Uint64N(numberSpace),
 		pool:         &numberPool{},
 	}
@@ -306,6 +327,9 @@ func (r *runner) runPhase(ctx context.Context, name string) (PhaseResult, error)
 		workers[i] = r.newWorker(p, c)
 	}
 	if name == PhaseSend {
+		if r.smsc != nil {
+			r.smsc.tr.reset()
+		}
 		if err := r.probe(phaseCtx, workers[0]); err != nil {
 			return res, err
 		}
@@ -353,6 +377,9 @@ func (r *runner) runPhase(ctx context.Context, name string) (PhaseResult, error)
 	r.merge(&res, workers)
 	if name == PhaseSend {
 		r.collectNumbers(workers)
+		if r.smsc != nil {
+			r.observeSMSC(ctx, p, workers, min(stopAt, finished), finished)
+		}
 	}
 	if p.exhausted.Load() {
 		r.notes.add(exhaustedNote(r.cfg, res.Duration, stopAt < p.start, len(r.pool.nums)))
@@ -360,13 +387,35 @@ func (r *runner) runPhase(ctx context.Context, name string) (PhaseResult, error)
 	return res, ctx.Err()
 }
 
+// observeSMSC waits for the send phase's accepted sends to reach the SMSC
+// and matches them with what it saw. windowEnd and loadEnd are from p.base.
+func (r *runner) observeSMSC(ctx context.Context, p *phaseRun, workers []*worker, windowEnd, loadEnd time.Duration) {
+	left := r.smsc.drain(ctx, r.pool.nums, r.cfg.DrainTimeout)
+	var sends []sendRec
+	for _, w := range workers {
+		sends = append(sends, w.sends...)
+	}
+	tl := timeline{start: r.smsc.offset(p.base), windowStart: p.start, windowEnd: windowEnd, loadEnd: loadEnd}
+	res := r.smsc.tr.result(sends, tl, p.spec.expect)
+	res.Addr = r.smsc.addr.String()
+	r.smscResult = res
+	if len(left) > 0 && ctx.Err() == nil {
+		r.notes.add(fmt.Sprintf("smsc: %d accepted sends had not reached the SMSC %s after the load ended (--drain-timeout)",
+			len(left), formatDuration(r.cfg.DrainTimeout)))
+	}
+}
+
 // probe sends the first request of a send phase alone, so that a wrong
 // SID/token or an unreachable URL fails the run at once.
 func (r *runner) probe(ctx context.Context, w *worker) error {
 	w.prepare()
+	t0 := time.Now()
 	stop := w.c.interruptOn(ctx, probeTimeout)
 	status, err := w.c.do(ctx, w.p.spec.expect)
 	stop()
+	if r.smsc != nil {
+		w.sends = append(w.sends, sendRec{n: w.cur, sent: r.smsc.offset(t0), answered: r.smsc.offset(time.Now()), status: int32(status)})
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -29,6 +29,7 @@ type worker struct {
 	transportErrs map[string]int64
 	seen          map[string]bool // error kinds this worker already explained
 	sent          []uint32        // send phase: numbers that got a 201
+	sends         []sendRec       // send phase with an SMSC observer: every send
 }
 
 func (r *runner) newWorker(p *phaseRun, c *rawClient) *worker {
@@ -70,6 +71,7 @@ func appendDigits7(b []byte, n uint32) []byte {
 // finish inside the measured window (after warmup, before the end) count.
 func (w *worker) loop(ctx context.Context) {
 	p := w.p
+	observe := w.r.smsc != nil && p.spec.name == PhaseSend
 	now := time.Now()
 	for {
 		// Check the window before taking a number, so that every number
@@ -81,6 +83,9 @@ func (w *worker) loop(ctx context.Context) {
 		status, err := w.c.do(ctx, p.spec.expect)
 		t1 := time.Now()
 		now = t1
+		if observe {
+			w.sends = append(w.sends, sendRec{n: w.cur, sent: w.r.smsc.offset(t0), answered: w.r.smsc.offset(t1), status: int32(status)})
+		}
 		if ctx.Err() != nil {
 			return
 		}
