@@ -16,8 +16,8 @@ import (
 
 // rawClient sends one fixed request, where only seven digits change, over
 // one keep-alive HTTP/1.1 connection, and reads the answer with a bufio
-// reader: no net/http on the hot path, so a request costs a write, a read
-// (two when the answer is not there yet) and no allocation.
+// reader: no net/http on the hot path, so a request costs a write and a
+// read on the socket (see sockIO) and no allocation.
 //
 // It is not safe for concurrent use, except interrupt, which may be called
 // from any goroutine to unblock a request in progress.
@@ -27,10 +27,9 @@ type rawClient struct {
 	req     []byte      // the whole request: head and body
 	digits  int         // offset of the seven digits in req
 
-	conn   net.Conn
-	sock   *sockIO // conn's socket, read and written directly; nil for TLS
-	br     *bufio.Reader
-	reused bool // conn answered a request before
+	conn net.Conn
+	sock *sockIO // conn's socket, read and written directly; nil for TLS
+	br   *bufio.Reader
 
 	// body holds the start (up to maxCapture bytes) of the last answer's
 	// body when its status was not the expected one.
@@ -124,7 +123,7 @@ func (c *rawClient) close() {
 	c.live = nil
 	c.mu.Unlock()
 	_ = c.conn.Close()
-	c.conn, c.sock, c.reused = nil, nil, false
+	c.conn, c.sock = nil, nil
 }
 
 func (c *rawClient) dial(ctx context.Context) error {
@@ -183,9 +182,7 @@ func (c *rawClient) do(ctx context.Context, expect int) (int, error) {
 		}
 		return 0, err
 	}
-	if keep {
-		c.reused = true
-	} else {
+	if !keep {
 		c.close()
 	}
 	return status, nil
@@ -296,7 +293,7 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	line, err := br.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
 		// A huge header line: keep its start, skip the rest.
-		start := append([]byte(nil), line[:64]...)
+		start := append([]byte(nil), line[:min(len(line), 64)]...)
 		for errors.Is(err, bufio.ErrBufferFull) {
 			_, err = br.ReadSlice('\n')
 		}
