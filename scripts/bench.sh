@@ -1,24 +1,147 @@
 #!/usr/bin/env bash
-# Measures otpgate against the no-op ceiling with the same load generator, in
-# one run, on this machine: BENCHMARKS.md records its output.
-#   scripts/bench.sh [concurrency] [duration]
+# Measures otpgate on this machine, in one run, for BENCHMARKS.md:
+#   1. the ceiling: wrk against `otpgate noop-server`, and bench's own
+#      generator against it in turns (the generator's share of wrk's rate);
+#   2. `otpgate serve` (fresh data dir, sandbox delivery) loaded by wrk
+#      (send, then verify), and by `otpgate bench` (send, then verify);
+#   3. `otpgate serve --smpp` bound to bench's embedded SMSC: bench at the
+#      full concurrency (accepted, handed to the SMSC, delivered per second,
+#      the backlog), then one request at a time (request -> submit_sm).
+# Needs Go and wrk (Debian/Ubuntu: apt-get install wrk).
+#   scripts/bench.sh [concurrency] [duration]      (default 64 10s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 conc=${1:-64}
 dur=${2:-10s}
+threads=2 # wrk's
+rounds=2  # wrk and bench's generator take turns against noop-server
+
+command -v wrk >/dev/null || { echo "bench.sh: wrk not found (apt-get install wrk)" >&2; exit 1; }
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 go build -o "$work/otpgate" ./cmd/otpgate
+otpgate="$work/otpgate"
 
-echo "== ceiling: otpgate noop-server (no-op Go HTTP handler), concurrency $conc, $dur per phase"
-"$work/otpgate" noop-server --addr 127.0.0.1:18190 >/dev/null &
-sleep 0.5
-"$work/otpgate" bench --url http://127.0.0.1:18190 --sid AC0 --token t --concurrency "$conc" --duration "$dur"
-kill %1; wait %1 2>/dev/null || true
+# stop PID: stops one background server of ours.
+stop() {
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+# wait_for FILE PATTERN: waits up to 10s for PATTERN in FILE.
+wait_for() {
+	for _ in $(seq 100); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "bench.sh: timed out waiting for '$2' in $1:" >&2
+	cat "$1" >&2
+	exit 1
+}
+# free_port: prints a loopback port nothing listens on (for a moment).
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+	done
+}
+# serve NAME [flags]: starts `otpgate serve` on a free port with a fresh
+# data dir; sets serve_pid, url, sid, token and basic (base64 of sid:token).
+serve() {
+	local name=$1
+	shift
+	"$otpgate" serve --addr 127.0.0.1:0 --data-dir "$work/data-$name" --log-format text --log-level info "$@" \
+		>"$work/$name.out" 2>"$work/$name.log" &
+	serve_pid=$!
+	pids+=("$serve_pid")
+	wait_for "$work/$name.out" "Auth token"
+	wait_for "$work/$name.log" "otpgate listening"
+	url=http://$(grep -o 'msg="otpgate listening" addr=[0-9.:]*' "$work/$name.log" | sed 's/.*addr=//')
+	sid=$(awk '/Account SID/ {print $3}' "$work/$name.out")
+	token=$(awk '/Auth token:/ {print $3}' "$work/$name.out")
+	basic=$(printf '%s:%s' "$sid" "$token" | base64 | tr -d '\n')
+}
+# bench [flags]: otpgate bench, the token from the environment (not argv).
+bench() {
+	OTPGATE_TOKEN=$token "$otpgate" bench --sid "$sid" --concurrency "$conc" --duration "$dur" "$@"
+}
+# rps_wrk FILE, rps_bench FILE: requests/s from their output.
+rps_wrk() { awk '/^Requests\/sec/ {print $2}' "$1"; }
+rps_bench() { awk -v p="${2:-send}" '$1 == p {print $3}' "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
-echo "== otpgate serve (embedded SQLite, sandbox delivery, default flags), concurrency $conc, $dur per phase"
-"$work/otpgate" serve --addr 127.0.0.1:18180 --data-dir "$work/data" >"$work/serve.out" 2>"$work/serve.log" &
-for _ in $(seq 100); do grep -q "Auth token" "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
-sid=$(awk '/Account SID/ {print $3}' "$work/serve.out")
-token=$(awk '/Auth token/ {print $3}' "$work/serve.out")
-"$work/otpgate" bench --url http://127.0.0.1:18180 --sid "$sid" --token "$token" --concurrency "$conc" --duration "$dur"
+echo "# otpgate scripts/bench.sh, $(date -u '+%Y-%m-%d %H:%M UTC'), $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "# $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || uname -m)), $(go version | awk '{print $3}'), $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
+echo "# concurrency $conc, $dur per phase; wrk: $threads threads; load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+
+echo
+echo "== 1. ceiling: otpgate noop-server (a no-op Go HTTP handler), $conc connections, $dur"
+"$otpgate" noop-server --addr 127.0.0.1:0 >"$work/noop.out" 2>&1 &
+noop_pid=$!
+pids+=("$noop_pid")
+wait_for "$work/noop.out" "listening"
+noop_url=http://$(awk '/noop-server listening on/ {print $4}' "$work/noop.out")
+token=t sid=AC0
+ceiling_lines=()
+for round in $(seq $rounds); do
+	echo "-- round $round: wrk (fixed POST /2fa/send, scripts/wrk/noop.lua)"
+	wrk -t$threads -c"$conc" -d"$dur" --latency -s scripts/wrk/noop.lua "$noop_url" | tee "$work/wrk-noop-$round.txt"
+	echo "-- round $round: otpgate bench (its generator: POST /2fa/send to fresh numbers)"
+	bench --url "$noop_url" --phases send | tee "$work/bench-noop-$round.txt"
+	w=$(rps_wrk "$work/wrk-noop-$round.txt")
+	b=$(rps_bench "$work/bench-noop-$round.txt")
+	ceiling_lines+=("round $round: wrk $w req/s, bench's generator $b req/s: $(ratio "$b" "$w") of wrk")
+done
+stop "$noop_pid"
+
+echo
+echo "== 2a. otpgate serve (embedded SQLite, sandbox delivery, fresh data dir) under wrk, $conc connections, $dur per phase"
+serve wrk
+base=$((RANDOM * 300 % 10000000))
+echo "-- send: POST /2fa/send to fresh numbers 079xxxxxxx (scripts/wrk/send.lua)"
+BENCH_BASIC=$basic BENCH_BASE=$base BENCH_THREADS=$threads BENCH_CONNS=$conc BENCH_STATE="$work/sent" \
+	wrk -t$threads -c"$conc" -d"$dur" --latency -s scripts/wrk/send.lua "$url" | tee "$work/wrk-send.txt"
+echo "-- verify: POST /2fa/verify, wrong codes for the numbers sent to (scripts/wrk/verify.lua)"
+sent=$(cat "$work/sent" 2>/dev/null || echo 0)
+if [ "$sent" -gt 1 ]; then
+	BENCH_BASIC=$basic BENCH_BASE=$base BENCH_THREADS=$threads BENCH_SENT=$sent \
+		wrk -t$threads -c"$conc" -d"$dur" --latency -s scripts/wrk/verify.lua "$url" | tee "$work/wrk-verify.txt"
+else
+	echo "skipped: the send phase sent to no numbers" | tee "$work/wrk-verify.txt"
+fi
+stop "$serve_pid"
+
+echo
+echo "== 2b. otpgate serve (the same, fresh data dir) under otpgate bench, $conc connections, $dur per phase"
+serve bench
+bench --url "$url" --phases send,verify | tee "$work/bench-serve.txt"
+stop "$serve_pid"
+
+echo
+echo "== 3. otpgate serve --smpp bound to bench's embedded SMSC (smscsim, receipts after 100ms), fresh data dir"
+smsc_port=$(free_port)
+serve smpp --smpp "smpp://otpgate:secret@127.0.0.1:$smsc_port?name=sim"
+echo "-- $conc connections, $dur"
+bench --url "$url" --phases send --smsc-listen 127.0.0.1:$smsc_port 2>&1 | tee "$work/bench-smpp.txt"
+echo "-- one request at a time (--concurrency 1), $dur"
+conc=1 bench --url "$url" --phases send --smsc-listen 127.0.0.1:$smsc_port 2>&1 | tee "$work/bench-smpp-1.txt"
+stop "$serve_pid"
+
+echo
+echo "== summary (requests/s)"
+for l in "${ceiling_lines[@]}"; do echo "ceiling, noop-server: $l"; done
+echo "serve (sandbox) under wrk:   send $(rps_wrk "$work/wrk-send.txt"), verify $(rps_wrk "$work/wrk-verify.txt")" \
+	"(non-2xx: send $(awk '/Non-2xx/ {print $5}' "$work/wrk-send.txt" | grep . || echo 0), verify $(awk '/Non-2xx/ {print $5}' "$work/wrk-verify.txt" | grep . || echo 0))"
+echo "serve (sandbox) under bench: send $(rps_bench "$work/bench-serve.txt" send), verify $(rps_bench "$work/bench-serve.txt" verify)"
+echo "serve --smpp, $conc connections: $(grep '^send window' "$work/bench-smpp.txt")"
+echo "   $(grep '^request -> submit_sm' "$work/bench-smpp.txt")"
+echo "   $(grep '^drain' "$work/bench-smpp.txt")"
+echo "serve --smpp, one at a time: $(grep '^request -> submit_sm' "$work/bench-smpp-1.txt")"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') (other work on the machine skews every figure)"

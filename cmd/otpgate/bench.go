@@ -17,15 +17,35 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("otpgate bench", flag.ContinueOnError)
 	url := fs.String("url", "http://127.0.0.1:8080", "base URL of the otpgate to load")
 	sid := fs.String("sid", "", "account SID (required)")
-	token := fs.String("token", "", "auth token (required)")
+	token := fs.String("token", "", "auth token (required; OTPGATE_TOKEN keeps it off the command line)")
 	conc := fs.Int("concurrency", loadgen.DefaultConcurrency, "connections, each sending its next request when the last one answered")
 	dur := fs.Duration("duration", loadgen.DefaultDuration, "measured time of each phase")
 	warm := fs.Duration("warmup", loadgen.DefaultWarmup, "unmeasured time before each phase")
 	phases := fs.String("phases", "send,verify", "phases in order: send (POST /2fa/send to fresh numbers), verify (POST /2fa/verify with wrong codes on numbers sent to, 4 per number)")
 	service := fs.String("service", loadgen.DefaultService, "service name in the requests")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	smscListen := fs.String("smsc-listen", "", "run an SMPP SMSC on this address (e.g. 127.0.0.1:2775) for the otpgate under test to deliver to, and report what reaches it")
+	receiptDelay := fs.Duration("receipt-delay", loadgen.DefaultReceiptDelay, "with --smsc-listen: delay before the SMSC sends a delivery receipt")
+	bindWait := fs.Duration("bind-wait", time.Minute, "with --smsc-listen: how long to wait for otpgate to bind before the load starts")
+	drainTimeout := fs.Duration("drain-timeout", loadgen.DefaultDrainTimeout, "with --smsc-listen: how long to keep watching, after the send phase, for accepted sends still on their way to the SMSC")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: otpgate bench --url URL --sid SID --token TOKEN [flags]\n\nLoad-tests a running otpgate: requests/s and p50/p90/p99/max latency of\nsend and verify, with error counts. The sends are real: against a server with\nan operator connector they text real numbers; use a sandbox server.\n\nFlags (each also an OTPGATE_* environment variable):\n")
+		fmt.Fprint(fs.Output(), `Usage: otpgate bench --url URL --sid SID --token TOKEN [flags]
+
+Load-tests a running otpgate: requests/s and p50/p90/p99/max latency of
+send and verify, with error counts. The sends are real: against a server with
+an operator connector they text real numbers; use a sandbox server, or
+--smsc-listen.
+
+With --smsc-listen ADDR, bench runs an SMPP SMSC itself; start the otpgate
+under test with --smpp 'smpp://otpgate:secret@ADDR?name=sim'. bench waits for
+its bind, then reports per second of the send phase: sends accepted (201),
+handed to the SMSC (submit_sm arrived), delivered (receipts otpgate
+acknowledged), the backlog (accepted, not yet at the SMSC) and the age of its
+oldest entry, and p50/p99 from request sent to submit_sm. After the load it
+keeps watching until the backlog is empty (or --drain-timeout).
+
+Flags (each also an OTPGATE_* environment variable):
+`)
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
@@ -38,10 +58,27 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if warmup == 0 {
 		warmup = -1 // loadgen reads 0 as "the default"
 	}
-	rep, err := loadgen.Run(ctx, loadgen.Config{
+	cfg := loadgen.Config{
 		URL: *url, SID: *sid, Token: *token, Concurrency: *conc, Duration: *dur, Warmup: warmup,
-		Service: *service, Phases: strings.Split(*phases, ","),
-	})
+		Service: *service, Phases: strings.Split(*phases, ","), DrainTimeout: *drainTimeout,
+	}
+	if *smscListen != "" {
+		smsc, err := loadgen.StartSMSC(loadgen.SMSCConfig{Addr: *smscListen, ReceiptDelay: *receiptDelay})
+		if err != nil {
+			return fmt.Errorf("--smsc-listen: %w", err)
+		}
+		defer smsc.Close()
+		fmt.Fprintf(stderr, "bench: SMSC listening on %s; waiting up to %s for a bind (otpgate serve --smpp 'smpp://otpgate:secret@%s?name=sim')\n",
+			smsc.Addr(), *bindWait, smsc.Addr())
+		wctx, cancel := context.WithTimeout(ctx, *bindWait)
+		err = smsc.WaitBind(wctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		cfg.SMSC = smsc
+	}
+	rep, err := loadgen.Run(ctx, cfg)
 	if err != nil && (ctx.Err() == nil || len(rep.Phases) == 0) {
 		return err
 	}

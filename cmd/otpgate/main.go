@@ -29,8 +29,9 @@ Usage:
                                         where the account's inbound SMS are POSTed
   otpgate services set --account SID --service NAME --events-url URL
                                         where a service's verification events are POSTed
-  otpgate bench --url URL --sid SID --token TOKEN [flags]
-                                        load-test a running otpgate (send and verify)
+  otpgate bench --url URL --sid SID --token TOKEN [--smsc-listen ADDR] [flags]
+                                        load-test a running otpgate (send and verify); with
+                                        --smsc-listen, also what reaches its SMSC and when
   otpgate noop-server [--addr ADDR]     a no-op HTTP server: the ceiling bench is compared with
   otpgate smsc-sim [--addr ADDR]        an SMPP SMSC simulator for development and load tests
   otpgate version                       print the version

@@ -1,16 +1,26 @@
 // Package loadgen is the load generator behind `otpgate bench`: it drives an
 // otpgate (or anything speaking its 2FA API) with closed-loop HTTP load and
-// reports throughput and latency per phase.
+// reports throughput and latency per phase. With an SMSC of its own
+// (StartSMSC, internal/smscsim) that the server under test delivers to, it
+// also reports what users care about: sends accepted, handed to the SMSC and
+// delivered per second, the backlog between acceptance and the SMSC, and the
+// time from request to submit_sm.
 //
 // It is built to be cheap on CPU, because on a small benchmark machine the
-// generator and the server share the cores: one keep-alive transport sized to
-// the concurrency, one reused request, header set and body buffer per worker,
-// per-worker latency histograms merged at the end, and response bodies
-// drained so connections stay alive.
+// generator and the server share the cores, and a generator that costs more
+// than the server's own load understates every ceiling. So no net/http on the
+// hot path: each worker owns one keep-alive HTTP/1.1 connection (rawClient),
+// sends one pre-built request in which only the seven digits of the number
+// change, and parses the answer's status line and the headers it needs from
+// a bufio.Reader; on Unix the request is written from the read callback of
+// the raw socket, which saves the read that would find nothing yet. A
+// request allocates nothing; latency histograms are per worker, merged at
+// the end.
 package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -38,6 +48,9 @@ const (
 	DefaultWarmup      = time.Second
 	DefaultService     = "bench"
 	DefaultFrom        = "OTPGate"
+	// DefaultDrainTimeout bounds the wait, after a send phase, for accepted
+	// sends to reach the SMSC.
+	DefaultDrainTimeout = time.Minute
 )
 
 const (
@@ -52,6 +65,8 @@ const (
 	// transportBackoff keeps a worker whose requests fail without reaching
 	// the server (connection refused, ...) from spinning on the CPU.
 	transportBackoff = 10 * time.Millisecond
+	// probeTimeout bounds the wait for the answer to a run's first request.
+	probeTimeout = 30 * time.Second
 )
 
 // ErrRefused is returned (wrapped) by Run when the server answers the first
@@ -77,9 +92,13 @@ type Config struct {
 	// Phases run in order (default {"send","verify"}). A verify phase
 	// checks numbers sent by the send phase before it, so it needs one.
 	Phases []string
-	// Client, when set, sends the requests instead of the generator's own
-	// keep-alive transport. It should allow Concurrency connections per host.
-	Client *http.Client
+	// SMSC, when set, is the SMSC the server under test delivers to: Run
+	// matches what reaches it with the send phase's requests, and after the
+	// send phase keeps watching until every accepted send has reached it (or
+	// DrainTimeout passed) before the next phase. See StartSMSC.
+	SMSC *SMSC
+	// DrainTimeout bounds that wait (default 60s).
+	DrainTimeout time.Duration
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -103,6 +122,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if len(c.Phases) == 0 {
 		c.Phases = []string{PhaseSend, PhaseVerify}
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = DefaultDrainTimeout
 	}
 	c.URL = strings.TrimRight(c.URL, "/")
 	return c, c.validate()
@@ -159,6 +181,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			// Keep what a cancelled phase measured.
 			rep.Phases = append(rep.Phases, res)
 		}
+		rep.SMSC = r.smscResult
 		if err != nil {
 			rep.Notes = r.notes.all()
 			return rep, err
@@ -170,10 +193,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 
 // runner holds what the phases of one run share.
 type runner struct {
-	cfg       Config
-	do        func(*http.Request) (*http.Response, error)
-	transport *http.Transport // nil when cfg.Client is used
-	header    http.Header     // template, cloned per worker
+	cfg     Config
+	clients []*rawClient // one connection per worker, kept across phases
+	smsc    *SMSC        // nil without an SMSC observer
 
 	send, verify phaseSpec
 
@@ -181,70 +203,61 @@ type runner struct {
 	sendCounter  atomic.Uint64 // sends so far
 	pool         *numberPool   // numbers that got a 201, for verify
 	notes        notes
+	smscResult   *SMSCResult // the last send phase's, with an SMSC
 }
 
 // phaseSpec is what a phase sends and expects back.
 type phaseSpec struct {
-	name           string
-	url            string
-	expect         int
-	prefix, suffix []byte // the body is prefix + 7 digits + suffix
+	name   string
+	url    string
+	expect int
+	req    []byte // the whole request; each worker's client has a copy
+	digits int    // offset in req of the number's seven digits
 }
 
 func newRunner(cfg Config) *runner {
+	u, _ := url.Parse(cfg.URL) // validated
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
+	}
+	var tlsConf *tls.Config
+	if u.Scheme == "https" {
+		tlsConf = &tls.Config{ServerName: u.Hostname(), NextProtos: []string{"http/1.1"}}
+	}
 	r := &runner{
 		cfg:          cfg,
+		smsc:         cfg.SMSC,
 		numberOffset: rand.Uint64N(numberSpace),
 		pool:         &numberPool{},
 	}
-	if cfg.Client != nil {
-		r.do = cfg.Client.Do
-	} else {
-		r.transport = newTransport(cfg.Concurrency)
-		r.do = r.transport.RoundTrip
+	for range cfg.Concurrency {
+		r.clients = append(r.clients, &rawClient{addr: addr, tlsConf: tlsConf})
 	}
 	auth := base64.StdEncoding.EncodeToString([]byte(cfg.SID + ":" + cfg.Token))
-	r.header = http.Header{
-		"Authorization": {"Basic " + auth},
-		"Content-Type":  {"application/json"},
-		"Accept":        {"application/json"},
-		"User-Agent":    {"otpgate-bench"},
+	headers := []string{
+		"Authorization: Basic " + auth,
+		"Content-Type: application/json",
+		"Accept: application/json",
+		"User-Agent: otpgate-bench",
 	}
 	service, from := jsonString(cfg.Service), jsonString(cfg.From)
-	r.send = phaseSpec{
-		name:   PhaseSend,
-		url:    cfg.URL + "/2fa/send",
-		expect: http.StatusCreated,
-		prefix: []byte(`{"service":` + service + `,"from":` + from + `,"to":"+96279`),
-		suffix: []byte(`","body":"Your code is {code}"}`),
+	spec := func(name, path string, expect int, prefix, suffix string) phaseSpec {
+		body := prefix + "0000000" + suffix
+		req, at := buildRequest(u.Host, u.Path+path, headers, []byte(body), len(prefix))
+		return phaseSpec{name: name, url: cfg.URL + path, expect: expect, req: req, digits: at}
 	}
-	r.verify = phaseSpec{
-		name:   PhaseVerify,
-		url:    cfg.URL + "/2fa/verify",
-		expect: http.StatusOK,
-		prefix: []byte(`{"service":` + service + `,"number":"+96279`),
-		suffix: []byte(`","code":"000000"}`),
-	}
+	// The body is prefix + 7 digits + suffix.
+	r.send = spec(PhaseSend, "/2fa/send", http.StatusCreated,
+		`{"service":`+service+`,"from":`+from+`,"to":"+96279`, `","body":"Your code is {code}"}`)
+	r.verify = spec(PhaseVerify, "/2fa/verify", http.StatusOK,
+		`{"service":`+service+`,"number":"+96279`, `","code":"000000"}`)
 	return r
 }
 
-func newTransport(concurrency int) *http.Transport {
-	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		DialContext:           d.DialContext,
-		MaxIdleConns:          concurrency,
-		MaxIdleConnsPerHost:   concurrency,
-		MaxConnsPerHost:       concurrency,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
-		DisableCompression:    true,
-	}
-}
-
 func (r *runner) close() {
-	if r.transport != nil {
-		r.transport.CloseIdleConnections()
+	for _, c := range r.clients {
+		c.close()
 	}
 }
 
@@ -310,14 +323,13 @@ func (r *runner) runPhase(ctx context.Context, name string) (PhaseResult, error)
 	defer cancel()
 	p := &phaseRun{spec: spec, start: r.cfg.Warmup}
 	workers := make([]*worker, r.cfg.Concurrency)
-	for i := range workers {
-		w, err := r.newWorker(phaseCtx, p)
-		if err != nil {
-			return res, err
-		}
-		workers[i] = w
+	for i, c := range r.clients {
+		workers[i] = r.newWorker(p, c)
 	}
 	if name == PhaseSend {
+		if r.smsc != nil {
+			r.smsc.tr.reset()
+		}
 		if err := r.probe(phaseCtx, workers[0]); err != nil {
 			return res, err
 		}
@@ -339,10 +351,22 @@ func (r *runner) runPhase(ctx context.Context, name string) (PhaseResult, error)
 	select {
 	case <-done:
 	case <-timer.C:
-		cancel() // requests still in flight end now; they are not counted
-		<-done
+	case <-ctx.Done():
 	}
 	timer.Stop()
+	select {
+	case <-done:
+	default:
+		// Requests still in flight end now; they are not counted.
+		cancel()
+		for _, c := range r.clients {
+			c.interrupt()
+		}
+		<-done
+		for _, c := range r.clients {
+			c.reset()
+		}
+	}
 	finished := time.Since(p.base)
 
 	stopAt := time.Duration(p.stopAt.Load())
@@ -353,6 +377,9 @@ func (r *runner) runPhase(ctx context.Context, name string) (PhaseResult, error)
 	r.merge(&res, workers)
 	if name == PhaseSend {
 		r.collectNumbers(workers)
+		if r.smsc != nil {
+			r.observeSMSC(ctx, p, workers, min(stopAt, finished), finished)
+		}
 	}
 	if p.exhausted.Load() {
 		r.notes.add(exhaustedNote(r.cfg, res.Duration, stopAt < p.start, len(r.pool.nums)))
@@ -360,29 +387,48 @@ func (r *runner) runPhase(ctx context.Context, name string) (PhaseResult, error)
 	return res, ctx.Err()
 }
 
+// observeSMSC waits for the send phase's accepted sends to reach the SMSC
+// and matches them with what it saw. windowEnd and loadEnd are from p.base.
+func (r *runner) observeSMSC(ctx context.Context, p *phaseRun, workers []*worker, windowEnd, loadEnd time.Duration) {
+	left := r.smsc.drain(ctx, r.pool.nums, r.cfg.DrainTimeout)
+	var sends []sendRec
+	for _, w := range workers {
+		sends = append(sends, w.sends...)
+	}
+	tl := timeline{start: r.smsc.offset(p.base), windowStart: p.start, windowEnd: windowEnd, loadEnd: loadEnd}
+	res := r.smsc.tr.result(sends, tl, p.spec.expect)
+	res.Addr = r.smsc.addr.String()
+	r.smscResult = res
+	if len(left) > 0 && ctx.Err() == nil {
+		r.notes.add(fmt.Sprintf("smsc: %d accepted sends had not reached the SMSC %s after the load ended (--drain-timeout)",
+			len(left), formatDuration(r.cfg.DrainTimeout)))
+	}
+}
+
 // probe sends the first request of a send phase alone, so that a wrong
 // SID/token or an unreachable URL fails the run at once.
 func (r *runner) probe(ctx context.Context, w *worker) error {
-	if !w.prepare(ctx) {
-		return ctx.Err()
+	w.prepare()
+	t0 := time.Now()
+	stop := w.c.interruptOn(ctx, probeTimeout)
+	status, err := w.c.do(ctx, w.p.spec.expect)
+	stop()
+	if r.smsc != nil {
+		w.sends = append(w.sends, sendRec{n: w.cur, sent: r.smsc.offset(t0), answered: r.smsc.offset(time.Now()), status: int32(status)})
 	}
-	resp, err := r.do(w.req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return fmt.Errorf("loadgen: POST %s: %w", w.p.spec.url, err)
 	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
+	switch status {
 	case w.p.spec.expect:
 		w.sent = append(w.sent, w.cur)
-		drain(resp)
 	case http.StatusUnauthorized:
-		msg := readMessage(resp.Body, w.errBuf())
-		return fmt.Errorf("%w: POST %s answered HTTP 401: %s", ErrRefused, w.p.spec.url, msg)
+		return fmt.Errorf("%w: POST %s answered HTTP 401: %s", ErrRefused, w.p.spec.url, bodyMessage(w.c.body))
 	default:
-		w.unexpected(resp)
+		w.unexpected(status)
 	}
 	return nil
 }

@@ -35,7 +35,10 @@ type PhaseResult struct {
 // errors or early ends.
 type Report struct {
 	Phases []PhaseResult
-	Notes  []string
+	// SMSC is what the embedded SMSC saw of the send phase; nil when the
+	// run had none (Config.SMSC).
+	SMSC  *SMSCResult
+	Notes []string
 }
 
 // WriteText writes the report as a table followed by its notes.
@@ -50,6 +53,11 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if r.SMSC != nil {
+		if err := r.SMSC.writeText(w); err != nil {
+			return err
+		}
 	}
 	if len(r.Notes) == 0 {
 		return nil
@@ -79,6 +87,7 @@ type jsonPhase struct {
 
 type jsonReport struct {
 	Phases []jsonPhase `json:"phases"`
+	SMSC   *jsonSMSC   `json:"smsc,omitempty"`
 	Notes  []string    `json:"notes"`
 }
 
@@ -105,6 +114,9 @@ func (r Report) WriteJSON(w io.Writer) error {
 			P99Ms:           ms(p.P99),
 			MaxMs:           ms(p.Max),
 		})
+	}
+	if r.SMSC != nil {
+		out.SMSC = r.SMSC.toJSON()
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

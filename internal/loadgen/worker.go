@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -22,12 +20,8 @@ import (
 type worker struct {
 	r   *runner
 	p   *phaseRun
-	req *http.Request // reused for every request of the phase
-
-	body reqBody
-	buf  []byte // the body's bytes, rewritten per request
-	cur  uint32 // the number in the current body
-	ebuf []byte // for reading error bodies
+	c   *rawClient // the worker's connection, kept from phase to phase
+	cur uint32     // the number in the current request
 
 	hist          histogram
 	requests      int64
@@ -35,42 +29,19 @@ type worker struct {
 	transportErrs map[string]int64
 	seen          map[string]bool // error kinds this worker already explained
 	sent          []uint32        // send phase: numbers that got a 201
+	sends         []sendRec       // send phase with an SMSC observer: every send
 }
 
-func (r *runner) newWorker(ctx context.Context, p *phaseRun) (*worker, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.spec.url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("loadgen: %w", err)
-	}
-	req.Header = r.header.Clone()
-	w := &worker{r: r, p: p, req: req}
-	w.body.closed = make(chan struct{}, 1)
-	w.buf = make([]byte, 0, len(p.spec.prefix)+7+len(p.spec.suffix))
-	req.Body = &w.body
-	return w, nil
+func (r *runner) newWorker(p *phaseRun, c *rawClient) *worker {
+	c.req = append(c.req[:0], p.spec.req...)
+	c.digits = p.spec.digits
+	return &worker{r: r, p: p, c: c}
 }
 
-// reqBody is a request body that can be refilled once the transport has
-// closed it. The transport may close it from another goroutine after the
-// response arrived, so the worker waits for that before rewriting the bytes.
-type reqBody struct {
-	bytes.Reader
-	closed   chan struct{} // receives one value per Close
-	isClosed atomic.Bool
-	inUse    bool // handed to the transport and not yet seen closed
-}
-
-func (b *reqBody) Close() error {
-	if b.isClosed.CompareAndSwap(false, true) {
-		b.closed <- struct{}{}
-	}
-	return nil
-}
-
-// prepare writes the next body into the worker's request. It returns false
-// when the phase must end for this worker: ctx is done or the verify phase
-// has no number left.
-func (w *worker) prepare(ctx context.Context) bool {
+// prepare writes the next number into the worker's request. It returns
+// false when the phase must end for this worker: the verify phase has no
+// number left.
+func (w *worker) prepare() bool {
 	var n uint32
 	if w.p.spec.name == PhaseSend {
 		n = w.r.nextSendNumber()
@@ -81,21 +52,8 @@ func (w *worker) prepare(ctx context.Context) bool {
 			return false
 		}
 	}
-	if w.body.inUse {
-		select {
-		case <-w.body.closed:
-		case <-ctx.Done():
-			return false
-		}
-	}
 	w.cur = n
-	w.buf = append(w.buf[:0], w.p.spec.prefix...)
-	w.buf = appendDigits7(w.buf, n)
-	w.buf = append(w.buf, w.p.spec.suffix...)
-	w.body.Reset(w.buf)
-	w.body.isClosed.Store(false)
-	w.body.inUse = true
-	w.req.ContentLength = int64(len(w.buf))
+	w.c.setNumber(n)
 	return true
 }
 
@@ -113,21 +71,22 @@ func appendDigits7(b []byte, n uint32) []byte {
 // finish inside the measured window (after warmup, before the end) count.
 func (w *worker) loop(ctx context.Context) {
 	p := w.p
+	observe := w.r.smsc != nil && p.spec.name == PhaseSend
 	now := time.Now()
 	for {
 		// Check the window before taking a number, so that every number
 		// taken is also sent.
-		if now.Sub(p.base) >= time.Duration(p.stopAt.Load()) || !w.prepare(ctx) {
+		if now.Sub(p.base) >= time.Duration(p.stopAt.Load()) || !w.prepare() {
 			return
 		}
 		t0 := time.Now()
-		resp, err := w.r.do(w.req)
+		status, err := w.c.do(ctx, p.spec.expect)
 		t1 := time.Now()
 		now = t1
+		if observe {
+			w.sends = append(w.sends, sendRec{n: w.cur, sent: w.r.smsc.offset(t0), answered: w.r.smsc.offset(t1), status: int32(status)})
+		}
 		if ctx.Err() != nil {
-			if err == nil {
-				resp.Body.Close()
-			}
 			return
 		}
 		at := t1.Sub(p.base)
@@ -148,16 +107,13 @@ func (w *worker) loop(ctx context.Context) {
 			continue
 		}
 
-		status := resp.StatusCode
 		if status == p.spec.expect {
-			drain(resp)
 			if p.spec.name == PhaseSend {
 				w.sent = append(w.sent, w.cur)
 			}
 		} else {
-			w.unexpected(resp)
+			w.unexpected(status)
 		}
-		resp.Body.Close()
 		if counted {
 			w.requests++
 			w.hist.record(t1.Sub(t0))
@@ -171,22 +127,15 @@ func (w *worker) loop(ctx context.Context) {
 	}
 }
 
-// drain reads the rest of a response body so its connection can be reused.
-func drain(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, resp.Body)
-}
-
-// unexpected drains a response with an unexpected status. The first such
-// response per status and worker, while the report wants explanations, has
-// its body's "message" added to the notes.
-func (w *worker) unexpected(resp *http.Response) {
-	key := statusKey(resp.StatusCode)
+// unexpected notes an answer with an unexpected status: the first such
+// answer per status and worker, while the report wants explanations, has its
+// body's "message" added to the notes.
+func (w *worker) unexpected(status int) {
+	key := statusKey(status)
 	if w.r.notes.wantErrors() && !w.seen[key] {
 		w.markSeen(key)
-		msg := readMessage(resp.Body, w.errBuf())
-		w.r.notes.addError(w.p.spec.name + ": " + key + ": " + msg)
+		w.r.notes.addError(w.p.spec.name + ": " + key + ": " + bodyMessage(w.c.body))
 	}
-	drain(resp)
 }
 
 func (w *worker) explainTransport(err error) {
@@ -211,18 +160,10 @@ func (w *worker) markSeen(key string) {
 	w.seen[key] = true
 }
 
-func (w *worker) errBuf() []byte {
-	if w.ebuf == nil {
-		w.ebuf = make([]byte, 4096)
-	}
-	return w.ebuf
-}
-
-// readMessage reads the start of an error body into buf and returns its JSON
-// "message" quoted, or a quoted snippet of the body when it has none.
-func readMessage(body io.Reader, buf []byte) string {
-	n, _ := io.ReadFull(body, buf)
-	b := bytes.TrimSpace(buf[:n])
+// bodyMessage returns the JSON "message" of an error body quoted, or a
+// quoted snippet of the body when it has none.
+func bodyMessage(body []byte) string {
+	b := bytes.TrimSpace(body)
 	var e struct {
 		Message string `json:"message"`
 	}
@@ -260,6 +201,10 @@ func transportReason(err error) string {
 		return "no local address/port available"
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "server closed the connection"
+	case errors.Is(err, errMalformed):
+		return "malformed HTTP response"
+	case errors.Is(err, errInterrupted):
+		return "interrupted"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
 	}

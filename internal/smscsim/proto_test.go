@@ -1,7 +1,9 @@
 package smscsim
 
 import (
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -376,18 +378,28 @@ func TestReceiptOutcomes(t *testing.T) {
 			_, addr := MustStart(t, Config{Outcomes: tt.outcomes, ReceiptDelay: time.Millisecond})
 			c := dialRaw(t, addr)
 			c.mustBind(pdu.Transceiver, "otp")
+			// Receipts (1ms) may come before later submit_sm_resp: read
+			// both as they come.
 			for range tt.submits {
 				a := gsm("code")
 				a.rd = tt.rd
-				c.submitID(a)
+				c.send(a.pdu(t))
 			}
 			time.Sleep(50 * time.Millisecond)
 			seq := c.send(pdu.NewEnquireLink())
 			got := map[string]int{}
+			resps := 0
 			for {
 				f := c.read()
 				if f.cmd == cmdEnquireLinkResp && f.seq == seq {
 					break
+				}
+				if f.cmd == cmdSubmitSMResp {
+					if f.status != 0 {
+						t.Fatalf("submit_sm_resp status 0x%X", f.status)
+					}
+					resps++
+					continue
 				}
 				d := f.parse(t).(*pdu.DeliverSM)
 				text, _ := d.Message.GetMessageData()
@@ -400,6 +412,9 @@ func TestReceiptOutcomes(t *testing.T) {
 				}
 				got[m[5]]++
 				ack(c, f, 0)
+			}
+			if resps != tt.submits {
+				t.Fatalf("%d submit_sm_resp, want %d", resps, tt.submits)
 			}
 			if len(got) != len(tt.want) {
 				t.Fatalf("receipts %v, want %v", got, tt.want)
@@ -427,5 +442,61 @@ func TestLargePDU(t *testing.T) {
 	c.submitID(a)
 	if got := s.Submits()[0].TLVs[0x1400]; len(got) != len(big) {
 		t.Errorf("TLV of %d bytes, want %d", len(got), len(big))
+	}
+}
+
+// recObserver records what an Observer is told.
+type recObserver struct {
+	mu     sync.Mutex
+	events []string
+	times  []time.Time
+}
+
+func (o *recObserver) Submitted(dest string, at time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.events = append(o.events, "submit "+dest)
+	o.times = append(o.times, at)
+}
+
+func (o *recObserver) ReceiptAnswered(dest string, status uint32, at time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.events = append(o.events, fmt.Sprintf("receipt %s 0x%X", dest, status))
+	o.times = append(o.times, at)
+}
+
+// The observer hears of accepted submit_sm (not throttled ones) with their
+// destination, and of each answer to a receipt with its status.
+func TestObserver(t *testing.T) {
+	o := &recObserver{}
+	_, addr := MustStart(t, Config{ReceiptDelay: time.Millisecond, ThrottleEvery: 2, Observer: o})
+	c := dialRaw(t, addr)
+	c.mustBind(pdu.Transceiver, "otp")
+	start := time.Now()
+	a := gsm("code 4")
+	a.rd = 1
+	a.dst = "962791111111"
+	c.submitID(a)
+	b := a
+	b.dst = "962792222222"
+	seq := c.send(b.pdu(t))
+	c.expect(cmdSubmitSMResp, statusThrottled, seq)
+	f, _, _, _ := readReceipt(t, c)
+	ack(c, f, uint32(data.ESME_RTHROTTLED))
+	seq = c.send(pdu.NewEnquireLink())
+	c.expect(cmdEnquireLinkResp, 0, seq) // the ack was read before it
+	end := time.Now()
+
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	want := []string{"submit 962791111111", "receipt 962791111111 0x58"}
+	if !slices.Equal(o.events, want) {
+		t.Fatalf("events = %q, want %q", o.events, want)
+	}
+	for i, at := range o.times {
+		if at.Before(start) || at.After(end) || (i > 0 && at.Before(o.times[i-1])) {
+			t.Errorf("event %d at %v, want in order between %v and %v", i, at, start, end)
+		}
 	}
 }

@@ -282,6 +282,9 @@ func (c *session) onSubmit(seq uint32, frame []byte) bool {
 		}
 		c.receipts = append(c.receipts, r)
 	}
+	if o := s.cfg.Observer; o != nil {
+		o.Submitted(string(v.dst), now)
+	}
 	if s.verbose() {
 		s.logf("%s submit_sm seq=%d id=%s src=%q dst=%q dc=%d esm=0x%02X rd=%d len=%d",
 			c.remote, seq, formatID(id, s.cfg.HexIDs), v.src, mask(string(v.dst)),
@@ -322,6 +325,11 @@ func (c *session) onDeliverResp(seq, status uint32) {
 	c.mu.Unlock()
 	if r == nil {
 		return
+	}
+	if o := c.srv.cfg.Observer; o != nil {
+		var v submitView
+		_ = parseSubmit(r.raw, &v) // validated when accepted
+		o.ReceiptAnswered(string(v.dst), status, time.Now())
 	}
 	if status != statusOK {
 		c.srv.pump.retry(r)

@@ -57,6 +57,26 @@ type Config struct {
 	// Log gets one line per PDU received when Verbose; nil = quiet.
 	Log     io.Writer
 	Verbose bool
+	// Observer, when set, is told of every accepted submit_sm and every
+	// answer to a receipt as they happen (see Observer).
+	Observer Observer
+}
+
+// Observer watches a Server's traffic, for load generators that match what
+// reaches the SMSC with what they sent. Its methods are called on the
+// connections' reader goroutines: they must be quick and must not block.
+type Observer interface {
+	// Submitted is called for each submit_sm the simulator accepts, with
+	// its destination address as sent (e.g. "962791234567") and the time it
+	// was read, before its submit_sm_resp is written. Throttled or refused
+	// submit_sm are not reported.
+	Submitted(dest string, at time.Time)
+	// ReceiptAnswered is called for each deliver_sm_resp (or generic_nack)
+	// that answers a delivery receipt, with the destination of the
+	// submit_sm the receipt is for, the answer's command_status (0 is
+	// ESME_ROK) and the time it was read. A refused receipt is sent again
+	// later, and reported again when answered.
+	ReceiptAnswered(dest string, status uint32, at time.Time)
 }
 
 // Submit is a submit_sm the simulator accepted.
