@@ -87,6 +87,7 @@ func (s *Store) CountCheck(ctx context.Context, key verification.Key, max int, n
 	var counted bool
 	err := s.submit(ctx, normal, func(t *tx) error {
 		counted = false
+		before := t.wrote
 		rows, err := t.query(t.st.countCheck, key.AccountSID, key.ServiceSID, key.To, nanos(now), max)
 		if err != nil {
 			return err
@@ -104,6 +105,7 @@ func (s *Store) CountCheck(ctx context.Context, key verification.Key, max int, n
 			return err
 		}
 		if !found {
+			t.unchanged(before)
 			// Not counted: say why with the verification as it is.
 			v, err = scanVerification(t.st.latestVerification.QueryRowContext(bg, key.AccountSID, key.ServiceSID, key.To))
 			if err == nil && !v.Live(now) {
@@ -180,6 +182,7 @@ func (t *tx) missingOrConflict(accountSID, sid string) error {
 // CancelMessage cancels a queued message; see messaging.Store.
 func (s *Store) CancelMessage(ctx context.Context, accountSID, sid string, at time.Time) error {
 	return s.submit(ctx, normal, func(t *tx) error {
+		before := t.wrote
 		rows, err := t.query(t.st.cancelMessage, nanos(at), sid, accountSID)
 		if err != nil {
 			return err
@@ -195,6 +198,7 @@ func (s *Store) CancelMessage(ctx context.Context, accountSID, sid string, at ti
 			return err
 		}
 		if !found {
+			t.unchanged(before)
 			return t.missingOrConflict(accountSID, sid)
 		}
 		if cb, ok := callback.ForStatus(m, at); ok {
@@ -400,6 +404,7 @@ func (t *tx) receiptOnPart(r message.Receipt) error {
 // stores its status callback when the status moved. With advanceDequeue it
 // also takes the message out of the outbox, ErrNotFound when it is not there.
 func (t *tx) advance(st *sql.Stmt, sid string, status message.Status, code int, errMsg, connector, pid string, sentAt, at time.Time) error {
+	before := t.wrote
 	if err := t.beforeWrite(); err != nil {
 		return err
 	}
@@ -407,6 +412,7 @@ func (t *tx) advance(st *sql.Stmt, sid string, status message.Status, code int, 
 	err := st.QueryRowContext(bg, statusList(message.Before(status)), status, code, errMsg, connector, pid, nanos(sentAt), nanos(at), sid).
 		Scan(&changed, &listened)
 	if errors.Is(err, sql.ErrNoRows) {
+		t.unchanged(before)
 		return fmt.Errorf("advance message %s: %w", sid, store.ErrNotFound)
 	}
 	if err != nil {

@@ -301,17 +301,23 @@ func TestGroupCommitBatches(t *testing.T) {
 }
 
 // A write that fails after writing leaves nothing, and does not undo the
-// others of its group: a send whose verification guard fails is run again
-// in its own savepoint.
+// others of its group (the group runs again, each in its own savepoint); a
+// guard that fails before writing costs nothing.
 func TestFailedWriteLeavesNoTrace(t *testing.T) {
 	s := MustOpenTemp(t)
 	if err := s.InsertAccount(ctx, acct); err != nil {
+		t.Fatal(err)
+	}
+	taken := msg
+	taken.SID, taken.VerificationSID = "SMtaken", ""
+	if err := s.InsertSend(ctx, taken, message.Outbound{SID: taken.SID, CreatedAt: base}, nil); err != nil {
 		t.Fatal(err)
 	}
 	const n = 60
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	start := make(chan struct{})
+	kind := func(i int) int { return i % 3 } // 0: fine, 1: fails after writing, 2: its guard fails
 	for i := range n {
 		wg.Go(func() {
 			<-start
@@ -320,12 +326,12 @@ func TestFailedWriteLeavesNoTrace(t *testing.T) {
 			v := verif
 			v.SID, v.To = fmt.Sprintf("VE%03d", i), fmt.Sprintf("+4477009%05d", i)
 			m.VerificationSID = v.SID
-			// Every third adds a code to a verification that does not
-			// exist: its guard fails after its message would be written.
-			ch := verification.Change{V: v, New: i%3 != 0}
-			if !ch.New {
-				v.SendAttempts = 2
-				ch.V = v
+			ch := verification.Change{V: v, New: true}
+			switch kind(i) {
+			case 1: // the verification is written, then the message's SID is taken
+				m.SID, o.SID = taken.SID, taken.SID
+			case 2: // a code for a verification that does not exist
+				ch.New, ch.V.SendAttempts = false, 2
 			}
 			errs[i] = s.InsertSend(ctx, m, o, &ch)
 		})
@@ -333,15 +339,24 @@ func TestFailedWriteLeavesNoTrace(t *testing.T) {
 	close(start)
 	wg.Wait()
 	for i := range n {
-		_, err := s.Message(ctx, "AC1", fmt.Sprintf("SM%03d", i))
-		if i%3 == 0 {
-			if !errors.Is(errs[i], store.ErrConflict) || err == nil {
-				t.Errorf("send %d: %v; its message: %v; want a conflict and no message", i, errs[i], err)
+		_, verr := s.LatestVerification(ctx, verification.Key{AccountSID: "AC1", ServiceSID: "SV1", To: fmt.Sprintf("+4477009%05d", i)})
+		_, merr := s.Message(ctx, "AC1", fmt.Sprintf("SM%03d", i))
+		switch kind(i) {
+		case 0:
+			if errs[i] != nil || verr != nil || merr != nil {
+				t.Errorf("send %d: %v; verification %v, message %v; want all stored", i, errs[i], verr, merr)
 			}
-		} else if errs[i] != nil || err != nil {
-			t.Errorf("send %d: %v; its message: %v; want both stored", i, errs[i], err)
+		case 1:
+			if errs[i] == nil || !errors.Is(verr, store.ErrNotFound) {
+				t.Errorf("send %d (fails after writing): %v; its verification: %v; want an error and no verification", i, errs[i], verr)
+			}
+		case 2:
+			if !errors.Is(errs[i], store.ErrConflict) || !errors.Is(merr, store.ErrNotFound) {
+				t.Errorf("send %d (guard fails): %v; its message: %v; want a conflict and no message", i, errs[i], merr)
+			}
 		}
 	}
+	t.Logf("%d group commits, %d run again in savepoints", s.Stats().Batches, s.Stats().SafePasses)
 }
 
 // benchOp is the operation both benchmarks time: one small insert, so each

@@ -197,8 +197,11 @@ func (t *tx) beforeWrite() error {
 
 var bg = context.Background()
 
-// exec runs a write and returns how many rows it changed.
+// exec runs a write and returns how many rows it changed. A write that
+// changed no row (a guard that did not hold) leaves the op as clean as it
+// was: an op that then fails costs its group no second pass.
 func (t *tx) exec(s *sql.Stmt, args ...any) (int64, error) {
+	before := t.wrote
 	if err := t.beforeWrite(); err != nil {
 		return 0, err
 	}
@@ -207,7 +210,11 @@ func (t *tx) exec(s *sql.Stmt, args ...any) (int64, error) {
 		t.failed = err
 		return 0, err
 	}
-	return res.RowsAffected()
+	n, err := res.RowsAffected()
+	if err == nil && n == 0 {
+		t.wrote = before
+	}
+	return n, err
 }
 
 // execOne runs a write that must change exactly one row; ErrNotFound if it
@@ -223,7 +230,8 @@ func (t *tx) execOne(s *sql.Stmt, what string, args ...any) error {
 	return nil
 }
 
-// query runs a write that returns rows (UPDATE ... RETURNING).
+// query runs a write that returns rows (UPDATE ... RETURNING). A caller
+// that finds it returned none calls unchanged with wrote's value from before.
 func (t *tx) query(s *sql.Stmt, args ...any) (*sql.Rows, error) {
 	if err := t.beforeWrite(); err != nil {
 		return nil, err
@@ -234,6 +242,10 @@ func (t *tx) query(s *sql.Stmt, args ...any) (*sql.Rows, error) {
 	}
 	return rows, err
 }
+
+// unchanged notes that the op's last write changed nothing: it has written
+// only what it had before.
+func (t *tx) unchanged(before bool) { t.wrote = before }
 
 func notFound(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {

@@ -151,14 +151,19 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 		return SendResult{}, err
 	}
 	var svc verification.Service
+	tries := 0
 	res, err := s.cfg.SMS.Send(ctx, pipeline.Request{
 		AccountSID: req.AccountSID, To: req.To, From: req.From,
 		Compose: func(ctx context.Context, snd pipeline.Send) (c pipeline.Composed, err error) {
+			tries++
 			// The service is made only for a send the pipeline accepted.
 			if svc, err = s.service(ctx, req.AccountSID, req.Service, true); err != nil {
 				return c, err
 			}
-			return s.compose(ctx, svc, snd, tmpl)
+			// Most sends start a verification: try that first, unread. The
+			// store refuses it when one is pending or locked; then the
+			// send is decided again from what is there.
+			return s.compose(ctx, svc, snd, tmpl, tries > 1)
 		},
 	})
 	if err != nil {
@@ -167,13 +172,16 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	return SendResult{Verification: res.Verification.V, Service: svc, MessageSID: res.Message.SID, Operator: res.To.Operator}, nil
 }
 
-// compose decides what a send does to the number's verification and makes
-// the code SMS.
-func (s *Service) compose(ctx context.Context, svc verification.Service, snd pipeline.Send, tmpl string) (pipeline.Composed, error) {
+// compose decides what a send does to the number's verification (from the
+// newest one when read, else a new one) and makes the code SMS.
+func (s *Service) compose(ctx context.Context, svc verification.Service, snd pipeline.Send, tmpl string, read bool) (pipeline.Composed, error) {
 	key := verification.Key{AccountSID: snd.AccountSID, ServiceSID: svc.SID, To: snd.To.E164}
-	v, err := s.cfg.Store.LatestVerification(ctx, key)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return pipeline.Composed{}, err
+	var v verification.Verification
+	if read {
+		var err error
+		if v, err = s.cfg.Store.LatestVerification(ctx, key); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return pipeline.Composed{}, err
+		}
 	}
 	now := s.cfg.Clock.Now().UTC()
 	ch := verification.Change{V: v}
