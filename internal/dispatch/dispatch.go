@@ -49,9 +49,10 @@ type Store interface {
 	RecordOutcome(ctx context.Context, o message.Outcome) error
 	// ApplyReceipt records a receipt on its message (by SID), or on the part
 	// one of its keys names and then on the message as its parts decide
-	// (message.FromParts), with the status callback. A receipt for a part
-	// not known yet is kept until RecordOutcome names the part.
-	ApplyReceipt(ctx context.Context, r message.Receipt) error
+	// (message.FromParts), with the status callback; it reports whether a
+	// callback was stored. A receipt for a part not known yet is kept until
+	// RecordOutcome names the part.
+	ApplyReceipt(ctx context.Context, r message.Receipt) (callbacks bool, err error)
 }
 
 // Opener opens sealed bodies (keyring.Keys).
@@ -424,8 +425,8 @@ func (d *Dispatcher) HandleReceipt(ctx context.Context, r sms.Receipt) error {
 	if rc.MessageSID == "" {
 		rc.Keys = dlr.IDKeys(r.ProviderID)
 	}
-	err := d.cfg.Store.ApplyReceipt(ctx, rc)
-	if err == nil && d.cfg.AfterStatus != nil {
+	queued, err := d.cfg.Store.ApplyReceipt(ctx, rc)
+	if queued && d.cfg.AfterStatus != nil {
 		d.cfg.AfterStatus()
 	}
 	return err

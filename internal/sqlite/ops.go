@@ -18,9 +18,10 @@ import (
 )
 
 // The writes: each is one op of the writer (see writer.go), so one atomic
-// step that shares a group commit with the others waiting. Delivery's ops
-// (claims, outcomes, receipts, the sandbox inbox) go first in a group, so
-// messages leave as fast as new ones are accepted.
+// step that shares a group commit with the others waiting. The outbox's
+// claims go first in a group; what delivery learns (outcomes, receipts, the
+// sandbox inbox) waits a few milliseconds to share a commit, so it seldom
+// delays a send, and goes first once it waited.
 
 // InsertSend stores a send; see pipeline.Store.
 func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change) error {
@@ -291,7 +292,7 @@ func (s *Store) ReleaseLeases(ctx context.Context) (int, error) {
 
 // RecordOutcome records a send's outcome; see dispatch.Store.
 func (s *Store) RecordOutcome(ctx context.Context, o message.Outcome) error {
-	return s.submit(ctx, urgent, func(t *tx) error {
+	return s.submit(ctx, lazy, func(t *tx) error {
 		sentAt := time.Time{}
 		if o.Status == message.Sent || o.Status == message.Delivered {
 			sentAt = o.At
@@ -335,18 +336,26 @@ func (s *Store) RecordOutcome(ctx context.Context, o message.Outcome) error {
 }
 
 // ApplyReceipt records a receipt; see dispatch.Store.
-func (s *Store) ApplyReceipt(ctx context.Context, r message.Receipt) error {
-	return s.submit(ctx, urgent, func(t *tx) error {
-		if r.MessageSID != "" {
-			return t.advance(t.st.advance, r.MessageSID, r.Status, r.ErrorCode, r.ErrorMessage, "", "", time.Time{}, r.At)
-		}
-		err := t.receiptOnPart(r)
-		if !errors.Is(err, store.ErrNotFound) || len(r.Keys) == 0 {
-			return err
-		}
-		_, err = t.exec(t.st.insertOrphan, r.Connector, r.Keys[0], r.Status, r.ErrorCode, r.ErrorMessage, nanos(r.At))
+func (s *Store) ApplyReceipt(ctx context.Context, r message.Receipt) (bool, error) {
+	queued := false
+	err := s.submit(ctx, lazy, func(t *tx) error {
+		err := t.applyReceipt(r)
+		queued = t.callbacks > 0
 		return err
 	})
+	return queued, err
+}
+
+func (t *tx) applyReceipt(r message.Receipt) error {
+	if r.MessageSID != "" {
+		return t.advance(t.st.advance, r.MessageSID, r.Status, r.ErrorCode, r.ErrorMessage, "", "", time.Time{}, r.At)
+	}
+	err := t.receiptOnPart(r)
+	if !errors.Is(err, store.ErrNotFound) || len(r.Keys) == 0 {
+		return err
+	}
+	_, err = t.exec(t.st.insertOrphan, r.Connector, r.Keys[0], r.Status, r.ErrorCode, r.ErrorMessage, nanos(r.At))
+	return err
 }
 
 // receiptOnPart records a receipt on the part one of its keys names and
@@ -534,7 +543,7 @@ func (s *Store) RetryCallback(ctx context.Context, c callback.Callback, a callba
 
 // InsertSandboxEntry keeps a sandbox delivery; see sandbox.Store.
 func (s *Store) InsertSandboxEntry(ctx context.Context, e message.SandboxEntry) error {
-	return s.submit(ctx, urgent, func(t *tx) error {
+	return s.submit(ctx, lazy, func(t *tx) error {
 		_, err := t.exec(t.st.insertSandbox, e.SID, e.AccountSID, e.From, e.To, e.Body, e.Segments, e.Encoding, nanos(e.CreatedAt))
 		return err
 	})

@@ -193,9 +193,12 @@ func (s *Store) submit(ctx context.Context, prio priority, fn func(*tx) error) e
 	defer s.wg.Done()
 	o := opPool.Get().(*op)
 	o.ctx, o.fn = ctx, fn
-	if prio == urgent {
+	switch prio {
+	case urgent:
 		s.w.urgent <- o
-	} else {
+	case lazy:
+		s.w.lazyOps <- o
+	default:
 		s.w.ops <- o
 	}
 	err := <-o.done

@@ -404,3 +404,40 @@ func BenchmarkUpdateParallel(b *testing.B) {
 	b.StopTimer()
 	reportOps(b)
 }
+
+// What delivery learns waits a few milliseconds to share a commit: many
+// such writes at once take few commits, and one alone still goes soon.
+func TestLazyWritesShareACommit(t *testing.T) {
+	s := MustOpenTemp(t)
+	before := s.Stats().Batches
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() {
+			e := sandboxEntry
+			e.SID = fmt.Sprintf("SMlazy%02d", i)
+			if err := s.InsertSandboxEntry(ctx, e); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := s.Stats().Batches - before; n > 4 {
+		t.Errorf("40 concurrent lazy writes took %d commits, want a few", n)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("40 lazy writes took %v", d)
+	}
+	start = time.Now()
+	e := sandboxEntry
+	e.SID = "SMalone"
+	if err := s.InsertSandboxEntry(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("a lazy write alone took %v, want about its linger (10ms) and a commit", d)
+	}
+	if got, err := s.SandboxEntries(ctx, "AC1", sandboxEntry.To, 100); err != nil || len(got) != 41 {
+		t.Errorf("%d entries stored (%v), want 41", len(got), err)
+	}
+}

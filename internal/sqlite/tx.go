@@ -178,9 +178,12 @@ type tx struct {
 	inSavepoint bool
 	wrote       bool
 	failed      error
+	callbacks   int // callbacks the op stored
 }
 
-func (t *tx) reset(safe bool) { t.safe, t.inSavepoint, t.wrote, t.failed = safe, false, false, nil }
+func (t *tx) reset(safe bool) {
+	t.safe, t.inSavepoint, t.wrote, t.failed, t.callbacks = safe, false, false, nil, 0
+}
 
 // beforeWrite opens the op's savepoint in a safe pass and notes that the op wrote.
 func (t *tx) beforeWrite() error {
@@ -298,6 +301,7 @@ func (t *tx) insertCallbacks(cbs []callback.Callback) error {
 			nanos(c.NextAttemptAt), nanos(c.CreatedAt), string(c.ContentType)); err != nil {
 			return err
 		}
+		t.callbacks++
 	}
 	return nil
 }

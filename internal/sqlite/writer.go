@@ -18,30 +18,43 @@ type op struct {
 
 var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
 
-// priority orders the ops waiting for a group: urgent ones (delivery's
-// claims, outcomes and receipts) join the next group before normal ones
-// (new sends, checks), so the outbox drains at least as fast as it fills.
+// priority orders the ops waiting for a group: urgent ones (the outbox's
+// claims and reschedules) join the next group before normal ones (new
+// sends, checks, and the rest). Lazy ones (delivery outcomes, receipts, the
+// sandbox inbox: nobody waits for them) wait up to lazyLinger, or until
+// lazyBatch of them wait, so that many share one commit: under light load a
+// send then seldom waits behind a commit of theirs; under heavy load they
+// still go within lazyLinger, so the outbox drains as fast as it fills.
 type priority int
 
 const (
 	normal priority = iota
 	urgent
+	lazy
+)
+
+const (
+	lazyLinger = 10 * time.Millisecond
+	lazyBatch  = 64
 )
 
 // writer owns the write connection and runs group commits.
 type writer struct {
-	conn     *sql.Conn
-	ops      chan *op
-	urgent   chan *op
-	maxBatch int
-	quit     chan struct{}
-	stopped  chan struct{}
-	once     sync.Once
-	st       stmts
-	batch    []*op
-	results  []error
-	t        tx
-	stats    writerStats
+	conn      *sql.Conn
+	ops       chan *op
+	urgent    chan *op
+	lazyOps   chan *op
+	lazy      []*op     // lazy ops taken off lazyOps, waiting for their group
+	lazySince time.Time // when the oldest of lazy arrived
+	maxBatch  int
+	quit      chan struct{}
+	stopped   chan struct{}
+	once      sync.Once
+	st        stmts
+	batch     []*op
+	results   []error
+	t         tx
+	stats     writerStats
 	// walFrames is the WAL's length as the checkpointer last saw it.
 	walFrames atomic.Int64
 	maxWAL    int64 // restart past this many frames
@@ -52,6 +65,7 @@ func newWriter(ctx context.Context, conn *sql.Conn, maxBatch int) (*writer, erro
 		conn:     conn,
 		ops:      make(chan *op, maxBatch*4),
 		urgent:   make(chan *op, maxBatch*4),
+		lazyOps:  make(chan *op, maxBatch*4),
 		maxBatch: maxBatch,
 		maxWAL:   maxWALFrames,
 		quit:     make(chan struct{}),
@@ -73,25 +87,36 @@ func (w *writer) stop() {
 
 func (w *writer) run() {
 	defer close(w.stopped)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		var first *op
+		var wait <-chan time.Time
+		if len(w.lazy) > 0 {
+			timer.Reset(time.Until(w.lazySince.Add(lazyLinger)))
+			wait = timer.C
+		}
 		select {
 		case first = <-w.urgent:
 		case first = <-w.ops:
+		case o := <-w.lazyOps:
+			w.addLazy(o)
+		case <-wait:
 		case <-w.quit:
-			// Drain what callers queued before Close stopped taking new ones.
-			for {
-				select {
-				case o := <-w.urgent:
-					w.commit(append(w.batch[:0], o))
-				case o := <-w.ops:
-					w.commit(append(w.batch[:0], o))
-				default:
-					return
-				}
+			timer.Stop()
+			w.drain()
+			return
+		}
+		if wait != nil && !timer.Stop() {
+			select { // the timer fired: empty its channel for the next Reset
+			case <-timer.C:
+			default:
 			}
 		}
-		batch := append(w.batch[:0], first)
+		batch := w.batch[:0]
+		if first != nil {
+			batch = append(batch, first)
+		}
 	urgent:
 		for len(batch) < w.maxBatch {
 			select {
@@ -100,6 +125,21 @@ func (w *writer) run() {
 			default:
 				break urgent
 			}
+		}
+	lazy:
+		for {
+			select {
+			case o := <-w.lazyOps:
+				w.addLazy(o)
+			default:
+				break lazy
+			}
+		}
+		if len(w.lazy) > 0 && (len(w.lazy) >= lazyBatch || time.Since(w.lazySince) >= lazyLinger) {
+			n := min(len(w.lazy), max(0, w.maxBatch-len(batch)))
+			batch = append(batch, w.lazy[:n]...)
+			w.lazy = append(w.lazy[:0], w.lazy[n:]...)
+			w.lazySince = time.Now()
 		}
 	fill:
 		for len(batch) < w.maxBatch {
@@ -110,10 +150,39 @@ func (w *writer) run() {
 				break fill
 			}
 		}
+		if len(batch) == 0 {
+			continue // lazy ops still lingering
+		}
 		w.commit(batch)
 		w.maybeRestartWAL()
 		clear(batch)
 		w.batch = batch[:0]
+	}
+}
+
+func (w *writer) addLazy(o *op) {
+	if len(w.lazy) == 0 {
+		w.lazySince = time.Now()
+	}
+	w.lazy = append(w.lazy, o)
+}
+
+// drain commits what callers queued before Close stopped taking new ones.
+func (w *writer) drain() {
+	for {
+		var o *op
+		select {
+		case o = <-w.urgent:
+		case o = <-w.ops:
+		case o = <-w.lazyOps:
+		default:
+			if len(w.lazy) > 0 {
+				w.commit(w.lazy)
+				w.lazy = nil
+			}
+			return
+		}
+		w.commit(append(w.batch[:0], o))
 	}
 }
 

@@ -175,6 +175,13 @@ var outboxTests = []testCase{
 	}},
 }
 
+// applyReceipt applies r (whether it stored a callback is
+// ReceiptSaysWhetherACallbackWasStored's business).
+func applyReceipt(s Store, r message.Receipt) error {
+	_, err := s.ApplyReceipt(ctx, r)
+	return err
+}
+
 // sendOne stores a queued message SM1 of AC1 (with a status callback when cb).
 func sendOne(t *testing.T, s Store, cb bool) message.Message {
 	t.Helper()
@@ -238,9 +245,9 @@ var outcomeTests = []testCase{
 		wantNotFound(t, "a second outcome (no longer in the outbox)",
 			s.RecordOutcome(ctx, message.Outcome{SID: "SM1", Status: message.Failed, At: at(2 * time.Second)}))
 		// The receipt, by the part's id in the other base.
-		check(t, "ApplyReceipt(delivered)", s.ApplyReceipt(ctx, message.Receipt{Connector: "zain", Keys: []string{"123", "7b"}, Status: message.Delivered, At: at(3 * time.Second)}))
+		check(t, "ApplyReceipt(delivered)", applyReceipt(s, message.Receipt{Connector: "zain", Keys: []string{"123", "7b"}, Status: message.Delivered, At: at(3 * time.Second)}))
 		// A late undelivered does not move it back.
-		check(t, "ApplyReceipt(undelivered, late)", s.ApplyReceipt(ctx, message.Receipt{Connector: "zain", Keys: []string{"7b"}, Status: message.Undelivered, ErrorCode: 1, At: at(4 * time.Second)}))
+		check(t, "ApplyReceipt(undelivered, late)", applyReceipt(s, message.Receipt{Connector: "zain", Keys: []string{"7b"}, Status: message.Undelivered, ErrorCode: 1, At: at(4 * time.Second)}))
 		got, _ = s.Message(ctx, "AC1", "SM1")
 		if got.Status != message.Delivered || got.ErrorCode != 0 || got.Connector != "zain" || !got.SentAt.Equal(at(time.Second)) {
 			t.Errorf("after the receipts: %+v", got)
@@ -273,17 +280,17 @@ var outcomeTests = []testCase{
 		check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: "SM1", Status: message.Sent, Connector: "zain", ProviderID: "1,2,3",
 			PartKeys: [][]string{{"1"}, {"2"}, {"3"}}, At: at(time.Second)}))
 		for i, key := range []string{"3", "1"} {
-			check(t, "ApplyReceipt", s.ApplyReceipt(ctx, message.Receipt{Connector: "zain", Keys: []string{key}, Status: message.Delivered, At: at(time.Duration(2+i) * time.Second)}))
+			check(t, "ApplyReceipt", applyReceipt(s, message.Receipt{Connector: "zain", Keys: []string{key}, Status: message.Delivered, At: at(time.Duration(2+i) * time.Second)}))
 			if got, _ := s.Message(ctx, "AC1", "SM1"); got.Status != message.Sent {
 				t.Fatalf("delivered before every part was (after part %s)", key)
 			}
 		}
 		// On another connector the same id is another message's part.
-		check(t, "ApplyReceipt on another connector", s.ApplyReceipt(ctx, message.Receipt{Connector: "orange", Keys: []string{"2"}, Status: message.Delivered, At: at(4 * time.Second)}))
+		check(t, "ApplyReceipt on another connector", applyReceipt(s, message.Receipt{Connector: "orange", Keys: []string{"2"}, Status: message.Delivered, At: at(4 * time.Second)}))
 		if got, _ := s.Message(ctx, "AC1", "SM1"); got.Status != message.Sent {
 			t.Fatal("a receipt of another connector delivered the message")
 		}
-		check(t, "ApplyReceipt", s.ApplyReceipt(ctx, message.Receipt{Connector: "zain", Keys: []string{"2"}, Status: message.Delivered, At: at(5 * time.Second)}))
+		check(t, "ApplyReceipt", applyReceipt(s, message.Receipt{Connector: "zain", Keys: []string{"2"}, Status: message.Delivered, At: at(5 * time.Second)}))
 		if got, _ := s.Message(ctx, "AC1", "SM1"); got.Status != message.Delivered {
 			t.Fatalf("status %s once every part was delivered", got.Status)
 		}
@@ -292,7 +299,7 @@ var outcomeTests = []testCase{
 	{"MultipartUndeliveredWhenOnePartIs", func(t *testing.T, s Store) {
 		sendOne(t, s, false)
 		check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: "SM1", Status: message.Sent, Connector: "zain", PartKeys: [][]string{{"1"}, {"2"}}, At: at(time.Second)}))
-		check(t, "ApplyReceipt", s.ApplyReceipt(ctx, message.Receipt{Connector: "zain", Keys: []string{"2"}, Status: message.Undelivered, ErrorCode: 5,
+		check(t, "ApplyReceipt", applyReceipt(s, message.Receipt{Connector: "zain", Keys: []string{"2"}, Status: message.Undelivered, ErrorCode: 5,
 			ErrorMessage: "the operator reported UNDELIV", At: at(2 * time.Second)}))
 		got, _ := s.Message(ctx, "AC1", "SM1")
 		if got.Status != message.Undelivered || got.ErrorCode != 5 || got.ErrorMessage != "the operator reported UNDELIV" {
@@ -302,7 +309,7 @@ var outcomeTests = []testCase{
 	{"ReceiptBeforeItsPartIsKnown", func(t *testing.T, s Store) {
 		sendOne(t, s, true)
 		// The receipt overtakes the submit_sm_resp: kept, then applied.
-		check(t, "ApplyReceipt of an unknown id", s.ApplyReceipt(ctx, message.Receipt{Connector: "zain", Keys: []string{"255", "ff"}, Status: message.Delivered, At: at(time.Second)}))
+		check(t, "ApplyReceipt of an unknown id", applyReceipt(s, message.Receipt{Connector: "zain", Keys: []string{"255", "ff"}, Status: message.Delivered, At: at(time.Second)}))
 		check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: "SM1", Status: message.Sent, Connector: "zain", ProviderID: "ff",
 			PartKeys: [][]string{{"ff", "255"}}, At: at(2 * time.Second)}))
 		if got, _ := s.Message(ctx, "AC1", "SM1"); got.Status != message.Delivered {
@@ -322,13 +329,30 @@ var outcomeTests = []testCase{
 	{"ReceiptBySID", func(t *testing.T, s Store) {
 		sendOne(t, s, false)
 		check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: "SM1", Status: message.Sent, Connector: "x", At: at(time.Second)}))
-		check(t, "ApplyReceipt", s.ApplyReceipt(ctx, message.Receipt{MessageSID: "SM1", Status: message.Delivered, At: at(2 * time.Second)}))
+		check(t, "ApplyReceipt", applyReceipt(s, message.Receipt{MessageSID: "SM1", Status: message.Delivered, At: at(2 * time.Second)}))
 		if got, _ := s.Message(ctx, "AC1", "SM1"); got.Status != message.Delivered {
 			t.Errorf("status %s, want delivered", got.Status)
 		}
-		err := s.ApplyReceipt(ctx, message.Receipt{MessageSID: "SM9", Status: message.Delivered, At: at(2 * time.Second)})
+		err := applyReceipt(s, message.Receipt{MessageSID: "SM9", Status: message.Delivered, At: at(2 * time.Second)})
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("a receipt for an unknown SID = %v, want ErrNotFound", err)
+		}
+	}},
+	{"ReceiptSaysWhetherACallbackWasStored", func(t *testing.T, s Store) {
+		sendOne(t, s, true)
+		m2 := newMessage("AC1", "SM2", at(0)) // no status callback
+		mustSend(t, s, m2)
+		for _, sid := range []string{"SM1", "SM2"} {
+			check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: sid, Status: message.Sent, Connector: "zain", PartKeys: [][]string{{sid + "-id"}}, At: at(time.Second)}))
+		}
+		for _, tt := range []struct {
+			key  string
+			want bool
+		}{{"SM1-id", true}, {"SM1-id", false}, {"SM2-id", false}, {"unknown", false}} {
+			got, err := s.ApplyReceipt(ctx, message.Receipt{Connector: "zain", Keys: []string{tt.key}, Status: message.Delivered, At: at(2 * time.Second)})
+			if err != nil || got != tt.want {
+				t.Errorf("ApplyReceipt(%s) = %v, %v; want %v (a callback only for a listened message whose status moved)", tt.key, got, err, tt.want)
+			}
 		}
 	}},
 }
