@@ -48,8 +48,16 @@ func (t *tx) writeChange(c verification.Change, now time.Time) error {
 	var n int64
 	var err error
 	if c.New {
+		var one int
+		err = t.st.blocking.QueryRowContext(bg, v.AccountSID, v.ServiceSID, v.To, nanos(now)).Scan(&one)
+		if err == nil {
+			return store.ErrConflict
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
 		n, err = t.exec(t.st.insertVerification, v.SID, v.AccountSID, v.ServiceSID, v.To, v.From, v.Channel, v.Status,
-			encodeCodes(v.Codes), v.SendAttempts, v.CheckAttempts, nanos(v.CreatedAt), nanos(v.UpdatedAt), nanos(v.ExpiresAt), nanos(now))
+			encodeCodes(v.Codes), v.SendAttempts, v.CheckAttempts, nanos(v.CreatedAt), nanos(v.UpdatedAt), nanos(v.ExpiresAt))
 	} else {
 		n, err = t.exec(t.st.sendVerification, encodeCodes(v.Codes), v.SendAttempts, nanos(v.UpdatedAt), nanos(v.ExpiresAt), v.From,
 			v.SID, v.SendAttempts-1)

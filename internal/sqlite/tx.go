@@ -20,6 +20,7 @@ type stmts struct {
 
 	service, serviceBySID, insertService                     *sql.Stmt
 	latestVerification, insertVerification, sendVerification *sql.Stmt
+	blocking                                                 *sql.Stmt
 	countCheck, setVerificationStatus, resolveVerification   *sql.Stmt
 	insertQueued, insertMessage, message                     *sql.Stmt
 	redactMessage, cancelMessage, deleteMessage              *sql.Stmt
@@ -83,12 +84,13 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.updateService, `UPDATE services SET code_length = ?, ttl_ns = ?, events_url = ? WHERE sid = ?`)
 
 	p(&s.latestVerification, `SELECT `+verificationCols+` FROM verifications WHERE account_sid = ? AND service_sid = ? AND to_number = ? ORDER BY created_at DESC, sid DESC LIMIT 1`)
-	// A new verification, unless one of its key is live and pending or
-	// locked (verification.Blocks).
-	p(&s.insertVerification, `INSERT INTO verifications (`+verificationCols+`)
-		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13
-		WHERE NOT EXISTS (SELECT 1 FROM verifications WHERE account_sid = ?2 AND service_sid = ?3 AND to_number = ?4
-			AND status IN ('pending', 'max_attempts_reached') AND expires_at > ?14)`)
+	// Whether a verification of a key is live and pending or locked
+	// (verification.Blocks): a new one may not start. Asked in the op that
+	// inserts (the writer is alone, so nothing comes in between); an
+	// INSERT ... SELECT from the same table would cost twice as much.
+	p(&s.blocking, `SELECT 1 FROM verifications WHERE account_sid = ? AND service_sid = ? AND to_number = ?
+		AND status IN ('pending', 'max_attempts_reached') AND expires_at > ? LIMIT 1`)
+	p(&s.insertVerification, `INSERT INTO verifications (`+verificationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	// One more code, if no other send or check moved the verification on.
 	p(&s.sendVerification, `UPDATE verifications SET codes = ?, send_attempts = ?, updated_at = ?, expires_at = ?, from_addr = ?
 		WHERE sid = ? AND send_attempts = ? AND status = 'pending'`)
