@@ -96,32 +96,19 @@ func (s *Store) CountCheck(ctx context.Context, key verification.Key, max int, n
 	var counted bool
 	err := s.submit(ctx, normal, func(t *tx) error {
 		counted = false
-		before := t.wrote
-		rows, err := t.query(t.st.countCheck, key.AccountSID, key.ServiceSID, key.To, nanos(now), max)
-		if err != nil {
+		var err error
+		v, err = scanVerification(t.st.latestVerification.QueryRowContext(bg, key.AccountSID, key.ServiceSID, key.To))
+		if err == nil && !v.Live(now) {
+			err = store.ErrNotFound
+		}
+		if err != nil || v.Status != verification.Pending || v.CheckAttempts >= max {
+			return err // not counted: the verification says why
+		}
+		n, err := t.exec(t.st.countCheck, nanos(now), v.SID, max)
+		if err != nil || n != 1 {
 			return err
 		}
-		found := rows.Next()
-		if found {
-			v, err = scanVerification(rows)
-		}
-		rows.Close()
-		if err == nil {
-			err = rows.Err()
-		}
-		if err != nil {
-			t.failed = err
-			return err
-		}
-		if !found {
-			t.unchanged(before)
-			// Not counted: say why with the verification as it is.
-			v, err = scanVerification(t.st.latestVerification.QueryRowContext(bg, key.AccountSID, key.ServiceSID, key.To))
-			if err == nil && !v.Live(now) {
-				err = store.ErrNotFound
-			}
-			return err
-		}
+		v.CheckAttempts++
 		counted = true
 		v.UpdatedAt = now
 		status, cbs := judge(v)

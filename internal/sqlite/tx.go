@@ -94,11 +94,10 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	// One more code, if no other send or check moved the verification on.
 	p(&s.sendVerification, `UPDATE verifications SET codes = ?, send_attempts = ?, updated_at = ?, expires_at = ?, from_addr = ?
 		WHERE sid = ? AND send_attempts = ? AND status = 'pending'`)
-	// One more check of the newest verification of a key, with the limit.
-	p(&s.countCheck, `UPDATE verifications SET check_attempts = check_attempts + 1, updated_at = ?4
-		WHERE sid = (SELECT sid FROM verifications WHERE account_sid = ?1 AND service_sid = ?2 AND to_number = ?3 ORDER BY created_at DESC, sid DESC LIMIT 1)
-		AND status = 'pending' AND expires_at > ?4 AND check_attempts < ?5
-		RETURNING `+verificationCols)
+	// One more check, with the limit (the op read the row first: the
+	// writer is alone, so this is its compare-and-set).
+	p(&s.countCheck, `UPDATE verifications SET check_attempts = check_attempts + 1, updated_at = ?
+		WHERE sid = ? AND status = 'pending' AND check_attempts < ?`)
 	p(&s.setVerificationStatus, `UPDATE verifications SET status = ?, updated_at = ? WHERE sid = ?`)
 	// ?2 is ",st1,st2," the statuses it may be in; ?3 the latest expiry it
 	// may have (0: any).
