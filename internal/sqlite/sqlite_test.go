@@ -376,7 +376,9 @@ func reportOps(b *testing.B) {
 // reportLatency reports p50 and p99 of d in milliseconds.
 func reportLatency(b *testing.B, d []time.Duration) {
 	slices.Sort(d)
-	q := func(p float64) float64 { return float64(d[min(len(d)-1, int(float64(len(d))*p))].Microseconds()) / 1000 }
+	q := func(p float64) float64 {
+		return float64(d[min(len(d)-1, int(float64(len(d))*p))].Microseconds()) / 1000
+	}
 	b.ReportMetric(q(0.50), "p50_ms")
 	b.ReportMetric(q(0.99), "p99_ms")
 }
