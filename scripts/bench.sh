@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Measures otpgate on this machine, in one run, for BENCHMARKS.md:
+#   0. the disk: an fsync, and a send's commit, one at a time (the floor of
+#      a request's latency);
 #   1. the ceiling: wrk against `otpgate noop-server`, and bench's own
 #      generator against it in turns (the generator's share of wrk's rate);
 #   2. `otpgate serve` (fresh data dir, sandbox delivery) loaded by wrk
@@ -82,6 +84,10 @@ echo "# $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuin
 echo "# concurrency $conc, $dur per phase; wrk: $threads threads; load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 
 echo
+echo "== 0. the disk's floor for a durable request: an fsync of 4 KiB, and a send's SQLite commit, one at a time"
+go test -run '^$' -bench 'BenchmarkFsync|BenchmarkCommitLatency' -benchtime 2000x ./internal/sqlite/ | tee "$work/disk.txt" | grep '^Benchmark'
+
+echo
 echo "== 1. ceiling: otpgate noop-server (a no-op Go HTTP handler), $conc connections, $dur"
 "$otpgate" noop-server --addr 127.0.0.1:0 >"$work/noop.out" 2>&1 &
 noop_pid=$!
@@ -144,4 +150,5 @@ echo "serve --smpp, $conc connections: $(grep '^send window' "$work/bench-smpp.t
 echo "   $(grep '^request -> submit_sm' "$work/bench-smpp.txt")"
 echo "   $(grep '^drain' "$work/bench-smpp.txt")"
 echo "serve --smpp, one at a time: $(grep '^request -> submit_sm' "$work/bench-smpp-1.txt")"
+echo "   the disk, one at a time: $(awk '/^BenchmarkFsync/ {print "fsync p50", $5, "ms, p99", $7, "ms;"} /^BenchmarkCommitLatency/ {print "a send'"'"'s commit p50", $5, "ms, p99", $7, "ms"}' "$work/disk.txt" | tr '\n' ' ')"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') (other work on the machine skews every figure)"
