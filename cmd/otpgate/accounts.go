@@ -43,7 +43,7 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("--data-dir: %w", err)
 	}
-	st, err := openStore(ctx, *db, *dataDir, nil)
+	st, err := openStore(ctx, *db, *dataDir, nil, DBOptions{})
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func runAccountsSet(ctx context.Context, args []string, stdout, stderr io.Writer
 			return fmt.Errorf("--sms-url: %w", err)
 		}
 	}
-	st, err := openStore(ctx, *db, *dataDir, nil)
+	st, err := openStore(ctx, *db, *dataDir, nil, DBOptions{})
 	if err != nil {
 		return err
 	}

@@ -42,18 +42,21 @@ import (
 
 // ServeConfig is everything `otpgate serve` is configured with.
 type ServeConfig struct {
-	Addr       string
-	DataDir    string
-	DB         string // "" for the embedded SQLite database in DataDir
-	SecretFile string
-	Region     string
-	CodeLength int
-	CodeTTL    time.Duration
-	LogLevel   string
-	LogFormat  string
-	DebugAddr  string
-	SMPP       []string // smpp:// URLs, in order of preference
-	ConfigFile string
+	Addr    string
+	DataDir string
+	DB      string // "" for the embedded SQLite database in DataDir
+
+	DBMaxConns         int
+	DBStatementTimeout time.Duration
+	SecretFile         string
+	Region             string
+	CodeLength         int
+	CodeTTL            time.Duration
+	LogLevel           string
+	LogFormat          string
+	DebugAddr          string
+	SMPP               []string // smpp:// URLs, in order of preference
+	ConfigFile         string
 
 	WebhookAllowPrivate bool
 	CallbackRetry       time.Duration
@@ -64,6 +67,8 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on (host:port)")
 	fs.StringVar(&c.DataDir, "data-dir", "./otpgate-data", "directory for the database and the server secret (created if missing)")
 	fs.StringVar(&c.DB, "db", "", dbHelp)
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", 16, "PostgreSQL: connections in this node's pool")
+	fs.DurationVar(&c.DBStatementTimeout, "db-statement-timeout", 10*time.Second, "PostgreSQL: the longest one statement may run")
 	fs.StringVar(&c.SecretFile, "secret-file", "", "file holding the server secret (64 hex characters); default: DATA_DIR/secret, created on first start")
 	fs.StringVar(&c.Region, "region", "JO", "region for numbers written without a country code (ISO 3166 code)")
 	fs.IntVar(&c.CodeLength, "code-length", verification.DefaultCodeLength, "digits in a code, 4-10, for services created from now on")
@@ -91,6 +96,12 @@ func (c *ServeConfig) Validate() error {
 	}
 	if c.CodeLength < verification.MinCodeLength || c.CodeLength > verification.MaxCodeLength {
 		return fmt.Errorf("--code-length %d: must be %d-%d", c.CodeLength, verification.MinCodeLength, verification.MaxCodeLength)
+	}
+	if c.DBMaxConns != 0 && (c.DBMaxConns < 2 || c.DBMaxConns > 1000) {
+		return fmt.Errorf("--db-max-conns %d: must be 2-1000", c.DBMaxConns)
+	}
+	if c.DBStatementTimeout != 0 && c.DBStatementTimeout < 100*time.Millisecond {
+		return fmt.Errorf("--db-statement-timeout %s: must be at least 100ms", c.DBStatementTimeout)
 	}
 	if c.CallbackRetry < 0 || c.CallbackRetry > time.Hour {
 		return fmt.Errorf("--callback-retry %s: must be between 0 (5s) and 1h", c.CallbackRetry)
@@ -205,7 +216,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("--region: %w", err)
 	}
-	if m.store, err = openStore(ctx, m.Config.DB, m.Config.DataDir, log); err != nil {
+	dbo := DBOptions{MaxConns: m.Config.DBMaxConns, StatementTimeout: m.Config.DBStatementTimeout}
+	if isPostgres(m.Config.DB) {
+		if dbo.Node, err = nodeID(m.Config.DataDir); err != nil {
+			return err
+		}
+	}
+	if m.store, err = openStore(ctx, m.Config.DB, m.Config.DataDir, log, dbo); err != nil {
 		return err
 	}
 	if err := m.firstStart(ctx); err != nil {
@@ -280,7 +297,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := auth.Load(ctx); err != nil {
 		return err
 	}
-	srv := api.New(api.Config{Auth: auth, Logger: log})
+	srv := api.New(api.Config{Auth: auth, Logger: log, Ready: m.store.Ping})
 	twofa.Register(srv, vs)
 	twilio.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})
 	restcomm.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})

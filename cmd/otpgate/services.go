@@ -54,7 +54,7 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return fmt.Errorf("--events-url: %w", err)
 		}
 	}
-	st, err := openStore(ctx, *db, *dataDir, nil)
+	st, err := openStore(ctx, *db, *dataDir, nil, DBOptions{})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,6 +18,7 @@ import (
 	"github.com/otpgate/otpgate/internal/inbound"
 	"github.com/otpgate/otpgate/internal/messaging"
 	"github.com/otpgate/otpgate/internal/pipeline"
+	"github.com/otpgate/otpgate/internal/postgres"
 	"github.com/otpgate/otpgate/internal/sandbox"
 	"github.com/otpgate/otpgate/internal/sqlite"
 	"github.com/otpgate/otpgate/internal/verification"
@@ -38,34 +42,45 @@ type Store interface {
 	SetAccountSMSURL(ctx context.Context, sid, url string) error
 	// UpdateService stores a service's code length, lifetime and events URL.
 	UpdateService(ctx context.Context, svc verification.Service) error
-	// ReleaseLeases makes every claimed message and callback due now: at
-	// start-up, when no other process can hold a claim.
+	// ReleaseLeases makes the messages and callbacks this node claimed due
+	// now: at start-up, its last run's claims (on PostgreSQL, no other
+	// node's; on SQLite every claim, the data directory being locked).
 	ReleaseLeases(ctx context.Context) (int, error)
+	// Ping reports whether the database answers (/readyz).
+	Ping(ctx context.Context) error
 	Close() error
 }
 
+// DBOptions are the settings of a database given on the command line.
+type DBOptions struct {
+	MaxConns         int           // PostgreSQL pool size
+	StatementTimeout time.Duration // PostgreSQL statement timeout
+	Node             string        // this node's name in its claims; "" for a command that claims nothing
+	ConnectTimeout   time.Duration // how long to try reaching the database; 0: 10 s
+}
+
 // dbHelp says which --db values are accepted.
-const dbHelp = "the database: sqlite:PATH (a file, created if missing); default: the embedded SQLite database DATA_DIR/otpgate.db"
+const dbHelp = "the database: postgres://USER[:PASSWORD]@HOST[:PORT]/DB (several nodes share it; a password may be $ENV_VAR), or sqlite:PATH; default: the embedded SQLite database DATA_DIR/otpgate.db"
+
+// isPostgres reports whether a --db value names PostgreSQL.
+func isPostgres(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
 
 // openStore opens the store a --db URL names ("" for the embedded default
 // in dataDir). It is the one place otpgate names a store's implementation.
-func openStore(ctx context.Context, db, dataDir string, log *slog.Logger) (Store, error) {
-	path := ""
+func openStore(ctx context.Context, db, dataDir string, log *slog.Logger, o DBOptions) (Store, error) {
 	switch {
-	case db == "":
-		if err := os.MkdirAll(dataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("--data-dir: %w", err)
+	case isPostgres(db):
+		st, err := postgres.Open(ctx, expandPassword(db), postgres.Options{MaxConns: o.MaxConns, StatementTimeout: o.StatementTimeout, Node: o.Node, ConnectTimeout: o.ConnectTimeout})
+		if err != nil {
+			return nil, err
 		}
-		path = filepath.Join(dataDir, "otpgate.db")
-	case strings.HasPrefix(db, "sqlite:"):
-		path = strings.TrimPrefix(strings.TrimPrefix(db, "sqlite:"), "//")
-		if path == "" {
-			return nil, fmt.Errorf("--db %q: give the database file, e.g. sqlite:/var/lib/otpgate/otpgate.db", db)
-		}
-	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		return nil, fmt.Errorf("--db: PostgreSQL is not supported yet; use sqlite:PATH or leave --db out for the embedded database")
-	default:
-		return nil, fmt.Errorf("--db %q: unknown kind of database; want %s", redactDB(db), dbHelp)
+		return st, nil
+	}
+	path, err := sqlitePath(db, dataDir)
+	if err != nil {
+		return nil, err
 	}
 	st, err := sqlite.Open(ctx, path)
 	if err != nil {
@@ -77,14 +92,74 @@ func openStore(ctx context.Context, db, dataDir string, log *slog.Logger) (Store
 	return st, nil
 }
 
-// redactDB hides a password in a database URL.
-func redactDB(db string) string {
-	if at := strings.LastIndex(db, "@"); at >= 0 {
-		if scheme := strings.Index(db, "://"); scheme >= 0 && scheme < at {
-			if colon := strings.Index(db[scheme+3:at], ":"); colon >= 0 {
-				return db[:scheme+3+colon] + ":***" + db[at:]
-			}
-		}
+// migrateStore applies pending migrations (otpgate migrate).
+func migrateStore(ctx context.Context, db, dataDir string) (from, to int, err error) {
+	if isPostgres(db) {
+		return postgres.Migrate(ctx, expandPassword(db))
 	}
-	return db
+	path, err := sqlitePath(db, dataDir)
+	if err != nil {
+		return 0, 0, err
+	}
+	return sqlite.Migrate(ctx, path)
+}
+
+func sqlitePath(db, dataDir string) (string, error) {
+	switch {
+	case db == "":
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return "", fmt.Errorf("--data-dir: %w", err)
+		}
+		return filepath.Join(dataDir, "otpgate.db"), nil
+	case strings.HasPrefix(db, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(db, "sqlite:"), "//")
+		if path == "" {
+			return "", fmt.Errorf("--db %q: give the database file, e.g. sqlite:/var/lib/otpgate/otpgate.db", db)
+		}
+		return path, nil
+	}
+	return "", fmt.Errorf("--db %q: unknown kind of database; want %s", postgres.Redact(db), dbHelp)
+}
+
+// expandPassword reads a password written $NAME from the environment, so
+// it stays off the command line.
+func expandPassword(db string) string {
+	at := strings.LastIndex(db, "@")
+	scheme := strings.Index(db, "://")
+	if at < 0 || scheme < 0 {
+		return db
+	}
+	colon := strings.Index(db[scheme+3:at], ":")
+	if colon < 0 {
+		return db
+	}
+	pw := db[scheme+3+colon+1 : at]
+	if !strings.HasPrefix(pw, "$") {
+		return db
+	}
+	return db[:scheme+3+colon+1] + os.Getenv(pw[1:]) + db[at:]
+}
+
+// nodeID names this node in the claims it holds: made once and kept in the
+// data directory (which one process at a time may use).
+func nodeID(dataDir string) (string, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", fmt.Errorf("--data-dir: %w", err)
+	}
+	file := filepath.Join(dataDir, "node-id")
+	b, err := os.ReadFile(file)
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	var r [8]byte
+	rand.Read(r[:])
+	host, _ := os.Hostname()
+	id := host + "-" + hex.EncodeToString(r[:])
+	if err := os.WriteFile(file, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("--data-dir: %w", err)
+	}
+	return id, nil
 }

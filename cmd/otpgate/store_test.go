@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/otpgate/otpgate/internal/storetest"
 )
@@ -24,10 +25,11 @@ func TestOpenStoreURLs(t *testing.T) {
 		{"sqlite:" + dir + "/other.db", ""},
 		{"sqlite://" + dir + "/third.db", ""},
 		{"sqlite:", "give the database file"},
-		{"postgres://otpgate:hunter2@db.example.com/otpgate", "PostgreSQL is not supported yet"},
+		{"postgres://otpgate:hunter2@127.0.0.1:1/otpgate", "cannot reach PostgreSQL at 127.0.0.1:1"},
+		{"postgres://otpgate:hunter2@[::1/otpgate", "is not a PostgreSQL URL"},
 		{"mysql://root:hunter2@localhost/otpgate", "unknown kind of database"},
 	} {
-		st, err := openStore(t.Context(), tt.db, dir, nil)
+		st, err := openStore(t.Context(), tt.db, dir, nil, DBOptions{ConnectTimeout: 2 * time.Second})
 		switch {
 		case tt.wantErr == "" && err != nil:
 			t.Errorf("openStore(%q): %v", tt.db, err)

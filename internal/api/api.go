@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/otpgate"
@@ -45,6 +46,9 @@ type Handler func(w http.ResponseWriter, r *http.Request) error
 type Config struct {
 	Auth   *account.Authenticator
 	Logger *slog.Logger
+	// Ready, if set, tells GET /readyz whether this node can serve (its
+	// database answers); GET /healthz only says the process is alive.
+	Ready func(ctx context.Context) error
 }
 
 // Server is the HTTP handler of every API.
@@ -71,9 +75,21 @@ func New(cfg Config) *Server {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		return nil
 	})
+	s.Public("GET /readyz", nil, func(w http.ResponseWriter, r *http.Request) error {
+		if cfg.Ready != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := cfg.Ready(ctx); err != nil {
+				s.log.Warn("not ready", "err", err)
+				return otpgate.Errorf(otpgate.KindUnavailable, otpgate.CodeUnavailable, "Not ready: the database does not answer")
+			}
+		}
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		return nil
+	})
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, r, nil, otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound,
-			"No route %s %s; the routes are POST /2fa/send, POST /2fa/verify, GET /sandbox/messages, POST /sandbox/inbound, GET /healthz and the messages API under /2010-04-01/Accounts/{AccountSid}/Messages.json", r.Method, r.URL.Path))
+			"No route %s %s; the routes are POST /2fa/send, POST /2fa/verify, GET /sandbox/messages, POST /sandbox/inbound, GET /healthz, GET /readyz and the messages API under /2010-04-01/Accounts/{AccountSid}/Messages.json", r.Method, r.URL.Path))
 	})
 	return s
 }

@@ -3,12 +3,14 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/store"
 )
 
 // errorBody is the wire form of every error, on every route: the shape
@@ -57,6 +59,12 @@ func statusOf(e *otpgate.Error) int {
 // with the request id and the client sees only that id.
 func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, d *Dialect, err error) {
 	e := otpgate.AsError(err)
+	if e == nil && errors.Is(err, store.ErrUnavailable) {
+		s.log.Warn("request failed: the database is unavailable", "request_id", RequestID(r), "path", r.URL.Path, "err", err)
+		e = otpgate.Errorf(otpgate.KindUnavailable, otpgate.CodeUnavailable,
+			"The database is unavailable; try again shortly")
+		e.RetryAfter = time.Second
+	}
 	if e == nil {
 		id := RequestID(r)
 		s.log.Error("request failed", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
@@ -78,7 +86,7 @@ func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, d *Dialect, 
 	switch {
 	case status == http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Basic realm="otpgate"`)
-	case status == http.StatusTooManyRequests && e.RetryAfter > 0:
+	case (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && e.RetryAfter > 0:
 		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}
 	WriteJSON(w, status, errorBody{Code: code, Message: msg, MoreInfo: moreInfo(code), Status: status})

@@ -207,6 +207,43 @@ func (s *Store) submit(ctx context.Context, prio priority, fn func(*tx) error) e
 	return err
 }
 
+// ErrSchemaNewer means the database was migrated by a newer otpgate.
+var ErrSchemaNewer = errors.New("the database's schema is newer than this otpgate")
+
+// Ping reports whether the database answers (for /readyz).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.readDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Migrate applies pending migrations to the database at path and returns
+// the schema's version before and after (otpgate migrate).
+func Migrate(ctx context.Context, path string) (from, to int, err error) {
+	db, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer db.Close()
+	version := func() (int, error) {
+		var v int
+		err := db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v)
+		if err != nil && strings.Contains(err.Error(), "no such table") {
+			return 0, nil
+		}
+		return v, err
+	}
+	if from, err = version(); err != nil {
+		return 0, 0, err
+	}
+	if err := migrate(ctx, db); err != nil {
+		return from, 0, err
+	}
+	to, err = version()
+	return from, to, err
+}
+
 func migrate(ctx context.Context, db *sql.DB) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
 		return err
@@ -216,6 +253,13 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	sort.Strings(names)
+	var have int
+	if err := db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return err
+	}
+	if known := len(names); have > known {
+		return fmt.Errorf("%w: it is at version %d, this otpgate knows up to %d; run the newer otpgate", ErrSchemaNewer, have, known)
+	}
 	for _, name := range names {
 		base := filepath.Base(name)
 		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])

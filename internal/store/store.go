@@ -21,3 +21,8 @@ var ErrConflict = errors.New("store: conflict")
 
 // ErrClosed is returned by a store that has been closed or is shutting down.
 var ErrClosed = errors.New("store: closed")
+
+// ErrUnavailable is returned when the database cannot be reached (a
+// connection refused or lost, the server restarting); the request may be
+// tried again. APIs answer it with 503.
+var ErrUnavailable = errors.New("store: the database is unavailable")

@@ -226,6 +226,9 @@ var sandboxTests = []testCase{
 }
 
 var closeTests = []testCase{
+	{"PingAnswers", func(t *testing.T, s Store) {
+		check(t, "Ping", s.Ping(ctx))
+	}},
 	{"OpsAfterCloseAreRefused", func(t *testing.T, s Store) {
 		MustInsertAccount(t, s, newAccount("AC1"))
 		check(t, "Close", s.Close())

@@ -55,6 +55,7 @@ type Store interface {
 	SetAccountSMSURL(ctx context.Context, sid, url string) error
 	UpdateService(ctx context.Context, svc verification.Service) error
 	ReleaseLeases(ctx context.Context) (int, error)
+	Ping(ctx context.Context) error
 	Close() error
 }
 

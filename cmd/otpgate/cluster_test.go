@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/smpptest"
+)
+
+// pgSchemaURL returns $OTPGATE_TEST_PG pointed at a new, empty schema,
+// dropped when the test ends. Without the variable the test skips, saying
+// so, unless $CI is set: then it fails.
+func pgSchemaURL(tb testing.TB) string {
+	tb.Helper()
+	base := os.Getenv("OTPGATE_TEST_PG")
+	if base == "" {
+		if os.Getenv("CI") != "" {
+			tb.Fatal("OTPGATE_TEST_PG is not set, and CI is: the PostgreSQL tests must run (.ci/run sets it)")
+		}
+		tb.Skip("SKIPPING: set OTPGATE_TEST_PG=postgres://USER@HOST:PORT/DB to run the tests of several nodes on PostgreSQL (.ci/run does)")
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "c_" + hex.EncodeToString(b[:])
+	conn, err := pgx.Connect(context.Background(), base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), "CREATE SCHEMA "+schema); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if c, err := pgx.Connect(context.Background(), base); err == nil {
+			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// cluster is several otpgate nodes on one PostgreSQL database, sharing a
+// server secret, each with its own data directory.
+type cluster struct {
+	db, secret string
+	nodes      []*testServer
+	sid, token string
+}
+
+func newCluster(t *testing.T, n int, set func(i int, c *ServeConfig)) *cluster {
+	t.Helper()
+	c := &cluster{db: pgSchemaURL(t), secret: filepath.Join(t.TempDir(), "secret")}
+	var s [32]byte
+	rand.Read(s[:])
+	if err := os.WriteFile(c.secret, []byte(hex.EncodeToString(s[:])+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		var out bytes.Buffer
+		cfg := ServeConfig{
+			Addr: "127.0.0.1:0", DataDir: t.TempDir(), SecretFile: c.secret, DB: c.db, Region: "JO", CodeLength: 6,
+			CodeTTL: 10 * time.Minute, LogLevel: "warn", LogFormat: "text",
+		}
+		if set != nil {
+			set(i, &cfg)
+		}
+		m := &Main{Config: cfg, Stdout: &out, LogOutput: io.Discard}
+		if err := m.Run(context.Background()); err != nil {
+			m.Close()
+			t.Fatalf("start node %d: %v", i+1, err)
+		}
+		t.Cleanup(func() { m.Close() })
+		if i == 0 { // the first node on an empty database makes the account
+			sm := firstAccountRE.FindStringSubmatch(out.String())
+			if sm == nil {
+				t.Fatalf("the first node printed no account:\n%s", out.String())
+			}
+			c.sid, c.token = sm[1], sm[2]
+		} else if out.Len() > 0 {
+			t.Fatalf("node %d made an account on a database that has one:\n%s", i+1, out.String())
+		}
+		c.nodes = append(c.nodes, &testServer{Main: m, URL: "http://" + m.Addr(), SID: c.sid, Token: c.token, stdout: &out})
+	}
+	return c
+}
+
+// A code sent through one node is read and verified through the others.
+func TestClusterSendAndVerifyOnAnyNode(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	if r := c.nodes[0].send(t, "login", "0791234567"); r.Status != 201 {
+		t.Fatalf("send through node 1: %d %s", r.Status, r.Raw)
+	}
+	code := c.nodes[1].codes(t, "0791234567", 1)[0]
+	r := c.nodes[2].check(t, "login", "0791234567", code)
+	if r.Status != 200 || r.Body["valid"] != true {
+		t.Fatalf("check through node 3: %d %s", r.Status, r.Raw)
+	}
+	if r := c.nodes[0].check(t, "login", "0791234567", code); r.Status != 404 {
+		t.Fatalf("a second check through node 1 of the approved code: %d %s", r.Status, r.Raw)
+	}
+	for i, n := range c.nodes {
+		if r := call(t, "GET", n.URL+"/readyz", "", "", "", ""); r.Status != 200 {
+			t.Errorf("node %d /readyz: %d %s", i+1, r.Status, r.Raw)
+		}
+	}
+}
+
+// 100 concurrent wrong guesses spread over 3 nodes are evaluated at most 5
+// times; a resend through one node and a send limit hold across nodes too.
+func TestClusterLimitsHoldAcrossNodes(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	if r := c.nodes[0].send(t, "login", "0791234568"); r.Status != 201 {
+		t.Fatalf("send: %d %s", r.Status, r.Raw)
+	}
+	code := c.nodes[0].codes(t, "0791234568", 1)[0]
+	var mu sync.Mutex
+	counts := map[int]int{}
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Go(func() {
+			r := c.nodes[i%3].check(t, "login", "0791234568", wrongCode(code))
+			mu.Lock()
+			counts[r.Status]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if counts[200] != 5 || counts[429] != 95 {
+		t.Fatalf("100 wrong guesses over 3 nodes: %v; want 5 evaluated (200) and 95 refused (429)", counts)
+	}
+	// Five sends of one verification, through the three nodes in turn: the sixth is refused.
+	for i := range 5 {
+		if r := c.nodes[i%3].send(t, "other", "0791234569"); r.Status != 201 || r.num("send_attempts") != i+1 {
+			t.Fatalf("send %d: %d %s", i+1, r.Status, r.Raw)
+		}
+	}
+	if r := c.nodes[2].send(t, "other", "0791234569"); r.Status != 429 || r.num("code") != 60203 {
+		t.Fatalf("a sixth send: %d %s, want 429/60203", r.Status, r.Raw)
+	}
+}
+
+// An SMSC may send a receipt on any session of the account: the node that
+// gets it matches it through the database, whichever node sent the message.
+func TestClusterReceiptOnAnotherNodesBind(t *testing.T) {
+	peer := smpptest.Start(t, smpptest.Options{})
+	c := newCluster(t, 2, func(i int, cfg *ServeConfig) {
+		cfg.SMPP = []string{fmt.Sprintf("smpp://node%d:secret@%s?name=zain", i+1, peer.Addr)}
+	})
+	peer.WaitBinds(t, 2, 10*time.Second)
+	r := c.nodes[0].send(t, "login", "0791234570")
+	if r.Status != 201 {
+		t.Fatalf("send: %d %s", r.Status, r.Raw)
+	}
+	sub := peer.WaitSubmits(t, 1, 10*time.Second)[0]
+	if sub.SystemID != "node1" {
+		t.Fatalf("the submit came on %s's bind, want node1's", sub.SystemID)
+	}
+	c.nodes[0].waitMessage(t, r.str("message_sid"), message.Sent)
+	peer.SendReceipt(t, smpptest.ReceiptSpec{MessageID: sub.MessageID, SystemID: "node2"})
+	acks := peer.WaitDeliverAcks(t, 1, 10*time.Second)
+	if acks[0].CommandStatus != 0 {
+		t.Fatalf("node 2 answered the receipt %#x", acks[0].CommandStatus)
+	}
+	m := c.nodes[0].waitMessage(t, r.str("message_sid"), message.Delivered)
+	if m.Connector != "zain" {
+		t.Errorf("delivered message %+v", m)
+	}
+}

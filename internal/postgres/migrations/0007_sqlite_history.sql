@@ -1,0 +1,1 @@
+-- Folded into 0001: PostgreSQL began at SQLite's version 10.

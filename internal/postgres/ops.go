@@ -1,0 +1,631 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/callback"
+	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/verification"
+)
+
+// The writes, each one op of a group commit (see writer.go); their
+// contracts are the interfaces' (pipeline.Store, verify.Store, ...).
+
+// InsertSend stores a send; see pipeline.Store.
+func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		if v != nil {
+			if err := t.writeChange(*v, m.CreatedAt); err != nil {
+				return err
+			}
+		}
+		due, claimed, by := o.CreatedAt, false, ""
+		if !o.LeaseUntil.IsZero() {
+			due, claimed, by = o.LeaseUntil, true, t.node
+		}
+		_, err := t.exec(`INSERT INTO messages (`+messageCols+`, ob_queued, ob_payload, ob_due, ob_claimed, ob_claimed_by, ob_expires_at, ob_created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, true, $19, $20, $21, $22, $23, $24)`,
+			m.SID, m.AccountSID, m.VerificationSID, string(m.Direction), m.From, m.To, m.Body, string(m.Status),
+			m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback,
+			o.Payload, nanos(due), claimed, by, nanos(o.ExpiresAt), nanos(o.CreatedAt))
+		return err
+	})
+}
+
+// writeChange applies a send's verification change under its guard: a new
+// one under its key's lock, unless one blocks; one more code only if no
+// other send moved it on.
+func (t *tx) writeChange(c verification.Change, now time.Time) error {
+	v := c.V
+	if c.New {
+		if err := t.lock(keyOf(v.Key())); err != nil {
+			return err
+		}
+		var one int
+		err := t.queryRow(`SELECT 1 FROM verifications WHERE account_sid = $1 AND service_sid = $2 AND to_number = $3
+			AND status IN ('pending', 'max_attempts_reached') AND expires_at > $4 LIMIT 1`, v.AccountSID, v.ServiceSID, v.To, nanos(now)).Scan(&one)
+		if err == nil {
+			return store.ErrConflict
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		_, err = t.exec(`INSERT INTO verifications (`+verificationCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			v.SID, v.AccountSID, v.ServiceSID, v.To, v.From, v.Channel, string(v.Status),
+			encodeCodes(v.Codes), v.SendAttempts, v.CheckAttempts, nanos(v.CreatedAt), nanos(v.UpdatedAt), nanos(v.ExpiresAt))
+		return err
+	}
+	n, err := t.exec(`UPDATE verifications SET codes = $1, send_attempts = $2, updated_at = $3, expires_at = $4, from_addr = $5
+		WHERE sid = $6 AND send_attempts = $7 AND status = 'pending'`,
+		encodeCodes(v.Codes), v.SendAttempts, nanos(v.UpdatedAt), nanos(v.ExpiresAt), v.From, v.SID, v.SendAttempts-1)
+	if err == nil && n != 1 {
+		err = store.ErrConflict
+	}
+	return err
+}
+
+// CreateService inserts a service, or returns the one of that name.
+func (s *Store) CreateService(ctx context.Context, svc verification.Service) (verification.Service, error) {
+	var out verification.Service
+	err := s.submit(ctx, normal, func(t *tx) error {
+		if _, err := t.exec(`INSERT INTO services (`+serviceCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_sid, name) DO NOTHING`,
+			svc.SID, svc.AccountSID, svc.Name, svc.CodeLength, int64(svc.TTL), nanos(svc.CreatedAt), svc.EventsURL); err != nil {
+			return err
+		}
+		var err error
+		out, err = scanService(t.queryRow(`SELECT `+serviceCols+` FROM services WHERE account_sid = $1 AND name = $2`, svc.AccountSID, svc.Name))
+		return err
+	})
+	return out, err
+}
+
+// UpdateService stores a service's settings.
+func (s *Store) UpdateService(ctx context.Context, svc verification.Service) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		return t.execOne("update service "+svc.SID, `UPDATE services SET code_length = $1, ttl_ns = $2, events_url = $3 WHERE sid = $4`,
+			svc.CodeLength, int64(svc.TTL), svc.EventsURL, svc.SID)
+	})
+}
+
+// CountCheck counts a check; see verify.Store. The verification's row is
+// locked while it is counted and judged: concurrent checks on any node
+// take turns.
+func (s *Store) CountCheck(ctx context.Context, key verification.Key, max int, now time.Time,
+	judge func(verification.Verification) (verification.Status, []callback.Callback)) (verification.Verification, bool, error) {
+	var v verification.Verification
+	var counted bool
+	err := s.submit(ctx, normal, func(t *tx) error {
+		counted = false
+		var err error
+		v, err = scanVerification(t.queryRow(`SELECT `+verificationCols+` FROM verifications
+			WHERE account_sid = $1 AND service_sid = $2 AND to_number = $3 ORDER BY created_at DESC, sid DESC LIMIT 1 FOR UPDATE`,
+			key.AccountSID, key.ServiceSID, key.To))
+		if err == nil && !v.Live(now) {
+			err = store.ErrNotFound
+		}
+		if err != nil || v.Status != verification.Pending || v.CheckAttempts >= max {
+			return err
+		}
+		n, err := t.exec(`UPDATE verifications SET check_attempts = check_attempts + 1, updated_at = $1
+			WHERE sid = $2 AND status = 'pending' AND check_attempts < $3`, nanos(now), v.SID, max)
+		if err != nil || n != 1 {
+			return err
+		}
+		v.CheckAttempts++
+		counted = true
+		v.UpdatedAt = now
+		status, cbs := judge(v)
+		if status == v.Status {
+			return nil
+		}
+		v.Status = status
+		if _, err := t.exec(`UPDATE verifications SET status = $1, updated_at = $2 WHERE sid = $3`, string(status), nanos(now), v.SID); err != nil {
+			return err
+		}
+		return t.insertCallbacks(cbs)
+	})
+	return v, counted, err
+}
+
+// Resolve applies resolutions; see verify.Store.
+func (s *Store) Resolve(ctx context.Context, rs []verification.Resolution, events []callback.Callback) (int, error) {
+	var applied int
+	err := s.submit(ctx, normal, func(t *tx) error {
+		applied = 0
+		done := map[string]bool{}
+		for _, r := range rs {
+			n, err := t.exec(`UPDATE verifications SET status = $1, updated_at = $2
+				WHERE sid = $3 AND status = ANY($4) AND ($5::bigint = 0 OR expires_at <= $5::bigint)`,
+				string(r.To), nanos(r.At), r.SID, statuses(r.From), nanos(r.ExpiredBy))
+			if err != nil {
+				return err
+			}
+			if n == 1 {
+				applied++
+				done[r.SID] = true
+			}
+		}
+		var keep []callback.Callback
+		for _, e := range events {
+			if done[e.Subject] {
+				keep = append(keep, e)
+			}
+		}
+		return t.insertCallbacks(keep)
+	})
+	return applied, err
+}
+
+// RedactMessage empties a message's body; see messaging.Store.
+func (s *Store) RedactMessage(ctx context.Context, accountSID, sid string, from []message.Status, at time.Time) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		n, err := t.exec(`UPDATE messages SET body = '', updated_at = $1 WHERE sid = $2 AND account_sid = $3 AND status = ANY($4)`,
+			nanos(at), sid, accountSID, statuses(from))
+		if err != nil || n == 1 {
+			return err
+		}
+		return t.missingOrConflict(accountSID, sid)
+	})
+}
+
+// missingOrConflict tells why a guarded write to one of the account's
+// messages changed nothing.
+func (t *tx) missingOrConflict(accountSID, sid string) error {
+	var owner string
+	err := t.queryRow(`SELECT account_sid FROM messages WHERE sid = $1`, sid).Scan(&owner)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && owner != accountSID) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return store.ErrConflict
+}
+
+// CancelMessage cancels a queued message; see messaging.Store.
+func (s *Store) CancelMessage(ctx context.Context, accountSID, sid string, at time.Time) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		m, err := scanMessage(t.queryRow(`UPDATE messages SET status = 'canceled', updated_at = $1, ob_queued = false, ob_payload = NULL, ob_claimed = false
+			WHERE sid = $2 AND account_sid = $3 AND status = 'queued' AND ob_queued AND NOT ob_claimed
+			RETURNING `+messageCols, nanos(at), sid, accountSID))
+		if errors.Is(err, store.ErrNotFound) {
+			return t.missingOrConflict(accountSID, sid)
+		}
+		if err != nil {
+			return err
+		}
+		t.wrote = true
+		if cb, ok := callback.ForStatus(m, at); ok {
+			return t.insertCallbacks([]callback.Callback{cb})
+		}
+		return nil
+	})
+}
+
+// DeleteMessage removes a message; see messaging.Store.
+func (s *Store) DeleteMessage(ctx context.Context, accountSID, sid string) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		return t.execOne("delete message "+sid, `DELETE FROM messages WHERE sid = $1 AND account_sid = $2`, sid, accountSID)
+	})
+}
+
+// ClaimOutbox leases due messages for this node; rows another node is
+// claiming at the same moment are skipped, not waited for.
+func (s *Store) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]message.Outbound, error) {
+	var out []message.Outbound
+	err := s.submit(ctx, urgent, func(t *tx) error {
+		out = out[:0]
+		rows, err := t.query(`UPDATE messages m SET ob_due = $1, ob_claimed = true, ob_claimed_by = $4
+			FROM (SELECT sid, ob_due AS was_due FROM messages WHERE ob_queued AND ob_due <= $2 ORDER BY ob_due LIMIT $3 FOR UPDATE SKIP LOCKED) d
+			WHERE m.sid = d.sid
+			RETURNING m.sid, m.account_sid, m.from_addr, m.to_number, m.ob_payload, m.ob_attempts, m.ob_last_error, m.ob_expires_at, m.ob_created_at, m.status_callback, d.was_due`,
+			nanos(leaseUntil), nanos(now), limit, t.node)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var due []int64
+		for rows.Next() {
+			var o message.Outbound
+			var created, expires, wasDue int64
+			if err := rows.Scan(&o.SID, &o.AccountSID, &o.From, &o.To, &o.Payload, &o.Attempts, &o.LastError, &expires, &created, &o.StatusCallback, &wasDue); err != nil {
+				t.failed = err
+				return err
+			}
+			o.CreatedAt, o.ExpiresAt, o.LeaseUntil = fromNanos(created), fromNanos(expires), leaseUntil.UTC()
+			out = append(out, o)
+			due = append(due, wasDue)
+		}
+		if err := rows.Err(); err != nil {
+			t.failed = err
+			return err
+		}
+		if len(out) > 0 {
+			t.wrote = true
+		}
+		idx := make([]int, len(out))
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortFunc(idx, func(a, b int) int {
+			if c := cmp.Compare(due[a], due[b]); c != 0 {
+				return c
+			}
+			return strings.Compare(out[a].SID, out[b].SID)
+		})
+		sorted := make([]message.Outbound, len(out))
+		for i, j := range idx {
+			sorted[i] = out[j]
+		}
+		out = sorted
+		return nil
+	})
+	return out, err
+}
+
+// RescheduleOutbox releases a message's lease; see dispatch.Store.
+func (s *Store) RescheduleOutbox(ctx context.Context, sid string, attempts int, next time.Time, lastError string) error {
+	return s.submit(ctx, urgent, func(t *tx) error {
+		return t.execOne("reschedule outbox message "+sid,
+			`UPDATE messages SET ob_attempts = $1, ob_due = $2, ob_last_error = $3, ob_claimed = false, ob_claimed_by = '' WHERE sid = $4 AND ob_queued`,
+			attempts, nanos(next), lastError, sid)
+	})
+}
+
+// ReleaseLeases makes the messages and callbacks this node claimed due now:
+// at start-up, its last run's claims (no other node's).
+func (s *Store) ReleaseLeases(ctx context.Context) (int, error) {
+	var n int64
+	err := s.submit(ctx, normal, func(t *tx) error {
+		var err error
+		if n, err = t.exec(`UPDATE messages SET ob_due = ob_created_at, ob_claimed = false, ob_claimed_by = ''
+			WHERE ob_queued AND ob_claimed AND ob_claimed_by = $1`, t.node); err != nil {
+			return err
+		}
+		_, err = t.exec(`UPDATE callbacks SET next_attempt_at = created_at, claimed = false, claimed_by = '' WHERE claimed AND claimed_by = $1`, t.node)
+		return err
+	})
+	return int(n), err
+}
+
+// RecordOutcome records a send's outcome; see dispatch.Store.
+func (s *Store) RecordOutcome(ctx context.Context, o message.Outcome) error {
+	return s.submit(ctx, lazy, func(t *tx) error {
+		var locks []string
+		for _, keys := range o.PartKeys {
+			for _, k := range keys {
+				locks = append(locks, partKey(o.Connector, k))
+			}
+		}
+		if err := t.lock(locks...); err != nil {
+			return err
+		}
+		sentAt := time.Time{}
+		if o.Status == message.Sent || o.Status == message.Delivered {
+			sentAt = o.At
+		}
+		if err := t.advance(true, o.SID, o.Status, o.ErrorCode, o.ErrorMessage, o.Connector, o.ProviderID, sentAt, o.At); err != nil {
+			return err
+		}
+		for i, keys := range o.PartKeys {
+			if len(keys) == 0 {
+				continue
+			}
+			if _, err := t.exec(`INSERT INTO message_parts (connector, smsc_id, message_sid, part, total) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (connector, smsc_id) DO UPDATE SET message_sid = excluded.message_sid, part = excluded.part, total = excluded.total, status = '', error_code = 0`,
+				o.Connector, keys[0], o.SID, i+1, len(o.PartKeys)); err != nil {
+				return err
+			}
+		}
+		// Receipts that came before the parts were known.
+		for _, keys := range o.PartKeys {
+			if len(keys) == 0 {
+				continue
+			}
+			var r message.Receipt
+			var key, status string
+			err := t.queryRow(`DELETE FROM orphan_receipts WHERE (connector, smsc_id) IN
+				(SELECT connector, smsc_id FROM orphan_receipts WHERE connector = $1 AND smsc_id = ANY($2) LIMIT 1)
+				RETURNING smsc_id, status, error_code, error_message`, o.Connector, keys).Scan(&key, &status, &r.ErrorCode, &r.ErrorMessage)
+			if errors.Is(err, pgx.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			t.wrote = true
+			r.Status, r.Connector, r.Keys, r.At = message.Status(status), o.Connector, keys, o.At
+			if err := t.receiptOnPart(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ApplyReceipt records a receipt; see dispatch.Store.
+func (s *Store) ApplyReceipt(ctx context.Context, r message.Receipt) (bool, error) {
+	queued := false
+	err := s.submit(ctx, lazy, func(t *tx) error {
+		err := t.applyReceipt(r)
+		queued = t.callbacks > 0
+		return err
+	})
+	return queued, err
+}
+
+func (t *tx) applyReceipt(r message.Receipt) error {
+	if r.MessageSID != "" {
+		return t.advance(false, r.MessageSID, r.Status, r.ErrorCode, r.ErrorMessage, "", "", time.Time{}, r.At)
+	}
+	locks := make([]string, len(r.Keys))
+	for i, k := range r.Keys {
+		locks[i] = partKey(r.Connector, k)
+	}
+	if err := t.lock(locks...); err != nil {
+		return err
+	}
+	err := t.receiptOnPart(r)
+	if !errors.Is(err, store.ErrNotFound) || len(r.Keys) == 0 {
+		return err
+	}
+	_, err = t.exec(`INSERT INTO orphan_receipts (connector, smsc_id, status, error_code, error_message, received_at) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (connector, smsc_id) DO UPDATE SET status = excluded.status, error_code = excluded.error_code, error_message = excluded.error_message, received_at = excluded.received_at`,
+		r.Connector, r.Keys[0], string(r.Status), r.ErrorCode, r.ErrorMessage, nanos(r.At))
+	return err
+}
+
+// receiptOnPart records a receipt on the part one of its keys names (the
+// earliest key first) and moves the message as its parts decide.
+func (t *tx) receiptOnPart(r message.Receipt) error {
+	if len(r.Keys) == 0 {
+		return store.ErrNotFound
+	}
+	var sid, key string
+	var total int
+	err := t.queryRow(`SELECT message_sid, total, smsc_id FROM message_parts WHERE connector = $1 AND smsc_id = ANY($2)
+		ORDER BY array_position($2, smsc_id) LIMIT 1`, r.Connector, r.Keys).Scan(&sid, &total, &key)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if total == 1 {
+		return t.advance(false, sid, r.Status, r.ErrorCode, r.ErrorMessage, "", "", time.Time{}, r.At)
+	}
+	if _, err := t.exec(`UPDATE message_parts SET status = $1, error_code = $2 WHERE connector = $3 AND smsc_id = $4`,
+		string(r.Status), r.ErrorCode, r.Connector, key); err != nil {
+		return err
+	}
+	rows, err := t.query(`SELECT part, status, error_code FROM message_parts WHERE message_sid = $1 AND total <> 1 ORDER BY part`, sid)
+	if err != nil {
+		return err
+	}
+	var parts []message.PartStatus
+	for rows.Next() {
+		var p message.PartStatus
+		var st string
+		if err := rows.Scan(&p.Part, &st, &p.ErrorCode); err != nil {
+			rows.Close()
+			t.failed = err
+			return err
+		}
+		p.Status = message.Status(st)
+		parts = append(parts, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		t.failed = err
+		return err
+	}
+	status, code, ok := message.FromParts(parts)
+	if !ok {
+		return nil
+	}
+	errMsg := ""
+	if status != message.Delivered {
+		errMsg = r.ErrorMessage
+	}
+	return t.advance(false, sid, status, code, errMsg, "", "", time.Time{}, r.At)
+}
+
+// advance moves a message to status when it may (message.Before), sets
+// what an outcome or receipt brings, and stores its status callback when the
+// status moved. With dequeue it also takes the message out of the outbox,
+// ErrNotFound when it is not there.
+func (t *tx) advance(dequeue bool, sid string, status message.Status, code int, errMsg, connector, pid string, sentAt, at time.Time) error {
+	q := `WITH old AS (SELECT sid, status FROM messages WHERE sid = $9 FOR UPDATE)
+		UPDATE messages m SET
+			status        = CASE WHEN old.status = ANY($1::text[]) THEN $2::text ELSE m.status END,
+			error_code    = CASE WHEN old.status = ANY($1::text[]) THEN $3::integer ELSE m.error_code END,
+			error_message = CASE WHEN old.status = ANY($1::text[]) THEN $4::text ELSE m.error_message END,
+			connector     = CASE WHEN $5::text <> '' THEN $5::text ELSE m.connector END,
+			provider_id   = CASE WHEN $6::text <> '' THEN $6::text ELSE m.provider_id END,
+			sent_at       = CASE WHEN $7::bigint <> 0 THEN $7::bigint ELSE m.sent_at END,
+			updated_at    = $8::bigint`
+	if dequeue {
+		q += `, ob_queued = false, ob_payload = NULL, ob_claimed = false, ob_claimed_by = ''
+		FROM old WHERE m.sid = old.sid AND m.ob_queued`
+	} else {
+		q += ` FROM old WHERE m.sid = old.sid`
+	}
+	q += ` RETURNING old.status = ANY($1::text[]), m.status_callback <> ''`
+	var changed, listened bool
+	err := t.queryRow(q, statuses(message.Before(status)), string(status), code, errMsg, connector, pid, nanos(sentAt), nanos(at), sid).
+		Scan(&changed, &listened)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("advance message %s: %w", sid, store.ErrNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	t.wrote = true
+	if !changed || !listened {
+		return nil
+	}
+	m, err := scanMessage(t.queryRow(`SELECT `+messageCols+` FROM messages WHERE sid = $1`, sid))
+	if err != nil {
+		return err
+	}
+	cb, _ := callback.ForStatus(m, at)
+	return t.insertCallbacks([]callback.Callback{cb})
+}
+
+// AddInboundPart keeps a part of a long inbound message; see inbound.Store.
+func (s *Store) AddInboundPart(ctx context.Context, p message.InboundPart) ([]message.InboundPart, error) {
+	var out []message.InboundPart
+	err := s.submit(ctx, normal, func(t *tx) error {
+		out = out[:0]
+		if _, err := t.exec(`INSERT INTO inbound_parts (connector, from_addr, to_addr, ref, total, seq, text, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT DO NOTHING`, p.Connector, p.From, p.To, p.Ref, p.Total, p.Seq, p.Text, nanos(p.ReceivedAt)); err != nil {
+			return err
+		}
+		rows, err := t.query(`SELECT seq, text, received_at FROM inbound_parts WHERE connector = $1 AND from_addr = $2 AND to_addr = $3 AND ref = $4 AND total = $5 ORDER BY seq`,
+			p.Connector, p.From, p.To, p.Ref, p.Total)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			q := message.InboundPart{Connector: p.Connector, From: p.From, To: p.To, Ref: p.Ref, Total: p.Total}
+			var at int64
+			if err := rows.Scan(&q.Seq, &q.Text, &at); err != nil {
+				t.failed = err
+				return err
+			}
+			q.ReceivedAt = fromNanos(at)
+			out = append(out, q)
+		}
+		if err := rows.Err(); err != nil {
+			t.failed = err
+			return err
+		}
+		return nil
+	})
+	return out, err
+}
+
+// InsertInbound stores a received message; see inbound.Store.
+func (s *Store) InsertInbound(ctx context.Context, m message.Message, parts *message.InboundPart, cbs []callback.Callback) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		if p := parts; p != nil {
+			n, err := t.exec(`DELETE FROM inbound_parts WHERE connector = $1 AND from_addr = $2 AND to_addr = $3 AND ref = $4 AND total = $5`,
+				p.Connector, p.From, p.To, p.Ref, p.Total)
+			if err != nil {
+				return err
+			}
+			if n != int64(p.Total) {
+				return store.ErrConflict
+			}
+		}
+		if _, err := t.exec(`INSERT INTO messages (`+messageCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+			m.SID, m.AccountSID, m.VerificationSID, string(m.Direction), m.From, m.To, m.Body, string(m.Status),
+			m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback); err != nil {
+			return err
+		}
+		return t.insertCallbacks(cbs)
+	})
+}
+
+// ClaimCallbacks leases due callbacks, the oldest pending of each subject;
+// rows another node is claiming are skipped.
+func (s *Store) ClaimCallbacks(ctx context.Context, now, leaseUntil time.Time, limit int) ([]callback.Callback, error) {
+	var out []callback.Callback
+	err := s.submit(ctx, normal, func(t *tx) error {
+		out = out[:0]
+		rows, err := t.query(`UPDATE callbacks SET next_attempt_at = $1, claimed = true, claimed_by = $4
+			WHERE sid IN (SELECT c.sid FROM callbacks c WHERE c.next_attempt_at <= $2
+				AND c.sid = (SELECT min(d.sid) FROM callbacks d WHERE d.message_sid = c.message_sid)
+				ORDER BY c.next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+			RETURNING sid, message_sid, account_sid, url, params, attempts, created_at, content_type`,
+			nanos(leaseUntil), nanos(now), limit, t.node)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c callback.Callback
+			var created int64
+			var ct string
+			if err := rows.Scan(&c.SID, &c.Subject, &c.AccountSID, &c.URL, &c.Body, &c.Attempts, &created, &ct); err != nil {
+				t.failed = err
+				return err
+			}
+			c.CreatedAt, c.NextAttemptAt, c.ContentType = fromNanos(created), leaseUntil.UTC(), callback.ContentType(ct)
+			out = append(out, c)
+		}
+		if err := rows.Err(); err != nil {
+			t.failed = err
+			return err
+		}
+		if len(out) > 0 {
+			t.wrote = true
+		}
+		slices.SortFunc(out, func(a, b callback.Callback) int { return strings.Compare(a.SID, b.SID) })
+		return nil
+	})
+	return out, err
+}
+
+func (t *tx) insertAttempt(a callback.Attempt) error {
+	_, err := t.exec(`INSERT INTO callback_attempts (callback_sid, attempt, message_sid, url, at, status_code, error, duration_ns) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT DO NOTHING`, a.CallbackSID, a.Attempt, a.Subject, a.URL, nanos(a.At), a.StatusCode, a.Error, int64(a.Duration))
+	return err
+}
+
+// FinishCallback records the last attempt of a callback; see webhook.Store.
+func (s *Store) FinishCallback(ctx context.Context, c callback.Callback, a callback.Attempt) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		if err := t.insertAttempt(a); err != nil {
+			return err
+		}
+		return t.execOne("finish callback "+c.SID, `DELETE FROM callbacks WHERE sid = $1`, c.SID)
+	})
+}
+
+// RetryCallback records an attempt and makes the callback due at next.
+func (s *Store) RetryCallback(ctx context.Context, c callback.Callback, a callback.Attempt, next time.Time) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		if err := t.insertAttempt(a); err != nil {
+			return err
+		}
+		return t.execOne("retry callback "+c.SID, `UPDATE callbacks SET attempts = $1, next_attempt_at = $2, claimed = false, claimed_by = '' WHERE sid = $3`,
+			a.Attempt, nanos(next), c.SID)
+	})
+}
+
+// InsertSandboxEntry keeps a sandbox delivery; see sandbox.Store.
+func (s *Store) InsertSandboxEntry(ctx context.Context, e message.SandboxEntry) error {
+	return s.submit(ctx, lazy, func(t *tx) error {
+		_, err := t.exec(`INSERT INTO sandbox_messages (sid, account_sid, from_addr, to_number, body, segments, encoding, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (sid) DO NOTHING`, e.SID, e.AccountSID, e.From, e.To, e.Body, e.Segments, e.Encoding, nanos(e.CreatedAt))
+		return err
+	})
+}
+
+// InsertAccount adds an account; see account.Store.
+func (s *Store) InsertAccount(ctx context.Context, a account.Account) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		_, err := t.exec(`INSERT INTO accounts (sid, name, token_hash, created_at, token_sealed) VALUES ($1, $2, $3, $4, $5)`,
+			a.SID, a.Name, a.TokenHash, nanos(a.CreatedAt), a.TokenSealed)
+		return err
+	})
+}
+
+// SetAccountSMSURL sets where the account's inbound SMS are POSTed.
+func (s *Store) SetAccountSMSURL(ctx context.Context, sid, url string) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		return t.execOne("set sms_url of account "+sid, `UPDATE accounts SET sms_url = $1 WHERE sid = $2`, url, sid)
+	})
+}

@@ -1,0 +1,211 @@
+package postgres
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/verification"
+)
+
+// The reads: from the pool, outside the group commits; they see what is
+// committed.
+
+// Account returns the account with the given SID.
+func (s *Store) Account(ctx context.Context, sid string) (account.Account, error) {
+	var a account.Account
+	var created int64
+	err := s.pool.QueryRow(ctx, `SELECT sid, name, token_hash, created_at, sms_url FROM accounts WHERE sid = $1`, sid).
+		Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SMSURL)
+	if err != nil {
+		return account.Account{}, unavailable(notFound(err))
+	}
+	a.CreatedAt = fromNanos(created)
+	return a, nil
+}
+
+// Accounts returns every account.
+func (s *Store) Accounts(ctx context.Context) ([]account.Account, error) {
+	rows, err := s.pool.Query(ctx, `SELECT sid, name, token_hash, created_at FROM accounts ORDER BY seq`)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var out []account.Account
+	for rows.Next() {
+		var a account.Account
+		var created int64
+		if err := rows.Scan(&a.SID, &a.Name, &a.TokenHash, &created); err != nil {
+			return nil, err
+		}
+		a.CreatedAt = fromNanos(created)
+		out = append(out, a)
+	}
+	return out, unavailable(rows.Err())
+}
+
+// AccountsVersion changes whenever an account is added or removed.
+func (s *Store) AccountsVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) * 1000003 + count(*) FROM accounts`).Scan(&v)
+	return v, unavailable(err)
+}
+
+// AccountTokenSealed returns the account's sealed auth token.
+func (s *Store) AccountTokenSealed(ctx context.Context, sid string) ([]byte, error) {
+	var b []byte
+	err := s.pool.QueryRow(ctx, `SELECT token_sealed FROM accounts WHERE sid = $1`, sid).Scan(&b)
+	return b, unavailable(notFound(err))
+}
+
+// NextDue returns when the earliest unclaimed outbox message is due.
+func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
+	var n *int64
+	if err := s.pool.QueryRow(ctx, `SELECT min(ob_due) FROM messages WHERE ob_queued`).Scan(&n); err != nil {
+		return time.Time{}, unavailable(err)
+	}
+	if n == nil {
+		return time.Time{}, store.ErrNotFound
+	}
+	return fromNanos(*n), nil
+}
+
+// Message returns one of the account's messages.
+func (s *Store) Message(ctx context.Context, accountSID, sid string) (message.Message, error) {
+	m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE sid = $1 AND account_sid = $2`, sid, accountSID))
+	return m, unavailable(err)
+}
+
+// Messages lists an account's messages, newest first.
+func (s *Store) Messages(ctx context.Context, f message.Filter) ([]message.Message, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	args := []any{f.AccountSID}
+	q := `SELECT ` + messageCols + ` FROM messages WHERE account_sid = $1`
+	add := func(cond string, v ...any) {
+		for _, x := range v {
+			args = append(args, x)
+			cond = replaceFirst(cond, "?", "$"+strconv.Itoa(len(args)))
+		}
+		q += " AND " + cond
+	}
+	if f.To != "" {
+		add("to_number = ?", f.To)
+	}
+	if f.From != "" {
+		add("from_addr = ?", f.From)
+	}
+	if f.Status != "" {
+		add("status = ?", string(f.Status))
+	}
+	if !f.SentFrom.IsZero() {
+		add("sent_at >= ? AND sent_at <> 0", nanos(f.SentFrom))
+	}
+	if !f.SentUntil.IsZero() {
+		add("sent_at < ? AND sent_at <> 0", nanos(f.SentUntil))
+	}
+	order := "DESC"
+	if c := f.Cursor; c != nil {
+		if c.Before {
+			add("(created_at, sid) > (?, ?)", nanos(c.CreatedAt), c.SID)
+			order = "ASC"
+		} else {
+			add("(created_at, sid) < (?, ?)", nanos(c.CreatedAt), c.SID)
+		}
+	}
+	args = append(args, limit)
+	q += " ORDER BY created_at " + order + ", sid " + order + " LIMIT $" + strconv.Itoa(len(args))
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var out []message.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	if order == "ASC" {
+		slices.Reverse(out)
+	}
+	return out, unavailable(rows.Err())
+}
+
+func replaceFirst(s, old, repl string) string {
+	for i := 0; i+len(old) <= len(s); i++ {
+		if s[i:i+len(old)] == old {
+			return s[:i] + repl + s[i+len(old):]
+		}
+	}
+	return s
+}
+
+// SandboxEntries lists the account's sandbox messages to a number, newest first.
+func (s *Store) SandboxEntries(ctx context.Context, accountSID, to string, limit int) ([]message.SandboxEntry, error) {
+	rows, err := s.pool.Query(ctx, `SELECT sid, account_sid, from_addr, to_number, body, segments, encoding, created_at
+		FROM sandbox_messages WHERE account_sid = $1 AND to_number = $2 ORDER BY created_at DESC, sid DESC LIMIT $3`, accountSID, to, limit)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var out []message.SandboxEntry
+	for rows.Next() {
+		var m message.SandboxEntry
+		var created int64
+		if err := rows.Scan(&m.SID, &m.AccountSID, &m.From, &m.To, &m.Body, &m.Segments, &m.Encoding, &created); err != nil {
+			return nil, err
+		}
+		m.CreatedAt = fromNanos(created)
+		out = append(out, m)
+	}
+	return out, unavailable(rows.Err())
+}
+
+// Service returns the account's service of that name.
+func (s *Store) Service(ctx context.Context, accountSID, name string) (verification.Service, error) {
+	svc, err := scanService(s.pool.QueryRow(ctx, `SELECT `+serviceCols+` FROM services WHERE account_sid = $1 AND name = $2`, accountSID, name))
+	return svc, unavailable(err)
+}
+
+// ServiceBySID returns a service.
+func (s *Store) ServiceBySID(ctx context.Context, sid string) (verification.Service, error) {
+	svc, err := scanService(s.pool.QueryRow(ctx, `SELECT `+serviceCols+` FROM services WHERE sid = $1`, sid))
+	return svc, unavailable(err)
+}
+
+// LatestVerification returns the newest verification of a key.
+func (s *Store) LatestVerification(ctx context.Context, key verification.Key) (verification.Verification, error) {
+	v, err := scanVerification(s.pool.QueryRow(ctx, `SELECT `+verificationCols+` FROM verifications
+		WHERE account_sid = $1 AND service_sid = $2 AND to_number = $3 ORDER BY created_at DESC, sid DESC LIMIT 1`, key.AccountSID, key.ServiceSID, key.To))
+	return v, unavailable(err)
+}
+
+// DueExpirations returns pending verifications whose codes expired in (since, now].
+func (s *Store) DueExpirations(ctx context.Context, since, now time.Time, limit int) ([]verification.Verification, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+verificationCols+` FROM verifications
+		WHERE expires_at > $1 AND expires_at <= $2 AND status = 'pending' ORDER BY expires_at LIMIT $3`, nanos(since), nanos(now), limit)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var out []verification.Verification
+	for rows.Next() {
+		v, err := scanVerification(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, unavailable(rows.Err())
+}
+
+func durationOf(n int64) time.Duration { return time.Duration(n) }

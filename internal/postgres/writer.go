@@ -1,0 +1,307 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/otpgate/otpgate/internal/store"
+)
+
+// priority orders the ops waiting for a group, as on SQLite: urgent ones
+// (the outbox's claims and reschedules) first; lazy ones (outcomes, receipts,
+// the sandbox inbox) wait up to lazyLinger, or until lazyBatch wait, to
+// share a commit; normal ones (sends, checks, the rest) as they come.
+type priority int
+
+const (
+	normal priority = iota
+	urgent
+	lazy
+)
+
+const (
+	lazyLinger = 10 * time.Millisecond
+	lazyBatch  = 64
+	maxBatch   = 256
+	// retries is how often a group that deadlocked (with another node's)
+	// or lost a serialization race is run again before its ops fail.
+	retries = 5
+)
+
+// op is one write waiting for a group.
+type op struct {
+	ctx  context.Context
+	fn   func(*tx) error
+	done chan error
+}
+
+var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
+
+// writer runs group commits on a few connections at once.
+type writer struct {
+	pool    *pgxpool.Pool
+	ops     chan *op
+	urgent  chan *op
+	lazyOps chan *op
+	quit    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
+}
+
+func newWriter(pool *pgxpool.Pool, n int) *writer {
+	w := &writer{pool: pool, ops: make(chan *op, maxBatch*4), urgent: make(chan *op, maxBatch*4),
+		lazyOps: make(chan *op, maxBatch*4), quit: make(chan struct{})}
+	for range n {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			(&committer{w: w}).run()
+		}()
+	}
+	return w
+}
+
+// stop ends the writers after the ops already queued.
+func (w *writer) stop() {
+	w.once.Do(func() { close(w.quit) })
+	w.wg.Wait()
+}
+
+// submit runs fn in a group commit and returns its result once the group
+// is durable. fn may run more than once, so it must only call tx methods and
+// set its own results afresh.
+func (s *Store) submit(ctx context.Context, prio priority, fn func(*tx) error) error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return store.ErrClosed
+	}
+	s.wg.Add(1)
+	s.mu.RUnlock()
+	defer s.wg.Done()
+	o := opPool.Get().(*op)
+	o.ctx, o.fn = ctx, func(t *tx) error { t.node = s.node; return fn(t) }
+	switch prio {
+	case urgent:
+		s.w.urgent <- o
+	case lazy:
+		s.w.lazyOps <- o
+	default:
+		s.w.ops <- o
+	}
+	err := <-o.done
+	o.ctx, o.fn = nil, nil
+	opPool.Put(o)
+	return err
+}
+
+// committer is one writer goroutine with its own lingering lazy ops.
+type committer struct {
+	w         *writer
+	lazy      []*op
+	lazySince time.Time
+	t         tx
+}
+
+func (c *committer) run() {
+	w := c.w
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var batch []*op
+	for {
+		var first *op
+		var wait <-chan time.Time
+		if len(c.lazy) > 0 {
+			timer.Reset(time.Until(c.lazySince.Add(lazyLinger)))
+			wait = timer.C
+		}
+		select {
+		case first = <-w.urgent:
+		case first = <-w.ops:
+		case o := <-w.lazyOps:
+			c.addLazy(o)
+		case <-wait:
+		case <-w.quit:
+			timer.Stop()
+			c.drain()
+			return
+		}
+		if wait != nil {
+			timer.Stop()
+		}
+		batch = batch[:0]
+		if first != nil {
+			batch = append(batch, first)
+		}
+	urgent:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-w.urgent:
+				batch = append(batch, o)
+			default:
+				break urgent
+			}
+		}
+	lazy:
+		for {
+			select {
+			case o := <-w.lazyOps:
+				c.addLazy(o)
+			default:
+				break lazy
+			}
+		}
+		if len(c.lazy) > 0 && (len(c.lazy) >= lazyBatch || time.Since(c.lazySince) >= lazyLinger) {
+			n := min(len(c.lazy), max(0, maxBatch-len(batch)))
+			batch = append(batch, c.lazy[:n]...)
+			c.lazy = append(c.lazy[:0], c.lazy[n:]...)
+			c.lazySince = time.Now()
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-w.ops:
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		c.commit(batch)
+		clear(batch)
+	}
+}
+
+func (c *committer) addLazy(o *op) {
+	if len(c.lazy) == 0 {
+		c.lazySince = time.Now()
+	}
+	c.lazy = append(c.lazy, o)
+}
+
+// drain commits what was queued before the store closed.
+func (c *committer) drain() {
+	w := c.w
+	for {
+		var o *op
+		select {
+		case o = <-w.urgent:
+		case o = <-w.ops:
+		case o = <-w.lazyOps:
+		default:
+			if len(c.lazy) > 0 {
+				c.commit(c.lazy)
+				c.lazy = nil
+			}
+			return
+		}
+		c.commit([]*op{o})
+	}
+}
+
+// commit runs one group: BEGIN, every op, COMMIT; then tells every op its
+// result. No op hears success before the COMMIT returned. The first pass
+// runs the ops back to back; if one fails after writing (or its statement
+// failed, which aborts the transaction), the group runs again with each op
+// in its own savepoint. A group that deadlocked with another node's, or
+// lost its connection before COMMIT, runs again from the start.
+func (c *committer) commit(batch []*op) {
+	results := make([]error, len(batch))
+	var err error
+	for attempt := 0; ; attempt++ {
+		var redo bool
+		redo, err = c.pass(batch, false, results)
+		if err == nil && redo {
+			_, err = c.pass(batch, true, results)
+		}
+		if err == nil || !retriable(err) || attempt >= retries {
+			break
+		}
+		time.Sleep(time.Duration(1+rand.IntN(10*(attempt+1))) * time.Millisecond)
+	}
+	for i, o := range batch {
+		if err != nil {
+			o.done <- fmt.Errorf("postgres: group commit failed: %w", unavailable(err))
+		} else {
+			o.done <- results[i]
+		}
+	}
+}
+
+// retriable reports whether a group that failed with err may succeed if run
+// again: a deadlock or serialization failure between nodes.
+func retriable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "40P01" || pe.Code == "40001"
+	}
+	return false
+}
+
+// pass runs the group once in a transaction. It returns redo (having rolled
+// back) when a fast pass must run again with savepoints, or an error that
+// fails (or retries) the whole group.
+func (c *committer) pass(batch []*op, safe bool, results []error) (redo bool, err error) {
+	ctx := context.Background()
+	conn, err := c.w.pool.Acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Release()
+	ptx, err := conn.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer ptx.Rollback(ctx) // after COMMIT, a no-op
+	t := &c.t
+	for i, o := range batch {
+		if err := o.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		t.reset(ptx, safe)
+		if safe {
+			if _, err := ptx.Exec(ctx, "SAVEPOINT op"); err != nil {
+				return false, err
+			}
+		}
+		err := o.fn(t)
+		if err == nil && t.failed != nil {
+			err = t.failed // a statement failed and fn went on regardless
+		}
+		if t.failed != nil && retriable(t.failed) {
+			return false, t.failed // the transaction is lost: run the group again
+		}
+		results[i] = err
+		if !safe {
+			if err != nil && (t.wrote || t.failed != nil) {
+				return true, nil
+			}
+			continue
+		}
+		if err != nil {
+			if _, rerr := ptx.Exec(ctx, "ROLLBACK TO SAVEPOINT op"); rerr != nil {
+				return false, rerr
+			}
+		}
+		if _, rerr := ptx.Exec(ctx, "RELEASE SAVEPOINT op"); rerr != nil {
+			return false, rerr
+		}
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
+var _ = pgx.ErrNoRows
