@@ -21,50 +21,56 @@ import (
 // The writes, each one op of a group commit (see writer.go); their
 // contracts are the interfaces' (pipeline.Store, verify.Store, ...).
 
-// InsertSend stores a send; see pipeline.Store.
+// InsertSend stores a send; see pipeline.Store. A new verification and its
+// SMS are one statement (after the key's lock): the message is inserted
+// only if the verification was.
 func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		if v != nil {
-			if err := t.writeChange(*v, m.CreatedAt); err != nil {
-				return err
-			}
-		}
 		due, claimed, by := o.CreatedAt, false, ""
 		if !o.LeaseUntil.IsZero() {
 			due, claimed, by = o.LeaseUntil, true, t.node
 		}
-		_, err := t.exec(`INSERT INTO messages (`+messageCols+`, ob_queued, ob_payload, ob_due, ob_claimed, ob_claimed_by, ob_expires_at, ob_created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, true, $19, $20, $21, $22, $23, $24)`,
-			m.SID, m.AccountSID, m.VerificationSID, string(m.Direction), m.From, m.To, m.Body, string(m.Status),
+		margs := []any{m.SID, m.AccountSID, m.VerificationSID, string(m.Direction), m.From, m.To, m.Body, string(m.Status),
 			m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback,
-			o.Payload, nanos(due), claimed, by, nanos(o.ExpiresAt), nanos(o.CreatedAt))
+			o.Payload, nanos(due), claimed, by, nanos(o.ExpiresAt), nanos(o.CreatedAt)}
+		if v != nil && v.New {
+			c := v.V
+			if err := t.lock(keyOf(c.Key())); err != nil {
+				return err
+			}
+			n, err := t.exec(`WITH v AS (
+				INSERT INTO verifications (`+verificationCols+`)
+				SELECT $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37
+				WHERE NOT EXISTS (SELECT 1 FROM verifications WHERE account_sid = $26 AND service_sid = $27 AND to_number = $28
+					AND status IN ('pending', 'max_attempts_reached') AND expires_at > $38)
+				RETURNING 1)
+				`+insertQueued+` SELECT `+queuedValues+` WHERE EXISTS (SELECT 1 FROM v)`,
+				append(margs, c.SID, c.AccountSID, c.ServiceSID, c.To, c.From, c.Channel, string(c.Status),
+					encodeCodes(c.Codes), c.SendAttempts, c.CheckAttempts, nanos(c.CreatedAt), nanos(c.UpdatedAt), nanos(c.ExpiresAt), nanos(m.CreatedAt))...)
+			if err == nil && n == 0 {
+				err = store.ErrConflict
+			}
+			return err
+		}
+		if v != nil {
+			if err := t.addCode(v.V); err != nil {
+				return err
+			}
+		}
+		_, err := t.exec(insertQueued+` VALUES (`+queuedValues+`)`, margs...)
 		return err
 	})
 }
 
-// writeChange applies a send's verification change under its guard: a new
-// one under its key's lock, unless one blocks; one more code only if no
-// other send moved it on.
-func (t *tx) writeChange(c verification.Change, now time.Time) error {
-	v := c.V
-	if c.New {
-		if err := t.lock(keyOf(v.Key())); err != nil {
-			return err
-		}
-		var one int
-		err := t.queryRow(`SELECT 1 FROM verifications WHERE account_sid = $1 AND service_sid = $2 AND to_number = $3
-			AND status IN ('pending', 'max_attempts_reached') AND expires_at > $4 LIMIT 1`, v.AccountSID, v.ServiceSID, v.To, nanos(now)).Scan(&one)
-		if err == nil {
-			return store.ErrConflict
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		_, err = t.exec(`INSERT INTO verifications (`+verificationCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-			v.SID, v.AccountSID, v.ServiceSID, v.To, v.From, v.Channel, string(v.Status),
-			encodeCodes(v.Codes), v.SendAttempts, v.CheckAttempts, nanos(v.CreatedAt), nanos(v.UpdatedAt), nanos(v.ExpiresAt))
-		return err
-	}
+// insertQueued and queuedValues insert a queued message ($1-$24).
+const (
+	insertQueued = `INSERT INTO messages (` + messageCols + `, ob_queued, ob_payload, ob_due, ob_claimed, ob_claimed_by, ob_expires_at, ob_created_at)`
+	queuedValues = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, true, $19, $20, $21, $22, $23, $24`
+)
+
+// addCode stores one more code of a verification, only if no other send
+// moved it on (a compare-and-set on its send attempts).
+func (t *tx) addCode(v verification.Verification) error {
 	n, err := t.exec(`UPDATE verifications SET codes = $1, send_attempts = $2, updated_at = $3, expires_at = $4, from_addr = $5
 		WHERE sid = $6 AND send_attempts = $7 AND status = 'pending'`,
 		encodeCodes(v.Codes), v.SendAttempts, nanos(v.UpdatedAt), nanos(v.ExpiresAt), v.From, v.SID, v.SendAttempts-1)

@@ -44,7 +44,8 @@ type Options struct {
 	MaxConns int
 	// StatementTimeout bounds each statement; default 10 s.
 	StatementTimeout time.Duration
-	// Writers is how many groups a node commits at once; default 4.
+	// Writers is how many groups a node commits at once; default 2 (more
+	// did worse on a 2-core machine that also runs the database).
 	Writers int
 	// Node names this process in the claims it holds (the outbox, callbacks),
 	// so that when it restarts it can release its own and no other node's.
@@ -61,7 +62,7 @@ func (o *Options) setDefaults() {
 		o.StatementTimeout = 10 * time.Second
 	}
 	if o.Writers == 0 {
-		o.Writers = 4
+		o.Writers = 2
 	}
 	if o.ConnectTimeout == 0 {
 		o.ConnectTimeout = 10 * time.Second
