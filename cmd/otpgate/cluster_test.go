@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -184,5 +185,54 @@ func TestClusterReceiptOnAnotherNodesBind(t *testing.T) {
 	m := c.nodes[0].waitMessage(t, r.str("message_sid"), message.Delivered)
 	if m.Connector != "zain" {
 		t.Errorf("delivered message %+v", m)
+	}
+}
+
+// An embedded deployment moves to PostgreSQL with otpgate copy: its account
+// and token, its pending verification (the code sent before verifies
+// after), its message history and its sandbox inbox.
+func TestCopyFromSQLiteToPostgres(t *testing.T) {
+	db := pgSchemaURL(t)
+	old := mustServe(t, nil)
+	if r := old.send(t, "login", "0791234571"); r.Status != 201 {
+		t.Fatalf("send: %d %s", r.Status, r.Raw)
+	}
+	code := old.codes(t, "0791234571", 1)[0]
+	sent := old.postForm(t, "/2010-04-01/Accounts/"+old.SID+"/Messages.json", url.Values{"To": {"0771234567"}, "From": {"MyApp"}, "Body": {"مرحبا"}})
+	if sent.Status != 201 {
+		t.Fatalf("message: %d %s", sent.Status, sent.Raw)
+	}
+	old.waitMessage(t, sent.str("sid"), message.Delivered)
+	dataDir := old.Config.DataDir
+	old.Close()
+
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"copy", "--from", "sqlite:" + dataDir, "--to", db}, &out, &errOut); err != nil {
+		t.Fatalf("copy: %v\n%s%s", err, out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), "accounts           1 rows") || !strings.Contains(out.String(), "messages           2 rows") {
+		t.Errorf("copy printed:\n%s", out.String())
+	}
+	// A second copy into the same database is refused, and writes nothing.
+	if err := run(context.Background(), []string{"copy", "--from", "sqlite:" + dataDir, "--to", db}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "holds 1 accounts") {
+		t.Fatalf("a second copy: %v", err)
+	}
+
+	node := &Main{Config: ServeConfig{Addr: "127.0.0.1:0", DataDir: t.TempDir(), SecretFile: filepath.Join(dataDir, "secret"), DB: db,
+		Region: "JO", CodeLength: 6, CodeTTL: 10 * time.Minute, LogLevel: "warn", LogFormat: "text"}, LogOutput: io.Discard}
+	if err := node.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	s := &testServer{Main: node, URL: "http://" + node.Addr(), SID: old.SID, Token: old.Token}
+	if r := s.check(t, "login", "0791234571", code); r.Status != 200 || r.Body["valid"] != true {
+		t.Fatalf("the code sent before the move, checked after: %d %s", r.Status, r.Raw)
+	}
+	got := call(t, "GET", s.URL+"/2010-04-01/Accounts/"+s.SID+"/Messages/"+sent.str("sid")+".json", s.SID, s.Token, "", "")
+	if got.Status != 200 || got.str("body") != "مرحبا" || got.str("status") != "delivered" {
+		t.Fatalf("the message after the move: %d %s", got.Status, got.Raw)
+	}
+	if codes := s.codes(t, "0791234571", 1); codes[0] != code {
+		t.Errorf("sandbox inbox after the move: %v, want %s", codes, code)
 	}
 }

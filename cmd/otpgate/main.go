@@ -5,6 +5,7 @@
 //	otpgate serve [flags]            run the API server
 //	otpgate accounts create --name   create an API account
 //	otpgate migrate [--db URL]       apply the database's migrations
+//	otpgate copy --from --to         move an embedded deployment to PostgreSQL
 //	otpgate bench [flags]            load-test a running otpgate
 //	otpgate noop-server [flags]      a no-op HTTP server, the ceiling for bench
 //	otpgate smsc-sim [flags]         an SMPP SMSC simulator
@@ -31,6 +32,8 @@ Usage:
   otpgate services set --account SID --service NAME --events-url URL
                                         where a service's verification events are POSTed
   otpgate migrate [--db URL]            apply the database's pending migrations
+  otpgate copy --from sqlite:DIR --to postgres://...
+                                        move an embedded deployment to PostgreSQL
   otpgate bench --url URL --sid SID --token TOKEN [--smsc-listen ADDR] [flags]
                                         load-test a running otpgate (send and verify); with
                                         --smsc-listen, also what reaches its SMSC and when
@@ -72,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServices(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args[1:], stdout, stderr)
+	case "copy":
+		return runCopy(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "noop-server":

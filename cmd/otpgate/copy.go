@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/otpgate/otpgate/internal/postgres"
+)
+
+func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("otpgate copy", flag.ContinueOnError)
+	from := fs.String("from", "", "the embedded deployment to move: sqlite:DATA_DIR (or sqlite:FILE.db)")
+	to := fs.String("to", "", "the PostgreSQL database to move it into: postgres://USER[:PASSWORD]@HOST[:PORT]/DB (migrated here; it must hold no account yet)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: otpgate copy --from sqlite:DATA_DIR --to postgres://...\n\nMoves an embedded deployment to PostgreSQL: accounts, services, verifications,\nmessages (queued ones stay queued), receipts, callbacks still to send and every\nattempt, the sandbox inbox; in one transaction. Stop the server first (the data\ndirectory is locked while it runs). Then start the nodes with --db and the same\nserver secret (--secret-file DATA_DIR/secret): codes, sealed bodies and auth\ntokens are bound to it.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(*from, "sqlite:") || !isPostgres(*to) {
+		return errors.New("copy: give --from sqlite:DATA_DIR and --to postgres://... (see --help)")
+	}
+	path := strings.TrimPrefix(strings.TrimPrefix(*from, "sqlite:"), "//")
+	dir := path
+	if fi, err := os.Stat(path); err != nil {
+		return fmt.Errorf("--from: %w", err)
+	} else if fi.IsDir() {
+		path = filepath.Join(path, "otpgate.db")
+	} else {
+		dir = filepath.Dir(path)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("--from: no otpgate database: %w", err)
+	}
+	lock, err := lockDataDir(dir)
+	if err != nil {
+		return fmt.Errorf("--from: %w (stop the server first)", err)
+	}
+	defer lock.Close()
+	err = postgres.CopyFromSQLite(ctx, path, expandPassword(*to), func(table string, rows int64) {
+		fmt.Fprintf(stdout, "  %-18s %d rows\n", table, rows)
+	})
+	if err != nil {
+		return fmt.Errorf("copy: %w (nothing was written)", err)
+	}
+	_, err = fmt.Fprintf(stdout, "Copied %s into %s. Start the nodes with --db and --secret-file %s.\n",
+		path, postgres.Redact(*to), filepath.Join(dir, "secret"))
+	return err
+}

@@ -1,0 +1,150 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	_ "modernc.org/sqlite" // to read the embedded database being moved
+)
+
+// copyTable is one table moved from SQLite: the columns read there (in
+// order), the columns written here, and how a row read becomes a row written.
+type copyTable struct {
+	name    string
+	read    string // SELECT ... FROM the SQLite table
+	columns []string
+	convert func(row []any) []any // nil: as read
+}
+
+// asBool turns SQLite's 0/1 into a boolean.
+func asBool(v any) bool {
+	switch x := v.(type) {
+	case int64:
+		return x != 0
+	case bool:
+		return x
+	}
+	return false
+}
+
+var copyTables = []copyTable{
+	{name: "accounts", read: `SELECT sid, name, token_hash, created_at, token_sealed, sms_url FROM accounts ORDER BY rowid`,
+		columns: []string{"sid", "name", "token_hash", "created_at", "token_sealed", "sms_url"}},
+	{name: "services", read: `SELECT sid, account_sid, name, code_length, ttl_ns, created_at, events_url FROM services`,
+		columns: []string{"sid", "account_sid", "name", "code_length", "ttl_ns", "created_at", "events_url"}},
+	{name: "verifications", read: `SELECT ` + verificationCols + ` FROM verifications`,
+		columns: []string{"sid", "account_sid", "service_sid", "to_number", "from_addr", "channel", "status", "codes", "send_attempts", "check_attempts", "created_at", "updated_at", "expires_at"}},
+	// Messages with their outbox: a claim held on SQLite is released (its
+	// message is due again at once here).
+	{name: "messages", read: `SELECT ` + messageCols + `, ob_queued, ob_payload, ob_attempts,
+			CASE WHEN ob_claimed = 1 THEN ob_created_at ELSE ob_due END, ob_last_error, ob_expires_at, ob_created_at FROM messages`,
+		columns: []string{"sid", "account_sid", "verification_sid", "direction", "from_addr", "to_number", "body", "status", "encoding", "segments",
+			"connector", "provider_id", "error_code", "error_message", "created_at", "updated_at", "sent_at", "status_callback",
+			"ob_queued", "ob_payload", "ob_attempts", "ob_due", "ob_last_error", "ob_expires_at", "ob_created_at"},
+		convert: func(r []any) []any { r[18] = asBool(r[18]); return r }},
+	{name: "sandbox_messages", read: `SELECT sid, account_sid, from_addr, to_number, body, segments, encoding, created_at FROM sandbox_messages`,
+		columns: []string{"sid", "account_sid", "from_addr", "to_number", "body", "segments", "encoding", "created_at"}},
+	{name: "message_parts", read: `SELECT connector, smsc_id, message_sid, part, total, status, error_code FROM message_parts`,
+		columns: []string{"connector", "smsc_id", "message_sid", "part", "total", "status", "error_code"}},
+	{name: "orphan_receipts", read: `SELECT connector, smsc_id, status, error_code, error_message, received_at FROM orphan_receipts`,
+		columns: []string{"connector", "smsc_id", "status", "error_code", "error_message", "received_at"}},
+	{name: "inbound_parts", read: `SELECT connector, from_addr, to_addr, ref, total, seq, text, received_at FROM inbound_parts`,
+		columns: []string{"connector", "from_addr", "to_addr", "ref", "total", "seq", "text", "received_at"}},
+	// Callbacks still to send; a claim held on SQLite is released.
+	{name: "callbacks", read: `SELECT sid, message_sid, account_sid, url, params, content_type, attempts,
+			CASE WHEN claimed = 1 THEN created_at ELSE next_attempt_at END, created_at FROM callbacks`,
+		columns: []string{"sid", "message_sid", "account_sid", "url", "params", "content_type", "attempts", "next_attempt_at", "created_at"}},
+	{name: "callback_attempts", read: `SELECT callback_sid, attempt, message_sid, url, at, status_code, error, duration_ns FROM callback_attempts`,
+		columns: []string{"callback_sid", "attempt", "message_sid", "url", "at", "status_code", "error", "duration_ns"}},
+}
+
+// CopyFromSQLite moves everything an embedded (SQLite) deployment keeps
+// into the PostgreSQL database rawURL names, in one transaction: accounts,
+// services, verifications, messages with their outbox, parts and receipts,
+// callbacks still to send and every attempt, the sandbox inbox. The SQLite
+// database must be at the same schema version (otpgate migrate it first) and
+// no server may be using it; the PostgreSQL database is migrated and must
+// hold no account yet. progress, if set, hears each table's row count.
+func CopyFromSQLite(ctx context.Context, sqlitePath, rawURL string, progress func(table string, rows int64)) error {
+	src, err := sql.Open("sqlite", "file:"+sqlitePath+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	var have int
+	if err := src.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return fmt.Errorf("--from %s: not an otpgate database: %w", sqlitePath, err)
+	}
+	if have != Version() {
+		return fmt.Errorf("--from %s is at schema version %d, this otpgate's is %d: run `otpgate migrate` on it first (or use the otpgate that made it)", sqlitePath, have, Version())
+	}
+	st, err := Open(ctx, rawURL, Options{Writers: 1})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var accounts int
+	if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM accounts`).Scan(&accounts); err != nil {
+		return err
+	}
+	if accounts > 0 {
+		return fmt.Errorf("--to %s already holds %d accounts: copy into an empty database", Redact(rawURL), accounts)
+	}
+	return pgx.BeginFunc(ctx, st.pool, func(tx pgx.Tx) error {
+		for _, t := range copyTables {
+			rows, err := src.QueryContext(ctx, t.read)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", t.name, err)
+			}
+			n, err := tx.CopyFrom(ctx, pgx.Identifier{t.name}, t.columns, &sqlRows{rows: rows, n: len(t.columns), convert: t.convert})
+			rows.Close()
+			if err != nil {
+				return fmt.Errorf("copy %s: %w", t.name, err)
+			}
+			if progress != nil {
+				progress(t.name, n)
+			}
+		}
+		return nil
+	})
+}
+
+// sqlRows feeds SQLite rows to COPY.
+type sqlRows struct {
+	rows    *sql.Rows
+	n       int
+	convert func([]any) []any
+	err     error
+	vals    []any
+}
+
+func (r *sqlRows) Next() bool {
+	if !r.rows.Next() {
+		r.err = r.rows.Err()
+		return false
+	}
+	vals := make([]any, r.n)
+	ptrs := make([]any, r.n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if r.err = r.rows.Scan(ptrs...); r.err != nil {
+		return false
+	}
+	for i, v := range vals {
+		if b, ok := v.([]byte); ok {
+			vals[i] = append([]byte(nil), b...)
+		}
+	}
+	if r.convert != nil {
+		vals = r.convert(vals)
+	}
+	r.vals = vals
+	return true
+}
+
+func (r *sqlRows) Values() ([]any, error) { return r.vals, r.err }
+func (r *sqlRows) Err() error             { return r.err }
