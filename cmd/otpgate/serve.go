@@ -61,6 +61,7 @@ type ServeConfig struct {
 	WebhookAllowPrivate bool
 	CallbackRetry       time.Duration
 	MaxBacklog          time.Duration
+	OutboxLease         time.Duration
 }
 
 func (c *ServeConfig) flags(fs *flag.FlagSet) {
@@ -82,6 +83,7 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "allow callback URLs on loopback, private and link-local addresses (development and tests only)")
 	fs.DurationVar(&c.CallbackRetry, "callback-retry", 5*time.Second, "wait before a failed status callback is tried again, doubling up to 1h; callbacks are tried for at least 24h")
 	fs.DurationVar(&c.MaxBacklog, "max-backlog", dispatch.DefaultMaxBacklog, "refuse new sends (429, code 20429) while a route's waiting messages would take longer than this to send at its rate; 0 or less: never refuse")
+	fs.DurationVar(&c.OutboxLease, "outbox-lease", 2*time.Minute, "how long a node holds a message it is sending; a node that dies holding some, and does not come back, leaves them to the others after this")
 	fs.StringVar(&c.ConfigFile, "config", "", "a JSON file of connectors, routes and approved sender IDs (see examples/jordan.json)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "if set, serve Go's pprof profiles at http://ADDR/debug/pprof/ (keep it on loopback)")
 }
@@ -102,6 +104,9 @@ func (c *ServeConfig) Validate() error {
 	}
 	if c.DBStatementTimeout != 0 && c.DBStatementTimeout < 100*time.Millisecond {
 		return fmt.Errorf("--db-statement-timeout %s: must be at least 100ms", c.DBStatementTimeout)
+	}
+	if c.OutboxLease != 0 && (c.OutboxLease < time.Second || c.OutboxLease > time.Hour) {
+		return fmt.Errorf("--outbox-lease %s: must be between 1s and 1h", c.OutboxLease)
 	}
 	if c.CallbackRetry < 0 || c.CallbackRetry > time.Hour {
 		return fmt.Errorf("--callback-retry %s: must be between 0 (5s) and 1h", c.CallbackRetry)
@@ -268,7 +273,7 @@ func (m *Main) Run(ctx context.Context) error {
 		maxBacklog = -1
 	}
 	m.dispatcher = dispatch.New(dispatch.Config{Store: m.store, Opener: m.keys, Route: route, Clock: m.Clock, Logger: log,
-		MaxBacklog: maxBacklog, AfterStatus: m.webhooks.Wake})
+		MaxBacklog: maxBacklog, Lease: m.Config.OutboxLease, AfterStatus: m.webhooks.Wake})
 	inboundAccounts := map[string]string{}
 	for _, in := range fileCfg.Inbound {
 		inboundAccounts[strings.TrimPrefix(in.To, "+")] = in.Account

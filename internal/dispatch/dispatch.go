@@ -343,8 +343,10 @@ func (d *Dispatcher) deliver(o message.Outbound) {
 // park puts a message back for a second later without counting an attempt:
 // no connector of its route was up. It fails only when it expires.
 func (d *Dispatcher) park(ctx context.Context, log *slog.Logger, o message.Outbound) {
-	now := d.cfg.Clock.Now().UTC()
-	if err := d.cfg.Store.RescheduleOutbox(ctx, o.SID, o.Attempts, now.Add(time.Second), "no connector of the route is bound"); err != nil {
+	err := d.persist(func() error {
+		return d.cfg.Store.RescheduleOutbox(ctx, o.SID, o.Attempts, d.cfg.Clock.Now().UTC().Add(time.Second), "no connector of the route is bound")
+	})
+	if err != nil {
 		log.Error("rescheduling failed; the message will be retried when its lease ends", "err", err)
 	}
 }
@@ -363,13 +365,15 @@ func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, route Route, 
 	var err error
 	switch {
 	case sendErr != nil && !isPerm && !giveUp:
-		err = d.cfg.Store.RescheduleOutbox(ctx, o.SID, attempts, now.Add(Backoff(attempts)), sendErr.Error())
+		err = d.persist(func() error {
+			return d.cfg.Store.RescheduleOutbox(ctx, o.SID, attempts, d.cfg.Clock.Now().UTC().Add(Backoff(attempts)), sendErr.Error())
+		})
 	case sendErr != nil:
 		out.Status, out.ErrorMessage = message.Failed, sendErr.Error()
 		if isPerm {
 			out.ErrorCode = perm.Code
 		}
-		err = d.cfg.Store.RecordOutcome(ctx, out)
+		err = d.persist(func() error { return d.cfg.Store.RecordOutcome(ctx, out) })
 	default:
 		out.Status = message.Sent
 		if dos, ok := c.(sms.DeliveredOnSend); ok && dos.DeliveredOnSend() {
@@ -377,7 +381,7 @@ func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, route Route, 
 		} else if pid != "" {
 			out.ProviderID, out.PartKeys = pid, partKeys(pid)
 		}
-		err = d.cfg.Store.RecordOutcome(ctx, out)
+		err = d.persist(func() error { return d.cfg.Store.RecordOutcome(ctx, out) })
 	}
 	if sendErr == nil || isPerm || giveUp {
 		d.backlog.done(route, o.SID)
@@ -396,6 +400,23 @@ func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, route Route, 
 		log.Warn("message failed", "attempts", attempts, "err", sendErr)
 	default:
 		log.Info("send failed, will retry", "attempts", attempts, "retry_in", Backoff(attempts), "err", sendErr)
+	}
+}
+
+// persist runs a write of what delivery learned, again and again while the
+// database cannot be reached (up to a lease: then another claim may take
+// the message anyway), so an outage does not leave a sent message to be
+// sent again, nor a failed one waiting for its lease.
+func (d *Dispatcher) persist(write func() error) error {
+	wait := 100 * time.Millisecond
+	deadline := time.Now().Add(d.cfg.Lease)
+	for {
+		err := write()
+		if !errors.Is(err, store.ErrUnavailable) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 5*time.Second)
 	}
 }
 

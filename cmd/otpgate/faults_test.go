@@ -1,0 +1,454 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/otpgate/otpgate/internal/smpptest"
+	"github.com/otpgate/otpgate/internal/smscsim"
+)
+
+// node is an `otpgate serve` child process that a test kills and restarts.
+type node struct {
+	args []string
+	addr string
+	mu   sync.Mutex
+	c    *child
+}
+
+func (n *node) start(tb testing.TB) {
+	tb.Helper()
+	c := &child{url: "http://" + n.addr}
+	c.cmd = exec.Command(mustBuild(tb), n.args...)
+	startCmd(tb, c)
+	n.mu.Lock()
+	n.c = c
+	n.mu.Unlock()
+}
+
+func (n *node) kill() {
+	n.mu.Lock()
+	c := n.c
+	n.mu.Unlock()
+	c.cmd.Process.Signal(syscall.SIGKILL)
+	c.cmd.Wait()
+}
+
+func randInt(n int) int {
+	v, _ := rand.Int(rand.Reader, big.NewInt(int64(n)))
+	return int(v.Int64())
+}
+
+var smsCodeRE = regexp.MustCompile(`\d{6}`)
+
+// testKillUnderLoad sends and checks through the nodes while it kills -9 a
+// node at random moments and restarts it. Afterwards every send that got a
+// 201 reached the SMSC, every check that approved stays approved, and no
+// verification is in an impossible state.
+func testKillUnderLoad(t *testing.T, nodes int, db string) {
+	peer := smpptest.Start(t, smpptest.Options{})
+	peer.AutoReceipt(t, "DELIVRD", 20*time.Millisecond)
+	secret := filepath.Join(t.TempDir(), "secret")
+	var sb [32]byte
+	rand.Read(sb[:])
+	os.WriteFile(secret, []byte(hex.EncodeToString(sb[:])+"\n"), 0o600)
+	var ns []*node
+	var sqliteDir string
+	for i := range nodes {
+		dir := t.TempDir()
+		if i == 0 {
+			sqliteDir = dir
+		}
+		n := &node{addr: freeAddr(t)}
+		n.args = []string{"serve", "--addr", n.addr, "--data-dir", dir, "--secret-file", secret, "--log-level", "warn",
+			"--smpp", "smpp://otpgate:secret@" + peer.Addr + "?name=zain", "--outbox-lease", "5s"}
+		if db != "" {
+			n.args = append(n.args, "--db", db)
+		}
+		n.start(t)
+		ns = append(ns, n)
+	}
+	acct := ns[0].c.server(t)
+	peer.WaitBinds(t, nodes, 10*time.Second)
+
+	var (
+		mu        sync.Mutex
+		acked     = map[string]bool{} // number -> a 201 came
+		checked   = map[string]bool{}
+		approved  = map[string]string{} // number -> verification SID of a 200 approved
+		failures  atomic.Int64
+		stop      = make(chan struct{})
+		wg        sync.WaitGroup
+		seq       atomic.Int64
+		pick      = func() *node { return ns[randInt(len(ns))] }
+		clientFor = &http.Client{Timeout: 5 * time.Second}
+	)
+	post := func(n *node, path, body string) (int, map[string]any) {
+		req, _ := http.NewRequest("POST", n.addrURL()+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth(acct.SID, acct.Token)
+		res, err := clientFor.Do(req)
+		if err != nil {
+			return 0, nil // the node is down
+		}
+		defer res.Body.Close()
+		raw, _ := io.ReadAll(res.Body)
+		var m map[string]any
+		decodeInto(raw, &m)
+		return res.StatusCode, m
+	}
+	for range 8 { // senders
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				to := fmt.Sprintf("+96279%07d", 2000000+seq.Add(1))
+				status, body := post(pick(), "/2fa/send", `{"service":"crash","from":"MyApp","to":"`+to+`"}`)
+				switch {
+				case status == 201:
+					mu.Lock()
+					acked[to] = true
+					mu.Unlock()
+				case status != 0 && status != 503:
+					failures.Add(1)
+					t.Errorf("send: %d %v", status, body)
+				}
+			}
+		})
+	}
+	wg.Go(func() { // checker: the codes that reached the SMSC, through any node
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			for _, sub := range peer.Submits() {
+				to := "+" + sub.Dest
+				mu.Lock()
+				done := checked[to] || !acked[to]
+				checked[to] = true
+				mu.Unlock()
+				if done {
+					continue
+				}
+				code := smsCodeRE.FindString(string(sub.ShortMessage))
+				status, body := post(pick(), "/2fa/verify", `{"service":"crash","number":"`+to+`","code":"`+code+`"}`)
+				if status == 200 && body["status"] == "approved" {
+					mu.Lock()
+					approved[to] = body["sid"].(string)
+					mu.Unlock()
+				}
+			}
+		}
+	})
+	for range 4 { // kill -9 a node at a random moment, then start it again
+		time.Sleep(time.Duration(700+randInt(800)) * time.Millisecond)
+		n := pick()
+		n.kill()
+		time.Sleep(time.Duration(100+randInt(300)) * time.Millisecond)
+		n.start(t)
+	}
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	// Every acknowledged send reaches the SMSC.
+	mu.Lock()
+	want := len(acked)
+	mu.Unlock()
+	var missing []string
+	var dups, total int
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		seen := map[string]int{}
+		total = 0
+		for _, s := range peer.Submits() {
+			seen["+"+s.Dest]++
+			total++
+		}
+		missing, dups = nil, 0
+		for to := range acked {
+			if seen[to] == 0 {
+				missing = append(missing, to)
+			} else if seen[to] > 1 {
+				dups += seen[to] - 1
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	t.Logf("%d sends acknowledged, %d submit_sm at the SMSC, %d duplicates (sent again after a kill), %d approvals, %d unexpected errors",
+		want, total, dups, len(approved), failures.Load())
+	if want < 50 {
+		t.Errorf("only %d sends were acknowledged: the load did not run", want)
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d acknowledged sends never reached the SMSC, e.g. %v", len(missing), missing[:min(5, len(missing))])
+	}
+
+	// Approvals stay approved; no verification is in an impossible state.
+	var q func(query string, args ...any) (int, error)
+	if db != "" {
+		conn, err := pgx.Connect(context.Background(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		q = func(query string, args ...any) (n int, err error) {
+			err = conn.QueryRow(context.Background(), strings.ReplaceAll(query, "?", "$1"), args...).Scan(&n)
+			return n, err
+		}
+	} else {
+		sdb, err := sql.Open("sqlite", "file:"+filepath.Join(sqliteDir, "otpgate.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sdb.Close()
+		q = func(query string, args ...any) (n int, err error) {
+			err = sdb.QueryRow(query, args...).Scan(&n)
+			return n, err
+		}
+	}
+	for to, sid := range approved {
+		if n, err := q(`SELECT count(*) FROM verifications WHERE sid = ? AND status = 'approved'`, sid); err != nil || n != 1 {
+			t.Errorf("%s: verification %s approved with a 200 is not approved now (%v)", to, sid, err)
+		}
+	}
+	impossible := `SELECT count(*) FROM verifications WHERE send_attempts < 1 OR send_attempts > 5 OR check_attempts < 0 OR check_attempts > 5
+		OR status NOT IN ('pending', 'approved', 'max_attempts_reached', 'expired', 'canceled')
+		OR (status = 'max_attempts_reached' AND check_attempts < 5) OR (status = 'approved' AND check_attempts < 1)`
+	if n, err := q(impossible); err != nil || n != 0 {
+		t.Errorf("%d verifications in an impossible state (%v)", n, err)
+	}
+	if n, err := q(`SELECT count(*) FROM (SELECT account_sid, service_sid, to_number FROM verifications WHERE status IN ('pending', 'max_attempts_reached')
+		GROUP BY account_sid, service_sid, to_number HAVING count(*) > 1) AS x`); err != nil || n != 0 {
+		t.Errorf("%d numbers with two pending verifications (%v)", n, err)
+	}
+}
+
+func (n *node) addrURL() string { return "http://" + n.addr }
+
+func decodeInto(raw []byte, v any) {
+	_ = json.Unmarshal(raw, v)
+}
+
+func TestKillNodesUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test")
+	}
+	t.Run("sqlite-1-node", func(t *testing.T) { testKillUnderLoad(t, 1, "") })
+	t.Run("postgres-3-nodes", func(t *testing.T) { testKillUnderLoad(t, 3, pgSchemaURL(t)) })
+}
+
+// pausableProxy forwards TCP to a target; Pause drops every connection and
+// refuses new ones (the database is down) until Resume.
+type pausableProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	paused bool
+	conns  map[net.Conn]bool
+}
+
+func newProxy(tb testing.TB, target string) *pausableProxy {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &pausableProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	tb.Cleanup(func() { ln.Close(); p.Pause() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			if p.paused {
+				p.mu.Unlock()
+				c.Close()
+				continue
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				p.mu.Unlock()
+				c.Close()
+				continue
+			}
+			p.conns[c], p.conns[up] = true, true
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close(); c.Close() }()
+			go func() { io.Copy(c, up); up.Close(); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *pausableProxy) Pause() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.paused = true
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+func (p *pausableProxy) Resume() {
+	p.mu.Lock()
+	p.paused = false
+	p.mu.Unlock()
+}
+
+// While the database cannot be reached, requests fail cleanly (503 with
+// the standard error JSON, /readyz 503, /healthz 200); once it is back they
+// succeed, and nothing acknowledged was lost.
+func TestDatabaseOutageUnderLoad(t *testing.T) {
+	direct := pgSchemaURL(t)
+	pu, err := url.Parse(direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newProxy(t, pu.Host)
+	pu.Host = proxy.ln.Addr().String()
+	db := pu.String()
+	s := mustServeWith(t, nil, func(c *ServeConfig) {
+		c.DB = db
+		c.DBStatementTimeout = 2 * time.Second
+	})
+	var acked []string
+	var statuses sync.Map
+	send := func(i int) {
+		to := fmt.Sprintf("+96279%07d", 3000000+i)
+		r := call(t, "POST", s.URL+"/2fa/send", s.SID, s.Token, "application/json", `{"service":"outage","from":"MyApp","to":"`+to+`"}`)
+		v, _ := statuses.LoadOrStore(r.Status, new(atomic.Int64))
+		v.(*atomic.Int64).Add(1)
+		switch r.Status {
+		case 201:
+			acked = append(acked, to)
+		case 503:
+			if r.num("code") != 20503 || r.str("message") == "" || r.Header.Get("Retry-After") == "" {
+				t.Errorf("503 without the standard error: %s", r.Raw)
+			}
+		default:
+			t.Errorf("send during the outage: %d %s", r.Status, r.Raw)
+		}
+	}
+	i := 0
+	for ; i < 20; i++ {
+		send(i)
+	}
+	proxy.Pause()
+	outage := time.Now()
+	for time.Since(outage) < 3*time.Second {
+		send(i)
+		i++
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r := call(t, "GET", s.URL+"/readyz", "", "", "", ""); r.Status != 503 {
+		t.Errorf("/readyz during the outage: %d %s", r.Status, r.Raw)
+	}
+	if r := call(t, "GET", s.URL+"/healthz", "", "", "", ""); r.Status != 200 {
+		t.Errorf("/healthz during the outage: %d %s", r.Status, r.Raw)
+	}
+	proxy.Resume()
+	back := time.Now()
+	for ok := 0; ok < 20 && time.Since(back) < 20*time.Second; i++ {
+		n := len(acked)
+		send(i)
+		if len(acked) > n {
+			ok++
+		}
+	}
+	statuses.Range(func(k, v any) bool { t.Logf("status %v: %d", k, v.(*atomic.Int64).Load()); return true })
+	if len(acked) < 40 {
+		t.Fatalf("%d sends acknowledged; want the 20 before and 20 after the outage", len(acked))
+	}
+	if v, ok := statuses.Load(503); !ok || v.(*atomic.Int64).Load() == 0 {
+		t.Error("no 503 during the outage")
+	}
+	for _, to := range acked {
+		if codes := s.codes(t, to, 1); len(codes) != 1 {
+			t.Errorf("%s: %d messages delivered, want 1", to, len(codes))
+		}
+	}
+}
+
+// While the SMSC is down, messages wait (up to the backlog bound) and go
+// out when it returns; on several nodes.
+func TestSMSCDownThenBack(t *testing.T) {
+	addr := freeAddr(t)
+	sim := smscsim.New(smscsim.Config{})
+	if _, err := sim.Start(addr); err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, 2, func(i int, cfg *ServeConfig) {
+		cfg.SMPP = []string{"smpp://otpgate:secret@" + addr + "?name=sim"}
+	})
+	for _, n := range c.nodes {
+		for deadline := time.Now().Add(10 * time.Second); !n.smpp[0].Healthy(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("no bind")
+			}
+		}
+	}
+	sim.Close()
+	var acked []string
+	for i := range 40 {
+		to := fmt.Sprintf("+96279%07d", 4000000+i)
+		r := c.nodes[i%2].send(t, "down", to)
+		if r.Status == 201 {
+			acked = append(acked, to)
+		} else if r.Status != 429 {
+			t.Fatalf("send while the SMSC is down: %d %s", r.Status, r.Raw)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond)
+	sim2 := smscsim.New(smscsim.Config{})
+	if _, err := sim2.Start(addr); err != nil {
+		t.Fatal(err)
+	}
+	defer sim2.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for sim2.Count() < int64(len(acked)) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	seen := map[string]bool{}
+	for _, s := range sim2.Submits() {
+		seen["+"+s.Dest] = true
+	}
+	for _, to := range acked {
+		if !seen[to] {
+			t.Errorf("%s was accepted while the SMSC was down and never sent after it returned", to)
+		}
+	}
+	if len(acked) != 40 {
+		t.Errorf("%d of 40 accepted while the SMSC was down (the rest 429)", len(acked))
+	}
+}
