@@ -452,3 +452,78 @@ func TestSMSCDownThenBack(t *testing.T) {
 		t.Errorf("%d of 40 accepted while the SMSC was down (the rest 429)", len(acked))
 	}
 }
+
+// A node that dies holding messages it was sending, and does not come back,
+// leaves them to the other nodes once its lease runs out.
+func TestDeadNodesClaimsAreTakenOver(t *testing.T) {
+	db := pgSchemaURL(t)
+	// Node 1's SMSC takes 5 submit_sm a second and throttles the rest: its
+	// node holds most messages, sending, when it dies. Node 2's is fast.
+	slow, fast := smscsim.New(smscsim.Config{MaxTPS: 5}), smscsim.New(smscsim.Config{})
+	slowAddr, err := slow.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fastAddr, err := fast.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fast.Close()
+	secret := filepath.Join(t.TempDir(), "secret")
+	var sb [32]byte
+	rand.Read(sb[:])
+	os.WriteFile(secret, []byte(hex.EncodeToString(sb[:])+"\n"), 0o600)
+	var ns []*node
+	for i, smsc := range []net.Addr{slowAddr, fastAddr} {
+		n := &node{addr: freeAddr(t)}
+		n.args = []string{"serve", "--addr", n.addr, "--data-dir", t.TempDir(), "--secret-file", secret, "--log-level", "error",
+			"--smpp", fmt.Sprintf("smpp://node%d:secret@%s?name=sim", i+1, smsc), "--db", db, "--outbox-lease", "3s"}
+		n.start(t)
+		ns = append(ns, n)
+	}
+	acct := ns[0].c.server(t)
+	time.Sleep(300 * time.Millisecond) // both bound
+	var acked []string
+	firstSend := time.Now()
+	for i := range 60 {
+		to := fmt.Sprintf("+96279%07d", 5000000+i)
+		r := call(t, "POST", ns[0].addrURL()+"/2fa/send", acct.SID, acct.Token, "application/json", `{"service":"dead","from":"MyApp","to":"`+to+`"}`)
+		if r.Status == 201 {
+			acked = append(acked, to)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	ns[0].kill()
+	killed := time.Now()
+	atDeath := slow.Count()
+	seen := map[string]bool{}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for _, s := range append(slow.Submits(), fast.Submits()...) {
+			seen["+"+s.Dest] = true
+		}
+		all := true
+		for _, to := range acked {
+			all = all && seen[to]
+		}
+		if all {
+			break
+		}
+	}
+	for _, to := range acked {
+		if !seen[to] {
+			t.Errorf("%s, acknowledged by the dead node, was never sent", to)
+		}
+	}
+	took := time.Since(killed)
+	t.Logf("%d acknowledged by node 1, %d sent through its SMSC before it died, %d by node 2 after its lease (all %.1fs after the kill)",
+		len(acked), atDeath, fast.Count(), took.Seconds())
+	if len(acked) != 60 || fast.Count() == 0 {
+		t.Errorf("want 60 acknowledged and node 2 to send what node 1 held")
+	}
+	// No message was claimed before firstSend, so none of node 1's leases
+	// ran out before firstSend + 3s.
+	if earliest := firstSend.Add(3 * time.Second).Sub(killed); fast.Count() > 0 && took < earliest-200*time.Millisecond {
+		t.Errorf("node 2 took node 1's messages %.1fs after it died, before its leases ran out (%.1fs)", took.Seconds(), earliest.Seconds())
+	}
+}

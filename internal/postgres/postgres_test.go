@@ -4,9 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -31,6 +35,25 @@ func testURL(tb testing.TB) string {
 // MustOpenFresh opens a store in a new, empty schema of the test database,
 // dropped when the test ends.
 func MustOpenFresh(tb testing.TB, o postgres.Options) *postgres.Store {
+	tb.Helper()
+	s, err := postgres.Open(context.Background(), freshSchema(tb), withNode(o))
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+func withNode(o postgres.Options) postgres.Options {
+	if o.Node == "" {
+		o.Node = "test-node"
+	}
+	return o
+}
+
+// freshSchema makes a new, empty schema of the test database, dropped when
+// the test ends, and returns the URL that uses it.
+func freshSchema(tb testing.TB) string {
 	tb.Helper()
 	base := testURL(tb)
 	var b [6]byte
@@ -58,18 +81,64 @@ func MustOpenFresh(tb testing.TB, o postgres.Options) *postgres.Store {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	if o.Node == "" {
-		o.Node = "test-node"
-	}
-	s, err := postgres.Open(context.Background(), u.String(), o)
-	if err != nil {
-		tb.Fatalf("Open: %v", err)
-	}
-	tb.Cleanup(func() { s.Close() })
-	return s
+	return u.String()
 }
 
 func TestConformance(t *testing.T) {
 	testURL(t)
 	storetest.Run(t, func(t *testing.T) storetest.Store { return MustOpenFresh(t, postgres.Options{}) })
+}
+
+
+// Nodes starting together migrate the database once; a database migrated
+// by a newer otpgate is refused, saying so.
+func TestMigrations(t *testing.T) {
+	u := freshSchema(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			s, err := postgres.Open(context.Background(), u, withNode(postgres.Options{}))
+			if err == nil {
+				s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("node %d starting with the others: %v", i+1, err)
+		}
+	}
+	from, to, err := postgres.Migrate(context.Background(), u)
+	if err != nil || from != postgres.Version() || to != from {
+		t.Fatalf("Migrate of a migrated database: %d -> %d, %v", from, to, err)
+	}
+	conn, err := pgx.Connect(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != postgres.Version() {
+		t.Fatalf("schema_migrations has %d rows (%v), want %d: each applied once", n, err, postgres.Version())
+	}
+	if _, err := conn.Exec(context.Background(), `INSERT INTO schema_migrations VALUES (999, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = postgres.Open(context.Background(), u, withNode(postgres.Options{}))
+	if !errors.Is(err, postgres.ErrSchemaNewer) || !strings.Contains(err.Error(), "999") {
+		t.Fatalf("Open of a newer schema: %v, want a refusal naming version 999", err)
+	}
+}
+
+// Errors name the database but never the password.
+func TestOpenErrorsHideThePassword(t *testing.T) {
+	for _, u := range []string{"postgres://otpgate:s3cr3t-pw@127.0.0.1:1/otpgate", "postgres://otpgate:s3cr3t-pw@[bad/otpgate"} {
+		_, err := postgres.Open(context.Background(), u, postgres.Options{ConnectTimeout: time.Second})
+		if err == nil || strings.Contains(err.Error(), "s3cr3t-pw") {
+			t.Errorf("Open(%s): %v", postgres.Redact(u), err)
+		}
+	}
 }
