@@ -89,7 +89,6 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Store { return MustOpenFresh(t, postgres.Options{}) })
 }
 
-
 // Nodes starting together migrate the database once; a database migrated
 // by a newer otpgate is refused, saying so.
 func TestMigrations(t *testing.T) {
