@@ -113,3 +113,5 @@ echo "pgbench -N: $(awk '/^tps/ {print $3}' "$work/pgbench.txt") tps"
 echo "1 node SQLite: send $(awk '/^Requests\/sec/ {print $2}' "$work/send-sqlite.txt"), verify $(awk '/^Requests\/sec/ {print $2}' "$work/verify-sqlite.txt")"
 echo "1 node PostgreSQL: send $(awk '/^Requests\/sec/ {print $2}' "$work/send-pg1.txt"), verify $(awk '/^Requests\/sec/ {print $2}' "$work/verify-pg1.txt")"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "the nodes' warnings and errors (none expected):"
+grep -hE 'level=(WARN|ERROR)' "$work"/*.log | sed -E 's/^time=[^ ]+ //; s/ request_id=[^ ]+//' | sort | uniq -c | sort -rn | head -20 || true

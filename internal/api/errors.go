@@ -56,9 +56,16 @@ func statusOf(e *otpgate.Error) int {
 
 // WriteError writes err as JSON, in the words of dialect d (nil: the
 // domain's). An error that is not an *otpgate.Error is internal: it is logged
-// with the request id and the client sees only that id.
+// with the request id and the client sees only that id. A request whose
+// client hung up gets no reply and is logged at Info, not as a failure.
 func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, d *Dialect, err error) {
 	e := otpgate.AsError(err)
+	if e == nil && r.Context().Err() != nil && errors.Is(err, r.Context().Err()) {
+		// The client hung up before the reply: nobody reads it, and the
+		// server is not at fault. What was already written stays written.
+		s.log.Info("request abandoned by the client", "request_id", RequestID(r), "method", r.Method, "path", r.URL.Path)
+		return
+	}
 	if e == nil && errors.Is(err, store.ErrUnavailable) {
 		s.log.Warn("request failed: the database is unavailable", "request_id", RequestID(r), "path", r.URL.Path, "err", err)
 		e = otpgate.Errorf(otpgate.KindUnavailable, otpgate.CodeUnavailable,
