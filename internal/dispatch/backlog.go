@@ -36,9 +36,19 @@ type backlog struct {
 
 type routeLoad struct {
 	tps     int
-	waiting map[string]time.Time // message SID -> when it was taken
-	drained int                  // finished since the last measure
-	rate    float64              // messages per second while the route had work; 0: not measured
+	waiting map[string]waiting // by message SID
+	drained int                // finished since the last measure
+	rate    float64            // messages per second while the route had work; 0: not measured
+}
+
+// waiting is a message counted in a route's backlog.
+type waiting struct {
+	at time.Time // when it was first taken
+	// releasedUntil, when set, says the message went back to the outbox (a
+	// retry, no bind up, a full hand-off): it still counts until then, and
+	// stops counting after unless this dispatcher claims it again. Another
+	// node may claim and finish it, and this one would never hear of it.
+	releasedUntil time.Time
 }
 
 func newBacklog(max time.Duration) *backlog {
@@ -48,7 +58,7 @@ func newBacklog(max time.Duration) *backlog {
 func (b *backlog) load(r Route) *routeLoad {
 	l := b.routes[r.Key]
 	if l == nil {
-		l = &routeLoad{waiting: map[string]time.Time{}}
+		l = &routeLoad{waiting: map[string]waiting{}}
 		b.routes[r.Key] = l
 	}
 	l.tps = r.TPS
@@ -59,8 +69,21 @@ func (b *backlog) load(r Route) *routeLoad {
 func (b *backlog) add(r Route, sid string, at time.Time) {
 	b.mu.Lock()
 	l := b.load(r)
-	if _, ok := l.waiting[sid]; !ok {
-		l.waiting[sid] = at
+	if w, ok := l.waiting[sid]; ok {
+		at = w.at
+	}
+	l.waiting[sid] = waiting{at: at}
+	b.mu.Unlock()
+}
+
+// release notes that a message went back to the outbox, for any node to
+// claim: it counts until until, then no longer unless claimed here again.
+func (b *backlog) release(r Route, sid string, until time.Time) {
+	b.mu.Lock()
+	l := b.load(r)
+	if w, ok := l.waiting[sid]; ok {
+		w.releasedUntil = until
+		l.waiting[sid] = w
 	}
 	b.mu.Unlock()
 }
@@ -101,9 +124,9 @@ func (b *backlog) measure(ctx context.Context) {
 					l.rate = 0.5*l.rate + 0.5*r
 				}
 				l.drained = 0
-				for sid, at := range l.waiting {
-					if now.Sub(at) > 25*time.Hour { // deleted while waiting for a retry: never finishes
-						delete(l.waiting, sid)
+				for sid, w := range l.waiting {
+					if !w.releasedUntil.IsZero() && now.After(w.releasedUntil) {
+						delete(l.waiting, sid) // another node took it, or it was deleted
 					}
 				}
 			}
@@ -128,8 +151,8 @@ func (d *Dispatcher) Backlog(now time.Time) []BacklogStats {
 	var out []BacklogStats
 	for key, l := range b.routes {
 		s := BacklogStats{Route: key, Waiting: len(l.waiting), Rate: l.rate}
-		for _, at := range l.waiting {
-			s.Oldest = max(s.Oldest, now.Sub(at))
+		for _, w := range l.waiting {
+			s.Oldest = max(s.Oldest, now.Sub(w.at))
 		}
 		out = append(out, s)
 	}

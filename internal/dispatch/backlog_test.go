@@ -2,6 +2,7 @@ package dispatch_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -107,5 +108,88 @@ func TestAdmitOff(t *testing.T) {
 	d := dispatch.New(dispatch.Config{MaxBacklog: -1})
 	if err := d.Admit("+962790000000"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// beaten is a node's store whose every claim another node wins.
+type beaten struct{ *sqlite.Store }
+
+func (beaten) ClaimOutbox(context.Context, time.Time, time.Time, int) ([]message.Outbound, error) {
+	return nil, nil
+}
+
+// With several nodes on one database, a message this node gave back to the
+// outbox (here: to retry after its connector failed) may be sent by another
+// node. It counts in this node's backlog while it waits for its retry, and
+// stops counting once another node has it: this node then admits sends
+// again, instead of refusing them for as long as it remembers the message.
+func TestAdmitForgetsWhatAnotherNodeSent(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	const n = 100
+	failing := &scripted{answers: map[string][]error{}, sent: map[string][]string{}}
+	for i := range n {
+		failing.answers[fmt.Sprintf("SM%03d", i)] = []error{errors.New("SMSC busy")}
+	}
+	a := dispatch.New(dispatch.Config{Store: beaten{st}, Opener: plainOpener{}, Poll: 200 * time.Millisecond,
+		Route: func(string) dispatch.Route {
+			return dispatch.Route{Key: "+96279", Connectors: []sms.Connector{failing}, TPS: 20}
+		},
+		MaxBacklog: 5 * time.Second})
+	a.Start(context.Background())
+	t.Cleanup(a.Stop)
+
+	now := time.Now().UTC()
+	for i := range n {
+		if err := a.Admit("+962790000000"); err != nil {
+			t.Fatalf("send %d refused: %v", i, err)
+		}
+		sid := fmt.Sprintf("SM%03d", i)
+		m := message.Message{SID: sid, AccountSID: "AC1", Direction: message.OutboundAPI, From: "App", To: "+962790000000",
+			Body: "x", Status: message.Queued, Encoding: "GSM-7", Segments: 1, CreatedAt: now, UpdatedAt: now}
+		o := message.Outbound{SID: sid, AccountSID: "AC1", From: "App", To: m.To, Payload: []byte("x"), CreatedAt: now}
+		a.Lease(&o)
+		if err := st.InsertSend(context.Background(), m, o, nil); err != nil {
+			t.Fatal(err)
+		}
+		a.Take(o)
+	}
+	waitFor(t, 5*time.Second, "node A tried every message once", func() bool {
+		failing.mu.Lock()
+		defer failing.mu.Unlock()
+		return len(failing.sent) == n
+	})
+	// Waiting for their retry (a second away), they still count.
+	if err := a.Admit("+962790000000"); otpgate.AsError(err) == nil || otpgate.AsError(err).Kind != otpgate.KindTooMany {
+		t.Fatalf("with %d waiting for a retry, Admit = %v, want 429", n, err)
+	}
+
+	ok := &scripted{answers: map[string][]error{}, sent: map[string][]string{}}
+	b := dispatch.New(dispatch.Config{Store: st, Opener: plainOpener{}, Poll: 100 * time.Millisecond, Connectors: []sms.Connector{ok}})
+	b.Start(context.Background())
+	t.Cleanup(b.Stop)
+	waitFor(t, 10*time.Second, "node B sent them all", func() bool {
+		ok.mu.Lock()
+		defer ok.mu.Unlock()
+		return len(ok.sent) == n
+	})
+	waitFor(t, 5*time.Second, "node A admits again", func() bool { return a.Admit("+962790000000") == nil })
+	waitFor(t, 5*time.Second, "node A's backlog is empty", func() bool {
+		s := a.Backlog(time.Now())
+		return len(s) == 1 && s[0].Waiting == 0
+	})
+}
+
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", limit, what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

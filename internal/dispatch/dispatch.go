@@ -183,7 +183,9 @@ func (d *Dispatcher) Take(o message.Outbound) {
 			now := d.cfg.Clock.Now().UTC()
 			if err := d.cfg.Store.RescheduleOutbox(context.Background(), o.SID, o.Attempts, now, ""); err != nil {
 				d.cfg.Logger.Error("handing a message back to the outbox failed; it goes when its lease ends", "message_sid", o.SID, "err", err)
+				return
 			}
+			d.backlog.release(route, o.SID, d.releasedUntil(now))
 			d.Wake()
 		}()
 	}
@@ -334,7 +336,7 @@ func (d *Dispatcher) deliver(o message.Outbound) {
 	}
 	if lastErr == nil {
 		// No connector of the route is up: wait for one without using up an attempt.
-		d.park(ctx, log, o)
+		d.park(ctx, log, route, o)
 		return
 	}
 	d.finish(ctx, log, route, o, last, "", lastErr)
@@ -342,13 +344,23 @@ func (d *Dispatcher) deliver(o message.Outbound) {
 
 // park puts a message back for a second later without counting an attempt:
 // no connector of its route was up. It fails only when it expires.
-func (d *Dispatcher) park(ctx context.Context, log *slog.Logger, o message.Outbound) {
+func (d *Dispatcher) park(ctx context.Context, log *slog.Logger, route Route, o message.Outbound) {
+	next := d.cfg.Clock.Now().UTC().Add(time.Second)
 	err := d.persist(func() error {
-		return d.cfg.Store.RescheduleOutbox(ctx, o.SID, o.Attempts, d.cfg.Clock.Now().UTC().Add(time.Second), "no connector of the route is bound")
+		return d.cfg.Store.RescheduleOutbox(ctx, o.SID, o.Attempts, next, "no connector of the route is bound")
 	})
 	if err != nil {
 		log.Error("rescheduling failed; the message will be retried when its lease ends", "err", err)
+		next = d.cfg.Clock.Now().UTC().Add(d.cfg.Lease)
 	}
+	d.backlog.release(route, o.SID, d.releasedUntil(next))
+}
+
+// releasedUntil is how long a message this dispatcher gave back to the
+// outbox, due at due, keeps counting in its backlog: until its own poller
+// would have claimed it again. If it has not by then, another node has.
+func (d *Dispatcher) releasedUntil(due time.Time) time.Time {
+	return due.Add(d.cfg.Poll + measureEvery)
 }
 
 func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, route Route, o message.Outbound, c sms.Connector, pid string, sendErr error) {
@@ -365,9 +377,14 @@ func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, route Route, 
 	var err error
 	switch {
 	case sendErr != nil && !isPerm && !giveUp:
+		next := d.cfg.Clock.Now().UTC().Add(Backoff(attempts))
 		err = d.persist(func() error {
-			return d.cfg.Store.RescheduleOutbox(ctx, o.SID, attempts, d.cfg.Clock.Now().UTC().Add(Backoff(attempts)), sendErr.Error())
+			return d.cfg.Store.RescheduleOutbox(ctx, o.SID, attempts, next, sendErr.Error())
 		})
+		if err != nil {
+			next = d.cfg.Clock.Now().UTC().Add(d.cfg.Lease)
+		}
+		d.backlog.release(route, o.SID, d.releasedUntil(next))
 	case sendErr != nil:
 		out.Status, out.ErrorMessage = message.Failed, sendErr.Error()
 		if isPerm {
