@@ -23,6 +23,9 @@ const (
 	minAllowance = 100
 	// measureEvery is how often the rates are measured.
 	measureEvery = 250 * time.Millisecond
+	// refusalLogEvery is how often, at most, Admit logs that a route
+	// refuses sends.
+	refusalLogEvery = 10 * time.Second
 )
 
 // backlog counts, per route, the messages this dispatcher has taken and not
@@ -39,6 +42,7 @@ type routeLoad struct {
 	waiting map[string]waiting // by message SID
 	drained int                // finished since the last measure
 	rate    float64            // messages per second while the route had work; 0: not measured
+	warned  time.Time          // when Admit last logged a refusal
 }
 
 // waiting is a message counted in a route's backlog.
@@ -195,6 +199,17 @@ func (d *Dispatcher) Admit(to string) error {
 		drain = fmt.Sprintf("about %s at the %s/s it sends", need.Round(100*time.Millisecond), formatRate(rate))
 	}
 	secs := int(math.Ceil(retry.Seconds()))
+	now := time.Now()
+	b.mu.Lock()
+	warn := now.Sub(l.warned) >= refusalLogEvery
+	if warn {
+		l.warned = now
+	}
+	b.mu.Unlock()
+	if warn {
+		d.cfg.Logger.Warn("refusing new sends: too many messages are waiting", "route", r.Key, "waiting", waiting,
+			"rate", formatRate(rate), "max_backlog", d.cfg.MaxBacklog)
+	}
 	return &otpgate.Error{Kind: otpgate.KindTooMany, Code: otpgate.CodeTooManyRequests, RetryAfter: time.Duration(secs) * time.Second,
 		Message: fmt.Sprintf("Too many messages are waiting for %s: %d would take %s, more than the %s a message may wait before it is sent; try again in %d s",
 			label, waiting, drain, d.cfg.MaxBacklog, secs)}

@@ -1,9 +1,11 @@
 package dispatch_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -55,7 +57,9 @@ func TestAdmitRefusesWhatCannotBeSentInTime(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	conn := &gated{release: make(chan struct{})}
+	var logs syncBuffer
 	d := dispatch.New(dispatch.Config{Store: st, Opener: plainOpener{}, Clock: otpgate.SystemClock{},
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		Route: func(to string) dispatch.Route {
 			return dispatch.Route{Key: "+96279", Connectors: []sms.Connector{conn}, TPS: 20}
 		},
@@ -86,6 +90,11 @@ func TestAdmitRefusesWhatCannotBeSentInTime(t *testing.T) {
 	if want := "route +96279: 100"; !strings.Contains(e.Message, want) {
 		t.Errorf("message %q does not say %q", e.Message, want)
 	}
+	// The operator hears of it, once (not once per refused request).
+	d.Admit("+962790000000")
+	if got := strings.Count(logs.String(), "refusing new sends"); got != 1 || !strings.Contains(logs.String(), "waiting=100") {
+		t.Errorf("%d warnings of refusals, want 1 naming the 100 waiting:\n%s", got, logs.String())
+	}
 	stats := d.Backlog(time.Now())
 	if len(stats) != 1 || stats[0].Waiting != 100 || stats[0].Route != "+96279" {
 		t.Errorf("Backlog = %+v", stats)
@@ -109,6 +118,24 @@ func TestAdmitOff(t *testing.T) {
 	if err := d.Admit("+962790000000"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // beaten is a node's store whose every claim another node wins.
