@@ -16,13 +16,20 @@ const DefaultMaxBacklog = 5 * time.Second
 
 const (
 	// unmeasuredAllowance is how many messages a route may have waiting
-	// before its sending rate is known (it has sent nothing yet).
+	// before its sending rate is known (it has not had work for
+	// measuredAfter windows yet: a node just started, its first sends
+	// still on their way, must not read its warm-up as its rate).
 	unmeasuredAllowance = 1000
 	// minAllowance is how many messages may always wait, whatever the rate
 	// (a bind coming back up, a short stall).
 	minAllowance = 100
-	// measureEvery is how often the rates are measured.
-	measureEvery = 250 * time.Millisecond
+	// measureEvery is how often the rates are measured; a rate is what was
+	// drained over the last rateWindows measures in which the route had
+	// work (2 s: a stall of a few hundred milliseconds does not make a
+	// route refuse), known once it had work in measuredAfter of them.
+	measureEvery  = 250 * time.Millisecond
+	rateWindows   = 8
+	measuredAfter = 4
 	// refusalLogEvery is how often, at most, Admit logs that a route
 	// refuses sends.
 	refusalLogEvery = 10 * time.Second
@@ -41,9 +48,20 @@ type routeLoad struct {
 	tps     int
 	waiting map[string]waiting // by message SID
 	drained int                // finished since the last measure
-	rate    float64            // messages per second while the route had work; 0: not measured
-	warned  time.Time          // when Admit last logged a refusal
+	windows [rateWindows]window
+	busy    int       // windows with work so far
+	rate    float64   // messages per second over the last windows with work
+	warned  time.Time // when Admit last logged a refusal
 }
+
+// window is one measure of a route while it had work.
+type window struct {
+	drained int
+	secs    float64
+}
+
+// measured reports whether the route's rate is known.
+func (l *routeLoad) measured() bool { return l.busy >= measuredAfter }
 
 // waiting is a message counted in a route's backlog.
 type waiting struct {
@@ -121,12 +139,15 @@ func (b *backlog) measure(ctx context.Context) {
 				if l.drained == 0 && len(l.waiting) == 0 {
 					continue
 				}
-				r := float64(l.drained) / secs
-				if l.rate == 0 {
-					l.rate = r
-				} else {
-					l.rate = 0.5*l.rate + 0.5*r
+				l.windows[l.busy%rateWindows] = window{drained: l.drained, secs: secs}
+				l.busy++
+				var drained int
+				var total float64
+				for _, w := range l.windows[:min(l.busy, rateWindows)] {
+					drained += w.drained
+					total += w.secs
 				}
+				l.rate = float64(drained) / total
 				l.drained = 0
 				for sid, w := range l.waiting {
 					if !w.releasedUntil.IsZero() && now.After(w.releasedUntil) {
@@ -154,7 +175,10 @@ func (d *Dispatcher) Backlog(now time.Time) []BacklogStats {
 	defer b.mu.Unlock()
 	var out []BacklogStats
 	for key, l := range b.routes {
-		s := BacklogStats{Route: key, Waiting: len(l.waiting), Rate: l.rate}
+		s := BacklogStats{Route: key, Waiting: len(l.waiting)}
+		if l.measured() {
+			s.Rate = l.rate
+		}
 		for _, w := range l.waiting {
 			s.Oldest = max(s.Oldest, now.Sub(w.at))
 		}
@@ -175,13 +199,13 @@ func (d *Dispatcher) Admit(to string) error {
 	b := d.backlog
 	b.mu.Lock()
 	l := b.load(r)
-	waiting, rate := len(l.waiting), l.rate
+	waiting, rate, measured := len(l.waiting), l.rate, l.measured()
 	b.mu.Unlock()
-	if r.TPS > 0 && (rate == 0 || float64(r.TPS) < rate) {
-		rate = float64(r.TPS)
+	if r.TPS > 0 && (!measured || float64(r.TPS) < rate) {
+		rate, measured = float64(r.TPS), true
 	}
 	allowed := unmeasuredAllowance
-	if rate > 0 {
+	if measured {
 		allowed = max(minAllowance, int(rate*d.cfg.MaxBacklog.Seconds()))
 	}
 	if waiting < allowed {
@@ -193,7 +217,10 @@ func (d *Dispatcher) Admit(to string) error {
 	}
 	retry := d.cfg.MaxBacklog
 	drain := "an unknown time: nothing was sent on it lately"
-	if rate > 0 {
+	if !measured {
+		drain = "an unknown time: it has not sent for long enough to know its rate"
+	}
+	if measured && rate > 0 {
 		need := time.Duration(float64(waiting) / rate * float64(time.Second))
 		retry = max(time.Second, need-d.cfg.MaxBacklog)
 		drain = fmt.Sprintf("about %s at the %s/s it sends", need.Round(100*time.Millisecond), formatRate(rate))

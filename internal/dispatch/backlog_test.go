@@ -220,3 +220,46 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A node that just started, whose first sends are still on their way, does
+// not read its warm-up as its rate and refuse (it did: 2 sent in its first
+// quarter second made 8/s, and 800 sends were refused within 200 ms of a
+// bench). Once its rate is known (a second of work), a route that goes on
+// sending next to nothing, with more waiting than may always wait, refuses.
+func TestAdmitWarmUpAndStall(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	conn := &gated{release: make(chan struct{})}
+	d := dispatch.New(dispatch.Config{Store: st, Opener: plainOpener{}, Connectors: []sms.Connector{conn}, MaxBacklog: 5 * time.Second})
+	d.Start(context.Background())
+	t.Cleanup(func() { close(conn.release); d.Stop() })
+	now := time.Now().UTC()
+	for i := range 150 {
+		sid := fmt.Sprintf("SM%03d", i)
+		m := message.Message{SID: sid, AccountSID: "AC1", Direction: message.OutboundAPI, From: "App", To: "+962790000000",
+			Body: "x", Status: message.Queued, Encoding: "GSM-7", Segments: 1, CreatedAt: now, UpdatedAt: now}
+		o := message.Outbound{SID: sid, AccountSID: "AC1", From: "App", To: m.To, Payload: []byte("x"), CreatedAt: now}
+		d.Lease(&o)
+		if err := st.InsertSend(context.Background(), m, o, nil); err != nil {
+			t.Fatal(err)
+		}
+		d.Take(o)
+	}
+	conn.release <- struct{}{}
+	conn.release <- struct{}{}
+	time.Sleep(600 * time.Millisecond) // two measures, 2 sent
+	if err := d.Admit("+962790000000"); err != nil {
+		t.Fatalf("148 waiting on a route measured for half a second: %v", err)
+	}
+	waitFor(t, 5*time.Second, "a route measured sending next to nothing refuses", func() bool {
+		e := otpgate.AsError(d.Admit("+962790000000"))
+		return e != nil && e.Kind == otpgate.KindTooMany
+	})
+	e := otpgate.AsError(d.Admit("+962790000000"))
+	if !strings.Contains(e.Message, "148 would take") {
+		t.Errorf("refusal %q does not count the 148 waiting", e.Message)
+	}
+}
