@@ -326,15 +326,24 @@ func (p *pausableProxy) Resume() {
 	p.mu.Unlock()
 }
 
-// While the database cannot be reached, requests fail cleanly (503 with
-// the standard error JSON, /readyz 503, /healthz 200); once it is back they
-// succeed, and nothing acknowledged was lost.
+// The database restarting under load (8 clients sending at once): every
+// connection of the node is terminated by the server, as a restart does
+// (FATAL 57P01), and new ones are refused for 3 s. Meanwhile requests fail
+// cleanly (503 with the standard error JSON and Retry-After, /readyz 503,
+// /healthz 200); once it is back they succeed, and every send acknowledged
+// before, during or after was delivered, once.
 func TestDatabaseOutageUnderLoad(t *testing.T) {
 	direct := pgSchemaURL(t)
 	pu, err := url.Parse(direct)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var b [4]byte
+	rand.Read(b[:])
+	app := "otpgate-outage-" + hex.EncodeToString(b[:])
+	q := pu.Query()
+	q.Set("application_name", app)
+	pu.RawQuery = q.Encode()
 	proxy := newProxy(t, pu.Host)
 	pu.Host = proxy.ln.Addr().String()
 	db := pu.String()
@@ -342,56 +351,103 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 		c.DB = db
 		c.DBStatementTimeout = 2 * time.Second
 	})
-	var acked []string
-	var statuses sync.Map
-	send := func(i int) {
-		to := fmt.Sprintf("+96279%07d", 3000000+i)
-		r := call(t, "POST", s.URL+"/2fa/send", s.SID, s.Token, "application/json", `{"service":"outage","from":"MyApp","to":"`+to+`"}`)
-		v, _ := statuses.LoadOrStore(r.Status, new(atomic.Int64))
-		v.(*atomic.Int64).Add(1)
-		switch r.Status {
-		case 201:
-			acked = append(acked, to)
-		case 503:
-			if r.num("code") != 20503 || r.str("message") == "" || r.Header.Get("Retry-After") == "" {
-				t.Errorf("503 without the standard error: %s", r.Raw)
-			}
-		default:
-			t.Errorf("send during the outage: %d %s", r.Status, r.Raw)
-		}
+	var (
+		mu       sync.Mutex
+		acked    []string
+		phase    atomic.Int32 // 0 before, 1 down, 2 back
+		statuses [3]map[int]int
+		next     atomic.Int64
+		stop     = make(chan struct{})
+		wg       sync.WaitGroup
+	)
+	for i := range statuses {
+		statuses[i] = map[int]int{}
 	}
-	i := 0
-	for ; i < 20; i++ {
-		send(i)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				to := fmt.Sprintf("+96279%07d", 3000000+next.Add(1))
+				ph := phase.Load()
+				r := call(t, "POST", s.URL+"/2fa/send", s.SID, s.Token, "application/json", `{"service":"outage","from":"MyApp","to":"`+to+`"}`)
+				mu.Lock()
+				statuses[ph][r.Status]++
+				if r.Status == 201 {
+					acked = append(acked, to)
+				}
+				mu.Unlock()
+				switch r.Status {
+				case 201:
+				case 503:
+					if r.num("code") != 20503 || r.str("message") == "" || r.Header.Get("Retry-After") == "" {
+						t.Errorf("503 without the standard error: %s", r.Raw)
+					}
+					time.Sleep(20 * time.Millisecond)
+				default:
+					t.Errorf("send around the restart: %d %s", r.Status, r.Raw)
+				}
+			}
+		}()
+	}
+	time.Sleep(time.Second)
+
+	// The restart: the server ends this node's sessions, then refuses
+	// connections while it is down.
+	admin, err := pgx.Connect(context.Background(), direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	phase.Store(1)
+	var killed int
+	if err := admin.QueryRow(context.Background(),
+		`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&killed); err != nil {
+		t.Fatal(err)
 	}
 	proxy.Pause()
-	outage := time.Now()
-	for time.Since(outage) < 3*time.Second {
-		send(i)
-		i++
-		time.Sleep(50 * time.Millisecond)
+	t.Logf("terminated %d sessions of the node", killed)
+	if killed == 0 {
+		t.Error("the node had no session to terminate")
 	}
+	time.Sleep(1500 * time.Millisecond)
 	if r := call(t, "GET", s.URL+"/readyz", "", "", "", ""); r.Status != 503 {
-		t.Errorf("/readyz during the outage: %d %s", r.Status, r.Raw)
+		t.Errorf("/readyz while the database is down: %d %s", r.Status, r.Raw)
 	}
 	if r := call(t, "GET", s.URL+"/healthz", "", "", "", ""); r.Status != 200 {
-		t.Errorf("/healthz during the outage: %d %s", r.Status, r.Raw)
+		t.Errorf("/healthz while the database is down: %d %s", r.Status, r.Raw)
 	}
+	time.Sleep(1500 * time.Millisecond)
 	proxy.Resume()
+	phase.Store(2)
 	back := time.Now()
-	for ok := 0; ok < 20 && time.Since(back) < 20*time.Second; i++ {
-		n := len(acked)
-		send(i)
-		if len(acked) > n {
-			ok++
+	for {
+		mu.Lock()
+		n := statuses[2][201]
+		mu.Unlock()
+		if n >= 100 {
+			break
 		}
+		if time.Since(back) > 20*time.Second {
+			t.Fatalf("%d sends acknowledged in 20 s after the database came back", n)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	statuses.Range(func(k, v any) bool { t.Logf("status %v: %d", k, v.(*atomic.Int64).Load()); return true })
-	if len(acked) < 40 {
-		t.Fatalf("%d sends acknowledged; want the 20 before and 20 after the outage", len(acked))
+	close(stop)
+	wg.Wait()
+	for i, name := range []string{"before", "while down", "after"} {
+		t.Logf("%s: %v", name, statuses[i])
 	}
-	if v, ok := statuses.Load(503); !ok || v.(*atomic.Int64).Load() == 0 {
-		t.Error("no 503 during the outage")
+	if statuses[0][201] == 0 || statuses[1][503] == 0 {
+		t.Errorf("want 201s before and 503s while down: %v", statuses)
+	}
+	if r := call(t, "GET", s.URL+"/readyz", "", "", "", ""); r.Status != 200 {
+		t.Errorf("/readyz once the database is back: %d %s", r.Status, r.Raw)
 	}
 	for _, to := range acked {
 		if codes := s.codes(t, to, 1); len(codes) != 1 {

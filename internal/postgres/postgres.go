@@ -109,7 +109,9 @@ func parseConfig(rawURL string, o Options) (*pgxpool.Config, error) {
 		cfg.ConnConfig.RuntimeParams = map[string]string{}
 	}
 	cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
-	cfg.ConnConfig.RuntimeParams["application_name"] = "otpgate"
+	if cfg.ConnConfig.RuntimeParams["application_name"] == "" { // the URL may name each node
+		cfg.ConnConfig.RuntimeParams["application_name"] = "otpgate"
+	}
 	return cfg, nil
 }
 
@@ -317,13 +319,28 @@ func unavailable(err error) error {
 		return err
 	}
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
+	if errors.As(err, &pe) && !outageCode(pe.Code) {
 		return err // the database answered: not an outage
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+}
+
+// outageCode reports whether a SQLSTATE the server sent means it cannot
+// serve now, rather than that the request was wrong: the connection failed
+// (class 08), the server is shutting down, restarting or starting up
+// (57P01-57P03: what every connection gets from a restart), or it lacks
+// resources (class 53: too many connections, disk full, out of memory).
+func outageCode(code string) bool {
+	switch {
+	case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"):
+		return true
+	case code == "57P01", code == "57P02", code == "57P03":
+		return true
+	}
+	return false
 }
 
 func nanos(t time.Time) int64 {
