@@ -261,6 +261,10 @@ func checkBody(body string) error {
 	if !utf8.ValidString(body) {
 		return otpgate.FieldError("body", otpgate.InvalidField, ": it is not valid UTF-8 text")
 	}
+	if strings.IndexByte(body, 0) >= 0 {
+		// No handset shows it, and PostgreSQL's text cannot store it.
+		return otpgate.FieldError("body", otpgate.InvalidField, ": it contains the character U+0000 (NUL), which an SMS cannot carry")
+	}
 	if n := utf8.RuneCountInString(body); n > MaxBodyChars {
 		return otpgate.FieldError("body", otpgate.FieldTooLong, ": it is %s characters; at most %d are accepted", strconv.Itoa(n), MaxBodyChars)
 	}

@@ -151,6 +151,7 @@ func TestNormaliseErrors(t *testing.T) {
 		{"missing body", bare.p, pipeline.Request{To: "0790320012", From: "MyApp", Body: "  "}, "body", otpgate.MissingField, otpgate.CodeInvalidParameter},
 		{"body too long", bare.p, pipeline.Request{To: "0790320012", From: "MyApp", Body: strings.Repeat("x", 1601)}, "body", otpgate.FieldTooLong, otpgate.CodeInvalidParameter},
 		{"body not UTF-8", bare.p, pipeline.Request{To: "0790320012", From: "MyApp", Body: "\xff"}, "body", otpgate.InvalidField, otpgate.CodeInvalidParameter},
+		{"body with NUL", bare.p, pipeline.Request{To: "0790320012", From: "MyApp", Body: "code\x00"}, "body", otpgate.InvalidField, otpgate.CodeInvalidParameter},
 		{"callbacks not enabled", bare.p, pipeline.Request{To: "0790320012", From: "MyApp", Body: "x", StatusCallback: "https://example.com/"}, "status_callback", otpgate.InvalidField, otpgate.CodeInvalidParameter},
 	}
 	for _, tt := range tests {

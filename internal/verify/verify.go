@@ -411,6 +411,9 @@ func validTemplate(tmpl string) error {
 	if !utf8.ValidString(tmpl) {
 		return otpgate.FieldError("body", otpgate.InvalidField, ": it is not valid UTF-8 text")
 	}
+	if strings.IndexByte(tmpl, 0) >= 0 {
+		return otpgate.FieldError("body", otpgate.InvalidField, ": it contains the character U+0000 (NUL), which an SMS cannot carry")
+	}
 	if !strings.Contains(tmpl, Placeholder) {
 		return otpgate.FieldError("body", otpgate.InvalidField, ": it must contain the placeholder {code}, where the code goes (for example \"Your code is {code}\"), or be left out for the default %q", DefaultTemplate)
 	}

@@ -290,6 +290,7 @@ func TestRequestErrors(t *testing.T) {
 		{"no service", verify.SendRequest{From: "MyApp", To: "0790320012"}, "service"},
 		{"control character in service", verify.SendRequest{Service: "a\x00b", From: "MyApp", To: "0790320012"}, "service"},
 		{"template without {code}", verify.SendRequest{Service: "s", From: "MyApp", To: "0790320012", Body: "hello"}, "body"},
+		{"template with NUL", verify.SendRequest{Service: "s", From: "MyApp", To: "0790320012", Body: "code {code}\x00"}, "body"},
 		{"bad number", verify.SendRequest{Service: "s", From: "MyApp", To: "12"}, "to"},
 	} {
 		tt.req.AccountSID = "AC1"
