@@ -40,6 +40,8 @@ type Store interface {
 	account.Store
 	// SetAccountSMSURL sets where the account's inbound SMS are POSTed.
 	SetAccountSMSURL(ctx context.Context, sid, url string) error
+	// SetAccountCountries sets where the account may send.
+	SetAccountCountries(ctx context.Context, sid, countries string) error
 	// UpdateService stores a service's code length, lifetime and events URL.
 	UpdateService(ctx context.Context, svc verification.Service) error
 	// ReleaseLeases makes the messages and callbacks this node claimed due

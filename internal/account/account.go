@@ -29,7 +29,10 @@ type Account struct {
 	TokenHash   []byte
 	TokenSealed []byte // nil when not kept
 	SMSURL      string // where inbound SMS are POSTed; "" for none
-	CreatedAt   time.Time
+	// Countries is where the account may send: ISO 3166-1 alpha-2 codes,
+	// comma-separated, or "*" for anywhere; "" for the server's region.
+	Countries string
+	CreatedAt time.Time
 }
 
 // Store keeps accounts.

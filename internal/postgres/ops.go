@@ -84,8 +84,8 @@ func (t *tx) addCode(v verification.Verification) error {
 func (s *Store) CreateService(ctx context.Context, svc verification.Service) (verification.Service, error) {
 	var out verification.Service
 	err := s.submit(ctx, normal, func(t *tx) error {
-		if _, err := t.exec(`INSERT INTO services (`+serviceCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_sid, name) DO NOTHING`,
-			svc.SID, svc.AccountSID, svc.Name, svc.CodeLength, int64(svc.TTL), nanos(svc.CreatedAt), svc.EventsURL); err != nil {
+		if _, err := t.exec(`INSERT INTO services (`+serviceCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (account_sid, name) DO NOTHING`,
+			svc.SID, svc.AccountSID, svc.Name, svc.CodeLength, int64(svc.TTL), nanos(svc.CreatedAt), svc.EventsURL, svc.Countries); err != nil {
 			return err
 		}
 		var err error
@@ -98,8 +98,8 @@ func (s *Store) CreateService(ctx context.Context, svc verification.Service) (ve
 // UpdateService stores a service's settings.
 func (s *Store) UpdateService(ctx context.Context, svc verification.Service) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		return t.execOne("update service "+svc.SID, `UPDATE services SET code_length = $1, ttl_ns = $2, events_url = $3 WHERE sid = $4`,
-			svc.CodeLength, int64(svc.TTL), svc.EventsURL, svc.SID)
+		return t.execOne("update service "+svc.SID, `UPDATE services SET code_length = $1, ttl_ns = $2, events_url = $3, countries = $4 WHERE sid = $5`,
+			svc.CodeLength, int64(svc.TTL), svc.EventsURL, svc.Countries, svc.SID)
 	})
 }
 
@@ -626,6 +626,14 @@ func (s *Store) InsertAccount(ctx context.Context, a account.Account) error {
 		_, err := t.exec(`INSERT INTO accounts (sid, name, token_hash, created_at, token_sealed) VALUES ($1, $2, $3, $4, $5)`,
 			a.SID, a.Name, a.TokenHash, nanos(a.CreatedAt), a.TokenSealed)
 		return err
+	})
+}
+
+// SetAccountCountries sets where the account may send (account.Account's
+// Countries).
+func (s *Store) SetAccountCountries(ctx context.Context, sid, countries string) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		return t.execOne("set countries of account "+sid, `UPDATE accounts SET countries = $1 WHERE sid = $2`, countries, sid)
 	})
 }
 

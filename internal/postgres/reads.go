@@ -19,8 +19,8 @@ import (
 func (s *Store) Account(ctx context.Context, sid string) (account.Account, error) {
 	var a account.Account
 	var created int64
-	err := s.pool.QueryRow(ctx, `SELECT sid, name, token_hash, created_at, sms_url FROM accounts WHERE sid = $1`, sid).
-		Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SMSURL)
+	err := s.pool.QueryRow(ctx, `SELECT sid, name, token_hash, created_at, sms_url, countries FROM accounts WHERE sid = $1`, sid).
+		Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SMSURL, &a.Countries)
 	if err != nil {
 		return account.Account{}, unavailable(notFound(err))
 	}

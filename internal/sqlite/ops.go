@@ -72,7 +72,7 @@ func (t *tx) writeChange(c verification.Change, now time.Time) error {
 func (s *Store) CreateService(ctx context.Context, svc verification.Service) (verification.Service, error) {
 	var out verification.Service
 	err := s.submit(ctx, normal, func(t *tx) error {
-		if _, err := t.exec(t.st.insertService, svc.SID, svc.AccountSID, svc.Name, svc.CodeLength, int64(svc.TTL), nanos(svc.CreatedAt), svc.EventsURL); err != nil {
+		if _, err := t.exec(t.st.insertService, svc.SID, svc.AccountSID, svc.Name, svc.CodeLength, int64(svc.TTL), nanos(svc.CreatedAt), svc.EventsURL, svc.Countries); err != nil {
 			return err
 		}
 		var err error
@@ -85,7 +85,7 @@ func (s *Store) CreateService(ctx context.Context, svc verification.Service) (ve
 // UpdateService stores a service's settings (code length, lifetime, events URL).
 func (s *Store) UpdateService(ctx context.Context, svc verification.Service) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		return t.execOne(t.st.updateService, "update service "+svc.SID, svc.CodeLength, int64(svc.TTL), svc.EventsURL, svc.SID)
+		return t.execOne(t.st.updateService, "update service "+svc.SID, svc.CodeLength, int64(svc.TTL), svc.EventsURL, svc.Countries, svc.SID)
 	})
 }
 
@@ -549,6 +549,14 @@ func (s *Store) InsertAccount(ctx context.Context, a account.Account) error {
 	return s.submit(ctx, normal, func(t *tx) error {
 		_, err := t.exec(t.st.insertAccount, a.SID, a.Name, a.TokenHash, nanos(a.CreatedAt), a.TokenSealed)
 		return err
+	})
+}
+
+// SetAccountCountries sets where the account may send (account.Account's
+// Countries).
+func (s *Store) SetAccountCountries(ctx context.Context, sid, countries string) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		return t.execOne(t.st.setCountries, "set countries of account "+sid, countries, sid)
 	})
 }
 

@@ -61,6 +61,21 @@ var accountTests = []testCase{
 		}
 		wantNotFound(t, "SetAccountSMSURL of an unknown account", s.SetAccountSMSURL(ctx, "AC9", "https://example.com/"))
 	}},
+	{"SetCountries", func(t *testing.T, s Store) {
+		MustInsertAccount(t, s, newAccount("AC1"))
+		if got, err := s.Account(ctx, "AC1"); err != nil || got.Countries != "" {
+			t.Errorf("a new account's countries: %q, %v; want none (the server's region)", got.Countries, err)
+		}
+		check(t, "SetAccountCountries", s.SetAccountCountries(ctx, "AC1", "GB,JO,SA"))
+		if got, err := s.Account(ctx, "AC1"); err != nil || got.Countries != "GB,JO,SA" {
+			t.Errorf("Account after SetAccountCountries: %q, %v", got.Countries, err)
+		}
+		check(t, "SetAccountCountries to any", s.SetAccountCountries(ctx, "AC1", "*"))
+		if got, _ := s.Account(ctx, "AC1"); got.Countries != "*" {
+			t.Errorf("countries %q after setting any", got.Countries)
+		}
+		wantNotFound(t, "SetAccountCountries of an unknown account", s.SetAccountCountries(ctx, "AC9", "JO"))
+	}},
 	{"VersionChangesOnlyOnInsert", func(t *testing.T, s Store) {
 		version := func() int64 {
 			t.Helper()

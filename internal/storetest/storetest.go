@@ -53,6 +53,7 @@ type Store interface {
 	inbox.Store
 	account.Store
 	SetAccountSMSURL(ctx context.Context, sid, url string) error
+	SetAccountCountries(ctx context.Context, sid, countries string) error
 	UpdateService(ctx context.Context, svc verification.Service) error
 	ReleaseLeases(ctx context.Context) (int, error)
 	Ping(ctx context.Context) error

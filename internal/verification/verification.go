@@ -40,7 +40,10 @@ type Service struct {
 	CodeLength int
 	TTL        time.Duration
 	EventsURL  string // where verification events are POSTed as JSON; "" for none
-	CreatedAt  time.Time
+	// Countries is where the service's codes may go, as account.Account's
+	// Countries; "" for the account's.
+	Countries string
+	CreatedAt time.Time
 }
 
 // Code is one code sent for a verification: its HMAC (keyring) and when it
