@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/guard"
 	"github.com/otpgate/otpgate/internal/keyring"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/webhook"
@@ -21,7 +22,7 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return runAccountsSet(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprint(stderr, "Usage: otpgate accounts create --name NAME [--json] [--data-dir DIR]\n       otpgate accounts set --sid SID --sms-url URL [--data-dir DIR]\n")
+		fmt.Fprint(stderr, "Usage: otpgate accounts create --name NAME [--json] [--data-dir DIR]\n       otpgate accounts set --sid SID [--sms-url URL] [--countries LIST] [--data-dir DIR]\n")
 		return errors.New("accounts: the subcommands are create and set")
 	}
 	fs := flag.NewFlagSet("otpgate accounts create", flag.ContinueOnError)
@@ -71,11 +72,12 @@ func runAccountsSet(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := flag.NewFlagSet("otpgate accounts set", flag.ContinueOnError)
 	sid := fs.String("sid", "", "the account's SID (required)")
 	smsURL := fs.String("sms-url", "", "where the account's inbound SMS are POSTed (Twilio's parameters, signed); empty to stop")
+	countries := fs.String("countries", "", "where the account may send codes and messages: ISO codes, comma-separated (JO,SA), or * for any; empty for the server's --region only")
 	dataDir := fs.String("data-dir", "./otpgate-data", "the server's data directory (works while the server runs)")
 	db := fs.String("db", "", dbHelp)
 	allowPrivate := fs.Bool("webhook-allow-private", false, "allow a URL on a loopback, private or link-local address (development and tests only)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: otpgate accounts set --sid SID --sms-url URL [--data-dir DIR]\n\nChanges an account's settings.\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), "Usage: otpgate accounts set --sid SID [--sms-url URL] [--countries LIST] [--data-dir DIR]\n\nChanges an account's settings (those given; the others stay). A running server sees\na change of countries within 5 s.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
@@ -84,22 +86,53 @@ func runAccountsSet(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *sid == "" {
 		return errors.New("accounts set: --sid is required")
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if !given["sms-url"] && !given["countries"] {
+		return errors.New("accounts set: nothing to set; give --sms-url or --countries")
+	}
 	if *smsURL != "" {
 		if err := (webhook.Policy{AllowPrivate: *allowPrivate}).ValidateURL(ctx, *smsURL); err != nil {
 			return fmt.Errorf("--sms-url: %w", err)
 		}
+	}
+	if *countries != "" {
+		c, err := guard.ParseCountries(*countries)
+		if err != nil {
+			return fmt.Errorf("--countries %q: %w", *countries, err)
+		}
+		*countries = c
 	}
 	st, err := openStore(ctx, *db, *dataDir, nil, DBOptions{})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.SetAccountSMSURL(ctx, *sid, *smsURL); err != nil {
+	notFound := func(err error) error {
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("accounts set: no account %s in %s", *sid, *dataDir)
 		}
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "Account %s: inbound SMS go to %q\n", *sid, *smsURL)
-	return err
+	if given["sms-url"] {
+		if err := st.SetAccountSMSURL(ctx, *sid, *smsURL); err != nil {
+			return notFound(err)
+		}
+		if _, err := fmt.Fprintf(stdout, "Account %s: inbound SMS go to %q\n", *sid, *smsURL); err != nil {
+			return err
+		}
+	}
+	if given["countries"] {
+		if err := st.SetAccountCountries(ctx, *sid, *countries); err != nil {
+			return notFound(err)
+		}
+		to := *countries
+		if to == "" {
+			to = "the server's --region only"
+		}
+		if _, err := fmt.Fprintf(stdout, "Account %s: sends to %s\n", *sid, to); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -27,10 +27,11 @@ const usage = `otpgate: phone verification (one-time codes) and SMS, self-hosted
 Usage:
   otpgate serve [flags]                 run the API server (see: otpgate serve --help)
   otpgate accounts create --name NAME   create an API account and print its SID and auth token
-  otpgate accounts set --sid SID --sms-url URL
-                                        where the account's inbound SMS are POSTed
-  otpgate services set --account SID --service NAME --events-url URL
-                                        where a service's verification events are POSTed
+  otpgate accounts set --sid SID [--sms-url URL] [--countries LIST]
+                                        where the account's inbound SMS are POSTed,
+                                        and the countries it may send to
+  otpgate services set --account SID --service NAME [--events-url URL] [--countries LIST] [...]
+                                        a service's events webhook, codes and countries
   otpgate migrate [--db URL]            apply the database's pending migrations
   otpgate copy --from sqlite:DIR --to postgres://...
                                         move an embedded deployment to PostgreSQL

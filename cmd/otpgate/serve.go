@@ -25,6 +25,7 @@ import (
 	"github.com/otpgate/otpgate/internal/api/twilio"
 	"github.com/otpgate/otpgate/internal/api/twofa"
 	"github.com/otpgate/otpgate/internal/dispatch"
+	"github.com/otpgate/otpgate/internal/guard"
 	"github.com/otpgate/otpgate/internal/inbound"
 	"github.com/otpgate/otpgate/internal/keyring"
 	"github.com/otpgate/otpgate/internal/messaging"
@@ -285,7 +286,10 @@ func (m *Main) Run(ctx context.Context) error {
 	// Sending: the one pipeline, and the APIs' domains on it.
 	sends, err := pipeline.New(pipeline.Config{
 		Store: m.store, Delivery: m.dispatcher, Phones: phones, Sealer: m.keys, Senders: senders, Callback: policy, Clock: m.Clock,
-		Policies: []pipeline.Policy{pipeline.PolicyFunc(func(_ context.Context, s pipeline.Send) error { return m.dispatcher.Admit(s.To.E164) })},
+		Policies: []pipeline.Policy{
+			guard.NewGeo(guard.GeoConfig{Region: phones.Region(), Accounts: m.store, Clock: m.Clock}),
+			pipeline.PolicyFunc(func(_ context.Context, s pipeline.Send) error { return m.dispatcher.Admit(s.To.E164) }),
+		},
 	})
 	if err != nil {
 		return err

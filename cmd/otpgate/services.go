@@ -8,13 +8,14 @@ import (
 	"io"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/guard"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/verification"
 	"github.com/otpgate/otpgate/internal/webhook"
 )
 
 func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	usage := "Usage: otpgate services set --account SID --service NAME [--events-url URL] [--code-length N] [--code-ttl D] [--data-dir DIR]\n"
+	usage := "Usage: otpgate services set --account SID --service NAME [--events-url URL] [--code-length N] [--code-ttl D] [--countries LIST] [--data-dir DIR]\n"
 	if len(args) == 0 || args[0] != "set" {
 		fmt.Fprint(stderr, usage)
 		return errors.New("services: the only subcommand is set")
@@ -25,6 +26,7 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	eventsURL := fs.String("events-url", "", "where the service's verification events (approved, expired, max_attempts_reached) are POSTed as signed JSON; empty to stop")
 	codeLength := fs.Int("code-length", 0, "digits in the service's codes, 4-10 (codes sent from now on)")
 	codeTTL := fs.Duration("code-ttl", 0, "how long the service's codes stay valid, 1m-24h (codes sent from now on)")
+	countries := fs.String("countries", "", "where the service's codes may go, instead of the account's countries: ISO codes, comma-separated (JO,SA), or * for any; empty to use the account's")
 	dataDir := fs.String("data-dir", "./otpgate-data", "the server's data directory (works while the server runs)")
 	db := fs.String("db", "", dbHelp)
 	allowPrivate := fs.Bool("webhook-allow-private", false, "allow a URL on a loopback, private or link-local address (development and tests only)")
@@ -40,8 +42,15 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	if !given["events-url"] && !given["code-length"] && !given["code-ttl"] {
-		return errors.New("services set: nothing to set; give --events-url, --code-length or --code-ttl")
+	if !given["events-url"] && !given["code-length"] && !given["code-ttl"] && !given["countries"] {
+		return errors.New("services set: nothing to set; give --events-url, --code-length, --code-ttl or --countries")
+	}
+	if given["countries"] && *countries != "" {
+		c, err := guard.ParseCountries(*countries)
+		if err != nil {
+			return fmt.Errorf("--countries %q: %w", *countries, err)
+		}
+		*countries = c
 	}
 	if given["code-length"] && (*codeLength < verification.MinCodeLength || *codeLength > verification.MaxCodeLength) {
 		return fmt.Errorf("--code-length %d: must be %d-%d", *codeLength, verification.MinCodeLength, verification.MaxCodeLength)
@@ -76,10 +85,17 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if given["code-ttl"] {
 		svc.TTL = *codeTTL
 	}
+	if given["countries"] {
+		svc.Countries = *countries
+	}
 	if err := st.UpdateService(ctx, svc); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "Service %q of %s (%s): %d-digit codes valid %s; verification events go to %q\n",
-		*name, *acc, svc.SID, svc.CodeLength, svc.TTL, svc.EventsURL)
+	to := "the account's countries"
+	if svc.Countries != "" {
+		to = svc.Countries
+	}
+	_, err = fmt.Fprintf(stdout, "Service %q of %s (%s): %d-digit codes valid %s, sent to %s; verification events go to %q\n",
+		*name, *acc, svc.SID, svc.CodeLength, svc.TTL, to, svc.EventsURL)
 	return err
 }

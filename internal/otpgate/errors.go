@@ -26,6 +26,7 @@ const (
 	CodeNumberNotSMSCapable = 21614 // the destination cannot receive SMS
 	CodeNoRoute             = 21612 // no route delivers to the destination
 	CodeTooManyRequests     = 20429 // the server cannot take more now: retry after Retry-After
+	CodeGeoPermission       = 60605 // the destination's country is not enabled (Twilio Verify's code; the messages API says 21408)
 )
 
 // Kind says which class of failure an Error is; the HTTP layer maps kinds to statuses.

@@ -124,6 +124,9 @@ type Request struct {
 	From           string // "" for the route's default sender
 	Body           string // the text; unused when Compose is set
 	StatusCallback string
+	// Countries, when set, is where this send may go instead of the
+	// account's countries (a service's own list, for its codes).
+	Countries string
 	// Compose, when set, makes the body once the send is normalised and
 	// allowed (a code SMS: verify makes the code and its verification). It
 	// may be called again if the verification changed meanwhile.
@@ -136,6 +139,8 @@ type Send struct {
 	To             phone.Number
 	From           string
 	StatusCallback string
+	Countries      string // Request.Countries
+	Code           bool   // a verification code (Request.Compose is set)
 }
 
 // Composed is what Compose made.
@@ -223,7 +228,7 @@ func (p *Pipeline) record(s Send, c Composed) record {
 // normalise parses and checks the destination, the sender and the status
 // callback.
 func (p *Pipeline) normalise(ctx context.Context, req Request) (Send, error) {
-	s := Send{AccountSID: req.AccountSID}
+	s := Send{AccountSID: req.AccountSID, Countries: req.Countries, Code: req.Compose != nil}
 	if strings.TrimSpace(req.To) == "" {
 		return s, otpgate.FieldError("to", otpgate.MissingField, ": the phone number to send to, e.g. +962790320012 (or 0790320012 in the default region)")
 	}

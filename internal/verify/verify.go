@@ -150,10 +150,18 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	if err := validTemplate(tmpl); err != nil {
 		return SendResult{}, err
 	}
+	// A service's own countries, if it exists and has them, decide where
+	// its codes may go (the pipeline's geo policy).
+	var countries string
+	if svc, err := s.service(ctx, req.AccountSID, req.Service, false); err == nil {
+		countries = svc.Countries
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return SendResult{}, err
+	}
 	var svc verification.Service
 	tries := 0
 	res, err := s.cfg.SMS.Send(ctx, pipeline.Request{
-		AccountSID: req.AccountSID, To: req.To, From: req.From,
+		AccountSID: req.AccountSID, To: req.To, From: req.From, Countries: countries,
 		Compose: func(ctx context.Context, snd pipeline.Send) (c pipeline.Composed, err error) {
 			tries++
 			// The service is made only for a send the pipeline accepted.

@@ -29,6 +29,7 @@ const (
 	CodeBodyRequired    = 21602
 	CodeBodyTooLong     = 21617
 	CodeInvalidCallback = 21609
+	CodeGeoPermission   = 21408 // permission to send to the region of 'To' is not enabled
 )
 
 // Dialect is Twilio's: capitalised parameter names and Twilio's codes for
@@ -42,6 +43,9 @@ var Dialect = &api.Dialect{
 		return strings.ToUpper(domain[:1]) + domain[1:]
 	},
 	Code: func(e *otpgate.Error) int {
+		if e.Code == otpgate.CodeGeoPermission {
+			return CodeGeoPermission
+		}
 		if e.Code != otpgate.CodeInvalidParameter || e.Problem == otpgate.NoProblem {
 			return e.Code
 		}

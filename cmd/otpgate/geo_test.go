@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Geo permissions, as an attacker and a user meet them: by default an
+// account sends to the server's region only; a send elsewhere is refused
+// before anything is stored, naming the country and the command that allows
+// it (2FA: 403/60605; messages API: 400/21408); `accounts set --countries`
+// widens it within the cache's 5 s; a service's own list overrides the
+// account's for its codes.
+func TestGeoPermissions(t *testing.T) {
+	clock := &fakeClock{now: time.Now().UTC()}
+	s := mustServe(t, clock)
+	uk, us, jo := "+447400123456", "+12015550123", "+962790320012"
+
+	r := s.send(t, "login", uk)
+	if r.Status != 403 || r.num("code") != 60605 {
+		t.Fatalf("a code to the UK by default: %d %s, want 403 code 60605", r.Status, r.Raw)
+	}
+	for _, want := range []string{"'to'", "+44 (GB)", "JO only", "--countries GB,JO"} {
+		if !strings.Contains(r.str("message"), want) {
+			t.Errorf("refusal %q does not say %q", r.str("message"), want)
+		}
+	}
+	for _, path := range []string{"/2010-04-01/Accounts/" + s.SID + "/Messages.json", "/restcomm/2012-04-24/Accounts/" + s.SID + "/SMS/Messages.json"} {
+		r = s.postForm(t, path, url.Values{"To": {uk}, "From": {"MyApp"}, "Body": {"hello"}})
+		if r.Status != 400 || r.num("code") != 21408 || !strings.Contains(r.str("message"), "'To'") || !strings.Contains(r.str("message"), "(GB)") {
+			t.Fatalf("a message to the UK by default, %s: %d %s, want 400 code 21408 naming 'To' and GB", path, r.Status, r.Raw)
+		}
+	}
+	// Nothing was stored: no message to the UK in the log.
+	list := call(t, "GET", s.URL+"/2010-04-01/Accounts/"+s.SID+"/Messages.json?To="+url.QueryEscape(uk), s.SID, s.Token, "", "")
+	if msgs, _ := list.Body["messages"].([]any); list.Status != 200 || len(msgs) != 0 {
+		t.Fatalf("messages to the UK after refusals: %d %s", list.Status, list.Raw)
+	}
+	if r = s.send(t, "login", jo); r.Status != 201 {
+		t.Fatalf("a code at home: %d %s", r.Status, r.Raw)
+	}
+
+	// The account is allowed the UK: a running server applies it within 5 s.
+	setAccount := func(countries string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if err := run(t.Context(), []string{"accounts", "set", "--sid", s.SID, "--countries", countries, "--data-dir", s.Config.DataDir}, &out, &errOut); err != nil {
+			t.Fatalf("accounts set --countries %q: %v %s", countries, err, errOut.String())
+		}
+		return out.String()
+	}
+	if out := setAccount("gb, jo"); !strings.Contains(out, "sends to GB,JO") {
+		t.Errorf("accounts set said %q", out)
+	}
+	clock.Advance(6 * time.Second)
+	if r = s.send(t, "login", uk); r.Status != 201 {
+		t.Fatalf("a code to the UK once allowed: %d %s", r.Status, r.Raw)
+	}
+	if r = s.send(t, "login", us); r.Status != 403 || !strings.Contains(r.str("message"), "+1 (US)") || !strings.Contains(r.str("message"), "GB, JO only") {
+		t.Fatalf("a code to the US with GB,JO allowed: %d %s", r.Status, r.Raw)
+	}
+
+	// One service sends only to the UK, whatever the account allows.
+	var out, errOut bytes.Buffer
+	if err := run(t.Context(), []string{"services", "set", "--account", s.SID, "--service", "uk-shop", "--countries", "GB", "--data-dir", s.Config.DataDir}, &out, &errOut); err != nil {
+		t.Fatalf("services set --countries: %v %s", err, errOut.String())
+	}
+	clock.Advance(6 * time.Second)
+	if r = s.send(t, "uk-shop", jo); r.Status != 403 || !strings.Contains(r.str("message"), "service") {
+		t.Fatalf("a code home from a UK-only service: %d %s", r.Status, r.Raw)
+	}
+	if r = s.send(t, "uk-shop", "+447400123457"); r.Status != 201 {
+		t.Fatalf("a code to the UK from a UK-only service: %d %s", r.Status, r.Raw)
+	}
+
+	// Any country; then back to the default.
+	setAccount("*")
+	clock.Advance(6 * time.Second)
+	if r = s.send(t, "login", us); r.Status != 201 {
+		t.Fatalf("a code to the US with any country allowed: %d %s", r.Status, r.Raw)
+	}
+	if out := setAccount(""); !strings.Contains(out, "--region only") {
+		t.Errorf("accounts set --countries '' said %q", out)
+	}
+	clock.Advance(6 * time.Second)
+	if r = s.send(t, "other", "+12015550124"); r.Status != 403 {
+		t.Fatalf("a code to the US back at the default: %d %s", r.Status, r.Raw)
+	}
+
+	// A list that is not one is refused, naming what is wrong.
+	for _, bad := range []string{"XX", "JO,UK", "JO,*", " , "} {
+		out.Reset()
+		errOut.Reset()
+		err := run(t.Context(), []string{"accounts", "set", "--sid", s.SID, "--countries", bad, "--data-dir", s.Config.DataDir}, &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), "--countries") {
+			t.Errorf("accounts set --countries %q: %v, want an error naming --countries", bad, err)
+		}
+	}
+}
