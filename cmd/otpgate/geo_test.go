@@ -100,3 +100,34 @@ func TestGeoPermissions(t *testing.T) {
 		}
 	}
 }
+
+// A double tap does not send two codes: within --resend-cooldown of a code,
+// another for the same verification is refused with 429, code 60203 and a
+// Retry-After that counts down; after it, the resend goes out within the
+// same verification. Other numbers are not affected.
+func TestResendCooldown(t *testing.T) {
+	clock := &fakeClock{now: time.Now().UTC()}
+	s := mustServeWith(t, clock, func(c *ServeConfig) { c.ResendCooldown = 30 * time.Second })
+	first := s.send(t, "login", "0790320012")
+	if first.Status != 201 {
+		t.Fatalf("first send: %d %s", first.Status, first.Raw)
+	}
+	r := s.send(t, "login", "0790320012")
+	if r.Status != 429 || r.num("code") != 60203 || r.Header.Get("Retry-After") != "30" || !strings.Contains(r.str("message"), "in 30 s") {
+		t.Fatalf("a resend at once: %d %s (Retry-After %q), want 429/60203 in 30 s", r.Status, r.Raw, r.Header.Get("Retry-After"))
+	}
+	if other := s.send(t, "login", "0790320013"); other.Status != 201 {
+		t.Fatalf("another number meanwhile: %d %s", other.Status, other.Raw)
+	}
+	clock.Advance(29 * time.Second)
+	if r = s.send(t, "login", "0790320012"); r.Status != 429 || r.Header.Get("Retry-After") != "1" {
+		t.Fatalf("a resend after 29 s: %d %s (Retry-After %q), want 429 with Retry-After 1", r.Status, r.Raw, r.Header.Get("Retry-After"))
+	}
+	clock.Advance(time.Second)
+	if r = s.send(t, "login", "0790320012"); r.Status != 201 || r.str("sid") != first.str("sid") || r.num("send_attempts") != 2 {
+		t.Fatalf("a resend after 30 s: %d %s, want 201 in verification %s with 2 sends", r.Status, r.Raw, first.str("sid"))
+	}
+	if codes := s.codes(t, "+962790320012", 2); len(codes) != 2 {
+		t.Fatalf("%d codes delivered, want 2", len(codes))
+	}
+}

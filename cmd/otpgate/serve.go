@@ -53,6 +53,7 @@ type ServeConfig struct {
 	Region             string
 	CodeLength         int
 	CodeTTL            time.Duration
+	ResendCooldown     time.Duration
 	LogLevel           string
 	LogFormat          string
 	DebugAddr          string
@@ -75,6 +76,7 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Region, "region", "JO", "region for numbers written without a country code (ISO 3166 code)")
 	fs.IntVar(&c.CodeLength, "code-length", verification.DefaultCodeLength, "digits in a code, 4-10, for services created from now on")
 	fs.DurationVar(&c.CodeTTL, "code-ttl", verification.DefaultTTL, "how long a code stays valid, 1m-24h, for services created from now on")
+	fs.DurationVar(&c.ResendCooldown, "resend-cooldown", 30*time.Second, "the least time between two codes of one verification (429, code 60203, Retry-After); 0: none")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.Func("smpp", "an SMPP connector, smpp://SYSTEM_ID:PASSWORD@HOST:PORT?name=NAME&bind=trx&window=50&tps=0 (repeatable, in order of preference; PASSWORD may be $ENV_VAR); none: sandbox delivery", func(v string) error {
@@ -296,7 +298,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	vs, err := verify.New(verify.Config{
 		Store: m.store, SMS: sends, Keys: m.keys, Phones: phones, Clock: m.Clock,
-		CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL, AfterEvent: m.webhooks.Wake,
+		CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL, ResendCooldown: m.Config.ResendCooldown, AfterEvent: m.webhooks.Wake,
 	})
 	if err != nil {
 		return err

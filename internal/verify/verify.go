@@ -83,6 +83,9 @@ type Config struct {
 	// 0 means verification.DefaultCodeLength and DefaultTTL.
 	CodeLength int
 	TTL        time.Duration
+	// ResendCooldown is the least time between two codes of one
+	// verification, so a double tap does not send two; 0: none.
+	ResendCooldown time.Duration
 	// AfterEvent, if set, is called after an event was stored (to wake the
 	// webhook sender).
 	AfterEvent func()
@@ -203,6 +206,9 @@ func (s *Service) compose(ctx context.Context, svc verification.Service, snd pip
 				"Max send attempts reached: %d codes were sent to %s for service %q; a new verification can start after %s",
 				verification.MaxSends, phone.Mask(key.To), svc.Name, v.ExpiresAt.Format(time.RFC3339))
 		}
+		if err := s.cooldown(v, svc, key.To, now); err != nil {
+			return pipeline.Composed{}, err
+		}
 		ch.V.Codes = append([]verification.Code(nil), v.Codes...)
 	default:
 		ch = verification.Change{New: true, V: verification.Verification{
@@ -221,6 +227,27 @@ func (s *Service) compose(ctx context.Context, svc verification.Service, snd pip
 		ExpiresAt:    expires,
 		Verification: &ch,
 	}, nil
+}
+
+// cooldown refuses another code for a pending verification whose last one
+// was sent less than ResendCooldown ago. A code's send time is its expiry
+// less the service's lifetime (exact unless the lifetime changed since).
+func (s *Service) cooldown(v verification.Verification, svc verification.Service, to string, now time.Time) error {
+	if s.cfg.ResendCooldown <= 0 || len(v.Codes) == 0 {
+		return nil
+	}
+	sent := v.Codes[len(v.Codes)-1].ExpiresAt.Add(-svc.TTL)
+	next := sent.Add(s.cfg.ResendCooldown)
+	if !now.Before(next) {
+		return nil
+	}
+	wait := next.Sub(now)
+	secs := int((wait + time.Second - 1) / time.Second)
+	e := otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
+		"A code was sent to %s for service %q %d s ago; another can be sent in %d s (at most one every %s)",
+		phone.Mask(to), svc.Name, int(now.Sub(sent)/time.Second), secs, s.cfg.ResendCooldown)
+	e.RetryAfter = time.Duration(secs) * time.Second
+	return e
 }
 
 // CheckRequest is a code typed by a user.
