@@ -1,0 +1,85 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+)
+
+// LimitSlots is how many slots a Limit's window is counted in: a limit of N
+// per hour counts sends per minute, and allows N in any 59 to 60 minutes.
+const LimitSlots = 60
+
+// Limit caps the sends made under one key: at most Max in any Window,
+// counted in LimitSlots slots. A store checks and counts a send's limits in
+// the send's own transaction (pipeline.Store.InsertSend): atomically, across
+// nodes, and durably.
+type Limit struct {
+	Key    string // what is counted, e.g. "n:AC...:+962790320012"
+	Max    int    // > 0
+	Window time.Duration
+}
+
+// LimitError is a send refused by a Limit; nothing was written.
+type LimitError struct {
+	Limit   Limit
+	RetryAt time.Time // when a send under the key would be allowed again
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("store: limit of %d per %s reached for %s until %s", e.Limit.Max, e.Limit.Window, e.Limit.Key, e.RetryAt.Format(time.RFC3339))
+}
+
+// step is the length of one slot.
+func (l Limit) step() int64 { return max(int64(l.Window)/LimitSlots, 1) }
+
+// slotBytes is one slot as stored: its index (time / step), big-endian, and
+// its count.
+const slotBytes = 12
+
+// Take counts a send at now against the key's slots as stored (nil for a key
+// not seen yet). It returns the slots to store and when they can be
+// forgotten, or, when the limit is reached, ok false and when a send would be
+// allowed again. Slots older than the window are dropped.
+func (l Limit) Take(slots []byte, now time.Time) (next []byte, forgetAt time.Time, retryAt time.Time, ok bool) {
+	step := l.step()
+	cur := now.UnixNano() / step
+	first := cur - LimitSlots + 1 // the oldest slot still in the window
+	type slot struct {
+		idx   int64
+		count uint32
+	}
+	var live []slot
+	total := 0
+	for len(slots) >= slotBytes {
+		s := slot{int64(binary.BigEndian.Uint64(slots)), binary.BigEndian.Uint32(slots[8:])}
+		slots = slots[slotBytes:]
+		if s.idx >= first { // a slot ahead of now (another node's clock) counts too
+
+			live = append(live, s)
+			total += int(s.count)
+		}
+	}
+	if total >= l.Max {
+		// Allowed again once enough of the oldest slots left the window.
+		over := total - l.Max + 1
+		for _, s := range live {
+			over -= int(s.count)
+			if over <= 0 {
+				return nil, time.Time{}, time.Unix(0, (s.idx+LimitSlots)*step), false
+			}
+		}
+	}
+	if n := len(live); n > 0 && live[n-1].idx >= cur {
+		live[n-1].count++
+		cur = live[n-1].idx
+	} else {
+		live = append(live, slot{cur, 1})
+	}
+	next = make([]byte, 0, len(live)*slotBytes)
+	for _, s := range live {
+		next = binary.BigEndian.AppendUint64(next, uint64(s.idx))
+		next = binary.BigEndian.AppendUint32(next, s.count)
+	}
+	return next, time.Unix(0, (cur+LimitSlots)*step), time.Time{}, true
+}
