@@ -42,6 +42,8 @@ type Store interface {
 	SetAccountSMSURL(ctx context.Context, sid, url string) error
 	// SetAccountCountries sets where the account may send.
 	SetAccountCountries(ctx context.Context, sid, countries string) error
+	// ForgetLimits deletes rate-limit counts that no longer count.
+	ForgetLimits(ctx context.Context, now time.Time) (int, error)
 	// UpdateService stores a service's code length, lifetime and events URL.
 	UpdateService(ctx context.Context, svc verification.Service) error
 	// ReleaseLeases makes the messages and callbacks this node claimed due

@@ -40,10 +40,11 @@ const MaxBodyChars = 1600
 // Store keeps what a send writes.
 type Store interface {
 	// InsertSend stores a queued message with its outbox entry and, for a
-	// code SMS, its verification change, in one transaction. It returns
-	// store.ErrConflict, having written nothing, when the change's guard
-	// failed (see verification.Change).
-	InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change) error
+	// code SMS, its verification change, in one transaction, and counts the
+	// send against limits. It returns store.ErrConflict, having written
+	// nothing, when the change's guard failed (see verification.Change), and
+	// a *store.LimitError when a limit was reached.
+	InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...store.Limit) error
 }
 
 // record is everything one send writes.

@@ -24,8 +24,24 @@ import (
 // InsertSend stores a send; see pipeline.Store. A new verification and its
 // SMS are one statement (after the key's lock): the message is inserted
 // only if the verification was.
-func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change) error {
+func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...store.Limit) error {
 	return s.submit(ctx, normal, func(t *tx) error {
+		// Every writer of a limit's key, and of a new verification's, holds
+		// its lock: counts are exact across nodes, also for a key's first send.
+		var locks []string
+		for _, l := range limits {
+			locks = append(locks, "limit\x00"+l.Key)
+		}
+		if v != nil && v.New {
+			locks = append(locks, keyOf(v.V.Key()))
+		}
+		if err := t.lock(locks...); err != nil {
+			return err
+		}
+		takes, err := t.takeLimits(limits, m.CreatedAt)
+		if err != nil {
+			return err
+		}
 		due, claimed, by := o.CreatedAt, false, ""
 		if !o.LeaseUntil.IsZero() {
 			due, claimed, by = o.LeaseUntil, true, t.node
@@ -35,9 +51,6 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 			o.Payload, nanos(due), claimed, by, nanos(o.ExpiresAt), nanos(o.CreatedAt)}
 		if v != nil && v.New {
 			c := v.V
-			if err := t.lock(keyOf(c.Key())); err != nil {
-				return err
-			}
 			n, err := t.exec(`WITH v AS (
 				INSERT INTO verifications (`+verificationCols+`)
 				SELECT $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37
@@ -50,16 +63,77 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 			if err == nil && n == 0 {
 				err = store.ErrConflict
 			}
-			return err
+			if err != nil {
+				return err
+			}
+			return t.putLimits(takes)
 		}
 		if v != nil {
 			if err := t.addCode(v.V); err != nil {
 				return err
 			}
 		}
-		_, err := t.exec(insertQueued+` VALUES (`+queuedValues+`)`, margs...)
+		if _, err := t.exec(insertQueued+` VALUES (`+queuedValues+`)`, margs...); err != nil {
+			return err
+		}
+		return t.putLimits(takes)
+	})
+}
+
+// takeLimits counts a send against its limits (their keys locked).
+func (t *tx) takeLimits(limits []store.Limit, now time.Time) ([]store.Taken, error) {
+	if len(limits) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(limits))
+	for i, l := range limits {
+		keys[i] = l.Key
+	}
+	rows, err := t.query(`SELECT key, slots FROM rate_limits WHERE key = ANY($1)`, keys)
+	if err != nil {
+		return nil, err
+	}
+	stored := map[string][]byte{}
+	for rows.Next() {
+		var k string
+		var slots []byte
+		if err := rows.Scan(&k, &slots); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		stored[k] = slots
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return store.TakeLimits(limits, now, func(key string) ([]byte, error) { return stored[key], nil })
+}
+
+// putLimits writes the counts takeLimits made.
+func (t *tx) putLimits(takes []store.Taken) error {
+	if len(takes) == 0 {
+		return nil
+	}
+	keys, slots, forget := make([]string, len(takes)), make([][]byte, len(takes)), make([]int64, len(takes))
+	for i, tk := range takes {
+		keys[i], slots[i], forget[i] = tk.Key, tk.Slots, nanos(tk.ForgetAt)
+	}
+	_, err := t.exec(`INSERT INTO rate_limits (key, slots, forget_at) SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[])
+		ON CONFLICT (key) DO UPDATE SET slots = EXCLUDED.slots, forget_at = EXCLUDED.forget_at`, keys, slots, forget)
+	return err
+}
+
+// ForgetLimits deletes the rate-limit counts that no longer count (their
+// newest slot left the window) and returns how many.
+func (s *Store) ForgetLimits(ctx context.Context, now time.Time) (int, error) {
+	var n int64
+	err := s.submit(ctx, lazy, func(t *tx) error {
+		var err error
+		n, err = t.exec(`DELETE FROM rate_limits WHERE forget_at <= $1`, nanos(now))
 		return err
 	})
+	return int(n), err
 }
 
 // insertQueued and queuedValues insert a queued message ($1-$24).

@@ -97,13 +97,20 @@ func (t *tx) lock(keys ...string) error {
 		h.Write([]byte(k))
 		ids[i] = int64(h.Sum64())
 	}
-	for _, id := range sortedUnique(ids) {
-		if _, err := t.tx.Exec(bg, `SELECT pg_advisory_xact_lock($1)`, id); err != nil {
-			t.failed = err
-			return err
-		}
+	ids = sortedUnique(ids)
+	var err error
+	switch len(ids) {
+	case 0:
+		return nil
+	case 1:
+		_, err = t.tx.Exec(bg, `SELECT pg_advisory_xact_lock($1)`, ids[0])
+	default: // in order, in one round trip
+		_, err = t.tx.Exec(bg, `SELECT pg_advisory_xact_lock(id) FROM (SELECT id FROM unnest($1::bigint[]) AS u(id) ORDER BY id) AS o`, ids)
 	}
-	return nil
+	if err != nil {
+		t.failed = err
+	}
+	return err
 }
 
 func sortedUnique(ids []int64) []int64 {

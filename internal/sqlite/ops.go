@@ -24,10 +24,26 @@ import (
 // delays a send, and goes first once it waited.
 
 // InsertSend stores a send; see pipeline.Store.
-func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change) error {
+func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...store.Limit) error {
 	return s.submit(ctx, normal, func(t *tx) error {
+		takes, err := store.TakeLimits(limits, m.CreatedAt, func(key string) ([]byte, error) {
+			var slots []byte
+			err := t.st.limitSlots.QueryRowContext(bg, key).Scan(&slots)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil, nil
+			}
+			return slots, err
+		})
+		if err != nil {
+			return err
+		}
 		if v != nil {
 			if err := t.writeChange(*v, m.CreatedAt); err != nil {
+				return err
+			}
+		}
+		for _, tk := range takes {
+			if _, err := t.exec(t.st.putLimit, tk.Key, tk.Slots, nanos(tk.ForgetAt)); err != nil {
 				return err
 			}
 		}
@@ -35,7 +51,7 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 		if !o.LeaseUntil.IsZero() {
 			due, claimed = o.LeaseUntil, true
 		}
-		_, err := t.exec(t.st.insertQueued, m.SID, m.AccountSID, m.VerificationSID, m.Direction, m.From, m.To, m.Body, m.Status,
+		_, err = t.exec(t.st.insertQueued, m.SID, m.AccountSID, m.VerificationSID, m.Direction, m.From, m.To, m.Body, m.Status,
 			m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback,
 			o.Payload, nanos(due), claimed, nanos(o.ExpiresAt), nanos(o.CreatedAt))
 		return err
@@ -550,6 +566,18 @@ func (s *Store) InsertAccount(ctx context.Context, a account.Account) error {
 		_, err := t.exec(t.st.insertAccount, a.SID, a.Name, a.TokenHash, nanos(a.CreatedAt), a.TokenSealed)
 		return err
 	})
+}
+
+// ForgetLimits deletes the rate-limit counts that no longer count (their
+// newest slot left the window) and returns how many.
+func (s *Store) ForgetLimits(ctx context.Context, now time.Time) (int, error) {
+	var n int64
+	err := s.submit(ctx, lazy, func(t *tx) error {
+		var err error
+		n, err = t.exec(t.st.forgetLimits, nanos(now))
+		return err
+	})
+	return int(n), err
 }
 
 // SetAccountCountries sets where the account may send (account.Account's

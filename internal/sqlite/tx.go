@@ -32,7 +32,7 @@ type stmts struct {
 	insertCallback, insertAttempt, deleteCallback            *sql.Stmt
 	retryCallback, claimCallbacks, releaseCallbacks          *sql.Stmt
 	insertSandbox, insertAccount, setSMSURL, updateService   *sql.Stmt
-	setCountries                                             *sql.Stmt
+	setCountries, limitSlots, putLimit, forgetLimits         *sql.Stmt
 	all                                                      []*sql.Stmt
 }
 
@@ -159,6 +159,10 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.insertAccount, `INSERT INTO accounts (sid, name, token_hash, created_at, token_sealed) VALUES (?, ?, ?, ?, ?)`)
 	p(&s.setSMSURL, `UPDATE accounts SET sms_url = ? WHERE sid = ?`)
 	p(&s.setCountries, `UPDATE accounts SET countries = ? WHERE sid = ?`)
+	p(&s.limitSlots, `SELECT slots FROM rate_limits WHERE key = ?`)
+	p(&s.putLimit, `INSERT INTO rate_limits (key, slots, forget_at) VALUES (?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET slots = excluded.slots, forget_at = excluded.forget_at`)
+	p(&s.forgetLimits, `DELETE FROM rate_limits WHERE forget_at <= ?`)
 	if err != nil {
 		s.close()
 	}

@@ -3,6 +3,8 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -82,4 +84,59 @@ func (l Limit) Take(slots []byte, now time.Time) (next []byte, forgetAt time.Tim
 		next = binary.BigEndian.AppendUint32(next, s.count)
 	}
 	return next, time.Unix(0, (cur+LimitSlots)*step), time.Time{}, true
+}
+
+// Taken is a key's slots after a send was counted, for the store to write.
+type Taken struct {
+	Key      string
+	Slots    []byte
+	ForgetAt time.Time
+}
+
+// TakeLimits counts a send at now against each limit, reading a key's
+// stored slots with read (nil for none), in the order of the keys (a store
+// that locks them takes the locks in this order). It returns what to write,
+// or the *LimitError of the first limit reached; a key given twice is
+// counted twice.
+func TakeLimits(limits []Limit, now time.Time, read func(key string) ([]byte, error)) ([]Taken, error) {
+	if len(limits) == 0 {
+		return nil, nil
+	}
+	sorted := SortLimits(limits)
+	out := make([]Taken, 0, len(sorted))
+	for _, l := range sorted {
+		var slots []byte
+		if n := len(out); n > 0 && out[n-1].Key == l.Key {
+			slots = out[n-1].Slots
+		} else {
+			var err error
+			if slots, err = read(l.Key); err != nil {
+				return nil, err
+			}
+		}
+		next, forget, retry, ok := l.Take(slots, now)
+		if !ok {
+			return nil, &LimitError{Limit: l, RetryAt: retry}
+		}
+		if n := len(out); n > 0 && out[n-1].Key == l.Key {
+			out[n-1].Slots, out[n-1].ForgetAt = next, maxTime(out[n-1].ForgetAt, forget)
+		} else {
+			out = append(out, Taken{Key: l.Key, Slots: next, ForgetAt: forget})
+		}
+	}
+	return out, nil
+}
+
+// SortLimits returns the limits ordered by key (a copy).
+func SortLimits(limits []Limit) []Limit {
+	sorted := slices.Clone(limits)
+	slices.SortStableFunc(sorted, func(a, b Limit) int { return strings.Compare(a.Key, b.Key) })
+	return sorted
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

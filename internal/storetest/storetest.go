@@ -54,6 +54,7 @@ type Store interface {
 	account.Store
 	SetAccountSMSURL(ctx context.Context, sid, url string) error
 	SetAccountCountries(ctx context.Context, sid, countries string) error
+	ForgetLimits(ctx context.Context, now time.Time) (int, error)
 	UpdateService(ctx context.Context, svc verification.Service) error
 	ReleaseLeases(ctx context.Context) (int, error)
 	Ping(ctx context.Context) error
@@ -71,6 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Accounts", accountTests},
 		{"Services", serviceTests},
 		{"Sends", sendTests},
+		{"Limits", limitTests},
 		{"Checks", checkTests},
 		{"Expiry", expiryTests},
 		{"Messages", messageTests},

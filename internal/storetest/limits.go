@@ -1,0 +1,98 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/verification"
+)
+
+var limitTests = []testCase{
+	{"CountsAndRefuses", func(t *testing.T, s Store) {
+		svc := mustSetup(t, s)
+		l := store.Limit{Key: "n:AC1:" + to, Max: 2, Window: time.Hour}
+		other := store.Limit{Key: "a:AC1", Max: 100, Window: time.Hour}
+		for i := range 2 {
+			m := newMessage("AC1", fmt.Sprintf("SM%d", i), at(time.Duration(i)*time.Minute))
+			check(t, "InsertSend under the limit", s.InsertSend(ctx, m, newOutbound(m), nil, l, other))
+		}
+		// The third, a new verification's code: refused, and nothing of it written.
+		v := newVerification("AC1", svc.SID, "VE3", to, at(2*time.Minute))
+		m := newMessage("AC1", "SM3", at(2*time.Minute))
+		m.VerificationSID = v.SID
+		err := s.InsertSend(ctx, m, newOutbound(m), &verification.Change{V: v, New: true}, other, l)
+		var le *store.LimitError
+		if !errors.As(err, &le) || le.Limit.Key != l.Key {
+			t.Fatalf("the third send: %v, want a *store.LimitError for %s", err, l.Key)
+		}
+		// The window is counted in minutes: the first send's minute leaves it an hour after it began.
+		if want := at(0).Truncate(time.Minute).Add(time.Hour); !le.RetryAt.Equal(want) {
+			t.Errorf("RetryAt %v, want %v", le.RetryAt, want)
+		}
+		_, err = s.Message(ctx, "AC1", "SM3")
+		wantNotFound(t, "the refused send's message", err)
+		_, err = latest(t, s, "AC1", svc.SID, to)
+		wantNotFound(t, "the refused send's verification", err)
+		// The other limit counted only the two sends made: 98 more fit.
+		for i := range 98 {
+			m := newMessage("AC1", fmt.Sprintf("SMO%d", i), at(3*time.Minute))
+			check(t, "InsertSend under the other limit", s.InsertSend(ctx, m, newOutbound(m), nil, other))
+		}
+		m = newMessage("AC1", "SMO98", at(3*time.Minute))
+		if err := s.InsertSend(ctx, m, newOutbound(m), nil, other); !errors.As(err, &le) {
+			t.Errorf("the 101st send under a limit of 100: %v", err)
+		}
+		// After the window the key counts from zero.
+		m = newMessage("AC1", "SM4", le.RetryAt.Add(time.Hour))
+		check(t, "InsertSend an hour later", s.InsertSend(ctx, m, newOutbound(m), nil, l))
+	}},
+	{"ExactUnderConcurrency", func(t *testing.T, s Store) {
+		MustInsertAccount(t, s, newAccount("AC1"))
+		l := store.Limit{Key: "n:AC1:" + to, Max: 10, Window: time.Hour}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var ok, refused int
+		for i := range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m := newMessage("AC1", fmt.Sprintf("SMC%02d", i), at(time.Second))
+				err := s.InsertSend(ctx, m, newOutbound(m), nil, l)
+				var le *store.LimitError
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					ok++
+				case errors.As(err, &le):
+					refused++
+				default:
+					t.Errorf("InsertSend: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if ok != 10 || refused != 30 {
+			t.Errorf("40 concurrent sends under a limit of 10: %d stored, %d refused", ok, refused)
+		}
+	}},
+	{"Forget", func(t *testing.T, s Store) {
+		MustInsertAccount(t, s, newAccount("AC1"))
+		short := store.Limit{Key: "k:short", Max: 5, Window: time.Minute}
+		long := store.Limit{Key: "k:long", Max: 5, Window: 24 * time.Hour}
+		m := newMessage("AC1", "SM1", at(0))
+		check(t, "InsertSend", s.InsertSend(ctx, m, newOutbound(m), nil, short, long))
+		n, err := s.ForgetLimits(ctx, at(2*time.Minute))
+		check(t, "ForgetLimits", err)
+		if n != 1 {
+			t.Errorf("ForgetLimits two minutes later forgot %d keys, want 1 (the minute's)", n)
+		}
+		if n, _ := s.ForgetLimits(ctx, at(2*time.Minute)); n != 0 {
+			t.Errorf("ForgetLimits again forgot %d", n)
+		}
+	}},
+}
