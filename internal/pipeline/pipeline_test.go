@@ -221,12 +221,12 @@ type conflictOnce struct {
 	n int
 }
 
-func (c *conflictOnce) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change) error {
+func (c *conflictOnce) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...store.Limit) error {
 	c.n++
 	if c.n == 1 {
 		return store.ErrConflict
 	}
-	return c.Store.InsertSend(ctx, m, o, v)
+	return c.Store.InsertSend(ctx, m, o, v, limits...)
 }
 
 func TestComposeAgainAfterAConflict(t *testing.T) {
