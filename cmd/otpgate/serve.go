@@ -64,6 +64,31 @@ type ServeConfig struct {
 	CallbackRetry       time.Duration
 	MaxBacklog          time.Duration
 	OutboxLease         time.Duration
+
+	// Limits are the rate limits of sends (zero: none); NoAbuseGuard turns
+	// them, the resend cooldown and the pumping guard off (--abuse-guard=off,
+	// for load tests).
+	Limits       guard.LimitsConfig
+	NoAbuseGuard bool
+}
+
+// rateFlag is a guard.Rate as a flag ("10/1h", "off").
+type rateFlag struct{ r *guard.Rate }
+
+func (f rateFlag) String() string {
+	if f.r == nil {
+		return ""
+	}
+	return f.r.String()
+}
+
+func (f rateFlag) Set(s string) error {
+	r, err := guard.ParseRate(s)
+	if err != nil {
+		return err
+	}
+	*f.r = r
+	return nil
 }
 
 func (c *ServeConfig) flags(fs *flag.FlagSet) {
@@ -77,6 +102,22 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.CodeLength, "code-length", verification.DefaultCodeLength, "digits in a code, 4-10, for services created from now on")
 	fs.DurationVar(&c.CodeTTL, "code-ttl", verification.DefaultTTL, "how long a code stays valid, 1m-24h, for services created from now on")
 	fs.DurationVar(&c.ResendCooldown, "resend-cooldown", 30*time.Second, "the least time between two codes of one verification (429, code 60203, Retry-After); 0: none")
+	c.Limits = guard.DefaultLimits
+	fs.Var(rateFlag{&c.Limits.PerNumber}, "limit-per-number", "codes to one number across an account's services, as N/DURATION or off (429, code 60203)")
+	fs.Var(rateFlag{&c.Limits.PerKey}, "limit-per-key", "codes under one rate_limit_key of a service (429, code 60203)")
+	fs.Var(rateFlag{&c.Limits.PerService}, "limit-per-service", "codes of one service (429, code 20429)")
+	fs.Var(rateFlag{&c.Limits.PerAccount}, "limit-per-account", "every SMS of an account, codes and messages (429, code 20429)")
+	fs.Func("abuse-guard", "on, or off to turn the rate limits, the resend cooldown and the pumping guard off for load tests (geo permissions and each verification's 5 checks and 5 sends stay) (default on)", func(v string) error {
+		switch v {
+		case "on":
+			c.NoAbuseGuard = false
+		case "off":
+			c.NoAbuseGuard = true
+		default:
+			return fmt.Errorf("%q: want on or off", v)
+		}
+		return nil
+	})
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.Func("smpp", "an SMPP connector, smpp://SYSTEM_ID:PASSWORD@HOST:PORT?name=NAME&bind=trx&window=50&tps=0 (repeatable, in order of preference; PASSWORD may be $ENV_VAR); none: sandbox delivery", func(v string) error {
@@ -179,6 +220,7 @@ type Main struct {
 	dispatcher *dispatch.Dispatcher
 	webhooks   *webhook.Sender
 	sweeper    *verify.Sweeper
+	forgetter  *guard.Forgetter
 	smpp       []*smpp.Connector
 	server     *http.Server
 	listener   net.Listener
@@ -286,19 +328,30 @@ func (m *Main) Run(ctx context.Context) error {
 	sink.dispatcher, sink.inbound = m.dispatcher, receiver
 
 	// Sending: the one pipeline, and the APIs' domains on it.
+	var limiters []pipeline.Limiter
+	cooldown := m.Config.ResendCooldown
+	if m.Config.NoAbuseGuard {
+		cooldown = 0
+		log.Warn("the abuse guard is OFF (--abuse-guard=off): no rate limits, no resend cooldown; for load tests only, never in production")
+	} else {
+		limiters = append(limiters, guard.NewLimits(m.Config.Limits))
+		m.forgetter = &guard.Forgetter{Store: m.store, Clock: m.Clock, Logger: log}
+		m.forgetter.Start(context.WithoutCancel(ctx))
+	}
 	sends, err := pipeline.New(pipeline.Config{
 		Store: m.store, Delivery: m.dispatcher, Phones: phones, Sealer: m.keys, Senders: senders, Callback: policy, Clock: m.Clock,
 		Policies: []pipeline.Policy{
 			guard.NewGeo(guard.GeoConfig{Region: phones.Region(), Accounts: m.store, Clock: m.Clock}),
 			pipeline.PolicyFunc(func(_ context.Context, s pipeline.Send) error { return m.dispatcher.Admit(s.To.E164) }),
 		},
+		Limiters: limiters,
 	})
 	if err != nil {
 		return err
 	}
 	vs, err := verify.New(verify.Config{
 		Store: m.store, SMS: sends, Keys: m.keys, Phones: phones, Clock: m.Clock,
-		CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL, ResendCooldown: m.Config.ResendCooldown, AfterEvent: m.webhooks.Wake,
+		CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL, ResendCooldown: cooldown, AfterEvent: m.webhooks.Wake,
 	})
 	if err != nil {
 		return err
@@ -308,7 +361,11 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := auth.Load(ctx); err != nil {
 		return err
 	}
-	srv := api.New(api.Config{Auth: auth, Logger: log, Ready: m.store.Ping})
+	var health map[string]string
+	if m.Config.NoAbuseGuard {
+		health = map[string]string{"abuse_guard": "off"}
+	}
+	srv := api.New(api.Config{Auth: auth, Logger: log, Ready: m.store.Ping, Health: health})
 	twofa.Register(srv, vs)
 	twilio.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})
 	restcomm.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})
@@ -443,6 +500,10 @@ func (m *Main) Close() error {
 	if m.sweeper != nil {
 		m.sweeper.Stop()
 		m.sweeper = nil
+	}
+	if m.forgetter != nil {
+		m.forgetter.Stop()
+		m.forgetter = nil
 	}
 	if m.debug != nil {
 		m.debug.Close()

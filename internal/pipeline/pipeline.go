@@ -82,6 +82,14 @@ type PolicyFunc func(ctx context.Context, s Send) error
 // Allow calls f.
 func (f PolicyFunc) Allow(ctx context.Context, s Send) error { return f(ctx, s) }
 
+// Limiter names the rate limits a send counts against; the store counts
+// them in the send's own transaction (store.Limit). Refuse words the
+// refusal of a send by one of them.
+type Limiter interface {
+	Limits(s Send) []store.Limit
+	Refuse(s Send, l store.Limit, retryAt, now time.Time) error
+}
+
 // CallbackChecker checks a status callback URL (webhook.Policy).
 type CallbackChecker interface {
 	ValidateURL(ctx context.Context, raw string) error
@@ -98,8 +106,9 @@ type Config struct {
 	Delivery Delivery // nil: messages wait in the outbox for a dispatcher to claim them
 	Phones   *phone.Parser
 	Sealer   Sealer
-	Senders  Senders         // nil: any valid sender, and a sender is required
-	Policies []Policy        // asked in order
+	Senders  Senders  // nil: any valid sender, and a sender is required
+	Policies []Policy // asked in order
+	Limiters []Limiter
 	Callback CallbackChecker // nil: status callbacks are refused
 	Clock    otpgate.Clock
 }
@@ -128,6 +137,11 @@ type Request struct {
 	// Countries, when set, is where this send may go instead of the
 	// account's countries (a service's own list, for its codes).
 	Countries string
+	// Service names the verification service of a code ("" for a message);
+	// RateLimitKey is what the app asked the send be limited under too
+	// (say, the end user's IP address), or "".
+	Service      string
+	RateLimitKey string
 	// Compose, when set, makes the body once the send is normalised and
 	// allowed (a code SMS: verify makes the code and its verification). It
 	// may be called again if the verification changed meanwhile.
@@ -142,6 +156,8 @@ type Send struct {
 	StatusCallback string
 	Countries      string // Request.Countries
 	Code           bool   // a verification code (Request.Compose is set)
+	Service        string // Request.Service
+	RateLimitKey   string // Request.RateLimitKey
 }
 
 // Composed is what Compose made.
@@ -180,6 +196,13 @@ func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
 			return Result{}, err
 		}
 	}
+	var limits []store.Limit
+	var owners []Limiter
+	for _, l := range p.cfg.Limiters {
+		for _, lim := range l.Limits(s) {
+			limits, owners = append(limits, lim), append(owners, l)
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		c := Composed{Body: req.Body, Shown: req.Body}
 		if req.Compose != nil {
@@ -188,9 +211,16 @@ func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
 			}
 		}
 		r := p.record(s, c)
-		err := p.cfg.Store.InsertSend(ctx, r.Message, r.Outbound, r.Verification)
+		err := p.cfg.Store.InsertSend(ctx, r.Message, r.Outbound, r.Verification, limits...)
 		if errors.Is(err, store.ErrConflict) && req.Compose != nil && attempt < composeAttempts {
 			continue // another send to the number got there first: decide again
+		}
+		if le, ok := errors.AsType[*store.LimitError](err); ok {
+			for i, lim := range limits {
+				if lim.Key == le.Limit.Key {
+					return Result{}, owners[i].Refuse(s, le.Limit, le.RetryAt, r.Message.CreatedAt)
+				}
+			}
 		}
 		if err != nil {
 			return Result{}, err
@@ -229,7 +259,7 @@ func (p *Pipeline) record(s Send, c Composed) record {
 // normalise parses and checks the destination, the sender and the status
 // callback.
 func (p *Pipeline) normalise(ctx context.Context, req Request) (Send, error) {
-	s := Send{AccountSID: req.AccountSID, Countries: req.Countries, Code: req.Compose != nil}
+	s := Send{AccountSID: req.AccountSID, Countries: req.Countries, Code: req.Compose != nil, Service: req.Service, RateLimitKey: req.RateLimitKey}
 	if strings.TrimSpace(req.To) == "" {
 		return s, otpgate.FieldError("to", otpgate.MissingField, ": the phone number to send to, e.g. +962790320012 (or 0790320012 in the default region)")
 	}

@@ -130,7 +130,14 @@ type SendRequest struct {
 	From       string
 	To         string
 	Body       string // template with {code}; "" means DefaultTemplate
+	// RateLimitKey, if set, is a key the app wants codes limited under too
+	// (the end user's IP address, say): 1-128 characters, no control
+	// characters.
+	RateLimitKey string
 }
+
+// MaxRateLimitKey is the longest rate_limit_key accepted, in characters.
+const MaxRateLimitKey = 128
 
 // SendResult is what a send did.
 type SendResult struct {
@@ -153,6 +160,9 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	if err := validTemplate(tmpl); err != nil {
 		return SendResult{}, err
 	}
+	if err := validRateLimitKey(req.RateLimitKey); err != nil {
+		return SendResult{}, err
+	}
 	// A service's own countries, if it exists and has them, decide where
 	// its codes may go (the pipeline's geo policy).
 	var countries string
@@ -165,6 +175,7 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	tries := 0
 	res, err := s.cfg.SMS.Send(ctx, pipeline.Request{
 		AccountSID: req.AccountSID, To: req.To, From: req.From, Countries: countries,
+		Service: req.Service, RateLimitKey: req.RateLimitKey,
 		Compose: func(ctx context.Context, snd pipeline.Send) (c pipeline.Composed, err error) {
 			tries++
 			// The service is made only for a send the pipeline accepted.
@@ -437,6 +448,21 @@ func validServiceName(name string) error {
 	for _, r := range name {
 		if unicode.IsControl(r) {
 			return otpgate.FieldError("service", otpgate.InvalidField, ": it must not contain control characters")
+		}
+	}
+	return nil
+}
+
+func validRateLimitKey(k string) error {
+	if k == "" {
+		return nil
+	}
+	if !utf8.ValidString(k) || utf8.RuneCountInString(k) > MaxRateLimitKey || strings.TrimSpace(k) == "" {
+		return otpgate.FieldError("rate_limit_key", otpgate.InvalidField, ": it must be text of 1-%d characters (the end user's IP address, say), or left out", MaxRateLimitKey)
+	}
+	for _, r := range k {
+		if unicode.IsControl(r) {
+			return otpgate.FieldError("rate_limit_key", otpgate.InvalidField, ": it must not contain control characters")
 		}
 	}
 	return nil
