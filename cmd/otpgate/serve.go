@@ -66,7 +66,7 @@ type ServeConfig struct {
 	OutboxLease         time.Duration
 
 	// Limits are the rate limits of sends (zero: none); NoAbuseGuard turns
-	// them, the resend cooldown and the pumping guard off (--abuse-guard=off,
+	// them and the resend cooldown off (--abuse-guard=off,
 	// for load tests).
 	Limits       guard.LimitsConfig
 	NoAbuseGuard bool
@@ -107,7 +107,7 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.Var(rateFlag{&c.Limits.PerKey}, "limit-per-key", "codes under one rate_limit_key of a service (429, code 60203)")
 	fs.Var(rateFlag{&c.Limits.PerService}, "limit-per-service", "codes of one service (429, code 20429)")
 	fs.Var(rateFlag{&c.Limits.PerAccount}, "limit-per-account", "every SMS of an account, codes and messages (429, code 20429)")
-	fs.Func("abuse-guard", "on, or off to turn the rate limits, the resend cooldown and the pumping guard off for load tests (geo permissions and each verification's 5 checks and 5 sends stay) (default on)", func(v string) error {
+	fs.Func("abuse-guard", "on, or off to turn the rate limits and the resend cooldown off for load tests (geo permissions and each verification's 5 checks and 5 sends stay) (default on)", func(v string) error {
 		switch v {
 		case "on":
 			c.NoAbuseGuard = false
