@@ -23,22 +23,25 @@ import (
 
 // InsertSend stores a send; see pipeline.Store. A new verification and its
 // SMS are one statement (after the key's lock): the message is inserted
-// only if the verification was.
+// only if the verification was. Limits cost no round trip of their own:
+// their keys are locked and read in the batch that takes the locks, and
+// their counts written by the statement that inserts the message.
 func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...store.Limit) error {
 	return s.submit(ctx, normal, func(t *tx) error {
 		// Every writer of a limit's key, and of a new verification's, holds
 		// its lock: counts are exact across nodes, also for a key's first send.
-		var locks []string
+		var locks, keys []string
 		for _, l := range limits {
-			locks = append(locks, "limit\x00"+l.Key)
+			locks, keys = append(locks, "limit\x00"+l.Key), append(keys, l.Key)
 		}
 		if v != nil && v.New {
 			locks = append(locks, keyOf(v.V.Key()))
 		}
-		if err := t.lock(locks...); err != nil {
+		stored, err := t.lockAndRead(locks, keys)
+		if err != nil {
 			return err
 		}
-		takes, err := t.takeLimits(limits, m.CreatedAt)
+		takes, err := store.TakeLimits(limits, m.CreatedAt, func(key string) ([]byte, error) { return stored[key], nil })
 		if err != nil {
 			return err
 		}
@@ -51,77 +54,96 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 			o.Payload, nanos(due), claimed, by, nanos(o.ExpiresAt), nanos(o.CreatedAt)}
 		if v != nil && v.New {
 			c := v.V
-			n, err := t.exec(`WITH v AS (
+			args := append(margs, c.SID, c.AccountSID, c.ServiceSID, c.To, c.From, c.Channel, string(c.Status),
+				encodeCodes(c.Codes), c.SendAttempts, c.CheckAttempts, nanos(c.CreatedAt), nanos(c.UpdatedAt), nanos(c.ExpiresAt), nanos(m.CreatedAt))
+			cte, args := limitsCTE(takes, args)
+			n, err := t.count(`WITH v AS (
 				INSERT INTO verifications (`+verificationCols+`)
 				SELECT $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37
 				WHERE NOT EXISTS (SELECT 1 FROM verifications WHERE account_sid = $26 AND service_sid = $27 AND to_number = $28
 					AND status IN ('pending', 'max_attempts_reached') AND expires_at > $38)
-				RETURNING 1)
-				`+insertQueued+` SELECT `+queuedValues+` WHERE EXISTS (SELECT 1 FROM v)`,
-				append(margs, c.SID, c.AccountSID, c.ServiceSID, c.To, c.From, c.Channel, string(c.Status),
-					encodeCodes(c.Codes), c.SendAttempts, c.CheckAttempts, nanos(c.CreatedAt), nanos(c.UpdatedAt), nanos(c.ExpiresAt), nanos(m.CreatedAt))...)
+				RETURNING 1),
+				m AS (`+insertQueued+` SELECT `+queuedValues+` WHERE EXISTS (SELECT 1 FROM v) RETURNING 1)`+cte+`
+				SELECT count(*) FROM m`, args...)
 			if err == nil && n == 0 {
 				err = store.ErrConflict
 			}
-			if err != nil {
-				return err
-			}
-			return t.putLimits(takes)
+			return err
 		}
 		if v != nil {
 			if err := t.addCode(v.V); err != nil {
 				return err
 			}
 		}
-		if _, err := t.exec(insertQueued+` VALUES (`+queuedValues+`)`, margs...); err != nil {
+		if len(takes) == 0 {
+			_, err := t.exec(insertQueued+` VALUES (`+queuedValues+`)`, margs...)
 			return err
 		}
-		return t.putLimits(takes)
+		cte, args := limitsCTE(takes, margs)
+		_, err = t.count(`WITH m AS (`+insertQueued+` VALUES (`+queuedValues+`) RETURNING 1)`+cte+`
+			SELECT count(*) FROM m`, args...)
+		return err
 	})
 }
 
-// takeLimits counts a send against its limits (their keys locked).
-func (t *tx) takeLimits(limits []store.Limit, now time.Time) ([]store.Taken, error) {
-	if len(limits) == 0 {
-		return nil, nil
-	}
-	keys := make([]string, len(limits))
-	for i, l := range limits {
-		keys[i] = l.Key
-	}
-	rows, err := t.query(`SELECT key, slots FROM rate_limits WHERE key = ANY($1)`, keys)
-	if err != nil {
-		return nil, err
-	}
-	stored := map[string][]byte{}
-	for rows.Next() {
-		var k string
-		var slots []byte
-		if err := rows.Scan(&k, &slots); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		stored[k] = slots
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return store.TakeLimits(limits, now, func(key string) ([]byte, error) { return stored[key], nil })
-}
-
-// putLimits writes the counts takeLimits made.
-func (t *tx) putLimits(takes []store.Taken) error {
+// limitsCTE is the clause of a statement inserting a message (as m) that
+// writes the limits' counts if the message was inserted, and its arguments
+// after args.
+func limitsCTE(takes []store.Taken, args []any) (string, []any) {
 	if len(takes) == 0 {
-		return nil
+		return "", args
 	}
 	keys, slots, forget := make([]string, len(takes)), make([][]byte, len(takes)), make([]int64, len(takes))
 	for i, tk := range takes {
 		keys[i], slots[i], forget[i] = tk.Key, tk.Slots, nanos(tk.ForgetAt)
 	}
-	_, err := t.exec(`INSERT INTO rate_limits (key, slots, forget_at) SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[])
-		ON CONFLICT (key) DO UPDATE SET slots = EXCLUDED.slots, forget_at = EXCLUDED.forget_at`, keys, slots, forget)
-	return err
+	n := len(args)
+	return fmt.Sprintf(`,
+				l AS (INSERT INTO rate_limits (key, slots, forget_at)
+					SELECT * FROM unnest($%d::text[], $%d::bytea[], $%d::bigint[]) WHERE EXISTS (SELECT 1 FROM m)
+					ON CONFLICT (key) DO UPDATE SET slots = EXCLUDED.slots, forget_at = EXCLUDED.forget_at)`, n+1, n+2, n+3),
+		append(args, keys, slots, forget)
+}
+
+// lockAndRead takes the locks (see lock) and then reads the stored slots of
+// the limit keys, in one round trip: the read, a statement after the locks,
+// sees what the locks' last holders committed.
+func (t *tx) lockAndRead(locks, keys []string) (map[string][]byte, error) {
+	if len(keys) == 0 {
+		return nil, t.lock(locks...)
+	}
+	b := &pgx.Batch{}
+	b.Queue(lockSQL, lockIDs(locks))
+	b.Queue(`SELECT key, slots FROM rate_limits WHERE key = ANY($1)`, keys)
+	br := t.tx.SendBatch(bg, b)
+	stored := map[string][]byte{}
+	err := func() error {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			var slots []byte
+			if err := rows.Scan(&k, &slots); err != nil {
+				return err
+			}
+			stored[k] = slots
+		}
+		return rows.Err()
+	}()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.failed = err
+		return nil, err
+	}
+	return stored, nil
 }
 
 // ForgetLimits deletes the rate-limit counts that no longer count (their

@@ -59,6 +59,20 @@ func (t *tx) execOne(what, sql string, args ...any) error {
 	return nil
 }
 
+// count runs a statement that writes and returns one count (of the rows it
+// wrote).
+func (t *tx) count(sql string, args ...any) (int64, error) {
+	var n int64
+	if err := t.tx.QueryRow(bg, sql, args...).Scan(&n); err != nil {
+		t.failed = err
+		return 0, err
+	}
+	if n > 0 {
+		t.wrote = true
+	}
+	return n, nil
+}
+
 // queryRow runs a statement that reads (or writes and returns) one row.
 func (t *tx) queryRow(sql string, args ...any) pgx.Row {
 	return rowRecorder{t.tx.QueryRow(bg, sql, args...), t}
@@ -91,26 +105,28 @@ func (t *tx) query(sql string, args ...any) (pgx.Rows, error) {
 // lock takes a transaction-scoped advisory lock on each key, in order: two
 // nodes touching the same verification or SMSC id take turns.
 func (t *tx) lock(keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err := t.tx.Exec(bg, lockSQL, lockIDs(keys))
+	if err != nil {
+		t.failed = err
+	}
+	return err
+}
+
+// lockSQL takes the advisory locks of lockIDs, in order, in one statement.
+const lockSQL = `SELECT pg_advisory_xact_lock(id) FROM (SELECT id FROM unnest($1::bigint[]) AS u(id) ORDER BY id) AS o`
+
+// lockIDs are the advisory lock ids of keys, sorted, once each.
+func lockIDs(keys []string) []int64 {
 	ids := make([]int64, len(keys))
 	for i, k := range keys {
 		h := fnv.New64a()
 		h.Write([]byte(k))
 		ids[i] = int64(h.Sum64())
 	}
-	ids = sortedUnique(ids)
-	var err error
-	switch len(ids) {
-	case 0:
-		return nil
-	case 1:
-		_, err = t.tx.Exec(bg, `SELECT pg_advisory_xact_lock($1)`, ids[0])
-	default: // in order, in one round trip
-		_, err = t.tx.Exec(bg, `SELECT pg_advisory_xact_lock(id) FROM (SELECT id FROM unnest($1::bigint[]) AS u(id) ORDER BY id) AS o`, ids)
-	}
-	if err != nil {
-		t.failed = err
-	}
-	return err
+	return sortedUnique(ids)
 }
 
 func sortedUnique(ids []int64) []int64 {
