@@ -131,3 +131,24 @@ func TestResendCooldown(t *testing.T) {
 		t.Fatalf("%d codes delivered, want 2", len(codes))
 	}
 }
+
+// A code no verification could have (too short, too long, not digits) is
+// refused with 400 naming 'code' and does not use up one of the 5 attempts.
+func TestMalformedCodesUseNoAttempt(t *testing.T) {
+	s := mustServe(t, nil)
+	if r := s.send(t, "login", "0790320012"); r.Status != 201 {
+		t.Fatalf("send: %d %s", r.Status, r.Raw)
+	}
+	for _, bad := range []string{"12", "123", "12345678901", "12ab56", "٣٤"} {
+		if r := s.check(t, "login", "0790320012", bad); r.Status != 400 || r.num("code") != 60200 || !strings.Contains(r.str("message"), "'code'") {
+			t.Fatalf("check %q: %d %s, want 400 naming 'code'", bad, r.Status, r.Raw)
+		}
+	}
+	// All 5 attempts are still there: 4 wrong codes leave 1, the 5th is the last.
+	for i := range 5 {
+		r := s.check(t, "login", "0790320012", "000000")
+		if r.Status != 200 || r.num("attempts_remaining") != 4-i {
+			t.Fatalf("wrong code %d: %d %s, want 200 with %d attempts remaining", i+1, r.Status, r.Raw, 4-i)
+		}
+	}
+}

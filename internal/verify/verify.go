@@ -294,7 +294,8 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, err
 		return CheckResult{}, otpgate.FieldError("code", otpgate.MissingField, ": the code the user typed, %d-%d digits", verification.MinCodeLength, verification.MaxCodeLength)
 	}
 	code, ok := phone.NormalizeCode(req.Code)
-	if !ok || len(code) > verification.MaxCodeLength {
+	if !ok || len(code) < verification.MinCodeLength || len(code) > verification.MaxCodeLength {
+		// No code is that short or that long: refused before it can use up an attempt.
 		return CheckResult{}, otpgate.FieldError("code", otpgate.InvalidField, ": it must be %d-%d digits (spaces, dashes and Arabic-Indic digits are accepted)", verification.MinCodeLength, verification.MaxCodeLength)
 	}
 	notPending := otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound,
