@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 
@@ -78,6 +80,9 @@ Flags (each also an OTPGATE_* environment variable):
 		}
 		cfg.SMSC = smsc
 	}
+	if guardOn(ctx, *url) {
+		fmt.Fprintln(stderr, "bench: the abuse guard of the server under test is ON: its rate limits and SMS-pumping guard will refuse much of this load (429 and 403/60410), as they would an attack; to measure throughput, start it with --abuse-guard=off")
+	}
 	rep, err := loadgen.Run(ctx, cfg)
 	if err != nil && (ctx.Err() == nil || len(rep.Phases) == 0) {
 		return err
@@ -87,6 +92,27 @@ Flags (each also an OTPGATE_* environment variable):
 		return rep.WriteJSON(stdout)
 	}
 	return rep.WriteText(stdout)
+}
+
+// guardOn reports whether the otpgate at base says its abuse guard is on
+// (GET /healthz).
+func guardOn(ctx context.Context, base string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/healthz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var h struct {
+		AbuseGuard string `json:"abuse_guard"`
+	}
+	json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&h)
+	return h.AbuseGuard == "on"
 }
 
 func runNoop(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -17,7 +17,10 @@ func TestBenchThroughEmbeddedSMSC(t *testing.T) {
 		t.Skip("a 2s load test")
 	}
 	addr := freeAddr(t)
-	s := mustServeSMPP(t, "smpp://otpgate:secret@"+addr+"?name=sim")
+	s := mustServeWith(t, nil, func(c *ServeConfig) {
+		c.SMPP = []string{"smpp://otpgate:secret@" + addr + "?name=sim"}
+		c.NoAbuseGuard = true
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var out, errOut bytes.Buffer
@@ -94,5 +97,22 @@ func TestBenchThroughEmbeddedSMSC(t *testing.T) {
 	}
 	if !stages["warmup"] || !stages["load"] {
 		t.Errorf("row stages %v, want warmup and load", stages)
+	}
+}
+
+// bench says when the server's abuse guard is on (its load would look like
+// an attack), and not when it is off.
+func TestBenchSaysWhenTheGuardIsOn(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		s := mustServeWith(t, nil, func(c *ServeConfig) { c.NoAbuseGuard = off })
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), []string{"bench", "--url", s.URL, "--sid", s.SID, "--token", s.Token,
+			"--phases", "send", "--concurrency", "2", "--duration", "200ms", "--warmup", "0s"}, &out, &errOut)
+		if err != nil {
+			t.Fatalf("bench: %v\n%s", err, errOut.String())
+		}
+		if said := strings.Contains(errOut.String(), "abuse guard of the server under test is ON"); said == off {
+			t.Errorf("guard off=%v: bench said %q", off, errOut.String())
+		}
 	}
 }

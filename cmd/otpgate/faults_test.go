@@ -81,7 +81,7 @@ func testKillUnderLoad(t *testing.T, nodes int, db string) {
 			sqliteDir = dir
 		}
 		n := &node{addr: freeAddr(t)}
-		n.args = []string{"serve", "--addr", n.addr, "--data-dir", dir, "--secret-file", secret, "--log-level", "warn",
+		n.args = []string{"serve", "--abuse-guard=off", "--addr", n.addr, "--data-dir", dir, "--secret-file", secret, "--log-level", "warn",
 			"--smpp", "smpp://otpgate:secret@" + peer.Addr + "?name=zain", "--outbox-lease", "5s"}
 		if db != "" {
 			n.args = append(n.args, "--db", db)
@@ -350,6 +350,7 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	s := mustServeWith(t, nil, func(c *ServeConfig) {
 		c.DB = db
 		c.DBStatementTimeout = 2 * time.Second
+		c.NoAbuseGuard = true // a load test
 	})
 	var (
 		mu       sync.Mutex
@@ -466,6 +467,7 @@ func TestSMSCDownThenBack(t *testing.T) {
 	}
 	c := newCluster(t, 2, func(i int, cfg *ServeConfig) {
 		cfg.SMPP = []string{"smpp://otpgate:secret@" + addr + "?name=sim"}
+		cfg.NoAbuseGuard = true // hundreds of codes to one prefix, never checked
 	})
 	for _, n := range c.nodes {
 		for deadline := time.Now().Add(10 * time.Second); !n.smpp[0].Healthy(); time.Sleep(10 * time.Millisecond) {
@@ -533,7 +535,7 @@ func TestDeadNodesClaimsAreTakenOver(t *testing.T) {
 	var ns []*node
 	for i, smsc := range []net.Addr{slowAddr, fastAddr} {
 		n := &node{addr: freeAddr(t)}
-		n.args = []string{"serve", "--addr", n.addr, "--data-dir", t.TempDir(), "--secret-file", secret, "--log-level", "error",
+		n.args = []string{"serve", "--abuse-guard=off", "--addr", n.addr, "--data-dir", t.TempDir(), "--secret-file", secret, "--log-level", "error",
 			"--smpp", fmt.Sprintf("smpp://node%d:secret@%s?name=sim", i+1, smsc), "--db", db, "--outbox-lease", "3s"}
 		n.start(t)
 		ns = append(ns, n)

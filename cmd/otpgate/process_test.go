@@ -66,7 +66,7 @@ type child struct {
 func startChild(tb testing.TB, dataDir, addr string) *child {
 	tb.Helper()
 	c := &child{url: "http://" + addr}
-	c.cmd = exec.Command(mustBuild(tb), "serve", "--addr", addr, "--data-dir", dataDir, "--log-level", "warn")
+	c.cmd = exec.Command(mustBuild(tb), "serve", "--abuse-guard=off", "--addr", addr, "--data-dir", dataDir, "--log-level", "warn")
 	return startCmd(tb, c)
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/otpgate/otpgate/internal/api/restcomm"
 	"github.com/otpgate/otpgate/internal/api/twilio"
 	"github.com/otpgate/otpgate/internal/api/twofa"
+	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/dispatch"
 	"github.com/otpgate/otpgate/internal/guard"
 	"github.com/otpgate/otpgate/internal/inbound"
@@ -36,6 +37,7 @@ import (
 	"github.com/otpgate/otpgate/internal/sandbox"
 	"github.com/otpgate/otpgate/internal/smpp"
 	"github.com/otpgate/otpgate/internal/sms"
+	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 	"github.com/otpgate/otpgate/internal/verify"
 	"github.com/otpgate/otpgate/internal/webhook"
@@ -70,6 +72,8 @@ type ServeConfig struct {
 	// for load tests).
 	Limits       guard.LimitsConfig
 	NoAbuseGuard bool
+	// Pumping tunes the SMS-pumping guard (zero fields: its defaults).
+	Pumping guard.PumpingConfig
 }
 
 // rateFlag is a guard.Rate as a flag ("10/1h", "off").
@@ -107,7 +111,10 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.Var(rateFlag{&c.Limits.PerKey}, "limit-per-key", "codes under one rate_limit_key of a service (429, code 60203)")
 	fs.Var(rateFlag{&c.Limits.PerService}, "limit-per-service", "codes of one service (429, code 20429)")
 	fs.Var(rateFlag{&c.Limits.PerAccount}, "limit-per-account", "every SMS of an account, codes and messages (429, code 20429)")
-	fs.Func("abuse-guard", "on, or off to turn the rate limits and the resend cooldown off for load tests (geo permissions and each verification's 5 checks and 5 sends stay) (default on)", func(v string) error {
+	fs.IntVar(&c.Pumping.PrefixSends, "pumping-prefix-sends", 15, "SMS-pumping guard: a prefix (a number less its last 4 digits) is judged from this many codes in --pumping-window")
+	fs.DurationVar(&c.Pumping.Window, "pumping-window", 10*time.Minute, "SMS-pumping guard: codes and approvals are compared over this window")
+	fs.Float64Var(&c.Pumping.MaxConversion, "pumping-min-conversion", 0.2, "SMS-pumping guard: a prefix (or a spiking operator or country) whose share of approved codes is under this is blocked (403, code 60410)")
+	fs.Func("abuse-guard", "on, or off to turn the rate limits, the resend cooldown and the SMS-pumping guard off for load tests (geo permissions and each verification's 5 checks and 5 sends stay) (default on)", func(v string) error {
 		switch v {
 		case "on":
 			c.NoAbuseGuard = false
@@ -221,6 +228,7 @@ type Main struct {
 	webhooks   *webhook.Sender
 	sweeper    *verify.Sweeper
 	forgetter  *guard.Forgetter
+	pumping    *guard.Pumping
 	smpp       []*smpp.Connector
 	server     *http.Server
 	listener   net.Listener
@@ -330,21 +338,48 @@ func (m *Main) Run(ctx context.Context) error {
 	// Sending: the one pipeline, and the APIs' domains on it.
 	var limiters []pipeline.Limiter
 	cooldown := m.Config.ResendCooldown
+	var observers []pipeline.Observer
+	policies := []pipeline.Policy{
+		guard.NewGeo(guard.GeoConfig{Region: phones.Region(), Accounts: m.store, Clock: m.Clock}),
+		pipeline.PolicyFunc(func(_ context.Context, s pipeline.Send) error { return m.dispatcher.Admit(s.To.E164) }),
+	}
+	var approved func(context.Context, string, phone.Number)
 	if m.Config.NoAbuseGuard {
 		cooldown = 0
-		log.Warn("the abuse guard is OFF (--abuse-guard=off): no rate limits, no resend cooldown; for load tests only, never in production")
+		log.Warn("the abuse guard is OFF (--abuse-guard=off): no rate limits, no resend cooldown, no SMS-pumping guard; for load tests only, never in production")
 	} else {
 		limiters = append(limiters, guard.NewLimits(m.Config.Limits))
 		m.forgetter = &guard.Forgetter{Store: m.store, Clock: m.Clock, Logger: log}
 		m.forgetter.Start(context.WithoutCancel(ctx))
+		pc := m.Config.Pumping
+		pc.Store, pc.Clock, pc.Logger, pc.AfterEvent = m.store, m.Clock, log, m.webhooks.Wake
+		pc.Events = func(ctx context.Context, b store.GuardBlock, service string) []callback.Callback {
+			if service == "" {
+				return nil
+			}
+			svc, err := m.store.Service(ctx, b.AccountSID, service)
+			if err != nil {
+				return nil
+			}
+			cb, ok := callback.ForGuardEvent(callback.GuardEvent{
+				Type: "guard.blocked", AccountSID: b.AccountSID, Key: b.Key, Sends: b.Sends, Approvals: b.Approvals,
+				WindowSeconds: int(b.Window.Seconds()), Level: b.Level, Reason: b.Reason,
+				Since: b.Since.UTC().Format(time.RFC3339), Until: b.Until.UTC().Format(time.RFC3339),
+			}, svc, m.Clock.Now())
+			if !ok {
+				return nil
+			}
+			return []callback.Callback{cb}
+		}
+		m.pumping = guard.NewPumping(pc)
+		m.pumping.Start(context.WithoutCancel(ctx))
+		policies = append(policies, m.pumping)
+		observers = append(observers, m.pumping)
+		approved = m.pumping.Approved
 	}
 	sends, err := pipeline.New(pipeline.Config{
 		Store: m.store, Delivery: m.dispatcher, Phones: phones, Sealer: m.keys, Senders: senders, Callback: policy, Clock: m.Clock,
-		Policies: []pipeline.Policy{
-			guard.NewGeo(guard.GeoConfig{Region: phones.Region(), Accounts: m.store, Clock: m.Clock}),
-			pipeline.PolicyFunc(func(_ context.Context, s pipeline.Send) error { return m.dispatcher.Admit(s.To.E164) }),
-		},
-		Limiters: limiters,
+		Policies: policies, Limiters: limiters, Observers: observers,
 	})
 	if err != nil {
 		return err
@@ -352,6 +387,7 @@ func (m *Main) Run(ctx context.Context) error {
 	vs, err := verify.New(verify.Config{
 		Store: m.store, SMS: sends, Keys: m.keys, Phones: phones, Clock: m.Clock,
 		CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL, ResendCooldown: cooldown, AfterEvent: m.webhooks.Wake,
+		Approved: approved,
 	})
 	if err != nil {
 		return err
@@ -361,12 +397,21 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := auth.Load(ctx); err != nil {
 		return err
 	}
-	var health map[string]string
-	if m.Config.NoAbuseGuard {
-		health = map[string]string{"abuse_guard": "off"}
+	pumping := m.pumping
+	health := func() map[string]string {
+		switch {
+		case pumping == nil:
+			return map[string]string{"abuse_guard": "off"}
+		case pumping.Failing():
+			return map[string]string{"abuse_guard": "on", "pumping_guard": "failing open: its shared state cannot be reached"}
+		}
+		return map[string]string{"abuse_guard": "on"}
 	}
 	srv := api.New(api.Config{Auth: auth, Logger: log, Ready: m.store.Ping, Health: health})
 	twofa.Register(srv, vs)
+	if pumping != nil {
+		twofa.RegisterGuard(srv, pumping)
+	}
 	twilio.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})
 	restcomm.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})
 	inbox.Register(srv, inbox.Inbox{Store: m.store, Phones: phones, Inbound: receiver, Messages: msgs, Clock: m.Clock})
@@ -504,6 +549,10 @@ func (m *Main) Close() error {
 	if m.forgetter != nil {
 		m.forgetter.Stop()
 		m.forgetter = nil
+	}
+	if m.pumping != nil {
+		m.pumping.Stop() // a last share of its counts
+		m.pumping = nil
 	}
 	if m.debug != nil {
 		m.debug.Close()

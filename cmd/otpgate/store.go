@@ -14,6 +14,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/api/inbox"
+	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/dispatch"
 	"github.com/otpgate/otpgate/internal/inbound"
 	"github.com/otpgate/otpgate/internal/messaging"
@@ -21,6 +22,7 @@ import (
 	"github.com/otpgate/otpgate/internal/postgres"
 	"github.com/otpgate/otpgate/internal/sandbox"
 	"github.com/otpgate/otpgate/internal/sqlite"
+	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 	"github.com/otpgate/otpgate/internal/verify"
 	"github.com/otpgate/otpgate/internal/webhook"
@@ -44,6 +46,15 @@ type Store interface {
 	SetAccountCountries(ctx context.Context, sid, countries string) error
 	// ForgetLimits deletes rate-limit counts that no longer count.
 	ForgetLimits(ctx context.Context, now time.Time) (int, error)
+	// The SMS-pumping guard's shared state (guard.PumpingStore).
+	AddGuardCounts(ctx context.Context, counts []store.GuardCount) error
+	GuardTotals(ctx context.Context, shortSince, baselineSince time.Time) ([]store.GuardTotal, error)
+	GuardBlocks(ctx context.Context, since time.Time) ([]store.GuardBlock, error)
+	PutGuardBlock(ctx context.Context, b store.GuardBlock, cbs []callback.Callback) error
+	LiftGuardBlock(ctx context.Context, accountSID, key string, now time.Time) (store.GuardBlock, error)
+	GuardSafeList(ctx context.Context, accountSID string) ([]string, error)
+	SetGuardSafe(ctx context.Context, accountSID string, add, remove []string) error
+	ForgetGuard(ctx context.Context, prefixesBefore, before time.Time) (int, error)
 	// UpdateService stores a service's code length, lifetime and events URL.
 	UpdateService(ctx context.Context, svc verification.Service) error
 	// ReleaseLeases makes the messages and callbacks this node claimed due

@@ -49,8 +49,9 @@ type Config struct {
 	// Ready, if set, tells GET /readyz whether this node can serve (its
 	// database answers); GET /healthz only says the process is alive.
 	Ready func(ctx context.Context) error
-	// Health is added to GET /healthz's answer (say, "abuse_guard": "off").
-	Health map[string]string
+	// Health, if set, is added to GET /healthz's answer (say,
+	// "abuse_guard": "off").
+	Health func() map[string]string
 }
 
 // Server is the HTTP handler of every API.
@@ -75,8 +76,10 @@ func New(cfg Config) *Server {
 	s := &Server{auth: cfg.Auth, log: cfg.Logger, mux: http.NewServeMux(), prefix: hex.EncodeToString(p[:]), methods: map[string][]string{}}
 	s.Public("GET /healthz", nil, func(w http.ResponseWriter, r *http.Request) error {
 		out := map[string]string{"status": "ok"}
-		for k, v := range cfg.Health {
-			out[k] = v
+		if cfg.Health != nil {
+			for k, v := range cfg.Health() {
+				out[k] = v
+			}
 		}
 		WriteJSON(w, http.StatusOK, out)
 		return nil

@@ -140,6 +140,39 @@ func ForEvent(v verification.Verification, svc verification.Service, now time.Ti
 	return newCallback(v.SID, v.AccountSID, svc.EventsURL, string(body), JSON, now), true
 }
 
+// GuardEvent is the JSON POSTed to a service's events URL when the
+// SMS-pumping guard blocks a prefix, an operator or a country after a code
+// of the service.
+type GuardEvent struct {
+	Type          string `json:"type"` // guard.blocked
+	AccountSID    string `json:"account_sid"`
+	ServiceSID    string `json:"service_sid"`
+	Service       string `json:"service"`
+	Key           string `json:"key"` // prefix:+96279031, operator:JO:Zain, country:JO
+	Sends         int    `json:"sends"`
+	Approvals     int    `json:"approvals"`
+	WindowSeconds int    `json:"window_seconds"`
+	Level         int    `json:"level"`
+	Since         string `json:"since"`
+	Until         string `json:"until"`
+	Reason        string `json:"reason"`
+	At            string `json:"at"`
+}
+
+// ForGuardEvent is the event e for svc's events URL; ok is false when it
+// has none. Events of one key go in order.
+func ForGuardEvent(e GuardEvent, svc verification.Service, now time.Time) (c Callback, ok bool) {
+	if svc.EventsURL == "" {
+		return Callback{}, false
+	}
+	e.ServiceSID, e.Service, e.At = svc.SID, svc.Name, now.UTC().Format(time.RFC3339)
+	body, err := json.Marshal(e)
+	if err != nil {
+		panic(err) // a struct of strings and ints always marshals
+	}
+	return newCallback("guard:"+e.Key, e.AccountSID, svc.EventsURL, string(body), JSON, now), true
+}
+
 func newCallback(subject, accountSID, url, body string, ct ContentType, now time.Time) Callback {
 	now = now.UTC()
 	return Callback{

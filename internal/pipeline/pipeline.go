@@ -90,6 +90,12 @@ type Limiter interface {
 	Refuse(s Send, l store.Limit, retryAt, now time.Time) error
 }
 
+// Observer is told of every send once it is stored, with what it stored
+// (the pumping guard counts them). Sent must be quick and never block.
+type Observer interface {
+	Sent(ctx context.Context, s Send, r Result)
+}
+
 // CallbackChecker checks a status callback URL (webhook.Policy).
 type CallbackChecker interface {
 	ValidateURL(ctx context.Context, raw string) error
@@ -102,15 +108,16 @@ type Sealer interface {
 
 // Config configures a Pipeline.
 type Config struct {
-	Store    Store
-	Delivery Delivery // nil: messages wait in the outbox for a dispatcher to claim them
-	Phones   *phone.Parser
-	Sealer   Sealer
-	Senders  Senders  // nil: any valid sender, and a sender is required
-	Policies []Policy // asked in order
-	Limiters []Limiter
-	Callback CallbackChecker // nil: status callbacks are refused
-	Clock    otpgate.Clock
+	Store     Store
+	Delivery  Delivery // nil: messages wait in the outbox for a dispatcher to claim them
+	Phones    *phone.Parser
+	Sealer    Sealer
+	Senders   Senders  // nil: any valid sender, and a sender is required
+	Policies  []Policy // asked in order
+	Limiters  []Limiter
+	Observers []Observer      // told of each stored send, in order
+	Callback  CallbackChecker // nil: status callbacks are refused
+	Clock     otpgate.Clock
 }
 
 // Pipeline makes outgoing SMS.
@@ -228,7 +235,11 @@ func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
 		if p.cfg.Delivery != nil {
 			p.cfg.Delivery.Take(r.Outbound)
 		}
-		return Result{Message: r.Message, To: s.To, Verification: c.Verification}, nil
+		res := Result{Message: r.Message, To: s.To, Verification: c.Verification}
+		for _, o := range p.cfg.Observers {
+			o.Sent(ctx, s, res)
+		}
+		return res, nil
 	}
 }
 

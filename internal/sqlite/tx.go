@@ -33,6 +33,9 @@ type stmts struct {
 	retryCallback, claimCallbacks, releaseCallbacks          *sql.Stmt
 	insertSandbox, insertAccount, setSMSURL, updateService   *sql.Stmt
 	setCountries, limitSlots, putLimit, forgetLimits         *sql.Stmt
+	guardAdd, guardPutBlock, guardLift, guardLiftCounts      *sql.Stmt
+	guardSafeAdd, guardSafeRemove                            *sql.Stmt
+	guardForgetPrefixes, guardForgetCounts, guardForgetBlock *sql.Stmt
 	all                                                      []*sql.Stmt
 }
 
@@ -163,6 +166,21 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.putLimit, `INSERT INTO rate_limits (key, slots, forget_at) VALUES (?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET slots = excluded.slots, forget_at = excluded.forget_at`)
 	p(&s.forgetLimits, `DELETE FROM rate_limits WHERE forget_at <= ?`)
+	p(&s.guardAdd, `INSERT INTO guard_counts (account_sid, key, minute, sends, approvals) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (account_sid, key, minute) DO UPDATE SET sends = sends + excluded.sends, approvals = approvals + excluded.approvals`)
+	p(&s.guardPutBlock, `INSERT INTO guard_blocks (account_sid, key, level, since, until, lifted, sends, approvals, window_ns, reason)
+		VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
+		ON CONFLICT (account_sid, key) DO UPDATE SET level = excluded.level, since = excluded.since, until = excluded.until, lifted = 0,
+			sends = excluded.sends, approvals = excluded.approvals, window_ns = excluded.window_ns, reason = excluded.reason
+		WHERE guard_blocks.lifted = 1 OR guard_blocks.until <= excluded.since`)
+	p(&s.guardLift, `UPDATE guard_blocks SET until = ?1, lifted = 1 WHERE account_sid = ?2 AND key = ?3 AND lifted = 0 AND until > ?1
+		RETURNING level, since, until, sends, approvals, window_ns, reason`)
+	p(&s.guardLiftCounts, `DELETE FROM guard_counts WHERE account_sid = ? AND key = ?`)
+	p(&s.guardSafeAdd, `INSERT INTO guard_safe (account_sid, entry) VALUES (?, ?) ON CONFLICT DO NOTHING`)
+	p(&s.guardSafeRemove, `DELETE FROM guard_safe WHERE account_sid = ? AND entry = ?`)
+	p(&s.guardForgetPrefixes, `DELETE FROM guard_counts WHERE minute < ? AND key LIKE 'prefix:%'`)
+	p(&s.guardForgetCounts, `DELETE FROM guard_counts WHERE minute < ?`)
+	p(&s.guardForgetBlock, `DELETE FROM guard_blocks WHERE until < ?`)
 	if err != nil {
 		s.close()
 	}

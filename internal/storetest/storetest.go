@@ -55,6 +55,14 @@ type Store interface {
 	SetAccountSMSURL(ctx context.Context, sid, url string) error
 	SetAccountCountries(ctx context.Context, sid, countries string) error
 	ForgetLimits(ctx context.Context, now time.Time) (int, error)
+	AddGuardCounts(ctx context.Context, counts []store.GuardCount) error
+	GuardTotals(ctx context.Context, shortSince, baselineSince time.Time) ([]store.GuardTotal, error)
+	GuardBlocks(ctx context.Context, since time.Time) ([]store.GuardBlock, error)
+	PutGuardBlock(ctx context.Context, b store.GuardBlock, cbs []callback.Callback) error
+	LiftGuardBlock(ctx context.Context, accountSID, key string, now time.Time) (store.GuardBlock, error)
+	GuardSafeList(ctx context.Context, accountSID string) ([]string, error)
+	SetGuardSafe(ctx context.Context, accountSID string, add, remove []string) error
+	ForgetGuard(ctx context.Context, prefixesBefore, before time.Time) (int, error)
 	UpdateService(ctx context.Context, svc verification.Service) error
 	ReleaseLeases(ctx context.Context) (int, error)
 	Ping(ctx context.Context) error
@@ -81,6 +89,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Callbacks", callbackTests},
 		{"Inbound", inboundTests},
 		{"Sandbox", sandboxTests},
+		{"Guard", guardTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {

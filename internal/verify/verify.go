@@ -89,6 +89,9 @@ type Config struct {
 	// AfterEvent, if set, is called after an event was stored (to wake the
 	// webhook sender).
 	AfterEvent func()
+	// Approved, if set, is told of each approved code (the pumping guard
+	// counts them); it must be quick and never block.
+	Approved func(ctx context.Context, accountSID string, to phone.Number)
 }
 
 // Service sends and checks verifications.
@@ -347,6 +350,9 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, err
 		s.cfg.AfterEvent()
 	}
 	res := CheckResult{Verification: v, Service: svc, Valid: v.Status == verification.Approved}
+	if res.Valid && s.cfg.Approved != nil {
+		s.cfg.Approved(ctx, req.AccountSID, num)
+	}
 	if !res.Valid {
 		res.AttemptsRemaining = max(0, verification.MaxChecks-v.CheckAttempts)
 	}

@@ -1,0 +1,612 @@
+package guard
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/callback"
+	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/phone"
+	"github.com/otpgate/otpgate/internal/pipeline"
+	"github.com/otpgate/otpgate/internal/store"
+)
+
+// CodeBlocked is the error code of a send the pumping guard refused.
+const CodeBlocked = 60410
+
+// PumpingStore keeps the guard's state where every node sees it.
+type PumpingStore interface {
+	// AddGuardCounts adds counts (increments: nodes add concurrently).
+	AddGuardCounts(ctx context.Context, counts []store.GuardCount) error
+	// GuardTotals sums every key's counts since shortSince (Sends,
+	// Approvals) and since baselineSince (BaselineSends), for keys with
+	// sends since shortSince.
+	GuardTotals(ctx context.Context, shortSince, baselineSince time.Time) ([]store.GuardTotal, error)
+	// GuardBlocks returns the blocks that ended (or were lifted) after since.
+	GuardBlocks(ctx context.Context, since time.Time) ([]store.GuardBlock, error)
+	// PutGuardBlock stores a block, unless one of the key is still in
+	// force, with the callbacks announcing it.
+	PutGuardBlock(ctx context.Context, b store.GuardBlock, cbs []callback.Callback) error
+	// LiftGuardBlock ends a key's block now and forgets its counts;
+	// store.ErrNotFound if none is in force.
+	LiftGuardBlock(ctx context.Context, accountSID, key string, now time.Time) (store.GuardBlock, error)
+	// GuardSafeList returns an account's safe numbers and prefixes.
+	GuardSafeList(ctx context.Context, accountSID string) ([]string, error)
+	// SetGuardSafe adds entries to an account's safe list and removes others.
+	SetGuardSafe(ctx context.Context, accountSID string, add, remove []string) error
+	// ForgetGuard deletes prefix counts from before prefixesBefore, all
+	// counts from before before, and blocks that ended before before.
+	ForgetGuard(ctx context.Context, prefixesBefore, before time.Time) (int, error)
+}
+
+// PumpingConfig configures the pumping guard. The zero value of a field is
+// its default.
+type PumpingConfig struct {
+	Store  PumpingStore
+	Clock  otpgate.Clock
+	Logger *slog.Logger
+	// Events, if set, returns the callbacks announcing a block (the events
+	// webhook of the service whose send triggered it).
+	Events func(ctx context.Context, b store.GuardBlock, service string) []callback.Callback
+	// AfterEvent, if set, is called after a block was stored (to wake the
+	// webhook sender).
+	AfterEvent func()
+
+	Window        time.Duration // sends and approvals are compared over it; 10m
+	Baseline      time.Duration // an operator's or country's usual rate is measured over it, before Window; 1h
+	PrefixSends   int           // a prefix is judged from this many sends in Window; 15
+	WideSends     int           // an operator or a country from this many; 300
+	Spike         float64       // ... and this many times its usual rate; 3
+	MaxConversion float64       // blocked when fewer than this share were approved; 0.2
+	FirstBlock    time.Duration // 15m, 4 times longer for each block within a day of the last
+	MaxBlock      time.Duration // 24h
+	Sync          time.Duration // how often a node shares its counts and reads the others'; 2s
+}
+
+func (c *PumpingConfig) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.Window, 10*time.Minute)
+	def(&c.Baseline, time.Hour)
+	def(&c.FirstBlock, 15*time.Minute)
+	def(&c.MaxBlock, 24*time.Hour)
+	def(&c.Sync, 2*time.Second)
+	if c.PrefixSends == 0 {
+		c.PrefixSends = 15
+	}
+	if c.WideSends == 0 {
+		c.WideSends = 300
+	}
+	if c.Spike == 0 {
+		c.Spike = 3
+	}
+	if c.MaxConversion == 0 {
+		c.MaxConversion = 0.2
+	}
+	if c.Clock == nil {
+		c.Clock = otpgate.SystemClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Pumping is the SMS-pumping guard. Per account it watches, for each
+// prefix (a number less its last 4 digits), operator and country, the codes
+// sent and how many were approved; a prefix with many sends and few
+// approvals, or an operator or country whose sends spike with few
+// approvals, is blocked for a while, longer each time. It is a policy of
+// the send pipeline (refusing sends to what is blocked, 403/60410) and sees
+// every code sent (Sent) and approved (Approved). Counts are kept in memory
+// and shared with the other nodes through the store every Sync; blocks are
+// stored and read back the same way. If the store cannot be reached, the
+// guard goes on with what it knows (fails open) and says so in the log.
+type Pumping struct {
+	cfg PumpingConfig
+
+	mu          sync.Mutex
+	shared      map[string]store.GuardTotal // account+key -> all nodes' counts at the last sync
+	pending     map[string]*pendingCount    // account+key -> this node's counts since
+	blocks      map[string]store.GuardBlock // account+key -> the latest block
+	safe        map[string]cachedSafe
+	failing     bool
+	lastWarn    time.Time
+	lastSync    time.Time
+	forgotAt    time.Time
+	cancel      context.CancelFunc
+	done        chan struct{}
+	writes      sync.WaitGroup
+	stopOnce    sync.Once
+	syncMu      sync.Mutex
+	liftSeen    map[string]time.Time
+	lastService map[string]string // account+key -> the service of its last code sent here (for events)
+}
+
+type pendingCount struct {
+	account, key string
+	minutes      map[int64]*[2]int // minute -> sends, approvals
+	sends, appr  int
+}
+
+type cachedSafe struct {
+	entries []string
+	until   time.Time
+}
+
+// NewPumping returns the guard; Start it to share state with other nodes.
+func NewPumping(cfg PumpingConfig) *Pumping {
+	cfg.defaults()
+	return &Pumping{
+		cfg: cfg, shared: map[string]store.GuardTotal{}, pending: map[string]*pendingCount{},
+		blocks: map[string]store.GuardBlock{}, safe: map[string]cachedSafe{}, liftSeen: map[string]time.Time{},
+		lastService: map[string]string{},
+	}
+}
+
+// Keys returns the keys a number is watched under.
+func Keys(n phone.Number) []string {
+	keys := make([]string, 0, 3)
+	if len(n.E164) > 5 {
+		keys = append(keys, "prefix:"+n.E164[:len(n.E164)-4])
+	}
+	if n.Operator != "" {
+		keys = append(keys, "operator:"+n.Region+":"+n.Operator)
+	}
+	if n.Region != "" {
+		keys = append(keys, "country:"+n.Region)
+	}
+	return keys
+}
+
+func wide(key string) bool { return !strings.HasPrefix(key, "prefix:") }
+
+func id(account, key string) string { return account + "\x00" + key }
+
+// Allow refuses a code to a number under a key in force of a block.
+func (p *Pumping) Allow(ctx context.Context, s pipeline.Send) error {
+	if !s.Code || p.safeListed(ctx, s.AccountSID, s.To.E164) {
+		return nil
+	}
+	now := p.cfg.Clock.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, k := range Keys(s.To) {
+		b, ok := p.blocks[id(s.AccountSID, k)]
+		if !ok || b.Lifted || !now.Before(b.Until) {
+			continue
+		}
+		e := otpgate.Errorf(otpgate.KindForbidden, CodeBlocked,
+			"Codes to %s are blocked by the SMS-pumping guard until %s: %s. If this traffic is yours, lift the block with DELETE /guard/blocks/%s, or put the numbers on the account's safe list",
+			describeKey(k), b.Until.UTC().Format(time.RFC3339), b.Reason, strings.TrimPrefix(k, "prefix:"))
+		return e
+	}
+	return nil
+}
+
+func describeKey(k string) string {
+	kind, v, _ := strings.Cut(k, ":")
+	switch kind {
+	case "prefix":
+		return "numbers starting " + v
+	case "operator":
+		return "operator " + v
+	}
+	return "country " + v
+}
+
+// Sent counts a new verification's first code, and blocks what it tipped
+// over. Another code of the same verification (a resend) is not counted:
+// users who ask again while codes do not arrive (an operator's outage) are
+// not pumping, and pumping needs many numbers (one number's codes are
+// limited by --limit-per-number).
+func (p *Pumping) Sent(ctx context.Context, s pipeline.Send, r pipeline.Result) {
+	if !s.Code || (r.Verification != nil && !r.Verification.New) || p.safeListed(ctx, s.AccountSID, s.To.E164) {
+		return
+	}
+	p.count(ctx, s.AccountSID, s.To, 0, s.Service)
+}
+
+// Approved counts a code that was approved.
+func (p *Pumping) Approved(ctx context.Context, accountSID string, to phone.Number) {
+	p.count(ctx, accountSID, to, 1, "")
+}
+
+func (p *Pumping) count(ctx context.Context, account string, to phone.Number, which int, service string) {
+	now := p.cfg.Clock.Now()
+	minute := now.Unix() / 60
+	var blocks []store.GuardBlock
+	p.mu.Lock()
+	for _, k := range Keys(to) {
+		i := id(account, k)
+		if service != "" {
+			p.lastService[i] = service
+		}
+		pc := p.pending[i]
+		if pc == nil {
+			pc = &pendingCount{account: account, key: k, minutes: map[int64]*[2]int{}}
+			p.pending[i] = pc
+		}
+		m := pc.minutes[minute]
+		if m == nil {
+			m = new([2]int)
+			pc.minutes[minute] = m
+		}
+		m[which]++
+		if which == 0 {
+			pc.sends++
+		} else {
+			pc.appr++
+		}
+		if which == 0 {
+			if b, ok := p.judge(account, k, now); ok {
+				blocks = append(blocks, b)
+			}
+		}
+	}
+	p.mu.Unlock()
+	for _, b := range blocks {
+		p.announce(ctx, b, service)
+	}
+}
+
+// judge decides, with p.mu held, whether a key must be blocked now; if so
+// it records the block (in force at once on this node) and returns it.
+func (p *Pumping) judge(account, key string, now time.Time) (store.GuardBlock, bool) {
+	i := id(account, key)
+	prev, hasPrev := p.blocks[i]
+	if hasPrev && !prev.Lifted && now.Before(prev.Until) {
+		return store.GuardBlock{}, false // in force already
+	}
+	t := p.shared[i]
+	sends, appr := t.Sends, t.Approvals
+	if pc := p.pending[i]; pc != nil {
+		sends, appr = sends+pc.sends, appr+pc.appr
+	}
+	if sends < p.threshold(key) || float64(appr) >= p.cfg.MaxConversion*float64(sends) {
+		return store.GuardBlock{}, false
+	}
+	reason := fmt.Sprintf("%d codes were sent there in the last %s and %d were approved (%.1f%%), under the %.0f%% the guard expects",
+		sends, shortDuration(p.cfg.Window), appr, math.Floor(1000*float64(appr)/float64(sends))/10, 100*p.cfg.MaxConversion)
+	if wide(key) {
+		// An operator or a country: only a spike over its usual rate.
+		// Its usual rate is measured over the Baseline before the window,
+		// and over at least half of it: with less history nothing is known
+		// to spike over.
+		history := now.Add(-p.cfg.Window).Sub(time.Unix(t.Oldest*60, 0))
+		if history < p.cfg.Baseline/2 {
+			return store.GuardBlock{}, false
+		}
+		usual := float64(t.BaselineSends-t.Sends) * float64(p.cfg.Window) / float64(history)
+		if float64(sends) < p.cfg.Spike*usual {
+			return store.GuardBlock{}, false
+		}
+		reason += fmt.Sprintf(", %.1f times its usual %.0f per %s", float64(sends)/max(usual, 1), usual, shortDuration(p.cfg.Window))
+	}
+	level := 1
+	if hasPrev && now.Sub(prev.Until) < 24*time.Hour {
+		level = prev.Level + 1
+	}
+	d := p.cfg.FirstBlock
+	for range level - 1 {
+		d = min(d*4, p.cfg.MaxBlock)
+	}
+	b := store.GuardBlock{AccountSID: account, Key: key, Level: level, Since: now, Until: now.Add(d),
+		Sends: sends, Approvals: appr, Window: p.cfg.Window, Reason: reason}
+	p.blocks[i] = b
+	return b, true
+}
+
+func (p *Pumping) threshold(key string) int {
+	if wide(key) {
+		return p.cfg.WideSends
+	}
+	return p.cfg.PrefixSends
+}
+
+// announce logs a block and stores it (with its event), off the request's
+// path.
+func (p *Pumping) announce(ctx context.Context, b store.GuardBlock, service string) {
+	p.cfg.Logger.Warn("SMS-pumping guard: blocked", "account_sid", b.AccountSID, "key", b.Key, "until", b.Until.UTC().Format(time.RFC3339),
+		"level", b.Level, "sends", b.Sends, "approvals", b.Approvals, "window", b.Window)
+	if p.cfg.Store == nil {
+		return
+	}
+	p.writes.Add(1)
+	go func() {
+		defer p.writes.Done()
+		ctx := context.WithoutCancel(ctx)
+		var cbs []callback.Callback
+		if p.cfg.Events != nil {
+			cbs = p.cfg.Events(ctx, b, service)
+		}
+		if err := p.cfg.Store.PutGuardBlock(ctx, b, cbs); err != nil {
+			p.failOpen("storing a block", err)
+		} else if len(cbs) > 0 && p.cfg.AfterEvent != nil {
+			p.cfg.AfterEvent()
+		}
+	}()
+}
+
+func (p *Pumping) failOpen(what string, err error) {
+	p.mu.Lock()
+	p.failing = true
+	warn := p.cfg.Clock.Now().Sub(p.lastWarn) >= time.Minute
+	if warn {
+		p.lastWarn = p.cfg.Clock.Now()
+	}
+	p.mu.Unlock()
+	if warn {
+		p.cfg.Logger.Warn("SMS-pumping guard: its shared state cannot be reached; it goes on with what this node knows (failing open)", "while", what, "err", err)
+	}
+}
+
+// safeListed reports whether the account put the number, or a prefix of
+// it, on its safe list (read again every 5 s; fails open).
+func (p *Pumping) safeListed(ctx context.Context, account, e164 string) bool {
+	if p.cfg.Store == nil {
+		return false
+	}
+	now := p.cfg.Clock.Now()
+	p.mu.Lock()
+	c, ok := p.safe[account]
+	p.mu.Unlock()
+	if !ok || !now.Before(c.until) {
+		entries, err := p.cfg.Store.GuardSafeList(ctx, account)
+		if err != nil {
+			p.failOpen("reading the safe list", err)
+			entries = c.entries
+		}
+		c = cachedSafe{entries: entries, until: now.Add(5 * time.Second)}
+		p.mu.Lock()
+		p.safe[account] = c
+		p.mu.Unlock()
+	}
+	for _, e := range c.entries {
+		if strings.HasPrefix(e164, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// Blocks returns an account's blocks in force, newest first: every node's,
+// as stored, and this node's not yet stored.
+func (p *Pumping) Blocks(ctx context.Context, accountSID string) ([]store.GuardBlock, error) {
+	now := p.cfg.Clock.Now()
+	byKey := map[string]store.GuardBlock{}
+	if p.cfg.Store != nil {
+		stored, err := p.cfg.Store.GuardBlocks(ctx, now)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range stored {
+			if b.AccountSID == accountSID {
+				byKey[b.Key] = b
+			}
+		}
+	}
+	p.mu.Lock()
+	for _, b := range p.blocks {
+		if cur, ok := byKey[b.Key]; b.AccountSID == accountSID && (!ok || b.Since.After(cur.Since)) {
+			byKey[b.Key] = b
+		}
+	}
+	p.mu.Unlock()
+	var out []store.GuardBlock
+	for _, b := range byKey {
+		if !b.Lifted && now.Before(b.Until) {
+			out = append(out, b)
+		}
+	}
+	sortBlocks(out)
+	return out, nil
+}
+
+// SafeList returns an account's safe numbers and prefixes.
+func (p *Pumping) SafeList(ctx context.Context, accountSID string) ([]string, error) {
+	return p.cfg.Store.GuardSafeList(ctx, accountSID)
+}
+
+// SetSafe adds entries (numbers or prefixes, "+9627...") to an account's
+// safe list and removes others; this node applies it at once, others
+// within 5 s.
+func (p *Pumping) SetSafe(ctx context.Context, accountSID string, add, remove []string) error {
+	if err := p.cfg.Store.SetGuardSafe(ctx, accountSID, add, remove); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	delete(p.safe, accountSID)
+	p.mu.Unlock()
+	return nil
+}
+
+// Failing reports whether the guard's shared state could not be reached
+// at its last try (it then fails open).
+func (p *Pumping) Failing() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.failing
+}
+
+// Lift ends a block now (all nodes see it at their next sync) and forgets
+// the key's counts, so it is judged afresh.
+func (p *Pumping) Lift(ctx context.Context, accountSID, key string) (store.GuardBlock, error) {
+	now := p.cfg.Clock.Now()
+	b, err := p.cfg.Store.LiftGuardBlock(ctx, accountSID, key, now)
+	if err != nil {
+		return store.GuardBlock{}, err
+	}
+	i := id(accountSID, key)
+	p.mu.Lock()
+	p.blocks[i] = b
+	delete(p.pending, i)
+	delete(p.shared, i)
+	p.liftSeen[i] = now
+	p.mu.Unlock()
+	p.cfg.Logger.Info("SMS-pumping guard: block lifted", "account_sid", accountSID, "key", key)
+	return b, nil
+}
+
+// Start shares counts and blocks with the other nodes every Sync until Stop.
+func (p *Pumping) Start(ctx context.Context) {
+	ctx, p.cancel = context.WithCancel(ctx)
+	p.done = make(chan struct{})
+	p.SyncNow(ctx)
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(p.cfg.Sync)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				p.SyncNow(ctx)
+			}
+		}
+	}()
+}
+
+// Stop stops sharing, after a last flush of this node's counts.
+func (p *Pumping) Stop() {
+	p.stopOnce.Do(func() {
+		if p.cancel != nil {
+			p.cancel()
+			<-p.done
+			p.SyncNow(context.Background())
+		}
+		p.writes.Wait()
+	})
+}
+
+// SyncNow adds this node's counts to the store's, reads back every node's,
+// reads the blocks, and judges the keys others' counts tipped over.
+func (p *Pumping) SyncNow(ctx context.Context) {
+	if p.cfg.Store == nil {
+		return
+	}
+	p.syncMu.Lock()
+	defer p.syncMu.Unlock()
+	now := p.cfg.Clock.Now()
+	p.mu.Lock()
+	flushing := p.pending
+	p.pending = map[string]*pendingCount{}
+	p.mu.Unlock()
+	var counts []store.GuardCount
+	for _, pc := range flushing {
+		for m, c := range pc.minutes {
+			counts = append(counts, store.GuardCount{AccountSID: pc.account, Key: pc.key, Minute: m, Sends: c[0], Approvals: c[1]})
+		}
+	}
+	if len(counts) > 0 {
+		if err := p.cfg.Store.AddGuardCounts(ctx, counts); err != nil {
+			p.failOpen("sharing counts", err)
+			p.mu.Lock()
+			for i, pc := range flushing { // keep them for the next try
+				if cur := p.pending[i]; cur != nil {
+					for m, c := range cur.minutes {
+						if pm := pc.minutes[m]; pm != nil {
+							pm[0], pm[1] = pm[0]+c[0], pm[1]+c[1]
+						} else {
+							pc.minutes[m] = c
+						}
+					}
+					pc.sends, pc.appr = pc.sends+cur.sends, pc.appr+cur.appr
+				}
+				p.pending[i] = pc
+			}
+			p.mu.Unlock()
+			return
+		}
+	}
+	totals, err := p.cfg.Store.GuardTotals(ctx, now.Add(-p.cfg.Window), now.Add(-p.cfg.Window-p.cfg.Baseline))
+	if err != nil {
+		p.failOpen("reading counts", err)
+		return
+	}
+	blocks, err := p.cfg.Store.GuardBlocks(ctx, now.Add(-24*time.Hour))
+	if err != nil {
+		p.failOpen("reading blocks", err)
+		return
+	}
+	var tipped []store.GuardBlock
+	p.mu.Lock()
+	if p.failing {
+		p.failing = false
+		p.cfg.Logger.Info("SMS-pumping guard: its shared state is reachable again")
+	}
+	p.shared = make(map[string]store.GuardTotal, len(totals))
+	for _, t := range totals {
+		p.shared[id(t.AccountSID, t.Key)] = t
+	}
+	for _, b := range blocks {
+		i := id(b.AccountSID, b.Key)
+		if cur, ok := p.blocks[i]; ok && cur.Since.After(b.Since) && !b.Lifted {
+			continue // this node's newer block, still being stored
+		}
+		if b.Lifted {
+			if _, seen := p.liftSeen[i]; !seen || p.liftSeen[i].Before(b.Until) {
+				p.liftSeen[i] = b.Until
+				delete(p.pending, i)
+				delete(p.shared, i)
+			}
+		}
+		p.blocks[i] = b
+	}
+	for _, t := range p.shared {
+		if b, ok := p.judge(t.AccountSID, t.Key, now); ok {
+			tipped = append(tipped, b)
+		}
+	}
+	for i, seen := range p.liftSeen {
+		if now.Sub(seen) > 24*time.Hour {
+			delete(p.liftSeen, i)
+		}
+	}
+	p.lastSync = now
+	forget := now.Sub(p.forgotAt) >= time.Minute
+	if forget {
+		p.forgotAt = now
+		for i, b := range p.blocks {
+			if now.Sub(b.Until) > 24*time.Hour {
+				delete(p.blocks, i)
+			}
+		}
+		for i := range p.lastService {
+			if _, ok := p.shared[i]; !ok {
+				delete(p.lastService, i)
+			}
+		}
+	}
+	p.mu.Unlock()
+	if forget {
+		if _, err := p.cfg.Store.ForgetGuard(ctx, now.Add(-p.cfg.Window-time.Minute), now.Add(-max(p.cfg.Window+p.cfg.Baseline, 24*time.Hour)-time.Minute)); err != nil {
+			p.failOpen("forgetting old counts", err)
+		}
+	}
+	services := make([]string, len(tipped))
+	p.mu.Lock()
+	for j, b := range tipped {
+		services[j] = p.lastService[id(b.AccountSID, b.Key)]
+	}
+	p.mu.Unlock()
+	for j, b := range tipped {
+		p.announce(ctx, b, services[j])
+	}
+}
+
+func sortBlocks(bs []store.GuardBlock) {
+	for i := 1; i < len(bs); i++ {
+		for j := i; j > 0 && bs[j].Since.After(bs[j-1].Since); j-- {
+			bs[j], bs[j-1] = bs[j-1], bs[j]
+		}
+	}
+}

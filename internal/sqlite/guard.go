@@ -1,0 +1,152 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/callback"
+	"github.com/otpgate/otpgate/internal/store"
+)
+
+// The SMS-pumping guard's state; see guard.PumpingStore.
+
+// AddGuardCounts adds counts.
+func (s *Store) AddGuardCounts(ctx context.Context, counts []store.GuardCount) error {
+	return s.submit(ctx, lazy, func(t *tx) error {
+		for _, c := range counts {
+			if _, err := t.exec(t.st.guardAdd, c.AccountSID, c.Key, c.Minute, c.Sends, c.Approvals); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// GuardTotals sums the counts of the keys with sends since shortSince.
+func (s *Store) GuardTotals(ctx context.Context, shortSince, baselineSince time.Time) ([]store.GuardTotal, error) {
+	rows, err := s.query(ctx, `SELECT account_sid, key,
+			sum(CASE WHEN minute >= ?1 THEN sends ELSE 0 END), sum(CASE WHEN minute >= ?1 THEN approvals ELSE 0 END), sum(sends), min(minute)
+		FROM guard_counts WHERE minute >= ?2 GROUP BY account_sid, key
+		HAVING sum(CASE WHEN minute >= ?1 THEN sends ELSE 0 END) > 0`, shortSince.Unix()/60, baselineSince.Unix()/60)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.GuardTotal
+	for rows.Next() {
+		var t store.GuardTotal
+		if err := rows.Scan(&t.AccountSID, &t.Key, &t.Sends, &t.Approvals, &t.BaselineSends, &t.Oldest); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// GuardBlocks returns the blocks that end after since.
+func (s *Store) GuardBlocks(ctx context.Context, since time.Time) ([]store.GuardBlock, error) {
+	rows, err := s.query(ctx, `SELECT account_sid, key, level, since, until, lifted, sends, approvals, window_ns, reason
+		FROM guard_blocks WHERE until > ?`, nanos(since))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.GuardBlock
+	for rows.Next() {
+		var b store.GuardBlock
+		var from, until, window int64
+		if err := rows.Scan(&b.AccountSID, &b.Key, &b.Level, &from, &until, &b.Lifted, &b.Sends, &b.Approvals, &window, &b.Reason); err != nil {
+			return nil, err
+		}
+		b.Since, b.Until, b.Window = fromNanos(from), fromNanos(until), time.Duration(window)
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// PutGuardBlock stores a block unless one of the key is in force, with its
+// callbacks.
+func (s *Store) PutGuardBlock(ctx context.Context, b store.GuardBlock, cbs []callback.Callback) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		n, err := t.exec(t.st.guardPutBlock, b.AccountSID, b.Key, b.Level, nanos(b.Since), nanos(b.Until), b.Sends, b.Approvals, int64(b.Window), b.Reason)
+		if err != nil || n == 0 {
+			return err
+		}
+		return t.insertCallbacks(cbs)
+	})
+}
+
+// LiftGuardBlock ends a block in force now and forgets the key's counts.
+func (s *Store) LiftGuardBlock(ctx context.Context, accountSID, key string, now time.Time) (store.GuardBlock, error) {
+	b := store.GuardBlock{AccountSID: accountSID, Key: key, Lifted: true}
+	err := s.submit(ctx, normal, func(t *tx) error {
+		if err := t.beforeWrite(); err != nil {
+			return err
+		}
+		var from, until, window int64
+		err := t.st.guardLift.QueryRowContext(bg, nanos(now), accountSID, key).Scan(&b.Level, &from, &until, &b.Sends, &b.Approvals, &window, &b.Reason)
+		if err != nil {
+			t.unchanged(false)
+			return notFound(err)
+		}
+		b.Since, b.Until, b.Window = fromNanos(from), fromNanos(until), time.Duration(window)
+		_, err = t.exec(t.st.guardLiftCounts, accountSID, key)
+		return err
+	})
+	return b, err
+}
+
+// GuardSafeList returns an account's safe numbers and prefixes.
+func (s *Store) GuardSafeList(ctx context.Context, accountSID string) ([]string, error) {
+	rows, err := s.query(ctx, `SELECT entry FROM guard_safe WHERE account_sid = ? ORDER BY entry`, accountSID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// SetGuardSafe adds entries to an account's safe list and removes others.
+func (s *Store) SetGuardSafe(ctx context.Context, accountSID string, add, remove []string) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		for _, e := range add {
+			if _, err := t.exec(t.st.guardSafeAdd, accountSID, e); err != nil {
+				return err
+			}
+		}
+		for _, e := range remove {
+			if _, err := t.exec(t.st.guardSafeRemove, accountSID, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ForgetGuard deletes prefix counts older than prefixesBefore, every count
+// older than before, and blocks that ended before before.
+func (s *Store) ForgetGuard(ctx context.Context, prefixesBefore, before time.Time) (int, error) {
+	var n int64
+	err := s.submit(ctx, lazy, func(t *tx) error {
+		a, err := t.exec(t.st.guardForgetPrefixes, prefixesBefore.Unix()/60)
+		if err != nil {
+			return err
+		}
+		b, err := t.exec(t.st.guardForgetCounts, before.Unix()/60)
+		if err != nil {
+			return err
+		}
+		c, err := t.exec(t.st.guardForgetBlock, nanos(before))
+		n = a + b + c
+		return err
+	})
+	return int(n), err
+}
