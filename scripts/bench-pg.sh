@@ -8,6 +8,8 @@
 #   3. one node on PostgreSQL, the same;
 #   4. two nodes on PostgreSQL (both on this machine's cores, with the
 #      database and wrk), each under its own wrk with half the connections.
+# Every node runs with --abuse-guard=off (bench traffic looks like SMS
+# pumping); scripts/bench-guard.sh measures the guard's cost.
 # Needs Go, wrk, pgbench and a PostgreSQL whose URL is $OTPGATE_BENCH_PG
 # (default postgres://postgres@127.0.0.1:5432/postgres; a scratch database
 # is made there and dropped).
@@ -74,7 +76,7 @@ summary() { # FILE: req/s p50 p99
 
 echo
 echo "== 2. one node, embedded SQLite"
-start sqlite
+start sqlite --abuse-guard=off
 account sqlite
 phases sqlite "$url" 0 "$conc"
 echo "send:   $(summary "$work/send-sqlite.txt")"
@@ -84,7 +86,7 @@ kill "$pid"; wait "$pid" 2>/dev/null || true
 echo
 echo "== 3. one node, PostgreSQL"
 psql "$admin" -qc "CREATE DATABASE $db"
-start pg1 --db "$(url_of $db)"
+start pg1 --abuse-guard=off --db "$(url_of $db)"
 account pg1
 phases pg1 "$url" 0 "$conc"
 echo "send:   $(summary "$work/send-pg1.txt")"
@@ -93,7 +95,7 @@ url1=$url
 
 echo
 echo "== 4. two nodes, PostgreSQL (the same database; both nodes, the database and wrk share the $(nproc) cores)"
-start pg2 --db "$(url_of $db)" --secret-file "$work/data-pg1/secret"
+start pg2 --abuse-guard=off --db "$(url_of $db)" --secret-file "$work/data-pg1/secret"
 url2=$url
 half=$((conc / 2))
 phases a "$url1" 2000000 "$half" &

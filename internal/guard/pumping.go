@@ -121,6 +121,7 @@ type Pumping struct {
 	lastWarn    time.Time
 	lastSync    time.Time
 	forgotAt    time.Time
+	unstored    []unstored // blocks to store again at the next sync
 	cancel      context.CancelFunc
 	done        chan struct{}
 	writes      sync.WaitGroup
@@ -281,7 +282,7 @@ func (p *Pumping) judge(account, key string, now time.Time) (store.GuardBlock, b
 		// and over at least half of it: with less history nothing is known
 		// to spike over.
 		history := now.Add(-p.cfg.Window).Sub(time.Unix(t.Oldest*60, 0))
-		if history < p.cfg.Baseline/2 {
+		if t.Sends == 0 || history < p.cfg.Baseline/2 { // no shared counts yet, or too few
 			return store.GuardBlock{}, false
 		}
 		usual := float64(t.BaselineSends-t.Sends) * float64(p.cfg.Window) / float64(history)
@@ -327,12 +328,29 @@ func (p *Pumping) announce(ctx context.Context, b store.GuardBlock, service stri
 		if p.cfg.Events != nil {
 			cbs = p.cfg.Events(ctx, b, service)
 		}
-		if err := p.cfg.Store.PutGuardBlock(ctx, b, cbs); err != nil {
-			p.failOpen("storing a block", err)
-		} else if len(cbs) > 0 && p.cfg.AfterEvent != nil {
-			p.cfg.AfterEvent()
-		}
+		p.put(ctx, unstored{b, cbs})
 	}()
+}
+
+// unstored is a block this node could not store yet, with its event.
+type unstored struct {
+	b   store.GuardBlock
+	cbs []callback.Callback
+}
+
+// put stores a block and its event, or keeps it to try again at the next
+// sync.
+func (p *Pumping) put(ctx context.Context, u unstored) {
+	if err := p.cfg.Store.PutGuardBlock(ctx, u.b, u.cbs); err != nil {
+		p.failOpen("storing a block", err)
+		p.mu.Lock()
+		p.unstored = append(p.unstored, u)
+		p.mu.Unlock()
+		return
+	}
+	if len(u.cbs) > 0 && p.cfg.AfterEvent != nil {
+		p.cfg.AfterEvent()
+	}
 }
 
 func (p *Pumping) failOpen(what string, err error) {
@@ -536,6 +554,15 @@ func (p *Pumping) SyncNow(ctx context.Context) {
 	if err != nil {
 		p.failOpen("reading blocks", err)
 		return
+	}
+	p.mu.Lock()
+	retry := p.unstored
+	p.unstored = nil
+	p.mu.Unlock()
+	for _, u := range retry {
+		if now.Before(u.b.Until) {
+			p.put(ctx, u)
+		}
 	}
 	var tipped []store.GuardBlock
 	p.mu.Lock()

@@ -3,6 +3,7 @@ package guard_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -404,3 +405,141 @@ func TestPumpingSimulatedDay(t *testing.T) {
 	}
 	t.Logf("ordinary codes refused because they went where an attack was blocked: %d of %d (%.3f%%)", collateral, res.ordinary, 100*float64(collateral)/float64(res.ordinary))
 }
+
+// A new deployment knows no usual rate: a flood of unapproved codes spread
+// over many prefixes blocks no operator or country until it has half an
+// hour of history (its prefixes are still judged).
+func TestPumpingNoWideBlockWithoutHistory(t *testing.T) {
+	ctx := context.Background()
+	clock := &simClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+	g := guard.NewPumping(guard.PumpingConfig{Store: newMemStore(), Clock: clock})
+	for i := range 2000 {
+		if i%500 == 499 { // the first sync after 500 codes, as under load
+			g.SyncNow(ctx)
+		}
+		n := phone.Number{E164: fmt.Sprintf("+96279%03d%04d", i%1000, i), Region: "JO", Operator: "Zain", Type: "mobile"}
+		s := pipeline.Send{AccountSID: "AC1", To: n, Code: true}
+		if err := g.Allow(ctx, s); err != nil {
+			t.Fatalf("code %d refused: %v", i, err)
+		}
+		g.Sent(ctx, s, pipeline.Result{Verification: &verification.Change{New: true}})
+		clock.now = clock.now.Add(100 * time.Millisecond)
+	}
+	g.Stop()
+	if bs, _ := g.Blocks(ctx, "AC1"); len(bs) != 0 {
+		t.Fatalf("blocks without history: %+v", bs)
+	}
+}
+
+// failingStore fails every call while down is set.
+type failingStore struct {
+	*memStore
+	mu   sync.Mutex
+	down bool
+}
+
+func (f *failingStore) err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return store.ErrUnavailable
+	}
+	return nil
+}
+
+func (f *failingStore) AddGuardCounts(ctx context.Context, cs []store.GuardCount) error {
+	if err := f.err(); err != nil {
+		return err
+	}
+	return f.memStore.AddGuardCounts(ctx, cs)
+}
+
+func (f *failingStore) GuardTotals(ctx context.Context, a, b time.Time) ([]store.GuardTotal, error) {
+	if err := f.err(); err != nil {
+		return nil, err
+	}
+	return f.memStore.GuardTotals(ctx, a, b)
+}
+
+func (f *failingStore) GuardSafeList(ctx context.Context, account string) ([]string, error) {
+	if err := f.err(); err != nil {
+		return nil, err
+	}
+	return f.memStore.GuardSafeList(ctx, account)
+}
+
+func (f *failingStore) PutGuardBlock(ctx context.Context, b store.GuardBlock, cbs []callback.Callback) error {
+	if err := f.err(); err != nil {
+		return err
+	}
+	return f.memStore.PutGuardBlock(ctx, b, cbs)
+}
+
+// When its shared state cannot be reached the guard fails open: codes go,
+// it says so once in the log (and Failing, which /healthz shows), keeps
+// judging what this node sees, and shares its counts and its block once
+// the store is back.
+func TestPumpingFailsOpen(t *testing.T) {
+	ctx := context.Background()
+	clock := &simClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+	fs := &failingStore{memStore: newMemStore(), down: true}
+	var logged strings.Builder
+	var logMu sync.Mutex
+	g := guard.NewPumping(guard.PumpingConfig{Store: fs, Clock: clock, Logger: slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return logged.Write(p)
+	}), nil))})
+	send := func(e164 string) error {
+		s := pipeline.Send{AccountSID: "AC1", To: phone.Number{E164: e164, Region: "JO", Operator: "Zain"}, Code: true}
+		if err := g.Allow(ctx, s); err != nil {
+			return err
+		}
+		g.Sent(ctx, s, pipeline.Result{Verification: &verification.Change{New: true}})
+		return nil
+	}
+	for i := range 10 {
+		if err := send(fmt.Sprintf("+96279061%04d", i)); err != nil {
+			t.Fatalf("code %d while the store is down: %v", i, err)
+		}
+	}
+	g.SyncNow(ctx)
+	if !g.Failing() {
+		t.Fatal("Failing() is false while the store is down")
+	}
+	logMu.Lock()
+	if n := strings.Count(logged.String(), "failing open"); n != 1 {
+		t.Errorf("%d log lines say it fails open, want 1:\n%s", n, logged.String())
+	}
+	logMu.Unlock()
+	// It still judges what it sees: 5 more codes to the prefix make 15.
+	for i := 10; i < 15; i++ {
+		if err := send(fmt.Sprintf("+96279061%04d", i)); err != nil {
+			t.Fatalf("code %d: %v", i, err)
+		}
+	}
+	if err := send("+962790610015"); err == nil || !strings.Contains(err.Error(), "+96279061") {
+		t.Fatalf("the 16th code while the store is down: %v, want it blocked", err)
+	}
+	fs.mu.Lock()
+	fs.down = false
+	fs.mu.Unlock()
+	g.Stop()       // its attempt to store the block has ended
+	g.SyncNow(ctx) // and this one stores it if that attempt failed
+	if g.Failing() {
+		t.Fatal("Failing() is still true once the store is back")
+	}
+	if bs, _ := fs.memStore.GuardBlocks(ctx, clock.now); len(bs) != 1 || bs[0].Key != "prefix:+96279061" {
+		t.Errorf("the blocks stored once the store is back: %+v, want the one decided while it was down", bs)
+	}
+	totals, _ := fs.memStore.GuardTotals(ctx, clock.now.Add(-time.Hour), clock.now.Add(-time.Hour))
+	for _, tot := range totals {
+		if tot.Key == "prefix:+96279061" && tot.Sends != 15 {
+			t.Errorf("the prefix's shared count once the store is back: %d, want the 15 counted while it was down", tot.Sends)
+		}
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
