@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/otpgate/otpgate/internal/guard"
 	"github.com/otpgate/otpgate/internal/routing"
 )
 
@@ -15,6 +16,9 @@ type FileConfig struct {
 	Connectors []ConnectorConfig `json:"connectors"`
 	Routes     []routing.Route   `json:"routes"`
 	Inbound    []InboundConfig   `json:"inbound"`
+	// Countries is where accounts that were given no countries may send
+	// (geo permissions): "JO,SA", or "*"; default the --region alone.
+	Countries string `json:"countries"`
 }
 
 // InboundConfig gives the messages users send to an address (the service's
@@ -41,7 +45,14 @@ func LoadFileConfig(path string) (FileConfig, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&fc); err != nil {
-		return fc, fmt.Errorf("--config %s: %v (the format is JSON with \"connectors\" and \"routes\"; see examples/jordan.json)", path, err)
+		return fc, fmt.Errorf("--config %s: %v (the format is JSON with \"connectors\", \"routes\", \"inbound\" and \"countries\"; see examples/jordan.json)", path, err)
+	}
+	if fc.Countries != "" {
+		c, err := guard.ParseCountries(fc.Countries)
+		if err != nil {
+			return fc, fmt.Errorf("--config %s: \"countries\" %q: %v", path, fc.Countries, err)
+		}
+		fc.Countries = c
 	}
 	for i, c := range fc.Connectors {
 		if c.Name == "" || c.URL == "" {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +152,68 @@ func TestMalformedCodesUseNoAttempt(t *testing.T) {
 		if r.Status != 200 || r.num("attempts_remaining") != 4-i {
 			t.Fatalf("wrong code %d: %d %s, want 200 with %d attempts remaining", i+1, r.Status, r.Raw, 4-i)
 		}
+	}
+}
+
+// Geo permissions over the API (GET and POST /guard/countries, for the
+// account or one service, applied at once on this node; another account
+// untouched), and the config file's "countries" as the default of
+// accounts that were given none.
+func TestGeoPermissionsAPIAndConfig(t *testing.T) {
+	cfgPath := filepath.Join(t.TempDir(), "otpgate.json")
+	if err := os.WriteFile(cfgPath, []byte(`{"countries": "jo, sa"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{now: time.Now().UTC()}
+	s := mustServeWith(t, clock, func(c *ServeConfig) { c.ConfigFile = cfgPath })
+	uk, sa := "+447400123456", "+966501234567"
+	get := func() response { return call(t, "GET", s.URL+"/guard/countries", s.SID, s.Token, "", "") }
+	if r := get(); r.Status != 200 || r.str("countries") != "JO,SA" || r.Body["default"] != true {
+		t.Fatalf("GET /guard/countries with the config file's default: %d %s", r.Status, r.Raw)
+	}
+	if r := s.send(t, "login", sa); r.Status != 201 {
+		t.Fatalf("a code to SA, allowed by the config file: %d %s", r.Status, r.Raw)
+	}
+	if r := s.send(t, "login", uk); r.Status != 403 || !strings.Contains(r.str("message"), "POST /guard/countries") {
+		t.Fatalf("a code to the UK: %d %s", r.Status, r.Raw)
+	}
+	for _, bad := range []string{"XX", "", "JO;SA"} {
+		if r := s.postJSON(t, "/guard/countries", map[string]string{"countries": bad}); r.Status != 400 || !strings.Contains(r.str("message"), "'countries'") {
+			t.Fatalf("countries %q: %d %s, want 400 naming it", bad, r.Status, r.Raw)
+		}
+	}
+	if r := s.postJSON(t, "/guard/countries", map[string]string{}); r.Status != 400 || !strings.Contains(r.str("message"), "'countries'") {
+		t.Fatalf("no countries: %d %s", r.Status, r.Raw)
+	}
+	if r := s.postJSON(t, "/guard/countries", map[string]string{"countries": "gb,jo"}); r.Status != 200 || r.str("countries") != "GB,JO" || r.Body["default"] != false {
+		t.Fatalf("POST countries gb,jo: %d %s", r.Status, r.Raw)
+	}
+	if r := s.send(t, "login", uk); r.Status != 201 {
+		t.Fatalf("a code to the UK once allowed over the API (no wait on this node): %d %s", r.Status, r.Raw)
+	}
+	if r := s.send(t, "login", "+966501234568"); r.Status != 403 {
+		t.Fatalf("a code to SA, no longer in the account's list: %d %s", r.Status, r.Raw)
+	}
+	// One service's own list.
+	if r := s.postJSON(t, "/guard/countries", map[string]string{"countries": "JO", "service": "login"}); r.Status != 200 || r.str("sends_to") != "JO" {
+		t.Fatalf("POST countries for a service: %d %s", r.Status, r.Raw)
+	}
+	if r := s.postJSON(t, "/guard/countries", map[string]string{"countries": "JO", "service": "nope"}); r.Status != 404 {
+		t.Fatalf("POST countries for an unknown service: %d %s", r.Status, r.Raw)
+	}
+	clock.Advance(6 * time.Second) // services are cached up to 5 s
+	if r := s.send(t, "login", "+447400123457"); r.Status != 403 || !strings.Contains(r.str("message"), "service") {
+		t.Fatalf("a code of the JO-only service to the UK: %d %s", r.Status, r.Raw)
+	}
+	if r := s.send(t, "other", "+447400123458"); r.Status != 201 {
+		t.Fatalf("a code of another service to the UK: %d %s", r.Status, r.Raw)
+	}
+	// Another account keeps the default; "default" goes back to it.
+	other := mustCreateAccount(t, s)
+	if r := call(t, "GET", s.URL+"/guard/countries", other.SID, other.Token, "", ""); r.str("countries") != "JO,SA" {
+		t.Fatalf("another account's countries: %s", r.Raw)
+	}
+	if r := s.postJSON(t, "/guard/countries", map[string]string{"countries": "default"}); r.Status != 200 || r.str("countries") != "JO,SA" || r.Body["default"] != true {
+		t.Fatalf("POST countries default: %d %s", r.Status, r.Raw)
 	}
 }

@@ -339,8 +339,9 @@ func (m *Main) Run(ctx context.Context) error {
 	var limiters []pipeline.Limiter
 	cooldown := m.Config.ResendCooldown
 	var observers []pipeline.Observer
+	geo := guard.NewGeo(guard.GeoConfig{Region: phones.Region(), Default: fileCfg.Countries, Accounts: m.store, Clock: m.Clock})
 	policies := []pipeline.Policy{
-		guard.NewGeo(guard.GeoConfig{Region: phones.Region(), Accounts: m.store, Clock: m.Clock}),
+		geo,
 		pipeline.PolicyFunc(func(_ context.Context, s pipeline.Send) error { return m.dispatcher.Admit(s.To.E164) }),
 	}
 	var approved func(context.Context, string, phone.Number)
@@ -409,6 +410,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	srv := api.New(api.Config{Auth: auth, Logger: log, Ready: m.store.Ping, Health: health})
 	twofa.Register(srv, vs)
+	twofa.RegisterGeo(srv, guard.GeoAdmin{Store: m.store, Geo: geo})
 	if pumping != nil {
 		twofa.RegisterGuard(srv, pumping)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/verification"
 )
 
 // AnyCountry, as a list of countries, allows every destination.
@@ -79,8 +80,11 @@ type Accounts interface {
 // GeoConfig configures Geo.
 type GeoConfig struct {
 	// Region is the server's region (--region): where an account that was
-	// given no countries may send.
-	Region   string
+	// given no countries may send, unless Default is set.
+	Region string
+	// Default, when set, is where an account that was given no countries
+	// may send instead (the config file's "countries").
+	Default  string
 	Accounts Accounts
 	// CacheFor is how long an account's countries are kept before they are
 	// read again (a change made on another node or by the CLI applies
@@ -140,7 +144,7 @@ func (g *Geo) Allow(ctx context.Context, s pipeline.Send) error {
 	} else {
 		dest += " (" + region + ")"
 	}
-	how := "allow it with `otpgate accounts set --sid " + s.AccountSID + " --countries " + addCountry(countries, region) + "`"
+	how := "allow it with `otpgate accounts set --sid " + s.AccountSID + " --countries " + addCountry(countries, region) + "` or POST /guard/countries"
 	if whose == "service" {
 		how = "allow it in the service's countries (`otpgate services set --countries`), or clear them to use the account's"
 	}
@@ -187,10 +191,73 @@ func (g *Geo) accountCountries(ctx context.Context, sid string) (string, error) 
 	}
 	countries := a.Countries
 	if countries == "" {
-		countries = g.cfg.Region
+		countries = g.Default()
 	}
 	g.mu.Lock()
 	g.cache[sid] = cachedCountries{countries: countries, until: now.Add(g.cfg.CacheFor)}
 	g.mu.Unlock()
 	return countries, nil
+}
+
+// Default is where an account that was given no countries may send.
+func (g *Geo) Default() string {
+	if g.cfg.Default != "" {
+		return g.cfg.Default
+	}
+	return g.cfg.Region
+}
+
+// Forget drops an account's cached countries: this node applies a change
+// at once (others within CacheFor).
+func (g *Geo) Forget(accountSID string) {
+	g.mu.Lock()
+	delete(g.cache, accountSID)
+	g.mu.Unlock()
+}
+
+// GeoStore is what GeoAdmin changes.
+type GeoStore interface {
+	Accounts
+	SetAccountCountries(ctx context.Context, sid, countries string) error
+	Service(ctx context.Context, accountSID, name string) (verification.Service, error)
+	UpdateService(ctx context.Context, svc verification.Service) error
+}
+
+// GeoAdmin reads and sets geo permissions for the API.
+type GeoAdmin struct {
+	Store GeoStore
+	Geo   *Geo
+}
+
+// Countries returns an account's own list ("" when it has none) and where
+// it may send.
+func (a GeoAdmin) Countries(ctx context.Context, accountSID string) (own, effective string, err error) {
+	acc, err := a.Store.Account(ctx, accountSID)
+	if err != nil {
+		return "", "", err
+	}
+	if acc.Countries == "" {
+		return "", a.Geo.Default(), nil
+	}
+	return acc.Countries, acc.Countries, nil
+}
+
+// SetAccountCountries sets an account's list ("" for the default).
+func (a GeoAdmin) SetAccountCountries(ctx context.Context, accountSID, countries string) error {
+	if err := a.Store.SetAccountCountries(ctx, accountSID, countries); err != nil {
+		return err
+	}
+	a.Geo.Forget(accountSID)
+	return nil
+}
+
+// SetServiceCountries sets a service's own list for its codes ("" for the
+// account's); store.ErrNotFound if the account has no such service.
+func (a GeoAdmin) SetServiceCountries(ctx context.Context, accountSID, service, countries string) error {
+	svc, err := a.Store.Service(ctx, accountSID, service)
+	if err != nil {
+		return err
+	}
+	svc.Countries = countries
+	return a.Store.UpdateService(ctx, svc)
 }

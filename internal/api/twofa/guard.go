@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/otpgate/otpgate/internal/api"
+	"github.com/otpgate/otpgate/internal/guard"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/store"
 )
@@ -17,6 +18,67 @@ type Guard interface {
 	Lift(ctx context.Context, accountSID, key string) (store.GuardBlock, error)
 	SafeList(ctx context.Context, accountSID string) ([]string, error)
 	SetSafe(ctx context.Context, accountSID string, add, remove []string) error
+}
+
+// Geo reads and sets geo permissions (guard.GeoAdmin).
+type Geo interface {
+	Countries(ctx context.Context, accountSID string) (own, effective string, err error)
+	SetAccountCountries(ctx context.Context, accountSID, countries string) error
+	SetServiceCountries(ctx context.Context, accountSID, service, countries string) error
+}
+
+// RegisterGeo adds GET /guard/countries (where the account may send) and
+// POST /guard/countries (set it, or a service's own list).
+func RegisterGeo(s *api.Server, g Geo) {
+	h := geoHandlers{g}
+	s.Authenticated("GET /guard/countries", Dialect, h.get)
+	s.Authenticated("POST /guard/countries", Dialect, h.set)
+}
+
+type geoHandlers struct{ g Geo }
+
+func (h geoHandlers) get(w http.ResponseWriter, r *http.Request) error {
+	own, eff, err := h.g.Countries(r.Context(), api.Account(r))
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]any{"countries": eff, "default": own == ""})
+	return nil
+}
+
+func (h geoHandlers) set(w http.ResponseWriter, r *http.Request) error {
+	f, err := api.Decode(w, r)
+	if err != nil {
+		return err
+	}
+	if !f.Has("countries") {
+		return otpgate.FieldError("countries", otpgate.MissingField, ": ISO 3166-1 codes, comma-separated (JO,SA), * for any country, or default")
+	}
+	countries := strings.TrimSpace(f.Get("countries"))
+	if strings.EqualFold(countries, "default") {
+		countries = ""
+	} else if countries, err = guard.ParseCountries(countries); err != nil {
+		return otpgate.FieldError("countries", otpgate.InvalidField, " %q: %v; or * for any country, or default", f.Get("countries"), err)
+	}
+	account := api.Account(r)
+	if service := f.Get("service"); service != "" {
+		err := h.g.SetServiceCountries(r.Context(), account, service, countries)
+		if errors.Is(err, store.ErrNotFound) {
+			return otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound, "No service %q in this account: it is made by its first code", service)
+		} else if err != nil {
+			return err
+		}
+		to := countries
+		if to == "" {
+			to = "the account's countries"
+		}
+		api.WriteJSON(w, http.StatusOK, map[string]any{"service": service, "countries": countries, "sends_to": to})
+		return nil
+	}
+	if err := h.g.SetAccountCountries(r.Context(), account, countries); err != nil {
+		return err
+	}
+	return h.get(w, r)
 }
 
 // RegisterGuard adds the pumping guard's routes: GET /guard/blocks lists
