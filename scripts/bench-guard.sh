@@ -13,6 +13,7 @@
 # Needs Go, wrk, and for PostgreSQL psql (skipped without it).
 #   scripts/bench-guard.sh [concurrency] [duration] [rounds]   (default 64 10s 3)
 #   OTPGATE_BENCH_PG: an admin URL (default postgres://postgres@127.0.0.1:5432/postgres)
+#   OTPGATE_BENCH_SKIP_SQLITE=1: PostgreSQL only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 conc=${1:-64}
@@ -57,15 +58,20 @@ run() {
 
 echo "# otpgate scripts/bench-guard.sh, $(date -u '+%Y-%m-%d %H:%M UTC'), $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "# $(nproc) cores, $(go version | awk '{print $3}'), $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'); $conc connections, $dur per round; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-on=(--pumping-prefix-sends 1000000000)
+# OTPGATE_BENCH_GUARD_ON: the "on" flags instead (say, to measure one part:
+# "--pumping-prefix-sends 1000000000 --limit-per-number off").
+read -r -a on <<<"${OTPGATE_BENCH_GUARD_ON:---pumping-prefix-sends 1000000000}"
 off=(--abuse-guard=off)
 
-echo
-echo "== SQLite (embedded), $rounds rounds of guard on / off"
-for r in $(seq "$rounds"); do
-	run "sqlite guard on  ($r)" "${on[@]}"
-	run "sqlite guard off ($r)" "${off[@]}"
-done
+echo "# guard on: ${on[*]}"
+if [ -z "${OTPGATE_BENCH_SKIP_SQLITE:-}" ]; then
+	echo
+	echo "== SQLite (embedded), $rounds rounds of guard on / off"
+	for r in $(seq "$rounds"); do
+		run "sqlite guard on  ($r)" "${on[@]}"
+		run "sqlite guard off ($r)" "${off[@]}"
+	done
+fi
 
 if command -v psql >/dev/null && psql "$admin" -qAtc 'SELECT 1' >/dev/null 2>&1; then
 	echo
