@@ -26,6 +26,21 @@ import (
 // InsertSend stores a send; see pipeline.Store.
 func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...store.Limit) error {
 	return s.submit(ctx, normal, func(t *tx) error {
+		// One limit (the default: per number) whose key has no counts yet,
+		// the common case, costs one statement: its first count inserted
+		// where no row is. Otherwise its row is read and written.
+		if len(limits) == 1 {
+			fresh, forget, _, ok := limits[0].Take(nil, m.CreatedAt)
+			if ok {
+				n, err := t.exec(t.st.insertLimit, limits[0].Key, fresh, nanos(forget))
+				if err != nil {
+					return err
+				}
+				if n == 1 {
+					limits = nil
+				}
+			}
+		}
 		takes, err := store.TakeLimits(limits, m.CreatedAt, func(key string) ([]byte, error) {
 			var slots []byte
 			err := t.st.limitSlots.QueryRowContext(bg, key).Scan(&slots)

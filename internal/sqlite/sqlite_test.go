@@ -507,3 +507,42 @@ func TestLazyWritesShareACommit(t *testing.T) {
 		t.Errorf("%d entries stored (%v), want 41", len(got), err)
 	}
 }
+
+// BenchmarkSendLimit is a send's write with and without the default rate
+// limit (one per number, each to a fresh number), from 32 goroutines per
+// CPU: what counting a limit costs the writer.
+func BenchmarkSendLimit(b *testing.B) {
+	for _, limited := range []bool{false, true} {
+		name := "none"
+		if limited {
+			name = "per_number"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := MustOpenTemp(b)
+			if err := s.InsertAccount(ctx, acct); err != nil {
+				b.Fatal(err)
+			}
+			var seq atomic.Int64
+			b.SetParallelism(32)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					m, o := msg, outbound
+					n := seq.Add(1)
+					m.SID = "SM" + strconv.FormatInt(n, 10)
+					m.VerificationSID, o.SID = "", m.SID
+					var limits []store.Limit
+					if limited {
+						limits = []store.Limit{{Key: "number:" + strconv.FormatInt(n, 10), Max: 10, Window: time.Hour}}
+					}
+					if err := s.InsertSend(ctx, m, o, nil, limits...); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			reportOps(b)
+		})
+	}
+}

@@ -33,6 +33,7 @@ type stmts struct {
 	retryCallback, claimCallbacks, releaseCallbacks          *sql.Stmt
 	insertSandbox, insertAccount, setSMSURL, updateService   *sql.Stmt
 	setCountries, limitSlots, putLimit, forgetLimits         *sql.Stmt
+	insertLimit                                              *sql.Stmt
 	guardAdd, guardPutBlock, guardLift, guardLiftCounts      *sql.Stmt
 	guardSafeAdd, guardSafeRemove                            *sql.Stmt
 	guardForgetPrefixes, guardForgetCounts, guardForgetBlock *sql.Stmt
@@ -166,6 +167,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.putLimit, `INSERT INTO rate_limits (key, slots, forget_at) VALUES (?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET slots = excluded.slots, forget_at = excluded.forget_at`)
 	p(&s.forgetLimits, `DELETE FROM rate_limits WHERE forget_at <= ?`)
+	p(&s.insertLimit, `INSERT INTO rate_limits (key, slots, forget_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING`)
 	p(&s.guardAdd, `INSERT INTO guard_counts (account_sid, key, minute, sends, approvals) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (account_sid, key, minute) DO UPDATE SET sends = sends + excluded.sends, approvals = approvals + excluded.approvals`)
 	p(&s.guardPutBlock, `INSERT INTO guard_blocks (account_sid, key, level, since, until, lifted, sends, approvals, window_ns, reason)
