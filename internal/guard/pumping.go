@@ -113,9 +113,9 @@ type Pumping struct {
 	cfg PumpingConfig
 
 	mu          sync.Mutex
-	shared      map[string]store.GuardTotal // account+key -> all nodes' counts at the last sync
-	pending     map[string]*pendingCount    // account+key -> this node's counts since
-	blocks      map[string]store.GuardBlock // account+key -> the latest block
+	shared      map[gkey]store.GuardTotal // all nodes' counts at the last sync
+	pending     map[gkey]*pendingCount    // this node's counts since
+	blocks      map[gkey]store.GuardBlock // the latest block of each key
 	safe        map[string]cachedSafe
 	failing     bool
 	lastWarn    time.Time
@@ -127,14 +127,13 @@ type Pumping struct {
 	writes      sync.WaitGroup
 	stopOnce    sync.Once
 	syncMu      sync.Mutex
-	liftSeen    map[string]time.Time
-	lastService map[string]string // account+key -> the service of its last code sent here (for events)
+	liftSeen    map[gkey]time.Time
+	lastService map[gkey]string // the service of the key's last code sent here (for events)
 }
 
 type pendingCount struct {
-	account, key string
-	minutes      map[int64]*[2]int // minute -> sends, approvals
-	sends, appr  int
+	minutes     map[int64]*[2]int // minute -> sends, approvals
+	sends, appr int
 }
 
 type cachedSafe struct {
@@ -146,30 +145,75 @@ type cachedSafe struct {
 func NewPumping(cfg PumpingConfig) *Pumping {
 	cfg.defaults()
 	return &Pumping{
-		cfg: cfg, shared: map[string]store.GuardTotal{}, pending: map[string]*pendingCount{},
-		blocks: map[string]store.GuardBlock{}, safe: map[string]cachedSafe{}, liftSeen: map[string]time.Time{},
-		lastService: map[string]string{},
+		cfg: cfg, shared: map[gkey]store.GuardTotal{}, pending: map[gkey]*pendingCount{},
+		blocks: map[gkey]store.GuardBlock{}, safe: map[string]cachedSafe{}, liftSeen: map[gkey]time.Time{},
+		lastService: map[gkey]string{},
 	}
 }
 
-// Keys returns the keys a number is watched under.
-func Keys(n phone.Number) []string {
-	keys := make([]string, 0, 3)
+// gkey is a key the guard watches, of one account: a prefix, an operator
+// or a country. Its fields are the number's own strings (no allocation on
+// the send path); String is its stored form.
+type gkey struct {
+	account string
+	kind    byte   // 'p' prefix, 'o' operator, 'c' country
+	a, b    string // prefix: the prefix; operator: region, name; country: region
+}
+
+func (k gkey) String() string {
+	switch k.kind {
+	case 'p':
+		return "prefix:" + k.a
+	case 'o':
+		return "operator:" + k.a + ":" + k.b
+	}
+	return "country:" + k.a
+}
+
+func (k gkey) wide() bool { return k.kind != 'p' }
+
+// parseKey reads a key's stored form ("prefix:+96279031",
+// "operator:JO:Zain", "country:JO").
+func parseKey(account, s string) (gkey, bool) {
+	kind, v, _ := strings.Cut(s, ":")
+	switch kind {
+	case "prefix":
+		return gkey{account: account, kind: 'p', a: v}, v != ""
+	case "operator":
+		region, name, ok := strings.Cut(v, ":")
+		return gkey{account: account, kind: 'o', a: region, b: name}, ok
+	case "country":
+		return gkey{account: account, kind: 'c', a: v}, v != ""
+	}
+	return gkey{}, false
+}
+
+// keysOf returns the keys an account's number is watched under.
+func keysOf(account string, n phone.Number) (keys [3]gkey, count int) {
 	if len(n.E164) > 5 {
-		keys = append(keys, "prefix:"+n.E164[:len(n.E164)-4])
+		keys[count] = gkey{account: account, kind: 'p', a: n.E164[:len(n.E164)-4]}
+		count++
 	}
 	if n.Operator != "" {
-		keys = append(keys, "operator:"+n.Region+":"+n.Operator)
+		keys[count] = gkey{account: account, kind: 'o', a: n.Region, b: n.Operator}
+		count++
 	}
 	if n.Region != "" {
-		keys = append(keys, "country:"+n.Region)
+		keys[count] = gkey{account: account, kind: 'c', a: n.Region}
+		count++
 	}
-	return keys
+	return keys, count
 }
 
-func wide(key string) bool { return !strings.HasPrefix(key, "prefix:") }
-
-func id(account, key string) string { return account + "\x00" + key }
+// Keys returns the keys a number is watched under, as stored.
+func Keys(n phone.Number) []string {
+	ks, c := keysOf("", n)
+	out := make([]string, c)
+	for i := range c {
+		out[i] = ks[i].String()
+	}
+	return out
+}
 
 // Allow refuses a code to a number under a key in force of a block.
 func (p *Pumping) Allow(ctx context.Context, s pipeline.Send) error {
@@ -179,14 +223,15 @@ func (p *Pumping) Allow(ctx context.Context, s pipeline.Send) error {
 	now := p.cfg.Clock.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, k := range Keys(s.To) {
-		b, ok := p.blocks[id(s.AccountSID, k)]
+	ks, c := keysOf(s.AccountSID, s.To)
+	for _, k := range ks[:c] {
+		b, ok := p.blocks[k]
 		if !ok || b.Lifted || !now.Before(b.Until) {
 			continue
 		}
 		e := otpgate.Errorf(otpgate.KindForbidden, CodeBlocked,
 			"Codes to %s are blocked by the SMS-pumping guard until %s: %s. If this traffic is yours, lift the block with DELETE /guard/blocks/%s, or put the numbers on the account's safe list",
-			describeKey(k), b.Until.UTC().Format(time.RFC3339), b.Reason, strings.TrimPrefix(k, "prefix:"))
+			describeKey(k.String()), b.Until.UTC().Format(time.RFC3339), b.Reason, strings.TrimPrefix(k.String(), "prefix:"))
 		return e
 	}
 	return nil
@@ -225,14 +270,14 @@ func (p *Pumping) count(ctx context.Context, account string, to phone.Number, wh
 	minute := now.Unix() / 60
 	var blocks []store.GuardBlock
 	p.mu.Lock()
-	for _, k := range Keys(to) {
-		i := id(account, k)
+	ks, c := keysOf(account, to)
+	for _, i := range ks[:c] {
 		if service != "" {
 			p.lastService[i] = service
 		}
 		pc := p.pending[i]
 		if pc == nil {
-			pc = &pendingCount{account: account, key: k, minutes: map[int64]*[2]int{}}
+			pc = &pendingCount{minutes: map[int64]*[2]int{}}
 			p.pending[i] = pc
 		}
 		m := pc.minutes[minute]
@@ -247,7 +292,7 @@ func (p *Pumping) count(ctx context.Context, account string, to phone.Number, wh
 			pc.appr++
 		}
 		if which == 0 {
-			if b, ok := p.judge(account, k, now); ok {
+			if b, ok := p.judge(i, now); ok {
 				blocks = append(blocks, b)
 			}
 		}
@@ -260,8 +305,7 @@ func (p *Pumping) count(ctx context.Context, account string, to phone.Number, wh
 
 // judge decides, with p.mu held, whether a key must be blocked now; if so
 // it records the block (in force at once on this node) and returns it.
-func (p *Pumping) judge(account, key string, now time.Time) (store.GuardBlock, bool) {
-	i := id(account, key)
+func (p *Pumping) judge(i gkey, now time.Time) (store.GuardBlock, bool) {
 	prev, hasPrev := p.blocks[i]
 	if hasPrev && !prev.Lifted && now.Before(prev.Until) {
 		return store.GuardBlock{}, false // in force already
@@ -271,12 +315,12 @@ func (p *Pumping) judge(account, key string, now time.Time) (store.GuardBlock, b
 	if pc := p.pending[i]; pc != nil {
 		sends, appr = sends+pc.sends, appr+pc.appr
 	}
-	if sends < p.threshold(key) || float64(appr) >= p.cfg.MaxConversion*float64(sends) {
+	if sends < p.threshold(i) || float64(appr) >= p.cfg.MaxConversion*float64(sends) {
 		return store.GuardBlock{}, false
 	}
 	reason := fmt.Sprintf("%d codes were sent there in the last %s and %d were approved (%.1f%%), under the %.0f%% the guard expects",
 		sends, shortDuration(p.cfg.Window), appr, math.Floor(1000*float64(appr)/float64(sends))/10, 100*p.cfg.MaxConversion)
-	if wide(key) {
+	if i.wide() {
 		// An operator or a country: only a spike over its usual rate.
 		// Its usual rate is measured over the Baseline before the window,
 		// and over at least half of it: with less history nothing is known
@@ -299,14 +343,14 @@ func (p *Pumping) judge(account, key string, now time.Time) (store.GuardBlock, b
 	for range level - 1 {
 		d = min(d*4, p.cfg.MaxBlock)
 	}
-	b := store.GuardBlock{AccountSID: account, Key: key, Level: level, Since: now, Until: now.Add(d),
+	b := store.GuardBlock{AccountSID: i.account, Key: i.String(), Level: level, Since: now, Until: now.Add(d),
 		Sends: sends, Approvals: appr, Window: p.cfg.Window, Reason: reason}
 	p.blocks[i] = b
 	return b, true
 }
 
-func (p *Pumping) threshold(key string) int {
-	if wide(key) {
+func (p *Pumping) threshold(k gkey) int {
+	if k.wide() {
 		return p.cfg.WideSends
 	}
 	return p.cfg.PrefixSends
@@ -462,7 +506,7 @@ func (p *Pumping) Lift(ctx context.Context, accountSID, key string) (store.Guard
 	if err != nil {
 		return store.GuardBlock{}, err
 	}
-	i := id(accountSID, key)
+	i, _ := parseKey(accountSID, key)
 	p.mu.Lock()
 	p.blocks[i] = b
 	delete(p.pending, i)
@@ -516,12 +560,13 @@ func (p *Pumping) SyncNow(ctx context.Context) {
 	now := p.cfg.Clock.Now()
 	p.mu.Lock()
 	flushing := p.pending
-	p.pending = map[string]*pendingCount{}
+	p.pending = map[gkey]*pendingCount{}
 	p.mu.Unlock()
 	var counts []store.GuardCount
-	for _, pc := range flushing {
+	for k, pc := range flushing {
+		key := k.String()
 		for m, c := range pc.minutes {
-			counts = append(counts, store.GuardCount{AccountSID: pc.account, Key: pc.key, Minute: m, Sends: c[0], Approvals: c[1]})
+			counts = append(counts, store.GuardCount{AccountSID: k.account, Key: key, Minute: m, Sends: c[0], Approvals: c[1]})
 		}
 	}
 	if len(counts) > 0 {
@@ -570,12 +615,17 @@ func (p *Pumping) SyncNow(ctx context.Context) {
 		p.failing = false
 		p.cfg.Logger.Info("SMS-pumping guard: its shared state is reachable again")
 	}
-	p.shared = make(map[string]store.GuardTotal, len(totals))
+	p.shared = make(map[gkey]store.GuardTotal, len(totals))
 	for _, t := range totals {
-		p.shared[id(t.AccountSID, t.Key)] = t
+		if k, ok := parseKey(t.AccountSID, t.Key); ok {
+			p.shared[k] = t
+		}
 	}
 	for _, b := range blocks {
-		i := id(b.AccountSID, b.Key)
+		i, ok := parseKey(b.AccountSID, b.Key)
+		if !ok {
+			continue
+		}
 		if cur, ok := p.blocks[i]; ok && cur.Since.After(b.Since) && !b.Lifted {
 			continue // this node's newer block, still being stored
 		}
@@ -588,8 +638,8 @@ func (p *Pumping) SyncNow(ctx context.Context) {
 		}
 		p.blocks[i] = b
 	}
-	for _, t := range p.shared {
-		if b, ok := p.judge(t.AccountSID, t.Key, now); ok {
+	for k := range p.shared {
+		if b, ok := p.judge(k, now); ok {
 			tipped = append(tipped, b)
 		}
 	}
@@ -622,7 +672,8 @@ func (p *Pumping) SyncNow(ctx context.Context) {
 	services := make([]string, len(tipped))
 	p.mu.Lock()
 	for j, b := range tipped {
-		services[j] = p.lastService[id(b.AccountSID, b.Key)]
+		k, _ := parseKey(b.AccountSID, b.Key)
+		services[j] = p.lastService[k]
 	}
 	p.mu.Unlock()
 	for j, b := range tipped {
