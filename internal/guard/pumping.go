@@ -421,7 +421,11 @@ func (p *Pumping) safeListed(ctx context.Context, account, e164 string) bool {
 	c, ok := p.safe[account]
 	p.mu.Unlock()
 	if !ok || !now.Before(c.until) {
-		entries, err := p.cfg.Store.GuardSafeList(ctx, account)
+		// Read for every request to come, not this one: its hang-up must
+		// not count as the store failing.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		entries, err := p.cfg.Store.GuardSafeList(rctx, account)
+		cancel()
 		if err != nil {
 			p.failOpen("reading the safe list", err)
 			entries = c.entries

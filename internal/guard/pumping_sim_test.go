@@ -569,3 +569,28 @@ func BenchmarkPumpingSend(b *testing.B) {
 		}
 	})
 }
+
+// ctxStore fails a read whose context is done, as a database driver does.
+type ctxStore struct{ *memStore }
+
+func (c ctxStore) GuardSafeList(ctx context.Context, account string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return c.memStore.GuardSafeList(ctx, account)
+}
+
+// A client that hangs up while its code's safe list is read is not the
+// guard's store failing: the guard does not say it fails open.
+func TestPumpingClientHangUpIsNoStoreFailure(t *testing.T) {
+	g := guard.NewPumping(guard.PumpingConfig{Store: ctxStore{newMemStore()}})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s := pipeline.Send{AccountSID: "AC1", To: phone.Number{E164: "+962790000001", Region: "JO"}, Code: true}
+	if err := g.Allow(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if g.Failing() {
+		t.Fatal("a canceled request made the guard fail open")
+	}
+}
