@@ -22,29 +22,21 @@ import (
 // contracts are the interfaces' (pipeline.Store, verify.Store, ...).
 
 // InsertSend stores a send; see pipeline.Store. A new verification and its
-// SMS are one statement (after the key's lock): the message is inserted
-// only if the verification was. Limits cost no round trip of their own:
-// their keys are locked and read in the batch that takes the locks, and
-// their counts written by the statement that inserts the message.
+// SMS are one statement (after the verification's lock): the message is
+// inserted only if the verification was.
+//
+// Rate limits are counted in the same transaction, exact across nodes. A
+// new verification whose keys have no counts yet (the common case: a
+// number's first code in the hour) costs nothing more than that statement:
+// it first inserts each key's first count where no row is (ON CONFLICT DO
+// NOTHING, which waits for another transaction inserting the same key), and
+// the verification and the message only if every key was new. Otherwise,
+// and for resends and messages, the keys' rows are made (empty) where
+// missing and read under row locks (FOR UPDATE), then written with the
+// message.
 func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...store.Limit) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		// Every writer of a limit's key, and of a new verification's, holds
-		// its lock: counts are exact across nodes, also for a key's first send.
-		var locks, keys []string
-		for _, l := range limits {
-			locks, keys = append(locks, "limit\x00"+l.Key), append(keys, l.Key)
-		}
-		if v != nil && v.New {
-			locks = append(locks, keyOf(v.V.Key()))
-		}
-		stored, err := t.lockAndRead(locks, keys)
-		if err != nil {
-			return err
-		}
-		takes, err := store.TakeLimits(limits, m.CreatedAt, func(key string) ([]byte, error) { return stored[key], nil })
-		if err != nil {
-			return err
-		}
+		wrote := t.wrote
 		due, claimed, by := o.CreatedAt, false, ""
 		if !o.LeaseUntil.IsZero() {
 			due, claimed, by = o.LeaseUntil, true, t.node
@@ -52,20 +44,51 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 		margs := []any{m.SID, m.AccountSID, m.VerificationSID, string(m.Direction), m.From, m.To, m.Body, string(m.Status),
 			m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback,
 			o.Payload, nanos(due), claimed, by, nanos(o.ExpiresAt), nanos(o.CreatedAt)}
+		var ours []string // keys whose first count the try below inserted
 		if v != nil && v.New {
-			c := v.V
-			args := append(margs, c.SID, c.AccountSID, c.ServiceSID, c.To, c.From, c.Channel, string(c.Status),
-				encodeCodes(c.Codes), c.SendAttempts, c.CheckAttempts, nanos(c.CreatedAt), nanos(c.UpdatedAt), nanos(c.ExpiresAt), nanos(m.CreatedAt))
-			cte, args := limitsCTE(takes, args)
-			n, err := t.count(`WITH v AS (
-				INSERT INTO verifications (`+verificationCols+`)
-				SELECT $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37
-				WHERE NOT EXISTS (SELECT 1 FROM verifications WHERE account_sid = $26 AND service_sid = $27 AND to_number = $28
-					AND status IN ('pending', 'max_attempts_reached') AND expires_at > $38)
-				RETURNING 1),
-				m AS (`+insertQueued+` SELECT `+queuedValues+` WHERE EXISTS (SELECT 1 FROM v) RETURNING 1)`+cte+`
-				SELECT count(*) FROM m`, args...)
-			if err == nil && n == 0 {
+			// Every writer of a new verification holds its key's lock.
+			if err := t.lock(keyOf(v.V.Key())); err != nil {
+				return err
+			}
+			if len(limits) > 0 {
+				first, err := store.TakeLimits(limits, m.CreatedAt, func(string) ([]byte, error) { return nil, nil })
+				if err != nil {
+					return err
+				}
+				sent, conflict, inserted, err := t.insertVerified(margs, v, first, true)
+				if err != nil || sent {
+					return err
+				}
+				if conflict {
+					return store.ErrConflict
+				}
+				ours = inserted
+			}
+		}
+		var takes []store.Taken
+		if len(limits) > 0 {
+			stored, placed, err := t.lockLimits(limits)
+			if err != nil {
+				return err
+			}
+			for _, k := range ours {
+				delete(stored, k) // this op's own first count, from the try
+			}
+			takes, err = store.TakeLimits(limits, m.CreatedAt, func(key string) ([]byte, error) { return stored[key], nil })
+			if err != nil {
+				// Refused: take back the rows this op made, so it changed nothing.
+				if undo := append(ours, placed...); len(undo) > 0 {
+					if _, derr := t.exec(`DELETE FROM rate_limits WHERE key = ANY($1)`, undo); derr != nil {
+						return derr
+					}
+					t.wrote = wrote
+				}
+				return err
+			}
+		}
+		if v != nil && v.New {
+			sent, _, _, err := t.insertVerified(margs, v, takes, false)
+			if err == nil && !sent {
 				err = store.ErrConflict
 			}
 			return err
@@ -80,10 +103,55 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 			return err
 		}
 		cte, args := limitsCTE(takes, margs)
-		_, err = t.count(`WITH m AS (`+insertQueued+` VALUES (`+queuedValues+`) RETURNING 1)`+cte+`
+		_, err := t.count(`WITH m AS (`+insertQueued+` VALUES (`+queuedValues+`) RETURNING 1)`+cte+`
 			SELECT count(*) FROM m`, args...)
 		return err
 	})
+}
+
+// liveVerification is true when the verification's key ($26-$28) has one
+// that blocks a new one at $38.
+const liveVerification = `EXISTS (SELECT 1 FROM verifications WHERE account_sid = $26 AND service_sid = $27 AND to_number = $28
+	AND status IN ('pending', 'max_attempts_reached') AND expires_at > $38)`
+
+// insertVerified inserts a new verification and its message (margs, $1-$24)
+// unless a live one blocks it, with the limits' counts. With first, each
+// count is inserted only where its key has no row, and the verification and
+// the message only if every key was new; inserted names the keys it
+// inserted, conflict says a live verification blocked it. Otherwise the
+// counts are written (the rows locked by lockLimits) if the message was.
+func (t *tx) insertVerified(margs []any, v *verification.Change, takes []store.Taken, first bool) (sent, conflict bool, inserted []string, err error) {
+	c := v.V
+	args := append(margs, c.SID, c.AccountSID, c.ServiceSID, c.To, c.From, c.Channel, string(c.Status),
+		encodeCodes(c.Codes), c.SendAttempts, c.CheckAttempts, nanos(c.CreatedAt), nanos(c.UpdatedAt), nanos(c.ExpiresAt), nanos(c.CreatedAt))
+	insertV := `INSERT INTO verifications (` + verificationCols + `) SELECT $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37`
+	if !first {
+		cte, args := limitsCTE(takes, args)
+		n, err := t.count(`WITH v AS (`+insertV+` WHERE NOT `+liveVerification+` RETURNING 1),
+			m AS (`+insertQueued+` SELECT `+queuedValues+` WHERE EXISTS (SELECT 1 FROM v) RETURNING 1)`+cte+`
+			SELECT count(*) FROM m`, args...)
+		return n > 0, false, nil, err
+	}
+	keys, slots, forget := make([]string, len(takes)), make([][]byte, len(takes)), make([]int64, len(takes))
+	for i, tk := range takes {
+		keys[i], slots[i], forget[i] = tk.Key, tk.Slots, nanos(tk.ForgetAt)
+	}
+	args = append(args, keys, slots, forget, len(takes))
+	var n int64
+	err = t.queryRow(`WITH l AS (
+			INSERT INTO rate_limits (key, slots, forget_at)
+			SELECT * FROM unnest($39::text[], $40::bytea[], $41::bigint[]) WHERE NOT `+liveVerification+`
+			ON CONFLICT (key) DO NOTHING RETURNING key),
+		v AS (`+insertV+` WHERE (SELECT count(*) FROM l) = $42 RETURNING 1),
+		m AS (`+insertQueued+` SELECT `+queuedValues+` WHERE EXISTS (SELECT 1 FROM v) RETURNING 1)
+		SELECT (SELECT count(*) FROM m), `+liveVerification+`, ARRAY(SELECT key FROM l)`, args...).Scan(&n, &conflict, &inserted)
+	if err != nil {
+		return false, false, nil, err
+	}
+	if n > 0 || len(inserted) > 0 {
+		t.wrote = true
+	}
+	return n > 0, conflict, inserted, nil
 }
 
 // limitsCTE is the clause of a statement inserting a message (as m) that
@@ -105,24 +173,42 @@ func limitsCTE(takes []store.Taken, args []any) (string, []any) {
 		append(args, keys, slots, forget)
 }
 
-// lockAndRead takes the locks (see lock) and then reads the stored slots of
-// the limit keys, in one round trip: the read, a statement after the locks,
-// sees what the locks' last holders committed.
-func (t *tx) lockAndRead(locks, keys []string) (map[string][]byte, error) {
-	if len(keys) == 0 {
-		return nil, t.lock(locks...)
+// lockLimits makes the limits' rows where missing (empty, forgotten at the
+// next sweep; placed names those it made) and reads them under row locks,
+// in key order, in one round trip: the read, a statement after the insert,
+// sees the rows another transaction inserted meanwhile (the insert waited
+// for it), and holds them until this one ends.
+func (t *tx) lockLimits(limits []store.Limit) (stored map[string][]byte, placed []string, err error) {
+	var keys []string
+	for _, l := range store.SortLimits(limits) {
+		if n := len(keys); n == 0 || keys[n-1] != l.Key {
+			keys = append(keys, l.Key)
+		}
 	}
 	b := &pgx.Batch{}
-	b.Queue(lockSQL, lockIDs(locks))
-	b.Queue(`SELECT key, slots FROM rate_limits WHERE key = ANY($1)`, keys)
+	b.Queue(`INSERT INTO rate_limits (key, slots, forget_at) SELECT k, '', 0 FROM unnest($1::text[]) AS u(k)
+		ON CONFLICT (key) DO NOTHING RETURNING key`, keys)
+	b.Queue(`SELECT key, slots FROM rate_limits WHERE key = ANY($1) ORDER BY key FOR UPDATE`, keys)
 	br := t.tx.SendBatch(bg, b)
-	stored := map[string][]byte{}
-	err := func() error {
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
+	stored = map[string][]byte{}
+	err = func() error {
 		rows, err := br.Query()
 		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return err
+			}
+			placed = append(placed, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if rows, err = br.Query(); err != nil {
 			return err
 		}
 		defer rows.Close()
@@ -141,9 +227,12 @@ func (t *tx) lockAndRead(locks, keys []string) (map[string][]byte, error) {
 	}
 	if err != nil {
 		t.failed = err
-		return nil, err
+		return nil, nil, err
 	}
-	return stored, nil
+	if len(placed) > 0 {
+		t.wrote = true
+	}
+	return stored, placed, nil
 }
 
 // ForgetLimits deletes the rate-limit counts that no longer count (their

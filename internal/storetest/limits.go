@@ -80,6 +80,65 @@ var limitTests = []testCase{
 			t.Errorf("40 concurrent sends under a limit of 10: %d stored, %d refused", ok, refused)
 		}
 	}},
+	{"ExactUnderConcurrencyNewVerifications", func(t *testing.T, s Store) {
+		// 40 new verifications at once, to 40 numbers, under one shared
+		// limit of 10 and each its own fresh one: 10 stored, and the
+		// refused left no count behind on their own keys.
+		svc := mustSetup(t, s)
+		shared := store.Limit{Key: "k:AC1:shared", Max: 10, Window: time.Hour}
+		own := func(i int) store.Limit {
+			return store.Limit{Key: fmt.Sprintf("k:AC1:own%02d", i), Max: 1, Window: time.Hour}
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var stored []int
+		refused := 0
+		for i := range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				num := fmt.Sprintf("+9627900100%02d", i)
+				v := newVerification("AC1", svc.SID, fmt.Sprintf("VEC%02d", i), num, at(time.Second))
+				m := newMessage("AC1", fmt.Sprintf("SMV%02d", i), at(time.Second))
+				m.VerificationSID, m.To = v.SID, num
+				err := s.InsertSend(ctx, m, newOutbound(m), &verification.Change{V: v, New: true}, shared, own(i))
+				var le *store.LimitError
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					stored = append(stored, i)
+				case errors.As(err, &le) && le.Limit.Key == shared.Key:
+					refused++
+				default:
+					t.Errorf("InsertSend %d: %v", i, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if len(stored) != 10 || refused != 30 {
+			t.Fatalf("40 concurrent new verifications under a limit of 10: %d stored, %d refused", len(stored), refused)
+		}
+		done := map[int]bool{}
+		for _, i := range stored {
+			done[i] = true
+		}
+		for i := range 40 {
+			_, err := latest(t, s, "AC1", svc.SID, fmt.Sprintf("+9627900100%02d", i))
+			if done[i] {
+				check(t, "a stored send's verification", err)
+			} else {
+				wantNotFound(t, "a refused send's verification", err)
+			}
+			// Each own key (a limit of 1) holds a count only if its send was stored.
+			m := newMessage("AC1", fmt.Sprintf("SMW%02d", i), at(2*time.Second))
+			err = s.InsertSend(ctx, m, newOutbound(m), nil, own(i))
+			var le *store.LimitError
+			if done[i] != errors.As(err, &le) {
+				t.Errorf("send %d (stored %v): a second send on its own key: %v", i, done[i], err)
+			}
+		}
+	}},
 	{"Forget", func(t *testing.T, s Store) {
 		MustInsertAccount(t, s, newAccount("AC1"))
 		short := store.Limit{Key: "k:short", Max: 5, Window: time.Minute}
