@@ -36,7 +36,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 Load-tests a running otpgate: requests/s and p50/p90/p99/max latency of
 send and verify, with error counts. The sends are real: against a server with
 an operator connector they text real numbers; use a sandbox server, or
---smsc-listen.
+--smsc-listen. Start it with --abuse-guard=off: codes to sequential numbers,
+never checked, are what its SMS-pumping guard blocks (bench warns when the
+guard is on).
 
 With --smsc-listen ADDR, bench runs an SMPP SMSC itself; start the otpgate
 under test with --smpp 'smpp://otpgate:secret@ADDR?name=sim'. bench waits for
