@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/otpgate/otpgate/internal/guard"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/smpptest"
 )
@@ -190,14 +191,25 @@ func TestClusterReceiptOnAnotherNodesBind(t *testing.T) {
 
 // An embedded deployment moves to PostgreSQL with otpgate copy: its account
 // and token, its pending verification (the code sent before verifies
-// after), its message history and its sandbox inbox.
+// after), its message history and its sandbox inbox, and its abuse guard's
+// state (a number's rate-limit count, a pumping block, the safe list).
 func TestCopyFromSQLiteToPostgres(t *testing.T) {
 	db := pgSchemaURL(t)
-	old := mustServe(t, nil)
+	limits := guard.LimitsConfig{PerNumber: guard.Rate{Max: 2, Window: time.Hour}}
+	old := mustServeWith(t, nil, func(c *ServeConfig) { c.Limits = limits })
 	if r := old.send(t, "login", "0791234571"); r.Status != 201 {
 		t.Fatalf("send: %d %s", r.Status, r.Raw)
 	}
 	code := old.codes(t, "0791234571", 1)[0]
+	if r := old.send(t, "signup", "0791234571"); r.Status != 201 {
+		t.Fatalf("a second code to the number: %d %s", r.Status, r.Raw)
+	}
+	for i := range 16 {
+		old.send(t, "login", fmt.Sprintf("+96279071%04d", i)) // pumping: the 16th is refused
+	}
+	if r := old.postJSON(t, "/guard/safe", map[string]string{"entry": "+96277000"}); r.Status != 201 {
+		t.Fatalf("safe list: %d %s", r.Status, r.Raw)
+	}
 	sent := old.postForm(t, "/2010-04-01/Accounts/"+old.SID+"/Messages.json", url.Values{"To": {"0771234567"}, "From": {"MyApp"}, "Body": {"مرحبا"}})
 	if sent.Status != 201 {
 		t.Fatalf("message: %d %s", sent.Status, sent.Raw)
@@ -210,7 +222,8 @@ func TestCopyFromSQLiteToPostgres(t *testing.T) {
 	if err := run(context.Background(), []string{"copy", "--from", "sqlite:" + dataDir, "--to", db}, &out, &errOut); err != nil {
 		t.Fatalf("copy: %v\n%s%s", err, out.String(), errOut.String())
 	}
-	if !strings.Contains(out.String(), "accounts           1 rows") || !strings.Contains(out.String(), "messages           2 rows") {
+	if !strings.Contains(out.String(), "accounts           1 rows") || !strings.Contains(out.String(), "messages           18 rows") ||
+		!strings.Contains(out.String(), "guard_blocks       1 rows") || !strings.Contains(out.String(), "guard_safe         1 rows") {
 		t.Errorf("copy printed:\n%s", out.String())
 	}
 	// A second copy into the same database is refused, and writes nothing.
@@ -219,7 +232,7 @@ func TestCopyFromSQLiteToPostgres(t *testing.T) {
 	}
 
 	node := &Main{Config: ServeConfig{Addr: "127.0.0.1:0", DataDir: t.TempDir(), SecretFile: filepath.Join(dataDir, "secret"), DB: db,
-		Region: "JO", CodeLength: 6, CodeTTL: 10 * time.Minute, LogLevel: "warn", LogFormat: "text"}, LogOutput: io.Discard}
+		Region: "JO", CodeLength: 6, CodeTTL: 10 * time.Minute, LogLevel: "warn", LogFormat: "text", Limits: limits}, LogOutput: io.Discard}
 	if err := node.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +245,16 @@ func TestCopyFromSQLiteToPostgres(t *testing.T) {
 	if got.Status != 200 || got.str("body") != "مرحبا" || got.str("status") != "delivered" {
 		t.Fatalf("the message after the move: %d %s", got.Status, got.Raw)
 	}
-	if codes := s.codes(t, "0791234571", 1); codes[0] != code {
-		t.Errorf("sandbox inbox after the move: %v, want %s", codes, code)
+	if codes := s.codes(t, "0791234571", 2); codes[1] != code {
+		t.Errorf("sandbox inbox after the move: %v, want %s last", codes, code)
+	}
+	if r := s.send(t, "other", "0791234571"); r.Status != 429 || r.num("code") != 60203 {
+		t.Errorf("a third code to the number after the move, under a limit of 2: %d %s", r.Status, r.Raw)
+	}
+	if r := s.send(t, "login", "+962790710099"); r.Status != 403 || r.num("code") != 60410 {
+		t.Errorf("a code to the blocked prefix after the move: %d %s", r.Status, r.Raw)
+	}
+	if r := call(t, "GET", s.URL+"/guard/safe", s.SID, s.Token, "", ""); !strings.Contains(r.Raw, "+96277000") {
+		t.Errorf("the safe list after the move: %s", r.Raw)
 	}
 }

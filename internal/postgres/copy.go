@@ -59,12 +59,22 @@ var copyTables = []copyTable{
 		columns: []string{"sid", "message_sid", "account_sid", "url", "params", "content_type", "attempts", "next_attempt_at", "created_at"}},
 	{name: "callback_attempts", read: `SELECT callback_sid, attempt, message_sid, url, at, status_code, error, duration_ns FROM callback_attempts`,
 		columns: []string{"callback_sid", "attempt", "message_sid", "url", "at", "status_code", "error", "duration_ns"}},
+	// The abuse guard's state: rate-limit counts, the pumping guard's
+	// counts, blocks and safe lists, so limits and blocks hold across the move.
+	{name: "rate_limits", read: `SELECT key, slots, forget_at FROM rate_limits`, columns: []string{"key", "slots", "forget_at"}},
+	{name: "guard_counts", read: `SELECT account_sid, key, minute, sends, approvals FROM guard_counts`,
+		columns: []string{"account_sid", "key", "minute", "sends", "approvals"}},
+	{name: "guard_blocks", read: `SELECT account_sid, key, level, since, until, lifted, sends, approvals, window_ns, reason FROM guard_blocks`,
+		columns: []string{"account_sid", "key", "level", "since", "until", "lifted", "sends", "approvals", "window_ns", "reason"},
+		convert: func(r []any) []any { r[5] = asBool(r[5]); return r }},
+	{name: "guard_safe", read: `SELECT account_sid, entry FROM guard_safe`, columns: []string{"account_sid", "entry"}},
 }
 
 // CopyFromSQLite moves everything an embedded (SQLite) deployment keeps
 // into the PostgreSQL database rawURL names, in one transaction: accounts,
 // services, verifications, messages with their outbox, parts and receipts,
-// callbacks still to send and every attempt, the sandbox inbox. The SQLite
+// callbacks still to send and every attempt, the sandbox inbox, the rate
+// limits' counts and the SMS-pumping guard's state. The SQLite
 // database must be at the same schema version (otpgate migrate it first) and
 // no server may be using it; the PostgreSQL database is migrated and must
 // hold no account yet. progress, if set, hears each table's row count.
