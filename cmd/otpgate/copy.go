@@ -18,7 +18,7 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	from := fs.String("from", "", "the embedded deployment to move: sqlite:DATA_DIR (or sqlite:FILE.db)")
 	to := fs.String("to", "", "the PostgreSQL database to move it into: postgres://USER[:PASSWORD]@HOST[:PORT]/DB (migrated here; it must hold no account yet)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: otpgate copy --from sqlite:DATA_DIR --to postgres://...\n\nMoves an embedded deployment to PostgreSQL: accounts, services, verifications,\nmessages (queued ones stay queued), receipts, callbacks still to send and every\nattempt, the sandbox inbox, the abuse guard's state (rate-limit counts,\nthe pumping guard's counts, blocks and safe lists); in one transaction. Stop the server first (the data\ndirectory is locked while it runs). Then start the nodes with --db and the same\nserver secret (--secret-file DATA_DIR/secret): codes, sealed bodies and auth\ntokens are bound to it.\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), "Usage: otpgate copy --from sqlite:DATA_DIR --to postgres://...\n\nMoves an embedded deployment to PostgreSQL: accounts, services, verifications,\nmessages (queued ones stay queued), receipts, callbacks still to send and every\nattempt, the sandbox inbox, the abuse guard's state (rate-limit counts,\nthe pumping guard's counts, blocks and safe lists); in one transaction.\nStop the server first (the data directory is locked while it runs). Then\nstart the nodes with --db and the same server secret (--secret-file\nDATA_DIR/secret): codes, sealed bodies and auth tokens are bound to it.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
