@@ -24,9 +24,11 @@ import (
 )
 
 // mustServeSMPP starts otpgate with the given --smpp URLs.
+// Its abuse guard is off: these tests are about delivery, and bursts of
+// codes to sequential numbers, never checked, are what it blocks.
 func mustServeSMPP(tb testing.TB, urls ...string) *testServer {
 	tb.Helper()
-	return mustServeWith(tb, nil, func(c *ServeConfig) { c.SMPP = urls })
+	return mustServeWith(tb, nil, func(c *ServeConfig) { c.SMPP = urls; c.NoAbuseGuard = true })
 }
 
 // mustServeWith starts otpgate with the test defaults changed by set.
