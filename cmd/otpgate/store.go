@@ -57,6 +57,10 @@ type Store interface {
 	ForgetGuard(ctx context.Context, prefixesBefore, before time.Time) (int, error)
 	// UpdateService stores a service's code length, lifetime and events URL.
 	UpdateService(ctx context.Context, svc verification.Service) error
+	// Services returns an account's services, oldest first.
+	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
+	// VerificationBySID returns one of an account's verifications.
+	VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error)
 	// ReleaseLeases makes the messages and callbacks this node claimed due
 	// now: at start-up, its last run's claims (on PostgreSQL, no other
 	// node's; on SQLite every claim, the data directory being locked).

@@ -182,6 +182,30 @@ func (s *Store) ServiceBySID(ctx context.Context, sid string) (verification.Serv
 	return svc, unavailable(err)
 }
 
+// Services returns the account's services, oldest first.
+func (s *Store) Services(ctx context.Context, accountSID string) ([]verification.Service, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+serviceCols+` FROM services WHERE account_sid = $1 ORDER BY created_at, sid`, accountSID)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var out []verification.Service
+	for rows.Next() {
+		svc, err := scanService(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, svc)
+	}
+	return out, unavailable(rows.Err())
+}
+
+// VerificationBySID returns one of the account's verifications.
+func (s *Store) VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error) {
+	v, err := scanVerification(s.pool.QueryRow(ctx, `SELECT `+verificationCols+` FROM verifications WHERE sid = $1 AND account_sid = $2`, sid, accountSID))
+	return v, unavailable(err)
+}
+
 // LatestVerification returns the newest verification of a key.
 func (s *Store) LatestVerification(ctx context.Context, key verification.Key) (verification.Verification, error) {
 	v, err := scanVerification(s.pool.QueryRow(ctx, `SELECT `+verificationCols+` FROM verifications

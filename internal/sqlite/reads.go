@@ -165,6 +165,29 @@ func (s *Store) ServiceBySID(ctx context.Context, sid string) (verification.Serv
 	return scanService(s.queryRow(ctx, `SELECT `+serviceCols+` FROM services WHERE sid = ?`, sid))
 }
 
+// Services returns the account's services, oldest first.
+func (s *Store) Services(ctx context.Context, accountSID string) ([]verification.Service, error) {
+	rows, err := s.query(ctx, `SELECT `+serviceCols+` FROM services WHERE account_sid = ? ORDER BY created_at, sid`, accountSID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []verification.Service
+	for rows.Next() {
+		svc, err := scanService(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, svc)
+	}
+	return out, rows.Err()
+}
+
+// VerificationBySID returns one of the account's verifications.
+func (s *Store) VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error) {
+	return scanVerification(s.queryRow(ctx, `SELECT `+verificationCols+` FROM verifications WHERE sid = ? AND account_sid = ?`, sid, accountSID))
+}
+
 // LatestVerification returns the newest verification of a key.
 func (s *Store) LatestVerification(ctx context.Context, key verification.Key) (verification.Verification, error) {
 	return scanVerification(s.queryRow(ctx, `SELECT `+verificationCols+` FROM verifications

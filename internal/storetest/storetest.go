@@ -64,6 +64,8 @@ type Store interface {
 	SetGuardSafe(ctx context.Context, accountSID string, add, remove []string) error
 	ForgetGuard(ctx context.Context, prefixesBefore, before time.Time) (int, error)
 	UpdateService(ctx context.Context, svc verification.Service) error
+	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
+	VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error)
 	ReleaseLeases(ctx context.Context) (int, error)
 	Ping(ctx context.Context) error
 	Close() error

@@ -14,6 +14,36 @@ import (
 )
 
 var serviceTests = []testCase{
+	{"ListByAccount", func(t *testing.T, s Store) {
+		MustInsertAccount(t, s, newAccount("AC1"))
+		MustInsertAccount(t, s, newAccount("AC2"))
+		a, b, c := newService("AC1", "SV2", "login"), newService("AC1", "SV1", "payments"), newService("AC2", "SV3", "login")
+		a.CreatedAt, b.CreatedAt = at(time.Minute), at(2*time.Minute)
+		for _, svc := range []verification.Service{b, c, a} {
+			_, err := s.CreateService(ctx, svc)
+			check(t, "CreateService("+svc.SID+")", err)
+		}
+		got, err := s.Services(ctx, "AC1")
+		check(t, "Services(AC1)", err)
+		assertEqual(t, "Services(AC1), oldest first", got, []verification.Service{a, b})
+		got, err = s.Services(ctx, "AC3")
+		check(t, "Services(AC3)", err)
+		if len(got) != 0 {
+			t.Errorf("Services of an account with none: %v", got)
+		}
+	}},
+	{"VerificationBySID", func(t *testing.T, s Store) {
+		svc := mustSetup(t, s)
+		v := newVerification("AC1", svc.SID, "VE1", to, at(0))
+		mustStartVerification(t, s, v)
+		got, err := s.VerificationBySID(ctx, "AC1", "VE1")
+		check(t, "VerificationBySID", err)
+		assertEqual(t, "VerificationBySID", got, v)
+		_, err = s.VerificationBySID(ctx, "AC2", "VE1")
+		wantNotFound(t, "another account's verification", err)
+		_, err = s.VerificationBySID(ctx, "AC1", "VE2")
+		wantNotFound(t, "an unknown verification", err)
+	}},
 	{"CreateReadAndScope", func(t *testing.T, s Store) {
 		MustInsertAccount(t, s, newAccount("AC1"))
 		MustInsertAccount(t, s, newAccount("AC2"))
