@@ -24,6 +24,7 @@ import (
 	"github.com/otpgate/otpgate/internal/api/restcomm"
 	"github.com/otpgate/otpgate/internal/api/twilio"
 	"github.com/otpgate/otpgate/internal/api/twofa"
+	"github.com/otpgate/otpgate/internal/api/verifyv2"
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/dispatch"
 	"github.com/otpgate/otpgate/internal/guard"
@@ -72,6 +73,9 @@ type ServeConfig struct {
 	// for load tests).
 	Limits       guard.LimitsConfig
 	NoAbuseGuard bool
+	// VerifySender is the sender of Verify v2 codes where the route has no
+	// default_sender ("" for "Verify").
+	VerifySender string
 	// Pumping tunes the SMS-pumping guard (zero fields: its defaults).
 	Pumping guard.PumpingConfig
 }
@@ -111,6 +115,7 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.Var(rateFlag{&c.Limits.PerKey}, "limit-per-key", "codes under one rate_limit_key of a service (429, code 60203)")
 	fs.Var(rateFlag{&c.Limits.PerService}, "limit-per-service", "codes of one service (429, code 20429)")
 	fs.Var(rateFlag{&c.Limits.PerAccount}, "limit-per-account", "every SMS of an account, codes and messages (429, code 20429)")
+	fs.StringVar(&c.VerifySender, "verify-sender", "Verify", "the sender ID of Verify v2 codes (/v2/...) where the destination's route has no default_sender: Verify v2 requests name none")
 	fs.IntVar(&c.Pumping.PrefixSends, "pumping-prefix-sends", 15, "SMS-pumping guard: a prefix (a number less its last 4 digits) is judged from this many codes in --pumping-window")
 	fs.DurationVar(&c.Pumping.Window, "pumping-window", 10*time.Minute, "SMS-pumping guard: codes and approvals are compared over this window")
 	fs.Float64Var(&c.Pumping.MaxConversion, "pumping-min-conversion", 0.2, "SMS-pumping guard: a prefix (or a spiking operator or country) whose share of approved codes is under this is blocked (403, code 60410)")
@@ -411,6 +416,8 @@ func (m *Main) Run(ctx context.Context) error {
 	srv := api.New(api.Config{Auth: auth, Logger: log, Ready: m.store.Ping, Health: health})
 	twofa.Register(srv, vs)
 	twofa.RegisterGeo(srv, guard.GeoAdmin{Store: m.store, Geo: geo})
+	verifyv2.Register(srv, verifyv2.Config{Store: m.store, Verify: vs, CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL,
+		Sender: m.Config.VerifySender, Clock: m.Clock})
 	if pumping != nil {
 		twofa.RegisterGuard(srv, pumping)
 	}

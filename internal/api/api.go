@@ -98,7 +98,7 @@ func New(cfg Config) *Server {
 	})
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, r, nil, otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound,
-			"No route %s %s; the routes are POST /2fa/send, POST /2fa/verify, GET /guard/blocks, DELETE /guard/blocks/{key}, GET and POST /guard/safe, DELETE /guard/safe/{entry}, GET /sandbox/messages, POST /sandbox/inbound, GET /healthz, GET /readyz and the messages API under /2010-04-01/Accounts/{AccountSid}/Messages.json", r.Method, r.URL.Path))
+			"No route %s %s; the routes are POST /2fa/send, POST /2fa/verify, GET /guard/blocks, DELETE /guard/blocks/{key}, GET and POST /guard/safe, DELETE /guard/safe/{entry}, GET /sandbox/messages, POST /sandbox/inbound, GET /healthz, GET /readyz, Verify v2 under /v2/Services and the messages API under /2010-04-01/Accounts/{AccountSid}/Messages.json", r.Method, r.URL.Path))
 	})
 	return s
 }

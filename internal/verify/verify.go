@@ -490,3 +490,7 @@ func validTemplate(tmpl string) error {
 	}
 	return nil
 }
+
+// ValidServiceName checks a service's name as the 2FA API and Verify v2's
+// FriendlyName take it.
+func ValidServiceName(name string) error { return validServiceName(name) }

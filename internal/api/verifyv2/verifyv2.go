@@ -1,0 +1,409 @@
+// Package verifyv2 serves Twilio's Verify v2 API at /v2/..., with Twilio's
+// JSON shapes, dates, paging and errors, so that code written against
+// Twilio Verify (twilio-go, twilio-node, twilio-python with the base URL
+// changed) works unchanged. Services are otpgate's 2FA services (a
+// service's FriendlyName is its 2FA name), and a code sent through either
+// API is checked through either.
+package verifyv2
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/api"
+	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/verification"
+	"github.com/otpgate/otpgate/internal/verify"
+)
+
+// Dialect is Verify v2's: Twilio's capitalised parameter names, and Verify's
+// codes (60200 for a bad parameter).
+var Dialect = &api.Dialect{
+	Noun: "parameter",
+	Field: func(domain string) string {
+		switch domain {
+		case "service":
+			return "FriendlyName"
+		case "number":
+			return "To"
+		case "rate_limit_key":
+			return "RateLimits"
+		}
+		return strings.ToUpper(domain[:1]) + domain[1:]
+	},
+}
+
+// Store is what the dialect reads and changes besides sends and checks.
+type Store interface {
+	ServiceBySID(ctx context.Context, sid string) (verification.Service, error)
+	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
+	CreateService(ctx context.Context, svc verification.Service) (verification.Service, error)
+	UpdateService(ctx context.Context, svc verification.Service) error
+	VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error)
+}
+
+// Config configures the routes.
+type Config struct {
+	Store      Store
+	Verify     *verify.Service
+	CodeLength int // of services created without CodeLength
+	TTL        time.Duration
+	// Sender is the sender of codes where the destination's route has no
+	// default_sender (Verify v2 requests name none); default "Verify".
+	Sender string
+	Clock  otpgate.Clock
+}
+
+// Register adds the Verify v2 routes.
+func Register(s *api.Server, cfg Config) {
+	if cfg.Clock == nil {
+		cfg.Clock = otpgate.SystemClock{}
+	}
+	if cfg.Sender == "" {
+		cfg.Sender = "Verify"
+	}
+	h := handlers{cfg}
+	s.Authenticated("POST /v2/Services", Dialect, h.createService)
+	s.Authenticated("GET /v2/Services", Dialect, h.listServices)
+	s.Authenticated("GET /v2/Services/{Sid}", Dialect, h.fetchService)
+	s.Authenticated("POST /v2/Services/{Sid}", Dialect, h.updateService)
+	s.Authenticated("POST /v2/Services/{ServiceSid}/Verifications", Dialect, h.createVerification)
+	s.Authenticated("GET /v2/Services/{ServiceSid}/Verifications/{Sid}", Dialect, h.fetchVerification)
+	s.Authenticated("POST /v2/Services/{ServiceSid}/VerificationCheck", Dialect, h.check)
+}
+
+type handlers struct{ cfg Config }
+
+const base = "https://verify.twilio.com/v2"
+
+func date(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// serviceJSON is a service as Twilio shows it.
+type serviceJSON struct {
+	SID                      string            `json:"sid"`
+	AccountSID               string            `json:"account_sid"`
+	FriendlyName             string            `json:"friendly_name"`
+	CodeLength               int               `json:"code_length"`
+	LookupEnabled            bool              `json:"lookup_enabled"`
+	Psd2Enabled              bool              `json:"psd2_enabled"`
+	SkipSmsToLandlines       bool              `json:"skip_sms_to_landlines"`
+	DtmfInputRequired        bool              `json:"dtmf_input_required"`
+	TtsName                  *string           `json:"tts_name"`
+	DoNotShareWarningEnabled bool              `json:"do_not_share_warning_enabled"`
+	CustomCodeEnabled        bool              `json:"custom_code_enabled"`
+	DefaultTemplateSID       *string           `json:"default_template_sid"`
+	DateCreated              string            `json:"date_created"`
+	DateUpdated              string            `json:"date_updated"`
+	URL                      string            `json:"url"`
+	Links                    map[string]string `json:"links"`
+	// otpgate's own settings.
+	CodeTTLSeconds int    `json:"code_ttl_seconds"`
+	EventsURL      string `json:"events_url"`
+	Countries      string `json:"countries"`
+}
+
+func newServiceJSON(svc verification.Service) serviceJSON {
+	u := base + "/Services/" + svc.SID
+	return serviceJSON{
+		SID: svc.SID, AccountSID: svc.AccountSID, FriendlyName: svc.Name, CodeLength: svc.CodeLength,
+		DateCreated: date(svc.CreatedAt), DateUpdated: date(svc.CreatedAt), URL: u,
+		Links:          map[string]string{"verifications": u + "/Verifications", "verification_checks": u + "/VerificationCheck"},
+		CodeTTLSeconds: int(svc.TTL.Seconds()), EventsURL: svc.EventsURL, Countries: svc.Countries,
+	}
+}
+
+// service returns the account's service of the path's SID.
+func (h handlers) service(ctx context.Context, r *http.Request, param string) (verification.Service, error) {
+	sid := r.PathValue(param)
+	svc, err := h.cfg.Store.ServiceBySID(ctx, sid)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && svc.AccountSID != api.Account(r)) {
+		return verification.Service{}, otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound,
+			"The requested resource /Services/%s was not found", sid)
+	}
+	return svc, err
+}
+
+func codeLength(f api.Fields, def int) (int, error) {
+	if !f.Has("CodeLength") {
+		return def, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(f.Get("CodeLength")))
+	if err != nil || n < verification.MinCodeLength || n > verification.MaxCodeLength {
+		return 0, otpgate.FieldError("codeLength", otpgate.InvalidField, " %q: a number of digits, %d-%d", f.Get("CodeLength"), verification.MinCodeLength, verification.MaxCodeLength)
+	}
+	return n, nil
+}
+
+// unsupported refuses settings of Twilio's that otpgate does not have, so
+// that nobody believes them applied.
+func unsupported(f api.Fields) error {
+	for _, name := range []string{"CustomCodeEnabled", "LookupEnabled", "Psd2Enabled", "DtmfInputRequired", "DoNotShareWarningEnabled"} {
+		if v := strings.TrimSpace(f.Get(name)); v != "" && v != "false" {
+			return otpgate.FieldError(strings.ToLower(name[:1])+name[1:], otpgate.InvalidField, " %q: otpgate does not support it (only false is accepted)", v)
+		}
+	}
+	return nil
+}
+
+func (h handlers) createService(w http.ResponseWriter, r *http.Request) error {
+	f, err := api.Decode(w, r)
+	if err != nil {
+		return err
+	}
+	name := strings.TrimSpace(f.Get("FriendlyName"))
+	if err := verify.ValidServiceName(name); err != nil {
+		return err
+	}
+	n, err := codeLength(f, h.cfg.CodeLength)
+	if err != nil {
+		return err
+	}
+	if err := unsupported(f); err != nil {
+		return err
+	}
+	svc := verification.Service{SID: otpgate.NewSID(otpgate.PrefixService), AccountSID: api.Account(r), Name: name,
+		CodeLength: n, TTL: h.cfg.TTL, CreatedAt: h.cfg.Clock.Now().UTC()}
+	got, err := h.cfg.Store.CreateService(r.Context(), svc)
+	if err != nil {
+		return err
+	}
+	if got.SID != svc.SID {
+		return otpgate.Errorf(otpgate.KindConflict, otpgate.CodeInvalidParameter,
+			"Invalid parameter 'FriendlyName': the account has a service named %q already (%s); otpgate's 2FA API names services by it, so names are unique", name, got.SID)
+	}
+	api.WriteJSON(w, http.StatusCreated, newServiceJSON(got))
+	return nil
+}
+
+func (h handlers) fetchService(w http.ResponseWriter, r *http.Request) error {
+	svc, err := h.service(r.Context(), r, "Sid")
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, newServiceJSON(svc))
+	return nil
+}
+
+func (h handlers) updateService(w http.ResponseWriter, r *http.Request) error {
+	f, err := api.Decode(w, r)
+	if err != nil {
+		return err
+	}
+	svc, err := h.service(r.Context(), r, "Sid")
+	if err != nil {
+		return err
+	}
+	if name := strings.TrimSpace(f.Get("FriendlyName")); f.Has("FriendlyName") && name != svc.Name {
+		return otpgate.FieldError("service", otpgate.InvalidField, " %q: a service keeps its name (%q): the 2FA API names services by it", name, svc.Name)
+	}
+	if svc.CodeLength, err = codeLength(f, svc.CodeLength); err != nil {
+		return err
+	}
+	if err := unsupported(f); err != nil {
+		return err
+	}
+	if err := h.cfg.Store.UpdateService(r.Context(), svc); err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, newServiceJSON(svc))
+	return nil
+}
+
+func (h handlers) listServices(w http.ResponseWriter, r *http.Request) error {
+	size, page := 50, 0
+	q := r.URL.Query()
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return otpgate.FieldError("pageSize", otpgate.InvalidField, " %q: 1-1000", v)
+		}
+		size = n
+	}
+	if v := q.Get("Page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return otpgate.FieldError("page", otpgate.InvalidField, " %q: a page number from 0", v)
+		}
+		page = n
+	}
+	all, err := h.cfg.Store.Services(r.Context(), api.Account(r))
+	if err != nil {
+		return err
+	}
+	out := []serviceJSON{}
+	for i := page * size; i < len(all) && i < (page+1)*size; i++ {
+		out = append(out, newServiceJSON(all[i]))
+	}
+	pageURL := func(p int) string {
+		return fmt.Sprintf("%s/Services?PageSize=%d&Page=%d", base, size, p)
+	}
+	var next, prev *string
+	if (page+1)*size < len(all) {
+		u := pageURL(page + 1)
+		next = &u
+	}
+	if page > 0 {
+		u := pageURL(page - 1)
+		prev = &u
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]any{
+		"services": out,
+		"meta": map[string]any{"page": page, "page_size": size, "first_page_url": pageURL(0), "previous_page_url": prev,
+			"url": pageURL(page), "next_page_url": next, "key": "services"},
+	})
+	return nil
+}
+
+// verificationJSON is a verification as Twilio shows it.
+type verificationJSON struct {
+	SID              string           `json:"sid"`
+	ServiceSID       string           `json:"service_sid"`
+	AccountSID       string           `json:"account_sid"`
+	To               string           `json:"to"`
+	Channel          string           `json:"channel"`
+	Status           string           `json:"status"`
+	Valid            bool             `json:"valid"`
+	Lookup           map[string]any   `json:"lookup"`
+	Amount           *string          `json:"amount"`
+	Payee            *string          `json:"payee"`
+	SendCodeAttempts []map[string]any `json:"send_code_attempts"`
+	DateCreated      string           `json:"date_created"`
+	DateUpdated      string           `json:"date_updated"`
+	Sna              *string          `json:"sna"`
+	URL              string           `json:"url"`
+}
+
+func newVerificationJSON(v verification.Verification, svc verification.Service) verificationJSON {
+	attempts := make([]map[string]any, 0, len(v.Codes))
+	for i, c := range v.Codes {
+		attempts = append(attempts, map[string]any{
+			"attempt_sid": fmt.Sprintf("VL%.30s%02d", strings.TrimPrefix(v.SID, "VE"), i+1),
+			"channel":     "sms",
+			"time":        date(c.ExpiresAt.Add(-svc.TTL)),
+		})
+	}
+	return verificationJSON{
+		SID: v.SID, ServiceSID: v.ServiceSID, AccountSID: v.AccountSID, To: v.To, Channel: "sms", Status: string(v.Status),
+		Valid: v.Status == verification.Approved, Lookup: map[string]any{"carrier": nil}, SendCodeAttempts: attempts,
+		DateCreated: date(v.CreatedAt), DateUpdated: date(v.UpdatedAt),
+		URL: base + "/Services/" + v.ServiceSID + "/Verifications/" + v.SID,
+	}
+}
+
+// rateLimitKey reads Twilio's RateLimits, a JSON object of the service's
+// rate limits' keys and values ({"end_user_ip_address": "203.0.113.7"}),
+// as one rate_limit_key.
+func rateLimitKey(raw string) (string, error) {
+	if strings.TrimSpace(raw) == "" {
+		return "", nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(raw), &m); err != nil || len(m) == 0 {
+		return "", otpgate.FieldError("rate_limit_key", otpgate.InvalidField, ": a JSON object of unique names and their values, like {\"end_user_ip_address\":\"203.0.113.7\"}")
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + fmt.Sprint(m[k])
+	}
+	return strings.Join(parts, "&"), nil
+}
+
+func (h handlers) createVerification(w http.ResponseWriter, r *http.Request) error {
+	f, err := api.Decode(w, r)
+	if err != nil {
+		return err
+	}
+	svc, err := h.service(r.Context(), r, "ServiceSid")
+	if err != nil {
+		return err
+	}
+	switch ch := strings.TrimSpace(f.Get("Channel")); ch {
+	case "sms":
+	case "":
+		return otpgate.FieldError("channel", otpgate.MissingField, ": sms (otpgate sends codes by SMS only)")
+	default:
+		return otpgate.FieldError("channel", otpgate.InvalidField, " %q: otpgate sends codes by sms only (not call, email, whatsapp or others)", ch)
+	}
+	if f.Get("CustomCode") != "" {
+		return otpgate.FieldError("customCode", otpgate.InvalidField, ": custom codes are not enabled for this service (otpgate makes every code)")
+	}
+	key, err := rateLimitKey(f.Get("RateLimits"))
+	if err != nil {
+		return err
+	}
+	req := verify.SendRequest{AccountSID: api.Account(r), Service: svc.Name, To: f.Get("To"), RateLimitKey: key}
+	res, err := h.cfg.Verify.Send(r.Context(), req)
+	if e, ok := errors.AsType[*otpgate.Error](err); ok && e.Field == "from" && e.Problem == otpgate.MissingField {
+		// The route names no default sender: this server's, for Verify.
+		req.From = h.cfg.Sender
+		res, err = h.cfg.Verify.Send(r.Context(), req)
+	}
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusCreated, newVerificationJSON(res.Verification, res.Service))
+	return nil
+}
+
+func (h handlers) fetchVerification(w http.ResponseWriter, r *http.Request) error {
+	svc, err := h.service(r.Context(), r, "ServiceSid")
+	if err != nil {
+		return err
+	}
+	sid := r.PathValue("Sid")
+	v, err := h.cfg.Store.VerificationBySID(r.Context(), api.Account(r), sid)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && v.ServiceSID != svc.SID) {
+		return otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound, "The requested resource /Services/%s/Verifications/%s was not found", svc.SID, sid)
+	} else if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, newVerificationJSON(v, svc))
+	return nil
+}
+
+func (h handlers) check(w http.ResponseWriter, r *http.Request) error {
+	f, err := api.Decode(w, r)
+	if err != nil {
+		return err
+	}
+	svc, err := h.service(r.Context(), r, "ServiceSid")
+	if err != nil {
+		return err
+	}
+	to := f.Get("To")
+	if sid := f.Get("VerificationSid"); sid != "" {
+		v, err := h.cfg.Store.VerificationBySID(r.Context(), api.Account(r), sid)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && v.ServiceSID != svc.SID) {
+			return otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound, "The requested resource /Services/%s/Verifications/%s was not found", svc.SID, sid)
+		} else if err != nil {
+			return err
+		}
+		to = v.To
+	} else if strings.TrimSpace(to) == "" {
+		return otpgate.FieldError("to", otpgate.MissingField, ": the number the code was sent to (E.164), or VerificationSid")
+	}
+	res, err := h.cfg.Verify.Check(r.Context(), verify.CheckRequest{AccountSID: api.Account(r), Service: svc.Name, Number: to, Code: f.Get("Code")})
+	if err != nil {
+		return err
+	}
+	v := res.Verification
+	api.WriteJSON(w, http.StatusOK, map[string]any{
+		"sid": v.SID, "service_sid": v.ServiceSID, "account_sid": v.AccountSID, "to": v.To, "channel": "sms",
+		"status": string(v.Status), "valid": res.Valid, "amount": nil, "payee": nil,
+		"date_created": date(v.CreatedAt), "date_updated": date(v.UpdatedAt), "sna_attempts_error_codes": []any{},
+	})
+	return nil
+}
