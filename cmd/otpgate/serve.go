@@ -417,7 +417,7 @@ func (m *Main) Run(ctx context.Context) error {
 	twofa.Register(srv, vs)
 	twofa.RegisterGeo(srv, guard.GeoAdmin{Store: m.store, Geo: geo})
 	verifyv2.Register(srv, verifyv2.Config{Store: m.store, Verify: vs, CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL,
-		Sender: m.Config.VerifySender, Clock: m.Clock})
+		Sender: m.Config.VerifySender, AfterEvent: m.webhooks.Wake, Clock: m.Clock})
 	if pumping != nil {
 		twofa.RegisterGuard(srv, pumping)
 	}

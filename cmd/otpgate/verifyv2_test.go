@@ -143,6 +143,43 @@ func TestVerifyV2SDK(t *testing.T) {
 	if r := s.check(t, "My App", "0790320016", s.codes(t, "0790320016", 1)[0]); r.Status != 200 || r.Body["valid"] != true {
 		t.Fatalf("a Verify v2 code checked through /2fa/verify: %d %s", r.Status, r.Raw)
 	}
+	// Canceled: its code no longer verifies, and a new code can be sent at
+	// once. Approved without a code (the app verified the user otherwise).
+	vp4 := &verifyv2.CreateVerificationParams{}
+	vp4.SetTo("+962790320017").SetChannel("sms")
+	v4, err := tw.VerifyV2.CreateVerification(*svc.Sid, vp4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code4 := s.codes(t, "+962790320017", 1)[0]
+	cancel := &verifyv2.UpdateVerificationParams{}
+	cancel.SetStatus("canceled")
+	if u, err := tw.VerifyV2.UpdateVerification(*svc.Sid, *v4.Sid, cancel); err != nil || *u.Status != "canceled" {
+		t.Fatalf("cancel: %+v %v", u, err)
+	}
+	c4 := &verifyv2.CreateVerificationCheckParams{}
+	c4.SetTo("+962790320017").SetCode(code4)
+	if _, err := tw.VerifyV2.CreateVerificationCheck(*svc.Sid, c4); restErr(err).Status != 404 {
+		t.Fatalf("the code of a canceled verification: %v", err)
+	}
+	if _, err := tw.VerifyV2.UpdateVerification(*svc.Sid, *v4.Sid, cancel); restErr(err).Status != 404 {
+		t.Fatalf("canceling it twice: %v", err)
+	}
+	bad := &verifyv2.UpdateVerificationParams{}
+	bad.SetStatus("expired")
+	if _, err := tw.VerifyV2.UpdateVerification(*svc.Sid, *v4.Sid, bad); restErr(err).Code != 60200 || !containsAll(restErr(err).Message, "'Status'") {
+		t.Fatalf("Status expired: %v", err)
+	}
+	v5, err := tw.VerifyV2.CreateVerification(*svc.Sid, vp4)
+	if err != nil || *v5.Sid == *v4.Sid {
+		t.Fatalf("a new verification after the cancel: %+v %v", v5, err)
+	}
+	approve := &verifyv2.UpdateVerificationParams{}
+	approve.SetStatus("approved")
+	if u, err := tw.VerifyV2.UpdateVerification(*svc.Sid, *v5.Sid, approve); err != nil || *u.Status != "approved" || !*u.Valid {
+		t.Fatalf("approve: %+v %v", u, err)
+	}
+
 	// Another account sees none of it.
 	other := mustCreateAccount(t, s)
 	otw := twilioClient(t, &testServer{URL: s.URL, SID: other.SID, Token: other.Token})

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/api"
+	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
@@ -48,6 +49,7 @@ type Store interface {
 	CreateService(ctx context.Context, svc verification.Service) (verification.Service, error)
 	UpdateService(ctx context.Context, svc verification.Service) error
 	VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error)
+	Resolve(ctx context.Context, rs []verification.Resolution, events []callback.Callback) (int, error)
 }
 
 // Config configures the routes.
@@ -59,7 +61,10 @@ type Config struct {
 	// Sender is the sender of codes where the destination's route has no
 	// default_sender (Verify v2 requests name none); default "Verify".
 	Sender string
-	Clock  otpgate.Clock
+	// AfterEvent, if set, is called after an event was stored (to wake the
+	// webhook sender).
+	AfterEvent func()
+	Clock      otpgate.Clock
 }
 
 // Register adds the Verify v2 routes.
@@ -77,6 +82,7 @@ func Register(s *api.Server, cfg Config) {
 	s.Authenticated("POST /v2/Services/{Sid}", Dialect, h.updateService)
 	s.Authenticated("POST /v2/Services/{ServiceSid}/Verifications", Dialect, h.createVerification)
 	s.Authenticated("GET /v2/Services/{ServiceSid}/Verifications/{Sid}", Dialect, h.fetchVerification)
+	s.Authenticated("POST /v2/Services/{ServiceSid}/Verifications/{Sid}", Dialect, h.updateVerification)
 	s.Authenticated("POST /v2/Services/{ServiceSid}/VerificationCheck", Dialect, h.check)
 }
 
@@ -371,6 +377,54 @@ func (h handlers) fetchVerification(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	api.WriteJSON(w, http.StatusOK, newVerificationJSON(v, svc))
+	return nil
+}
+
+// updateVerification cancels a pending verification (its codes stop
+// verifying) or approves it without a code (Status=canceled|approved).
+func (h handlers) updateVerification(w http.ResponseWriter, r *http.Request) error {
+	f, err := api.Decode(w, r)
+	if err != nil {
+		return err
+	}
+	svc, err := h.service(r.Context(), r, "ServiceSid")
+	if err != nil {
+		return err
+	}
+	to := verification.Status(strings.TrimSpace(f.Get("Status")))
+	switch to {
+	case verification.Canceled, verification.Approved:
+	case "":
+		return otpgate.FieldError("status", otpgate.MissingField, ": canceled or approved")
+	default:
+		return otpgate.FieldError("status", otpgate.InvalidField, " %q: canceled or approved", to)
+	}
+	sid := r.PathValue("Sid")
+	notFound := otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound, "The requested resource /Services/%s/Verifications/%s was not found (or is no longer pending)", svc.SID, sid)
+	v, err := h.cfg.Store.VerificationBySID(r.Context(), api.Account(r), sid)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && v.ServiceSID != svc.SID) {
+		return notFound
+	} else if err != nil {
+		return err
+	}
+	now := h.cfg.Clock.Now().UTC()
+	changed := v
+	changed.Status, changed.UpdatedAt = to, now
+	var events []callback.Callback
+	if ev, ok := callback.ForEvent(changed, svc, now); ok && to == verification.Approved {
+		events = append(events, ev)
+	}
+	n, err := h.cfg.Store.Resolve(r.Context(), []verification.Resolution{{SID: v.SID, From: []verification.Status{verification.Pending}, To: to, At: now}}, events)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound
+	}
+	if len(events) > 0 && h.cfg.AfterEvent != nil {
+		h.cfg.AfterEvent()
+	}
+	api.WriteJSON(w, http.StatusOK, newVerificationJSON(changed, svc))
 	return nil
 }
 
