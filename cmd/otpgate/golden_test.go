@@ -15,12 +15,13 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 var (
-	sidRE     = regexp.MustCompile(`\b(AC|VE|VA|SM|CB)[0-9a-f]{32}\b`)
+	sidRE     = regexp.MustCompile(`\b(AC|VE|VA|SM|CB|VL)[0-9a-f]{32}\b`)
 	rfc3339RE = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
 	rfc2822RE = regexp.MustCompile(`[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d \+0000`)
 	requestRE = regexp.MustCompile(`request id [0-9a-f]+-[0-9a-z]+`)
 	pageTokRE = regexp.MustCompile(`PageToken=P[AB][A-Za-z0-9_-]+`)
 	sandboxRE = regexp.MustCompile(`is: \d{6}`)
+	hostRE    = regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
 )
 
 // normalize replaces what changes from run to run (SIDs, times, codes) and
@@ -33,6 +34,7 @@ func normalize(t *testing.T, raw string) []byte {
 	s = requestRE.ReplaceAllString(s, "request id X")
 	s = pageTokRE.ReplaceAllString(s, "PageToken=PX")
 	s = sandboxRE.ReplaceAllString(s, "is: 000000")
+	s = hostRE.ReplaceAllString(s, "http://127.0.0.1:8080")
 	var v any
 	if err := json.Unmarshal([]byte(s), &v); err != nil {
 		t.Fatalf("not JSON: %v: %s", err, raw)
@@ -87,4 +89,29 @@ func TestGolden(t *testing.T) {
 	golden(t, "twilio_messages_list", call(t, "GET", s.URL+msgs+".json?PageSize=1&To=%2B962771234567", s.SID, s.Token, "", "").Raw)
 	golden(t, "twilio_message_400", s.postForm(t, msgs+".json", url.Values{"To": {"0771234567"}, "From": {"MyApp"}}).Raw)
 	golden(t, "restcomm_sms_list", call(t, "GET", s.URL+"/2012-04-24/Accounts/"+s.SID+"/SMS/Messages.json?PageSize=1&To=%2B962771234567", s.SID, s.Token, "", "").Raw)
+}
+
+// TestGoldenVerifyV2 pins Verify v2's replies (twilio-go and the other SDKs
+// decode these shapes).
+func TestGoldenVerifyV2(t *testing.T) {
+	s := mustServe(t, nil)
+	form := func(method, path string, v url.Values) response {
+		t.Helper()
+		return call(t, method, s.URL+path, s.SID, s.Token, "application/x-www-form-urlencoded", v.Encode())
+	}
+	svc := form("POST", "/v2/Services", url.Values{"FriendlyName": {"My App"}, "CodeLength": {"6"}})
+	golden(t, "v2_service_201", svc.Raw)
+	va := svc.str("sid")
+	golden(t, "v2_service_fetch", form("GET", "/v2/Services/"+va, nil).Raw)
+	golden(t, "v2_services_list", form("GET", "/v2/Services?PageSize=1", nil).Raw)
+	golden(t, "v2_service_404", form("GET", "/v2/Services/VA00000000000000000000000000000000", nil).Raw)
+	v := form("POST", "/v2/Services/"+va+"/Verifications", url.Values{"To": {"+962790320012"}, "Channel": {"sms"}})
+	golden(t, "v2_verification_201", v.Raw)
+	golden(t, "v2_verification_fetch", form("GET", "/v2/Services/"+va+"/Verifications/"+v.str("sid"), nil).Raw)
+	golden(t, "v2_verification_400_channel", form("POST", "/v2/Services/"+va+"/Verifications", url.Values{"To": {"+962790320012"}, "Channel": {"call"}}).Raw)
+	code := s.codes(t, "0790320012", 1)[0]
+	check := "/v2/Services/" + va + "/VerificationCheck"
+	golden(t, "v2_check_wrong_200", form("POST", check, url.Values{"To": {"+962790320012"}, "Code": {wrongCode(code)}}).Raw)
+	golden(t, "v2_check_right_200", form("POST", check, url.Values{"VerificationSid": {v.str("sid")}, "Code": {code}}).Raw)
+	golden(t, "v2_check_404", form("POST", check, url.Values{"To": {"+962790320012"}, "Code": {code}}).Raw)
 }

@@ -88,7 +88,17 @@ func Register(s *api.Server, cfg Config) {
 
 type handlers struct{ cfg Config }
 
-const base = "https://verify.twilio.com/v2"
+// baseURL is this API's root as the client addressed it (its Host), so
+// that the URLs in replies (paging's next_page_url) lead back here: to
+// https://verify.twilio.com/v2 for an SDK whose transport redirects it, to
+// otpgate's own address for one given another base URL.
+func baseURL(r *http.Request) string {
+	scheme := "https"
+	if r.TLS == nil && r.Header.Get("X-Forwarded-Proto") != "https" && r.Host != "verify.twilio.com" {
+		scheme = "http"
+	}
+	return scheme + "://" + r.Host + "/v2"
+}
 
 func date(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
@@ -116,7 +126,7 @@ type serviceJSON struct {
 	Countries      string `json:"countries"`
 }
 
-func newServiceJSON(svc verification.Service) serviceJSON {
+func newServiceJSON(base string, svc verification.Service) serviceJSON {
 	u := base + "/Services/" + svc.SID
 	return serviceJSON{
 		SID: svc.SID, AccountSID: svc.AccountSID, FriendlyName: svc.Name, CodeLength: svc.CodeLength,
@@ -185,7 +195,7 @@ func (h handlers) createService(w http.ResponseWriter, r *http.Request) error {
 		return otpgate.Errorf(otpgate.KindConflict, otpgate.CodeInvalidParameter,
 			"Invalid parameter 'FriendlyName': the account has a service named %q already (%s); otpgate's 2FA API names services by it, so names are unique", name, got.SID)
 	}
-	api.WriteJSON(w, http.StatusCreated, newServiceJSON(got))
+	api.WriteJSON(w, http.StatusCreated, newServiceJSON(baseURL(r), got))
 	return nil
 }
 
@@ -194,7 +204,7 @@ func (h handlers) fetchService(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, newServiceJSON(svc))
+	api.WriteJSON(w, http.StatusOK, newServiceJSON(baseURL(r), svc))
 	return nil
 }
 
@@ -219,7 +229,7 @@ func (h handlers) updateService(w http.ResponseWriter, r *http.Request) error {
 	if err := h.cfg.Store.UpdateService(r.Context(), svc); err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, newServiceJSON(svc))
+	api.WriteJSON(w, http.StatusOK, newServiceJSON(baseURL(r), svc))
 	return nil
 }
 
@@ -246,10 +256,10 @@ func (h handlers) listServices(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []serviceJSON{}
 	for i := page * size; i < len(all) && i < (page+1)*size; i++ {
-		out = append(out, newServiceJSON(all[i]))
+		out = append(out, newServiceJSON(baseURL(r), all[i]))
 	}
 	pageURL := func(p int) string {
-		return fmt.Sprintf("%s/Services?PageSize=%d&Page=%d", base, size, p)
+		return fmt.Sprintf("%s/Services?PageSize=%d&Page=%d", baseURL(r), size, p)
 	}
 	var next, prev *string
 	if (page+1)*size < len(all) {
@@ -287,7 +297,7 @@ type verificationJSON struct {
 	URL              string           `json:"url"`
 }
 
-func newVerificationJSON(v verification.Verification, svc verification.Service) verificationJSON {
+func newVerificationJSON(base string, v verification.Verification, svc verification.Service) verificationJSON {
 	attempts := make([]map[string]any, 0, len(v.Codes))
 	for i, c := range v.Codes {
 		attempts = append(attempts, map[string]any{
@@ -360,7 +370,7 @@ func (h handlers) createVerification(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusCreated, newVerificationJSON(res.Verification, res.Service))
+	api.WriteJSON(w, http.StatusCreated, newVerificationJSON(baseURL(r), res.Verification, res.Service))
 	return nil
 }
 
@@ -376,7 +386,7 @@ func (h handlers) fetchVerification(w http.ResponseWriter, r *http.Request) erro
 	} else if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, newVerificationJSON(v, svc))
+	api.WriteJSON(w, http.StatusOK, newVerificationJSON(baseURL(r), v, svc))
 	return nil
 }
 
@@ -424,7 +434,7 @@ func (h handlers) updateVerification(w http.ResponseWriter, r *http.Request) err
 	if len(events) > 0 && h.cfg.AfterEvent != nil {
 		h.cfg.AfterEvent()
 	}
-	api.WriteJSON(w, http.StatusOK, newVerificationJSON(changed, svc))
+	api.WriteJSON(w, http.StatusOK, newVerificationJSON(baseURL(r), changed, svc))
 	return nil
 }
 
