@@ -33,8 +33,8 @@ func asBool(v any) bool {
 var copyTables = []copyTable{
 	{name: "accounts", read: `SELECT sid, name, token_hash, created_at, token_sealed, sms_url, countries FROM accounts ORDER BY rowid`,
 		columns: []string{"sid", "name", "token_hash", "created_at", "token_sealed", "sms_url", "countries"}},
-	{name: "services", read: `SELECT sid, account_sid, name, code_length, ttl_ns, created_at, events_url, countries FROM services`,
-		columns: []string{"sid", "account_sid", "name", "code_length", "ttl_ns", "created_at", "events_url", "countries"}},
+	{name: "services", read: `SELECT sid, account_sid, name, code_length, ttl_ns, created_at, events_url, countries, texts FROM services`,
+		columns: []string{"sid", "account_sid", "name", "code_length", "ttl_ns", "created_at", "events_url", "countries", "texts"}},
 	{name: "verifications", read: `SELECT ` + verificationCols + ` FROM verifications`,
 		columns: []string{"sid", "account_sid", "service_sid", "to_number", "from_addr", "channel", "status", "codes", "send_attempts", "check_attempts", "created_at", "updated_at", "expires_at"}},
 	// Messages with their outbox: a claim held on SQLite is released (its

@@ -269,8 +269,8 @@ func (t *tx) addCode(v verification.Verification) error {
 func (s *Store) CreateService(ctx context.Context, svc verification.Service) (verification.Service, error) {
 	var out verification.Service
 	err := s.submit(ctx, normal, func(t *tx) error {
-		if _, err := t.exec(`INSERT INTO services (`+serviceCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (account_sid, name) DO NOTHING`,
-			svc.SID, svc.AccountSID, svc.Name, svc.CodeLength, int64(svc.TTL), nanos(svc.CreatedAt), svc.EventsURL, svc.Countries); err != nil {
+		if _, err := t.exec(`INSERT INTO services (`+serviceCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (account_sid, name) DO NOTHING`,
+			svc.SID, svc.AccountSID, svc.Name, svc.CodeLength, int64(svc.TTL), nanos(svc.CreatedAt), svc.EventsURL, svc.Countries, verification.EncodeTexts(svc.Texts)); err != nil {
 			return err
 		}
 		var err error
@@ -283,8 +283,8 @@ func (s *Store) CreateService(ctx context.Context, svc verification.Service) (ve
 // UpdateService stores a service's settings.
 func (s *Store) UpdateService(ctx context.Context, svc verification.Service) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		return t.execOne("update service "+svc.SID, `UPDATE services SET code_length = $1, ttl_ns = $2, events_url = $3, countries = $4 WHERE sid = $5`,
-			svc.CodeLength, int64(svc.TTL), svc.EventsURL, svc.Countries, svc.SID)
+		return t.execOne("update service "+svc.SID, `UPDATE services SET code_length = $1, ttl_ns = $2, events_url = $3, countries = $4, texts = $5 WHERE sid = $6`,
+			svc.CodeLength, int64(svc.TTL), svc.EventsURL, svc.Countries, verification.EncodeTexts(svc.Texts), svc.SID)
 	})
 }
 

@@ -155,15 +155,20 @@ const verificationCols = `sid, account_sid, service_sid, to_number, from_addr, c
 
 const messageCols = `sid, account_sid, verification_sid, direction, from_addr, to_number, body, status, encoding, segments, connector, provider_id, error_code, error_message, created_at, updated_at, sent_at, status_callback`
 
-const serviceCols = `sid, account_sid, name, code_length, ttl_ns, created_at, events_url, countries`
+const serviceCols = `sid, account_sid, name, code_length, ttl_ns, created_at, events_url, countries, texts`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanService(row scanner) (verification.Service, error) {
 	var s verification.Service
 	var ttl, created int64
-	if err := row.Scan(&s.SID, &s.AccountSID, &s.Name, &s.CodeLength, &ttl, &created, &s.EventsURL, &s.Countries); err != nil {
+	var texts string
+	if err := row.Scan(&s.SID, &s.AccountSID, &s.Name, &s.CodeLength, &ttl, &created, &s.EventsURL, &s.Countries, &texts); err != nil {
 		return verification.Service{}, notFound(err)
+	}
+	var err error
+	if s.Texts, err = verification.DecodeTexts(texts); err != nil {
+		return verification.Service{}, fmt.Errorf("service %s: its texts: %w", s.SID, err)
 	}
 	s.TTL, s.CreatedAt = durationOf(ttl), fromNanos(created)
 	return s, nil

@@ -103,7 +103,7 @@ func (t *tx) writeChange(c verification.Change, now time.Time) error {
 func (s *Store) CreateService(ctx context.Context, svc verification.Service) (verification.Service, error) {
 	var out verification.Service
 	err := s.submit(ctx, normal, func(t *tx) error {
-		if _, err := t.exec(t.st.insertService, svc.SID, svc.AccountSID, svc.Name, svc.CodeLength, int64(svc.TTL), nanos(svc.CreatedAt), svc.EventsURL, svc.Countries); err != nil {
+		if _, err := t.exec(t.st.insertService, svc.SID, svc.AccountSID, svc.Name, svc.CodeLength, int64(svc.TTL), nanos(svc.CreatedAt), svc.EventsURL, svc.Countries, verification.EncodeTexts(svc.Texts)); err != nil {
 			return err
 		}
 		var err error
@@ -116,7 +116,7 @@ func (s *Store) CreateService(ctx context.Context, svc verification.Service) (ve
 // UpdateService stores a service's settings (code length, lifetime, events URL).
 func (s *Store) UpdateService(ctx context.Context, svc verification.Service) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		return t.execOne(t.st.updateService, "update service "+svc.SID, svc.CodeLength, int64(svc.TTL), svc.EventsURL, svc.Countries, svc.SID)
+		return t.execOne(t.st.updateService, "update service "+svc.SID, svc.CodeLength, int64(svc.TTL), svc.EventsURL, svc.Countries, verification.EncodeTexts(svc.Texts), svc.SID)
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -97,7 +98,7 @@ func checkFixture(t *testing.T, s *sqlite.Store) {
 	if a, err := s.Account(ctx, "AC1"); err != nil || a.Name != acct.Name || !a.CreatedAt.Equal(base) {
 		t.Errorf("Account = %+v, %v; want %+v", a, err, acct)
 	}
-	if svc, err := s.Service(ctx, "AC1", "login"); err != nil || svc != service {
+	if svc, err := s.Service(ctx, "AC1", "login"); err != nil || !reflect.DeepEqual(svc, service) {
 		t.Errorf("Service = %+v, %v; want %+v", svc, err, service)
 	}
 	if v, err := s.LatestVerification(ctx, verif.Key()); err != nil || v.SID != "VE1" || len(v.Codes) != 1 || !v.Codes[0].ExpiresAt.Equal(verif.ExpiresAt) {

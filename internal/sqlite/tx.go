@@ -44,7 +44,7 @@ const verificationCols = `sid, account_sid, service_sid, to_number, from_addr, c
 
 const messageCols = `sid, account_sid, verification_sid, direction, from_addr, to_number, body, status, encoding, segments, connector, provider_id, error_code, error_message, created_at, updated_at, sent_at, status_callback`
 
-const serviceCols = `sid, account_sid, name, code_length, ttl_ns, created_at, events_url, countries`
+const serviceCols = `sid, account_sid, name, code_length, ttl_ns, created_at, events_url, countries, texts`
 
 // dequeueSet takes a message out of the outbox.
 const dequeueSet = `ob_queued = 0, ob_payload = NULL, ob_claimed = 0`
@@ -85,8 +85,8 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 
 	p(&s.service, `SELECT `+serviceCols+` FROM services WHERE account_sid = ? AND name = ?`)
 	p(&s.serviceBySID, `SELECT `+serviceCols+` FROM services WHERE sid = ?`)
-	p(&s.insertService, `INSERT INTO services (`+serviceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_sid, name) DO NOTHING`)
-	p(&s.updateService, `UPDATE services SET code_length = ?, ttl_ns = ?, events_url = ?, countries = ? WHERE sid = ?`)
+	p(&s.insertService, `INSERT INTO services (`+serviceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_sid, name) DO NOTHING`)
+	p(&s.updateService, `UPDATE services SET code_length = ?, ttl_ns = ?, events_url = ?, countries = ?, texts = ? WHERE sid = ?`)
 
 	p(&s.latestVerification, `SELECT `+verificationCols+` FROM verifications WHERE account_sid = ? AND service_sid = ? AND to_number = ? ORDER BY created_at DESC, sid DESC LIMIT 1`)
 	// Whether a verification of a key is live and pending or locked
@@ -289,8 +289,13 @@ type scanner interface{ Scan(dest ...any) error }
 func scanService(row scanner) (verification.Service, error) {
 	var s verification.Service
 	var ttl, created int64
-	if err := row.Scan(&s.SID, &s.AccountSID, &s.Name, &s.CodeLength, &ttl, &created, &s.EventsURL, &s.Countries); err != nil {
+	var texts string
+	if err := row.Scan(&s.SID, &s.AccountSID, &s.Name, &s.CodeLength, &ttl, &created, &s.EventsURL, &s.Countries, &texts); err != nil {
 		return verification.Service{}, notFound(err)
+	}
+	var err error
+	if s.Texts, err = verification.DecodeTexts(texts); err != nil {
+		return verification.Service{}, fmt.Errorf("service %s: its texts: %w", s.SID, err)
 	}
 	s.TTL, s.CreatedAt = duration(ttl), fromNanos(created)
 	return s, nil

@@ -49,6 +49,7 @@ var serviceTests = []testCase{
 		MustInsertAccount(t, s, newAccount("AC2"))
 		login, other, sameName := newService("AC1", "SV1", "login"), newService("AC1", "SV2", "payments"), newService("AC2", "SV3", "login")
 		other.CodeLength, other.TTL, other.EventsURL, other.Countries = 8, 90*time.Second+123*time.Nanosecond, "https://example.com/events", "*"
+		other.Texts = verification.Texts{Locale: "en", Templates: map[string]string{"en": "Code: {code}"}}
 		sameName.CodeLength, sameName.TTL = 4, time.Hour
 		for _, svc := range []verification.Service{login, other, sameName} {
 			got, err := s.CreateService(ctx, svc)
@@ -109,6 +110,8 @@ var serviceTests = []testCase{
 	{"Update", func(t *testing.T, s Store) {
 		svc := mustSetup(t, s)
 		svc.CodeLength, svc.TTL, svc.EventsURL, svc.Countries = 8, 3*time.Minute+7, "https://example.com/e?k=1", "AE,JO"
+		svc.Texts = verification.Texts{Locale: "ar", ByCountry: true, WebOTPDomain: "example.com",
+			Templates: map[string]string{"ar": "رمز {friendly_name}: {code}", "en": "{code} is your code"}}
 		check(t, "UpdateService", s.UpdateService(ctx, svc))
 		got, err := s.Service(ctx, "AC1", "login")
 		check(t, "Service", err)

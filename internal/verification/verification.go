@@ -5,7 +5,10 @@
 // sends and checks, stores keep the records.
 package verification
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Limits and defaults, as Twilio Verify has them.
 const (
@@ -43,7 +46,45 @@ type Service struct {
 	// Countries is where the service's codes may go, as account.Account's
 	// Countries; "" for the account's.
 	Countries string
+	// Texts is how its code SMS reads: locales, templates, autofill.
+	Texts     Texts
 	CreatedAt time.Time
+}
+
+// Texts are a service's settings for the text of its code SMS.
+type Texts struct {
+	// Locale is the locale of its codes when the request names none ("" for
+	// English).
+	Locale string `json:"locale,omitempty"`
+	// ByCountry, when true, takes the locale from the destination's country
+	// (Arabic for Jordan and the other Arabic-speaking countries) when the
+	// request names none.
+	ByCountry bool `json:"by_country,omitempty"`
+	// Templates are the service's own texts per locale, with {code} and
+	// {friendly_name}; a locale without one uses the built-in text.
+	Templates map[string]string `json:"templates,omitempty"`
+	// WebOTPDomain, when set, ends each code SMS with "@domain #code" (the
+	// WebOTP API's line), for browsers to fill the code in.
+	WebOTPDomain string `json:"webotp_domain,omitempty"`
+}
+
+// EncodeTexts is t as a store keeps it ("" for none).
+func EncodeTexts(t Texts) string {
+	if t.Locale == "" && !t.ByCountry && len(t.Templates) == 0 && t.WebOTPDomain == "" {
+		return ""
+	}
+	b, _ := json.Marshal(t) // strings, a bool and a map of strings always marshal
+	return string(b)
+}
+
+// DecodeTexts reads what EncodeTexts wrote.
+func DecodeTexts(s string) (Texts, error) {
+	var t Texts
+	if s == "" {
+		return t, nil
+	}
+	err := json.Unmarshal([]byte(s), &t)
+	return t, err
 }
 
 // Code is one code sent for a verification: its HMAC (keyring) and when it
