@@ -26,7 +26,7 @@ import (
 
 // Defaults of a code SMS.
 const (
-	DefaultTemplate = "Your verification code is: {code}"
+	DefaultTemplate = "Your {friendly_name} verification code is: {code}" // the built-in English text
 	Placeholder     = "{code}"
 	MaxServiceName  = 64
 )
@@ -132,11 +132,20 @@ type SendRequest struct {
 	Service    string // the service's name; created with the defaults on first use
 	From       string
 	To         string
-	Body       string // template with {code}; "" means DefaultTemplate
+	Body       string // template with {code} (and {friendly_name}); "" for the service's text in the locale
 	// RateLimitKey, if set, is a key the app wants codes limited under too
 	// (the end user's IP address, say): 1-128 characters, no control
 	// characters.
 	RateLimitKey string
+	// Locale, if set, is the language of the text ("ar", "en", or one the
+	// service has a template for); else the service decides (Locale).
+	Locale string
+	// AppHash, if set, is the Android app's SMS Retriever hash, which then
+	// ends the text.
+	AppHash string
+	// FriendlyName, if set, names the service in the text instead of its
+	// name (Verify v2's CustomFriendlyName).
+	FriendlyName string
 }
 
 // MaxRateLimitKey is the longest rate_limit_key accepted, in characters.
@@ -156,11 +165,15 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	if err := validServiceName(req.Service); err != nil {
 		return SendResult{}, err
 	}
-	tmpl := req.Body
-	if tmpl == "" {
-		tmpl = DefaultTemplate
+	if req.Body != "" {
+		if err := validTemplate(req.Body); err != nil {
+			return SendResult{}, err
+		}
 	}
-	if err := validTemplate(tmpl); err != nil {
+	if err := validAppHash(req.AppHash); err != nil {
+		return SendResult{}, err
+	}
+	if err := validFriendlyName(req.FriendlyName); err != nil {
 		return SendResult{}, err
 	}
 	if err := validRateLimitKey(req.RateLimitKey); err != nil {
@@ -188,7 +201,7 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 			// Most sends start a verification: try that first, unread. The
 			// store refuses it when one is pending or locked; then the
 			// send is decided again from what is there.
-			return s.compose(ctx, svc, snd, tmpl, tries > 1)
+			return s.compose(ctx, svc, snd, req, tries > 1)
 		},
 	})
 	if err != nil {
@@ -199,7 +212,19 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 
 // compose decides what a send does to the number's verification (from the
 // newest one when read, else a new one) and makes the code SMS.
-func (s *Service) compose(ctx context.Context, svc verification.Service, snd pipeline.Send, tmpl string, read bool) (pipeline.Composed, error) {
+func (s *Service) compose(ctx context.Context, svc verification.Service, snd pipeline.Send, req SendRequest, read bool) (pipeline.Composed, error) {
+	tmpl := req.Body
+	if tmpl == "" {
+		loc, err := locale(svc, req.Locale, snd.To.Region)
+		if err != nil {
+			return pipeline.Composed{}, err
+		}
+		tmpl = template(svc, loc)
+	}
+	name := req.FriendlyName
+	if name == "" {
+		name = svc.Name
+	}
 	key := verification.Key{AccountSID: snd.AccountSID, ServiceSID: svc.SID, To: snd.To.E164}
 	var v verification.Verification
 	if read {
@@ -235,9 +260,10 @@ func (s *Service) compose(ctx context.Context, svc verification.Service, snd pip
 	ch.V.Codes = append(ch.V.Codes, verification.Code{Hash: s.cfg.Keys.HashCode(ch.V.SID, code), ExpiresAt: expires})
 	ch.V.SendAttempts++
 	ch.V.UpdatedAt, ch.V.ExpiresAt, ch.V.From = now, expires, snd.From
+	body, shown := render(tmpl, name, code, req.AppHash, svc.Texts.WebOTPDomain)
 	return pipeline.Composed{
-		Body:         strings.ReplaceAll(tmpl, Placeholder, code),
-		Shown:        strings.ReplaceAll(tmpl, Placeholder, strings.Repeat("*", len(code))),
+		Body:         body,
+		Shown:        shown,
 		ExpiresAt:    expires,
 		Verification: &ch,
 	}, nil
@@ -483,10 +509,21 @@ func validTemplate(tmpl string) error {
 		return otpgate.FieldError("body", otpgate.InvalidField, ": it contains the character U+0000 (NUL), which an SMS cannot carry")
 	}
 	if !strings.Contains(tmpl, Placeholder) {
-		return otpgate.FieldError("body", otpgate.InvalidField, ": it must contain the placeholder {code}, where the code goes (for example \"Your code is {code}\"), or be left out for the default %q", DefaultTemplate)
+		return otpgate.FieldError("body", otpgate.InvalidField, ": it must contain the placeholder {code}, where the code goes (for example \"Your code is {code}\"), or be left out for the service's text (by default %q)", builtinTexts["en"])
 	}
 	if n := utf8.RuneCountInString(tmpl); n+strings.Count(tmpl, Placeholder)*(verification.MaxCodeLength-len(Placeholder)) > pipeline.MaxBodyChars {
 		return otpgate.FieldError("body", otpgate.FieldTooLong, ": it is %d characters; with the code it must be at most %d", n, pipeline.MaxBodyChars)
+	}
+	return nil
+}
+
+// validFriendlyName checks a name a request gives the service in its text.
+func validFriendlyName(name string) error {
+	if name == "" {
+		return nil
+	}
+	if utf8.RuneCountInString(name) > 30 || !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {
+		return otpgate.FieldError("friendly_name", otpgate.InvalidField, ": 1-30 characters of text without control characters")
 	}
 	return nil
 }

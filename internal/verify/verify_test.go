@@ -137,7 +137,7 @@ func TestSendThenCheck(t *testing.T) {
 		t.Fatalf("code %q, want %d digits", code, verification.DefaultCodeLength)
 	}
 	m, err := e.st.Message(ctx, "AC1", res.MessageSID)
-	if err != nil || m.Body != "Your verification code is: ******" || m.VerificationSID != v.SID {
+	if err != nil || m.Body != "Your login verification code is: ******" || m.VerificationSID != v.SID {
 		t.Fatalf("the message log shows %q (%v); the code must be masked", m.Body, err)
 	}
 	// Spelled another way, with Arabic-Indic digits in the code.

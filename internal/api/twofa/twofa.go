@@ -63,7 +63,7 @@ func (h handlers) send(w http.ResponseWriter, r *http.Request) error {
 	}
 	res, err := h.svc.Send(r.Context(), verify.SendRequest{
 		AccountSID: api.Account(r), Service: f.Get("service"), From: f.Get("from"), To: f.Get("to"), Body: f.Get("body"),
-		RateLimitKey: f.Get("rate_limit_key"),
+		RateLimitKey: f.Get("rate_limit_key"), Locale: f.Get("locale"), AppHash: f.Get("app_hash"),
 	})
 	if err != nil {
 		return err

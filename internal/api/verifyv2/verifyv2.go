@@ -37,6 +37,12 @@ var Dialect = &api.Dialect{
 			return "To"
 		case "rate_limit_key":
 			return "RateLimits"
+		case "app_hash":
+			return "AppHash"
+		case "friendly_name":
+			return "CustomFriendlyName"
+		case "web_otp_domain":
+			return "WebOtpDomain"
 		}
 		return strings.ToUpper(domain[:1]) + domain[1:]
 	},
@@ -121,19 +127,66 @@ type serviceJSON struct {
 	URL                      string            `json:"url"`
 	Links                    map[string]string `json:"links"`
 	// otpgate's own settings.
-	CodeTTLSeconds int    `json:"code_ttl_seconds"`
-	EventsURL      string `json:"events_url"`
-	Countries      string `json:"countries"`
+	CodeTTLSeconds  int               `json:"code_ttl_seconds"`
+	EventsURL       string            `json:"events_url"`
+	Countries       string            `json:"countries"`
+	Locale          string            `json:"locale"`
+	LocaleByCountry bool              `json:"locale_by_country"`
+	WebOtpDomain    string            `json:"web_otp_domain"`
+	Templates       map[string]string `json:"templates"`
 }
 
 func newServiceJSON(base string, svc verification.Service) serviceJSON {
 	u := base + "/Services/" + svc.SID
-	return serviceJSON{
+	out := serviceJSON{
 		SID: svc.SID, AccountSID: svc.AccountSID, FriendlyName: svc.Name, CodeLength: svc.CodeLength,
 		DateCreated: date(svc.CreatedAt), DateUpdated: date(svc.CreatedAt), URL: u,
 		Links:          map[string]string{"verifications": u + "/Verifications", "verification_checks": u + "/VerificationCheck"},
 		CodeTTLSeconds: int(svc.TTL.Seconds()), EventsURL: svc.EventsURL, Countries: svc.Countries,
+		Locale: cmpOr(svc.Texts.Locale, "en"), LocaleByCountry: svc.Texts.ByCountry, WebOtpDomain: svc.Texts.WebOTPDomain,
+		Templates: svc.Texts.Templates,
 	}
+	if out.Templates == nil {
+		out.Templates = map[string]string{}
+	}
+	return out
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// texts applies otpgate's text settings of a service's request: Locale,
+// LocaleByCountry, WebOtpDomain, and Template.{locale} (one per locale;
+// empty removes it).
+func texts(f api.Fields, t *verification.Texts) error {
+	var loc, web *string
+	var byCountry *bool
+	if f.Has("Locale") {
+		v := f.Get("Locale")
+		loc = &v
+	}
+	if f.Has("WebOtpDomain") {
+		v := f.Get("WebOtpDomain")
+		web = &v
+	}
+	if f.Has("LocaleByCountry") {
+		b, err := strconv.ParseBool(strings.TrimSpace(f.Get("LocaleByCountry")))
+		if err != nil {
+			return otpgate.FieldError("localeByCountry", otpgate.InvalidField, " %q: true or false", f.Get("LocaleByCountry"))
+		}
+		byCountry = &b
+	}
+	templates := map[string]string{}
+	for k, v := range f {
+		if l, ok := strings.CutPrefix(k, "Template."); ok {
+			templates[l] = v
+		}
+	}
+	return verify.SetTexts(t, loc, byCountry, web, templates)
 }
 
 // service returns the account's service of the path's SID.
@@ -187,6 +240,9 @@ func (h handlers) createService(w http.ResponseWriter, r *http.Request) error {
 	}
 	svc := verification.Service{SID: otpgate.NewSID(otpgate.PrefixService), AccountSID: api.Account(r), Name: name,
 		CodeLength: n, TTL: h.cfg.TTL, CreatedAt: h.cfg.Clock.Now().UTC()}
+	if err := texts(f, &svc.Texts); err != nil {
+		return err
+	}
 	got, err := h.cfg.Store.CreateService(r.Context(), svc)
 	if err != nil {
 		return err
@@ -221,6 +277,9 @@ func (h handlers) updateService(w http.ResponseWriter, r *http.Request) error {
 		return otpgate.FieldError("service", otpgate.InvalidField, " %q: a service keeps its name (%q): the 2FA API names services by it", name, svc.Name)
 	}
 	if svc.CodeLength, err = codeLength(f, svc.CodeLength); err != nil {
+		return err
+	}
+	if err := texts(f, &svc.Texts); err != nil {
 		return err
 	}
 	if err := unsupported(f); err != nil {
@@ -360,7 +419,8 @@ func (h handlers) createVerification(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	req := verify.SendRequest{AccountSID: api.Account(r), Service: svc.Name, To: f.Get("To"), RateLimitKey: key}
+	req := verify.SendRequest{AccountSID: api.Account(r), Service: svc.Name, To: f.Get("To"), RateLimitKey: key,
+		Locale: f.Get("Locale"), AppHash: f.Get("AppHash"), FriendlyName: f.Get("CustomFriendlyName")}
 	res, err := h.cfg.Verify.Send(r.Context(), req)
 	if e, ok := errors.AsType[*otpgate.Error](err); ok && e.Field == "from" && e.Problem == otpgate.MissingField {
 		// The route names no default sender: this server's, for Verify.
