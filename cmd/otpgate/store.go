@@ -59,6 +59,8 @@ type Store interface {
 	UpdateService(ctx context.Context, svc verification.Service) error
 	// Services returns an account's services, oldest first.
 	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
+	// DeleteService deletes an account's service and its verifications.
+	DeleteService(ctx context.Context, accountSID, sid string) error
 	// VerificationBySID returns one of an account's verifications.
 	VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error)
 	// ReleaseLeases makes the messages and callbacks this node claimed due

@@ -180,6 +180,36 @@ func TestVerifyV2SDK(t *testing.T) {
 		t.Fatalf("approve: %+v %v", u, err)
 	}
 
+	// Deleted: it is gone, its pending codes no longer verify, and its name
+	// is free again.
+	dp := &verifyv2.CreateServiceParams{}
+	dp.SetFriendlyName("Temp")
+	tmp, err := tw.VerifyV2.CreateService(dp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tv := &verifyv2.CreateVerificationParams{}
+	tv.SetTo("+962790320018").SetChannel("sms")
+	if _, err := tw.VerifyV2.CreateVerification(*tmp.Sid, tv); err != nil {
+		t.Fatal(err)
+	}
+	tcode := s.codes(t, "+962790320018", 1)[0]
+	if err := tw.VerifyV2.DeleteService(*tmp.Sid); err != nil {
+		t.Fatalf("DeleteService: %v", err)
+	}
+	if _, err := tw.VerifyV2.FetchService(*tmp.Sid); restErr(err).Status != 404 {
+		t.Fatalf("the deleted service: %v", err)
+	}
+	if r := s.check(t, "Temp", "+962790320018", tcode); r.Status != 404 {
+		t.Fatalf("a code of the deleted service: %d %s", r.Status, r.Raw)
+	}
+	if err := tw.VerifyV2.DeleteService(*tmp.Sid); restErr(err).Status != 404 {
+		t.Fatalf("deleting it twice: %v", err)
+	}
+	if again, err := tw.VerifyV2.CreateService(dp); err != nil || *again.Sid == *tmp.Sid {
+		t.Fatalf("a new service of its name: %+v %v", again, err)
+	}
+
 	// Another account sees none of it.
 	other := mustCreateAccount(t, s)
 	otw := twilioClient(t, &testServer{URL: s.URL, SID: other.SID, Token: other.Token})

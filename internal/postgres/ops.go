@@ -280,6 +280,18 @@ func (s *Store) CreateService(ctx context.Context, svc verification.Service) (ve
 	return out, err
 }
 
+// DeleteService deletes one of the account's services and its
+// verifications (their messages stay in the log).
+func (s *Store) DeleteService(ctx context.Context, accountSID, sid string) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		if err := t.execOne("delete service "+sid, `DELETE FROM services WHERE sid = $1 AND account_sid = $2`, sid, accountSID); err != nil {
+			return err
+		}
+		_, err := t.exec(`DELETE FROM verifications WHERE service_sid = $1 AND account_sid = $2`, sid, accountSID)
+		return err
+	})
+}
+
 // UpdateService stores a service's settings.
 func (s *Store) UpdateService(ctx context.Context, svc verification.Service) error {
 	return s.submit(ctx, normal, func(t *tx) error {

@@ -120,6 +120,18 @@ func (s *Store) UpdateService(ctx context.Context, svc verification.Service) err
 	})
 }
 
+// DeleteService deletes one of the account's services and its
+// verifications (their messages stay in the log).
+func (s *Store) DeleteService(ctx context.Context, accountSID, sid string) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		if err := t.execOne(t.st.deleteService, "delete service "+sid, sid, accountSID); err != nil {
+			return err
+		}
+		_, err := t.exec(t.st.deleteServiceVerifications, sid, accountSID)
+		return err
+	})
+}
+
 // CountCheck counts a check; see verify.Store.
 func (s *Store) CountCheck(ctx context.Context, key verification.Key, max int, now time.Time,
 	judge func(verification.Verification) (verification.Status, []callback.Callback)) (verification.Verification, bool, error) {

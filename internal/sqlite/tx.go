@@ -33,7 +33,7 @@ type stmts struct {
 	retryCallback, claimCallbacks, releaseCallbacks          *sql.Stmt
 	insertSandbox, insertAccount, setSMSURL, updateService   *sql.Stmt
 	setCountries, limitSlots, putLimit, forgetLimits         *sql.Stmt
-	insertLimit                                              *sql.Stmt
+	insertLimit, deleteService, deleteServiceVerifications   *sql.Stmt
 	guardAdd, guardPutBlock, guardLift, guardLiftCounts      *sql.Stmt
 	guardSafeAdd, guardSafeRemove                            *sql.Stmt
 	guardForgetPrefixes, guardForgetCounts, guardForgetBlock *sql.Stmt
@@ -86,6 +86,8 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.service, `SELECT `+serviceCols+` FROM services WHERE account_sid = ? AND name = ?`)
 	p(&s.serviceBySID, `SELECT `+serviceCols+` FROM services WHERE sid = ?`)
 	p(&s.insertService, `INSERT INTO services (`+serviceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_sid, name) DO NOTHING`)
+	p(&s.deleteService, `DELETE FROM services WHERE sid = ? AND account_sid = ?`)
+	p(&s.deleteServiceVerifications, `DELETE FROM verifications WHERE service_sid = ? AND account_sid = ?`)
 	p(&s.updateService, `UPDATE services SET code_length = ?, ttl_ns = ?, events_url = ?, countries = ?, texts = ? WHERE sid = ?`)
 
 	p(&s.latestVerification, `SELECT `+verificationCols+` FROM verifications WHERE account_sid = ? AND service_sid = ? AND to_number = ? ORDER BY created_at DESC, sid DESC LIMIT 1`)

@@ -65,6 +65,7 @@ type Store interface {
 	ForgetGuard(ctx context.Context, prefixesBefore, before time.Time) (int, error)
 	UpdateService(ctx context.Context, svc verification.Service) error
 	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
+	DeleteService(ctx context.Context, accountSID, sid string) error
 	VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error)
 	ReleaseLeases(ctx context.Context) (int, error)
 	Ping(ctx context.Context) error

@@ -32,6 +32,25 @@ var serviceTests = []testCase{
 			t.Errorf("Services of an account with none: %v", got)
 		}
 	}},
+	{"Delete", func(t *testing.T, s Store) {
+		svc := mustSetup(t, s)
+		MustInsertAccount(t, s, newAccount("AC2"))
+		mustStartVerification(t, s, newVerification("AC1", svc.SID, "VE1", to, at(0)))
+		wantNotFound(t, "another account deleting it", s.DeleteService(ctx, "AC2", svc.SID))
+		check(t, "DeleteService", s.DeleteService(ctx, "AC1", svc.SID))
+		_, err := s.ServiceBySID(ctx, svc.SID)
+		wantNotFound(t, "the deleted service", err)
+		_, err = s.VerificationBySID(ctx, "AC1", "VE1")
+		wantNotFound(t, "its verification", err)
+		_, err = s.Message(ctx, "AC1", "SMVE1")
+		check(t, "its message, kept in the log", err)
+		wantNotFound(t, "deleting it again", s.DeleteService(ctx, "AC1", svc.SID))
+		// The name is free again.
+		again, err := s.CreateService(ctx, newService("AC1", "SV2", "login"))
+		if err != nil || again.SID != "SV2" {
+			t.Fatalf("a new service of the deleted one's name: %+v %v", again, err)
+		}
+	}},
 	{"VerificationBySID", func(t *testing.T, s Store) {
 		svc := mustSetup(t, s)
 		v := newVerification("AC1", svc.SID, "VE1", to, at(0))

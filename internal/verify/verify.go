@@ -471,6 +471,16 @@ func (c *serviceCache) put(svc verification.Service, now time.Time) {
 	c.mu.Unlock()
 }
 
+// Forget drops a service from this node's cache (after it changed or was
+// deleted); other nodes see the change within serviceCacheTTL.
+func (s *Service) Forget(svc verification.Service) {
+	c := s.services
+	c.mu.Lock()
+	delete(c.names, serviceKey{svc.AccountSID, svc.Name})
+	delete(c.sids, svc.SID)
+	c.mu.Unlock()
+}
+
 func validServiceName(name string) error {
 	if name == "" {
 		return otpgate.FieldError("service", otpgate.MissingField, ": the name of your app's service, 1-%d characters", MaxServiceName)

@@ -54,6 +54,7 @@ type Store interface {
 	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
 	CreateService(ctx context.Context, svc verification.Service) (verification.Service, error)
 	UpdateService(ctx context.Context, svc verification.Service) error
+	DeleteService(ctx context.Context, accountSID, sid string) error
 	VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error)
 	Resolve(ctx context.Context, rs []verification.Resolution, events []callback.Callback) (int, error)
 }
@@ -86,6 +87,7 @@ func Register(s *api.Server, cfg Config) {
 	s.Authenticated("GET /v2/Services", Dialect, h.listServices)
 	s.Authenticated("GET /v2/Services/{Sid}", Dialect, h.fetchService)
 	s.Authenticated("POST /v2/Services/{Sid}", Dialect, h.updateService)
+	s.Authenticated("DELETE /v2/Services/{Sid}", Dialect, h.deleteService)
 	s.Authenticated("POST /v2/Services/{ServiceSid}/Verifications", Dialect, h.createVerification)
 	s.Authenticated("GET /v2/Services/{ServiceSid}/Verifications/{Sid}", Dialect, h.fetchVerification)
 	s.Authenticated("POST /v2/Services/{ServiceSid}/Verifications/{Sid}", Dialect, h.updateVerification)
@@ -288,7 +290,23 @@ func (h handlers) updateService(w http.ResponseWriter, r *http.Request) error {
 	if err := h.cfg.Store.UpdateService(r.Context(), svc); err != nil {
 		return err
 	}
+	h.cfg.Verify.Forget(svc) // this node's next code uses the new settings
 	api.WriteJSON(w, http.StatusOK, newServiceJSON(baseURL(r), svc))
+	return nil
+}
+
+// deleteService deletes a service and its verifications: their codes stop
+// verifying. Its messages stay in the log.
+func (h handlers) deleteService(w http.ResponseWriter, r *http.Request) error {
+	svc, err := h.service(r.Context(), r, "Sid")
+	if err != nil {
+		return err
+	}
+	if err := h.cfg.Store.DeleteService(r.Context(), svc.AccountSID, svc.SID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	h.cfg.Verify.Forget(svc)
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
