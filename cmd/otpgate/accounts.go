@@ -21,9 +21,12 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(args) > 0 && args[0] == "set" {
 		return runAccountsSet(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && (args[0] == "rotate-token" || args[0] == "disable" || args[0] == "enable") {
+		return runAccountsChange(ctx, args[0], args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprint(stderr, "Usage: otpgate accounts create --name NAME [--json] [--data-dir DIR]\n       otpgate accounts set --sid SID [--sms-url URL] [--countries LIST] [--data-dir DIR]\n")
-		return errors.New("accounts: the subcommands are create and set")
+		fmt.Fprint(stderr, accountsUsage)
+		return errors.New("accounts: the subcommands are create, set, rotate-token, disable and enable")
 	}
 	fs := flag.NewFlagSet("otpgate accounts create", flag.ContinueOnError)
 	name := fs.String("name", "", "the account's name (required)")
@@ -65,6 +68,78 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return json.NewEncoder(stdout).Encode(map[string]string{"sid": c.SID, "auth_token": c.AuthToken})
 	}
 	_, err = fmt.Fprintf(stdout, "Created account %q. The auth token is shown only this once.\n  Account SID: %s\n  Auth token:  %s\n", c.Name, c.SID, c.AuthToken)
+	return err
+}
+
+const accountsUsage = `Usage: otpgate accounts create --name NAME [--json] [--data-dir DIR]
+       otpgate accounts set --sid SID [--sms-url URL] [--countries LIST] [--data-dir DIR]
+       otpgate accounts rotate-token --sid SID [--json] [--data-dir DIR]
+       otpgate accounts disable --sid SID [--data-dir DIR]
+       otpgate accounts enable --sid SID [--data-dir DIR]
+`
+
+// runAccountsChange rotates an account's token (a new one works at once,
+// the old one stops) or disables or enables it. Running servers see it
+// within a quarter second.
+func runAccountsChange(ctx context.Context, what string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("otpgate accounts "+what, flag.ContinueOnError)
+	sid := fs.String("sid", "", "the account's SID (required)")
+	asJSON := fs.Bool("json", false, `rotate-token: print {"sid":"AC...","auth_token":"..."} as JSON`)
+	dataDir := fs.String("data-dir", "./otpgate-data", "the server's data directory (works while the server runs)")
+	db := fs.String("db", "", dbHelp)
+	secretFile := fs.String("secret-file", "", "the server secret, if serve was given one (default: DATA_DIR/secret)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), accountsUsage+`
+rotate-token gives the account a new auth token and prints it (shown only
+once); the old one stops working at once, on every running node within a
+quarter second. disable makes every token of the account fail (401) the same
+way; enable undoes it. For a rotation without downtime, use the API's
+secondary token instead (POST /v1/AuthTokens/Secondary, then Promote).
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	if *sid == "" {
+		return fmt.Errorf("accounts %s: --sid is required", what)
+	}
+	st, err := openStore(ctx, *db, *dataDir, nil, DBOptions{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.Account(ctx, *sid); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("accounts %s: no account %s", what, *sid)
+	} else if err != nil {
+		return err
+	}
+	switch what {
+	case "disable", "enable":
+		if err := st.SetAccountDisabled(ctx, *sid, what == "disable"); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(stdout, "Account %s %sd: running servers apply it within a quarter second\n", *sid, what)
+		return err
+	}
+	secret, err := loadSecret(*secretFile, *dataDir)
+	if err != nil {
+		return err
+	}
+	keys, err := keyring.New(secret)
+	if err != nil {
+		return err
+	}
+	token, err := account.Rotate(ctx, st, keys, *sid)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]string{"sid": *sid, "auth_token": token})
+	}
+	_, err = fmt.Fprintf(stdout, "Account SID: %s\nAuth token:  %s\n(shown only once; the old token stopped working)\n", *sid, token)
 	return err
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/api"
+	"github.com/otpgate/otpgate/internal/api/accountsapi"
 	"github.com/otpgate/otpgate/internal/api/inbox"
 	"github.com/otpgate/otpgate/internal/api/restcomm"
 	"github.com/otpgate/otpgate/internal/api/twilio"
@@ -234,6 +235,7 @@ type Main struct {
 	sweeper    *verify.Sweeper
 	forgetter  *guard.Forgetter
 	pumping    *guard.Pumping
+	stopWatch  context.CancelFunc // the token cache's watch
 	smpp       []*smpp.Connector
 	server     *http.Server
 	listener   net.Listener
@@ -403,6 +405,11 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := auth.Load(ctx); err != nil {
 		return err
 	}
+	// A token rotated or an account disabled on any node (or by the CLI)
+	// stops working here within a quarter second.
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	m.stopWatch = stopWatch
+	go auth.Watch(watchCtx, 250*time.Millisecond)
 	pumping := m.pumping
 	health := func() map[string]string {
 		switch {
@@ -416,6 +423,7 @@ func (m *Main) Run(ctx context.Context) error {
 	srv := api.New(api.Config{Auth: auth, Logger: log, Ready: m.store.Ping, Health: health})
 	twofa.Register(srv, vs)
 	twofa.RegisterGeo(srv, guard.GeoAdmin{Store: m.store, Geo: geo})
+	accountsapi.Register(srv, accountsapi.Config{Store: m.store, Keys: m.keys, Auth: auth, Clock: m.Clock})
 	verifyv2.Register(srv, verifyv2.Config{Store: m.store, Verify: vs, CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL,
 		Sender: m.Config.VerifySender, AfterEvent: m.webhooks.Wake, Clock: m.Clock})
 	if pumping != nil {
@@ -558,6 +566,10 @@ func (m *Main) Close() error {
 	if m.forgetter != nil {
 		m.forgetter.Stop()
 		m.forgetter = nil
+	}
+	if m.stopWatch != nil {
+		m.stopWatch()
+		m.stopWatch = nil
 	}
 	if m.pumping != nil {
 		m.pumping.Stop() // a last share of its counts

@@ -59,6 +59,12 @@ type Store interface {
 	UpdateService(ctx context.Context, svc verification.Service) error
 	// Services returns an account's services, oldest first.
 	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
+	// Token rotation and disabling (account.TokenStore).
+	SetSecondaryToken(ctx context.Context, sid string, hash, sealed []byte, at time.Time) error
+	DeleteSecondaryToken(ctx context.Context, sid string) error
+	PromoteSecondaryToken(ctx context.Context, sid string) error
+	SetPrimaryToken(ctx context.Context, sid string, hash, sealed []byte) error
+	SetAccountDisabled(ctx context.Context, sid string, disabled bool) error
 	// DeleteService deletes an account's service and its verifications.
 	DeleteService(ctx context.Context, accountSID, sid string) error
 	// VerificationBySID returns one of an account's verifications.

@@ -33,6 +33,12 @@ type Account struct {
 	// comma-separated, or "*" for anywhere; "" for the server's region.
 	Countries string
 	CreatedAt time.Time
+	// SecondaryHash is the secondary auth token's hash (nil for none): it
+	// authenticates too, until promoted or deleted.
+	SecondaryHash      []byte
+	SecondaryCreatedAt time.Time
+	// Disabled accounts authenticate with no token.
+	Disabled bool
 }
 
 // Store keeps accounts.
@@ -82,23 +88,72 @@ func Create(ctx context.Context, st Store, sealer Sealer, name string, now time.
 	return c, nil
 }
 
+// TokenStore changes accounts' tokens and whether they are disabled.
+type TokenStore interface {
+	SetSecondaryToken(ctx context.Context, sid string, hash, sealed []byte, at time.Time) error
+	DeleteSecondaryToken(ctx context.Context, sid string) error
+	PromoteSecondaryToken(ctx context.Context, sid string) error
+	SetPrimaryToken(ctx context.Context, sid string, hash, sealed []byte) error
+	SetAccountDisabled(ctx context.Context, sid string, disabled bool) error
+}
+
+// newToken makes an auth token for an account: the token, its hash and its
+// sealed copy (nil without a sealer).
+func newToken(sid string, sealer Sealer) (token string, hash, sealed []byte) {
+	var b [16]byte
+	rand.Read(b[:])
+	token = hex.EncodeToString(b[:])
+	h := sha256.Sum256([]byte(token))
+	if sealer != nil {
+		sealed = sealer.Seal(TokenAAD(sid), []byte(token))
+	}
+	return token, h[:], sealed
+}
+
+// CreateSecondary gives an account a new secondary auth token (replacing
+// one it had) and returns it: both tokens work until it is promoted or
+// deleted.
+func CreateSecondary(ctx context.Context, st TokenStore, sealer Sealer, sid string, now time.Time) (string, error) {
+	token, h, sealed := newToken(sid, sealer)
+	if err := st.SetSecondaryToken(ctx, sid, h, sealed, now.UTC()); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// Rotate gives an account a new primary token at once (the old one stops
+// working) and returns it.
+func Rotate(ctx context.Context, st TokenStore, sealer Sealer, sid string) (string, error) {
+	token, h, sealed := newToken(sid, sealer)
+	if err := st.SetPrimaryToken(ctx, sid, h, sealed); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
 // Authenticator checks account SIDs and tokens against an in-memory copy of
-// the accounts table. A failed check first re-reads the table if it changed
-// (an account may have been created by `otpgate accounts create` a moment
-// ago), then checks again. An unknown SID and a wrong token take the same
-// path: hash, compare against a stored or a dummy hash, refresh check, compare.
+// the accounts table: each account's primary token and, while it has one,
+// its secondary token; a disabled account has none. A failed check first
+// re-reads the table if it changed (an account may have been created by
+// `otpgate accounts create` a moment ago), then checks again. An unknown
+// SID and a wrong token take the same path: hash, compare against stored
+// or dummy hashes, refresh check, compare. Watch keeps the copy fresh, so a
+// token promoted, rotated or deleted, or an account disabled, stops working
+// within its interval on every node.
 type Authenticator struct {
 	store Store
 
 	mu       sync.RWMutex
-	accounts map[string][]byte // SID -> token hash
+	accounts map[string]tokens
 	version  int64
 	loaded   bool
 }
 
+type tokens struct{ primary, secondary []byte }
+
 // NewAuthenticator returns an Authenticator reading from st.
 func NewAuthenticator(st Store) *Authenticator {
-	return &Authenticator{store: st, accounts: map[string][]byte{}}
+	return &Authenticator{store: st, accounts: map[string]tokens{}}
 }
 
 var dummyHash = sha256.Sum256([]byte("otpgate: no such account"))
@@ -109,7 +164,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, sid, token string) err
 	if a.check(sid, h[:]) {
 		return nil
 	}
-	if err := a.refresh(ctx); err != nil {
+	if err := a.Refresh(ctx); err != nil {
 		return err
 	}
 	if a.check(sid, h[:]) {
@@ -123,15 +178,22 @@ var ErrUnauthorized = errors.New("unknown account or wrong auth token")
 
 func (a *Authenticator) check(sid string, h []byte) bool {
 	a.mu.RLock()
-	want, ok := a.accounts[sid]
+	t, ok := a.accounts[sid]
 	a.mu.RUnlock()
+	primary, secondary := t.primary, t.secondary
 	if !ok {
-		want = dummyHash[:]
+		primary = dummyHash[:]
 	}
-	return subtle.ConstantTimeCompare(h, want) == 1 && ok
+	if secondary == nil {
+		secondary = dummyHash[:]
+	}
+	match := subtle.ConstantTimeCompare(h, primary) | subtle.ConstantTimeCompare(h, secondary)
+	return match == 1 && ok
 }
 
-func (a *Authenticator) refresh(ctx context.Context) error {
+// Refresh re-reads the accounts if they changed (at once, after this node
+// changed one).
+func (a *Authenticator) Refresh(ctx context.Context) error {
 	v, err := a.store.AccountsVersion(ctx)
 	if err != nil {
 		return err
@@ -146,9 +208,11 @@ func (a *Authenticator) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m := make(map[string][]byte, len(all))
+	m := make(map[string]tokens, len(all))
 	for _, acc := range all {
-		m[acc.SID] = acc.TokenHash
+		if !acc.Disabled {
+			m[acc.SID] = tokens{acc.TokenHash, acc.SecondaryHash}
+		}
 	}
 	a.mu.Lock()
 	a.accounts, a.version, a.loaded = m, v, true
@@ -157,4 +221,19 @@ func (a *Authenticator) refresh(ctx context.Context) error {
 }
 
 // Load reads every account now (at start-up), so the first request is not slower.
-func (a *Authenticator) Load(ctx context.Context) error { return a.refresh(ctx) }
+func (a *Authenticator) Load(ctx context.Context) error { return a.Refresh(ctx) }
+
+// Watch re-reads the accounts whenever they change, checking every interval,
+// until ctx ends; failures are retried at the next tick (the copy stays).
+func (a *Authenticator) Watch(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.Refresh(ctx)
+		}
+	}
+}

@@ -31,8 +31,11 @@ func asBool(v any) bool {
 }
 
 var copyTables = []copyTable{
-	{name: "accounts", read: `SELECT sid, name, token_hash, created_at, token_sealed, sms_url, countries FROM accounts ORDER BY rowid`,
-		columns: []string{"sid", "name", "token_hash", "created_at", "token_sealed", "sms_url", "countries"}},
+	{name: "accounts", read: `SELECT sid, name, token_hash, created_at, token_sealed, sms_url, countries,
+			secondary_hash, secondary_sealed, secondary_created_at, disabled, rev FROM accounts ORDER BY rowid`,
+		columns: []string{"sid", "name", "token_hash", "created_at", "token_sealed", "sms_url", "countries",
+			"secondary_hash", "secondary_sealed", "secondary_created_at", "disabled", "rev"},
+		convert: func(r []any) []any { r[10] = asBool(r[10]); return r }},
 	{name: "services", read: `SELECT sid, account_sid, name, code_length, ttl_ns, created_at, events_url, countries, texts FROM services`,
 		columns: []string{"sid", "account_sid", "name", "code_length", "ttl_ns", "created_at", "events_url", "countries", "texts"}},
 	{name: "verifications", read: `SELECT ` + verificationCols + ` FROM verifications`,

@@ -840,3 +840,49 @@ func (s *Store) SetAccountSMSURL(ctx context.Context, sid, url string) error {
 		return t.execOne("set sms_url of account "+sid, `UPDATE accounts SET sms_url = $1 WHERE sid = $2`, url, sid)
 	})
 }
+
+// SetSecondaryToken gives an account a secondary auth token (replacing one
+// it had); see account.Tokens.
+func (s *Store) SetSecondaryToken(ctx context.Context, sid string, hash, sealed []byte, at time.Time) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		return t.execOne("set the secondary token of account "+sid,
+			`UPDATE accounts SET secondary_hash = $1, secondary_sealed = $2, secondary_created_at = $3, rev = rev + 1 WHERE sid = $4`,
+			hash, sealed, nanos(at), sid)
+	})
+}
+
+// DeleteSecondaryToken removes an account's secondary token; ErrNotFound if
+// it has none.
+func (s *Store) DeleteSecondaryToken(ctx context.Context, sid string) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		return t.execOne("delete the secondary token of account "+sid,
+			`UPDATE accounts SET secondary_hash = NULL, secondary_sealed = NULL, secondary_created_at = 0, rev = rev + 1
+			WHERE sid = $1 AND secondary_hash IS NOT NULL`, sid)
+	})
+}
+
+// PromoteSecondaryToken makes an account's secondary token its primary one
+// (the old primary stops working); ErrNotFound if it has none.
+func (s *Store) PromoteSecondaryToken(ctx context.Context, sid string) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		return t.execOne("promote the secondary token of account "+sid,
+			`UPDATE accounts SET token_hash = secondary_hash, token_sealed = secondary_sealed,
+			secondary_hash = NULL, secondary_sealed = NULL, secondary_created_at = 0, rev = rev + 1 WHERE sid = $1 AND secondary_hash IS NOT NULL`, sid)
+	})
+}
+
+// SetPrimaryToken replaces an account's primary token.
+func (s *Store) SetPrimaryToken(ctx context.Context, sid string, hash, sealed []byte) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		return t.execOne("set the token of account "+sid, `UPDATE accounts SET token_hash = $1, token_sealed = $2, rev = rev + 1 WHERE sid = $3`,
+			hash, sealed, sid)
+	})
+}
+
+// SetAccountDisabled disables an account (no token authenticates it) or
+// enables it again.
+func (s *Store) SetAccountDisabled(ctx context.Context, sid string, disabled bool) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		return t.execOne("disable account "+sid, `UPDATE accounts SET disabled = $1, rev = rev + 1 WHERE sid = $2`, disabled, sid)
+	})
+}

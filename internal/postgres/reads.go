@@ -19,8 +19,8 @@ import (
 func (s *Store) Account(ctx context.Context, sid string) (account.Account, error) {
 	var a account.Account
 	var created int64
-	err := s.pool.QueryRow(ctx, `SELECT sid, name, token_hash, created_at, sms_url, countries FROM accounts WHERE sid = $1`, sid).
-		Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SMSURL, &a.Countries)
+	err := s.pool.QueryRow(ctx, `SELECT sid, name, token_hash, created_at, sms_url, countries, disabled FROM accounts WHERE sid = $1`, sid).
+		Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SMSURL, &a.Countries, &a.Disabled)
 	if err != nil {
 		return account.Account{}, unavailable(notFound(err))
 	}
@@ -30,7 +30,7 @@ func (s *Store) Account(ctx context.Context, sid string) (account.Account, error
 
 // Accounts returns every account.
 func (s *Store) Accounts(ctx context.Context) ([]account.Account, error) {
-	rows, err := s.pool.Query(ctx, `SELECT sid, name, token_hash, created_at FROM accounts ORDER BY seq`)
+	rows, err := s.pool.Query(ctx, `SELECT sid, name, token_hash, created_at, secondary_hash, secondary_created_at, disabled FROM accounts ORDER BY seq`)
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -38,20 +38,26 @@ func (s *Store) Accounts(ctx context.Context) ([]account.Account, error) {
 	var out []account.Account
 	for rows.Next() {
 		var a account.Account
-		var created int64
-		if err := rows.Scan(&a.SID, &a.Name, &a.TokenHash, &created); err != nil {
+		var created, secondary int64
+		if err := rows.Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SecondaryHash, &secondary, &a.Disabled); err != nil {
 			return nil, err
 		}
 		a.CreatedAt = fromNanos(created)
+		if len(a.SecondaryHash) > 0 {
+			a.SecondaryCreatedAt = fromNanos(secondary)
+		} else {
+			a.SecondaryHash = nil
+		}
 		out = append(out, a)
 	}
 	return out, unavailable(rows.Err())
 }
 
-// AccountsVersion changes whenever an account is added or removed.
+// AccountsVersion changes whenever an account is added or removed, or its
+// tokens or its being disabled change.
 func (s *Store) AccountsVersion(ctx context.Context) (int64, error) {
 	var v int64
-	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) * 1000003 + count(*) FROM accounts`).Scan(&v)
+	err := s.pool.QueryRow(ctx, `SELECT (coalesce(max(seq), 0) * 1000003 + count(*) + coalesce(sum(rev), 0) * 7919)::bigint FROM accounts`).Scan(&v)
 	return v, unavailable(err)
 }
 

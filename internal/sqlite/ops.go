@@ -621,3 +621,42 @@ func (s *Store) SetAccountSMSURL(ctx context.Context, sid, url string) error {
 		return t.execOne(t.st.setSMSURL, "set sms_url of account "+sid, url, sid)
 	})
 }
+
+// SetSecondaryToken gives an account a secondary auth token (replacing one
+// it had); see account.Tokens.
+func (s *Store) SetSecondaryToken(ctx context.Context, sid string, hash, sealed []byte, at time.Time) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		return t.execOne(t.st.setSecondary, "set the secondary token of account "+sid, hash, sealed, nanos(at), sid)
+	})
+}
+
+// DeleteSecondaryToken removes an account's secondary token; ErrNotFound if
+// it has none.
+func (s *Store) DeleteSecondaryToken(ctx context.Context, sid string) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		return t.execOne(t.st.deleteSecondary, "delete the secondary token of account "+sid, sid)
+	})
+}
+
+// PromoteSecondaryToken makes an account's secondary token its primary one
+// (the old primary stops working); ErrNotFound if it has none.
+func (s *Store) PromoteSecondaryToken(ctx context.Context, sid string) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		return t.execOne(t.st.promoteSecondary, "promote the secondary token of account "+sid, sid)
+	})
+}
+
+// SetPrimaryToken replaces an account's primary token.
+func (s *Store) SetPrimaryToken(ctx context.Context, sid string, hash, sealed []byte) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		return t.execOne(t.st.setPrimary, "set the token of account "+sid, hash, sealed, sid)
+	})
+}
+
+// SetAccountDisabled disables an account (no token authenticates it) or
+// enables it again.
+func (s *Store) SetAccountDisabled(ctx context.Context, sid string, disabled bool) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		return t.execOne(t.st.setDisabled, "disable account "+sid, disabled, sid)
+	})
+}

@@ -34,6 +34,8 @@ type stmts struct {
 	insertSandbox, insertAccount, setSMSURL, updateService   *sql.Stmt
 	setCountries, limitSlots, putLimit, forgetLimits         *sql.Stmt
 	insertLimit, deleteService, deleteServiceVerifications   *sql.Stmt
+	setSecondary, deleteSecondary, promoteSecondary          *sql.Stmt
+	setPrimary, setDisabled                                  *sql.Stmt
 	guardAdd, guardPutBlock, guardLift, guardLiftCounts      *sql.Stmt
 	guardSafeAdd, guardSafeRemove                            *sql.Stmt
 	guardForgetPrefixes, guardForgetCounts, guardForgetBlock *sql.Stmt
@@ -165,6 +167,13 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.insertAccount, `INSERT INTO accounts (sid, name, token_hash, created_at, token_sealed) VALUES (?, ?, ?, ?, ?)`)
 	p(&s.setSMSURL, `UPDATE accounts SET sms_url = ? WHERE sid = ?`)
 	p(&s.setCountries, `UPDATE accounts SET countries = ? WHERE sid = ?`)
+	p(&s.setSecondary, `UPDATE accounts SET secondary_hash = ?, secondary_sealed = ?, secondary_created_at = ?, rev = rev + 1 WHERE sid = ?`)
+	p(&s.deleteSecondary, `UPDATE accounts SET secondary_hash = NULL, secondary_sealed = NULL, secondary_created_at = 0, rev = rev + 1
+		WHERE sid = ? AND secondary_hash IS NOT NULL`)
+	p(&s.promoteSecondary, `UPDATE accounts SET token_hash = secondary_hash, token_sealed = secondary_sealed,
+		secondary_hash = NULL, secondary_sealed = NULL, secondary_created_at = 0, rev = rev + 1 WHERE sid = ? AND secondary_hash IS NOT NULL`)
+	p(&s.setPrimary, `UPDATE accounts SET token_hash = ?, token_sealed = ?, rev = rev + 1 WHERE sid = ?`)
+	p(&s.setDisabled, `UPDATE accounts SET disabled = ?, rev = rev + 1 WHERE sid = ?`)
 	p(&s.limitSlots, `SELECT slots FROM rate_limits WHERE key = ?`)
 	p(&s.putLimit, `INSERT INTO rate_limits (key, slots, forget_at) VALUES (?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET slots = excluded.slots, forget_at = excluded.forget_at`)

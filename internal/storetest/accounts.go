@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"slices"
@@ -11,6 +12,76 @@ import (
 )
 
 var accountTests = []testCase{
+	{"Tokens", func(t *testing.T, s Store) {
+		MustInsertAccount(t, s, newAccount("AC1"))
+		MustInsertAccount(t, s, newAccount("AC2"))
+		v0, err := s.AccountsVersion(ctx)
+		check(t, "AccountsVersion", err)
+		changed := func(what string) {
+			t.Helper()
+			v, err := s.AccountsVersion(ctx)
+			check(t, "AccountsVersion", err)
+			if v == v0 {
+				t.Errorf("AccountsVersion unchanged after %s", what)
+			}
+			v0 = v
+		}
+		byID := func() map[string]account.Account {
+			all, err := s.Accounts(ctx)
+			check(t, "Accounts", err)
+			m := map[string]account.Account{}
+			for _, a := range all {
+				m[a.SID] = a
+			}
+			return m
+		}
+		wantNotFound(t, "DeleteSecondaryToken without one", s.DeleteSecondaryToken(ctx, "AC1"))
+		wantNotFound(t, "PromoteSecondaryToken without one", s.PromoteSecondaryToken(ctx, "AC1"))
+		check(t, "SetSecondaryToken", s.SetSecondaryToken(ctx, "AC1", hash("second"), []byte("sealed second"), at(time.Hour)))
+		changed("a secondary token")
+		a := byID()["AC1"]
+		if !bytes.Equal(a.SecondaryHash, hash("second")) || !a.SecondaryCreatedAt.Equal(at(time.Hour)) || !bytes.Equal(a.TokenHash, hash("token AC1")) {
+			t.Fatalf("with a secondary token: %+v", a)
+		}
+		if b := byID()["AC2"]; b.SecondaryHash != nil {
+			t.Fatalf("another account got a secondary token: %+v", b)
+		}
+		check(t, "PromoteSecondaryToken", s.PromoteSecondaryToken(ctx, "AC1"))
+		changed("a promotion")
+		a = byID()["AC1"]
+		if !bytes.Equal(a.TokenHash, hash("second")) || a.SecondaryHash != nil {
+			t.Fatalf("after the promotion: %+v", a)
+		}
+		sealed, err := s.AccountTokenSealed(ctx, "AC1")
+		if err != nil || string(sealed) != "sealed second" {
+			t.Fatalf("the sealed token after the promotion: %q %v", sealed, err)
+		}
+		wantNotFound(t, "PromoteSecondaryToken again", s.PromoteSecondaryToken(ctx, "AC1"))
+		check(t, "SetSecondaryToken", s.SetSecondaryToken(ctx, "AC1", hash("third"), nil, at(2*time.Hour)))
+		check(t, "DeleteSecondaryToken", s.DeleteSecondaryToken(ctx, "AC1"))
+		changed("deleting a secondary token")
+		if a := byID()["AC1"]; a.SecondaryHash != nil || !bytes.Equal(a.TokenHash, hash("second")) {
+			t.Fatalf("after deleting the secondary: %+v", a)
+		}
+		check(t, "SetPrimaryToken", s.SetPrimaryToken(ctx, "AC1", hash("fourth"), []byte("sealed fourth")))
+		changed("a new primary token")
+		if a := byID()["AC1"]; !bytes.Equal(a.TokenHash, hash("fourth")) {
+			t.Fatalf("after SetPrimaryToken: %+v", a)
+		}
+		check(t, "SetAccountDisabled", s.SetAccountDisabled(ctx, "AC2", true))
+		changed("disabling an account")
+		if a, err := s.Account(ctx, "AC2"); err != nil || !a.Disabled || !byID()["AC2"].Disabled || byID()["AC1"].Disabled {
+			t.Fatalf("after disabling AC2: %+v %v", a, err)
+		}
+		check(t, "SetAccountDisabled", s.SetAccountDisabled(ctx, "AC2", false))
+		changed("enabling it")
+		if byID()["AC2"].Disabled {
+			t.Fatal("AC2 still disabled")
+		}
+		wantNotFound(t, "SetPrimaryToken of an unknown account", s.SetPrimaryToken(ctx, "AC9", hash("x"), nil))
+		wantNotFound(t, "SetAccountDisabled of an unknown account", s.SetAccountDisabled(ctx, "AC9", true))
+		wantNotFound(t, "SetSecondaryToken of an unknown account", s.SetSecondaryToken(ctx, "AC9", hash("x"), nil, at(0)))
+	}},
 	{"InsertThenReadAndUnknown", func(t *testing.T, s Store) {
 		if all, err := s.Accounts(ctx); err != nil || len(all) != 0 {
 			t.Errorf("Accounts of an empty store = %v, %v; want none, nil", all, err)

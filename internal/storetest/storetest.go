@@ -66,6 +66,7 @@ type Store interface {
 	UpdateService(ctx context.Context, svc verification.Service) error
 	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
 	DeleteService(ctx context.Context, accountSID, sid string) error
+	account.TokenStore
 	VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error)
 	ReleaseLeases(ctx context.Context) (int, error)
 	Ping(ctx context.Context) error
