@@ -425,7 +425,7 @@ func (m *Main) Run(ctx context.Context) error {
 	twofa.RegisterGeo(srv, guard.GeoAdmin{Store: m.store, Geo: geo})
 	accountsapi.Register(srv, accountsapi.Config{Store: m.store, Keys: m.keys, Auth: auth, Clock: m.Clock})
 	verifyv2.Register(srv, verifyv2.Config{Store: m.store, Verify: vs, CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL,
-		Sender: m.Config.VerifySender, AfterEvent: m.webhooks.Wake, Clock: m.Clock})
+		Sender: m.Config.VerifySender, AfterEvent: m.webhooks.Wake, URLs: policy, Clock: m.Clock})
 	if pumping != nil {
 		twofa.RegisterGuard(srv, pumping)
 	}

@@ -4,6 +4,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/guard"
 )
 
 // lastBody is the newest message's text in the sandbox inbox for number.
@@ -90,5 +93,78 @@ func TestCodeTexts(t *testing.T) {
 		if r := form(tc.path, tc.params); r.Status != 400 || !strings.Contains(r.str("message"), tc.names) {
 			t.Errorf("%s %v: %d %s, want 400 naming %s", tc.path, tc.params, r.Status, r.Raw, tc.names)
 		}
+	}
+}
+
+// Verify v2's service settings beyond the text: the do-not-share warning
+// (in the code's language), custom codes (refused until enabled), the code
+// lifetime, the events URL (checked like a callback URL), and DeviceIp
+// limiting codes like a rate_limit_key.
+func TestVerifyV2ServiceSettings(t *testing.T) {
+	s := mustServeWith(t, nil, func(c *ServeConfig) {
+		c.Limits.PerKey = guard.Rate{Max: 1, Window: time.Hour}
+		c.WebhookAllowPrivate = true // the test's events URL is on loopback
+	})
+	form := func(path string, v url.Values) response {
+		t.Helper()
+		return call(t, "POST", s.URL+path, s.SID, s.Token, "application/x-www-form-urlencoded", v.Encode())
+	}
+	svc := form("/v2/Services", url.Values{"FriendlyName": {"Bank"}, "DoNotShareWarningEnabled": {"true"}, "CodeTtlSeconds": {"120"}})
+	if svc.Status != 201 || svc.Body["do_not_share_warning_enabled"] != true || svc.num("code_ttl_seconds") != 120 || svc.Body["custom_code_enabled"] != false {
+		t.Fatalf("create: %d %s", svc.Status, svc.Raw)
+	}
+	va := svc.str("sid")
+	verify := func(v url.Values) response {
+		t.Helper()
+		v.Set("Channel", "sms")
+		return form("/v2/Services/"+va+"/Verifications", v)
+	}
+	if r := verify(url.Values{"To": {"+962790350001"}}); r.Status != 201 {
+		t.Fatalf("verification: %d %s", r.Status, r.Raw)
+	}
+	code := s.codes(t, "+962790350001", 1)[0]
+	if body := s.lastBody(t, "+962790350001"); body != "Your Bank verification code is: "+code+"\nDon't share this code with anyone." {
+		t.Fatalf("with the warning: %q", body)
+	}
+	if r := verify(url.Values{"To": {"+962790350002"}, "Locale": {"ar"}}); r.Status != 201 {
+		t.Fatal(r.Raw)
+	}
+	if body := s.lastBody(t, "+962790350002"); !strings.HasSuffix(body, "\nلا تشارك هذا الرمز مع أحد.") {
+		t.Fatalf("the Arabic warning: %q", body)
+	}
+	// Custom codes: refused, then enabled.
+	if r := verify(url.Values{"To": {"+962790350003"}, "CustomCode": {"1357"}}); r.Status != 400 || !strings.Contains(r.str("message"), "'CustomCode'") {
+		t.Fatalf("a custom code, not enabled: %d %s", r.Status, r.Raw)
+	}
+	if r := form("/v2/Services/"+va, url.Values{"CustomCodeEnabled": {"true"}}); r.Status != 200 || r.Body["custom_code_enabled"] != true {
+		t.Fatalf("enable custom codes: %d %s", r.Status, r.Raw)
+	}
+	if r := verify(url.Values{"To": {"+962790350003"}, "CustomCode": {"12"}}); r.Status != 400 || !strings.Contains(r.str("message"), "'CustomCode'") {
+		t.Fatalf("a 2-digit custom code: %d %s", r.Status, r.Raw)
+	}
+	if r := verify(url.Values{"To": {"+962790350003"}, "CustomCode": {"1357"}}); r.Status != 201 {
+		t.Fatalf("a custom code: %d %s", r.Status, r.Raw)
+	}
+	if c := s.codes(t, "+962790350003", 1)[0]; c != "1357" {
+		t.Fatalf("the custom code sent: %q", c)
+	}
+	if r := form("/v2/Services/"+va+"/VerificationCheck", url.Values{"To": {"+962790350003"}, "Code": {"1357"}}); r.str("status") != "approved" {
+		t.Fatalf("checking the custom code: %s", r.Raw)
+	}
+	// The events URL is checked like a callback URL; the lifetime's range.
+	for _, bad := range []url.Values{{"EventsUrl": {"ftp://example.com/x"}}, {"EventsUrl": {"not a URL"}}, {"CodeTtlSeconds": {"30"}}} {
+		if r := form("/v2/Services/"+va, bad); r.Status != 400 {
+			t.Errorf("update %v: %d %s, want 400", bad, r.Status, r.Raw)
+		}
+	}
+	if r := form("/v2/Services/"+va, url.Values{"EventsUrl": {"http://127.0.0.1:9/events"}}); r.Status != 200 || r.str("events_url") != "http://127.0.0.1:9/events" {
+		t.Fatalf("an events URL: %d %s", r.Status, r.Raw)
+	}
+	// DeviceIp limits codes like a rate_limit_key (here 1 an hour).
+	if r := verify(url.Values{"To": {"+962790350004"}, "DeviceIp": {"203.0.113.9"}}); r.Status != 201 {
+		t.Fatal(r.Raw)
+	}
+	if r := verify(url.Values{"To": {"+962790350005"}, "DeviceIp": {"203.0.113.9"}}); r.Status != 429 || r.num("code") != 60203 {
+		t.Fatalf("a second code from one device IP under a limit of 1: %d %s", r.Status, r.Raw)
 	}
 }

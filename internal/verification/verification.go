@@ -66,11 +66,17 @@ type Texts struct {
 	// WebOTPDomain, when set, ends each code SMS with "@domain #code" (the
 	// WebOTP API's line), for browsers to fill the code in.
 	WebOTPDomain string `json:"webotp_domain,omitempty"`
+	// DoNotShare, when true, adds a line asking the user to share the
+	// code with nobody (Verify v2's DoNotShareWarningEnabled).
+	DoNotShare bool `json:"do_not_share,omitempty"`
+	// CustomCode, when true, lets a request bring its own code (Verify v2's
+	// CustomCodeEnabled and CustomCode).
+	CustomCode bool `json:"custom_code,omitempty"`
 }
 
 // EncodeTexts is t as a store keeps it ("" for none).
 func EncodeTexts(t Texts) string {
-	if t.Locale == "" && !t.ByCountry && len(t.Templates) == 0 && t.WebOTPDomain == "" {
+	if t.Locale == "" && !t.ByCountry && len(t.Templates) == 0 && t.WebOTPDomain == "" && !t.DoNotShare && !t.CustomCode {
 		return ""
 	}
 	b, _ := json.Marshal(t) // strings, a bool and a map of strings always marshal

@@ -20,6 +20,12 @@ var builtinTexts = map[string]string{
 	"ar": "رمز التحقق الخاص بك في {friendly_name} هو {code}",
 }
 
+// doNotShare is the line a service with DoNotShare adds, per locale.
+var doNotShare = map[string]string{
+	"en": "Don't share this code with anyone.",
+	"ar": "لا تشارك هذا الرمز مع أحد.",
+}
+
 // FriendlyNamePlaceholder is where a text names the service.
 const FriendlyNamePlaceholder = "{friendly_name}"
 
@@ -107,8 +113,16 @@ func validAppHash(h string) error {
 // WebOTP domain, its last line is "@domain #code" (the WebOTP API's). It
 // returns the text and the text with the code masked (for the message log).
 func render(tmpl, name, code, appHash, webOTP string) (text, shown string) {
+	return renderWarned(tmpl, "", name, code, appHash, webOTP)
+}
+
+// renderWarned is render with a warning line after the text ("" for none).
+func renderWarned(tmpl, warning, name, code, appHash, webOTP string) (text, shown string) {
 	mask := strings.Repeat("*", len(code))
 	body := strings.ReplaceAll(tmpl, FriendlyNamePlaceholder, name)
+	if warning != "" {
+		body += "\n" + warning
+	}
 	text, shown = strings.ReplaceAll(body, Placeholder, code), strings.ReplaceAll(body, Placeholder, mask)
 	switch {
 	case appHash != "":

@@ -146,6 +146,10 @@ type SendRequest struct {
 	// FriendlyName, if set, names the service in the text instead of its
 	// name (Verify v2's CustomFriendlyName).
 	FriendlyName string
+	// CustomCode, if set, is the code to send instead of a random one
+	// (Verify v2's CustomCode): 4-10 digits, and only for a service with
+	// CustomCode enabled.
+	CustomCode string
 }
 
 // MaxRateLimitKey is the longest rate_limit_key accepted, in characters.
@@ -175,6 +179,13 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	}
 	if err := validFriendlyName(req.FriendlyName); err != nil {
 		return SendResult{}, err
+	}
+	if req.CustomCode != "" {
+		c, ok := phone.NormalizeCode(req.CustomCode)
+		if !ok || len(c) < verification.MinCodeLength || len(c) > verification.MaxCodeLength {
+			return SendResult{}, otpgate.FieldError("custom_code", otpgate.InvalidField, ": %d-%d digits", verification.MinCodeLength, verification.MaxCodeLength)
+		}
+		req.CustomCode = c
 	}
 	if err := validRateLimitKey(req.RateLimitKey); err != nil {
 		return SendResult{}, err
@@ -213,13 +224,22 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 // compose decides what a send does to the number's verification (from the
 // newest one when read, else a new one) and makes the code SMS.
 func (s *Service) compose(ctx context.Context, svc verification.Service, snd pipeline.Send, req SendRequest, read bool) (pipeline.Composed, error) {
-	tmpl := req.Body
+	if req.CustomCode != "" && !svc.Texts.CustomCode {
+		return pipeline.Composed{}, otpgate.FieldError("custom_code", otpgate.InvalidField,
+			": custom codes are not enabled for service %q (set CustomCodeEnabled on it first)", svc.Name)
+	}
+		tmpl, warning := req.Body, ""
 	if tmpl == "" {
 		loc, err := locale(svc, req.Locale, snd.To.Region)
 		if err != nil {
 			return pipeline.Composed{}, err
 		}
 		tmpl = template(svc, loc)
+		if svc.Texts.DoNotShare {
+			if warning = doNotShare[loc]; warning == "" {
+				warning = doNotShare["en"]
+			}
+		}
 	}
 	name := req.FriendlyName
 	if name == "" {
@@ -255,12 +275,15 @@ func (s *Service) compose(ctx context.Context, svc verification.Service, snd pip
 			To: key.To, Channel: "sms", Status: verification.Pending, CreatedAt: now,
 		}}
 	}
-	code := newCode(svc.CodeLength)
+	code := req.CustomCode
+	if code == "" {
+		code = newCode(svc.CodeLength)
+	}
 	expires := now.Add(svc.TTL)
 	ch.V.Codes = append(ch.V.Codes, verification.Code{Hash: s.cfg.Keys.HashCode(ch.V.SID, code), ExpiresAt: expires})
 	ch.V.SendAttempts++
 	ch.V.UpdatedAt, ch.V.ExpiresAt, ch.V.From = now, expires, snd.From
-	body, shown := render(tmpl, name, code, req.AppHash, svc.Texts.WebOTPDomain)
+	body, shown := renderWarned(tmpl, warning, name, code, req.AppHash, svc.Texts.WebOTPDomain)
 	return pipeline.Composed{
 		Body:         body,
 		Shown:        shown,

@@ -43,6 +43,8 @@ var Dialect = &api.Dialect{
 			return "CustomFriendlyName"
 		case "web_otp_domain":
 			return "WebOtpDomain"
+		case "custom_code":
+			return "CustomCode"
 		}
 		return strings.ToUpper(domain[:1]) + domain[1:]
 	},
@@ -71,6 +73,10 @@ type Config struct {
 	// AfterEvent, if set, is called after an event was stored (to wake the
 	// webhook sender).
 	AfterEvent func()
+	// URLs checks a service's EventsUrl (webhook.Policy); nil refuses any.
+	URLs interface {
+		ValidateURL(ctx context.Context, raw string) error
+	}
 	Clock      otpgate.Clock
 }
 
@@ -142,6 +148,7 @@ func newServiceJSON(base string, svc verification.Service) serviceJSON {
 	u := base + "/Services/" + svc.SID
 	out := serviceJSON{
 		SID: svc.SID, AccountSID: svc.AccountSID, FriendlyName: svc.Name, CodeLength: svc.CodeLength,
+		DoNotShareWarningEnabled: svc.Texts.DoNotShare, CustomCodeEnabled: svc.Texts.CustomCode,
 		DateCreated: date(svc.CreatedAt), DateUpdated: date(svc.CreatedAt), URL: u,
 		Links:          map[string]string{"verifications": u + "/Verifications", "verification_checks": u + "/VerificationCheck"},
 		CodeTTLSeconds: int(svc.TTL.Seconds()), EventsURL: svc.EventsURL, Countries: svc.Countries,
@@ -159,6 +166,34 @@ func cmpOr(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// settings applies otpgate's other settings of a service's request:
+// CodeTtlSeconds (60-86400) and EventsUrl (where its verification events
+// and SMS-pumping guard blocks are POSTed; empty for none).
+func (h handlers) settings(ctx context.Context, f api.Fields, svc *verification.Service) error {
+	if f.Has("CodeTtlSeconds") {
+		n, err := strconv.Atoi(strings.TrimSpace(f.Get("CodeTtlSeconds")))
+		ttl := time.Duration(n) * time.Second
+		if err != nil || ttl < verification.MinTTL || ttl > verification.MaxTTL {
+			return otpgate.FieldError("codeTtlSeconds", otpgate.InvalidField, " %q: seconds a code stays valid, %d-%d", f.Get("CodeTtlSeconds"),
+				int(verification.MinTTL.Seconds()), int(verification.MaxTTL.Seconds()))
+		}
+		svc.TTL = ttl
+	}
+	if f.Has("EventsUrl") {
+		u := strings.TrimSpace(f.Get("EventsUrl"))
+		if u != "" {
+			if h.cfg.URLs == nil {
+				return otpgate.FieldError("eventsUrl", otpgate.InvalidField, ": this server takes no events URLs")
+			}
+			if err := h.cfg.URLs.ValidateURL(ctx, u); err != nil {
+				return otpgate.FieldError("eventsUrl", otpgate.InvalidField, " %q: %v", u, err)
+			}
+		}
+		svc.EventsURL = u
+	}
+	return texts(f, &svc.Texts)
 }
 
 // texts applies otpgate's text settings of a service's request: Locale,
@@ -181,6 +216,15 @@ func texts(f api.Fields, t *verification.Texts) error {
 			return otpgate.FieldError("localeByCountry", otpgate.InvalidField, " %q: true or false", f.Get("LocaleByCountry"))
 		}
 		byCountry = &b
+	}
+	for name, dst := range map[string]*bool{"DoNotShareWarningEnabled": &t.DoNotShare, "CustomCodeEnabled": &t.CustomCode} {
+		if f.Has(name) {
+			b, err := strconv.ParseBool(strings.TrimSpace(f.Get(name)))
+			if err != nil {
+				return otpgate.FieldError(strings.ToLower(name[:1])+name[1:], otpgate.InvalidField, " %q: true or false", f.Get(name))
+			}
+			*dst = b
+		}
 	}
 	templates := map[string]string{}
 	for k, v := range f {
@@ -216,7 +260,7 @@ func codeLength(f api.Fields, def int) (int, error) {
 // unsupported refuses settings of Twilio's that otpgate does not have, so
 // that nobody believes them applied.
 func unsupported(f api.Fields) error {
-	for _, name := range []string{"CustomCodeEnabled", "LookupEnabled", "Psd2Enabled", "DtmfInputRequired", "DoNotShareWarningEnabled"} {
+	for _, name := range []string{"LookupEnabled", "Psd2Enabled", "DtmfInputRequired"} {
 		if v := strings.TrimSpace(f.Get(name)); v != "" && v != "false" {
 			return otpgate.FieldError(strings.ToLower(name[:1])+name[1:], otpgate.InvalidField, " %q: otpgate does not support it (only false is accepted)", v)
 		}
@@ -242,7 +286,7 @@ func (h handlers) createService(w http.ResponseWriter, r *http.Request) error {
 	}
 	svc := verification.Service{SID: otpgate.NewSID(otpgate.PrefixService), AccountSID: api.Account(r), Name: name,
 		CodeLength: n, TTL: h.cfg.TTL, CreatedAt: h.cfg.Clock.Now().UTC()}
-	if err := texts(f, &svc.Texts); err != nil {
+	if err := h.settings(r.Context(), f, &svc); err != nil {
 		return err
 	}
 	got, err := h.cfg.Store.CreateService(r.Context(), svc)
@@ -281,7 +325,7 @@ func (h handlers) updateService(w http.ResponseWriter, r *http.Request) error {
 	if svc.CodeLength, err = codeLength(f, svc.CodeLength); err != nil {
 		return err
 	}
-	if err := texts(f, &svc.Texts); err != nil {
+	if err := h.settings(r.Context(), f, &svc); err != nil {
 		return err
 	}
 	if err := unsupported(f); err != nil {
@@ -430,15 +474,15 @@ func (h handlers) createVerification(w http.ResponseWriter, r *http.Request) err
 	default:
 		return otpgate.FieldError("channel", otpgate.InvalidField, " %q: otpgate sends codes by sms only (not call, email, whatsapp or others)", ch)
 	}
-	if f.Get("CustomCode") != "" {
-		return otpgate.FieldError("customCode", otpgate.InvalidField, ": custom codes are not enabled for this service (otpgate makes every code)")
-	}
 	key, err := rateLimitKey(f.Get("RateLimits"))
 	if err != nil {
 		return err
 	}
+	if key == "" && strings.TrimSpace(f.Get("DeviceIp")) != "" {
+		key = "device_ip=" + strings.TrimSpace(f.Get("DeviceIp")) // limited like a RateLimits key
+	}
 	req := verify.SendRequest{AccountSID: api.Account(r), Service: svc.Name, To: f.Get("To"), RateLimitKey: key,
-		Locale: f.Get("Locale"), AppHash: f.Get("AppHash"), FriendlyName: f.Get("CustomFriendlyName")}
+		Locale: f.Get("Locale"), AppHash: f.Get("AppHash"), FriendlyName: f.Get("CustomFriendlyName"), CustomCode: f.Get("CustomCode")}
 	res, err := h.cfg.Verify.Send(r.Context(), req)
 	if e, ok := errors.AsType[*otpgate.Error](err); ok && e.Field == "from" && e.Problem == otpgate.MissingField {
 		// The route names no default sender: this server's, for Verify.
