@@ -228,7 +228,7 @@ func (s *Service) compose(ctx context.Context, svc verification.Service, snd pip
 		return pipeline.Composed{}, otpgate.FieldError("custom_code", otpgate.InvalidField,
 			": custom codes are not enabled for service %q (set CustomCodeEnabled on it first)", svc.Name)
 	}
-		tmpl, warning := req.Body, ""
+	tmpl, warning := req.Body, ""
 	if tmpl == "" {
 		loc, err := locale(svc, req.Locale, snd.To.Region)
 		if err != nil {

@@ -77,7 +77,7 @@ type Config struct {
 	URLs interface {
 		ValidateURL(ctx context.Context, raw string) error
 	}
-	Clock      otpgate.Clock
+	Clock otpgate.Clock
 }
 
 // Register adds the Verify v2 routes.
