@@ -125,3 +125,14 @@ func TestLocale(t *testing.T) {
 		t.Fatalf("an unknown locale: %v", err)
 	}
 }
+
+// With the do-not-share warning, each built-in text still fits one SMS with
+// a 10-character name and a 6-digit code.
+func TestWarnedTextsFitOneSMS(t *testing.T) {
+	for _, loc := range []string{"en", "ar"} {
+		text, _ := renderWarned(builtinTexts[loc], doNotShare[loc], "Jordan Pay", "123456", "", "")
+		if info := smsenc.Analyze(text); info.Segments != 1 {
+			t.Errorf("%s with the warning: %d segments (%d units):\n%s", loc, info.Segments, info.Units, text)
+		}
+	}
+}
