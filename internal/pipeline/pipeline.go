@@ -308,9 +308,10 @@ func checkBody(body string) error {
 	if !utf8.ValidString(body) {
 		return otpgate.FieldError("body", otpgate.InvalidField, ": it is not valid UTF-8 text")
 	}
-	if strings.IndexByte(body, 0) >= 0 {
-		// No handset shows it, and PostgreSQL's text cannot store it.
-		return otpgate.FieldError("body", otpgate.InvalidField, ": it contains the character U+0000 (NUL), which an SMS cannot carry")
+	if pos, r, ok := otpgate.BadRune(body, true); !ok {
+		// No handset shows them usefully (NUL, PostgreSQL's text cannot even
+		// store), and bidi overrides make a text read otherwise than it is.
+		return otpgate.FieldError("body", otpgate.InvalidField, "%s", otpgate.RuneProblem(pos, r, true))
 	}
 	if n := utf8.RuneCountInString(body); n > MaxBodyChars {
 		return otpgate.FieldError("body", otpgate.FieldTooLong, ": it is %s characters; at most %d are accepted", strconv.Itoa(n), MaxBodyChars)
@@ -325,6 +326,9 @@ func CheckSender(phones *phone.Parser, from string) (string, error) {
 	from = strings.TrimSpace(from)
 	if from == "" {
 		return "", otpgate.FieldError("from", otpgate.MissingField, ": an alphanumeric sender ID (1-11 characters, at least one letter, e.g. \"MyApp\"), a short code, or a phone number")
+	}
+	if pos, r, ok := otpgate.BadRune(from, false); !ok {
+		return "", otpgate.FieldError("from", otpgate.InvalidField, "%s", otpgate.RuneProblem(pos, r, false))
 	}
 	hasLetter := false
 	for _, r := range from {

@@ -166,6 +166,7 @@ type SendResult struct {
 // Send texts a new code for the service and number: a new verification, or,
 // while one is pending, another code within it.
 func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error) {
+	req.Service = strings.TrimSpace(req.Service)
 	if err := validServiceName(req.Service); err != nil {
 		return SendResult{}, err
 	}
@@ -335,6 +336,7 @@ type CheckResult struct {
 // step of the store, so concurrent wrong guesses are never evaluated more
 // than MaxChecks times.
 func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, error) {
+	req.Service = strings.TrimSpace(req.Service)
 	if err := validServiceName(req.Service); err != nil {
 		return CheckResult{}, err
 	}
@@ -511,10 +513,11 @@ func validServiceName(name string) error {
 	if utf8.RuneCountInString(name) > MaxServiceName || !utf8.ValidString(name) {
 		return otpgate.FieldError("service", otpgate.InvalidField, ": it must be valid text of 1-%d characters", MaxServiceName)
 	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return otpgate.FieldError("service", otpgate.InvalidField, ": it must not contain control characters")
-		}
+	if pos, r, ok := otpgate.BadRune(name, false); !ok {
+		return otpgate.FieldError("service", otpgate.InvalidField, "%s", otpgate.RuneProblem(pos, r, false))
+	}
+	if strings.TrimSpace(name) != name {
+		return otpgate.FieldError("service", otpgate.InvalidField, " %q: it must not begin or end with spaces", name)
 	}
 	return nil
 }
@@ -538,8 +541,8 @@ func validTemplate(tmpl string) error {
 	if !utf8.ValidString(tmpl) {
 		return otpgate.FieldError("body", otpgate.InvalidField, ": it is not valid UTF-8 text")
 	}
-	if strings.IndexByte(tmpl, 0) >= 0 {
-		return otpgate.FieldError("body", otpgate.InvalidField, ": it contains the character U+0000 (NUL), which an SMS cannot carry")
+	if pos, r, ok := otpgate.BadRune(tmpl, true); !ok {
+		return otpgate.FieldError("body", otpgate.InvalidField, "%s", otpgate.RuneProblem(pos, r, true))
 	}
 	if !strings.Contains(tmpl, Placeholder) {
 		return otpgate.FieldError("body", otpgate.InvalidField, ": it must contain the placeholder {code}, where the code goes (for example \"Your code is {code}\"), or be left out for the service's text (by default %q)", builtinTexts["en"])
@@ -555,8 +558,11 @@ func validFriendlyName(name string) error {
 	if name == "" {
 		return nil
 	}
-	if utf8.RuneCountInString(name) > 30 || !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {
-		return otpgate.FieldError("friendly_name", otpgate.InvalidField, ": 1-30 characters of text without control characters")
+	if utf8.RuneCountInString(name) > 30 || !utf8.ValidString(name) {
+		return otpgate.FieldError("friendly_name", otpgate.InvalidField, ": 1-30 characters of text")
+	}
+	if pos, r, ok := otpgate.BadRune(name, false); !ok {
+		return otpgate.FieldError("friendly_name", otpgate.InvalidField, "%s", otpgate.RuneProblem(pos, r, false))
 	}
 	return nil
 }

@@ -107,9 +107,18 @@ func (in Inbox) inject(w http.ResponseWriter, r *http.Request) error {
 	if to == "" {
 		return otpgate.FieldError("to", otpgate.MissingField, ": the service's sender ID or number the user texted")
 	}
+	if n := utf8.RuneCountInString(to); n > 20 {
+		return otpgate.FieldError("to", otpgate.FieldTooLong, ": the sender ID or number the user texted is at most 20 characters (this is %d)", n)
+	}
+	if pos, r, ok := otpgate.BadRune(to, false); !ok {
+		return otpgate.FieldError("to", otpgate.InvalidField, "%s", otpgate.RuneProblem(pos, r, false))
+	}
 	body := f.Get("body")
 	if body == "" || utf8.RuneCountInString(body) > pipeline.MaxBodyChars {
 		return otpgate.FieldError("body", otpgate.InvalidField, ": 1 to %d characters", pipeline.MaxBodyChars)
+	}
+	if pos, r, ok := otpgate.BadRune(body, true); !ok {
+		return otpgate.FieldError("body", otpgate.InvalidField, "%s", otpgate.RuneProblem(pos, r, true))
 	}
 	sid, err := in.Inbound.Receive(r.Context(), api.Account(r), sms.Inbound{
 		Connector: "sandbox", From: from.E164, To: to, Text: body, Total: 1, Seq: 1, ReceivedAt: in.Clock.Now(),

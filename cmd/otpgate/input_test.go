@@ -1,0 +1,53 @@
+package main
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// Loose input, as a security review tried it: control and invisible
+// formatting characters are refused in sender IDs, service names and SMS
+// bodies, naming the field and the character's position; bodies keep
+// newlines, tabs and the marks Arabic text uses; names are trimmed and
+// required; a number pasted out of Arabic text, with its bidi marks, still
+// works; /sandbox/inbound bounds its To.
+func TestInputHygiene(t *testing.T) {
+	s := mustServe(t, nil)
+	msgs := "/2010-04-01/Accounts/" + s.SID + "/Messages.json"
+	send := func(service, from, to, body string) response {
+		t.Helper()
+		return s.postJSON(t, "/2fa/send", map[string]string{"service": service, "from": from, "to": to, "body": body})
+	}
+	for _, tc := range []struct {
+		name               string
+		r                  response
+		status             int
+		mustSay1, mustSay2 string
+	}{
+		{"CR LF in a sender ID", send("login", "My\r\nApp", "0790360001", ""), 400, "'from'", "U+000D at character 3"},
+		{"a bidi override in a service name", send("login\u202E", "MyApp", "0790360001", ""), 400, "'service'", "U+202E at character 6"},
+		{"a zero-width space in a service name", send("lo\u200Bgin", "MyApp", "0790360001", ""), 400, "'service'", "U+200B"},
+		{"a whitespace-only service name", send("   ", "MyApp", "0790360001", ""), 400, "'service'", "Missing"},
+		{"a bidi override in a template", send("login", "MyApp", "0790360001", "Code {code} \u202Eexe.gnp"), 400, "'body'", "U+202E at character 13"},
+		{"NUL in a message", s.postForm(t, msgs, url.Values{"To": {"0790360001"}, "From": {"MyApp"}, "Body": {"a\x00b"}}), 400, "'Body'", "U+0000 at character 2"},
+		{"a bell in a message", s.postForm(t, msgs, url.Values{"To": {"0790360001"}, "From": {"MyApp"}, "Body": {"ring\a"}}), 400, "'Body'", "U+0007"},
+		{"a lone CR in a message", s.postForm(t, msgs, url.Values{"To": {"0790360001"}, "From": {"MyApp"}, "Body": {"a\rb"}}), 400, "'Body'", "U+000D at character 2"},
+		{"a 5,000-character sandbox To", s.postForm(t, "/sandbox/inbound", url.Values{"From": {"0790360002"}, "To": {strings.Repeat("A", 5000)}, "Body": {"hi"}}), 400, "'To'", "20 characters"},
+		{"CR LF in a sandbox To", s.postForm(t, "/sandbox/inbound", url.Values{"From": {"0790360002"}, "To": {"My\r\nApp"}, "Body": {"hi"}}), 400, "'To'", "U+000D"},
+	} {
+		if tc.r.Status != tc.status || !strings.Contains(tc.r.str("message"), tc.mustSay1) || !strings.Contains(tc.r.str("message"), tc.mustSay2) {
+			t.Errorf("%s: %d %s, want %d saying %s and %s", tc.name, tc.r.Status, tc.r.Raw, tc.status, tc.mustSay1, tc.mustSay2)
+		}
+	}
+	// What stays accepted.
+	if r := s.postForm(t, msgs, url.Values{"To": {"0790360003"}, "From": {"MyApp"}, "Body": {"line 1\r\nline 2\twith a tab"}}); r.Status != 201 {
+		t.Errorf("CR LF and a tab in a message: %d %s", r.Status, r.Raw)
+	}
+	if r := s.postForm(t, msgs, url.Values{"To": {"0790360003"}, "From": {"MyApp"}, "Body": {"رمز\u200F التحقق\u200C: 1234"}}); r.Status != 201 {
+		t.Errorf("RLM and ZWNJ in Arabic text: %d %s", r.Status, r.Raw)
+	}
+	if r := send("  login  ", "MyApp", "\u200F+962 79 036 0004\u200E", ""); r.Status != 201 || r.str("service") != "login" || r.str("to") != "+962790360004" {
+		t.Errorf("a padded service name and a number with bidi marks: %d %s", r.Status, r.Raw)
+	}
+}
