@@ -78,7 +78,7 @@ func TestErrors(t *testing.T) {
 		{"verify never sent", "POST", "/2fa/verify", s.SID, s.Token, "application/json", `{"service":"app","number":"0790000009","code":"123456"}`, 404, 20404, []string{"No pending verification"}},
 		{"verify unknown service", "POST", "/2fa/verify", s.SID, s.Token, "application/json", `{"service":"nope","number":"0790000009","code":"123456"}`, 404, 20404, []string{"No pending verification"}},
 		{"wrong method", "GET", "/2fa/send", s.SID, s.Token, "", "", 405, 20004, []string{"POST"}},
-		{"unknown route", "GET", "/nope", s.SID, s.Token, "", "", 404, 20404, []string{"/2fa/send"}},
+		{"unknown route", "GET", "/nope", s.SID, s.Token, "", "", 404, 20404, []string{"/nope"}},
 		{"sandbox without to", "GET", "/sandbox/messages", s.SID, s.Token, "", "", 400, 60200, []string{"'to'"}},
 	}
 	for _, tt := range tests {

@@ -61,6 +61,7 @@ type ServeConfig struct {
 	LogLevel           string
 	LogFormat          string
 	DebugAddr          string
+	DebugAddrPublic    bool // allow a --debug-addr that is not loopback
 	SMPP               []string // smpp:// URLs, in order of preference
 	ConfigFile         string
 
@@ -142,7 +143,8 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.MaxBacklog, "max-backlog", dispatch.DefaultMaxBacklog, "refuse new sends (429, code 20429) while a route's waiting messages would take longer than this to send at its rate; 0 or less: never refuse")
 	fs.DurationVar(&c.OutboxLease, "outbox-lease", 2*time.Minute, "how long a node holds a message it is sending; a node that dies holding some, and does not come back, leaves them to the others after this")
 	fs.StringVar(&c.ConfigFile, "config", "", "a JSON file of connectors, routes and approved sender IDs (see examples/jordan.json)")
-	fs.StringVar(&c.DebugAddr, "debug-addr", "", "if set, serve Go's pprof profiles at http://ADDR/debug/pprof/ (keep it on loopback)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", "", "if set, serve Go's pprof profiles, without auth, at http://ADDR/debug/pprof/; a loopback address only, unless --debug-addr-public")
+	fs.BoolVar(&c.DebugAddrPublic, "debug-addr-public", false, "allow --debug-addr to listen beyond loopback (pprof has no auth: anyone who reaches it reads the process's memory profile)")
 }
 
 // Validate checks the configuration, naming the flag at fault.
@@ -152,6 +154,9 @@ func (c *ServeConfig) Validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("--data-dir must not be empty")
+	}
+	if c.DebugAddr != "" && !c.DebugAddrPublic && !loopbackAddr(c.DebugAddr) {
+		return fmt.Errorf("--debug-addr %s: pprof has no authentication, so it listens on loopback only (127.0.0.1:PORT, [::1]:PORT, localhost:PORT); add --debug-addr-public to listen there anyway", c.DebugAddr)
 	}
 	if c.CodeLength < verification.MinCodeLength || c.CodeLength > verification.MaxCodeLength {
 		return fmt.Errorf("--code-length %d: must be %d-%d", c.CodeLength, verification.MinCodeLength, verification.MaxCodeLength)
@@ -451,7 +456,7 @@ func (m *Main) Run(ctx context.Context) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
+		MaxHeaderBytes:    4 * api.MaxHeaderBytes, // above the API's own limit, which answers in JSON
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	if m.Config.DebugAddr != "" {
@@ -687,4 +692,18 @@ func loadSecret(file, dataDir string) ([]byte, error) {
 		return nil, fmt.Errorf("server secret %s must hold at least 64 hex characters (32 bytes)", file)
 	}
 	return secret, nil
+}
+
+// loopbackAddr reports whether host:port names only the loopback interface
+// (an empty host listens on every interface).
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

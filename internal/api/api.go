@@ -12,13 +12,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
@@ -56,11 +56,9 @@ type Config struct {
 
 // Server is the HTTP handler of every API.
 type Server struct {
-	auth   *account.Authenticator
-	log    *slog.Logger
-	mux    *http.ServeMux
-	prefix string
-	seq    atomic.Uint64
+	auth *account.Authenticator
+	log  *slog.Logger
+	mux  *http.ServeMux
 
 	mu      sync.Mutex
 	methods map[string][]string // path pattern -> methods registered on it
@@ -71,9 +69,7 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	var p [4]byte
-	rand.Read(p[:])
-	s := &Server{auth: cfg.Auth, log: cfg.Logger, mux: http.NewServeMux(), prefix: hex.EncodeToString(p[:]), methods: map[string][]string{}}
+	s := &Server{auth: cfg.Auth, log: cfg.Logger, mux: http.NewServeMux(), methods: map[string][]string{}}
 	s.Public("GET /healthz", nil, func(w http.ResponseWriter, r *http.Request) error {
 		out := map[string]string{"status": "ok"}
 		if cfg.Health != nil {
@@ -96,10 +92,7 @@ func New(cfg Config) *Server {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return nil
 	})
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.WriteError(w, r, nil, otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound,
-			"No route %s %s; the routes are POST /2fa/send, POST /2fa/verify, GET /guard/blocks, DELETE /guard/blocks/{key}, GET and POST /guard/safe, DELETE /guard/safe/{entry}, GET /sandbox/messages, POST /sandbox/inbound, GET /healthz, GET /readyz, Verify v2 under /v2/Services and the messages API under /2010-04-01/Accounts/{AccountSid}/Messages.json", r.Method, r.URL.Path))
-	})
+	s.mux.HandleFunc("/", s.notFound)
 	return s
 }
 
@@ -170,11 +163,61 @@ func Account(r *http.Request) string {
 	return sid
 }
 
-// ServeHTTP gives each request an id (also sent back as X-Request-Id) and routes it.
+// notFound is the reply to a path no route has. It names no routes: the
+// README lists them, and an unauthenticated caller learns nothing here.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.WriteError(w, r, nil, otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound,
+		"The requested resource %s was not found", r.URL.Path))
+}
+
+// MaxHeaderBytes is the most request headers may take; the http.Server's
+// own limit must be above it, so that a larger request gets this JSON error
+// and not Go's plain-text 431.
+const MaxHeaderBytes = 16 << 10
+
+// ServeHTTP gives each request a random id (also sent back as
+// X-Request-Id: a counter would tell how many requests the server takes)
+// and routes it. Paths that are not clean (.., ., //) get the JSON 404
+// rather than the mux's HTML redirect, and oversized headers the JSON 431.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id := s.prefix + "-" + strconv.FormatUint(s.seq.Add(1), 36)
+	var b [10]byte
+	rand.Read(b[:])
+	id := hex.EncodeToString(b[:4]) + "-" + hex.EncodeToString(b[4:])
 	w.Header().Set("X-Request-Id", id)
-	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyRequestID, id)))
+	r = r.WithContext(context.WithValue(r.Context(), keyRequestID, id))
+	if n := headerBytes(r); n > MaxHeaderBytes {
+		WriteJSON(w, http.StatusRequestHeaderFieldsTooLarge, errorBody{Code: otpgate.CodeBodyTooLarge,
+			Message:  fmt.Sprintf("The request's headers take %d bytes; at most %d are accepted", n, MaxHeaderBytes),
+			MoreInfo: moreInfo(otpgate.CodeBodyTooLarge), Status: http.StatusRequestHeaderFieldsTooLarge})
+		return
+	}
+	if p := r.URL.Path; p != "" && r.Method != http.MethodConnect && cleanPath(p) != p {
+		s.notFound(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// cleanPath is p as the mux wants it: path.Clean, keeping a trailing slash.
+func cleanPath(p string) string {
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	c := path.Clean(p)
+	if p[len(p)-1] == '/' && c != "/" {
+		c += "/"
+	}
+	return c
+}
+
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Host)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
 }
 
 // authed requires HTTP Basic auth with an account SID and auth token.

@@ -13,6 +13,11 @@ import (
 // is Twilio's default webhook timeout.
 const DefaultTimeout = 15 * time.Second
 
+// DefaultDialTimeout bounds connecting (TCP) to a webhook's host, well
+// within a request's timeout, so a host that drops connection attempts
+// fails fast.
+const DefaultDialTimeout = 3 * time.Second
+
 // Client returns an *http.Client for sending webhooks.
 //
 // Unless p.AllowPrivate, its dialer checks the address each connection is
@@ -20,15 +25,22 @@ const DefaultTimeout = 15 * time.Second
 // resolved to a public address when its URL was validated and resolves to a
 // private one now (DNS rebinding) is refused at connect time with an error
 // matching ErrRefused. Each request, body included, must finish within
-// timeout (DefaultTimeout when timeout <= 0). Redirects are not followed: a
+// timeout (DefaultTimeout when timeout <= 0), and connecting within
+// DefaultDialTimeout or timeout, the shorter. Redirects are not followed: a
 // 3xx answer is returned as the response, and the caller counts it as a
 // failure. No proxy is taken from the environment; connections are kept
 // alive and reused; TLS uses the default configuration.
 func (p Policy) Client(timeout time.Duration) *http.Client {
+	return p.client(timeout, DefaultDialTimeout)
+}
+
+// client is Client with the time to connect bounded by dialTimeout (or
+// timeout, when shorter).
+func (p Policy) client(timeout, dialTimeout time.Duration) *http.Client {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	dialer := &net.Dialer{Timeout: min(dialTimeout, timeout), KeepAlive: 30 * time.Second}
 	if !p.AllowPrivate {
 		dialer.Control = refuseControl
 	}

@@ -2,11 +2,13 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,29 +37,54 @@ type Opener interface {
 	Open(id string, sealed []byte) ([]byte, error)
 }
 
-// SenderConfig configures a Sender.
+// SenderConfig configures a Sender. A zero field takes its default.
+//
+// The caps keep one receiver, or one account, from holding back everyone
+// else's callbacks: a callback whose host or account is at its cap, or whose
+// host's circuit is open, is not given a worker; the Sender holds it, without
+// POSTing it, until its turn comes, or lets it go back to the Store when its
+// lease ends, to be claimed again later. Either way no attempt is made or
+// recorded for it, and it keeps its MaxAge. A host is the callback URL's
+// host and port (the scheme's default port when it has none), so two
+// receivers on one machine are two hosts.
 type SenderConfig struct {
 	Store       Store
 	Tokens      Opener
 	Policy      Policy
 	Clock       otpgate.Clock
 	Logger      *slog.Logger
-	Timeout     time.Duration // per POST; default 10 s
+	Timeout     time.Duration // per POST, connecting included; default 10 s
+	DialTimeout time.Duration // to connect (TCP), within Timeout; default 3 s
 	Lease       time.Duration // default 1 min
 	MaxAge      time.Duration // give up after; default 25 h
-	Concurrency int           // POSTs in flight; default 32
+	Concurrency int           // POSTs in flight, in all; default 32
+	PerHost     int           // POSTs in flight to one host (host:port); default 4
+	PerAccount  int           // POSTs in flight for one account; default 8
+	MaxHeld     int           // claimed callbacks held, without a worker, for their host or account; default 32 × Concurrency
 	Poll        time.Duration // default 1 s
 	FirstRetry  time.Duration // wait before the first retry, doubling to 1 h; default 5 s
+
+	// BreakAfter consecutive failed POSTs to a host (no answer, a timeout,
+	// or a status other than 2xx) open its circuit: nothing is POSTed to it
+	// for CoolDown, then one POST is let through; if it fails, the circuit
+	// opens again for twice as long, up to MaxCoolDown. A success closes it.
+	// Defaults: 5, 30 s, 5 min.
+	BreakAfter  int
+	CoolDown    time.Duration
+	MaxCoolDown time.Duration
 }
 
 // Sender delivers callbacks in the background: every callback stored with
 // the change that caused it (package callback) is POSTed, signed as Twilio
 // signs (X-Twilio-Signature, keyed by the account's auth token) so existing
 // request validators accept it, in order per subject, retried with backoff
-// for at least 24 hours; every attempt's result is kept.
+// for at least 24 hours; every attempt's result is kept. Callback URLs are
+// logged and kept with their attempts as scheme, host and path only: a query
+// string may carry the receiver's secret.
 type Sender struct {
 	cfg    SenderConfig
 	client *http.Client
+	limits *limits
 	wake   chan struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -75,6 +102,9 @@ func NewSender(cfg SenderConfig) *Sender {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
 	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
 	if cfg.Lease == 0 {
 		cfg.Lease = time.Minute
 	}
@@ -84,14 +114,37 @@ func NewSender(cfg SenderConfig) *Sender {
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = 32
 	}
+	if cfg.PerHost <= 0 {
+		cfg.PerHost = 4
+	}
+	if cfg.PerAccount <= 0 {
+		cfg.PerAccount = 8
+	}
+	if cfg.MaxHeld <= 0 {
+		cfg.MaxHeld = 32 * cfg.Concurrency
+	}
 	if cfg.Poll == 0 {
 		cfg.Poll = time.Second
 	}
 	if cfg.FirstRetry == 0 {
 		cfg.FirstRetry = 5 * time.Second
 	}
+	if cfg.BreakAfter <= 0 {
+		cfg.BreakAfter = 5
+	}
+	if cfg.CoolDown <= 0 {
+		cfg.CoolDown = 30 * time.Second
+	}
+	if cfg.MaxCoolDown <= 0 {
+		cfg.MaxCoolDown = 5 * time.Minute
+	}
+	cfg.MaxCoolDown = max(cfg.MaxCoolDown, cfg.CoolDown)
 	cfg.Poll = min(cfg.Poll, cfg.FirstRetry) // a retry is not kept waiting longer than its backoff
-	return &Sender{cfg: cfg, client: cfg.Policy.Client(cfg.Timeout), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return &Sender{
+		cfg: cfg, client: cfg.Policy.client(cfg.Timeout, cfg.DialTimeout),
+		limits: newLimits(cfg.PerHost, cfg.PerAccount, cfg.BreakAfter, cfg.CoolDown, cfg.MaxCoolDown),
+		wake:   make(chan struct{}, 1), done: make(chan struct{}),
+	}
 }
 
 // Wake tells the sender callbacks may be due. It never blocks.
@@ -120,36 +173,52 @@ func (s *Sender) Stop() {
 	})
 }
 
+// held is a claimed callback waiting for its host or account to be under
+// its cap, or for its host's circuit to half open.
+type held struct {
+	c       callback.Callback
+	host    string    // hostKey(c.URL)
+	startBy time.Time // later, its lease could end before its POST is recorded
+}
+
 func (s *Sender) run(ctx context.Context) {
 	defer close(s.done)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, s.cfg.Concurrency)
+	var waiting []held // in the order claimed
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
 		// A message's next callback cannot be claimed while the one before
-		// it is pending (claimed or waiting to be retried): order holds
+		// it is pending (claimed, held or waiting to be retried): order holds
 		// without waiting for a whole round.
 		now := s.cfg.Clock.Now().UTC()
-		free := cap(sem) - len(sem)
+		s.limits.prune(now)
+		waiting = s.dispatch(now, waiting, sem, &wg)
+		// Claim no more than the free workers can take. What they cannot
+		// take yet is held, up to MaxHeld.
+		limit := cap(sem) - len(sem)
 		var cbs []callback.Callback
-		if free > 0 {
+		if limit > 0 {
 			var err error
-			cbs, err = s.cfg.Store.ClaimCallbacks(ctx, now, now.Add(s.cfg.Lease), free)
+			leaseUntil := now.Add(s.cfg.Lease)
+			cbs, err = s.cfg.Store.ClaimCallbacks(ctx, now, leaseUntil, limit)
 			if err != nil && ctx.Err() == nil {
 				s.cfg.Logger.Error("claiming callbacks failed", "err", err)
 			}
+			// A POST and its record take up to Timeout and then some: one
+			// more Timeout is left for the record.
+			startBy := leaseUntil.Add(-2 * s.cfg.Timeout)
+			if startBy.Before(now) {
+				startBy = now
+			}
+			for _, c := range cbs {
+				waiting = append(waiting, held{c: c, host: hostKey(c.URL), startBy: startBy})
+			}
+			waiting = s.dispatch(now, waiting, sem, &wg)
 		}
-		for _, c := range cbs {
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer func() { <-sem; wg.Done(); s.Wake() }()
-				s.deliver(c)
-			}()
-		}
-		if len(cbs) > 0 && len(cbs) == free {
+		if len(cbs) > 0 && len(cbs) == limit {
 			continue
 		}
 		t.Reset(s.cfg.Poll)
@@ -162,11 +231,77 @@ func (s *Sender) run(ctx context.Context) {
 	}
 }
 
-// deliver POSTs one callback and records the attempt.
-func (s *Sender) deliver(c callback.Callback) {
+// dispatch starts, in order, the callbacks of waiting that a free worker,
+// their host and their account can take now, and returns the rest, to be
+// held. It lets go of those that can no longer start before their leases
+// could end, of those whose host's circuit stays open longer than that, and,
+// beyond MaxHeld, of the last claimed of the host holding the most: they stay
+// leased in the Store until their leases end.
+func (s *Sender) dispatch(now time.Time, waiting []held, sem chan struct{}, wg *sync.WaitGroup) []held {
+	kept := waiting[:0]
+	for _, h := range waiting {
+		c := h.c
+		if now.After(h.startBy) {
+			s.let(c, h.host, "it could not start before its lease could end")
+			continue
+		}
+		if len(sem) < cap(sem) {
+			ok, openUntil := s.limits.start(now, h.host, c.AccountSID)
+			if ok {
+				sem <- struct{}{}
+				wg.Add(1)
+				go func() {
+					defer func() { <-sem; wg.Done(); s.Wake() }()
+					s.deliver(c, h.host)
+				}()
+				continue
+			}
+			if openUntil.After(h.startBy) {
+				s.let(c, h.host, "its host's circuit is open")
+				continue
+			}
+		}
+		kept = append(kept, h)
+	}
+	if len(kept) > s.cfg.MaxHeld {
+		perHost := map[string]int{}
+		for _, h := range kept {
+			perHost[h.host]++
+		}
+		for len(kept) > s.cfg.MaxHeld {
+			var most string
+			for host, n := range perHost {
+				if n > perHost[most] {
+					most = host
+				}
+			}
+			for i := len(kept) - 1; i >= 0; i-- {
+				if kept[i].host == most {
+					s.let(kept[i].c, most, "too many callbacks are held, most of them for its host")
+					kept = slices.Delete(kept, i, i+1)
+					perHost[most]--
+					break
+				}
+			}
+		}
+	}
+	clear(waiting[len(kept):]) // no callback bodies kept alive by the backing array
+	return kept
+}
+
+// let forgets a held callback: the Store hands it out again when its lease
+// ends.
+func (s *Sender) let(c callback.Callback, host, why string) {
+	s.cfg.Logger.Debug("callback not sent now; it is claimed again when its lease ends",
+		"subject", c.Subject, "callback_sid", c.SID, "host", host, "why", why)
+}
+
+// deliver POSTs one callback, which limits.start let through, and records
+// the attempt.
+func (s *Sender) deliver(c callback.Callback, host string) {
 	ctx := context.Background()
-	attempt := callback.Attempt{CallbackSID: c.SID, Attempt: c.Attempts + 1, Subject: c.Subject, URL: c.URL, At: s.cfg.Clock.Now().UTC()}
-	status, err := s.post(ctx, c)
+	attempt := callback.Attempt{CallbackSID: c.SID, Attempt: c.Attempts + 1, Subject: c.Subject, URL: redactURL(c.URL), At: s.cfg.Clock.Now().UTC()}
+	status, posted, err := s.post(ctx, c)
 	attempt.Duration = s.cfg.Clock.Now().Sub(attempt.At)
 	attempt.StatusCode = status
 	if err != nil {
@@ -174,13 +309,21 @@ func (s *Sender) deliver(c callback.Callback) {
 	}
 	ok := err == nil && status >= 200 && status < 300
 	now := s.cfg.Clock.Now().UTC()
+	r := notPosted
+	if posted {
+		r = failed
+		if ok {
+			r = succeeded
+		}
+	}
+	coolDown, failures := s.limits.finish(now, host, c.AccountSID, r)
 	giveUp := !ok && now.Sub(c.CreatedAt) >= s.cfg.MaxAge
 	if ok || giveUp {
 		err = s.cfg.Store.FinishCallback(ctx, c, attempt)
 	} else {
 		err = s.cfg.Store.RetryCallback(ctx, c, attempt, now.Add(callback.Backoff(s.cfg.FirstRetry, attempt.Attempt)))
 	}
-	log := s.cfg.Logger.With("subject", c.Subject, "callback_sid", c.SID, "attempt", attempt.Attempt)
+	log := s.cfg.Logger.With("subject", c.Subject, "callback_sid", c.SID, "attempt", attempt.Attempt, "url", attempt.URL)
 	switch {
 	case err != nil:
 		log.Error("recording a callback attempt failed; it is tried again when its lease ends", "err", err)
@@ -191,16 +334,22 @@ func (s *Sender) deliver(c callback.Callback) {
 	default:
 		log.Info("status callback failed; will retry", "status", status, "err", attempt.Error, "retry_in", callback.Backoff(s.cfg.FirstRetry, attempt.Attempt))
 	}
+	if coolDown > 0 {
+		s.cfg.Logger.Warn("callbacks to a host paused: its circuit is open", "host", host, "consecutive_failures", failures, "for", coolDown)
+	}
 }
 
-func (s *Sender) post(ctx context.Context, c callback.Callback) (int, error) {
+// post POSTs c to its URL, query string included. posted is false when
+// nothing was sent (the account has no token to sign with). An error's text
+// never holds the URL's query string, fragment or user info.
+func (s *Sender) post(ctx context.Context, c callback.Callback) (status int, posted bool, err error) {
 	sealed, err := s.cfg.Store.AccountTokenSealed(ctx, c.AccountSID)
 	if err != nil || len(sealed) == 0 {
-		return 0, fmt.Errorf("no auth token kept for account %s to sign with", c.AccountSID)
+		return 0, false, fmt.Errorf("no auth token kept for account %s to sign with", c.AccountSID)
 	}
 	token, err := s.cfg.Tokens.Open(account.TokenAAD(c.AccountSID), sealed)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
@@ -212,32 +361,25 @@ func (s *Sender) post(ctx context.Context, c callback.Callback) (int, error) {
 	} else {
 		params, err := url.ParseQuery(c.Body)
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		signature = Sign(string(token), c.URL, params)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(c.Body))
 	if err != nil {
-		return 0, err
+		return 0, false, errors.New(redactError(err, c.URL, target))
 	}
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("User-Agent", "otpgate-callbacks/1")
 	req.Header.Set(SignatureHeader, signature)
 	res, err := s.client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("POST to %s: %v", hostOf(c.URL), err)
+		return 0, true, errors.New(redactError(err, c.URL, target))
 	}
 	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 	res.Body.Close()
 	if res.StatusCode >= 300 {
-		return res.StatusCode, fmt.Errorf("%s answered %s", hostOf(c.URL), res.Status)
+		return res.StatusCode, true, fmt.Errorf("%s answered %s", redactURL(c.URL), res.Status)
 	}
-	return res.StatusCode, nil
-}
-
-func hostOf(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		return u.Host
-	}
-	return "the callback URL"
+	return res.StatusCode, true, nil
 }

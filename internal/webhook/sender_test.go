@@ -1,0 +1,231 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/callback"
+)
+
+// memStore is a Store in memory, with the claiming rules of the real ones:
+// the oldest pending callback of each subject, when due, leased.
+type memStore struct {
+	mu       sync.Mutex
+	pending  []callback.Callback // by SID
+	attempts []callback.Attempt
+}
+
+var _ Store = (*memStore)(nil)
+
+func (m *memStore) add(c callback.Callback) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pending = append(m.pending, c)
+	slices.SortFunc(m.pending, func(a, b callback.Callback) int { return strings.Compare(a.SID, b.SID) })
+}
+
+func (m *memStore) ClaimCallbacks(_ context.Context, now, leaseUntil time.Time, limit int) ([]callback.Callback, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var due []int
+	seen := map[string]bool{}
+	for i, c := range m.pending {
+		if !seen[c.Subject] && !c.NextAttemptAt.After(now) {
+			due = append(due, i)
+		}
+		seen[c.Subject] = true
+	}
+	slices.SortStableFunc(due, func(a, b int) int { return m.pending[a].NextAttemptAt.Compare(m.pending[b].NextAttemptAt) })
+	var out []callback.Callback
+	for _, i := range due[:min(limit, len(due))] {
+		m.pending[i].NextAttemptAt = leaseUntil
+		out = append(out, m.pending[i])
+	}
+	return out, nil
+}
+
+func (m *memStore) FinishCallback(_ context.Context, c callback.Callback, a callback.Attempt) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.attempts = append(m.attempts, a)
+	m.pending = slices.DeleteFunc(m.pending, func(p callback.Callback) bool { return p.SID == c.SID })
+	return nil
+}
+
+func (m *memStore) RetryCallback(_ context.Context, c callback.Callback, a callback.Attempt, next time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.attempts = append(m.attempts, a)
+	for i := range m.pending {
+		if m.pending[i].SID == c.SID {
+			m.pending[i].Attempts, m.pending[i].NextAttemptAt = a.Attempt, next
+		}
+	}
+	return nil
+}
+
+func (m *memStore) AccountTokenSealed(context.Context, string) ([]byte, error) {
+	return []byte("sealed"), nil
+}
+
+func (m *memStore) counts() (pending, attempts int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.pending), len(m.attempts)
+}
+
+type plainOpener struct{}
+
+func (plainOpener) Open(string, []byte) ([]byte, error) { return []byte("token"), nil }
+
+// hostServer is a receiver that counts its requests, the most it had in
+// flight at once, and blocks each until gate is closed when gate is set.
+type hostServer struct {
+	*httptest.Server
+	gate               chan struct{}
+	status             atomic.Int64
+	requests, inFlight atomic.Int64
+	mu                 sync.Mutex
+	most               int64
+	once               sync.Once
+}
+
+func newHostServer(t *testing.T, blocked bool) *hostServer {
+	h := &hostServer{}
+	h.status.Store(200)
+	if blocked {
+		h.gate = make(chan struct{})
+	}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.requests.Add(1)
+		n := h.inFlight.Add(1)
+		defer h.inFlight.Add(-1)
+		h.mu.Lock()
+		h.most = max(h.most, n)
+		h.mu.Unlock()
+		if h.gate != nil {
+			select {
+			case <-h.gate:
+			case <-r.Context().Done():
+			}
+		}
+		w.WriteHeader(int(h.status.Load()))
+	}))
+	t.Cleanup(h.Close)
+	if blocked {
+		t.Cleanup(h.release) // runs first
+	}
+	return h
+}
+
+// release unblocks the requests, those waiting and those to come.
+func (h *hostServer) release() { h.once.Do(func() { close(h.gate) }) }
+
+func (h *hostServer) mostInFlight() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.most
+}
+
+func newCallbacks(store *memStore, n int, account, url string) {
+	for i := range n {
+		store.add(callback.Callback{
+			SID: fmt.Sprintf("CB%s%03d", url, i), Subject: fmt.Sprintf("SM%s%03d", url, i), AccountSID: account, URL: url + "/status?key=s3cret",
+			Body: "MessageStatus=sent", NextAttemptAt: time.Now(), CreatedAt: time.Now(),
+		})
+	}
+}
+
+func startSender(t *testing.T, cfg SenderConfig) *Sender {
+	cfg.Tokens, cfg.Policy = plainOpener{}, Policy{AllowPrivate: true}
+	s := NewSender(cfg)
+	s.Start(t.Context())
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// Callbacks to a host at its cap, or of an account at its cap, wait without
+// a worker: the other hosts' callbacks go first.
+func TestSenderCaps(t *testing.T) {
+	slowA, slowB, fast := newHostServer(t, true), newHostServer(t, true), newHostServer(t, false)
+	store := &memStore{}
+	newCallbacks(store, 20, "AC1", slowA.URL)
+	newCallbacks(store, 20, "AC1", slowB.URL)
+	newCallbacks(store, 10, "AC2", fast.URL)
+	startSender(t, SenderConfig{Store: store, Concurrency: 6, PerHost: 2, PerAccount: 3})
+	t.Cleanup(func() { slowA.release(); slowB.release() }) // before Stop, which waits for POSTs in flight
+
+	waitFor(t, "the fast host's 10 callbacks", func() bool { return fast.requests.Load() == 10 })
+	time.Sleep(50 * time.Millisecond)
+	if a, b := slowA.mostInFlight(), slowB.mostInFlight(); a > 2 || b > 2 || a+b != 3 {
+		t.Errorf("in flight at once: %d to one slow host, %d to the other; want at most 2 a host and 3 for their account", a, b)
+	}
+	if _, attempts := store.counts(); attempts != 10 {
+		t.Errorf("%d attempts recorded, want the fast host's 10 (waiting callbacks are not attempts)", attempts)
+	}
+}
+
+// After BreakAfter failures in a row a host gets no POSTs, and its waiting
+// callbacks no attempts, until its cool-down ends; then one POST is let
+// through, and its success closes the circuit.
+func TestSenderCircuitBreaker(t *testing.T) {
+	broken, fine := newHostServer(t, false), newHostServer(t, false)
+	broken.status.Store(500)
+	store := &memStore{}
+	newCallbacks(store, 10, "AC1", broken.URL)
+	newCallbacks(store, 5, "AC2", fine.URL)
+	startSender(t, SenderConfig{Store: store, PerHost: 1, BreakAfter: 3, CoolDown: 300 * time.Millisecond,
+		FirstRetry: 10 * time.Millisecond, Timeout: time.Second, Lease: 3 * time.Second})
+
+	waitFor(t, "3 POSTs to the broken host", func() bool { return broken.requests.Load() >= 3 })
+	waitFor(t, "the other host's callbacks", func() bool { return fine.requests.Load() == 5 })
+	time.Sleep(100 * time.Millisecond)
+	if n := broken.requests.Load(); n != 3 {
+		t.Fatalf("%d POSTs to the broken host, want 3: its circuit should be open", n)
+	}
+	if _, attempts := store.counts(); attempts != 3+5 {
+		t.Fatalf("%d attempts recorded, want 8", attempts)
+	}
+
+	broken.status.Store(200)
+	waitFor(t, "every callback delivered", func() bool { p, _ := store.counts(); return p == 0 })
+	if n := broken.requests.Load(); n != 3+10 {
+		t.Errorf("%d POSTs to the mended host, want 13", n)
+	}
+	for _, a := range store.attempts {
+		if strings.Contains(a.URL, "s3cret") || strings.Contains(a.Error, "s3cret") {
+			t.Errorf("attempt %+v holds the URL's query", a)
+		}
+	}
+}
+
+func TestHostKey(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://Hooks.Example.com/a?x=1":  "hooks.example.com:443",
+		"http://hooks.example.com/a":       "hooks.example.com:80",
+		"https://hooks.example.com:8443/a": "hooks.example.com:8443",
+		"http://127.0.0.1:9000/a":          "127.0.0.1:9000",
+		"http://[::1]/a":                   "[::1]:80",
+	} {
+		if got := hostKey(raw); got != want {
+			t.Errorf("hostKey(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
