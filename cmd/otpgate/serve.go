@@ -61,7 +61,7 @@ type ServeConfig struct {
 	LogLevel           string
 	LogFormat          string
 	DebugAddr          string
-	DebugAddrPublic    bool // allow a --debug-addr that is not loopback
+	DebugAddrPublic    bool     // allow a --debug-addr that is not loopback
 	SMPP               []string // smpp:// URLs, in order of preference
 	ConfigFile         string
 
