@@ -25,8 +25,15 @@ import (
 // of the slow receiver's account, half of another account.
 func TestWebhookFairness(t *testing.T) {
 	quit := make(chan struct{})
+	var mu sync.Mutex
+	slowNow, slowMost := 0, 0 // POSTs in flight at the slow receiver: now, and the most at once
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		slowNow++
+		slowMost = max(slowMost, slowNow)
+		mu.Unlock()
+		defer func() { mu.Lock(); slowNow--; mu.Unlock() }()
 		select {
 		case <-time.After(5 * time.Second):
 		case <-quit:
@@ -35,7 +42,6 @@ func TestWebhookFairness(t *testing.T) {
 	}))
 	t.Cleanup(slow.Close)
 
-	var mu sync.Mutex
 	first := map[string]time.Time{} // message SID -> when its first callback arrived
 	fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -96,6 +102,11 @@ func TestWebhookFairness(t *testing.T) {
 	t.Logf("fast receiver's delay from the send's 201 to its first callback: median %v, max %v", delays[len(delays)/2], worst)
 	if worst > time.Second {
 		t.Fatalf("a fast receiver's first callback came %v after its send (a slow receiver held it back); want < 1 s", worst)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if slowMost == 0 || slowMost > 4 {
+		t.Fatalf("the slow receiver had at most %d callbacks in flight at once, want 1 to 4 (its host's cap)", slowMost)
 	}
 }
 
