@@ -1,9 +1,11 @@
 package main
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Loose input, as a security review tried it: control and invisible
@@ -49,5 +51,57 @@ func TestInputHygiene(t *testing.T) {
 	}
 	if r := send("  login  ", "MyApp", "\u200F+962 79 036 0004\u200E", ""); r.Status != 201 || r.str("service") != "login" || r.str("to") != "+962790360004" {
 		t.Errorf("a padded service name and a number with bidi marks: %d %s", r.Status, r.Raw)
+	}
+}
+
+// The sandbox inbox follows the message log: redacting a message empties
+// its sandbox copy, deleting it deletes the copy; and /sandbox/* is served
+// only where the sandbox delivers.
+func TestSandboxFollowsTheLog(t *testing.T) {
+	s := mustServe(t, nil)
+	msgs := "/2010-04-01/Accounts/" + s.SID + "/Messages"
+	var sids []string
+	for i := range 2 {
+		r := s.postForm(t, msgs+".json", url.Values{"To": {"0790370001"}, "From": {"MyApp"}, "Body": {"private text " + string(rune('A'+i))}})
+		if r.Status != 201 {
+			t.Fatal(r.Raw)
+		}
+		sids = append(sids, r.str("sid"))
+	}
+	s.codes(t, "0790370001", 0)
+	for _, sid := range sids {
+		s.waitMessageStatus(t, msgs+"/"+sid+".json", "delivered")
+	}
+	if r := s.postForm(t, msgs+"/"+sids[0]+".json", url.Values{"Body": {""}}); r.Status != 200 {
+		t.Fatalf("redact: %d %s", r.Status, r.Raw)
+	}
+	del, _ := http.NewRequest("DELETE", s.URL+msgs+"/"+sids[1]+".json", nil)
+	del.SetBasicAuth(s.SID, s.Token)
+	if resp, err := http.DefaultClient.Do(del); err != nil || resp.StatusCode != 204 {
+		t.Fatalf("delete: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	r := call(t, "GET", s.URL+"/sandbox/messages?to=0790370001", s.SID, s.Token, "", "")
+	if strings.Contains(r.Raw, "private text") || strings.Contains(r.Raw, sids[1]) || !strings.Contains(r.Raw, sids[0]) {
+		t.Fatalf("the sandbox after a redaction and a deletion: %s", r.Raw)
+	}
+	smpp := mustServeSMPP(t, "smpp://otpgate:secret@"+freeAddr(t)+"?name=zain")
+	if r := call(t, "GET", smpp.URL+"/sandbox/messages?to=0790370001", smpp.SID, smpp.Token, "", ""); r.Status != 404 {
+		t.Fatalf("/sandbox/messages on a server delivering over SMPP: %d %s", r.Status, r.Raw)
+	}
+}
+
+// waitMessageStatus polls a message until it has status (5 s at most).
+func (s *testServer) waitMessageStatus(t *testing.T, path, status string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		r := call(t, "GET", s.URL+path, s.SID, s.Token, "", "")
+		if r.str("status") == status {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: status %q, want %q", path, r.str("status"), status)
+		}
 	}
 }

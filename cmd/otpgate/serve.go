@@ -61,9 +61,11 @@ type ServeConfig struct {
 	LogLevel           string
 	LogFormat          string
 	DebugAddr          string
-	DebugAddrPublic    bool     // allow a --debug-addr that is not loopback
-	SMPP               []string // smpp:// URLs, in order of preference
-	ConfigFile         string
+	DebugAddrPublic    bool // allow a --debug-addr that is not loopback
+	// SandboxKeep is how long the sandbox inbox keeps a message (0: 24 h).
+	SandboxKeep time.Duration
+	SMPP        []string // smpp:// URLs, in order of preference
+	ConfigFile  string
 
 	WebhookAllowPrivate bool
 	CallbackRetry       time.Duration
@@ -144,6 +146,7 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.OutboxLease, "outbox-lease", 2*time.Minute, "how long a node holds a message it is sending; a node that dies holding some, and does not come back, leaves them to the others after this")
 	fs.StringVar(&c.ConfigFile, "config", "", "a JSON file of connectors, routes and approved sender IDs (see examples/jordan.json)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "if set, serve Go's pprof profiles, without auth, at http://ADDR/debug/pprof/; a loopback address only, unless --debug-addr-public")
+	fs.DurationVar(&c.SandboxKeep, "sandbox-keep", 24*time.Hour, "how long the sandbox inbox keeps a message (sandbox delivery only)")
 	fs.BoolVar(&c.DebugAddrPublic, "debug-addr-public", false, "allow --debug-addr to listen beyond loopback (pprof has no auth: anyone who reaches it reads the process's memory profile)")
 }
 
@@ -241,6 +244,7 @@ type Main struct {
 	forgetter  *guard.Forgetter
 	pumping    *guard.Pumping
 	stopWatch  context.CancelFunc // the token cache's watch
+	sandboxed  bool               // delivery is the sandbox: its inbox is served, and forgotten after SandboxKeep
 	smpp       []*smpp.Connector
 	server     *http.Server
 	listener   net.Listener
@@ -326,6 +330,7 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		sb := sandbox.New(m.store, m.Clock, log)
 		route = func(string) dispatch.Route { return dispatch.Route{Key: "", Connectors: []sms.Connector{sb}} }
+		m.sandboxed = true
 	} else {
 		if senders, route, err = routes(fileCfg, connectors); err != nil {
 			return err
@@ -436,7 +441,29 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	twilio.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})
 	restcomm.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})
-	inbox.Register(srv, inbox.Inbox{Store: m.store, Phones: phones, Inbound: receiver, Messages: msgs, Clock: m.Clock})
+	if m.sandboxed {
+		// The sandbox inbox exists only where the sandbox delivers; it
+		// forgets messages after --sandbox-keep.
+		inbox.Register(srv, inbox.Inbox{Store: m.store, Phones: phones, Inbound: receiver, Messages: msgs, Clock: m.Clock})
+		keep := m.Config.SandboxKeep
+		if keep <= 0 {
+			keep = 24 * time.Hour
+		}
+		go func() {
+			t := time.NewTicker(time.Minute)
+			defer t.Stop()
+			for {
+				select {
+				case <-watchCtx.Done():
+					return
+				case <-t.C:
+					if _, err := m.store.ForgetSandbox(watchCtx, m.Clock.Now().Add(-keep)); err != nil && watchCtx.Err() == nil {
+						log.Warn("forgetting old sandbox messages failed; retried in a minute", "err", err)
+					}
+				}
+			}
+		}()
+	}
 
 	for _, c := range m.smpp {
 		c.Start(ctx)

@@ -65,6 +65,8 @@ type Store interface {
 	PromoteSecondaryToken(ctx context.Context, sid string) error
 	SetPrimaryToken(ctx context.Context, sid string, hash, sealed []byte) error
 	SetAccountDisabled(ctx context.Context, sid string, disabled bool) error
+	// ForgetSandbox deletes sandbox inbox entries made before before.
+	ForgetSandbox(ctx context.Context, before time.Time) (int, error)
 	// DeleteService deletes an account's service and its verifications.
 	DeleteService(ctx context.Context, accountSID, sid string) error
 	// VerificationBySID returns one of an account's verifications.

@@ -374,6 +374,9 @@ func (s *Store) RedactMessage(ctx context.Context, accountSID, sid string, from 
 	return s.submit(ctx, normal, func(t *tx) error {
 		n, err := t.exec(`UPDATE messages SET body = '', updated_at = $1 WHERE sid = $2 AND account_sid = $3 AND status = ANY($4)`,
 			nanos(at), sid, accountSID, statuses(from))
+		if err == nil && n == 1 {
+			_, err = t.exec(`UPDATE sandbox_messages SET body = '' WHERE sid = $1 AND account_sid = $2`, sid, accountSID) // its sandbox copy too
+		}
 		if err != nil || n == 1 {
 			return err
 		}
@@ -418,8 +421,23 @@ func (s *Store) CancelMessage(ctx context.Context, accountSID, sid string, at ti
 // DeleteMessage removes a message; see messaging.Store.
 func (s *Store) DeleteMessage(ctx context.Context, accountSID, sid string) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		return t.execOne("delete message "+sid, `DELETE FROM messages WHERE sid = $1 AND account_sid = $2`, sid, accountSID)
+		if err := t.execOne("delete message "+sid, `DELETE FROM messages WHERE sid = $1 AND account_sid = $2`, sid, accountSID); err != nil {
+			return err
+		}
+		_, err := t.exec(`DELETE FROM sandbox_messages WHERE sid = $1 AND account_sid = $2`, sid, accountSID) // its sandbox copy too
+		return err
 	})
+}
+
+// ForgetSandbox deletes sandbox inbox entries made before before.
+func (s *Store) ForgetSandbox(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := s.submit(ctx, lazy, func(t *tx) error {
+		var err error
+		n, err = t.exec(`DELETE FROM sandbox_messages WHERE created_at < $1`, nanos(before))
+		return err
+	})
+	return int(n), err
 }
 
 // ClaimOutbox leases due messages for this node; rows another node is

@@ -198,6 +198,9 @@ func (s *Store) Resolve(ctx context.Context, rs []verification.Resolution, event
 func (s *Store) RedactMessage(ctx context.Context, accountSID, sid string, from []message.Status, at time.Time) error {
 	return s.submit(ctx, normal, func(t *tx) error {
 		n, err := t.exec(t.st.redactMessage, nanos(at), sid, accountSID, statusList(from))
+		if err == nil && n == 1 {
+			_, err = t.exec(t.st.redactSandbox, sid, accountSID) // its sandbox copy too
+		}
 		if err != nil || n == 1 {
 			return err
 		}
@@ -250,8 +253,23 @@ func (s *Store) CancelMessage(ctx context.Context, accountSID, sid string, at ti
 // DeleteMessage removes a message; see messaging.Store.
 func (s *Store) DeleteMessage(ctx context.Context, accountSID, sid string) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		return t.execOne(t.st.deleteMessage, "delete message "+sid, sid, accountSID)
+		if err := t.execOne(t.st.deleteMessage, "delete message "+sid, sid, accountSID); err != nil {
+			return err
+		}
+		_, err := t.exec(t.st.deleteSandbox, sid, accountSID) // its sandbox copy too
+		return err
 	})
+}
+
+// ForgetSandbox deletes sandbox inbox entries made before before.
+func (s *Store) ForgetSandbox(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := s.submit(ctx, lazy, func(t *tx) error {
+		var err error
+		n, err = t.exec(t.st.forgetSandbox, nanos(before))
+		return err
+	})
+	return int(n), err
 }
 
 // ClaimOutbox leases due messages; see dispatch.Store.

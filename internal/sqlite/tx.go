@@ -36,6 +36,7 @@ type stmts struct {
 	insertLimit, deleteService, deleteServiceVerifications   *sql.Stmt
 	setSecondary, deleteSecondary, promoteSecondary          *sql.Stmt
 	setPrimary, setDisabled                                  *sql.Stmt
+	redactSandbox, deleteSandbox, forgetSandbox              *sql.Stmt
 	guardAdd, guardPutBlock, guardLift, guardLiftCounts      *sql.Stmt
 	guardSafeAdd, guardSafeRemove                            *sql.Stmt
 	guardForgetPrefixes, guardForgetCounts, guardForgetBlock *sql.Stmt
@@ -122,6 +123,9 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 		WHERE sid = ? AND account_sid = ? AND status = 'queued' AND ob_queued = 1 AND ob_claimed = 0
 		RETURNING `+messageCols)
 	p(&s.deleteMessage, `DELETE FROM messages WHERE sid = ? AND account_sid = ?`)
+	p(&s.redactSandbox, `UPDATE sandbox_messages SET body = '' WHERE sid = ? AND account_sid = ?`)
+	p(&s.deleteSandbox, `DELETE FROM sandbox_messages WHERE sid = ? AND account_sid = ?`)
+	p(&s.forgetSandbox, `DELETE FROM sandbox_messages WHERE created_at < ?`)
 	p(&s.advance, advanceSet+` WHERE sid = ?9 RETURNING last_transition != '', status_callback != ''`)
 	p(&s.advanceDequeue, advanceSet+`, `+dequeueSet+` WHERE sid = ?9 AND ob_queued = 1 RETURNING last_transition != '', status_callback != ''`)
 

@@ -185,6 +185,34 @@ var inboundTests = []testCase{
 }
 
 var sandboxTests = []testCase{
+	{"RedactDeleteAndForgetReachIt", func(t *testing.T, s Store) {
+		MustInsertAccount(t, s, newAccount("AC1"))
+		var sids []string
+		for i := range 3 {
+			m := newMessage("AC1", fmt.Sprintf("SM%d", i), at(time.Duration(i)*time.Hour))
+			mustSend(t, s, m)
+			check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: m.SID, Status: message.Delivered, At: m.CreatedAt}))
+			check(t, "InsertSandboxEntry", s.InsertSandboxEntry(ctx, message.SandboxEntry{SID: m.SID, AccountSID: "AC1", From: m.From, To: to,
+				Body: "secret text " + m.SID, Segments: 1, Encoding: "GSM-7", CreatedAt: m.CreatedAt}))
+			sids = append(sids, m.SID)
+		}
+		check(t, "RedactMessage", s.RedactMessage(ctx, "AC1", sids[1], []message.Status{message.Delivered}, at(3*time.Hour)))
+		check(t, "DeleteMessage", s.DeleteMessage(ctx, "AC1", sids[2]))
+		got, err := s.SandboxEntries(ctx, "AC1", to, 10)
+		check(t, "SandboxEntries", err)
+		bodies := map[string]string{}
+		for _, e := range got {
+			bodies[e.SID] = e.Body
+		}
+		if _, ok := bodies[sids[2]]; ok || bodies[sids[1]] != "" || bodies[sids[0]] != "secret text "+sids[0] || len(got) != 2 {
+			t.Fatalf("the sandbox after redacting %s and deleting %s: %v", sids[1], sids[2], bodies)
+		}
+		n, err := s.ForgetSandbox(ctx, at(time.Hour))
+		check(t, "ForgetSandbox", err)
+		if got, _ := s.SandboxEntries(ctx, "AC1", to, 10); n != 1 || len(got) != 1 || got[0].SID != sids[1] {
+			t.Fatalf("ForgetSandbox before the second hour: forgot %d, left %v", n, got)
+		}
+	}},
 	{"InsertTwiceKeepsOne", func(t *testing.T, s Store) {
 		e := message.SandboxEntry{SID: "SM1", AccountSID: "AC1", From: "otpgate", To: to, Body: "Your code is 123456", Segments: 1, Encoding: "GSM-7", CreatedAt: at(1)}
 		for i := range 2 { // as when a message is sent again after a crash

@@ -67,6 +67,7 @@ type Store interface {
 	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
 	DeleteService(ctx context.Context, accountSID, sid string) error
 	account.TokenStore
+	ForgetSandbox(ctx context.Context, before time.Time) (int, error)
 	VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error)
 	ReleaseLeases(ctx context.Context) (int, error)
 	Ping(ctx context.Context) error
