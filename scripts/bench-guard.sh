@@ -49,7 +49,7 @@ run() {
 	local addr
 	addr=$(grep -o 'msg="otpgate listening" addr=[0-9.:]*' "$work/$n.log" | sed 's/.*addr=//')
 	local basic
-	basic=$(printf '%s:%s' "$(awk '/Account SID/ {print $3}' "$work/$n.out")" "$(awk '/Auth token:/ {print $3}' "$work/$n.out")" | base64 | tr -d '\n')
+	basic=$(printf '%s:%s' "$(awk '/Account SID/ {print $3}' "$work/$n.out")" "$(awk '/Auth token:/ {print $3}' "$work/data-$n/first-account.txt")" | base64 | tr -d '\n')
 	BENCH_BASIC=$basic BENCH_BASE=$((n * 1000000)) BENCH_THREADS=$threads BENCH_CONNS=$conc BENCH_STATE="$work/sent-$n" \
 		wrk -t$threads -c"$conc" -d"$dur" --latency -s scripts/wrk/send.lua "http://$addr" >"$work/wrk-$n.txt"
 	kill "$pid"; wait "$pid" 2>/dev/null || true

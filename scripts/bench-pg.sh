@@ -60,7 +60,7 @@ start() {
 }
 account() { # sets basic from the first node's output
 	for _ in $(seq 50); do grep -q "Auth token" "$work/$1.out" && break; sleep 0.1; done
-	basic=$(printf '%s:%s' "$(awk '/Account SID/ {print $3}' "$work/$1.out")" "$(awk '/Auth token:/ {print $3}' "$work/$1.out")" | base64 | tr -d '\n')
+	basic=$(printf '%s:%s' "$(awk '/Account SID/ {print $3}' "$work/$1.out")" "$(awk '/Auth token:/ {print $3}' "$work/data-$1/first-account.txt")" | base64 | tr -d '\n')
 }
 # phases TAG URL BASE CONNS: wrk send then verify against one node.
 phases() {

@@ -70,7 +70,7 @@ serve() {
 	wait_for "$work/$name.log" "otpgate listening"
 	url=http://$(grep -o 'msg="otpgate listening" addr=[0-9.:]*' "$work/$name.log" | sed 's/.*addr=//')
 	sid=$(awk '/Account SID/ {print $3}' "$work/$name.out")
-	token=$(awk '/Auth token:/ {print $3}' "$work/$name.out")
+	token=$(awk '/Auth token:/ {print $3}' "$work/data-$name/first-account.txt") # not a terminal: the token is in the file
 	basic=$(printf '%s:%s' "$sid" "$token" | base64 | tr -d '\n')
 }
 # bench [flags]: otpgate bench, the token from the environment (not argv).

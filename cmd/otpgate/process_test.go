@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -110,13 +111,24 @@ func (c *child) server(tb testing.TB) *testServer {
 	tb.Helper()
 	var sm []string
 	for deadline := time.Now().Add(5 * time.Second); sm == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		sm = firstAccountRE.FindStringSubmatch(c.output())
+		out := c.output()
+		// Its stdout is a pipe, not a terminal: the token is in a file.
+		if f := tokenFileRE.FindStringSubmatch(out); f != nil {
+			b, err := os.ReadFile(f[1])
+			if err != nil {
+				tb.Fatalf("the first-start token file: %v", err)
+			}
+			out = string(b)
+		}
+		sm = firstAccountRE.FindStringSubmatch(out)
 	}
 	if sm == nil {
 		tb.Fatalf("no account printed: %q", c.output())
 	}
 	return &testServer{URL: c.url, SID: sm[1], Token: sm[2]}
 }
+
+var tokenFileRE = regexp.MustCompile(`Auth token:\s+in (\S+) \(mode 0600\)`)
 
 func (c *child) output() string {
 	c.mu.Lock()
@@ -226,5 +238,25 @@ func TestSIGTERMDrains(t *testing.T) {
 	}
 	if results["201 Created"] == 0 {
 		t.Fatalf("no send succeeded before SIGTERM: %v", results)
+	}
+}
+
+// Run by a service manager (stdout not a terminal), the first start writes
+// the new account's token to a 0600 file in the data directory and prints
+// only where it is: journald keeps no token.
+func TestFirstStartTokenInAFile(t *testing.T) {
+	dataDir := t.TempDir()
+	c := startChild(t, dataDir, freeAddr(t))
+	s := c.server(t)
+	out := c.output()
+	if strings.Contains(out, s.Token) || !strings.Contains(out, s.SID) {
+		t.Fatalf("stdout shows the token, or not the SID:\n%s", out)
+	}
+	st, err := os.Stat(filepath.Join(dataDir, "first-account.txt"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("the token file: %v %v", st, err)
+	}
+	if r := call(t, "GET", s.URL+"/sandbox/messages?to=0790000000", s.SID, s.Token, "", ""); r.Status != 200 {
+		t.Fatalf("the token from the file: %d %s", r.Status, r.Raw)
 	}
 }

@@ -216,7 +216,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	m := &Main{Config: cfg, Stdout: stdout, Logger: nil, LogOutput: stderr}
+	m := &Main{Config: cfg, Stdout: stdout, Logger: nil, LogOutput: stderr, TokenFile: !isTerminal(stdout)}
 	if err := m.Run(ctx); err != nil {
 		m.Close()
 		return err
@@ -232,6 +232,10 @@ type Main struct {
 	Config    ServeConfig
 	Clock     otpgate.Clock
 	Stdout    io.Writer // where the first-start account is printed
+	// TokenFile, when set, writes the first-start account's token to
+	// DATA_DIR/first-account.txt (mode 0600) instead of Stdout, which then
+	// says where: set when Stdout is not a terminal (a log would keep it).
+	TokenFile bool
 	LogOutput io.Writer
 	Logger    *slog.Logger
 
@@ -649,7 +653,7 @@ func (m *Main) firstStart(ctx context.Context) error {
 	if h, p, err := net.SplitHostPort(host); err == nil && (h == "" || h == "0.0.0.0" || h == "::") {
 		host = net.JoinHostPort("127.0.0.1", p)
 	}
-	fmt.Fprintf(m.Stdout, `
+	text := fmt.Sprintf(`
 First start: created account %q. The auth token is shown only this once.
   Account SID: %s
   Auth token:  %s
@@ -666,7 +670,28 @@ Check it:
     -d '{ "service" : "Restcomm", "number" : "962790320012", "code" : "THE_CODE" }'
 
 `, c.Name, c.SID, c.AuthToken, host)
+	if !m.TokenFile {
+		_, err := io.WriteString(m.Stdout, text)
+		return err
+	}
+	path := filepath.Join(m.Config.DataDir, "first-account.txt")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		return fmt.Errorf("first start: writing the new account's token: %w", err)
+	}
+	fmt.Fprintf(m.Stdout, "\nFirst start: created account %q.\n  Account SID: %s\n  Auth token:  in %s (mode 0600), not printed: standard output is not a terminal, and a log would keep it. Read it, then delete the file.\n\n",
+		c.Name, c.SID, path)
+	m.Logger.Info("first start: the new account's auth token is in a file, not in this log", "account_sid", c.SID, "file", path)
 	return nil
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // lockDataDir takes an exclusive lock so two servers never share a data directory.
