@@ -229,9 +229,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // Main is a running otpgate server. Tests start it on port 0 with a
 // temporary data directory.
 type Main struct {
-	Config    ServeConfig
-	Clock     otpgate.Clock
-	Stdout    io.Writer // where the first-start account is printed
+	Config ServeConfig
+	Clock  otpgate.Clock
+	Stdout io.Writer // where the first-start account is printed
 	// TokenFile, when set, writes the first-start account's token to
 	// DATA_DIR/first-account.txt (mode 0600) instead of Stdout, which then
 	// says where: set when Stdout is not a terminal (a log would keep it).
