@@ -13,6 +13,7 @@ import (
 	"net/http"
 	_ "net/http/pprof" // served only on --debug-addr
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -62,6 +63,9 @@ type ServeConfig struct {
 	LogFormat          string
 	DebugAddr          string
 	DebugAddrPublic    bool // allow a --debug-addr that is not loopback
+	// TLSCert and TLSKey, when set, serve HTTPS (HTTP/2 and HTTP/1.1) with
+	// that certificate, read again on SIGHUP (Main.ReloadTLS).
+	TLSCert, TLSKey string
 	// SandboxKeep is how long the sandbox inbox keeps a message (0: 24 h).
 	SandboxKeep time.Duration
 	SMPP        []string // smpp:// URLs, in order of preference
@@ -146,6 +150,8 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.OutboxLease, "outbox-lease", 2*time.Minute, "how long a node holds a message it is sending; a node that dies holding some, and does not come back, leaves them to the others after this")
 	fs.StringVar(&c.ConfigFile, "config", "", "a JSON file of connectors, routes and approved sender IDs (see examples/jordan.json)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "if set, serve Go's pprof profiles, without auth, at http://ADDR/debug/pprof/; a loopback address only, unless --debug-addr-public")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS (HTTP/2) with this certificate file (PEM, the chain after the leaf); read again on SIGHUP")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	fs.DurationVar(&c.SandboxKeep, "sandbox-keep", 24*time.Hour, "how long the sandbox inbox keeps a message (sandbox delivery only)")
 	fs.BoolVar(&c.DebugAddrPublic, "debug-addr-public", false, "allow --debug-addr to listen beyond loopback (pprof has no auth: anyone who reaches it reads the process's memory profile)")
 }
@@ -157,6 +163,9 @@ func (c *ServeConfig) Validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("--data-dir must not be empty")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
 	}
 	if c.DebugAddr != "" && !c.DebugAddrPublic && !loopbackAddr(c.DebugAddr) {
 		return fmt.Errorf("--debug-addr %s: pprof has no authentication, so it listens on loopback only (127.0.0.1:PORT, [::1]:PORT, localhost:PORT); add --debug-addr-public to listen there anyway", c.DebugAddr)
@@ -221,7 +230,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		m.Close()
 		return err
 	}
-	<-ctx.Done()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-hup:
+			if err := m.ReloadTLS(); err != nil {
+				m.Logger.Error("SIGHUP: the TLS certificate was not reloaded; the old one is still served", "err", err)
+			} else if m.certs != nil {
+				m.Logger.Info("SIGHUP: TLS certificate reloaded")
+			}
+		}
+	}
 	m.Logger.Info("shutting down")
 	return m.Close()
 }
@@ -248,6 +271,7 @@ type Main struct {
 	forgetter  *guard.Forgetter
 	pumping    *guard.Pumping
 	stopWatch  context.CancelFunc // the token cache's watch
+	certs      *certReloader      // with --tls-cert
 	sandboxed  bool               // delivery is the sandbox: its inbox is served, and forgotten after SandboxKeep
 	smpp       []*smpp.Connector
 	server     *http.Server
@@ -500,7 +524,15 @@ func (m *Main) Run(ctx context.Context) error {
 		log.Info("pprof listening", "addr", dl.Addr().String())
 	}
 	m.serveDone = make(chan error, 1)
-	go func() { m.serveDone <- m.server.Serve(m.listener) }()
+	if m.Config.TLSCert != "" {
+		if m.certs, err = newCertReloader(m.Config.TLSCert, m.Config.TLSKey); err != nil {
+			return err
+		}
+		m.server.TLSConfig = m.certs.tlsConfig()
+		go func() { m.serveDone <- m.server.ServeTLS(m.listener, "", "") }()
+	} else {
+		go func() { m.serveDone <- m.server.Serve(m.listener) }()
+	}
 	log.Info("otpgate listening", "addr", m.listener.Addr().String(), "data_dir", m.Config.DataDir, "version", version)
 	if len(m.smpp) == 0 {
 		log.Info("delivery: sandbox (no real connector configured); messages are kept in the sandbox inbox at GET /sandbox/messages?to=NUMBER")
@@ -682,6 +714,15 @@ Check it:
 		c.Name, c.SID, path)
 	m.Logger.Info("first start: the new account's auth token is in a file, not in this log", "account_sid", c.SID, "file", path)
 	return nil
+}
+
+// ReloadTLS reads --tls-cert and --tls-key again (what SIGHUP does); the
+// certificate served changes only if they read well.
+func (m *Main) ReloadTLS() error {
+	if m.certs == nil {
+		return nil
+	}
+	return m.certs.Reload()
 }
 
 // isTerminal reports whether w is a terminal (a character device).
