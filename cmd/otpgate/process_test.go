@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/otpgate/otpgate/internal/smpptest"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -258,5 +261,56 @@ func TestFirstStartTokenInAFile(t *testing.T) {
 	}
 	if r := call(t, "GET", s.URL+"/sandbox/messages?to=0790000000", s.SID, s.Token, "", ""); r.Status != 200 {
 		t.Fatalf("the token from the file: %d %s", r.Status, r.Raw)
+	}
+}
+
+// SIGTERM under load with messages still queued (their SMSC is down): the
+// requests in flight finish, the process exits 0, and every message it
+// acknowledged is handed back to the outbox: started again with an SMSC
+// that answers, it sends them all, none twice.
+func TestSIGTERMHandsQueuedMessagesBack(t *testing.T) {
+	dataDir := t.TempDir()
+	addr := freeAddr(t)
+	start := func(smsc string) *child {
+		c := &child{url: "http://" + addr}
+		c.cmd = exec.Command(mustBuild(t), "serve", "--abuse-guard=off", "--addr", addr, "--data-dir", dataDir, "--log-level", "warn",
+			"--smpp", "smpp://otpgate:secret@"+smsc+"?name=zain", "--max-backlog", "0")
+		return startCmd(t, c)
+	}
+	c := start(freeAddr(t)) // nothing listens there: every message waits in the outbox
+	s := c.server(t)
+	var acked []string
+	for i := range 60 {
+		r := s.postForm(t, "/2010-04-01/Accounts/"+s.SID+"/Messages.json", url.Values{"To": {fmt.Sprintf("+96279%07d", 6000000+i)}, "From": {"MyApp"}, "Body": {"queued " + strconv.Itoa(i)}})
+		if r.Status != 201 {
+			t.Fatalf("send %d: %d %s", i, r.Status, r.Raw)
+		}
+		acked = append(acked, r.str("sid"))
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("otpgate did not exit within 20 s of SIGTERM")
+	}
+
+	peer := smpptest.Start(t, smpptest.Options{})
+	start(peer.Addr)
+	subs := peer.WaitSubmits(t, len(acked), 30*time.Second)
+	seen := map[string]int{}
+	for _, sub := range subs {
+		seen[sub.Dest]++
+	}
+	for i := range acked {
+		if to := fmt.Sprintf("96279%07d", 6000000+i); seen[to] != 1 && seen["+"+to] != 1 {
+			t.Errorf("message %d (to %s) reached the SMSC %d times after the restart, want 1", i, to, seen[to]+seen["+"+to])
+		}
 	}
 }
