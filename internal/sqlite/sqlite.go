@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/store"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	msqlite "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 //go:embed migrations/*.sql
@@ -204,6 +204,22 @@ func (s *Store) submit(ctx context.Context, prio priority, fn func(*tx) error) e
 	err := <-o.done
 	o.ctx, o.fn = nil, nil
 	opPool.Put(o)
+	return unavailable(err)
+}
+
+// unavailable marks the errors of a disk that is full or failing
+// (SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN) store.ErrUnavailable: the
+// request gets 503 and may be tried again, and nothing was committed. The
+// writer goes on, and succeeds again once space returns.
+func unavailable(err error) error {
+	var se *msqlite.Error
+	if err == nil || errors.Is(err, store.ErrUnavailable) || !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() & 0xff {
+	case 13, 10, 14: // SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN
+		return fmt.Errorf("%w: the disk: %w", store.ErrUnavailable, err)
+	}
 	return err
 }
 
