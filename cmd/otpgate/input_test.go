@@ -5,7 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/otpgate/otpgate/internal/message"
 )
 
 // Loose input, as a security review tried it: control and invisible
@@ -70,7 +71,7 @@ func TestSandboxFollowsTheLog(t *testing.T) {
 	}
 	s.codes(t, "0790370001", 0)
 	for _, sid := range sids {
-		s.waitMessageStatus(t, msgs+"/"+sid+".json", "delivered")
+		s.waitMessage(t, sid, message.Delivered)
 	}
 	if r := s.postForm(t, msgs+"/"+sids[0]+".json", url.Values{"Body": {""}}); r.Status != 200 {
 		t.Fatalf("redact: %d %s", r.Status, r.Raw)
@@ -89,19 +90,5 @@ func TestSandboxFollowsTheLog(t *testing.T) {
 	smpp := mustServeSMPP(t, "smpp://otpgate:secret@"+freeAddr(t)+"?name=zain")
 	if r := call(t, "GET", smpp.URL+"/sandbox/messages?to=0790370001", smpp.SID, smpp.Token, "", ""); r.Status != 404 {
 		t.Fatalf("/sandbox/messages on a server delivering over SMPP: %d %s", r.Status, r.Raw)
-	}
-}
-
-// waitMessageStatus polls a message until it has status (5 s at most).
-func (s *testServer) waitMessageStatus(t *testing.T, path, status string) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		r := call(t, "GET", s.URL+path, s.SID, s.Token, "", "")
-		if r.str("status") == status {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: status %q, want %q", path, r.str("status"), status)
-		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -203,16 +204,6 @@ func keysOf(account string, n phone.Number) (keys [3]gkey, count int) {
 		count++
 	}
 	return keys, count
-}
-
-// Keys returns the keys a number is watched under, as stored.
-func Keys(n phone.Number) []string {
-	ks, c := keysOf("", n)
-	out := make([]string, c)
-	for i := range c {
-		out[i] = ks[i].String()
-	}
-	return out
 }
 
 // Allow refuses a code to a number under a key in force of a block.
@@ -685,10 +676,7 @@ func (p *Pumping) SyncNow(ctx context.Context) {
 	}
 }
 
+// sortBlocks orders blocks newest first.
 func sortBlocks(bs []store.GuardBlock) {
-	for i := 1; i < len(bs); i++ {
-		for j := i; j > 0 && bs[j].Since.After(bs[j-1].Since); j-- {
-			bs[j], bs[j-1] = bs[j-1], bs[j]
-		}
-	}
+	slices.SortStableFunc(bs, func(a, b store.GuardBlock) int { return b.Since.Compare(a.Since) })
 }

@@ -7,6 +7,7 @@
 package verifyv2
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -152,20 +153,13 @@ func newServiceJSON(base string, svc verification.Service) serviceJSON {
 		DateCreated: date(svc.CreatedAt), DateUpdated: date(svc.CreatedAt), URL: u,
 		Links:          map[string]string{"verifications": u + "/Verifications", "verification_checks": u + "/VerificationCheck"},
 		CodeTTLSeconds: int(svc.TTL.Seconds()), EventsURL: svc.EventsURL, Countries: svc.Countries,
-		Locale: cmpOr(svc.Texts.Locale, "en"), LocaleByCountry: svc.Texts.ByCountry, WebOtpDomain: svc.Texts.WebOTPDomain,
+		Locale: cmp.Or(svc.Texts.Locale, "en"), LocaleByCountry: svc.Texts.ByCountry, WebOtpDomain: svc.Texts.WebOTPDomain,
 		Templates: svc.Texts.Templates,
 	}
 	if out.Templates == nil {
 		out.Templates = map[string]string{}
 	}
 	return out
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // settings applies otpgate's other settings of a service's request:
@@ -496,16 +490,23 @@ func (h handlers) createVerification(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
+// verification returns the account's verification sid of svc, or the 404
+// of a resource not found (also for another service's verification).
+func (h handlers) verification(r *http.Request, svc verification.Service, sid string) (verification.Verification, error) {
+	v, err := h.cfg.Store.VerificationBySID(r.Context(), api.Account(r), sid)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && v.ServiceSID != svc.SID) {
+		return v, otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound, "The requested resource /Services/%s/Verifications/%s was not found", svc.SID, sid)
+	}
+	return v, err
+}
+
 func (h handlers) fetchVerification(w http.ResponseWriter, r *http.Request) error {
 	svc, err := h.service(r.Context(), r, "ServiceSid")
 	if err != nil {
 		return err
 	}
-	sid := r.PathValue("Sid")
-	v, err := h.cfg.Store.VerificationBySID(r.Context(), api.Account(r), sid)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && v.ServiceSID != svc.SID) {
-		return otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound, "The requested resource /Services/%s/Verifications/%s was not found", svc.SID, sid)
-	} else if err != nil {
+	v, err := h.verification(r, svc, r.PathValue("Sid"))
+	if err != nil {
 		return err
 	}
 	api.WriteJSON(w, http.StatusOK, newVerificationJSON(baseURL(r), v, svc))
@@ -533,8 +534,8 @@ func (h handlers) updateVerification(w http.ResponseWriter, r *http.Request) err
 	}
 	sid := r.PathValue("Sid")
 	notFound := otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound, "The requested resource /Services/%s/Verifications/%s was not found (or is no longer pending)", svc.SID, sid)
-	v, err := h.cfg.Store.VerificationBySID(r.Context(), api.Account(r), sid)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && v.ServiceSID != svc.SID) {
+	v, err := h.verification(r, svc, sid)
+	if e := otpgate.AsError(err); e != nil && e.Kind == otpgate.KindNotFound {
 		return notFound
 	} else if err != nil {
 		return err
@@ -571,10 +572,8 @@ func (h handlers) check(w http.ResponseWriter, r *http.Request) error {
 	}
 	to := f.Get("To")
 	if sid := f.Get("VerificationSid"); sid != "" {
-		v, err := h.cfg.Store.VerificationBySID(r.Context(), api.Account(r), sid)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && v.ServiceSID != svc.SID) {
-			return otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound, "The requested resource /Services/%s/Verifications/%s was not found", svc.SID, sid)
-		} else if err != nil {
+		v, err := h.verification(r, svc, sid)
+		if err != nil {
 			return err
 		}
 		to = v.To
