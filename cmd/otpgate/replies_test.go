@@ -54,6 +54,24 @@ func TestRepliesAreJSON(t *testing.T) {
 	big := "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 20<<10) + "\r\nConnection: close\r\n\r\n"
 	st, h, body = rawRequest(t, addr, big)
 	isError("20 KiB of headers", st, h, body, 431)
+	// What Go's server refuses before any handler runs.
+	for _, c := range []struct {
+		what, req string
+		want      int
+	}{
+		{"a request without Host", "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n", 400},
+		{"a header line without a colon", "GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", 400},
+		{"a malformed request line", "GET\r\nHost: x\r\n\r\n", 400},
+		{"an unknown Transfer-Encoding", "POST /2fa/send HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+		{"HTTP/2.0 in a request line", "GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", 505},
+	} {
+		st, h, body = rawRequest(t, addr, c.req)
+		isError(c.what, st, h, body, c.want)
+	}
+	st, h, body = rawRequest(t, addr, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+	if !strings.Contains(body, "Host") {
+		t.Errorf("the 400 to a request without Host does not say why: %s", body)
+	}
 	st, h, body = rawRequest(t, addr, "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 	isError("an unknown path", st, h, body, 404)
 	if strings.Contains(body, "/2fa") || strings.Contains(body, "/v2") {

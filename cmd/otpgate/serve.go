@@ -531,7 +531,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.server.TLSConfig = m.certs.tlsConfig()
 		go func() { m.serveDone <- m.server.ServeTLS(m.listener, "", "") }()
 	} else {
-		go func() { m.serveDone <- m.server.Serve(m.listener) }()
+		go func() { m.serveDone <- m.server.Serve(api.JSONErrorsListener(m.listener)) }()
 	}
 	log.Info("otpgate listening", "addr", m.listener.Addr().String(), "data_dir", m.Config.DataDir, "version", version)
 	if len(m.smpp) == 0 {
