@@ -40,6 +40,16 @@ type Callback struct {
 	CreatedAt     time.Time
 }
 
+// Release gives a claimed callback back without an attempt: it is due
+// again at Due. It holds only while the claim does (the callback's
+// NextAttemptAt is still LeaseUntil); a lease that has ended may already
+// be another's.
+type Release struct {
+	SID        string
+	LeaseUntil time.Time
+	Due        time.Time
+}
+
 // Attempt is the result of one POST of a callback.
 type Attempt struct {
 	CallbackSID string

@@ -826,6 +826,23 @@ func (s *Store) RetryCallback(ctx context.Context, c callback.Callback, a callba
 	})
 }
 
+// ReleaseCallbacks gives claimed callbacks back; see webhook.Store.
+func (s *Store) ReleaseCallbacks(ctx context.Context, rs []callback.Release) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	sids, due, until := make([]string, len(rs)), make([]int64, len(rs)), make([]int64, len(rs))
+	for i, r := range rs {
+		sids[i], due[i], until[i] = r.SID, nanos(r.Due), nanos(r.LeaseUntil)
+	}
+	return s.submit(ctx, normal, func(t *tx) error {
+		_, err := t.exec(`UPDATE callbacks c SET next_attempt_at = r.due, claimed = false, claimed_by = ''
+			FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(sid, due, until)
+			WHERE c.sid = r.sid AND c.claimed AND c.claimed_by = $4 AND c.next_attempt_at = r.until`, sids, due, until, t.node)
+		return err
+	})
+}
+
 // InsertSandboxEntry keeps a sandbox delivery; see sandbox.Store.
 func (s *Store) InsertSandboxEntry(ctx context.Context, e message.SandboxEntry) error {
 	return s.submit(ctx, lazy, func(t *tx) error {

@@ -597,6 +597,21 @@ func (s *Store) RetryCallback(ctx context.Context, c callback.Callback, a callba
 	})
 }
 
+// ReleaseCallbacks gives claimed callbacks back; see webhook.Store.
+func (s *Store) ReleaseCallbacks(ctx context.Context, rs []callback.Release) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	return s.submit(ctx, normal, func(t *tx) error {
+		for _, r := range rs {
+			if _, err := t.exec(t.st.releaseCallback, nanos(r.Due), r.SID, nanos(r.LeaseUntil)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // InsertSandboxEntry keeps a sandbox delivery; see sandbox.Store.
 func (s *Store) InsertSandboxEntry(ctx context.Context, e message.SandboxEntry) error {
 	return s.submit(ctx, lazy, func(t *tx) error {

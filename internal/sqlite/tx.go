@@ -31,6 +31,7 @@ type stmts struct {
 	insertInboundPart, inboundParts, deleteInboundParts      *sql.Stmt
 	insertCallback, insertAttempt, deleteCallback            *sql.Stmt
 	retryCallback, claimCallbacks, releaseCallbacks          *sql.Stmt
+	releaseCallback                                          *sql.Stmt
 	insertSandbox, insertAccount, setSMSURL, updateService   *sql.Stmt
 	setCountries, limitSlots, putLimit, forgetLimits         *sql.Stmt
 	insertLimit, deleteService, deleteServiceVerifications   *sql.Stmt
@@ -166,6 +167,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 			ORDER BY c.next_attempt_at LIMIT ?3)
 		RETURNING sid, message_sid, account_sid, url, params, attempts, created_at, content_type`)
 	p(&s.releaseCallbacks, `UPDATE callbacks SET next_attempt_at = created_at, claimed = 0 WHERE claimed = 1`)
+	p(&s.releaseCallback, `UPDATE callbacks SET next_attempt_at = ?, claimed = 0 WHERE sid = ? AND claimed = 1 AND next_attempt_at = ?`)
 
 	p(&s.insertSandbox, `INSERT INTO sandbox_messages (sid, account_sid, from_addr, to_number, body, segments, encoding, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING`)
 	p(&s.insertAccount, `INSERT INTO accounts (sid, name, token_hash, created_at, token_sealed) VALUES (?, ?, ?, ?, ?)`)

@@ -69,6 +69,29 @@ var callbackTests = []testCase{
 		wantNotFound(t, "FinishCallback of a finished callback", s.FinishCallback(ctx, callback.Callback{SID: "CB3"}, callback.Attempt{CallbackSID: "CB3", Attempt: 9, At: at(0)}))
 		wantNotFound(t, "RetryCallback of an unknown callback", s.RetryCallback(ctx, callback.Callback{SID: "CB9"}, callback.Attempt{CallbackSID: "CB9", Attempt: 1, At: at(0)}, at(0)))
 	}},
+	{"ReleaseWithoutAttempt", func(t *testing.T, s Store) {
+		MustInsertAccount(t, s, newAccount("AC1"))
+		callbacksOf(t, s, "SM1", newCallback("CB1", "SM1", 0))
+		got, err := s.ClaimCallbacks(ctx, at(time.Minute), at(2*time.Minute), 10)
+		if err != nil || callbackSIDs(got) != "[CB1]" {
+			t.Fatalf("claimed %s, %v", callbackSIDs(got), err)
+		}
+		// A release naming another lease (one that ended, and the callback
+		// was claimed again) changes nothing.
+		check(t, "ReleaseCallbacks (stale)", s.ReleaseCallbacks(ctx, []callback.Release{{SID: "CB1", LeaseUntil: at(90 * time.Second), Due: at(time.Minute)}}))
+		if again, _ := s.ClaimCallbacks(ctx, at(time.Minute), at(2*time.Minute), 10); len(again) != 0 {
+			t.Fatalf("a stale release let %s be claimed during the lease", callbackSIDs(again))
+		}
+		check(t, "ReleaseCallbacks", s.ReleaseCallbacks(ctx, []callback.Release{{SID: "CB1", LeaseUntil: got[0].NextAttemptAt, Due: at(80 * time.Second)}}))
+		if again, _ := s.ClaimCallbacks(ctx, at(70*time.Second), at(3*time.Minute), 10); len(again) != 0 {
+			t.Fatalf("claimed %s before its new due time", callbackSIDs(again))
+		}
+		again, err := s.ClaimCallbacks(ctx, at(80*time.Second), at(3*time.Minute), 10)
+		if err != nil || callbackSIDs(again) != "[CB1]" || again[0].Attempts != 0 {
+			t.Fatalf("at its new due time, before the old lease's end: %+v, %v; want CB1 with no attempt", again, err)
+		}
+		check(t, "ReleaseCallbacks (none)", s.ReleaseCallbacks(ctx, nil))
+	}},
 	{"LimitAndDue", func(t *testing.T, s Store) {
 		MustInsertAccount(t, s, newAccount("AC1"))
 		for i := range 5 {

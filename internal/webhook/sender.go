@@ -28,6 +28,9 @@ type Store interface {
 	FinishCallback(ctx context.Context, c callback.Callback, a callback.Attempt) error
 	// RetryCallback records an attempt and makes the callback due again at next.
 	RetryCallback(ctx context.Context, c callback.Callback, a callback.Attempt, next time.Time) error
+	// ReleaseCallbacks gives claimed callbacks back, without an attempt;
+	// one whose lease has ended is left as it is.
+	ReleaseCallbacks(ctx context.Context, rs []callback.Release) error
 	// AccountTokenSealed returns the account's sealed auth token (nil if none was kept).
 	AccountTokenSealed(ctx context.Context, sid string) ([]byte, error)
 }
@@ -43,7 +46,8 @@ type Opener interface {
 // else's callbacks: a callback whose host or account is at its cap, or whose
 // host's circuit is open, is not given a worker; the Sender holds it, without
 // POSTing it, until its turn comes, or lets it go back to the Store when its
-// lease ends, to be claimed again later. Either way no attempt is made or
+// circuit half opens (or, for the others it lets go, a little later), to be
+// claimed again by whichever node is free. Either way no attempt is made or
 // recorded for it, and it keeps its MaxAge. A host is the callback URL's
 // host and port (the scheme's default port when it has none), so two
 // receivers on one machine are two hosts.
@@ -86,6 +90,7 @@ type Sender struct {
 	client *http.Client
 	limits *limits
 	wake   chan struct{}
+	letGo  []callback.Release // claimed callbacks dispatch let go; the run loop gives them back
 	cancel context.CancelFunc
 	done   chan struct{}
 	once   sync.Once
@@ -187,6 +192,17 @@ func (s *Sender) run(ctx context.Context) {
 	defer wg.Wait()
 	sem := make(chan struct{}, s.cfg.Concurrency)
 	var waiting []held // in the order claimed
+	defer func() {
+		// Stopping: what is held goes back now, for another node or the
+		// next start, rather than when its lease ends.
+		now := s.cfg.Clock.Now().UTC()
+		for _, h := range waiting {
+			s.let(h.c, h.host, "the sender is stopping", now)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.giveBack(ctx)
+	}()
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -218,6 +234,7 @@ func (s *Sender) run(ctx context.Context) {
 			}
 			waiting = s.dispatch(now, waiting, sem, &wg)
 		}
+		s.giveBack(ctx)
 		if len(cbs) > 0 && len(cbs) == limit {
 			continue
 		}
@@ -242,7 +259,7 @@ func (s *Sender) dispatch(now time.Time, waiting []held, sem chan struct{}, wg *
 	for _, h := range waiting {
 		c := h.c
 		if now.After(h.startBy) {
-			s.let(c, h.host, "it could not start before its lease could end")
+			s.let(c, h.host, "it could not start before its lease could end", now)
 			continue
 		}
 		if len(sem) < cap(sem) {
@@ -257,7 +274,7 @@ func (s *Sender) dispatch(now time.Time, waiting []held, sem chan struct{}, wg *
 				continue
 			}
 			if openUntil.After(h.startBy) {
-				s.let(c, h.host, "its host's circuit is open")
+				s.let(c, h.host, "its host's circuit is open", openUntil)
 				continue
 			}
 		}
@@ -277,7 +294,7 @@ func (s *Sender) dispatch(now time.Time, waiting []held, sem chan struct{}, wg *
 			}
 			for i := len(kept) - 1; i >= 0; i-- {
 				if kept[i].host == most {
-					s.let(kept[i].c, most, "too many callbacks are held, most of them for its host")
+					s.let(kept[i].c, most, "too many callbacks are held, most of them for its host", now.Add(s.cfg.FirstRetry))
 					kept = slices.Delete(kept, i, i+1)
 					perHost[most]--
 					break
@@ -289,11 +306,25 @@ func (s *Sender) dispatch(now time.Time, waiting []held, sem chan struct{}, wg *
 	return kept
 }
 
-// let forgets a held callback: the Store hands it out again when its lease
-// ends.
-func (s *Sender) let(c callback.Callback, host, why string) {
-	s.cfg.Logger.Debug("callback not sent now; it is claimed again when its lease ends",
-		"subject", c.Subject, "callback_sid", c.SID, "host", host, "why", why)
+// let forgets a held callback, to be given back to the Store, due again at
+// due, by giveBack.
+func (s *Sender) let(c callback.Callback, host, why string, due time.Time) {
+	s.cfg.Logger.Debug("callback not sent now; it is given back without an attempt",
+		"subject", c.Subject, "callback_sid", c.SID, "host", host, "why", why, "due", due)
+	s.letGo = append(s.letGo, callback.Release{SID: c.SID, LeaseUntil: c.NextAttemptAt, Due: due})
+}
+
+// giveBack gives the callbacks let go back to the Store. If that fails
+// they stay leased until their leases end, and are claimed again then.
+func (s *Sender) giveBack(ctx context.Context) {
+	if len(s.letGo) == 0 {
+		return
+	}
+	if err := s.cfg.Store.ReleaseCallbacks(ctx, s.letGo); err != nil {
+		s.cfg.Logger.Warn("giving claimed callbacks back failed; they are claimed again when their leases end",
+			"callbacks", len(s.letGo), "err", err)
+	}
+	s.letGo = s.letGo[:0]
 }
 
 // deliver POSTs one callback, which limits.start let through, and records

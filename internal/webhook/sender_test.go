@@ -21,6 +21,7 @@ type memStore struct {
 	mu       sync.Mutex
 	pending  []callback.Callback // by SID
 	attempts []callback.Attempt
+	released int // callbacks given back without an attempt
 }
 
 var _ Store = (*memStore)(nil)
@@ -67,6 +68,20 @@ func (m *memStore) RetryCallback(_ context.Context, c callback.Callback, a callb
 	for i := range m.pending {
 		if m.pending[i].SID == c.SID {
 			m.pending[i].Attempts, m.pending[i].NextAttemptAt = a.Attempt, next
+		}
+	}
+	return nil
+}
+
+func (m *memStore) ReleaseCallbacks(_ context.Context, rs []callback.Release) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range rs {
+		for i := range m.pending {
+			if m.pending[i].SID == r.SID && m.pending[i].NextAttemptAt.Equal(r.LeaseUntil) {
+				m.pending[i].NextAttemptAt = r.Due
+				m.released++
+			}
 		}
 	}
 	return nil
@@ -228,4 +243,61 @@ func TestHostKey(t *testing.T) {
 			t.Errorf("hostKey(%q) = %q, want %q", raw, got, want)
 		}
 	}
+}
+
+// Callbacks the Sender holds but cannot POST go back to the Store without
+// an attempt: when their host's circuit stays open past what their lease
+// allows, due when it half opens (not when the lease ends), and when the
+// Sender stops, due at once (for another node, or the next start).
+func TestSenderGivesBackWhatItHolds(t *testing.T) {
+	t.Run("circuit open", func(t *testing.T) {
+		broken := newHostServer(t, false)
+		broken.status.Store(500)
+		store := &memStore{}
+		newCallbacks(store, 5, "AC1", broken.URL)
+		start := time.Now()
+		// A POST may start up to 2 s into its 4 s lease; the circuit opens
+		// for 3 s after the first failure, so what is held cannot wait.
+		startSender(t, SenderConfig{Store: store, PerHost: 1, BreakAfter: 1, CoolDown: 3 * time.Second,
+			FirstRetry: 10 * time.Millisecond, Timeout: time.Second, Lease: 4 * time.Second})
+		waitFor(t, "the held callbacks given back", func() bool {
+			store.mu.Lock()
+			defer store.mu.Unlock()
+			return store.released >= 4
+		})
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		if len(store.attempts) != 1 {
+			t.Errorf("%d attempts, want 1: callbacks given back are not attempts", len(store.attempts))
+		}
+		for _, c := range store.pending {
+			if c.Attempts == 0 && !c.NextAttemptAt.Before(start.Add(4*time.Second)) {
+				t.Errorf("%s is due at +%s, at its lease's end; want when the circuit half opens (+3 s)", c.SID, c.NextAttemptAt.Sub(start))
+			}
+		}
+	})
+	t.Run("stopping", func(t *testing.T) {
+		slow := newHostServer(t, true)
+		store := &memStore{}
+		newCallbacks(store, 10, "AC1", slow.URL)
+		s := startSender(t, SenderConfig{Store: store, PerHost: 1, Timeout: 5 * time.Second, Lease: time.Hour})
+		waitFor(t, "one POST in flight", func() bool { return slow.requests.Load() == 1 })
+		time.Sleep(50 * time.Millisecond)
+		stopped := make(chan struct{})
+		go func() { s.Stop(); close(stopped) }()
+		waitFor(t, "the held callbacks given back", func() bool {
+			store.mu.Lock()
+			defer store.mu.Unlock()
+			return store.released == 9
+		})
+		slow.release() // the POST in flight ends; Stop waits for it
+		<-stopped
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		for _, c := range store.pending {
+			if c.Attempts == 0 && c.NextAttemptAt.After(time.Now()) {
+				t.Errorf("%s is due at %s, after the stop: it waits out its hour's lease", c.SID, c.NextAttemptAt)
+			}
+		}
+	})
 }
