@@ -501,11 +501,13 @@ func (m *Main) Run(ctx context.Context) error {
 	m.sweeper = &verify.Sweeper{Service: vs, Logger: log}
 	m.sweeper.Start(ctx)
 
-	m.listener, err = net.Listen("tcp", m.Config.Addr)
+	// The listener and the server are Main's only once serving starts, so
+	// a Run that fails before that leaves nothing for Close to wait on.
+	listener, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
-	m.server = &http.Server{
+	server := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -514,24 +516,28 @@ func (m *Main) Run(ctx context.Context) error {
 		MaxHeaderBytes:    4 * api.MaxHeaderBytes, // above the API's own limit, which answers in JSON
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if m.Config.TLSCert != "" {
+		if m.certs, err = newCertReloader(m.Config.TLSCert, m.Config.TLSKey); err != nil {
+			listener.Close()
+			return err
+		}
+		server.TLSConfig = m.certs.tlsConfig()
+	}
 	if m.Config.DebugAddr != "" {
 		dl, err := net.Listen("tcp", m.Config.DebugAddr)
 		if err != nil {
+			listener.Close()
 			return fmt.Errorf("--debug-addr: %w", err)
 		}
 		m.debug = &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
 		go m.debug.Serve(dl)
 		log.Info("pprof listening", "addr", dl.Addr().String())
 	}
-	m.serveDone = make(chan error, 1)
+	m.listener, m.server, m.serveDone = listener, server, make(chan error, 1)
 	if m.Config.TLSCert != "" {
-		if m.certs, err = newCertReloader(m.Config.TLSCert, m.Config.TLSKey); err != nil {
-			return err
-		}
-		m.server.TLSConfig = m.certs.tlsConfig()
-		go func() { m.serveDone <- m.server.ServeTLS(m.listener, "", "") }()
+		go func() { m.serveDone <- server.ServeTLS(listener, "", "") }()
 	} else {
-		go func() { m.serveDone <- m.server.Serve(api.JSONErrorsListener(m.listener)) }()
+		go func() { m.serveDone <- server.Serve(api.JSONErrorsListener(listener)) }()
 	}
 	log.Info("otpgate listening", "addr", m.listener.Addr().String(), "data_dir", m.Config.DataDir, "version", version)
 	if len(m.smpp) == 0 {

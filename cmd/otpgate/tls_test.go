@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -127,4 +129,41 @@ func TestTLSReloadOnSIGHUP(t *testing.T) {
 	if cmd.ProcessState != nil {
 		t.Fatalf("the server exited on SIGHUP")
 	}
+}
+
+// A Run that fails midway (here the certificate does not read, after the
+// store and the components have started) leaves a Main that Close shuts
+// down at once, releasing the address and the data directory.
+func TestCloseAfterFailedRun(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.pem")
+	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg := ServeConfig{Addr: addr, DataDir: filepath.Join(dir, "data"), Region: "JO", CodeLength: 6, CodeTTL: 10 * time.Minute,
+		LogLevel: "warn", LogFormat: "text", TLSCert: bad, TLSKey: bad}
+	m := &Main{Config: cfg, Stdout: io.Discard, LogOutput: io.Discard}
+	if err := m.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "--tls-cert") {
+		t.Fatalf("Run with a bad certificate: %v; want an error naming --tls-cert", err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- m.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close after a failed Run did not return in 10 s")
+	}
+	// The address and the data directory are free again: a second Main starts.
+	cfg.TLSCert, cfg.TLSKey = "", ""
+	m2 := &Main{Config: cfg, Stdout: io.Discard, LogOutput: io.Discard}
+	if err := m2.Run(context.Background()); err != nil {
+		t.Fatalf("a second start on the same address and data directory: %v", err)
+	}
+	m2.Close()
 }
