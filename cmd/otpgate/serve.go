@@ -274,6 +274,7 @@ type Main struct {
 	certs      *certReloader      // with --tls-cert
 	sandboxed  bool               // delivery is the sandbox: its inbox is served, and forgotten after SandboxKeep
 	smpp       []*smpp.Connector
+	api        *api.Server // its Routes are what /openapi.json must describe
 	server     *http.Server
 	listener   net.Listener
 	serveDone  chan error
@@ -459,6 +460,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return map[string]string{"abuse_guard": "on"}
 	}
 	srv := api.New(api.Config{Auth: auth, Logger: log, Ready: m.store.Ping, Health: health})
+	m.api = srv
 	twofa.Register(srv, vs)
 	twofa.RegisterGeo(srv, guard.GeoAdmin{Store: m.store, Geo: geo})
 	accountsapi.Register(srv, accountsapi.Config{Store: m.store, Keys: m.keys, Auth: auth, Clock: m.Clock})

@@ -142,6 +142,21 @@ func (s *Server) allowed(path string) string {
 	return strings.Join(m, ", ")
 }
 
+// Routes returns every "METHOD /path" registered, sorted: what the
+// OpenAPI description must cover.
+func (s *Server) Routes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for path, methods := range s.methods {
+		for _, m := range methods {
+			out = append(out, m+" "+path)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 type ctxKey int
 
 const (
