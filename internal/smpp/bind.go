@@ -328,6 +328,7 @@ func (b *bind) onReceipt(ctx context.Context, d *pdu.DeliverSM) error {
 	if !ok {
 		var err error
 		if r, err = dlr.ParseText(string(text)); err != nil {
+			b.c.metrics.receipt(b.c, "unreadable", "", time.Now())
 			b.c.log.Warn("delivery receipt not understood; acknowledged and dropped", "err", err)
 			return nil // an unreadable receipt will not read better next time
 		}
@@ -338,6 +339,7 @@ func (b *bind) onReceipt(ctx context.Context, d *pdu.DeliverSM) error {
 			r.Err = tr.Err
 		}
 	}
+	b.c.metrics.receipt(b.c, string(message.Status(r.State.Status())), r.ID, time.Now())
 	if b.c.handler == nil {
 		return nil
 	}

@@ -42,6 +42,9 @@ type Connector struct {
 	delivers chan struct{}
 	bucket   *bucket
 
+	metrics     *Metrics // nil: none (Instrument)
+	submitTimes submitTimes
+
 	throttleMu    sync.Mutex
 	throttleUntil time.Time
 	throttleStep  time.Duration
@@ -260,6 +263,7 @@ func (c *Connector) submitPart(ctx context.Context, src, dst pdu.Address, enc sm
 			return "", err // transient: bind lost, timeout, ctx
 		}
 		status := resp.CommandStatus
+		c.metrics.submitted(c, status, resp.MessageID, time.Now())
 		switch status {
 		case data.ESME_ROK:
 			c.relax()

@@ -248,6 +248,9 @@ func (c *session) onSubmit(seq uint32, frame []byte) bool {
 		return c.keepAfterSubmit()
 	default:
 		status = validateSubmit(&v)
+		if status == statusOK && s.cfg.RefuseDest != "" && strings.HasPrefix(string(v.dst), s.cfg.RefuseDest) {
+			status = statusInvDstAdr
+		}
 	}
 	if status == statusOK {
 		c.throttleN++

@@ -51,6 +51,10 @@ type Config struct {
 	// DropAfter closes each connection, without unbind, right after its Nth
 	// submit_sm has been answered; 0 = never.
 	DropAfter int
+	// RefuseDest answers submit_sm whose destination address starts with
+	// it with ESME_RINVDSTADR (0x0B), as an SMSC does for a number it does
+	// not serve; "" refuses none.
+	RefuseDest string
 	// HexIDs gives message ids in submit_sm_resp (and receipted_message_id)
 	// in hex, while the receipt text keeps them decimal.
 	HexIDs bool

@@ -1,0 +1,155 @@
+package smpp_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/otpgate/otpgate/internal/sms"
+	"github.com/otpgate/otpgate/internal/smpp"
+	"github.com/otpgate/otpgate/internal/smscsim"
+)
+
+// Each connector metric moves when its event happens on the wire: a bind
+// coming up, a part accepted, a throttle, a refusal, a receipt and its
+// delay. The SMSC is the simulator, over TCP.
+func TestConnectorMetrics(t *testing.T) {
+	sim := smscsim.New(smscsim.Config{ReceiptDelay: 200 * time.Millisecond, RefuseDest: "962780"})
+	addr, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	reg := prometheus.NewPedanticRegistry()
+	m := smpp.NewMetrics(reg)
+	cfg, err := smpp.ParseURL("smpp://otpgate:secret@"+addr.String()+"?name=zain&binds=2&window=8", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	c, err := smpp.New(cfg, rec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Instrument(m)
+	value := func(name string, labels ...string) float64 {
+		t.Helper()
+		v, err := gathered(reg, name, labels...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := value("otpgate_smpp_binds_up", "connector", "zain"); v != 0 {
+		t.Fatalf("binds up before Start: %v", v)
+	}
+	c.Start(context.Background())
+	t.Cleanup(c.Stop)
+	waitUntil(t, "both binds up in the metric", func() bool { return value("otpgate_smpp_binds_up", "connector", "zain") == 2 })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 3 {
+		if _, err := c.Send(ctx, sms.Message{SID: "SM1", From: "MyApp", To: "+962790320012", Body: "Your code is 123456"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v := value("otpgate_smpp_submits_total", "connector", "zain"); v != 3 {
+		t.Errorf("submits_total %v, want 3", v)
+	}
+	waitUntil(t, "3 delivered receipts counted", func() bool {
+		return value("otpgate_smpp_receipts_total", "connector", "zain", "status", "delivered") == 3
+	})
+	n, sum := histogram(t, reg, "otpgate_smpp_receipt_delay_seconds")
+	if n != 3 || sum < 3*0.15 || sum > 3*5 {
+		t.Errorf("receipt delay: %d observations summing %.3f s; want 3 of about 0.2 s", n, sum)
+	}
+
+	sim.SetThrottle(2) // every second submit_sm: ESME_RTHROTTLED, then submitted again
+	for range 4 {
+		if _, err := c.Send(ctx, sms.Message{SID: "SM2", From: "MyApp", To: "+962790320012", Body: "again"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sim.SetThrottle(0)
+	if v := value("otpgate_smpp_throttled_total", "connector", "zain"); v < 1 {
+		t.Errorf("throttled_total %v after throttled submits, want at least 1", v)
+	}
+	// A destination the SMSC refuses: ESME_RINVDSTADR.
+	if _, err := c.Send(ctx, sms.Message{SID: "SM3", From: "MyApp", To: "+962780000001", Body: "x"}); err == nil {
+		t.Fatal("a destination the SMSC refuses was accepted")
+	}
+	if v := value("otpgate_smpp_submit_errors_total", "connector", "zain", "status", "ESME_RINVDSTADR"); v != 1 {
+		t.Errorf("submit_errors_total{status=ESME_RINVDSTADR} %v, want 1", v)
+	}
+	if v := value("otpgate_smpp_window_in_use", "connector", "zain"); v != 0 {
+		t.Errorf("window in use %v with nothing in flight", v)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Errorf("metric names: %v %v", problems, err)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// gathered is the value of the series of name with the labels given as
+// name, value pairs (0 when absent).
+func gathered(reg prometheus.Gatherer, name string, labels ...string) (float64, error) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0, err
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for i := 0; i+1 < len(labels); i += 2 {
+				if have[labels[i]] != labels[i+1] {
+					continue series
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				return m.Counter.GetValue(), nil
+			case m.Gauge != nil:
+				return m.Gauge.GetValue(), nil
+			}
+		}
+	}
+	return 0, nil
+}
+
+func histogram(t *testing.T, reg prometheus.Gatherer, name string) (uint64, float64) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+			h := mf.GetMetric()[0].GetHistogram()
+			return h.GetSampleCount(), h.GetSampleSum()
+		}
+	}
+	t.Fatalf("no %s", strings.TrimSpace(name))
+	return 0, 0
+}
