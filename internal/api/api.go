@@ -52,13 +52,16 @@ type Config struct {
 	// Health, if set, is added to GET /healthz's answer (say,
 	// "abuse_guard": "off").
 	Health func() map[string]string
+	// Metrics, if set, counts requests by route and status and times them.
+	Metrics *Metrics
 }
 
 // Server is the HTTP handler of every API.
 type Server struct {
-	auth *account.Authenticator
-	log  *slog.Logger
-	mux  *http.ServeMux
+	auth    *account.Authenticator
+	log     *slog.Logger
+	mux     *http.ServeMux
+	metrics *Metrics
 
 	mu      sync.Mutex
 	methods map[string][]string // path pattern -> methods registered on it
@@ -69,7 +72,7 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{auth: cfg.Auth, log: cfg.Logger, mux: http.NewServeMux(), methods: map[string][]string{}}
+	s := &Server{auth: cfg.Auth, log: cfg.Logger, mux: http.NewServeMux(), metrics: cfg.Metrics, methods: map[string][]string{}}
 	s.Public("GET /healthz", nil, func(w http.ResponseWriter, r *http.Request) error {
 		out := map[string]string{"status": "ok"}
 		if cfg.Health != nil {
@@ -195,6 +198,12 @@ const MaxHeaderBytes = 16 << 10
 // and routes it. Paths that are not clean (.., ., //) get the JSON 404
 // rather than the mux's HTML redirect, and oversized headers the JSON 431.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.metrics != nil {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		w = sw
+		defer func() { s.metrics.observe(r, sw.status, time.Since(start)) }()
+	}
 	var b [10]byte
 	rand.Read(b[:])
 	id := hex.EncodeToString(b[:4]) + "-" + hex.EncodeToString(b[4:])
