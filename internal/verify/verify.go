@@ -92,6 +92,8 @@ type Config struct {
 	// Approved, if set, is told of each approved code (the pumping guard
 	// counts them); it must be quick and never block.
 	Approved func(ctx context.Context, accountSID string, to phone.Number)
+	// Metrics, if set, counts sends and checks by service and operator.
+	Metrics *Metrics
 }
 
 // Service sends and checks verifications.
@@ -219,6 +221,7 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	if err != nil {
 		return SendResult{}, err
 	}
+	s.cfg.Metrics.sent(svc.Name, res.To.Operator, res.Verification.V.SendAttempts <= 1)
 	return SendResult{Verification: res.Verification.V, Service: svc, MessageSID: res.Message.SID, Operator: res.To.Operator}, nil
 }
 
@@ -392,6 +395,7 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, err
 	case err != nil:
 		return CheckResult{}, err
 	case !counted && (v.Status == verification.MaxAttempts || v.Status == verification.Pending):
+		s.cfg.Metrics.checked(svc.Name, num.Operator, "refused")
 		return CheckResult{}, otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxCheckAttempts,
 			"Max check attempts reached: %d wrong codes were checked for this verification; send a new code after %s", verification.MaxChecks, v.ExpiresAt.Format(time.RFC3339))
 	case !counted:
@@ -401,6 +405,11 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, err
 		s.cfg.AfterEvent()
 	}
 	res := CheckResult{Verification: v, Service: svc, Valid: v.Status == verification.Approved}
+	if res.Valid {
+		s.cfg.Metrics.checked(svc.Name, num.Operator, "approved")
+	} else {
+		s.cfg.Metrics.checked(svc.Name, num.Operator, "wrong")
+	}
 	if res.Valid && s.cfg.Approved != nil {
 		s.cfg.Approved(ctx, req.AccountSID, num)
 	}

@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/callback"
@@ -72,6 +76,7 @@ type env struct {
 	box   *outbox
 	keys  *keyring.Keys
 	event atomic.Int32
+	reg   *prometheus.Registry
 }
 
 func newEnv(t *testing.T) *env {
@@ -91,7 +96,9 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.v, err = verify.New(verify.Config{Store: st, SMS: p, Keys: keys, Phones: phones, Clock: e.clk, AfterEvent: func() { e.event.Add(1) }})
+	e.reg = prometheus.NewPedanticRegistry()
+	e.v, err = verify.New(verify.Config{Store: st, SMS: p, Keys: keys, Phones: phones, Clock: e.clk, AfterEvent: func() { e.event.Add(1) },
+		Metrics: verify.NewMetrics(e.reg)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,5 +317,42 @@ func TestRequestErrors(t *testing.T) {
 	}
 	if _, err := e.st.Service(ctx, "AC1", "s"); err == nil {
 		t.Error("a refused send created its service")
+	}
+}
+
+// Sends and checks are counted by service and operator, so conversion
+// (approved / new) shows per service and per operator.
+func TestMetrics(t *testing.T) {
+	e := newEnv(t)
+	e.send(t, "0790320012") // Zain: new
+	e.clk.Add(time.Minute)
+	e.send(t, "0790320012") // resend
+	zain := e.box.last(t)
+	e.send(t, "0770320012") // Orange: new
+	orange := e.box.last(t)
+	if got, err := e.check("0790320012", zain); err != nil || !got.Valid {
+		t.Fatalf("check: %+v, %v", got, err)
+	}
+	for range verification.MaxChecks {
+		e.check("0770320012", wrong(orange))
+	}
+	e.check("0770320012", orange) // refused: no attempts left
+	want := `
+# HELP otpgate_verify_checks_total Codes checked, by service, operator and result: approved, wrong (an attempt used), or refused (no attempts left).
+# TYPE otpgate_verify_checks_total counter
+otpgate_verify_checks_total{operator="Orange",result="refused",service="login"} 1
+otpgate_verify_checks_total{operator="Orange",result="wrong",service="login"} 5
+otpgate_verify_checks_total{operator="Zain",result="approved",service="login"} 1
+# HELP otpgate_verify_sends_total Codes sent (accepted for delivery), by service, the destination's operator, and whether it started a verification (new) or resent within one (resend).
+# TYPE otpgate_verify_sends_total counter
+otpgate_verify_sends_total{kind="new",operator="Orange",service="login"} 1
+otpgate_verify_sends_total{kind="new",operator="Zain",service="login"} 1
+otpgate_verify_sends_total{kind="resend",operator="Zain",service="login"} 1
+`
+	if err := testutil.GatherAndCompare(e.reg, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.GatherAndLint(e.reg); err != nil || len(problems) > 0 {
+		t.Errorf("metric names: %v %v", problems, err)
 	}
 }
