@@ -130,6 +130,7 @@ type Pumping struct {
 	syncMu      sync.Mutex
 	liftSeen    map[gkey]time.Time
 	lastService map[gkey]string // the service of the key's last code sent here (for events)
+	metrics     *pumpingMetrics // nil until Register
 }
 
 type pendingCount struct {
@@ -219,6 +220,9 @@ func (p *Pumping) Allow(ctx context.Context, s pipeline.Send) error {
 		b, ok := p.blocks[k]
 		if !ok || b.Lifted || !now.Before(b.Until) {
 			continue
+		}
+		if p.metrics != nil {
+			p.metrics.refusals.WithLabelValues(scopeOf(k.String())).Inc()
 		}
 		e := otpgate.Errorf(otpgate.KindForbidden, CodeBlocked,
 			"Codes to %s are blocked by the SMS-pumping guard until %s: %s. If this traffic is yours, lift the block with DELETE /guard/blocks/%s, or put the numbers on the account's safe list",
@@ -350,6 +354,12 @@ func (p *Pumping) threshold(k gkey) int {
 // announce logs a block and stores it (with its event), off the request's
 // path.
 func (p *Pumping) announce(ctx context.Context, b store.GuardBlock, service string) {
+	p.mu.Lock()
+	m := p.metrics
+	p.mu.Unlock()
+	if m != nil {
+		m.blocks.WithLabelValues(scopeOf(b.Key)).Inc()
+	}
 	p.cfg.Logger.Warn("SMS-pumping guard: blocked", "account_sid", b.AccountSID, "key", b.Key, "until", b.Until.UTC().Format(time.RFC3339),
 		"level", b.Level, "sends", b.Sends, "approvals", b.Approvals, "window", b.Window)
 	if p.cfg.Store == nil {

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/guard"
 	"github.com/otpgate/otpgate/internal/phone"
@@ -491,6 +494,28 @@ func TestPumpingFailsOpen(t *testing.T) {
 		defer logMu.Unlock()
 		return logged.Write(p)
 	}), nil))})
+	reg := prometheus.NewPedanticRegistry()
+	g.Register(reg)
+	metric := func(name, scope string) float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				if mf.GetName() != name || (scope != "" && (len(m.GetLabel()) == 0 || m.GetLabel()[0].GetValue() != scope)) {
+					continue
+				}
+				if m.Counter != nil {
+					return m.Counter.GetValue()
+				}
+				return m.Gauge.GetValue()
+			}
+		}
+		t.Fatalf("no %s{scope=%q}", name, scope)
+		return 0
+	}
 	send := func(e164 string) error {
 		s := pipeline.Send{AccountSID: "AC1", To: phone.Number{E164: e164, Region: "JO", Operator: "Zain"}, Code: true}
 		if err := g.Allow(ctx, s); err != nil {
@@ -508,6 +533,9 @@ func TestPumpingFailsOpen(t *testing.T) {
 	if !g.Failing() {
 		t.Fatal("Failing() is false while the store is down")
 	}
+	if v := metric("otpgate_guard_failing_open", ""); v != 1 {
+		t.Errorf("otpgate_guard_failing_open %v while the store is down", v)
+	}
 	logMu.Lock()
 	if n := strings.Count(logged.String(), "failing open"); n != 1 {
 		t.Errorf("%d log lines say it fails open, want 1:\n%s", n, logged.String())
@@ -522,6 +550,19 @@ func TestPumpingFailsOpen(t *testing.T) {
 	if err := send("+962790610015"); err == nil || !strings.Contains(err.Error(), "+96279061") {
 		t.Fatalf("the 16th code while the store is down: %v, want it blocked", err)
 	}
+	for _, c := range []struct {
+		name, scope string
+		want        float64
+	}{
+		{"otpgate_guard_blocks_total", "prefix", 1},
+		{"otpgate_guard_refusals_total", "prefix", 1},
+		{"otpgate_guard_blocks_active", "prefix", 1},
+		{"otpgate_guard_blocks_total", "operator", 0},
+	} {
+		if v := metric(c.name, c.scope); v != c.want {
+			t.Errorf("%s{scope=%q} = %v, want %v", c.name, c.scope, v, c.want)
+		}
+	}
 	fs.mu.Lock()
 	fs.down = false
 	fs.mu.Unlock()
@@ -529,6 +570,12 @@ func TestPumpingFailsOpen(t *testing.T) {
 	g.SyncNow(ctx) // and this one stores it if that attempt failed
 	if g.Failing() {
 		t.Fatal("Failing() is still true once the store is back")
+	}
+	if v := metric("otpgate_guard_failing_open", ""); v != 0 {
+		t.Errorf("otpgate_guard_failing_open %v once the store is back", v)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Errorf("metric names: %v %v", problems, err)
 	}
 	if bs, _ := fs.memStore.GuardBlocks(ctx, clock.now); len(bs) != 1 || bs[0].Key != "prefix:+96279061" {
 		t.Errorf("the blocks stored once the store is back: %+v, want the one decided while it was down", bs)
