@@ -17,6 +17,7 @@ import (
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/dispatch"
 	"github.com/otpgate/otpgate/internal/inbound"
+	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/messaging"
 	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/postgres"
@@ -78,6 +79,20 @@ type Store interface {
 	// Ping reports whether the database answers (/readyz).
 	Ping(ctx context.Context) error
 	Close() error
+	// The web console's tokens and sessions (console.Store and otpgate
+	// console-token) and what its pages read.
+	InsertConsoleToken(ctx context.Context, t store.ConsoleToken) error
+	ConsoleTokens(ctx context.Context) ([]store.ConsoleToken, error)
+	ConsoleTokenByHash(ctx context.Context, hash []byte) (store.ConsoleToken, error)
+	RevokeConsoleToken(ctx context.Context, id string, at time.Time) error
+	InsertConsoleSession(ctx context.Context, se store.ConsoleSession) error
+	ConsoleSession(ctx context.Context, hash []byte) (store.ConsoleSession, error)
+	DeleteConsoleSession(ctx context.Context, hash []byte) error
+	ForgetConsoleSessions(ctx context.Context, now time.Time) (int, error)
+	MessageStats(ctx context.Context, q store.StatsQuery) ([]store.MessageStat, error)
+	VerificationStats(ctx context.Context, q store.StatsQuery) ([]store.VerificationStat, error)
+	SenderStats(ctx context.Context, q store.StatsQuery) ([]store.SenderStat, error)
+	SearchMessages(ctx context.Context, f store.MessageSearch) ([]message.Message, error)
 }
 
 // DBOptions are the settings of a database given on the command line.

@@ -71,6 +71,10 @@ var copyTables = []copyTable{
 		columns: []string{"account_sid", "key", "level", "since", "until", "lifted", "sends", "approvals", "window_ns", "reason"},
 		convert: func(r []any) []any { r[5] = asBool(r[5]); return r }},
 	{name: "guard_safe", read: `SELECT account_sid, entry FROM guard_safe`, columns: []string{"account_sid", "entry"}},
+	// The console's tokens (revoked ones too, so an id is never reused);
+	// its sessions are not moved: operators sign in again.
+	{name: "console_tokens", read: `SELECT id, name, token_hash, created_at, revoked_at FROM console_tokens`,
+		columns: []string{"id", "name", "token_hash", "created_at", "revoked_at"}},
 }
 
 // CopyFromSQLite moves everything an embedded (SQLite) deployment keeps

@@ -41,6 +41,7 @@ type stmts struct {
 	guardAdd, guardPutBlock, guardLift, guardLiftCounts      *sql.Stmt
 	guardSafeAdd, guardSafeRemove                            *sql.Stmt
 	guardForgetPrefixes, guardForgetCounts, guardForgetBlock *sql.Stmt
+	consoleStmts                                             // console.go
 	all                                                      []*sql.Stmt
 }
 
@@ -200,6 +201,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.guardForgetPrefixes, `DELETE FROM guard_counts WHERE minute < ? AND key LIKE 'prefix:%'`)
 	p(&s.guardForgetCounts, `DELETE FROM guard_counts WHERE minute < ?`)
 	p(&s.guardForgetBlock, `DELETE FROM guard_blocks WHERE until < ?`)
+	s.prepareConsole(p)
 	if err != nil {
 		s.close()
 	}

@@ -72,6 +72,19 @@ type Store interface {
 	ReleaseLeases(ctx context.Context) (int, error)
 	Ping(ctx context.Context) error
 	Close() error
+	// The web console's (console.Store, and the console-token command).
+	InsertConsoleToken(ctx context.Context, t store.ConsoleToken) error
+	ConsoleTokens(ctx context.Context) ([]store.ConsoleToken, error)
+	ConsoleTokenByHash(ctx context.Context, hash []byte) (store.ConsoleToken, error)
+	RevokeConsoleToken(ctx context.Context, id string, at time.Time) error
+	InsertConsoleSession(ctx context.Context, se store.ConsoleSession) error
+	ConsoleSession(ctx context.Context, hash []byte) (store.ConsoleSession, error)
+	DeleteConsoleSession(ctx context.Context, hash []byte) error
+	ForgetConsoleSessions(ctx context.Context, now time.Time) (int, error)
+	MessageStats(ctx context.Context, q store.StatsQuery) ([]store.MessageStat, error)
+	VerificationStats(ctx context.Context, q store.StatsQuery) ([]store.VerificationStat, error)
+	SenderStats(ctx context.Context, q store.StatsQuery) ([]store.SenderStat, error)
+	SearchMessages(ctx context.Context, f store.MessageSearch) ([]message.Message, error)
 }
 
 // Run runs the suite. open must return a new, empty store on each call and
@@ -95,6 +108,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Inbound", inboundTests},
 		{"Sandbox", sandboxTests},
 		{"Guard", guardTests},
+		{"Console", consoleTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {

@@ -1,0 +1,243 @@
+package postgres
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/store"
+)
+
+// The web console's tokens and sessions, and the aggregates its pages read;
+// see store.ConsoleToken and store.StatsQuery.
+
+// InsertConsoleToken stores a new console token.
+func (s *Store) InsertConsoleToken(ctx context.Context, t store.ConsoleToken) error {
+	return s.submit(ctx, normal, func(tx *tx) error {
+		_, err := tx.exec(`INSERT INTO console_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)`,
+			t.ID, t.Name, t.Hash, nanos(t.CreatedAt))
+		return err
+	})
+}
+
+// ConsoleTokens returns every console token, revoked ones too, oldest first.
+func (s *Store) ConsoleTokens(ctx context.Context) ([]store.ConsoleToken, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, name, token_hash, created_at, revoked_at FROM console_tokens ORDER BY created_at, id`)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var out []store.ConsoleToken
+	for rows.Next() {
+		t, err := scanConsoleToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, unavailable(rows.Err())
+}
+
+// ConsoleTokenByHash returns the console token with that hash (revoked or
+// not); ErrNotFound if none.
+func (s *Store) ConsoleTokenByHash(ctx context.Context, hash []byte) (store.ConsoleToken, error) {
+	t, err := scanConsoleToken(s.pool.QueryRow(ctx, `SELECT id, name, token_hash, created_at, revoked_at FROM console_tokens WHERE token_hash = $1`, hash))
+	return t, unavailable(err)
+}
+
+func scanConsoleToken(row scanner) (store.ConsoleToken, error) {
+	var t store.ConsoleToken
+	var created, revoked int64
+	if err := row.Scan(&t.ID, &t.Name, &t.Hash, &created, &revoked); err != nil {
+		return store.ConsoleToken{}, notFound(err)
+	}
+	t.CreatedAt, t.RevokedAt = fromNanos(created), fromNanos(revoked)
+	return t, nil
+}
+
+// RevokeConsoleToken stops a console token working and ends its sessions;
+// ErrNotFound if no token of that id works.
+func (s *Store) RevokeConsoleToken(ctx context.Context, id string, at time.Time) error {
+	return s.submit(ctx, normal, func(tx *tx) error {
+		if err := tx.execOne("revoke console token "+id, `UPDATE console_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at = 0`, nanos(at), id); err != nil {
+			return err
+		}
+		_, err := tx.exec(`DELETE FROM console_sessions WHERE token_id = $1`, id)
+		return err
+	})
+}
+
+// InsertConsoleSession stores a session of a token that works; ErrNotFound
+// if the token is unknown or revoked. The token's row is locked (FOR
+// SHARE), so a revocation on another node either ends this session too or
+// comes after it fails.
+func (s *Store) InsertConsoleSession(ctx context.Context, se store.ConsoleSession) error {
+	return s.submit(ctx, normal, func(tx *tx) error {
+		return tx.execOne("console session of token "+se.TokenID, `INSERT INTO console_sessions (hash, token_id, created_at, expires_at)
+			SELECT $1, id, $3, $4 FROM console_tokens WHERE id = $2 AND revoked_at = 0 FOR SHARE`,
+			se.Hash, se.TokenID, nanos(se.CreatedAt), nanos(se.ExpiresAt))
+	})
+}
+
+// ConsoleSession returns the session with that hash; ErrNotFound if none.
+func (s *Store) ConsoleSession(ctx context.Context, hash []byte) (store.ConsoleSession, error) {
+	var se store.ConsoleSession
+	var created, expires int64
+	err := s.pool.QueryRow(ctx, `SELECT hash, token_id, created_at, expires_at FROM console_sessions WHERE hash = $1`, hash).
+		Scan(&se.Hash, &se.TokenID, &created, &expires)
+	if err != nil {
+		return store.ConsoleSession{}, unavailable(notFound(err))
+	}
+	se.CreatedAt, se.ExpiresAt = fromNanos(created), fromNanos(expires)
+	return se, nil
+}
+
+// DeleteConsoleSession ends a session (signing out); no error if it was gone.
+func (s *Store) DeleteConsoleSession(ctx context.Context, hash []byte) error {
+	return s.submit(ctx, normal, func(tx *tx) error {
+		_, err := tx.exec(`DELETE FROM console_sessions WHERE hash = $1`, hash)
+		return err
+	})
+}
+
+// ForgetConsoleSessions deletes the sessions that expired by now.
+func (s *Store) ForgetConsoleSessions(ctx context.Context, now time.Time) (int, error) {
+	var n int64
+	err := s.submit(ctx, lazy, func(tx *tx) error {
+		var err error
+		n, err = tx.exec(`DELETE FROM console_sessions WHERE expires_at <= $1`, nanos(now))
+		return err
+	})
+	return int(n), err
+}
+
+// MessageStats counts an account's messages by bucket, connector, number
+// prefix and status.
+func (s *Store) MessageStats(ctx context.Context, q store.StatsQuery) ([]store.MessageStat, error) {
+	rows, err := s.pool.Query(ctx, `SELECT (created_at - $1::bigint) / $2::bigint, connector, substr(to_number, 1, $3::int), status, count(*),
+			count(*) FILTER (WHERE sent_at <> 0),
+			coalesce(sum(updated_at - sent_at) FILTER (WHERE sent_at <> 0 AND updated_at > sent_at), 0)::bigint,
+			coalesce(max(updated_at - sent_at) FILTER (WHERE sent_at <> 0 AND updated_at > sent_at), 0)::bigint
+		FROM messages WHERE account_sid = $4 AND created_at >= $1::bigint AND created_at < $5::bigint AND ($6::text = '' OR direction = $6::text)
+		GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
+		nanos(q.Since), int64(q.Step), q.PrefixLen, q.AccountSID, nanos(q.Until), q.Direction)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var out []store.MessageStat
+	for rows.Next() {
+		var m store.MessageStat
+		var bucket, count, sent, sum, mx int64
+		if err := rows.Scan(&bucket, &m.Connector, &m.Prefix, &m.Status, &count, &sent, &sum, &mx); err != nil {
+			return nil, err
+		}
+		m.Bucket, m.Count, m.Sent = int(bucket), int(count), int(sent)
+		m.DelaySum, m.DelayMax = time.Duration(sum), time.Duration(mx)
+		out = append(out, m)
+	}
+	return out, unavailable(rows.Err())
+}
+
+// VerificationStats counts an account's verifications whose code SMS were
+// made in the query's range, by the bucket of the first of them, service,
+// number prefix and status.
+func (s *Store) VerificationStats(ctx context.Context, q store.StatsQuery) ([]store.VerificationStat, error) {
+	rows, err := s.pool.Query(ctx, `SELECT (m.first - $1::bigint) / $2::bigint, v.service_sid, substr(v.to_number, 1, $3::int), v.status, count(*)
+		FROM (SELECT verification_sid, min(created_at) AS first FROM messages
+			WHERE account_sid = $4 AND created_at >= $1::bigint AND created_at < $5::bigint AND verification_sid <> ''
+			GROUP BY verification_sid) AS m
+		JOIN verifications AS v ON v.sid = m.verification_sid
+		GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
+		nanos(q.Since), int64(q.Step), q.PrefixLen, q.AccountSID, nanos(q.Until))
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var out []store.VerificationStat
+	for rows.Next() {
+		var v store.VerificationStat
+		var bucket, count int64
+		if err := rows.Scan(&bucket, &v.ServiceSID, &v.Prefix, &v.Status, &count); err != nil {
+			return nil, err
+		}
+		v.Bucket, v.Count = int(bucket), int(count)
+		out = append(out, v)
+	}
+	return out, unavailable(rows.Err())
+}
+
+// SenderStats counts an account's messages in the query's range by sender
+// and number prefix (Step is not used).
+func (s *Store) SenderStats(ctx context.Context, q store.StatsQuery) ([]store.SenderStat, error) {
+	rows, err := s.pool.Query(ctx, `SELECT from_addr, substr(to_number, 1, $1::int), count(*) FROM messages
+		WHERE account_sid = $2 AND created_at >= $3::bigint AND created_at < $4::bigint AND ($5::text = '' OR direction = $5::text)
+		GROUP BY 1, 2 ORDER BY 1, 2`, q.PrefixLen, q.AccountSID, nanos(q.Since), nanos(q.Until), q.Direction)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var out []store.SenderStat
+	for rows.Next() {
+		var st store.SenderStat
+		var count int64
+		if err := rows.Scan(&st.From, &st.Prefix, &count); err != nil {
+			return nil, err
+		}
+		st.Count = int(count)
+		out = append(out, st)
+	}
+	return out, unavailable(rows.Err())
+}
+
+// SearchMessages returns an account's messages that match, newest first.
+func (s *Store) SearchMessages(ctx context.Context, f store.MessageSearch) ([]message.Message, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	args := []any{f.AccountSID}
+	q := `SELECT ` + messageCols + ` FROM messages WHERE account_sid = $1`
+	add := func(cond string, v ...any) {
+		for _, x := range v {
+			args = append(args, x)
+			cond = replaceFirst(cond, "?", "$"+strconv.Itoa(len(args)))
+		}
+		q += " AND " + cond
+	}
+	if f.To != "" {
+		add("to_number = ?", f.To)
+	}
+	if f.ToPrefix != "" {
+		add("substr(to_number, 1, ?::int) = ?", len(f.ToPrefix), f.ToPrefix)
+	}
+	if f.Status != "" {
+		add("status = ?", f.Status)
+	}
+	if !f.Since.IsZero() {
+		add("created_at >= ?", nanos(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("created_at < ?", nanos(f.Until))
+	}
+	if f.BeforeSID != "" {
+		add("(created_at, sid) < (?, ?)", nanos(f.BeforeAt), f.BeforeSID)
+	}
+	args = append(args, limit)
+	q += " ORDER BY created_at DESC, sid DESC LIMIT $" + strconv.Itoa(len(args))
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var out []message.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, unavailable(rows.Err())
+}

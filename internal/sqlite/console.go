@@ -1,0 +1,244 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/store"
+)
+
+// The web console's tokens and sessions, and the aggregates its pages read;
+// see store.ConsoleToken and store.StatsQuery.
+
+// consoleStmts are the writer's statements for the console.
+type consoleStmts struct {
+	consoleInsertToken, consoleRevokeToken, consoleEndSessions        *sql.Stmt
+	consoleInsertSession, consoleDeleteSession, consoleForgetSessions *sql.Stmt
+}
+
+func (s *consoleStmts) prepareConsole(p func(**sql.Stmt, string)) {
+	p(&s.consoleInsertToken, `INSERT INTO console_tokens (id, name, token_hash, created_at) VALUES (?, ?, ?, ?)`)
+	p(&s.consoleRevokeToken, `UPDATE console_tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0`)
+	p(&s.consoleEndSessions, `DELETE FROM console_sessions WHERE token_id = ?`)
+	// A session only of a token that works (one revoked in between ends
+	// its sessions, and gets none after).
+	p(&s.consoleInsertSession, `INSERT INTO console_sessions (hash, token_id, created_at, expires_at)
+		SELECT ?1, id, ?3, ?4 FROM console_tokens WHERE id = ?2 AND revoked_at = 0`)
+	p(&s.consoleDeleteSession, `DELETE FROM console_sessions WHERE hash = ?`)
+	p(&s.consoleForgetSessions, `DELETE FROM console_sessions WHERE expires_at <= ?`)
+}
+
+// InsertConsoleToken stores a new console token.
+func (s *Store) InsertConsoleToken(ctx context.Context, t store.ConsoleToken) error {
+	return s.submit(ctx, normal, func(tx *tx) error {
+		_, err := tx.exec(tx.st.consoleInsertToken, t.ID, t.Name, t.Hash, nanos(t.CreatedAt))
+		return err
+	})
+}
+
+// ConsoleTokens returns every console token, revoked ones too, oldest first.
+func (s *Store) ConsoleTokens(ctx context.Context) ([]store.ConsoleToken, error) {
+	rows, err := s.query(ctx, `SELECT id, name, token_hash, created_at, revoked_at FROM console_tokens ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.ConsoleToken
+	for rows.Next() {
+		t, err := scanConsoleToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// ConsoleTokenByHash returns the console token with that hash (revoked or
+// not); ErrNotFound if none.
+func (s *Store) ConsoleTokenByHash(ctx context.Context, hash []byte) (store.ConsoleToken, error) {
+	return scanConsoleToken(s.queryRow(ctx, `SELECT id, name, token_hash, created_at, revoked_at FROM console_tokens WHERE token_hash = ?`, hash))
+}
+
+func scanConsoleToken(row scanner) (store.ConsoleToken, error) {
+	var t store.ConsoleToken
+	var created, revoked int64
+	if err := row.Scan(&t.ID, &t.Name, &t.Hash, &created, &revoked); err != nil {
+		return store.ConsoleToken{}, notFound(err)
+	}
+	t.CreatedAt, t.RevokedAt = fromNanos(created), fromNanos(revoked)
+	return t, nil
+}
+
+// RevokeConsoleToken stops a console token working and ends its sessions;
+// ErrNotFound if no token of that id works.
+func (s *Store) RevokeConsoleToken(ctx context.Context, id string, at time.Time) error {
+	return s.submit(ctx, normal, func(tx *tx) error {
+		if err := tx.execOne(tx.st.consoleRevokeToken, "revoke console token "+id, nanos(at), id); err != nil {
+			return err
+		}
+		_, err := tx.exec(tx.st.consoleEndSessions, id)
+		return err
+	})
+}
+
+// InsertConsoleSession stores a session of a token that works; ErrNotFound
+// if the token is unknown or revoked.
+func (s *Store) InsertConsoleSession(ctx context.Context, se store.ConsoleSession) error {
+	return s.submit(ctx, normal, func(tx *tx) error {
+		return tx.execOne(tx.st.consoleInsertSession, "console session of token "+se.TokenID, se.Hash, se.TokenID, nanos(se.CreatedAt), nanos(se.ExpiresAt))
+	})
+}
+
+// ConsoleSession returns the session with that hash; ErrNotFound if none.
+func (s *Store) ConsoleSession(ctx context.Context, hash []byte) (store.ConsoleSession, error) {
+	var se store.ConsoleSession
+	var created, expires int64
+	err := s.queryRow(ctx, `SELECT hash, token_id, created_at, expires_at FROM console_sessions WHERE hash = ?`, hash).
+		Scan(&se.Hash, &se.TokenID, &created, &expires)
+	if err != nil {
+		return store.ConsoleSession{}, notFound(err)
+	}
+	se.CreatedAt, se.ExpiresAt = fromNanos(created), fromNanos(expires)
+	return se, nil
+}
+
+// DeleteConsoleSession ends a session (signing out); no error if it was gone.
+func (s *Store) DeleteConsoleSession(ctx context.Context, hash []byte) error {
+	return s.submit(ctx, normal, func(tx *tx) error {
+		_, err := tx.exec(tx.st.consoleDeleteSession, hash)
+		return err
+	})
+}
+
+// ForgetConsoleSessions deletes the sessions that expired by now.
+func (s *Store) ForgetConsoleSessions(ctx context.Context, now time.Time) (int, error) {
+	var n int64
+	err := s.submit(ctx, lazy, func(tx *tx) error {
+		var err error
+		n, err = tx.exec(tx.st.consoleForgetSessions, nanos(now))
+		return err
+	})
+	return int(n), err
+}
+
+// MessageStats counts an account's messages by bucket, connector, number
+// prefix and status.
+func (s *Store) MessageStats(ctx context.Context, q store.StatsQuery) ([]store.MessageStat, error) {
+	rows, err := s.query(ctx, `SELECT (created_at - ?1) / ?2, connector, substr(to_number, 1, ?3), status, count(*),
+			sum(sent_at != 0),
+			coalesce(sum(CASE WHEN sent_at != 0 AND updated_at > sent_at THEN updated_at - sent_at ELSE 0 END), 0),
+			coalesce(max(CASE WHEN sent_at != 0 AND updated_at > sent_at THEN updated_at - sent_at ELSE 0 END), 0)
+		FROM messages WHERE account_sid = ?4 AND created_at >= ?1 AND created_at < ?5 AND (?6 = '' OR direction = ?6)
+		GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
+		nanos(q.Since), int64(q.Step), q.PrefixLen, q.AccountSID, nanos(q.Until), q.Direction)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.MessageStat
+	for rows.Next() {
+		var m store.MessageStat
+		var sum, mx int64
+		if err := rows.Scan(&m.Bucket, &m.Connector, &m.Prefix, &m.Status, &m.Count, &m.Sent, &sum, &mx); err != nil {
+			return nil, err
+		}
+		m.DelaySum, m.DelayMax = time.Duration(sum), time.Duration(mx)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// VerificationStats counts an account's verifications whose code SMS were
+// made in the query's range, by the bucket of the first of them, service,
+// number prefix and status.
+func (s *Store) VerificationStats(ctx context.Context, q store.StatsQuery) ([]store.VerificationStat, error) {
+	rows, err := s.query(ctx, `SELECT (m.first - ?1) / ?2, v.service_sid, substr(v.to_number, 1, ?3), v.status, count(*)
+		FROM (SELECT verification_sid, min(created_at) AS first FROM messages
+			WHERE account_sid = ?4 AND created_at >= ?1 AND created_at < ?5 AND verification_sid != ''
+			GROUP BY verification_sid) AS m
+		JOIN verifications AS v ON v.sid = m.verification_sid
+		GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
+		nanos(q.Since), int64(q.Step), q.PrefixLen, q.AccountSID, nanos(q.Until))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.VerificationStat
+	for rows.Next() {
+		var v store.VerificationStat
+		if err := rows.Scan(&v.Bucket, &v.ServiceSID, &v.Prefix, &v.Status, &v.Count); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// SenderStats counts an account's messages in the query's range by sender
+// and number prefix (Step is not used).
+func (s *Store) SenderStats(ctx context.Context, q store.StatsQuery) ([]store.SenderStat, error) {
+	rows, err := s.query(ctx, `SELECT from_addr, substr(to_number, 1, ?1), count(*) FROM messages
+		WHERE account_sid = ?2 AND created_at >= ?3 AND created_at < ?4 AND (?5 = '' OR direction = ?5)
+		GROUP BY 1, 2 ORDER BY 1, 2`, q.PrefixLen, q.AccountSID, nanos(q.Since), nanos(q.Until), q.Direction)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.SenderStat
+	for rows.Next() {
+		var st store.SenderStat
+		if err := rows.Scan(&st.From, &st.Prefix, &st.Count); err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+// SearchMessages returns an account's messages that match, newest first.
+func (s *Store) SearchMessages(ctx context.Context, f store.MessageSearch) ([]message.Message, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	q := `SELECT ` + messageCols + ` FROM messages WHERE account_sid = ?`
+	args := []any{f.AccountSID}
+	add := func(cond string, v ...any) { q += " AND " + cond; args = append(args, v...) }
+	if f.To != "" {
+		add("to_number = ?", f.To)
+	}
+	if f.ToPrefix != "" {
+		add("substr(to_number, 1, ?) = ?", len(f.ToPrefix), f.ToPrefix)
+	}
+	if f.Status != "" {
+		add("status = ?", f.Status)
+	}
+	if !f.Since.IsZero() {
+		add("created_at >= ?", nanos(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("created_at < ?", nanos(f.Until))
+	}
+	if f.BeforeSID != "" {
+		add("(created_at < ? OR (created_at = ? AND sid < ?))", nanos(f.BeforeAt), nanos(f.BeforeAt), f.BeforeSID)
+	}
+	q += " ORDER BY created_at DESC, sid DESC LIMIT ?"
+	args = append(args, limit)
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []message.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
