@@ -118,6 +118,7 @@ type Dispatcher struct {
 	inflight sync.WaitGroup
 	stopOnce sync.Once
 	backlog  *backlog
+	metrics  *metrics // nil until Register
 }
 
 // New returns a Dispatcher.
@@ -354,6 +355,7 @@ func (d *Dispatcher) park(ctx context.Context, log *slog.Logger, route Route, o 
 		next = d.cfg.Clock.Now().UTC().Add(d.cfg.Lease)
 	}
 	d.backlog.release(route, o.SID, d.releasedUntil(next))
+	d.metrics.outcome(route.Key, "parked")
 }
 
 // releasedUntil is how long a message this dispatcher gave back to the
@@ -385,13 +387,19 @@ func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, route Route, 
 			next = d.cfg.Clock.Now().UTC().Add(d.cfg.Lease)
 		}
 		d.backlog.release(route, o.SID, d.releasedUntil(next))
+		d.metrics.outcome(route.Key, "retry")
 	case sendErr != nil:
+		d.metrics.outcome(route.Key, "failed")
 		out.Status, out.ErrorMessage = message.Failed, sendErr.Error()
 		if isPerm {
 			out.ErrorCode = perm.Code
 		}
 		err = d.persist(func() error { return d.cfg.Store.RecordOutcome(ctx, out) })
 	default:
+		d.metrics.outcome(route.Key, "sent")
+		if d.metrics != nil {
+			d.metrics.handoff.WithLabelValues(route.Key).Observe(now.Sub(o.CreatedAt).Seconds())
+		}
 		out.Status = message.Sent
 		if dos, ok := c.(sms.DeliveredOnSend); ok && dos.DeliveredOnSend() {
 			out.Status = message.Delivered

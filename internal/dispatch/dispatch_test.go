@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/otpgate/otpgate/internal/dispatch"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/sms"
@@ -78,14 +81,60 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.U
 
 func setup(t *testing.T, conn *scripted, clk *clock) (*sqlite.Store, *dispatch.Dispatcher) {
 	t.Helper()
+	st, d, _ := setupRegistered(t, conn, clk)
+	return st, d
+}
+
+// setupRegistered is setup with the dispatcher's metrics in a registry.
+func setupRegistered(t *testing.T, conn *scripted, clk *clock) (*sqlite.Store, *dispatch.Dispatcher, *prometheus.Registry) {
+	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "d.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := dispatch.New(dispatch.Config{Store: st, Opener: plainOpener{}, Connectors: []sms.Connector{conn}, Clock: clk, Poll: 5 * time.Millisecond})
+	reg := prometheus.NewPedanticRegistry()
+	d.Register(reg)
 	d.Start(context.Background())
 	t.Cleanup(func() { d.Stop(); st.Close() })
-	return st, d
+	return st, d, reg
+}
+
+// metric sums the series of name whose labels include those given (name,
+// value pairs); histograms give their count.
+func metric(t *testing.T, reg prometheus.Gatherer, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for i := 0; i+1 < len(labels); i += 2 {
+				if have[labels[i]] != labels[i+1] {
+					continue series
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				sum += m.Counter.GetValue()
+			case m.Gauge != nil:
+				sum += m.Gauge.GetValue()
+			case m.Histogram != nil:
+				sum += float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return sum
 }
 
 func enqueue(t *testing.T, st *sqlite.Store, sid string, now, expires time.Time) {
@@ -123,7 +172,7 @@ func TestDispatch(t *testing.T) {
 		"SMexpires": {transient, transient, transient, transient},
 	}, sent: map[string][]string{}}
 	clk := &clock{now: t0}
-	st, d := setup(t, conn, clk)
+	st, d, reg := setupRegistered(t, conn, clk)
 
 	enqueue(t, st, "SMok", t0, time.Time{})
 	enqueue(t, st, "SMretry", t0, time.Time{})
@@ -155,6 +204,10 @@ func TestDispatch(t *testing.T) {
 		t.Fatalf("retried before its backoff: %d sends", n)
 	}
 	clk.Add(1 * time.Second)
+	// SMretry and SMexpires wait for their retries, taken a second ago.
+	if n, age := metric(t, reg, "otpgate_outbox_messages"), metric(t, reg, "otpgate_outbox_oldest_age_seconds"); n != 2 || age != 1 {
+		t.Errorf("outbox metrics while two wait: %v messages, oldest %v s; want 2, 1 s", n, age)
+	}
 	d.Wake()
 	for deadline := time.Now().Add(5 * time.Second); conn.count("SMretry") < 2 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
@@ -174,6 +227,27 @@ func TestDispatch(t *testing.T) {
 	}
 	if _, err := st.NextDue(context.Background()); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("outbox not empty after every message ended: %v", err)
+	}
+	// The metrics saw each outcome: SMok and SMretry sent; SMperm and
+	// SMexpires failed; SMretry's two and SMexpires's transient failures
+	// retried; nothing waits any more.
+	for _, c := range []struct {
+		outcome string
+		min     float64
+		max     float64
+	}{{"sent", 2, 2}, {"failed", 2, 2}, {"retry", 3, 6}} {
+		if v := metric(t, reg, "otpgate_dispatch_outcomes_total", "outcome", c.outcome); v < c.min || v > c.max {
+			t.Errorf("outcomes{outcome=%s} = %v, want %v-%v", c.outcome, v, c.min, c.max)
+		}
+	}
+	if v := metric(t, reg, "otpgate_dispatch_handoff_seconds"); v != 2 {
+		t.Errorf("%v hand-offs timed, want 2", v)
+	}
+	if v := metric(t, reg, "otpgate_outbox_messages"); v != 0 {
+		t.Errorf("%v messages waiting after every message ended", v)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Errorf("metric names: %v %v", problems, err)
 	}
 }
 

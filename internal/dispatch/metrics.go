@@ -1,0 +1,61 @@
+package dispatch
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the dispatcher's; nil until Register.
+type metrics struct {
+	outcomes *prometheus.CounterVec
+	handoff  *prometheus.HistogramVec
+	waiting  *prometheus.Desc
+	oldest   *prometheus.Desc
+}
+
+// Register registers the dispatcher's metrics with reg; call it before
+// Start. Per route: the messages this node has taken for delivery and not
+// yet handed to a connector for good, and the age of the oldest (a growing
+// age is a route that does not keep up); each send's outcome; and the time
+// from a message's acceptance to the SMSC taking it.
+func (d *Dispatcher) Register(reg prometheus.Registerer) {
+	m := &metrics{
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "otpgate_dispatch_outcomes_total",
+			Help: "Send attempts by route and outcome: sent (a connector took it), failed (for good), retry (failed, tried again later), parked (no connector of the route bound).",
+		}, []string{"route", "outcome"}),
+		handoff: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "otpgate_dispatch_handoff_seconds",
+			Help:    "Time from a message's acceptance (its 201) to a connector's SMSC taking it, by route.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}, []string{"route"}),
+		waiting: prometheus.NewDesc("otpgate_outbox_messages",
+			"Messages this node has taken for delivery on the route and not yet handed to a connector for good.", []string{"route"}, nil),
+		oldest: prometheus.NewDesc("otpgate_outbox_oldest_age_seconds",
+			"Age of the oldest message waiting on the route (0 when none waits).", []string{"route"}, nil),
+	}
+	reg.MustRegister(m.outcomes, m.handoff, backlogCollector{d, m})
+	d.metrics = m
+}
+
+type backlogCollector struct {
+	d *Dispatcher
+	m *metrics
+}
+
+func (c backlogCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.m.waiting
+	ch <- c.m.oldest
+}
+
+func (c backlogCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.d.Backlog(c.d.cfg.Clock.Now()) {
+		ch <- prometheus.MustNewConstMetric(c.m.waiting, prometheus.GaugeValue, float64(s.Waiting), s.Route)
+		ch <- prometheus.MustNewConstMetric(c.m.oldest, prometheus.GaugeValue, s.Oldest.Seconds(), s.Route)
+	}
+}
+
+func (m *metrics) outcome(route, outcome string) {
+	if m != nil {
+		m.outcomes.WithLabelValues(route, outcome).Inc()
+	}
+}
