@@ -239,3 +239,17 @@ func (s *Store) DueExpirations(ctx context.Context, since, now time.Time, limit 
 }
 
 func durationOf(n int64) time.Duration { return time.Duration(n) }
+
+// CallbackBacklog counts the callbacks not yet delivered or given up, and
+// says when the oldest was made; see webhook.Store.
+func (s *Store) CallbackBacklog(ctx context.Context) (int, time.Time, error) {
+	var n int
+	var oldest *int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*), min(created_at) FROM callbacks`).Scan(&n, &oldest); err != nil {
+		return 0, time.Time{}, unavailable(err)
+	}
+	if oldest == nil {
+		return n, time.Time{}, nil
+	}
+	return n, fromNanos(*oldest), nil
+}

@@ -253,3 +253,17 @@ func (s *Store) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
 	}
 	return st, nil
 }
+
+// CallbackBacklog counts the callbacks not yet delivered or given up, and
+// says when the oldest was made; see webhook.Store.
+func (s *Store) CallbackBacklog(ctx context.Context) (int, time.Time, error) {
+	var n int
+	var oldest sql.NullInt64
+	if err := s.queryRow(ctx, `SELECT count(*), min(created_at) FROM callbacks`).Scan(&n, &oldest); err != nil {
+		return 0, time.Time{}, err
+	}
+	if !oldest.Valid {
+		return n, time.Time{}, nil
+	}
+	return n, fromNanos(oldest.Int64), nil
+}

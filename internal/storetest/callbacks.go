@@ -91,6 +91,16 @@ var callbackTests = []testCase{
 			t.Fatalf("at its new due time, before the old lease's end: %+v, %v; want CB1 with no attempt", again, err)
 		}
 		check(t, "ReleaseCallbacks (none)", s.ReleaseCallbacks(ctx, nil))
+		// The backlog counts it, claimed or not, until it is finished.
+		callbacksOf(t, s, "SM2", newCallback("CB2", "SM2", -time.Second))
+		n, oldest, err := s.CallbackBacklog(ctx)
+		if err != nil || n != 2 || !oldest.Equal(at(-time.Second)) {
+			t.Fatalf("CallbackBacklog = %d, %s, %v; want 2, the oldest made at %s", n, oldest, err, at(-time.Second))
+		}
+		check(t, "FinishCallback", s.FinishCallback(ctx, again[0], callback.Attempt{CallbackSID: "CB1", Attempt: 1, Subject: "SM1", At: at(80 * time.Second), StatusCode: 200}))
+		if n, _, err := s.CallbackBacklog(ctx); err != nil || n != 1 {
+			t.Fatalf("CallbackBacklog after one finished = %d, %v; want 1", n, err)
+		}
 	}},
 	{"LimitAndDue", func(t *testing.T, s Store) {
 		MustInsertAccount(t, s, newAccount("AC1"))

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
@@ -31,6 +32,9 @@ type Store interface {
 	// ReleaseCallbacks gives claimed callbacks back, without an attempt;
 	// one whose lease has ended is left as it is.
 	ReleaseCallbacks(ctx context.Context, rs []callback.Release) error
+	// CallbackBacklog counts the callbacks waiting (due, retrying or
+	// claimed) and says when the oldest was made (zero when none waits).
+	CallbackBacklog(ctx context.Context) (int, time.Time, error)
 	// AccountTokenSealed returns the account's sealed auth token (nil if none was kept).
 	AccountTokenSealed(ctx context.Context, sid string) ([]byte, error)
 }
@@ -91,9 +95,12 @@ type Sender struct {
 	limits *limits
 	wake   chan struct{}
 	letGo  []callback.Release // claimed callbacks dispatch let go; the run loop gives them back
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	// metrics, when registered; inFlight and held are read at scrapes.
+	metrics        *metrics
+	inFlight, held atomic.Int64
+	cancel         context.CancelFunc
+	done           chan struct{}
+	once           sync.Once
 }
 
 // NewSender returns a Sender.
@@ -199,6 +206,7 @@ func (s *Sender) run(ctx context.Context) {
 		for _, h := range waiting {
 			s.let(h.c, h.host, "the sender is stopping", now)
 		}
+		s.held.Store(0)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		s.giveBack(ctx)
@@ -267,8 +275,9 @@ func (s *Sender) dispatch(now time.Time, waiting []held, sem chan struct{}, wg *
 			if ok {
 				sem <- struct{}{}
 				wg.Add(1)
+				s.inFlight.Add(1)
 				go func() {
-					defer func() { <-sem; wg.Done(); s.Wake() }()
+					defer func() { <-sem; s.inFlight.Add(-1); wg.Done(); s.Wake() }()
 					s.deliver(c, h.host)
 				}()
 				continue
@@ -303,6 +312,7 @@ func (s *Sender) dispatch(now time.Time, waiting []held, sem chan struct{}, wg *
 		}
 	}
 	clear(waiting[len(kept):]) // no callback bodies kept alive by the backing array
+	s.held.Store(int64(len(kept)))
 	return kept
 }
 
@@ -353,6 +363,19 @@ func (s *Sender) deliver(c callback.Callback, host string) {
 		err = s.cfg.Store.FinishCallback(ctx, c, attempt)
 	} else {
 		err = s.cfg.Store.RetryCallback(ctx, c, attempt, now.Add(callback.Backoff(s.cfg.FirstRetry, attempt.Attempt)))
+	}
+	if m := s.metrics; m != nil && posted {
+		switch {
+		case ok:
+			m.attempts.WithLabelValues("delivered").Inc()
+		case giveUp:
+			m.attempts.WithLabelValues("gave_up").Inc()
+		default:
+			m.attempts.WithLabelValues("failed").Inc()
+		}
+		if coolDown > 0 {
+			m.opens.Inc()
+		}
 	}
 	log := s.cfg.Logger.With("subject", c.Subject, "callback_sid", c.SID, "attempt", attempt.Attempt, "url", attempt.URL)
 	switch {

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/otpgate/otpgate/internal/callback"
 )
 
@@ -85,6 +88,18 @@ func (m *memStore) ReleaseCallbacks(_ context.Context, rs []callback.Release) er
 		}
 	}
 	return nil
+}
+
+func (m *memStore) CallbackBacklog(context.Context) (int, time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var oldest time.Time
+	for _, c := range m.pending {
+		if oldest.IsZero() || c.CreatedAt.Before(oldest) {
+			oldest = c.CreatedAt
+		}
+	}
+	return len(m.pending), oldest, nil
 }
 
 func (m *memStore) AccountTokenSealed(context.Context, string) ([]byte, error) {
@@ -300,4 +315,60 @@ func TestSenderGivesBackWhatItHolds(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The sender's metrics move with its POSTs: delivered and failed attempts,
+// a circuit opening, and the backlog read from the store.
+func TestSenderMetrics(t *testing.T) {
+	broken, fine := newHostServer(t, false), newHostServer(t, false)
+	broken.status.Store(500)
+	store := &memStore{}
+	newCallbacks(store, 3, "AC1", broken.URL)
+	newCallbacks(store, 4, "AC2", fine.URL)
+	s := NewSender(SenderConfig{Store: store, Tokens: plainOpener{}, Policy: Policy{AllowPrivate: true}, PerHost: 1, BreakAfter: 2,
+		CoolDown: time.Hour, FirstRetry: 10 * time.Millisecond, Timeout: time.Second, Lease: 3 * time.Second})
+	reg := prometheus.NewPedanticRegistry()
+	s.Register(reg)
+	value := func(name string, labels ...string) float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				if len(labels) == 2 && (len(m.GetLabel()) == 0 || m.GetLabel()[0].GetValue() != labels[1]) {
+					continue
+				}
+				if m.Counter != nil {
+					return m.Counter.GetValue()
+				}
+				return m.Gauge.GetValue()
+			}
+		}
+		t.Fatalf("no %s%v", name, labels)
+		return 0
+	}
+	if n := value("otpgate_callbacks_pending"); n != 7 {
+		t.Fatalf("pending before start: %v, want 7", n)
+	}
+	if age := value("otpgate_callbacks_oldest_age_seconds"); age < 0 || age > 60 {
+		t.Errorf("oldest age %v s, want the seconds since the callbacks were made", age)
+	}
+	s.Start(t.Context())
+	t.Cleanup(s.Stop)
+	waitFor(t, "the fine host's 4 delivered", func() bool { return value("otpgate_callback_attempts_total", "result", "delivered") == 4 })
+	waitFor(t, "the broken host's circuit open", func() bool { return value("otpgate_callback_circuit_opens_total") == 1 })
+	if v := value("otpgate_callback_attempts_total", "result", "failed"); v != 2 {
+		t.Errorf("failed attempts %v, want 2 (the circuit opens after 2)", v)
+	}
+	if n := value("otpgate_callbacks_pending"); n != 3 {
+		t.Errorf("pending %v, want the broken host's 3", n)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Errorf("metric names: %v %v", problems, err)
+	}
 }
