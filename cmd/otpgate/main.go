@@ -33,6 +33,8 @@ Usage:
   otpgate services set --account SID --service NAME [--events-url URL] [--countries LIST] [...]
                                         a service's events webhook, codes and countries
   otpgate migrate [--db URL]            apply the database's pending migrations
+  otpgate console-token [--name NAME]   make a token to sign in to the web console (serve --console);
+                                        --list, --revoke ID
   otpgate copy --from sqlite:DIR --to postgres://...
                                         move an embedded deployment to PostgreSQL
   otpgate bench --url URL --sid SID --token TOKEN [--smsc-listen ADDR] [flags]
@@ -76,6 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServices(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args[1:], stdout, stderr)
+	case "console-token":
+		return runConsoleToken(ctx, args[1:], stdout, stderr)
 	case "copy":
 		return runCopy(ctx, args[1:], stdout, stderr)
 	case "bench":

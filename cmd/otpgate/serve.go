@@ -86,6 +86,8 @@ type ServeConfig struct {
 	VerifySender string
 	// Pumping tunes the SMS-pumping guard (zero fields: its defaults).
 	Pumping guard.PumpingConfig
+	// Console serves the web console at /console (--console).
+	Console bool
 }
 
 // rateFlag is a guard.Rate as a flag ("10/1h", "off").
@@ -153,6 +155,7 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS (HTTP/2) with this certificate file (PEM, the chain after the leaf); read again on SIGHUP")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	fs.DurationVar(&c.SandboxKeep, "sandbox-keep", 24*time.Hour, "how long the sandbox inbox keeps a message (sandbox delivery only)")
+	fs.BoolVar(&c.Console, "console", false, "serve the web console at /console: charts, the message log, guard blocks; sign in with a token from otpgate console-token")
 	fs.BoolVar(&c.DebugAddrPublic, "debug-addr-public", false, "allow --debug-addr to listen beyond loopback (pprof has no auth: anyone who reaches it reads the process's memory profile)")
 }
 
@@ -468,6 +471,9 @@ func (m *Main) Run(ctx context.Context) error {
 		Sender: m.Config.VerifySender, AfterEvent: m.webhooks.Wake, URLs: policy, Clock: m.Clock})
 	if pumping != nil {
 		twofa.RegisterGuard(srv, pumping)
+	}
+	if err := m.serveConsole(srv, phones, fileCfg.Routes, pumping); err != nil {
+		return err
 	}
 	twilio.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})
 	restcomm.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})

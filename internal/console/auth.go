@@ -1,0 +1,300 @@
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/api"
+	"github.com/otpgate/otpgate/internal/store"
+)
+
+// TokenPrefix begins every console token, so that one found in a file or a
+// log is recognised.
+const TokenPrefix = "otpc_"
+
+// NewToken makes a console token: the record to store (its hash only) and
+// the token itself, to show once.
+func NewToken(name string, now time.Time) (store.ConsoleToken, string) {
+	var id [16]byte
+	rand.Read(id[:])
+	var s [32]byte
+	rand.Read(s[:])
+	token := TokenPrefix + hex.EncodeToString(s[:])
+	return store.ConsoleToken{ID: "CT" + hex.EncodeToString(id[:]), Name: name, Hash: HashToken(token), CreatedAt: now}, token
+}
+
+// HashToken is what the store keeps of a token (or a session cookie).
+func HashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// CookieName is the session cookie's name.
+const CookieName = "otpgate_console"
+
+// session is a signed-in browser.
+type session struct {
+	TokenID string
+	CSRF    string // the token its forms and requests that change something carry
+}
+
+type ctxKey struct{}
+
+func sessionOf(r *http.Request) session {
+	s, _ := r.Context().Value(ctxKey{}).(session)
+	return s
+}
+
+// csrfToken is derived from the session's cookie: a page's forms carry it,
+// and a request that changes something must too. Another site can neither
+// read the cookie nor the pages.
+func csrfToken(cookie string) string {
+	h := sha256.Sum256([]byte("otpgate console csrf\x00" + cookie))
+	return hex.EncodeToString(h[:16])
+}
+
+// authed serves h to signed-in browsers. Others are sent to the login page
+// (a page) or get 401 (the JSON endpoints and htmx requests). A request that
+// changes something must come from the console's own pages: from the same
+// origin (Sec-Fetch-Site or Origin, when the browser sends them) and with
+// the session's CSRF token.
+func (c *Console) authed(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		se, err := c.sessionFromCookie(r)
+		if err != nil {
+			if !errors.Is(err, errNoSession) {
+				c.log.Error("console: reading a session failed", "err", err, "request_id", api.RequestID(r))
+				c.errorPage(w, r, http.StatusServiceUnavailable, "The database did not answer; try again.")
+				return
+			}
+			if strings.HasPrefix(r.URL.Path, "/console/api/") || r.Header.Get("HX-Request") != "" || r.Method != http.MethodGet {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				w.Write([]byte(`{"error":"sign in to the console first","login":"/console/login"}` + "\n"))
+				return
+			}
+			next := r.URL.Path
+			if r.URL.RawQuery != "" {
+				next += "?" + r.URL.RawQuery
+			}
+			http.Redirect(w, r, "/console/login?next="+url.QueryEscape(next), http.StatusSeeOther)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if !sameOrigin(r) {
+				c.errorPage(w, r, http.StatusForbidden, "Refused: the request did not come from the console's own pages.")
+				return
+			}
+			got := r.Header.Get("X-CSRF-Token")
+			if got == "" {
+				got = r.PostFormValue("csrf")
+			}
+			if subtle.ConstantTimeCompare([]byte(got), []byte(se.CSRF)) != 1 {
+				c.errorPage(w, r, http.StatusForbidden, "Refused: the form is out of date or did not come from the console; reload the page and try again.")
+				return
+			}
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, se)))
+	}
+}
+
+var errNoSession = errors.New("console: not signed in")
+
+func (c *Console) sessionFromCookie(r *http.Request) (session, error) {
+	ck, err := r.Cookie(CookieName)
+	if err != nil || ck.Value == "" || len(ck.Value) > 128 {
+		return session{}, errNoSession
+	}
+	se, err := c.cfg.Store.ConsoleSession(r.Context(), HashToken(ck.Value))
+	if errors.Is(err, store.ErrNotFound) {
+		return session{}, errNoSession
+	} else if err != nil {
+		return session{}, err
+	}
+	if !c.clock.Now().Before(se.ExpiresAt) {
+		return session{}, errNoSession
+	}
+	return session{TokenID: se.TokenID, CSRF: csrfToken(ck.Value)}, nil
+}
+
+// sameOrigin reports whether a request came from a page of this origin,
+// by the headers browsers send: Sec-Fetch-Site, else Origin. A request
+// with neither (not from a browser) passes here; the CSRF token still
+// guards it.
+func sameOrigin(r *http.Request) bool {
+	if s := r.Header.Get("Sec-Fetch-Site"); s != "" {
+		return s == "same-origin"
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		return err == nil && u.Host == r.Host
+	}
+	return true
+}
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	c.render(w, r, http.StatusOK, "login", map[string]any{"Next": safeNext(r.URL.Query().Get("next"))})
+}
+
+// safeNext keeps a page to go to after signing in only if it is one of
+// the console's (no open redirect).
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/console/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/console/"
+	}
+	return next
+}
+
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	next := safeNext(r.PostFormValue("next"))
+	if !sameOrigin(r) {
+		c.errorPage(w, r, http.StatusForbidden, "Refused: the sign-in did not come from the console's own page.")
+		return
+	}
+	ip := clientIP(r)
+	now := c.clock.Now()
+	if wait := c.logins.wait(ip, now); wait > 0 {
+		secs := int(math.Ceil(wait.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		c.log.Warn("console: sign-in refused, too many attempts", "remote", ip)
+		c.render(w, r, http.StatusTooManyRequests, "login", map[string]any{"Next": next,
+			"Error": "Too many sign-in attempts from your address: try again in " + strconv.Itoa(secs) + " s."})
+		return
+	}
+	token := strings.TrimSpace(r.PostFormValue("token"))
+	tok, err := c.cfg.Store.ConsoleTokenByHash(r.Context(), HashToken(token))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		c.log.Error("console: sign-in failed", "err", err, "request_id", api.RequestID(r))
+		c.errorPage(w, r, http.StatusServiceUnavailable, "The database did not answer; try again.")
+		return
+	}
+	if err != nil || !tok.RevokedAt.IsZero() || token == "" {
+		c.logins.failed(ip, now)
+		c.log.Warn("console: sign-in with a wrong or revoked token", "remote", ip)
+		c.render(w, r, http.StatusUnauthorized, "login", map[string]any{"Next": next,
+			"Error": "That token does not sign in: it is wrong or was revoked. Tokens are made with otpgate console-token."})
+		return
+	}
+	var b [32]byte
+	rand.Read(b[:])
+	cookie := hex.EncodeToString(b[:])
+	se := store.ConsoleSession{Hash: HashToken(cookie), TokenID: tok.ID, CreatedAt: now, ExpiresAt: now.Add(c.cfg.SessionTTL)}
+	if err := c.cfg.Store.InsertConsoleSession(r.Context(), se); err != nil {
+		if errors.Is(err, store.ErrNotFound) { // revoked in between
+			c.render(w, r, http.StatusUnauthorized, "login", map[string]any{"Next": next, "Error": "That token was revoked."})
+			return
+		}
+		c.log.Error("console: storing a session failed", "err", err, "request_id", api.RequestID(r))
+		c.errorPage(w, r, http.StatusServiceUnavailable, "The database did not answer; try again.")
+		return
+	}
+	if _, err := c.cfg.Store.ForgetConsoleSessions(r.Context(), now); err != nil {
+		c.log.Warn("console: forgetting expired sessions failed", "err", err)
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: cookie, Path: "/console", MaxAge: int(c.cfg.SessionTTL.Seconds()),
+		Expires: se.ExpiresAt, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.cfg.Secure || r.TLS != nil})
+	c.log.Info("console: signed in", "token_id", tok.ID, "token_name", tok.Name, "remote", ip)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
+	if ck, err := r.Cookie(CookieName); err == nil {
+		if err := c.cfg.Store.DeleteConsoleSession(r.Context(), HashToken(ck.Value)); err != nil {
+			c.log.Error("console: ending a session failed", "err", err, "request_id", api.RequestID(r))
+			c.errorPage(w, r, http.StatusServiceUnavailable, "The database did not answer; you are still signed in. Try again.")
+			return
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/console", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: c.cfg.Secure || r.TLS != nil})
+	c.log.Info("console: signed out", "token_id", sessionOf(r).TokenID)
+	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+}
+
+// clientIP is the address a request came from (a proxy's, behind one: then
+// the limit is shared by everyone behind it, which still lets one operator
+// in and keeps guessing slow).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// loginLimiter slows down guessing: each address may fail loginBurst
+// times, then once per loginEvery.
+type loginLimiter struct {
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+const (
+	loginBurst = 5
+	loginEvery = 12 * time.Second // 5 a minute
+	maxTracked = 10000
+)
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+func newLoginLimiter() *loginLimiter { return &loginLimiter{buckets: map[string]*bucket{}} }
+
+func (l *loginLimiter) refill(b *bucket, now time.Time) {
+	if d := now.Sub(b.at); d > 0 {
+		b.tokens = math.Min(loginBurst, b.tokens+d.Seconds()/loginEvery.Seconds())
+		b.at = now
+	}
+}
+
+// wait returns how long ip must wait before its next attempt (0: none).
+func (l *loginLimiter) wait(ip string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[ip]
+	if !ok {
+		return 0
+	}
+	l.refill(b, now)
+	if b.tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - b.tokens) * float64(loginEvery))
+}
+
+// failed counts a failed attempt of ip.
+func (l *loginLimiter) failed(ip string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[ip]
+	if !ok {
+		if len(l.buckets) >= maxTracked {
+			for k, v := range l.buckets { // forget those that are full again
+				if l.refill(v, now); v.tokens >= loginBurst {
+					delete(l.buckets, k)
+				}
+			}
+		}
+		b = &bucket{tokens: loginBurst, at: now}
+		l.buckets[ip] = b
+	}
+	l.refill(b, now)
+	b.tokens = math.Max(b.tokens-1, 0)
+}

@@ -1,0 +1,169 @@
+// Package console is otpgate's web console, served at /console when
+// enabled: charts of delivery and conversion, the message log and a live
+// tail, accounts and services, sender IDs per operator, and the SMS-pumping
+// guard's blocks with a button to lift them. Operators sign in with a
+// console token (otpgate console-token); a session is a cookie (HttpOnly,
+// SameSite=Strict, Secure over TLS) whose hash the store keeps.
+//
+// Pages are rendered on the server (html/template); the few scripts
+// (htmx, uPlot and console.js) are embedded in the binary, so the console
+// works with no network. It reads the store and the guard; it changes
+// nothing but its own sessions and, on request, lifts a guard block.
+package console
+
+import (
+	"context"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/api"
+	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/phone"
+	"github.com/otpgate/otpgate/internal/routing"
+	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/verification"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+// Store is what the console reads, and its sessions.
+type Store interface {
+	Accounts(ctx context.Context) ([]account.Account, error)
+	Account(ctx context.Context, sid string) (account.Account, error)
+	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
+	Message(ctx context.Context, accountSID, sid string) (message.Message, error)
+	ConsoleTokenByHash(ctx context.Context, hash []byte) (store.ConsoleToken, error)
+	InsertConsoleSession(ctx context.Context, se store.ConsoleSession) error
+	ConsoleSession(ctx context.Context, hash []byte) (store.ConsoleSession, error)
+	DeleteConsoleSession(ctx context.Context, hash []byte) error
+	ForgetConsoleSessions(ctx context.Context, now time.Time) (int, error)
+	MessageStats(ctx context.Context, q store.StatsQuery) ([]store.MessageStat, error)
+	VerificationStats(ctx context.Context, q store.StatsQuery) ([]store.VerificationStat, error)
+	SenderStats(ctx context.Context, q store.StatsQuery) ([]store.SenderStat, error)
+	SearchMessages(ctx context.Context, f store.MessageSearch) ([]message.Message, error)
+}
+
+// Guard is the SMS-pumping guard as the console sees it (guard.Pumping).
+type Guard interface {
+	Blocks(ctx context.Context, accountSID string) ([]store.GuardBlock, error)
+	Lift(ctx context.Context, accountSID, key string) (store.GuardBlock, error)
+}
+
+// Config is what the console needs.
+type Config struct {
+	Store  Store
+	Guard  Guard // nil when the abuse guard is off
+	Phones *phone.Parser
+	// Routes are the config file's routes: the sender IDs each operator
+	// approved. None: every sender is accepted.
+	Routes []routing.Route
+	Clock  otpgate.Clock
+	Logger *slog.Logger
+	// Secure marks the session cookie Secure: set when otpgate serves TLS
+	// itself (a request that came over TLS gets it anyway).
+	Secure bool
+	// SessionTTL is how long a sign-in lasts; 0: 12 hours.
+	SessionTTL time.Duration
+}
+
+// Console serves the console's pages.
+type Console struct {
+	cfg    Config
+	log    *slog.Logger
+	clock  otpgate.Clock
+	mux    *http.ServeMux
+	pages  map[string]*template.Template
+	assets http.Handler
+	logins *loginLimiter
+}
+
+// New returns the console.
+func New(cfg Config) (*Console, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = otpgate.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	sub, err := fs.Sub(assetFS, "assets")
+	if err != nil {
+		return nil, err
+	}
+	c := &Console{cfg: cfg, log: cfg.Logger, clock: cfg.Clock, mux: http.NewServeMux(), pages: pages,
+		assets: http.StripPrefix("/console/assets/", http.FileServerFS(sub)), logins: newLoginLimiter()}
+	c.routes()
+	return c, nil
+}
+
+// Register serves the console at /console on the API's server.
+func Register(s *api.Server, c *Console) {
+	h := func(w http.ResponseWriter, r *http.Request) error {
+		c.ServeHTTP(w, r)
+		return nil
+	}
+	s.Public("GET /console", nil, h)
+	s.Public("GET /console/", nil, h)
+	s.Public("POST /console/", nil, h)
+}
+
+func (c *Console) routes() {
+	m := c.mux
+	m.HandleFunc("GET /console", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/console/", http.StatusFound)
+	})
+	m.HandleFunc("GET /console/login", c.loginPage)
+	m.HandleFunc("POST /console/login", c.login)
+	m.HandleFunc("POST /console/logout", c.authed(c.logout))
+	m.HandleFunc("GET /console/assets/", c.serveAsset)
+
+	m.HandleFunc("GET /console/{$}", c.authed(c.overviewPage))
+	m.HandleFunc("GET /console/messages", c.authed(c.messagesPage))
+	m.HandleFunc("GET /console/messages/{account}/{sid}", c.authed(c.messagePage))
+	m.HandleFunc("GET /console/tail", c.authed(c.tailPage))
+	m.HandleFunc("GET /console/tail/rows", c.authed(c.tailRows))
+	m.HandleFunc("GET /console/accounts", c.authed(c.accountsPage))
+	m.HandleFunc("GET /console/senders", c.authed(c.sendersPage))
+	m.HandleFunc("GET /console/guard", c.authed(c.guardPage))
+	m.HandleFunc("POST /console/guard/lift", c.authed(c.liftBlock))
+
+	m.HandleFunc("GET /console/api/overview", c.authed(c.overviewJSON))
+	m.HandleFunc("GET /console/api/messages", c.authed(c.messagesJSON))
+	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
+		c.errorPage(w, r, http.StatusNotFound, "There is no console page at "+r.URL.Path+".")
+	})
+}
+
+// ServeHTTP serves a console request, with the headers every page has: a
+// strict content security policy (scripts and styles of the console only,
+// no frames), and no caching of pages.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	c.mux.ServeHTTP(w, r)
+}
+
+func (c *Console) serveAsset(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	c.assets.ServeHTTP(w, r)
+}
