@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -15,9 +16,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/api"
@@ -63,6 +69,10 @@ type ServeConfig struct {
 	LogFormat          string
 	DebugAddr          string
 	DebugAddrPublic    bool // allow a --debug-addr that is not loopback
+	// MetricsAddr, if set, serves GET /metrics (Prometheus) there, without
+	// auth; MetricsToken, if set, serves it on the main listener to
+	// requests with "Authorization: Bearer TOKEN". Neither: not served.
+	MetricsAddr, MetricsToken string
 	// TLSCert and TLSKey, when set, serve HTTPS (HTTP/2 and HTTP/1.1) with
 	// that certificate, read again on SIGHUP (Main.ReloadTLS).
 	TLSCert, TLSKey string
@@ -155,6 +165,8 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS (HTTP/2) with this certificate file (PEM, the chain after the leaf); read again on SIGHUP")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	fs.DurationVar(&c.SandboxKeep, "sandbox-keep", 24*time.Hour, "how long the sandbox inbox keeps a message (sandbox delivery only)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "if set, serve Prometheus metrics at http://ADDR/metrics, without auth (keep it off the public network)")
+	fs.StringVar(&c.MetricsToken, "metrics-token", "", "if set, also serve GET /metrics on --addr to requests with \"Authorization: Bearer TOKEN\" (at least 16 characters)")
 	fs.BoolVar(&c.Console, "console", false, "serve the web console at /console: charts, the message log, guard blocks; sign in with a token from otpgate console-token")
 	fs.BoolVar(&c.DebugAddrPublic, "debug-addr-public", false, "allow --debug-addr to listen beyond loopback (pprof has no auth: anyone who reaches it reads the process's memory profile)")
 }
@@ -172,6 +184,14 @@ func (c *ServeConfig) Validate() error {
 	}
 	if c.DebugAddr != "" && !c.DebugAddrPublic && !loopbackAddr(c.DebugAddr) {
 		return fmt.Errorf("--debug-addr %s: pprof has no authentication, so it listens on loopback only (127.0.0.1:PORT, [::1]:PORT, localhost:PORT); add --debug-addr-public to listen there anyway", c.DebugAddr)
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		return errors.New("--metrics-token: at least 16 characters (say, openssl rand -hex 16)")
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("--metrics-addr %q: want host:port, e.g. 127.0.0.1:9464", c.MetricsAddr)
+		}
 	}
 	if c.CodeLength < verification.MinCodeLength || c.CodeLength > verification.MaxCodeLength {
 		return fmt.Errorf("--code-length %d: must be %d-%d", c.CodeLength, verification.MinCodeLength, verification.MaxCodeLength)
@@ -282,6 +302,8 @@ type Main struct {
 	listener   net.Listener
 	serveDone  chan error
 	debug      *http.Server
+	metrics    *http.Server         // with --metrics-addr
+	registry   *prometheus.Registry // every component's metrics
 }
 
 // Run opens the data directory and starts the server; it returns once the
@@ -348,11 +370,25 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 
+	// Metrics: one registry, given to each component.
+	m.registry = prometheus.NewRegistry()
+	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Name: "otpgate_build_info", Help: "Always 1; the labels say which build runs.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()}})
+	buildInfo.Set(1)
+	m.registry.MustRegister(buildInfo)
+
 	// Delivery: connectors, routes, the dispatcher, the webhook sender.
 	sink := &smppSink{}
 	connectors, err := m.connectors(fileCfg, sink)
 	if err != nil {
 		return err
+	}
+	if len(connectors) > 0 {
+		sm := smpp.NewMetrics(m.registry)
+		for _, c := range connectors {
+			c.Instrument(sm)
+		}
 	}
 	var senders pipeline.Senders
 	var route func(string) dispatch.Route
@@ -370,12 +406,14 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	policy := webhook.Policy{AllowPrivate: m.Config.WebhookAllowPrivate}
 	m.webhooks = webhook.NewSender(webhook.SenderConfig{Store: m.store, Tokens: m.keys, Policy: policy, Clock: m.Clock, Logger: log, FirstRetry: m.Config.CallbackRetry})
+	m.webhooks.Register(m.registry)
 	maxBacklog := m.Config.MaxBacklog
 	if maxBacklog <= 0 {
 		maxBacklog = -1
 	}
 	m.dispatcher = dispatch.New(dispatch.Config{Store: m.store, Opener: m.keys, Route: route, Clock: m.Clock, Logger: log,
 		MaxBacklog: maxBacklog, Lease: m.Config.OutboxLease, AfterStatus: m.webhooks.Wake})
+	m.dispatcher.Register(m.registry)
 	inboundAccounts := map[string]string{}
 	for _, in := range fileCfg.Inbound {
 		inboundAccounts[strings.TrimPrefix(in.To, "+")] = in.Account
@@ -422,6 +460,7 @@ func (m *Main) Run(ctx context.Context) error {
 			return []callback.Callback{cb}
 		}
 		m.pumping = guard.NewPumping(pc)
+		m.pumping.Register(m.registry)
 		m.pumping.Start(context.WithoutCancel(ctx))
 		policies = append(policies, m.pumping)
 		observers = append(observers, m.pumping)
@@ -437,7 +476,7 @@ func (m *Main) Run(ctx context.Context) error {
 	vs, err := verify.New(verify.Config{
 		Store: m.store, SMS: sends, Keys: m.keys, Phones: phones, Clock: m.Clock,
 		CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL, ResendCooldown: cooldown, AfterEvent: m.webhooks.Wake,
-		Approved: approved,
+		Approved: approved, Metrics: verify.NewMetrics(m.registry),
 	})
 	if err != nil {
 		return err
@@ -462,7 +501,20 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		return map[string]string{"abuse_guard": "on"}
 	}
-	srv := api.New(api.Config{Auth: auth, Logger: log, Ready: m.store.Ping, Health: health})
+	srv := api.New(api.Config{Auth: auth, Logger: log, Ready: m.store.Ping, Health: health, Metrics: api.NewMetrics(m.registry)})
+	metricsHandler := promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})
+	if token := m.Config.MetricsToken; token != "" {
+		srv.Public("GET /metrics", nil, func(w http.ResponseWriter, r *http.Request) error {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="otpgate metrics"`)
+				return otpgate.Errorf(otpgate.KindUnauthorized, otpgate.CodeUnauthorized,
+					"Metrics need the bearer token of --metrics-token: Authorization: Bearer TOKEN")
+			}
+			metricsHandler.ServeHTTP(w, r)
+			return nil
+		})
+	}
 	m.api = srv
 	twofa.Register(srv, vs)
 	twofa.RegisterGeo(srv, guard.GeoAdmin{Store: m.store, Geo: geo})
@@ -540,6 +592,20 @@ func (m *Main) Run(ctx context.Context) error {
 		m.debug = &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
 		go m.debug.Serve(dl)
 		log.Info("pprof listening", "addr", dl.Addr().String())
+	}
+	if m.Config.MetricsAddr != "" {
+		ml, err := net.Listen("tcp", m.Config.MetricsAddr)
+		if err != nil {
+			listener.Close()
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metricsHandler)
+		m.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go m.metrics.Serve(ml)
+		log.Info("metrics listening", "url", "http://"+ml.Addr().String()+"/metrics")
+	} else if m.Config.MetricsToken == "" {
+		log.Info("metrics are not served: set --metrics-addr, or --metrics-token to serve GET /metrics here")
 	}
 	m.listener, m.server, m.serveDone = listener, server, make(chan error, 1)
 	if m.Config.TLSCert != "" {
@@ -660,6 +726,10 @@ func (m *Main) Close() error {
 	if m.debug != nil {
 		m.debug.Close()
 		m.debug = nil
+	}
+	if m.metrics != nil {
+		m.metrics.Close()
+		m.metrics = nil
 	}
 	if m.dispatcher != nil {
 		m.dispatcher.Stop()

@@ -398,7 +398,7 @@ func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, route Route, 
 	default:
 		d.metrics.outcome(route.Key, "sent")
 		if d.metrics != nil {
-			d.metrics.handoff.WithLabelValues(route.Key).Observe(now.Sub(o.CreatedAt).Seconds())
+			d.metrics.handoff.WithLabelValues(routeLabel(route.Key)).Observe(now.Sub(o.CreatedAt).Seconds())
 		}
 		out.Status = message.Sent
 		if dos, ok := c.(sms.DeliveredOnSend); ok && dos.DeliveredOnSend() {

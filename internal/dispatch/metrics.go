@@ -49,13 +49,22 @@ func (c backlogCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range c.d.Backlog(c.d.cfg.Clock.Now()) {
-		ch <- prometheus.MustNewConstMetric(c.m.waiting, prometheus.GaugeValue, float64(s.Waiting), s.Route)
-		ch <- prometheus.MustNewConstMetric(c.m.oldest, prometheus.GaugeValue, s.Oldest.Seconds(), s.Route)
+		ch <- prometheus.MustNewConstMetric(c.m.waiting, prometheus.GaugeValue, float64(s.Waiting), routeLabel(s.Route))
+		ch <- prometheus.MustNewConstMetric(c.m.oldest, prometheus.GaugeValue, s.Oldest.Seconds(), routeLabel(s.Route))
 	}
 }
 
 func (m *metrics) outcome(route, outcome string) {
 	if m != nil {
-		m.outcomes.WithLabelValues(route, outcome).Inc()
+		m.outcomes.WithLabelValues(routeLabel(route), outcome).Inc()
 	}
+}
+
+// routeLabel names a route in metrics: its key, or "default" for the one
+// route of a setup without routes (the sandbox, or --smpp alone).
+func routeLabel(key string) string {
+	if key == "" {
+		return "default"
+	}
+	return key
 }
