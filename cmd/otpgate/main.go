@@ -9,6 +9,8 @@
 //	otpgate bench [flags]            load-test a running otpgate
 //	otpgate noop-server [flags]      a no-op HTTP server, the ceiling for bench
 //	otpgate smsc-sim [flags]         an SMPP SMSC simulator
+//	otpgate doctor [flags]           check a configuration against its connectors
+//	otpgate version                  print the version and the build's commit
 package main
 
 import (
@@ -42,13 +44,14 @@ Usage:
                                         --smsc-listen, also what reaches its SMSC and when
   otpgate noop-server [--addr ADDR]     a no-op HTTP server: the ceiling bench is compared with
   otpgate smsc-sim [--addr ADDR]        an SMPP SMSC simulator for development and load tests
-  otpgate version                       print the version
+  otpgate doctor [--config FILE] [serve's flags]
+                                        check a configuration: binds each SMPP connector,
+                                        reaches the database; says what is wrong in words
+  otpgate version [--json]              print the version, the build's commit, Go version, os/arch
 
 Every flag can also be set with an OTPGATE_* environment variable (for
 example --data-dir is OTPGATE_DATA_DIR); a flag given on the command line wins.
 `
-
-var version = "dev"
 
 func main() {
 	// The data directory holds secrets (the server secret, sandbox bodies):
@@ -88,9 +91,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runNoop(ctx, args[1:], stdout, stderr)
 	case "smsc-sim":
 		return runSMSCSim(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "otpgate", version)
-		return nil
+		return runVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
