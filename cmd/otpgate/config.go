@@ -13,9 +13,16 @@ import (
 // FileConfig is what --config FILE holds: connectors, routes and the sender
 // IDs each route's operator approved. See examples/jordan.json.
 type FileConfig struct {
+	// Connectors are the SMPP connectors, after those of --smpp.
 	Connectors []ConnectorConfig `json:"connectors"`
-	Routes     []routing.Route   `json:"routes"`
-	Inbound    []InboundConfig   `json:"inbound"`
+	// Routes send each destination, by its longest matching prefix, to
+	// connectors in order, and name the senders its operator approved;
+	// a destination no route matches is refused (21612). None: every
+	// destination to every connector, any sender.
+	Routes []routing.Route `json:"routes"`
+	// Inbound says which account the messages users send to an address
+	// belong to.
+	Inbound []InboundConfig `json:"inbound"`
 	// Countries is where accounts that were given no countries may send
 	// (geo permissions): "JO,SA", or "*"; default the --region alone.
 	Countries string `json:"countries"`
@@ -24,15 +31,15 @@ type FileConfig struct {
 // InboundConfig gives the messages users send to an address (the service's
 // number or sender ID) to an account.
 type InboundConfig struct {
-	To      string `json:"to"`
-	Account string `json:"account"`
+	To      string `json:"to"`      // the address users text: a number (with or without +) or a sender ID
+	Account string `json:"account"` // the account SID (AC...) their messages go to
 }
 
 // ConnectorConfig is one connector: a name and an smpp:// URL (the same form
 // as --smpp; a password written $NAME is read from the environment).
 type ConnectorConfig struct {
-	Name string `json:"name"`
-	URL  string `json:"url"`
+	Name string `json:"name"` // in routes, logs and the message log; overrides the URL's name=
+	URL  string `json:"url"`  // smpp://SYSTEM_ID:PASSWORD@HOST:PORT?PARAMETERS (see the URL parameters)
 }
 
 // LoadFileConfig reads and checks a config file.
