@@ -210,7 +210,7 @@ func TestConsoleInChromium(t *testing.T) {
 			Drawn  int
 			Labels []string
 		}
-		Search []struct{ To, Status, Body, Dir, Direction string }
+		Search                    []struct{ To, Status, Body, Dir, Direction string }
 		TailRows                  int
 		Accounts, Senders         int
 		BlocksBefore, BlocksAfter int
