@@ -186,6 +186,12 @@ func TestSignIn(t *testing.T) {
 	if res, body := e.do("GET", "/console/api/overview", nil, nil); res.StatusCode != http.StatusUnauthorized {
 		t.Errorf("data without a session: %d %s", res.StatusCode, body)
 	}
+	for _, tt := range []struct{ method, path string }{{"POST", "/console/guard/lift"}, {"POST", "/console/logout"}, {"GET", "/console/tail/rows"}} {
+		hdr := map[string]string{"HX-Request": "true"}
+		if res, _ := e.do(tt.method, tt.path, url.Values{}, hdr); res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s %s without a session: %d, want 401", tt.method, tt.path, res.StatusCode)
+		}
+	}
 	if res, _ := e.do("GET", "/console/", nil, map[string]string{"Cookie": console.CookieName + "=forged"}); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("a forged cookie: %d", res.StatusCode)
 	}

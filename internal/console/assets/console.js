@@ -35,6 +35,7 @@
       var opts = {
         width: Math.max(el.clientWidth, 300), height: 220, series: s.series,
         tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
+        fmtDate: function (tpl) { return uPlot.fmtDate(tpl.replace("{h}", "{HH}").replace("{aa}", "")); },
         axes: [{}, { size: 50 }],
         scales: { x: { time: true }, y: key === "delivery_rate" ? { range: [0, 100] } : { range: function (u, lo, hi) { return [0, Math.max(hi || 0, 1)]; } } },
         legend: { show: true }
