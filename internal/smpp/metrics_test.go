@@ -9,8 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/smpp"
+	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/smscsim"
 )
 
