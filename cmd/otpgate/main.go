@@ -9,6 +9,7 @@
 //	otpgate bench [flags]            load-test a running otpgate
 //	otpgate noop-server [flags]      a no-op HTTP server, the ceiling for bench
 //	otpgate smsc-sim [flags]         an SMPP SMSC simulator
+//	otpgate openapi [--postman]      print the OpenAPI description or a Postman collection
 //	otpgate doctor [flags]           check a configuration against its connectors
 //	otpgate version                  print the version and the build's commit
 package main
@@ -44,6 +45,9 @@ Usage:
                                         --smsc-listen, also what reaches its SMSC and when
   otpgate noop-server [--addr ADDR]     a no-op HTTP server: the ceiling bench is compared with
   otpgate smsc-sim [--addr ADDR]        an SMPP SMSC simulator for development and load tests
+  otpgate openapi [--postman] [--url URL]
+                                        print the OpenAPI 3.1 description (served at /openapi.json),
+                                        or with --postman a Postman collection made from it
   otpgate doctor [--config FILE] [serve's flags]
                                         check a configuration: binds each SMPP connector,
                                         reaches the database; says what is wrong in words
@@ -91,6 +95,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runNoop(ctx, args[1:], stdout, stderr)
 	case "smsc-sim":
 		return runSMSCSim(ctx, args[1:], stdout, stderr)
+	case "openapi":
+		return runOpenAPI(ctx, args[1:], stdout, stderr)
 	case "doctor":
 		return runDoctor(ctx, args[1:], stdout, stderr)
 	case "version", "--version":

@@ -39,6 +39,7 @@ import (
 	"github.com/otpgate/otpgate/internal/inbound"
 	"github.com/otpgate/otpgate/internal/keyring"
 	"github.com/otpgate/otpgate/internal/messaging"
+	"github.com/otpgate/otpgate/internal/openapi"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/pipeline"
@@ -516,6 +517,7 @@ func (m *Main) Run(ctx context.Context) error {
 		})
 	}
 	m.api = srv
+	openapi.Register(srv)
 	twofa.Register(srv, vs)
 	twofa.RegisterGeo(srv, guard.GeoAdmin{Store: m.store, Geo: geo})
 	accountsapi.Register(srv, accountsapi.Config{Store: m.store, Keys: m.keys, Auth: auth, Clock: m.Clock})
