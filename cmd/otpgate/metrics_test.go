@@ -115,8 +115,9 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 401 || !strings.Contains(string(body), `"code":20003`) || strings.Contains(string(body), "otpgate_") {
-			t.Errorf("GET /metrics with %q: %d %s, want the JSON 401", bad, resp.StatusCode, body)
+		if resp.StatusCode != 401 || !strings.Contains(string(body), `"code":20003`) || strings.Contains(string(body), "otpgate_") ||
+			!strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("GET /metrics with %q: %d %s (WWW-Authenticate %q), want the JSON 401 asking for a bearer token", bad, resp.StatusCode, body, resp.Header.Get("WWW-Authenticate"))
 		}
 	}
 	waitFor := func(what string, cond func(map[string]*dto.MetricFamily) bool) map[string]*dto.MetricFamily {

@@ -91,7 +91,8 @@ func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, d *Dialect, 
 	}
 	status := statusOf(e)
 	switch {
-	case status == http.StatusUnauthorized:
+	case status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "":
+		// Basic, unless the route asked for another scheme (/metrics: Bearer).
 		w.Header().Set("WWW-Authenticate", `Basic realm="otpgate"`)
 	case (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && e.RetryAfter > 0:
 		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
@@ -110,7 +111,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	err := enc.Encode(v)
 	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if err != nil {
-		http.Error(w, `{"code":20500,"message":"Internal error encoding the response","more_info":"","status":500}`, http.StatusInternalServerError)
+		http.Error(w, `{"code":20500,"message":"Internal error encoding the response","more_info":"https://github.com/otpgate/otpgate#error-20500","status":500}`, http.StatusInternalServerError)
 		return
 	}
 	h := w.Header()
