@@ -85,7 +85,11 @@ Flags (each also an OTPGATE_* environment variable):
 	if guardOn(ctx, *url) {
 		fmt.Fprintln(stderr, "bench: the abuse guard of the server under test is ON: its rate limits and SMS-pumping guard will refuse much of this load (429 and 403/60410), as they would an attack; to measure throughput, start it with --abuse-guard=off")
 	}
+	// On a terminal, a line on stderr says how far the load has gone; piped,
+	// nothing (scripts/bench*.sh read stdout).
+	done := newProgressLine(stderr).every(250*time.Millisecond, benchProgress(time.Now(), cfg))
 	rep, err := loadgen.Run(ctx, cfg)
+	done()
 	if err != nil && (ctx.Err() == nil || len(rep.Phases) == 0) {
 		return err
 	}
@@ -94,6 +98,38 @@ Flags (each also an OTPGATE_* environment variable):
 		return rep.WriteJSON(stdout)
 	}
 	return rep.WriteText(stdout)
+}
+
+// benchProgress words how far bench has gone. Its phases last a known time
+// (each a warm-up and a measured window); with an SMSC, the wait for
+// accepted sends to reach it after the send phase adds up to the drain
+// timeout.
+func benchProgress(start time.Time, cfg loadgen.Config) func() string {
+	warmup, dur, drain := cfg.Warmup, cfg.Duration, cfg.DrainTimeout
+	switch {
+	case warmup < 0:
+		warmup = 0
+	case warmup == 0:
+		warmup = loadgen.DefaultWarmup
+	}
+	if dur == 0 {
+		dur = loadgen.DefaultDuration
+	}
+	if drain == 0 {
+		drain = loadgen.DefaultDrainTimeout
+	}
+	total := time.Duration(len(cfg.Phases)) * (warmup + dur)
+	what := strings.Join(cfg.Phases, ", then ")
+	return func() string {
+		el := time.Since(start)
+		switch {
+		case cfg.SMSC != nil && el > total:
+			return fmt.Sprintf("bench: %s: %s of load, and the wait for sends to reach the SMSC (up to %s)", seconds(el), seconds(total), seconds(drain))
+		case cfg.SMSC != nil:
+			return fmt.Sprintf("bench: %s %s of %s + SMSC drain (%s)", bar(float64(el), float64(total), 20), seconds(el), seconds(total), what)
+		}
+		return fmt.Sprintf("bench: %s %s of %s (%s)", bar(float64(el), float64(total), 20), seconds(el), seconds(total), what)
+	}
 }
 
 // guardOn reports whether the otpgate at base says its abuse guard is on

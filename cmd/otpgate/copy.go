@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/otpgate/otpgate/internal/postgres"
 )
@@ -44,9 +46,21 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("--from: %w (stop the server first)", err)
 	}
 	defer lock.Close()
-	err = postgres.CopyFromSQLite(ctx, path, expandPassword(*to), func(table string, rows int64) {
-		fmt.Fprintf(stdout, "  %-18s %d rows\n", table, rows)
+	// On a terminal, a line on stderr says what has been copied so far and
+	// for how long; piped, only the lines below.
+	prog := newProgressLine(stderr)
+	start := time.Now()
+	var tables, total atomic.Int64
+	done := prog.every(500*time.Millisecond, func() string {
+		return fmt.Sprintf("copy: %d tables, %d rows, %s; copying the next table (one transaction)...", tables.Load(), total.Load(), seconds(time.Since(start)))
 	})
+	err = postgres.CopyFromSQLite(ctx, path, expandPassword(*to), func(table string, rows int64) {
+		prog.clear()
+		fmt.Fprintf(stdout, "  %-18s %d rows\n", table, rows)
+		tables.Add(1)
+		total.Add(rows)
+	})
+	done()
 	if err != nil {
 		return fmt.Errorf("copy: %w (nothing was written)", err)
 	}
