@@ -17,9 +17,7 @@ import (
 // terminal showed.
 func onTerminal(tb testing.TB, args ...string) string {
 	tb.Helper()
-	if _, err := exec.LookPath("script"); err != nil {
-		tb.Skip("script (util-linux) is not installed: no terminal to run otpgate on")
-	}
+	needTool(tb, "script", "bsdutils")
 	line := shellQuote(mustBuild(tb))
 	for _, a := range args {
 		line += " " + shellQuote(a)

@@ -217,9 +217,7 @@ func TestSystemdUnit(t *testing.T) {
 		t.Errorf("SystemCallFilter=%q, want @system-service first", f)
 	}
 
-	if _, err := exec.LookPath("systemd-analyze"); err != nil {
-		t.Skip("systemd-analyze is not installed (Debian: apt-get install systemd): the unit is not verified")
-	}
+	needTool(t, "systemd-analyze", "systemd")
 	bin := mustBuild(t)
 	tmp := t.TempDir()
 	path := filepath.Join(tmp, "otpgate.service")
@@ -234,9 +232,7 @@ func TestSystemdUnit(t *testing.T) {
 	}
 
 	allowed := syscallSet(t, settings["SystemCallFilter"])
-	if _, err := exec.LookPath("strace"); err != nil {
-		t.Skip("strace is not installed: the system calls otpgate makes are not checked against the filter")
-	}
+	needTool(t, "strace", "strace")
 	sim := smscsim.New(smscsim.Config{})
 	simAddr, err := sim.Start("127.0.0.1:0")
 	if err != nil {
@@ -296,6 +292,19 @@ func TestSystemdUnit(t *testing.T) {
 	} else {
 		t.Logf("%d distinct system calls, all allowed", len(used))
 	}
+}
+
+// needTool skips the test when a command is missing, saying how to install
+// it, unless CI is set: then it fails (.ci/run installs it).
+func needTool(tb testing.TB, command, pkg string) {
+	tb.Helper()
+	if _, err := exec.LookPath(command); err == nil {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		tb.Fatalf("%s is not installed, and CI is set: .ci/run installs it (apt-get install %s)", command, pkg)
+	}
+	tb.Skipf("SKIPPING: %s is not installed (apt-get install %s)", command, pkg)
 }
 
 // tracedPID is the first process strace followed: otpgate.
