@@ -80,7 +80,6 @@ func (b *bind) keepUp(ctx context.Context) {
 
 func (b *bind) connect() (<-chan struct{}, error) {
 	cfg := b.c.cfg
-	auth := gosmpp.Auth{SMSC: cfg.Addr, SystemID: cfg.SystemID, Password: cfg.Password, SystemType: cfg.SystemType}
 	lost := make(chan struct{})
 	var once sync.Once
 	onLost := func() { once.Do(func() { close(lost) }) }
@@ -104,15 +103,15 @@ func (b *bind) connect() (<-chan struct{}, error) {
 	var tx, rx *gosmpp.Session
 	var err error
 	if cfg.Bind == "txrx" {
-		tx, err = gosmpp.NewSession(gosmpp.TXConnector(gosmpp.NonTLSDialer, auth), settings(txRef), 0)
+		tx, err = gosmpp.NewSession(binder{cfg, pdu.Transmitter}, settings(txRef), 0)
 		if err == nil {
-			rx, err = gosmpp.NewSession(gosmpp.RXConnector(gosmpp.NonTLSDialer, auth), settings(rxRef), 0)
+			rx, err = gosmpp.NewSession(binder{cfg, pdu.Receiver}, settings(rxRef), 0)
 			if err != nil {
 				tx.Close()
 			}
 		}
 	} else {
-		tx, err = gosmpp.NewSession(gosmpp.TRXConnector(gosmpp.NonTLSDialer, auth), settings(txRef), 0)
+		tx, err = gosmpp.NewSession(binder{cfg, pdu.Transceiver}, settings(txRef), 0)
 	}
 	txRef.set(tx)
 	rxRef.set(rx)
@@ -123,6 +122,34 @@ func (b *bind) connect() (<-chan struct{}, error) {
 	b.tx, b.rx, b.up, b.lost = tx, rx, true, lost
 	b.mu.Unlock()
 	return lost, nil
+}
+
+// binder binds as gosmpp's own connectors do, but reads the answer itself
+// (probeBind): gosmpp cannot parse a refusal that carries no body, as SMPP
+// 3.4 section 4.1.2 says it should be sent, and reports EOF, so a wrong
+// password would read like a dropped connection. With it the log says
+// "refused the bind_transceiver as system_id X: invalid password
+// (ESME_RINVPASWD, 0x0000000E)".
+type binder struct {
+	cfg  Config
+	kind pdu.BindingType
+}
+
+// bindTimeout is how long connecting and binding may take.
+const bindTimeout = 15 * time.Second
+
+func (b binder) GetBindType() pdu.BindingType { return b.kind }
+
+func (b binder) Connect() (*gosmpp.Connection, error) {
+	c, err := probeBind(context.Background(), b.cfg, b.kind, bindTimeout)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.SetDeadline(time.Time{}); err != nil { // the session sets its own
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // close ends the session: every submit still waiting hears that the bind is

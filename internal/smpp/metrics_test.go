@@ -2,7 +2,9 @@ package smpp_test
 
 import (
 	"context"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -152,4 +154,55 @@ func histogram(t *testing.T, reg prometheus.Gatherer, name string) (uint64, floa
 	}
 	t.Fatalf("no %s", strings.TrimSpace(name))
 	return 0, 0
+}
+
+// A bind the SMSC refuses is logged with its reason, not as a dropped
+// connection: gosmpp alone read the body-less refusal SMPP 3.4 prescribes as
+// EOF, so a wrong password looked like a network fault.
+func TestRefusedBindSaysWhy(t *testing.T) {
+	sim := smscsim.New(smscsim.Config{SystemID: "otpgate", Password: "right"})
+	addr, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	var logs lockedBuffer
+	cfg, err := smpp.ParseURL("smpp://otpgate:wrong@"+addr.String()+"?name=zain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := smpp.New(cfg, &recorder{}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start(context.Background())
+	t.Cleanup(c.Stop)
+	waitUntil(t, "the bind failure logged", func() bool { return strings.Contains(logs.String(), "smpp bind failed") })
+	line := logs.String()
+	if !strings.Contains(line, "refused the bind_transceiver as system_id otpgate") || !strings.Contains(line, "ESME_RBINDFAIL") || strings.Contains(line, "EOF") {
+		t.Errorf("the log does not say the SMSC refused the bind:\n%s", line)
+	}
+	if strings.Contains(line, "wrong") {
+		t.Errorf("the log holds the password:\n%s", line)
+	}
+	if c.Healthy() {
+		t.Error("Healthy with a refused bind")
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
