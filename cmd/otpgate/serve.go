@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -374,10 +373,11 @@ func (m *Main) Run(ctx context.Context) error {
 	// Metrics: one registry, given to each component.
 	m.registry = prometheus.NewRegistry()
 	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Name: "otpgate_build_info", Help: "Always 1; the labels say which build runs.",
-		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()}})
-	buildInfo.Set(1)
-	m.registry.MustRegister(buildInfo)
+	bi := buildInfo()
+	buildGauge := prometheus.NewGauge(prometheus.GaugeOpts{Name: "otpgate_build_info", Help: "Always 1; the labels say which build runs.",
+		ConstLabels: prometheus.Labels{"version": bi.Version, "commit": bi.Commit, "goversion": bi.GoVersion}})
+	buildGauge.Set(1)
+	m.registry.MustRegister(buildGauge)
 
 	// Delivery: connectors, routes, the dispatcher, the webhook sender.
 	sink := &smppSink{}
