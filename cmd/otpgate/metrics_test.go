@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/otpgate/otpgate/internal/metricstest"
 	"github.com/otpgate/otpgate/internal/smscsim"
 )
 
@@ -46,39 +47,6 @@ func scrape(t *testing.T, u, token string) map[string]*dto.MetricFamily {
 		t.Fatal(err)
 	}
 	return mfs
-}
-
-// sample is the value of the series of name whose labels include those
-// given (name, value pairs), summed; histograms give their count.
-func sample(mfs map[string]*dto.MetricFamily, name string, labels ...string) float64 {
-	sum := 0.0
-	mf := mfs[name]
-	if mf == nil {
-		return -1
-	}
-series:
-	for _, m := range mf.GetMetric() {
-		have := map[string]string{}
-		for _, l := range m.GetLabel() {
-			have[l.GetName()] = l.GetValue()
-		}
-		for i := 0; i+1 < len(labels); i += 2 {
-			if have[labels[i]] != labels[i+1] {
-				continue series
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			sum += m.Counter.GetValue()
-		case m.Gauge != nil:
-			sum += m.Gauge.GetValue()
-		case m.Histogram != nil:
-			sum += float64(m.Histogram.GetSampleCount())
-		case m.Untyped != nil:
-			sum += m.Untyped.GetValue()
-		}
-	}
-	return sum
 }
 
 // Prometheus metrics, scraped over HTTP from the running server: behind the
@@ -135,12 +103,12 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 	}
 	before := scrape(t, "http://"+metricsAddr+"/metrics", "")
-	if v := sample(before, "otpgate_smpp_binds_up", "connector", "zain"); v != 1 {
+	if v := metricstest.Sum(before, "otpgate_smpp_binds_up", "connector", "zain"); v != 1 {
 		waitFor("the bind up", func(m map[string]*dto.MetricFamily) bool {
-			return sample(m, "otpgate_smpp_binds_up", "connector", "zain") == 1
+			return metricstest.Sum(m, "otpgate_smpp_binds_up", "connector", "zain") == 1
 		})
 	}
-	if v := sample(before, "otpgate_build_info"); v != 1 {
+	if v := metricstest.Sum(before, "otpgate_build_info"); v != 1 {
 		t.Errorf("otpgate_build_info %v", v)
 	}
 
@@ -178,8 +146,8 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 
 	mfs := waitFor("the receipts and the callbacks", func(m map[string]*dto.MetricFamily) bool {
-		return sample(m, "otpgate_smpp_receipts_total", "status", "delivered") >= 2 &&
-			sample(m, "otpgate_callback_attempts_total", "result", "delivered") >= 1
+		return metricstest.Sum(m, "otpgate_smpp_receipts_total", "status", "delivered") >= 2 &&
+			metricstest.Sum(m, "otpgate_callback_attempts_total", "result", "delivered") >= 1
 	})
 	for _, c := range []struct {
 		name   string
@@ -201,14 +169,14 @@ func TestMetricsEndpoint(t *testing.T) {
 		{"otpgate_guard_blocks_total", []string{"scope", "prefix"}, 0},
 		{"otpgate_guard_failing_open", nil, 0},
 	} {
-		if v := sample(mfs, c.name, c.labels...); v != c.want {
+		if v := metricstest.Sum(mfs, c.name, c.labels...); v != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, v, c.want)
 		}
 	}
-	if v := sample(mfs, "otpgate_callbacks_pending"); v < 0 {
+	if v := metricstest.Sum(mfs, "otpgate_callbacks_pending"); v < 0 {
 		t.Error("no otpgate_callbacks_pending")
 	}
-	if v := sample(mfs, "go_goroutines"); v <= 0 {
+	if v := metricstest.Sum(mfs, "go_goroutines"); v <= 0 {
 		t.Error("no Go runtime metrics")
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/dispatch"
 	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/metricstest"
 	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/sqlite"
 	"github.com/otpgate/otpgate/internal/store"
@@ -100,43 +101,6 @@ func setupRegistered(t *testing.T, conn *scripted, clk *clock) (*sqlite.Store, *
 	return st, d, reg
 }
 
-// metric sums the series of name whose labels include those given (name,
-// value pairs); histograms give their count.
-func metric(t *testing.T, reg prometheus.Gatherer, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range mf.GetMetric() {
-			have := map[string]string{}
-			for _, l := range m.GetLabel() {
-				have[l.GetName()] = l.GetValue()
-			}
-			for i := 0; i+1 < len(labels); i += 2 {
-				if have[labels[i]] != labels[i+1] {
-					continue series
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				sum += m.Counter.GetValue()
-			case m.Gauge != nil:
-				sum += m.Gauge.GetValue()
-			case m.Histogram != nil:
-				sum += float64(m.Histogram.GetSampleCount())
-			}
-		}
-	}
-	return sum
-}
-
 func enqueue(t *testing.T, st *sqlite.Store, sid string, now, expires time.Time) {
 	t.Helper()
 	m := message.Message{SID: sid, AccountSID: "AC1", Direction: message.OutboundAPI, From: "App", To: "+962790000000",
@@ -205,7 +169,7 @@ func TestDispatch(t *testing.T) {
 	}
 	clk.Add(1 * time.Second)
 	// SMretry and SMexpires wait for their retries, taken a second ago.
-	if n, age := metric(t, reg, "otpgate_outbox_messages"), metric(t, reg, "otpgate_outbox_oldest_age_seconds"); n != 2 || age != 1 {
+	if n, age := metricstest.Value(t, reg, "otpgate_outbox_messages"), metricstest.Value(t, reg, "otpgate_outbox_oldest_age_seconds"); n != 2 || age != 1 {
 		t.Errorf("outbox metrics while two wait: %v messages, oldest %v s; want 2, 1 s", n, age)
 	}
 	d.Wake()
@@ -236,14 +200,14 @@ func TestDispatch(t *testing.T) {
 		min     float64
 		max     float64
 	}{{"sent", 2, 2}, {"failed", 2, 2}, {"retry", 3, 6}} {
-		if v := metric(t, reg, "otpgate_dispatch_outcomes_total", "outcome", c.outcome); v < c.min || v > c.max {
+		if v := metricstest.Value(t, reg, "otpgate_dispatch_outcomes_total", "outcome", c.outcome); v < c.min || v > c.max {
 			t.Errorf("outcomes{outcome=%s} = %v, want %v-%v", c.outcome, v, c.min, c.max)
 		}
 	}
-	if v := metric(t, reg, "otpgate_dispatch_handoff_seconds"); v != 2 {
+	if v := metricstest.Value(t, reg, "otpgate_dispatch_handoff_seconds"); v != 2 {
 		t.Errorf("%v hand-offs timed, want 2", v)
 	}
-	if v := metric(t, reg, "otpgate_outbox_messages"); v != 0 {
+	if v := metricstest.Value(t, reg, "otpgate_outbox_messages"); v != 0 {
 		t.Errorf("%v messages waiting after every message ended", v)
 	}
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/otpgate/otpgate/internal/metricstest"
 	"github.com/otpgate/otpgate/internal/smpp"
 	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/smscsim"
@@ -40,11 +41,7 @@ func TestConnectorMetrics(t *testing.T) {
 	c.Instrument(m)
 	value := func(name string, labels ...string) float64 {
 		t.Helper()
-		v, err := gathered(reg, name, labels...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
+		return metricstest.Value(t, reg, name, labels...)
 	}
 	if v := value("otpgate_smpp_binds_up", "connector", "zain"); v != 0 {
 		t.Fatalf("binds up before Start: %v", v)
@@ -105,39 +102,6 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// gathered is the value of the series of name with the labels given as
-// name, value pairs (0 when absent).
-func gathered(reg prometheus.Gatherer, name string, labels ...string) (float64, error) {
-	mfs, err := reg.Gather()
-	if err != nil {
-		return 0, err
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range mf.GetMetric() {
-			have := map[string]string{}
-			for _, l := range m.GetLabel() {
-				have[l.GetName()] = l.GetValue()
-			}
-			for i := 0; i+1 < len(labels); i += 2 {
-				if have[labels[i]] != labels[i+1] {
-					continue series
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.Counter.GetValue(), nil
-			case m.Gauge != nil:
-				return m.Gauge.GetValue(), nil
-			}
-		}
-	}
-	return 0, nil
 }
 
 func histogram(t *testing.T, reg prometheus.Gatherer, name string) (uint64, float64) {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/otpgate/otpgate/internal/callback"
+	"github.com/otpgate/otpgate/internal/metricstest"
 )
 
 // memStore is a Store in memory, with the claiming rules of the real ones:
@@ -331,26 +332,7 @@ func TestSenderMetrics(t *testing.T) {
 	s.Register(reg)
 	value := func(name string, labels ...string) float64 {
 		t.Helper()
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mf := range mfs {
-			if mf.GetName() != name {
-				continue
-			}
-			for _, m := range mf.GetMetric() {
-				if len(labels) == 2 && (len(m.GetLabel()) == 0 || m.GetLabel()[0].GetValue() != labels[1]) {
-					continue
-				}
-				if m.Counter != nil {
-					return m.Counter.GetValue()
-				}
-				return m.Gauge.GetValue()
-			}
-		}
-		t.Fatalf("no %s%v", name, labels)
-		return 0
+		return metricstest.Value(t, reg, name, labels...)
 	}
 	if n := value("otpgate_callbacks_pending"); n != 7 {
 		t.Fatalf("pending before start: %v, want 7", n)
