@@ -53,7 +53,7 @@ func (b *bind) isUp() bool {
 func (b *bind) keepUp(ctx context.Context) {
 	backoff := 500 * time.Millisecond
 	for ctx.Err() == nil {
-		lost, err := b.connect()
+		lost, err := b.connect(ctx)
 		if err != nil {
 			b.c.log.Warn("smpp bind failed", "bind", b.idx, "addr", b.c.cfg.Addr, "err", err, "retry_in", backoff)
 			select {
@@ -78,7 +78,7 @@ func (b *bind) keepUp(ctx context.Context) {
 	}
 }
 
-func (b *bind) connect() (<-chan struct{}, error) {
+func (b *bind) connect(ctx context.Context) (<-chan struct{}, error) {
 	cfg := b.c.cfg
 	lost := make(chan struct{})
 	var once sync.Once
@@ -103,15 +103,15 @@ func (b *bind) connect() (<-chan struct{}, error) {
 	var tx, rx *gosmpp.Session
 	var err error
 	if cfg.Bind == "txrx" {
-		tx, err = gosmpp.NewSession(binder{cfg, pdu.Transmitter}, settings(txRef), 0)
+		tx, err = gosmpp.NewSession(binder{ctx, cfg, pdu.Transmitter}, settings(txRef), 0)
 		if err == nil {
-			rx, err = gosmpp.NewSession(binder{cfg, pdu.Receiver}, settings(rxRef), 0)
+			rx, err = gosmpp.NewSession(binder{ctx, cfg, pdu.Receiver}, settings(rxRef), 0)
 			if err != nil {
 				tx.Close()
 			}
 		}
 	} else {
-		tx, err = gosmpp.NewSession(binder{cfg, pdu.Transceiver}, settings(txRef), 0)
+		tx, err = gosmpp.NewSession(binder{ctx, cfg, pdu.Transceiver}, settings(txRef), 0)
 	}
 	txRef.set(tx)
 	rxRef.set(rx)
@@ -131,6 +131,7 @@ func (b *bind) connect() (<-chan struct{}, error) {
 // "refused the bind_transceiver as system_id X: invalid password
 // (ESME_RINVPASWD, 0x0000000E)".
 type binder struct {
+	ctx  context.Context // the connector's: Stop ends a bind in progress
 	cfg  Config
 	kind pdu.BindingType
 }
@@ -141,7 +142,7 @@ const bindTimeout = 15 * time.Second
 func (b binder) GetBindType() pdu.BindingType { return b.kind }
 
 func (b binder) Connect() (*gosmpp.Connection, error) {
-	c, err := probeBind(context.Background(), b.cfg, b.kind, bindTimeout)
+	c, err := probeBind(b.ctx, b.cfg, b.kind, bindTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -366,15 +367,17 @@ func (b *bind) onReceipt(ctx context.Context, d *pdu.DeliverSM) error {
 			r.Err = tr.Err
 		}
 	}
-	b.c.metrics.receipt(b.c, string(message.Status(r.State.Status())), r.ID, time.Now())
-	if b.c.handler == nil {
-		return nil
-	}
 	rc := sms.Receipt{Connector: b.c.cfg.Name, ProviderID: r.ID, Status: message.Status(r.State.Status()), ErrorCode: r.Err, At: time.Now()}
 	if rc.Status != "" && rc.Status != message.Delivered {
 		rc.ErrorMessage = "the operator reported " + r.State.String()
 	}
-	return b.c.handler.HandleReceipt(ctx, rc)
+	if b.c.handler != nil {
+		if err := b.c.handler.HandleReceipt(ctx, rc); err != nil {
+			return err // not counted: the SMSC sends it again
+		}
+	}
+	b.c.metrics.receipt(b.c, string(rc.Status), r.ID, rc.At)
+	return nil
 }
 
 func (b *bind) onInbound(ctx context.Context, d *pdu.DeliverSM) error {

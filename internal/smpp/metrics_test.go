@@ -2,9 +2,12 @@ package smpp_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,4 +172,89 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// Stop does not wait out a bind to an SMSC that accepts the connection and
+// never answers: the bind in progress ends with it.
+func TestStopDuringASilentBind(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	cfg, err := smpp.ParseURL("smpp://otpgate:secret@"+l.Addr().String()+"?name=silent", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := smpp.New(cfg, &recorder{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start(context.Background())
+	time.Sleep(200 * time.Millisecond) // connected, waiting for the bind's answer
+	start := time.Now()
+	c.Stop()
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Stop took %s while a bind waited for a silent SMSC", took)
+	}
+}
+
+// failOnce fails the first receipt it is handed (the store was down), so
+// the SMSC sends it again.
+type failOnce struct {
+	recorder
+	calls atomic.Int32
+}
+
+func (f *failOnce) HandleReceipt(ctx context.Context, rc sms.Receipt) error {
+	if f.calls.Add(1) == 1 {
+		return errors.New("store down")
+	}
+	return f.recorder.HandleReceipt(ctx, rc)
+}
+
+// A receipt that could not be stored is counted once, when it is: the SMSC
+// sends it again and the retry is the one that counts.
+func TestReceiptCountedOnceWhenStoredOnRetry(t *testing.T) {
+	sim := smscsim.New(smscsim.Config{ReceiptDelay: 50 * time.Millisecond})
+	addr, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	reg := prometheus.NewPedanticRegistry()
+	cfg, err := smpp.ParseURL("smpp://otpgate:secret@"+addr.String()+"?name=zain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &failOnce{}
+	c, err := smpp.New(cfg, h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Instrument(smpp.NewMetrics(reg))
+	c.Start(context.Background())
+	t.Cleanup(c.Stop)
+	waitUntil(t, "the bind", c.Healthy)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.Send(ctx, sms.Message{SID: "SM1", From: "MyApp", To: "+962790320012", Body: "code"}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitReceipts(t, 1)
+	if n := h.calls.Load(); n < 2 {
+		t.Fatalf("%d receipt deliveries, want the refused one and its retry", n)
+	}
+	if v := metricstest.Value(t, reg, "otpgate_smpp_receipts_total", "connector", "zain", "status", "delivered"); v != 1 {
+		t.Errorf("receipts_total{delivered} = %v, want 1 for one receipt delivered twice", v)
+	}
 }

@@ -166,6 +166,9 @@ func probeBind(ctx context.Context, cfg Config, kind pdu.BindingType, timeout ti
 		return nil, pe
 	}
 	nc.SetDeadline(time.Now().Add(timeout))
+	// ctx ending (a connector stopping) ends the wait for the answer.
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
+	defer stop()
 	c := gosmpp.NewConnection(nc)
 	req := pdu.NewBindRequest(kind)
 	req.SystemID, req.Password, req.SystemType = cfg.SystemID, cfg.Password, cfg.SystemType
