@@ -503,7 +503,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return map[string]string{"abuse_guard": "on"}
 	}
 	srv := api.New(api.Config{Auth: auth, Logger: log, Ready: m.store.Ping, Health: health, Metrics: api.NewMetrics(m.registry)})
-	metricsHandler := promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})
+	metricsHandler := promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), ErrorHandling: promhttp.ContinueOnError})
 	if token := m.Config.MetricsToken; token != "" {
 		srv.Public("GET /metrics", nil, func(w http.ResponseWriter, r *http.Request) error {
 			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")

@@ -26,13 +26,14 @@ func Value(tb testing.TB, g prometheus.Gatherer, name string, labels ...string) 
 
 // Sum adds the series of name whose labels include those given (name,
 // value pairs): a counter's or gauge's value, a histogram's count of
-// observations. It is -1 when there is no family of that name.
+// observations. It is -1 when no series of that name has those labels, so
+// a test that wants 0 does not pass on a misspelt label.
 func Sum(mfs map[string]*dto.MetricFamily, name string, labels ...string) float64 {
 	mf := mfs[name]
 	if mf == nil {
 		return -1
 	}
-	sum := 0.0
+	sum, matched := 0.0, false
 series:
 	for _, m := range mf.GetMetric() {
 		have := map[string]string{}
@@ -44,6 +45,7 @@ series:
 				continue series
 			}
 		}
+		matched = true
 		switch {
 		case m.Counter != nil:
 			sum += m.Counter.GetValue()
@@ -54,6 +56,9 @@ series:
 		case m.Untyped != nil:
 			sum += m.Untyped.GetValue()
 		}
+	}
+	if !matched {
+		return -1
 	}
 	return sum
 }

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -352,5 +353,29 @@ func TestSenderMetrics(t *testing.T) {
 	}
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
 		t.Errorf("metric names: %v %v", problems, err)
+	}
+}
+
+// backlogDown is a store whose backlog cannot be read.
+type backlogDown struct{ *memStore }
+
+func (backlogDown) CallbackBacklog(context.Context) (int, time.Time, error) {
+	return 0, time.Time{}, errors.New("database down")
+}
+
+// A scrape while the store is down still gathers: the backlog is left out,
+// the sender's other metrics are there.
+func TestSenderMetricsStoreDown(t *testing.T) {
+	s := NewSender(SenderConfig{Store: backlogDown{&memStore{}}, Tokens: plainOpener{}})
+	reg := prometheus.NewPedanticRegistry()
+	s.Register(reg)
+	if _, err := reg.Gather(); err != nil {
+		t.Fatalf("gathering with the store down: %v", err)
+	}
+	if v := metricstest.Value(t, reg, "otpgate_callbacks_pending"); v != -1 {
+		t.Errorf("otpgate_callbacks_pending = %v with the store down, want it left out", v)
+	}
+	if v := metricstest.Value(t, reg, "otpgate_callbacks_in_flight"); v != 0 {
+		t.Errorf("otpgate_callbacks_in_flight = %v, want 0", v)
 	}
 }
