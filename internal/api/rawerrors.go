@@ -63,11 +63,22 @@ func goError(p []byte) (status int, text string, ok bool) {
 	if err != nil || status < 400 || status > 599 {
 		return 0, "", false
 	}
-	_, body, found := bytes.Cut(rest, []byte(goErrorHeaders))
-	if !found {
+	// The status line's reason, then Go's two headers and nothing else:
+	// every reply of otpgate's own carries X-Request-Id, so none matches.
+	eol := bytes.Index(rest, []byte("\r\n"))
+	if eol < 0 || !bytes.HasPrefix(rest[eol:], []byte(goErrorHeaders)) {
 		return 0, "", false
 	}
-	return status, string(body), true
+	return status, string(rest[eol+len(goErrorHeaders):]), true
+}
+
+// CloseWrite lets the server half-close the connection after an error
+// reply, as it does on a bare TCP connection.
+func (c *jsonErrorsConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }
 
 func jsonReply(status int, text string) []byte {

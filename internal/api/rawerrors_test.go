@@ -19,6 +19,10 @@ func TestGoError(t *testing.T) {
 		{"HTTP/1.1 200 OK" + goErrorHeaders + "fine", 0, false},
 		{"HTTP/1.1 4xx" + goErrorHeaders, 0, false},
 		{"HTTP/1.1 40", 0, false},
+		// A reply whose body (an echoed path, say) holds Go's header block
+		// is not Go's: the block must follow the status line at once.
+		{"HTTP/1.1 404 Not Found\r\nX-Request-Id: a\r\n\r\n/x" + goErrorHeaders + "hello", 0, false},
+		{"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n\r\nHTTP/1.1 400 Bad Request" + goErrorHeaders, 0, false},
 	} {
 		status, _, ok := goError([]byte(c.p))
 		if status != c.status || ok != c.ok {
