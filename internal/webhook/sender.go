@@ -209,7 +209,9 @@ func (s *Sender) run(ctx context.Context) {
 		s.held.Store(0)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		s.giveBack(ctx)
+		for try := 0; try < 3 && len(s.letGo) > 0 && ctx.Err() == nil; try++ {
+			s.giveBack(ctx) // with what an earlier round could not give back
+		}
 	}()
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -331,8 +333,14 @@ func (s *Sender) giveBack(ctx context.Context) {
 		return
 	}
 	if err := s.cfg.Store.ReleaseCallbacks(ctx, s.letGo); err != nil {
-		s.cfg.Logger.Warn("giving claimed callbacks back failed; they are claimed again when their leases end",
+		// Kept, to try again: next round, or with a fresh context when the
+		// sender stops. Their leases end in any case.
+		s.cfg.Logger.Warn("giving claimed callbacks back failed; tried again, and they are claimed again when their leases end anyway",
 			"callbacks", len(s.letGo), "err", err)
+		if n := len(s.letGo) - s.cfg.MaxHeld; n > 0 {
+			s.letGo = append(s.letGo[:0], s.letGo[n:]...) // the oldest: their leases are the nearest to ending
+		}
+		return
 	}
 	s.letGo = s.letGo[:0]
 }

@@ -379,3 +379,36 @@ func TestSenderMetricsStoreDown(t *testing.T) {
 		t.Errorf("otpgate_callbacks_in_flight = %v, want 0", v)
 	}
 }
+
+// releaseFailsOnce fails the first ReleaseCallbacks (a store hiccup).
+type releaseFailsOnce struct {
+	*memStore
+	failed atomic.Bool
+}
+
+func (r *releaseFailsOnce) ReleaseCallbacks(ctx context.Context, rs []callback.Release) error {
+	if r.failed.CompareAndSwap(false, true) {
+		return errors.New("store hiccup")
+	}
+	return r.memStore.ReleaseCallbacks(ctx, rs)
+}
+
+// Callbacks whose give-back failed are given back at the next try, not left
+// to wait out their leases.
+func TestSenderGivesBackAfterAFailedRelease(t *testing.T) {
+	slow := newHostServer(t, true)
+	store := &releaseFailsOnce{memStore: &memStore{}}
+	newCallbacks(store.memStore, 5, "AC1", slow.URL)
+	s := startSender(t, SenderConfig{Store: store, PerHost: 1, Timeout: 5 * time.Second, Lease: time.Hour})
+	waitFor(t, "one POST in flight", func() bool { return slow.requests.Load() == 1 })
+	time.Sleep(50 * time.Millisecond)
+	stopped := make(chan struct{})
+	go func() { s.Stop(); close(stopped) }()
+	waitFor(t, "the 4 held callbacks given back despite the failed release", func() bool {
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		return store.released == 4
+	})
+	slow.release()
+	<-stopped
+}
