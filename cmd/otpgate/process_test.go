@@ -314,3 +314,30 @@ func TestSIGTERMHandsQueuedMessagesBack(t *testing.T) {
 		}
 	}
 }
+
+// With stdout on /dev/null (a unit's StandardOutput=null), a character
+// device but no terminal, the first token still goes to its file: it was
+// printed into /dev/null and lost.
+func TestFirstStartTokenWithStdoutOnDevNull(t *testing.T) {
+	dataDir, addr := t.TempDir(), freeAddr(t)
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	cmd := exec.Command(mustBuild(t), "serve", "--addr", addr, "--data-dir", dataDir, "--log-level", "warn")
+	cmd.Stdout = devnull
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	file := filepath.Join(dataDir, "first-account.txt")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if b, err := os.ReadFile(file); err == nil && strings.Contains(string(b), "AC") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no first-account.txt with stdout on /dev/null: the token went to /dev/null")
+		}
+	}
+}
