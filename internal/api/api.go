@@ -9,6 +9,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -116,6 +117,9 @@ func (s *Server) handle(pattern string, d *Dialect, h Handler) {
 		panic("api: pattern without a method: " + pattern)
 	}
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if route, ok := r.Context().Value(keyRoute).(*string); ok {
+			*route = pattern // before a handler's own mux (the console's) sets r.Pattern to its own
+		}
 		if err := h(w, r); err != nil {
 			s.WriteError(w, r, d, err)
 		}
@@ -165,6 +169,7 @@ type ctxKey int
 const (
 	keyRequestID ctxKey = iota
 	keyAccount
+	keyRoute // *string: the route pattern, for the metrics
 )
 
 // RequestID is the id of a request, as sent back in X-Request-Id.
@@ -202,7 +207,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		w = sw
-		defer func() { s.metrics.observe(r, sw.status, time.Since(start)) }()
+		route := new(string) // the pattern that served it, set by handle
+		r = r.WithContext(context.WithValue(r.Context(), keyRoute, route))
+		defer func() { s.metrics.observe(cmp.Or(*route, r.Pattern), sw.status, time.Since(start)) }()
 	}
 	var b [10]byte
 	rand.Read(b[:])

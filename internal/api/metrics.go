@@ -58,8 +58,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-func (m *Metrics) observe(r *http.Request, status int, took time.Duration) {
-	route := r.Pattern
+func (m *Metrics) observe(route string, status int, took time.Duration) {
 	switch {
 	case route == "" || route == "/":
 		route = "unmatched"

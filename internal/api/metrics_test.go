@@ -50,3 +50,24 @@ func TestHTTPMetrics(t *testing.T) {
 		t.Errorf("metric names: %v %v", problems, err)
 	}
 }
+
+// A route whose handler routes again with its own mux (the console) is
+// counted under the route registered here, not the inner pattern.
+func TestHTTPMetricsInnerMux(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	s := New(Config{Metrics: NewMetrics(reg)})
+	inner := http.NewServeMux()
+	inner.HandleFunc("GET /app/page", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	s.Public("GET /app/", nil, func(w http.ResponseWriter, r *http.Request) error {
+		inner.ServeHTTP(w, r)
+		return nil
+	})
+	s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/app/page", nil))
+	s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/app/none", nil))
+	if got := testutil.ToFloat64(s.metrics.requests.WithLabelValues("GET /app/", "204")); got != 1 {
+		t.Errorf(`requests{route="GET /app/",code="204"} = %v, want 1`, got)
+	}
+	if got := testutil.ToFloat64(s.metrics.requests.WithLabelValues("GET /app/", "404")); got != 1 {
+		t.Errorf(`requests{route="GET /app/",code="404"} = %v, want 1 (the inner mux's 404)`, got)
+	}
+}
