@@ -98,9 +98,9 @@ func (t *Totals) add(m store.MessageStat) {
 	switch message.Status(m.Status) {
 	case message.Delivered:
 		t.Delivered += m.Count
-		if m.Sent > 0 {
+		if m.Timed > 0 {
 			t.delaySum += m.DelaySum
-			t.delayN += m.Sent
+			t.delayN += m.Timed
 			t.DelayMax = max(t.DelayMax, m.DelayMax.Seconds())
 		}
 	case message.Undelivered, message.Failed:
@@ -163,7 +163,7 @@ func (c *Console) overview(ctx context.Context, w window) (Overview, error) {
 			case message.Delivered:
 				s.Delivered[m.Bucket] += m.Count
 				delays[name][m.Bucket].delaySum += m.DelaySum
-				delays[name][m.Bucket].n += m.Sent
+				delays[name][m.Bucket].n += m.Timed
 			case message.Undelivered, message.Failed:
 				s.Failed[m.Bucket] += m.Count
 			}

@@ -116,9 +116,9 @@ func (s *Store) ForgetConsoleSessions(ctx context.Context, now time.Time) (int, 
 // prefix and status.
 func (s *Store) MessageStats(ctx context.Context, q store.StatsQuery) ([]store.MessageStat, error) {
 	rows, err := s.pool.Query(ctx, `SELECT (created_at - $1::bigint) / $2::bigint, connector, substr(to_number, 1, $3::int), status, count(*),
-			count(*) FILTER (WHERE sent_at <> 0),
-			coalesce(sum(updated_at - sent_at) FILTER (WHERE sent_at <> 0 AND updated_at > sent_at), 0)::bigint,
-			coalesce(max(updated_at - sent_at) FILTER (WHERE sent_at <> 0 AND updated_at > sent_at), 0)::bigint
+			count(*) FILTER (WHERE sent_at <> 0 AND final_at >= sent_at),
+			coalesce(sum(final_at - sent_at) FILTER (WHERE sent_at <> 0 AND final_at >= sent_at), 0)::bigint,
+			coalesce(max(final_at - sent_at) FILTER (WHERE sent_at <> 0 AND final_at >= sent_at), 0)::bigint
 		FROM messages WHERE account_sid = $4 AND created_at >= $1::bigint AND created_at < $5::bigint AND ($6::text = '' OR direction = $6::text)
 		GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
 		nanos(q.Since), int64(q.Step), q.PrefixLen, q.AccountSID, nanos(q.Until), q.Direction)
@@ -133,7 +133,7 @@ func (s *Store) MessageStats(ctx context.Context, q store.StatsQuery) ([]store.M
 		if err := rows.Scan(&bucket, &m.Connector, &m.Prefix, &m.Status, &count, &sent, &sum, &mx); err != nil {
 			return nil, err
 		}
-		m.Bucket, m.Count, m.Sent = int(bucket), int(count), int(sent)
+		m.Bucket, m.Count, m.Timed = int(bucket), int(count), int(sent)
 		m.DelaySum, m.DelayMax = time.Duration(sum), time.Duration(mx)
 		out = append(out, m)
 	}

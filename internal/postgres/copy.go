@@ -43,10 +43,10 @@ var copyTables = []copyTable{
 	// Messages with their outbox: a claim held on SQLite is released (its
 	// message is due again at once here).
 	{name: "messages", read: `SELECT ` + messageCols + `, ob_queued, ob_payload, ob_attempts,
-			CASE WHEN ob_claimed = 1 THEN ob_created_at ELSE ob_due END, ob_last_error, ob_expires_at, ob_created_at FROM messages`,
+			CASE WHEN ob_claimed = 1 THEN ob_created_at ELSE ob_due END, ob_last_error, ob_expires_at, ob_created_at, final_at FROM messages`,
 		columns: []string{"sid", "account_sid", "verification_sid", "direction", "from_addr", "to_number", "body", "status", "encoding", "segments",
 			"connector", "provider_id", "error_code", "error_message", "created_at", "updated_at", "sent_at", "status_callback",
-			"ob_queued", "ob_payload", "ob_attempts", "ob_due", "ob_last_error", "ob_expires_at", "ob_created_at"},
+			"ob_queued", "ob_payload", "ob_attempts", "ob_due", "ob_last_error", "ob_expires_at", "ob_created_at", "final_at"},
 		convert: func(r []any) []any { r[18] = asBool(r[18]); return r }},
 	{name: "sandbox_messages", read: `SELECT sid, account_sid, from_addr, to_number, body, segments, encoding, created_at FROM sandbox_messages`,
 		columns: []string{"sid", "account_sid", "from_addr", "to_number", "body", "segments", "encoding", "created_at"}},

@@ -674,6 +674,7 @@ func (t *tx) advance(dequeue bool, sid string, status message.Status, code int, 
 			connector     = CASE WHEN $5::text <> '' THEN $5::text ELSE m.connector END,
 			provider_id   = CASE WHEN $6::text <> '' THEN $6::text ELSE m.provider_id END,
 			sent_at       = CASE WHEN $7::bigint <> 0 THEN $7::bigint ELSE m.sent_at END,
+			final_at      = CASE WHEN old.status = ANY($1::text[]) AND $2::text IN ('delivered', 'undelivered', 'failed') THEN $8::bigint ELSE m.final_at END,
 			updated_at    = $8::bigint`
 	if dequeue {
 		q += `, ob_queued = false, ob_payload = NULL, ob_claimed = false, ob_claimed_by = ''

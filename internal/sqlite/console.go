@@ -128,9 +128,9 @@ func (s *Store) ForgetConsoleSessions(ctx context.Context, now time.Time) (int, 
 // prefix and status.
 func (s *Store) MessageStats(ctx context.Context, q store.StatsQuery) ([]store.MessageStat, error) {
 	rows, err := s.query(ctx, `SELECT (created_at - ?1) / ?2, connector, substr(to_number, 1, ?3), status, count(*),
-			sum(sent_at != 0),
-			coalesce(sum(CASE WHEN sent_at != 0 AND updated_at > sent_at THEN updated_at - sent_at ELSE 0 END), 0),
-			coalesce(max(CASE WHEN sent_at != 0 AND updated_at > sent_at THEN updated_at - sent_at ELSE 0 END), 0)
+			sum(sent_at != 0 AND final_at >= sent_at),
+			coalesce(sum(CASE WHEN sent_at != 0 AND final_at >= sent_at THEN final_at - sent_at ELSE 0 END), 0),
+			coalesce(max(CASE WHEN sent_at != 0 AND final_at >= sent_at THEN final_at - sent_at ELSE 0 END), 0)
 		FROM messages WHERE account_sid = ?4 AND created_at >= ?1 AND created_at < ?5 AND (?6 = '' OR direction = ?6)
 		GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
 		nanos(q.Since), int64(q.Step), q.PrefixLen, q.AccountSID, nanos(q.Until), q.Direction)
@@ -142,7 +142,7 @@ func (s *Store) MessageStats(ctx context.Context, q store.StatsQuery) ([]store.M
 	for rows.Next() {
 		var m store.MessageStat
 		var sum, mx int64
-		if err := rows.Scan(&m.Bucket, &m.Connector, &m.Prefix, &m.Status, &m.Count, &m.Sent, &sum, &mx); err != nil {
+		if err := rows.Scan(&m.Bucket, &m.Connector, &m.Prefix, &m.Status, &m.Count, &m.Timed, &sum, &mx); err != nil {
 			return nil, err
 		}
 		m.DelaySum, m.DelayMax = time.Duration(sum), time.Duration(mx)

@@ -65,6 +65,7 @@ const advanceSet = `UPDATE messages SET
 		connector       = CASE WHEN ?5 != '' THEN ?5 ELSE connector END,
 		provider_id     = CASE WHEN ?6 != '' THEN ?6 ELSE provider_id END,
 		sent_at         = CASE WHEN ?7 != 0 THEN ?7 ELSE sent_at END,
+		final_at        = CASE WHEN instr(?1, ',' || status || ',') > 0 AND ?2 IN ('delivered', 'undelivered', 'failed') THEN ?8 ELSE final_at END,
 		updated_at      = ?8`
 
 func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {

@@ -49,10 +49,11 @@ type MessageStat struct {
 	Prefix    string
 	Status    string
 	Count     int
-	// Sent is how many of them have a send time; DelaySum and DelayMax are
-	// over those: their last update less their send time (for a delivered
-	// message, how long its receipt took).
-	Sent               int
+	// Timed is how many of them have a send time and a final status after
+	// it; DelaySum and DelayMax are over those: the final status's time
+	// less the send time (for a delivered message, how long its receipt
+	// took). Messages that were final before migration 0018 are not timed.
+	Timed              int
 	DelaySum, DelayMax time.Duration
 }
 

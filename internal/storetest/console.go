@@ -111,6 +111,8 @@ var consoleTests = []testCase{
 				At: at(40*time.Second + time.Duration(3+4*i)*time.Second)}))
 		}
 		check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: "SM3", Status: message.Failed, Connector: "orange", ErrorCode: 30008, At: at(40 * time.Second)}))
+		// Redacting a delivered message later does not move its receipt delay.
+		check(t, "RedactMessage", s.RedactMessage(ctx, "AC1", "SM1", []message.Status{message.Delivered}, at(50*time.Minute)))
 		// Minute 2: one queued to Zain. Left out: before the range, at its
 		// end, another account's, and an inbound message.
 		send("AC1", "SM4", "+962790000004", 2*time.Minute+5*time.Second)
@@ -125,7 +127,7 @@ var consoleTests = []testCase{
 		check(t, "MessageStats", err)
 		want := []store.MessageStat{
 			{Bucket: 0, Connector: "orange", Prefix: "+96277", Status: "failed", Count: 1},
-			{Bucket: 0, Connector: "zain", Prefix: "+96279", Status: "delivered", Count: 2, Sent: 2, DelaySum: 10 * time.Second, DelayMax: 7 * time.Second},
+			{Bucket: 0, Connector: "zain", Prefix: "+96279", Status: "delivered", Count: 2, Timed: 2, DelaySum: 10 * time.Second, DelayMax: 7 * time.Second},
 			{Bucket: 2, Connector: "", Prefix: "+96279", Status: "queued", Count: 1},
 		}
 		assertEqual(t, "MessageStats", got, want)
@@ -138,7 +140,7 @@ var consoleTests = []testCase{
 		want = []store.MessageStat{
 			{Bucket: 0, Connector: "", Prefix: "+9627900", Status: "received", Count: 1},
 			{Bucket: 0, Connector: "orange", Prefix: "+9627700", Status: "failed", Count: 1},
-			{Bucket: 0, Connector: "zain", Prefix: "+9627900", Status: "delivered", Count: 2, Sent: 2, DelaySum: 10 * time.Second, DelayMax: 7 * time.Second},
+			{Bucket: 0, Connector: "zain", Prefix: "+9627900", Status: "delivered", Count: 2, Timed: 2, DelaySum: 10 * time.Second, DelayMax: 7 * time.Second},
 			{Bucket: 1, Connector: "", Prefix: "+9627900", Status: "queued", Count: 1},
 		}
 		assertEqual(t, "MessageStats(all directions)", got, want)
