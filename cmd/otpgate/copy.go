@@ -55,8 +55,7 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Sprintf("copy: %d tables, %d rows, %s; copying the next table (one transaction)...", tables.Load(), total.Load(), seconds(time.Since(start)))
 	})
 	err = postgres.CopyFromSQLite(ctx, path, expandPassword(*to), func(table string, rows int64) {
-		prog.clear()
-		fmt.Fprintf(stdout, "  %-18s %d rows\n", table, rows)
+		prog.above(stdout, fmt.Sprintf("  %-18s %d rows\n", table, rows))
 		tables.Add(1)
 		total.Add(rows)
 	})

@@ -56,6 +56,19 @@ func (p *progressLine) clear() {
 	}
 }
 
+// above writes text to w (which may be another stream on the same
+// terminal) with the progress line erased first, under the line's lock, so
+// a tick cannot redraw the line in between and leave text after it.
+func (p *progressLine) above(w io.Writer, text string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.on && p.shown {
+		io.WriteString(p.w, "\r\x1b[K")
+		p.shown = false
+	}
+	io.WriteString(w, text)
+}
+
 // every shows text() now and then every interval, until done is called;
 // done erases the line.
 func (p *progressLine) every(interval time.Duration, text func() string) (done func()) {
