@@ -17,7 +17,6 @@ import (
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/dispatch"
 	"github.com/otpgate/otpgate/internal/inbound"
-	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/messaging"
 	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/postgres"
@@ -92,7 +91,6 @@ type Store interface {
 	MessageStats(ctx context.Context, q store.StatsQuery) ([]store.MessageStat, error)
 	VerificationStats(ctx context.Context, q store.StatsQuery) ([]store.VerificationStat, error)
 	SenderStats(ctx context.Context, q store.StatsQuery) ([]store.SenderStat, error)
-	SearchMessages(ctx context.Context, f store.MessageSearch) ([]message.Message, error)
 }
 
 // DBOptions are the settings of a database given on the command line.

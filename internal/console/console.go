@@ -42,6 +42,7 @@ type Store interface {
 	Account(ctx context.Context, sid string) (account.Account, error)
 	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
 	Message(ctx context.Context, accountSID, sid string) (message.Message, error)
+	Messages(ctx context.Context, f message.Filter) ([]message.Message, error)
 	ConsoleTokenByHash(ctx context.Context, hash []byte) (store.ConsoleToken, error)
 	InsertConsoleSession(ctx context.Context, se store.ConsoleSession) error
 	ConsoleSession(ctx context.Context, hash []byte) (store.ConsoleSession, error)
@@ -50,7 +51,6 @@ type Store interface {
 	MessageStats(ctx context.Context, q store.StatsQuery) ([]store.MessageStat, error)
 	VerificationStats(ctx context.Context, q store.StatsQuery) ([]store.VerificationStat, error)
 	SenderStats(ctx context.Context, q store.StatsQuery) ([]store.SenderStat, error)
-	SearchMessages(ctx context.Context, f store.MessageSearch) ([]message.Message, error)
 }
 
 // Guard is the SMS-pumping guard as the console sees it (guard.Pumping).

@@ -47,8 +47,8 @@ const formTime = "2006-01-02T15:04"
 
 // parse turns the form into a store search; the error says which field is
 // wrong, in words.
-func (c *Console) parse(s search) (store.MessageSearch, error) {
-	var f store.MessageSearch
+func (c *Console) parse(s search) (message.Filter, error) {
+	var f message.Filter
 	if n := strings.TrimSpace(s.Number); n != "" {
 		n = phone.NormalizeDigits(n)
 		if c.cfg.Phones != nil {
@@ -77,13 +77,13 @@ func (c *Console) parse(s search) (store.MessageSearch, error) {
 		if !slices.Contains(statuses, message.Status(s.Status)) {
 			return f, formErr("Status: not one of the statuses listed")
 		}
-		f.Status = s.Status
+		f.Status = message.Status(s.Status)
 	}
 	for _, t := range []struct {
 		v    string
 		dst  *time.Time
 		name string
-	}{{s.From, &f.Since, "From"}, {s.Until, &f.Until, "Until"}} {
+	}{{s.From, &f.CreatedFrom, "From"}, {s.Until, &f.CreatedUntil, "Until"}} {
 		if t.v == "" {
 			continue
 		}
@@ -101,7 +101,7 @@ func (c *Console) parse(s search) (store.MessageSearch, error) {
 		if !ok || err != nil || sid == "" {
 			return f, formErr("the page link is broken: search again")
 		}
-		f.BeforeAt, f.BeforeSID = time.Unix(0, n), sid
+		f.Cursor = &message.Cursor{CreatedAt: time.Unix(0, n), SID: sid} // older than it
 	}
 	f.Limit = pageSize
 	return f, nil
@@ -124,7 +124,7 @@ func (c *Console) find(ctx context.Context, s search, limit int) (rows []row, ne
 			continue
 		}
 		f.AccountSID = a.SID
-		ms, err := c.cfg.Store.SearchMessages(ctx, f)
+		ms, err := c.cfg.Store.Messages(ctx, f)
 		if err != nil {
 			return nil, "", err
 		}

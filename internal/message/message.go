@@ -169,7 +169,10 @@ type InboundPart struct {
 type Filter struct {
 	AccountSID string
 	To, From   string // exact; "" for any
+	ToPrefix   string // numbers starting with it; "" for any
 	Status     Status // "" for any
+	// Made in [CreatedFrom, CreatedUntil) when set.
+	CreatedFrom, CreatedUntil time.Time
 	// Sent in [SentFrom, SentUntil) when set; a message not sent yet has no
 	// send time and is left out by either.
 	SentFrom, SentUntil time.Time

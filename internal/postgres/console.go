@@ -2,10 +2,8 @@ package postgres
 
 import (
 	"context"
-	"strconv"
 	"time"
 
-	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
@@ -187,57 +185,6 @@ func (s *Store) SenderStats(ctx context.Context, q store.StatsQuery) ([]store.Se
 		}
 		st.Count = int(count)
 		out = append(out, st)
-	}
-	return out, unavailable(rows.Err())
-}
-
-// SearchMessages returns an account's messages that match, newest first.
-func (s *Store) SearchMessages(ctx context.Context, f store.MessageSearch) ([]message.Message, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	args := []any{f.AccountSID}
-	q := `SELECT ` + messageCols + ` FROM messages WHERE account_sid = $1`
-	add := func(cond string, v ...any) {
-		for _, x := range v {
-			args = append(args, x)
-			cond = replaceFirst(cond, "?", "$"+strconv.Itoa(len(args)))
-		}
-		q += " AND " + cond
-	}
-	if f.To != "" {
-		add("to_number = ?", f.To)
-	}
-	if f.ToPrefix != "" {
-		add("substr(to_number, 1, ?::int) = ?", len(f.ToPrefix), f.ToPrefix)
-	}
-	if f.Status != "" {
-		add("status = ?", f.Status)
-	}
-	if !f.Since.IsZero() {
-		add("created_at >= ?", nanos(f.Since))
-	}
-	if !f.Until.IsZero() {
-		add("created_at < ?", nanos(f.Until))
-	}
-	if f.BeforeSID != "" {
-		add("(created_at, sid) < (?, ?)", nanos(f.BeforeAt), f.BeforeSID)
-	}
-	args = append(args, limit)
-	q += " ORDER BY created_at DESC, sid DESC LIMIT $" + strconv.Itoa(len(args))
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	defer rows.Close()
-	var out []message.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
 	}
 	return out, unavailable(rows.Err())
 }

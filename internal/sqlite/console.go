@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"time"
 
-	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
@@ -194,51 +193,6 @@ func (s *Store) SenderStats(ctx context.Context, q store.StatsQuery) ([]store.Se
 			return nil, err
 		}
 		out = append(out, st)
-	}
-	return out, rows.Err()
-}
-
-// SearchMessages returns an account's messages that match, newest first.
-func (s *Store) SearchMessages(ctx context.Context, f store.MessageSearch) ([]message.Message, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	q := `SELECT ` + messageCols + ` FROM messages WHERE account_sid = ?`
-	args := []any{f.AccountSID}
-	add := func(cond string, v ...any) { q += " AND " + cond; args = append(args, v...) }
-	if f.To != "" {
-		add("to_number = ?", f.To)
-	}
-	if f.ToPrefix != "" {
-		add("substr(to_number, 1, ?) = ?", len(f.ToPrefix), f.ToPrefix)
-	}
-	if f.Status != "" {
-		add("status = ?", f.Status)
-	}
-	if !f.Since.IsZero() {
-		add("created_at >= ?", nanos(f.Since))
-	}
-	if !f.Until.IsZero() {
-		add("created_at < ?", nanos(f.Until))
-	}
-	if f.BeforeSID != "" {
-		add("(created_at < ? OR (created_at = ? AND sid < ?))", nanos(f.BeforeAt), nanos(f.BeforeAt), f.BeforeSID)
-	}
-	q += " ORDER BY created_at DESC, sid DESC LIMIT ?"
-	args = append(args, limit)
-	rows, err := s.query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []message.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
 	}
 	return out, rows.Err()
 }

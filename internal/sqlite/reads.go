@@ -98,11 +98,20 @@ func (s *Store) Messages(ctx context.Context, f message.Filter) ([]message.Messa
 	if f.To != "" {
 		add("to_number = ?", f.To)
 	}
+	if f.ToPrefix != "" {
+		add("substr(to_number, 1, ?) = ?", len(f.ToPrefix), f.ToPrefix)
+	}
 	if f.From != "" {
 		add("from_addr = ?", f.From)
 	}
 	if f.Status != "" {
 		add("status = ?", f.Status)
+	}
+	if !f.CreatedFrom.IsZero() {
+		add("created_at >= ?", nanos(f.CreatedFrom))
+	}
+	if !f.CreatedUntil.IsZero() {
+		add("created_at < ?", nanos(f.CreatedUntil))
 	}
 	if !f.SentFrom.IsZero() {
 		add("sent_at >= ? AND sent_at != 0", nanos(f.SentFrom))

@@ -74,19 +74,3 @@ type SenderStat struct {
 	Prefix string
 	Count  int
 }
-
-// MessageSearch selects an account's messages, newest first (by creation
-// time, then SID).
-type MessageSearch struct {
-	AccountSID string
-	To         string // the number exactly; "" for any
-	ToPrefix   string // numbers starting with it; "" for any
-	Status     string // "" for any
-	// Made in [Since, Until); zero for no bound.
-	Since, Until time.Time
-	// BeforeAt and BeforeSID, when BeforeSID is set, page on: only messages
-	// older than that one (made before BeforeAt, or at it with a smaller SID).
-	BeforeAt  time.Time
-	BeforeSID string
-	Limit     int // at most this many; 0 means 50
-}

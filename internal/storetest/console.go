@@ -187,7 +187,7 @@ var consoleTests = []testCase{
 			t.Errorf("VerificationStats of an account with none: %+v", got)
 		}
 	}},
-	{"SearchMessages", func(t *testing.T, s Store) {
+	{"MessagesSearch", func(t *testing.T, s Store) {
 		MustInsertAccount(t, s, newAccount("AC1"))
 		MustInsertAccount(t, s, newAccount("AC2"))
 		// SM0..SM5 a minute apart; even ones to +96279..., odd to +96277...;
@@ -206,31 +206,31 @@ var consoleTests = []testCase{
 		mustSend(t, s, other)
 		for _, tt := range []struct {
 			name string
-			f    store.MessageSearch
+			f    message.Filter
 			want string
 		}{
-			{"all, newest first", store.MessageSearch{AccountSID: "AC1"}, "[SM5 SM4 SM3 SM2 SM1 SM0]"},
-			{"number", store.MessageSearch{AccountSID: "AC1", To: "+962790000000"}, "[SM0]"},
-			{"prefix", store.MessageSearch{AccountSID: "AC1", ToPrefix: "+96277"}, "[SM5 SM3 SM1]"},
-			{"status", store.MessageSearch{AccountSID: "AC1", Status: "sent"}, "[SM1]"},
-			{"since", store.MessageSearch{AccountSID: "AC1", Since: at(3 * time.Minute)}, "[SM5 SM4 SM3]"},
-			{"until", store.MessageSearch{AccountSID: "AC1", Until: at(time.Minute)}, "[SM0]"},
-			{"range and prefix", store.MessageSearch{AccountSID: "AC1", ToPrefix: "+96279", Since: at(time.Minute), Until: at(4 * time.Minute)}, "[SM2]"},
-			{"limit", store.MessageSearch{AccountSID: "AC1", Limit: 2}, "[SM5 SM4]"},
-			{"older than SM5 (same time)", store.MessageSearch{AccountSID: "AC1", BeforeAt: at(4 * time.Minute), BeforeSID: "SM5", Limit: 2}, "[SM4 SM3]"},
-			{"another account", store.MessageSearch{AccountSID: "AC2"}, "[SM9]"},
+			{"all, newest first", message.Filter{AccountSID: "AC1"}, "[SM5 SM4 SM3 SM2 SM1 SM0]"},
+			{"number", message.Filter{AccountSID: "AC1", To: "+962790000000"}, "[SM0]"},
+			{"prefix", message.Filter{AccountSID: "AC1", ToPrefix: "+96277"}, "[SM5 SM3 SM1]"},
+			{"status", message.Filter{AccountSID: "AC1", Status: message.Sent}, "[SM1]"},
+			{"since", message.Filter{AccountSID: "AC1", CreatedFrom: at(3 * time.Minute)}, "[SM5 SM4 SM3]"},
+			{"until", message.Filter{AccountSID: "AC1", CreatedUntil: at(time.Minute)}, "[SM0]"},
+			{"range and prefix", message.Filter{AccountSID: "AC1", ToPrefix: "+96279", CreatedFrom: at(time.Minute), CreatedUntil: at(4 * time.Minute)}, "[SM2]"},
+			{"limit", message.Filter{AccountSID: "AC1", Limit: 2}, "[SM5 SM4]"},
+			{"older than SM5 (same time)", message.Filter{AccountSID: "AC1", Cursor: &message.Cursor{CreatedAt: at(4 * time.Minute), SID: "SM5"}, Limit: 2}, "[SM4 SM3]"},
+			{"another account", message.Filter{AccountSID: "AC2"}, "[SM9]"},
 		} {
-			got, err := s.SearchMessages(ctx, tt.f)
-			check(t, "SearchMessages("+tt.name+")", err)
+			got, err := s.Messages(ctx, tt.f)
+			check(t, "Messages("+tt.name+")", err)
 			if g := fmt.Sprint(messageSIDs(got)); g != tt.want {
-				t.Errorf("SearchMessages(%s) = %s, want %s", tt.name, g, tt.want)
+				t.Errorf("Messages(%s) = %s, want %s", tt.name, g, tt.want)
 			}
 		}
-		got, err := s.SearchMessages(ctx, store.MessageSearch{AccountSID: "AC1", To: "+962770000001"})
-		check(t, "SearchMessages", err)
+		got, err := s.Messages(ctx, message.Filter{AccountSID: "AC1", To: "+962770000001"})
+		check(t, "Messages", err)
 		if len(got) == 1 {
 			want, _ := s.Message(ctx, "AC1", "SM1")
-			assertEqual(t, "SearchMessages' message", got[0], want)
+			assertEqual(t, "Messages' message", got[0], want)
 		}
 	}},
 }

@@ -84,7 +84,6 @@ type Store interface {
 	MessageStats(ctx context.Context, q store.StatsQuery) ([]store.MessageStat, error)
 	VerificationStats(ctx context.Context, q store.StatsQuery) ([]store.VerificationStat, error)
 	SenderStats(ctx context.Context, q store.StatsQuery) ([]store.SenderStat, error)
-	SearchMessages(ctx context.Context, f store.MessageSearch) ([]message.Message, error)
 }
 
 // Run runs the suite. open must return a new, empty store on each call and
