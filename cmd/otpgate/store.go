@@ -14,8 +14,9 @@ import (
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/api/inbox"
-	"github.com/otpgate/otpgate/internal/callback"
+	"github.com/otpgate/otpgate/internal/console"
 	"github.com/otpgate/otpgate/internal/dispatch"
+	"github.com/otpgate/otpgate/internal/guard"
 	"github.com/otpgate/otpgate/internal/inbound"
 	"github.com/otpgate/otpgate/internal/messaging"
 	"github.com/otpgate/otpgate/internal/pipeline"
@@ -44,17 +45,9 @@ type Store interface {
 	SetAccountSMSURL(ctx context.Context, sid, url string) error
 	// SetAccountCountries sets where the account may send.
 	SetAccountCountries(ctx context.Context, sid, countries string) error
-	// ForgetLimits deletes rate-limit counts that no longer count.
-	ForgetLimits(ctx context.Context, now time.Time) (int, error)
-	// The SMS-pumping guard's shared state (guard.PumpingStore).
-	AddGuardCounts(ctx context.Context, counts []store.GuardCount) error
-	GuardTotals(ctx context.Context, shortSince, baselineSince time.Time) ([]store.GuardTotal, error)
-	GuardBlocks(ctx context.Context, since time.Time) ([]store.GuardBlock, error)
-	PutGuardBlock(ctx context.Context, b store.GuardBlock, cbs []callback.Callback) error
-	LiftGuardBlock(ctx context.Context, accountSID, key string, now time.Time) (store.GuardBlock, error)
-	GuardSafeList(ctx context.Context, accountSID string) ([]string, error)
-	SetGuardSafe(ctx context.Context, accountSID string, add, remove []string) error
-	ForgetGuard(ctx context.Context, prefixesBefore, before time.Time) (int, error)
+	guard.LimitStore
+	guard.PumpingStore
+	console.Store
 	// UpdateService stores a service's code length, lifetime and events URL.
 	UpdateService(ctx context.Context, svc verification.Service) error
 	// Services returns an account's services, oldest first.
@@ -78,19 +71,11 @@ type Store interface {
 	// Ping reports whether the database answers (/readyz).
 	Ping(ctx context.Context) error
 	Close() error
-	// The web console's tokens and sessions (console.Store and otpgate
-	// console-token) and what its pages read.
+	// The console's tokens, beyond what console.Store reads (otpgate
+	// console-token).
 	InsertConsoleToken(ctx context.Context, t store.ConsoleToken) error
 	ConsoleTokens(ctx context.Context) ([]store.ConsoleToken, error)
-	ConsoleTokenByHash(ctx context.Context, hash []byte) (store.ConsoleToken, error)
 	RevokeConsoleToken(ctx context.Context, id string, at time.Time) error
-	InsertConsoleSession(ctx context.Context, se store.ConsoleSession) error
-	ConsoleSession(ctx context.Context, hash []byte) (store.ConsoleSession, error)
-	DeleteConsoleSession(ctx context.Context, hash []byte) error
-	ForgetConsoleSessions(ctx context.Context, now time.Time) (int, error)
-	MessageStats(ctx context.Context, q store.StatsQuery) ([]store.MessageStat, error)
-	VerificationStats(ctx context.Context, q store.StatsQuery) ([]store.VerificationStat, error)
-	SenderStats(ctx context.Context, q store.StatsQuery) ([]store.SenderStat, error)
 }
 
 // DBOptions are the settings of a database given on the command line.

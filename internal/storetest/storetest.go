@@ -28,7 +28,9 @@ import (
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/api/inbox"
 	"github.com/otpgate/otpgate/internal/callback"
+	"github.com/otpgate/otpgate/internal/console"
 	"github.com/otpgate/otpgate/internal/dispatch"
+	"github.com/otpgate/otpgate/internal/guard"
 	"github.com/otpgate/otpgate/internal/inbound"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/messaging"
@@ -54,15 +56,9 @@ type Store interface {
 	account.Store
 	SetAccountSMSURL(ctx context.Context, sid, url string) error
 	SetAccountCountries(ctx context.Context, sid, countries string) error
-	ForgetLimits(ctx context.Context, now time.Time) (int, error)
-	AddGuardCounts(ctx context.Context, counts []store.GuardCount) error
-	GuardTotals(ctx context.Context, shortSince, baselineSince time.Time) ([]store.GuardTotal, error)
-	GuardBlocks(ctx context.Context, since time.Time) ([]store.GuardBlock, error)
-	PutGuardBlock(ctx context.Context, b store.GuardBlock, cbs []callback.Callback) error
-	LiftGuardBlock(ctx context.Context, accountSID, key string, now time.Time) (store.GuardBlock, error)
-	GuardSafeList(ctx context.Context, accountSID string) ([]string, error)
-	SetGuardSafe(ctx context.Context, accountSID string, add, remove []string) error
-	ForgetGuard(ctx context.Context, prefixesBefore, before time.Time) (int, error)
+	guard.LimitStore
+	guard.PumpingStore
+	console.Store
 	UpdateService(ctx context.Context, svc verification.Service) error
 	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
 	DeleteService(ctx context.Context, accountSID, sid string) error
@@ -72,18 +68,10 @@ type Store interface {
 	ReleaseLeases(ctx context.Context) (int, error)
 	Ping(ctx context.Context) error
 	Close() error
-	// The web console's (console.Store, and the console-token command).
+	// The console-token command's, beyond what console.Store reads.
 	InsertConsoleToken(ctx context.Context, t store.ConsoleToken) error
 	ConsoleTokens(ctx context.Context) ([]store.ConsoleToken, error)
-	ConsoleTokenByHash(ctx context.Context, hash []byte) (store.ConsoleToken, error)
 	RevokeConsoleToken(ctx context.Context, id string, at time.Time) error
-	InsertConsoleSession(ctx context.Context, se store.ConsoleSession) error
-	ConsoleSession(ctx context.Context, hash []byte) (store.ConsoleSession, error)
-	DeleteConsoleSession(ctx context.Context, hash []byte) error
-	ForgetConsoleSessions(ctx context.Context, now time.Time) (int, error)
-	MessageStats(ctx context.Context, q store.StatsQuery) ([]store.MessageStat, error)
-	VerificationStats(ctx context.Context, q store.StatsQuery) ([]store.VerificationStat, error)
-	SenderStats(ctx context.Context, q store.StatsQuery) ([]store.SenderStat, error)
 }
 
 // Run runs the suite. open must return a new, empty store on each call and
