@@ -15,6 +15,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/smpptest"
 	"github.com/otpgate/otpgate/internal/smscsim"
+	"github.com/otpgate/otpgate/internal/syncbuf"
 )
 
 // runDoctorBinary runs the built `otpgate doctor` with args and extra
@@ -78,7 +79,7 @@ func TestDoctorConnectors(t *testing.T) {
 		silentPW = "qPw6612v"
 	)
 	peer := smpptest.Start(t, smpptest.Options{SystemID: "otpgate", Password: zainPW})
-	simLog := &lockedBuffer{}
+	simLog := &syncbuf.Buffer{}
 	sim := smscsim.New(smscsim.Config{SystemID: "otpgate", Password: simPW, Log: simLog, Verbose: true})
 	simAddr, err := sim.Start("127.0.0.1:0")
 	if err != nil {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/otpgate/otpgate/internal/syncbuf"
 )
 
 // A receiver that answers after 5 s, with 40 status callbacks owed to it,
@@ -127,7 +129,7 @@ func TestWebhookSecretNotLoggedOrStored(t *testing.T) {
 	t.Cleanup(failing.Close)
 	closed := "http://" + freeAddr(t) // nothing listens there
 
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	s := mustServeLogging(t, logs, func(c *ServeConfig) { c.WebhookAllowPrivate = true; c.CallbackRetry = 20 * time.Millisecond })
 	var sids []string
 	for i, cb := range []string{failing.URL + "/status?key=" + secret, closed + "/status?key=" + secret + "#frag-" + secret} {
@@ -268,22 +270,4 @@ func mustServeLogging(tb testing.TB, logs io.Writer, set func(*ServeConfig)) *te
 		tb.Fatalf("first start printed no account:\n%s", out.String())
 	}
 	return &testServer{Main: m, URL: "http://" + m.Addr(), SID: sm[1], Token: sm[2], stdout: &out}
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,7 +1,6 @@
 package dispatch_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/sqlite"
+	"github.com/otpgate/otpgate/internal/syncbuf"
 )
 
 // gated is a connector whose sends wait until released, like an SMSC that
@@ -57,7 +57,7 @@ func TestAdmitRefusesWhatCannotBeSentInTime(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	conn := &gated{release: make(chan struct{})}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	d := dispatch.New(dispatch.Config{Store: st, Opener: plainOpener{}, Clock: otpgate.SystemClock{},
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		Route: func(to string) dispatch.Route {
@@ -118,24 +118,6 @@ func TestAdmitOff(t *testing.T) {
 	if err := d.Admit("+962790000000"); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // beaten is a node's store whose every claim another node wins.

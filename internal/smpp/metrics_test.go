@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/otpgate/otpgate/internal/smpp"
 	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/smscsim"
+	"github.com/otpgate/otpgate/internal/syncbuf"
 )
 
 // Each connector metric moves when its event happens on the wire: a bind
@@ -133,7 +133,7 @@ func TestRefusedBindSaysWhy(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sim.Close() })
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	cfg, err := smpp.ParseURL("smpp://otpgate:wrong@"+addr.String()+"?name=zain", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -155,23 +155,6 @@ func TestRefusedBindSaysWhy(t *testing.T) {
 	if c.Healthy() {
 		t.Error("Healthy with a refused bind")
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // Stop does not wait out a bind to an SMSC that accepts the connection and

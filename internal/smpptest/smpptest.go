@@ -16,7 +16,6 @@ package smpptest
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -30,6 +29,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/otpgate/otpgate/internal/syncbuf"
 )
 
 // InstallHint is how to install what the peer needs, from the module root.
@@ -138,7 +139,7 @@ type Peer struct {
 	nextCmdID int64
 	exited    bool
 	exitErr   error
-	stderr    lockedBuffer
+	stderr    syncbuf.Buffer
 	done      chan struct{}
 }
 
@@ -596,21 +597,4 @@ func (p *Peer) MO(t testing.TB, from, to string, dataCoding byte, sm, udh []byte
 func (p *Peer) AutoReceipt(t testing.TB, stat string, delay time.Duration) {
 	t.Helper()
 	p.command(t, map[string]any{"cmd": "auto_receipt", "stat": stat, "delay_ms": delay.Milliseconds()})
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

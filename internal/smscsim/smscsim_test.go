@@ -14,6 +14,8 @@ import (
 	"github.com/linxGnu/gosmpp"
 	"github.com/linxGnu/gosmpp/data"
 	"github.com/linxGnu/gosmpp/pdu"
+
+	"github.com/otpgate/otpgate/internal/syncbuf"
 )
 
 func TestBind(t *testing.T) {
@@ -255,7 +257,7 @@ func TestGosmppWindowRace(t *testing.T) {
 }
 
 func TestVerboseLogMasksNumbers(t *testing.T) {
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	_, addr := MustStart(t, Config{Log: &buf, Verbose: true})
 	c := dialRaw(t, addr)
 	c.mustBind(pdu.Transmitter, "otp")
