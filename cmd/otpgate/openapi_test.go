@@ -653,20 +653,7 @@ var newmanDir = filepath.Join("testdata", "newman")
 
 func needNewman(t *testing.T) {
 	t.Helper()
-	for _, p := range []string{"newman", "openapi-to-postmanv2", "@apidevtools/swagger-parser"} {
-		if _, err := os.Stat(filepath.Join(newmanDir, "node_modules", p)); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is not installed (npm ci --prefix %s; .ci/run does it): %v", p, newmanDir, err)
-			}
-			t.Skipf("Postman's tools are not installed (npm ci --prefix %s): %v", newmanDir, err)
-		}
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("node is missing")
-		}
-		t.Skip("node is missing")
-	}
+	needNodePackages(t, newmanDir, "newman", "openapi-to-postmanv2", "@apidevtools/swagger-parser")
 }
 
 // TestOpenAPIPostman does what a user does with Postman, with Postman's own

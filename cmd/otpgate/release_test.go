@@ -307,6 +307,22 @@ func needTool(tb testing.TB, command, pkg string) {
 	tb.Skipf("SKIPPING: %s is not installed (apt-get install %s)", command, pkg)
 }
 
+// needNodePackages skips the test when node or one of the npm packages
+// under dir/node_modules is missing, saying how to install them, unless CI
+// is set: then it fails (.ci/run installs node and runs npm ci --prefix dir).
+func needNodePackages(tb testing.TB, dir string, packages ...string) {
+	tb.Helper()
+	needTool(tb, "node", "nodejs npm")
+	for _, p := range packages {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", p)); err != nil {
+			if os.Getenv("CI") != "" {
+				tb.Fatalf("%s is not installed, and CI is set: .ci/run runs npm ci --prefix %s: %v", p, dir, err)
+			}
+			tb.Skipf("SKIPPING: %s is not installed (npm ci --prefix %s)", p, dir)
+		}
+	}
+}
+
 // tracedPID is the first process strace followed: otpgate.
 func tracedPID(t *testing.T, trace string) int {
 	t.Helper()

@@ -13,12 +13,7 @@ import (
 // verification, a wrong and a right check, a list, an error.
 func TestTwilioNodeSDK(t *testing.T) {
 	dir := filepath.Join("testdata", "twilio-node")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "twilio")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("twilio-node is not installed (npm ci --prefix %s; .ci/run does it): %v", dir, err)
-		}
-		t.Skipf("twilio-node not installed (npm ci --prefix %s)", dir)
-	}
+	needNodePackages(t, dir, "twilio")
 	s := mustServe(t, nil)
 	cmd := exec.Command("node", "verify.js")
 	cmd.Dir = dir
