@@ -83,7 +83,7 @@ func runConsoleToken(ctx context.Context, args []string, stdout, stderr io.Write
 	now := time.Now()
 	switch {
 	case *list:
-		toks, err := st.ConsoleTokens(ctx)
+		toks, err := st.OperatorTokens(ctx)
 		if err != nil {
 			return err
 		}
@@ -98,7 +98,7 @@ func runConsoleToken(ctx context.Context, args []string, stdout, stderr io.Write
 		}
 		return tw.Flush()
 	case *revoke != "":
-		if err := st.RevokeConsoleToken(ctx, *revoke, now); errors.Is(err, store.ErrNotFound) {
+		if err := st.RevokeOperatorToken(ctx, *revoke, now); errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("console-token: no token %s works (see --list)", *revoke)
 		} else if err != nil {
 			return err
@@ -107,7 +107,7 @@ func runConsoleToken(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	rec, token := console.NewToken(*name, now)
-	if err := st.InsertConsoleToken(ctx, rec); err != nil {
+	if err := st.InsertOperatorToken(ctx, rec); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(stdout, "Created console token %s (%q). It is shown only this once; only its hash is kept.\n  Token: %s\nSign in at http://HOST:PORT/console/ (otpgate serve --console). Revoke it with: otpgate console-token --revoke %s\n",

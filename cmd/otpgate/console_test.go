@@ -72,7 +72,7 @@ func TestConsoleTokenCommand(t *testing.T) {
 		t.Fatalf("accounts page signed in: %d", st)
 	}
 
-	toks, err := s.store.ConsoleTokens(t.Context())
+	toks, err := s.store.OperatorTokens(t.Context())
 	if err != nil || len(toks) != 1 || toks[0].ID != id || toks[0].Name != "alice" || bytes.Contains(toks[0].Hash, []byte(token)) ||
 		!bytes.Equal(toks[0].Hash, console.HashToken(token)) {
 		t.Fatalf("stored tokens: %+v, %v", toks, err)

@@ -73,9 +73,9 @@ type Store interface {
 	Close() error
 	// The console's tokens, beyond what console.Store reads (otpgate
 	// console-token).
-	InsertConsoleToken(ctx context.Context, t store.ConsoleToken) error
-	ConsoleTokens(ctx context.Context) ([]store.ConsoleToken, error)
-	RevokeConsoleToken(ctx context.Context, id string, at time.Time) error
+	InsertOperatorToken(ctx context.Context, t store.OperatorToken) error
+	OperatorTokens(ctx context.Context) ([]store.OperatorToken, error)
+	RevokeOperatorToken(ctx context.Context, id string, at time.Time) error
 }
 
 // DBOptions are the settings of a database given on the command line.

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/policy"
 )
 
 // Account is an API account. Its auth token is kept as a SHA-256 hash (to
@@ -29,9 +30,13 @@ type Account struct {
 	TokenHash   []byte
 	TokenSealed []byte // nil when not kept
 	SMSURL      string // where inbound SMS are POSTed; "" for none
-	// Countries is where the account may send: ISO 3166-1 alpha-2 codes,
-	// comma-separated, or "*" for anywhere; "" for the server's region.
+	// Countries is where the account chose to send, within its ceiling
+	// (Policy.Countries): ISO 3166-1 alpha-2 codes, comma-separated, or "*"
+	// for anywhere the ceiling allows; "" for its whole ceiling.
 	Countries string
+	// Policy is the ceilings the operator set for the account (unset
+	// fields: the server's defaults).
+	Policy policy.Policy
 	CreatedAt time.Time
 	// SecondaryHash is the secondary auth token's hash (nil for none): it
 	// authenticates too, until promoted or deleted.

@@ -26,13 +26,13 @@ const TokenPrefix = "otpc_"
 
 // NewToken makes a console token: the record to store (its hash only) and
 // the token itself, to show once.
-func NewToken(name string, now time.Time) (store.ConsoleToken, string) {
+func NewToken(name string, now time.Time) (store.OperatorToken, string) {
 	var id [16]byte
 	rand.Read(id[:])
 	var s [32]byte
 	rand.Read(s[:])
 	token := TokenPrefix + hex.EncodeToString(s[:])
-	return store.ConsoleToken{ID: "CT" + hex.EncodeToString(id[:]), Name: name, Hash: HashToken(token), CreatedAt: now}, token
+	return store.OperatorToken{ID: "CT" + hex.EncodeToString(id[:]), Name: name, Hash: HashToken(token), CreatedAt: now}, token
 }
 
 // HashToken is what the store keeps of a token (or a session cookie).
@@ -177,7 +177,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := strings.TrimSpace(r.PostFormValue("token"))
-	tok, err := c.cfg.Store.ConsoleTokenByHash(r.Context(), HashToken(token))
+	tok, err := c.cfg.Store.OperatorTokenByHash(r.Context(), HashToken(token))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		c.log.Error("console: sign-in failed", "err", err, "request_id", api.RequestID(r))
 		c.errorPage(w, r, http.StatusServiceUnavailable, "The database did not answer; try again.")

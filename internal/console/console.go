@@ -43,7 +43,7 @@ type Store interface {
 	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
 	Message(ctx context.Context, accountSID, sid string) (message.Message, error)
 	Messages(ctx context.Context, f message.Filter) ([]message.Message, error)
-	ConsoleTokenByHash(ctx context.Context, hash []byte) (store.ConsoleToken, error)
+	OperatorTokenByHash(ctx context.Context, hash []byte) (store.OperatorToken, error)
 	InsertConsoleSession(ctx context.Context, se store.ConsoleSession) error
 	ConsoleSession(ctx context.Context, hash []byte) (store.ConsoleSession, error)
 	DeleteConsoleSession(ctx context.Context, hash []byte) error

@@ -105,7 +105,7 @@ func newEnv(t *testing.T, set func(*console.Config)) *env {
 	e.srv = httptest.NewServer(s)
 	t.Cleanup(e.srv.Close)
 	rec, token := console.NewToken("alice", e.clock.Now())
-	if err := st.InsertConsoleToken(context.Background(), rec); err != nil {
+	if err := st.InsertOperatorToken(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
 	e.token, e.tokID = token, rec.ID
@@ -252,7 +252,7 @@ func TestSignIn(t *testing.T) {
 
 	// Revoking the token signs its sessions out.
 	c = e.login()
-	if err := e.st.RevokeConsoleToken(context.Background(), e.tokID, e.clock.Now()); err != nil {
+	if err := e.st.RevokeOperatorToken(context.Background(), e.tokID, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if res, _ := e.do("GET", "/console/", nil, cookieHdr(c)); res.StatusCode != http.StatusSeeOther {

@@ -9,7 +9,7 @@ import (
 )
 
 // The web console's tokens and sessions, and the aggregates its pages read;
-// see store.ConsoleToken and store.StatsQuery.
+// see store.OperatorToken and store.StatsQuery.
 
 // consoleStmts are the writer's statements for the console.
 type consoleStmts struct {
@@ -29,24 +29,24 @@ func (s *consoleStmts) prepareConsole(p func(**sql.Stmt, string)) {
 	p(&s.consoleForgetSessions, `DELETE FROM console_sessions WHERE expires_at <= ?`)
 }
 
-// InsertConsoleToken stores a new console token.
-func (s *Store) InsertConsoleToken(ctx context.Context, t store.ConsoleToken) error {
+// InsertOperatorToken stores a new console token.
+func (s *Store) InsertOperatorToken(ctx context.Context, t store.OperatorToken) error {
 	return s.submit(ctx, normal, func(tx *tx) error {
 		_, err := tx.exec(tx.st.consoleInsertToken, t.ID, t.Name, t.Hash, nanos(t.CreatedAt))
 		return err
 	})
 }
 
-// ConsoleTokens returns every console token, revoked ones too, oldest first.
-func (s *Store) ConsoleTokens(ctx context.Context) ([]store.ConsoleToken, error) {
+// OperatorTokens returns every console token, revoked ones too, oldest first.
+func (s *Store) OperatorTokens(ctx context.Context) ([]store.OperatorToken, error) {
 	rows, err := s.query(ctx, `SELECT id, name, token_hash, created_at, revoked_at FROM console_tokens ORDER BY created_at, id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.ConsoleToken
+	var out []store.OperatorToken
 	for rows.Next() {
-		t, err := scanConsoleToken(rows)
+		t, err := scanOperatorToken(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -55,25 +55,25 @@ func (s *Store) ConsoleTokens(ctx context.Context) ([]store.ConsoleToken, error)
 	return out, rows.Err()
 }
 
-// ConsoleTokenByHash returns the console token with that hash (revoked or
+// OperatorTokenByHash returns the console token with that hash (revoked or
 // not); ErrNotFound if none.
-func (s *Store) ConsoleTokenByHash(ctx context.Context, hash []byte) (store.ConsoleToken, error) {
-	return scanConsoleToken(s.queryRow(ctx, `SELECT id, name, token_hash, created_at, revoked_at FROM console_tokens WHERE token_hash = ?`, hash))
+func (s *Store) OperatorTokenByHash(ctx context.Context, hash []byte) (store.OperatorToken, error) {
+	return scanOperatorToken(s.queryRow(ctx, `SELECT id, name, token_hash, created_at, revoked_at FROM console_tokens WHERE token_hash = ?`, hash))
 }
 
-func scanConsoleToken(row scanner) (store.ConsoleToken, error) {
-	var t store.ConsoleToken
+func scanOperatorToken(row scanner) (store.OperatorToken, error) {
+	var t store.OperatorToken
 	var created, revoked int64
 	if err := row.Scan(&t.ID, &t.Name, &t.Hash, &created, &revoked); err != nil {
-		return store.ConsoleToken{}, notFound(err)
+		return store.OperatorToken{}, notFound(err)
 	}
 	t.CreatedAt, t.RevokedAt = fromNanos(created), fromNanos(revoked)
 	return t, nil
 }
 
-// RevokeConsoleToken stops a console token working and ends its sessions;
+// RevokeOperatorToken stops a console token working and ends its sessions;
 // ErrNotFound if no token of that id works.
-func (s *Store) RevokeConsoleToken(ctx context.Context, id string, at time.Time) error {
+func (s *Store) RevokeOperatorToken(ctx context.Context, id string, at time.Time) error {
 	return s.submit(ctx, normal, func(tx *tx) error {
 		if err := tx.execOne(tx.st.consoleRevokeToken, "revoke console token "+id, nanos(at), id); err != nil {
 			return err

@@ -2,29 +2,37 @@ package store
 
 import "time"
 
-// The web console's records (package console): operator tokens and the
-// sessions signed in with them, and the aggregates and searches its pages
-// read. A store keeps and counts; what a figure means (which statuses are a
+// The operator's records: the tokens that sign in to the web console and
+// call the operator API (/operator/...), the console's sessions, and the
+// aggregates and searches its pages read. A store keeps and counts; what a figure means (which statuses are a
 // failure, which prefix is which operator, when a session has expired) is
 // the console's to decide.
 
-// ConsoleToken is an operator token of the web console. Only its hash is
-// kept: the token itself is shown once, when it is made.
-type ConsoleToken struct {
-	ID        string // "CT" and 32 hex characters: names the token in lists and for revoking
-	Name      string
-	Hash      []byte // SHA-256 of the token
-	CreatedAt time.Time
-	RevokedAt time.Time // zero while the token works
+// OperatorToken is a token of the operator who runs otpgate: it signs in to
+// the web console and calls the operator API (Authorization: Bearer). Only
+// its hash is kept: the token itself is shown once, when it is made. A
+// token made for one account (AccountSID set) sees that account only, and
+// changes nothing.
+type OperatorToken struct {
+	ID         string // "CT" and 32 hex characters: names the token in lists, logs, the audit log and for revoking
+	Name       string
+	AccountSID string // "" for the operator's own token (every account); else the one account it may read
+	Hash       []byte // SHA-256 of the token
+	CreatedAt  time.Time
+	RevokedAt  time.Time // zero while the token works
 }
 
-// ConsoleSession is a browser signed in with a console token, kept by the
+// ConsoleSession is a browser signed in with an operator token, kept by the
 // hash of its cookie.
 type ConsoleSession struct {
 	Hash      []byte // SHA-256 of the session cookie's value
 	TokenID   string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// TokenName and AccountSID are the token's, as it is now (read with
+	// the session; not stored with it).
+	TokenName  string
+	AccountSID string
 }
 
 // StatsQuery selects an account's records made in [Since, Until), counted in

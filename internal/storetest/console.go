@@ -10,8 +10,8 @@ import (
 	"github.com/otpgate/otpgate/internal/verification"
 )
 
-func newConsoleToken(id string) store.ConsoleToken {
-	return store.ConsoleToken{ID: id, Name: "ops " + id, Hash: hash("console " + id), CreatedAt: at(-time.Hour)}
+func newConsoleToken(id string) store.OperatorToken {
+	return store.OperatorToken{ID: id, Name: "ops " + id, Hash: hash("console " + id), CreatedAt: at(-time.Hour)}
 }
 
 func newConsoleSession(tokenID, cookie string, expires time.Duration) store.ConsoleSession {
@@ -28,27 +28,27 @@ var consoleTests = []testCase{
 	{"Tokens", func(t *testing.T, s Store) {
 		t1, t2 := newConsoleToken("CT1"), newConsoleToken("CT2")
 		t2.CreatedAt = at(0)
-		check(t, "InsertConsoleToken(CT2)", s.InsertConsoleToken(ctx, t2))
-		check(t, "InsertConsoleToken(CT1)", s.InsertConsoleToken(ctx, t1))
-		got, err := s.ConsoleTokens(ctx)
-		check(t, "ConsoleTokens", err)
-		assertEqual(t, "ConsoleTokens (oldest first)", got, []store.ConsoleToken{t1, t2})
-		one, err := s.ConsoleTokenByHash(ctx, t1.Hash)
-		check(t, "ConsoleTokenByHash", err)
-		assertEqual(t, "ConsoleTokenByHash", one, t1)
-		_, err = s.ConsoleTokenByHash(ctx, hash("no such token"))
-		wantNotFound(t, "ConsoleTokenByHash(unknown)", err)
+		check(t, "InsertOperatorToken(CT2)", s.InsertOperatorToken(ctx, t2))
+		check(t, "InsertOperatorToken(CT1)", s.InsertOperatorToken(ctx, t1))
+		got, err := s.OperatorTokens(ctx)
+		check(t, "OperatorTokens", err)
+		assertEqual(t, "OperatorTokens (oldest first)", got, []store.OperatorToken{t1, t2})
+		one, err := s.OperatorTokenByHash(ctx, t1.Hash)
+		check(t, "OperatorTokenByHash", err)
+		assertEqual(t, "OperatorTokenByHash", one, t1)
+		_, err = s.OperatorTokenByHash(ctx, hash("no such token"))
+		wantNotFound(t, "OperatorTokenByHash(unknown)", err)
 		dup := newConsoleToken("CT3")
 		dup.Hash = t1.Hash
-		if err := s.InsertConsoleToken(ctx, dup); err == nil {
+		if err := s.InsertOperatorToken(ctx, dup); err == nil {
 			t.Error("a second token with the same hash was stored")
 		}
 	}},
 	{"SessionsEndWithTheirToken", func(t *testing.T, s Store) {
 		t1, t2 := newConsoleToken("CT1"), newConsoleToken("CT2")
 		t2.Hash = hash("console other")
-		check(t, "InsertConsoleToken", s.InsertConsoleToken(ctx, t1))
-		check(t, "InsertConsoleToken", s.InsertConsoleToken(ctx, t2))
+		check(t, "InsertOperatorToken", s.InsertOperatorToken(ctx, t1))
+		check(t, "InsertOperatorToken", s.InsertOperatorToken(ctx, t2))
 		a, b, c := newConsoleSession("CT1", "a", 12*time.Hour), newConsoleSession("CT2", "b", 12*time.Hour), newConsoleSession("CT1", "c", time.Minute)
 		for _, se := range []store.ConsoleSession{a, b, c} {
 			check(t, "InsertConsoleSession", s.InsertConsoleSession(ctx, se))
@@ -69,17 +69,17 @@ var consoleTests = []testCase{
 		wantNotFound(t, "ConsoleSession(expired, forgotten)", err)
 
 		// Revoking CT1 ends its session, not CT2's; it gets no new ones.
-		check(t, "RevokeConsoleToken", s.RevokeConsoleToken(ctx, "CT1", at(time.Hour)))
+		check(t, "RevokeOperatorToken", s.RevokeOperatorToken(ctx, "CT1", at(time.Hour)))
 		_, err = s.ConsoleSession(ctx, a.Hash)
 		wantNotFound(t, "ConsoleSession(of a revoked token)", err)
 		if _, err := s.ConsoleSession(ctx, b.Hash); err != nil {
 			t.Errorf("ConsoleSession(of the other token) after a revocation: %v", err)
 		}
 		wantNotFound(t, "InsertConsoleSession(revoked token)", s.InsertConsoleSession(ctx, newConsoleSession("CT1", "d", time.Hour)))
-		wantNotFound(t, "RevokeConsoleToken(again)", s.RevokeConsoleToken(ctx, "CT1", at(2*time.Hour)))
-		wantNotFound(t, "RevokeConsoleToken(unknown)", s.RevokeConsoleToken(ctx, "CT9", at(2*time.Hour)))
-		tok, err := s.ConsoleTokenByHash(ctx, t1.Hash)
-		check(t, "ConsoleTokenByHash(revoked)", err)
+		wantNotFound(t, "RevokeOperatorToken(again)", s.RevokeOperatorToken(ctx, "CT1", at(2*time.Hour)))
+		wantNotFound(t, "RevokeOperatorToken(unknown)", s.RevokeOperatorToken(ctx, "CT9", at(2*time.Hour)))
+		tok, err := s.OperatorTokenByHash(ctx, t1.Hash)
+		check(t, "OperatorTokenByHash(revoked)", err)
 		if !tok.RevokedAt.Equal(at(time.Hour)) {
 			t.Errorf("revoked token's RevokedAt = %v, want %v", tok.RevokedAt, at(time.Hour))
 		}

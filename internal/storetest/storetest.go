@@ -69,9 +69,9 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
 	// The console-token command's, beyond what console.Store reads.
-	InsertConsoleToken(ctx context.Context, t store.ConsoleToken) error
-	ConsoleTokens(ctx context.Context) ([]store.ConsoleToken, error)
-	RevokeConsoleToken(ctx context.Context, id string, at time.Time) error
+	InsertOperatorToken(ctx context.Context, t store.OperatorToken) error
+	OperatorTokens(ctx context.Context) ([]store.OperatorToken, error)
+	RevokeOperatorToken(ctx context.Context, id string, at time.Time) error
 }
 
 // Run runs the suite. open must return a new, empty store on each call and
