@@ -9,9 +9,9 @@ import (
 	"github.com/otpgate/otpgate/internal/message"
 )
 
-// Loose input, as a security review tried it: control and invisible
-// formatting characters are refused in sender IDs, service names and SMS
-// bodies, naming the field and the character's position; bodies keep
+// Loose input, as a security review tried it: control characters, line
+// and paragraph separators and invisible characters are refused in sender
+// IDs, service names and SMS bodies, naming the field and the character's position; bodies keep
 // newlines, tabs and the marks Arabic text uses; names are trimmed and
 // required; a number pasted out of Arabic text, with its bidi marks, still
 // works; /sandbox/inbound bounds its To.
@@ -31,6 +31,10 @@ func TestInputHygiene(t *testing.T) {
 		{"CR LF in a sender ID", send("login", "My\r\nApp", "0790360001", ""), 400, "'from'", "U+000D at character 3"},
 		{"a bidi override in a service name", send("login\u202E", "MyApp", "0790360001", ""), 400, "'service'", "U+202E at character 6"},
 		{"a zero-width space in a service name", send("lo\u200Bgin", "MyApp", "0790360001", ""), 400, "'service'", "U+200B"},
+		{"a line separator in a sender ID", send("login", "My\u2028App", "0790360001", ""), 400, "'from'", "U+2028 at character 3, a line separator"},
+		{"a line separator in a service name", send("log\u2028in", "MyApp", "0790360001", ""), 400, "'service'", "U+2028 at character 4"},
+		{"a Hangul filler as a service name", send("\u3164", "MyApp", "0790360001", ""), 400, "'service'", "U+3164 at character 1, a blank filler"},
+		{"a paragraph separator in a message", s.postForm(t, msgs, url.Values{"To": {"0790360001"}, "From": {"MyApp"}, "Body": {"a\u2029b"}}), 400, "'Body'", "U+2029 at character 2"},
 		{"a whitespace-only service name", send("   ", "MyApp", "0790360001", ""), 400, "'service'", "Missing"},
 		{"a bidi override in a template", send("login", "MyApp", "0790360001", "Code {code} \u202Eexe.gnp"), 400, "'body'", "U+202E at character 13"},
 		{"NUL in a message", s.postForm(t, msgs, url.Values{"To": {"0790360001"}, "From": {"MyApp"}, "Body": {"a\x00b"}}), 400, "'Body'", "U+0000 at character 2"},
