@@ -58,6 +58,9 @@ func TestErrors(t *testing.T) {
 		{"wrong token", "POST", "/2fa/send", s.SID, strings.Repeat("0", 32), "application/json", okBody, 401, 20003, []string{"auth token"}},
 		{"unknown account", "POST", "/2fa/send", "AC" + strings.Repeat("0", 32), s.Token, "application/json", okBody, 401, 20003, []string{"auth token"}},
 		{"malformed JSON", "POST", "/2fa/send", s.SID, s.Token, "application/json", `{"service":`, 400, 20001, []string{"Malformed JSON"}},
+		{"JSON syntax", "POST", "/2fa/send", s.SID, s.Token, "application/json", `{"service":app}`, 400, 20001, []string{"at byte 12", "unexpected 'a'", "double quotes"}},
+		{"JSON number out of range", "POST", "/2fa/send", s.SID, s.Token, "application/json", `{"service":"app","from":"MyApp","to":1e400}`, 400, 60200, []string{"'to'", "1e400", "as a string"}},
+		{"malformed form", "POST", "/2fa/send", s.SID, s.Token, "application/x-www-form-urlencoded", "service=app&from=MyApp&to=0790000001&body=100%", 400, 20001, []string{"at byte 46", "percent-escape", "%25"}},
 		{"JSON array", "POST", "/2fa/send", s.SID, s.Token, "application/json", `[1,2]`, 400, 20001, []string{"JSON object"}},
 		{"JSON wrong type", "POST", "/2fa/send", s.SID, s.Token, "application/json", `{"service":"app","from":"MyApp","to":["0790000001"]}`, 400, 60200, []string{"'to'", "string"}},
 		{"body too large", "POST", "/2fa/send", s.SID, s.Token, "application/json", `{"body":"` + strings.Repeat("x", 70<<10) + `"}`, 413, 20013, []string{"64 KiB"}},
@@ -93,6 +96,11 @@ func TestErrors(t *testing.T) {
 			for _, word := range tt.mention {
 				if !strings.Contains(r.str("message"), word) {
 					t.Errorf("message %q does not mention %q", r.str("message"), word)
+				}
+			}
+			for _, w := range []string{"strconv", "json:", "invalid character", "EOF", "invalid URL escape"} {
+				if strings.Contains(r.str("message"), w) {
+					t.Errorf("message %q has Go's words %q", r.str("message"), w)
 				}
 			}
 			if tt.status == 401 && r.Header.Get("WWW-Authenticate") == "" {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/otpgate/otpgate/internal/otpgate"
 )
@@ -55,7 +56,7 @@ func Decode(w http.ResponseWriter, r *http.Request) (Fields, error) {
 			return nil, &otpgate.Error{Kind: otpgate.KindInvalid, Code: otpgate.CodeBodyTooLarge,
 				Message: fmt.Sprintf("Request body is over the %d KiB limit", MaxBody>>10)}
 		}
-		return nil, &otpgate.Error{Kind: otpgate.KindInvalid, Code: otpgate.CodeMalformedBody, Message: "Request body could not be read: " + err.Error()}
+		return nil, malformed("Request body could not be read to its end: the client closed the connection, or sent a malformed chunked body")
 	}
 	switch mediaType {
 	case "application/json":
@@ -81,9 +82,12 @@ func malformed(format string, args ...any) error {
 	return &otpgate.Error{Kind: otpgate.KindInvalid, Code: otpgate.CodeMalformedBody, Message: fmt.Sprintf(format, args...)}
 }
 
+// jsonExample ends the messages about a body that is not a JSON object.
+const jsonExample = `send a JSON object like {"to": "+962790320012", ...}`
+
 // DecodeJSON reads a JSON object whose values are strings or numbers (a
 // number like 962790320012 is taken as its digits). Other value types are an
-// error naming the field.
+// error naming the field. Errors are in otpgate's words, never Go's parser's.
 func DecodeJSON(body []byte) (Fields, error) {
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -92,13 +96,15 @@ func DecodeJSON(body []byte) (Fields, error) {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &se):
-			return nil, malformed("Malformed JSON body at byte %d: %v", se.Offset, err)
+			return nil, malformed("Malformed JSON body at byte %d: %s", se.Offset, syntaxProblem(body, se.Offset))
 		case errors.As(err, &te):
 			return nil, malformed("Malformed JSON body: it must be a JSON object like {\"to\": \"+962790320012\", ...}")
 		case errors.Is(err, io.EOF):
-			return nil, malformed("Empty JSON body: send a JSON object like {\"to\": \"+962790320012\", ...}")
+			return nil, malformed("Empty JSON body: %s", jsonExample)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, malformed("Malformed JSON body: it ends at byte %d before the JSON object is complete; %s", len(body), jsonExample)
 		default:
-			return nil, malformed("Malformed JSON body: %v", err)
+			return nil, malformed("Malformed JSON body: it could not be read as one JSON object; %s", jsonExample)
 		}
 	}
 	if raw == nil {
@@ -109,45 +115,115 @@ func DecodeJSON(body []byte) (Fields, error) {
 	}
 	f := make(Fields, len(raw))
 	for k, v := range raw {
-		s, err := jsonScalar(v)
-		if err != nil {
-			return nil, otpgate.Invalid(k, "Invalid '%s': %v", k, err)
+		s, problem := jsonScalar(v)
+		if problem != "" {
+			return nil, otpgate.Invalid(k, "Invalid '%s': %s", k, problem)
 		}
 		f[k] = s
 	}
 	return f, nil
 }
 
-func jsonScalar(v json.RawMessage) (string, error) {
+// jsonScalar returns a field's value as a string, or what is wrong with it.
+func jsonScalar(v json.RawMessage) (s, problem string) {
 	v = bytes.TrimSpace(v)
 	if len(v) == 0 {
-		return "", errors.New("empty value")
+		return "", "it has no value"
 	}
 	switch v[0] {
 	case '"':
-		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
-			return "", err
+			return "", "it is not a valid JSON string"
 		}
-		return s, nil
+		return s, ""
 	case 'n':
-		return "", nil // null: as if absent
+		return "", "" // null: as if absent
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		// Keep the digits as written, so long numbers are not rounded.
+		// Keep the digits as written, so long numbers are not rounded. The
+		// decoder checked the syntax; what fails here is out of range.
 		if _, err := strconv.ParseFloat(string(v), 64); err != nil {
-			return "", err
+			return "", fmt.Sprintf("%s is not a number that can be used here (it is out of range); send it as a string, in double quotes", clip(string(v), 32))
 		}
-		return string(v), nil
+		return string(v), ""
+	case '{':
+		return "", "it must be a string or a number, not an object"
+	case '[':
+		return "", "it must be a string or a number, not a list"
 	default:
-		return "", errors.New("must be a string")
+		return "", "it must be a string or a number, not " + clip(string(v), 32)
 	}
 }
 
-// DecodeForm reads an application/x-www-form-urlencoded body.
+// clip returns s, or its first n bytes and an ellipsis when it is longer.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// syntaxProblem says in plain words what is wrong at byte off (1-based, as
+// json.SyntaxError counts) of body, which is valid JSON up to that byte.
+func syntaxProblem(body []byte, off int64) string {
+	if off < 1 || off > int64(len(body)) {
+		return "it is not valid JSON; " + jsonExample
+	}
+	at := int(off - 1)
+	// Where the bad byte stands: in a string, after its backslash, or
+	// among the four hex digits of a \u escape.
+	inString, escaped, hex := false, false, 0
+	for _, b := range body[:at] {
+		switch {
+		case hex > 0:
+			hex--
+		case escaped:
+			escaped = false
+			if b == 'u' {
+				hex = 4
+			}
+		case inString && b == '\\':
+			escaped = true
+		case b == '"':
+			inString = !inString
+		}
+	}
+	c := describeByte(body[at:])
+	switch {
+	case hex > 0:
+		return fmt.Sprintf("unexpected %s in a \\u escape, which takes four hexadecimal digits", c)
+	case escaped:
+		esc := "a backslash before " + c
+		if b := body[at]; b > ' ' && b < utf8.RuneSelf {
+			esc = `\` + string(b)
+		}
+		return fmt.Sprintf(`%s in a string is not an escape; JSON strings escape only \" \\ \/ \b \f \n \r \t and \uXXXX`, esc)
+	case inString:
+		return fmt.Sprintf("unexpected %s inside a string; a JSON string holds control characters escaped, as \\n for a newline and \\t for a tab", c)
+	}
+	return fmt.Sprintf("unexpected %s; %s, with names and strings in double quotes", c, jsonExample)
+}
+
+// describeByte names the character b starts with, so that a message shows
+// it even when it is invisible or not UTF-8.
+func describeByte(b []byte) string {
+	r, size := utf8.DecodeRune(b)
+	switch {
+	case r == utf8.RuneError && size <= 1:
+		return fmt.Sprintf("byte 0x%02X", b[0])
+	case r < ' ' || r == 0x7F:
+		return fmt.Sprintf("U+%04X", r)
+	case r < utf8.RuneSelf:
+		return "'" + string(r) + "'"
+	}
+	return fmt.Sprintf("'%c' (U+%04X)", r, r)
+}
+
+// DecodeForm reads an application/x-www-form-urlencoded body. Errors are
+// in otpgate's words, never net/url's.
 func DecodeForm(body []byte) (Fields, error) {
 	vals, err := url.ParseQuery(string(body))
 	if err != nil {
-		return nil, malformed("Malformed form body: %v", err)
+		return nil, formProblem(body)
 	}
 	f := make(Fields, len(vals))
 	for k, v := range vals {
@@ -156,4 +232,32 @@ func DecodeForm(body []byte) (Fields, error) {
 		}
 	}
 	return f, nil
+}
+
+// maxFormFields is how many fields url.ParseQuery reads (its default limit).
+const maxFormFields = 10000
+
+// formProblem says what url.ParseQuery refused in body: a ';' (which it
+// refuses wherever it stands), a '%' without two hex digits, or more than
+// maxFormFields fields.
+func formProblem(body []byte) error {
+	if i := bytes.IndexByte(body, ';'); i >= 0 {
+		return malformed("Malformed form body at byte %d: fields are separated by '&', not ';' (write a literal ; as %%3B)", i+1)
+	}
+	for i := 0; i < len(body); i++ {
+		if body[i] != '%' {
+			continue
+		}
+		if i+2 < len(body) && isHex(body[i+1]) && isHex(body[i+2]) {
+			i += 2
+			continue
+		}
+		end := min(i+3, len(body))
+		return malformed("Malformed form body at byte %d: %q is not a percent-escape (a '%%' and two hexadecimal digits); write a literal %% as %%25", i+1, body[i:end])
+	}
+	return malformed("Malformed form body: it has more than %d fields", maxFormFields)
+}
+
+func isHex(b byte) bool {
+	return '0' <= b && b <= '9' || 'a' <= b && b <= 'f' || 'A' <= b && b <= 'F'
 }

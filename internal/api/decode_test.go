@@ -2,8 +2,12 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/otpgate/otpgate/internal/otpgate"
 )
@@ -15,19 +19,51 @@ func TestDecodeJSON(t *testing.T) {
 		want    map[string]string
 		errCode int
 		field   string
+		message string // the whole error message, when errCode is set
 	}{
-		{"strings", `{"to":"+962790320012","service":"app"}`, map[string]string{"to": "+962790320012", "service": "app"}, 0, ""},
-		{"number kept as written", `{"to":962790320012}`, map[string]string{"to": "962790320012"}, 0, ""},
-		{"big number not rounded", `{"to":96279032001299999}`, map[string]string{"to": "96279032001299999"}, 0, ""},
-		{"null is absent", `{"body":null}`, map[string]string{"body": ""}, 0, ""},
-		{"unicode", `{"body":"رمزك {code}"}`, map[string]string{"body": "رمزك {code}"}, 0, ""},
-		{"bool", `{"to":true}`, nil, otpgate.CodeInvalidParameter, "to"},
-		{"object", `{"to":{"a":1}}`, nil, otpgate.CodeInvalidParameter, "to"},
-		{"array", `[]`, nil, otpgate.CodeMalformedBody, ""},
-		{"null body", `null`, nil, otpgate.CodeMalformedBody, ""},
-		{"empty", ``, nil, otpgate.CodeMalformedBody, ""},
-		{"truncated", `{"to":"0790`, nil, otpgate.CodeMalformedBody, ""},
-		{"two objects", `{"a":"b"}{"c":"d"}`, nil, otpgate.CodeMalformedBody, ""},
+		{"strings", `{"to":"+962790320012","service":"app"}`, map[string]string{"to": "+962790320012", "service": "app"}, 0, "", ""},
+		{"number kept as written", `{"to":962790320012}`, map[string]string{"to": "962790320012"}, 0, "", ""},
+		{"big number not rounded", `{"to":96279032001299999}`, map[string]string{"to": "96279032001299999"}, 0, "", ""},
+		{"null is absent", `{"body":null}`, map[string]string{"body": ""}, 0, "", ""},
+		{"unicode", `{"body":"رمزك {code}"}`, map[string]string{"body": "رمزك {code}"}, 0, "", ""},
+		{"bool", `{"to":true}`, nil, otpgate.CodeInvalidParameter, "to",
+			`Invalid 'to': it must be a string or a number, not true`},
+		{"object", `{"to":{"a":1}}`, nil, otpgate.CodeInvalidParameter, "to",
+			`Invalid 'to': it must be a string or a number, not an object`},
+		{"list", `{"to":["0790320012"]}`, nil, otpgate.CodeInvalidParameter, "to",
+			`Invalid 'to': it must be a string or a number, not a list`},
+		{"number out of range", `{"to":1e400}`, nil, otpgate.CodeInvalidParameter, "to",
+			`Invalid 'to': 1e400 is not a number that can be used here (it is out of range); send it as a string, in double quotes`},
+		{"long number out of range", `{"ttl":-` + strings.Repeat("9", 400) + `}`, nil, otpgate.CodeInvalidParameter, "ttl",
+			`Invalid 'ttl': -9999999999999999999999999999999… is not a number that can be used here (it is out of range); send it as a string, in double quotes`},
+		{"array", `[]`, nil, otpgate.CodeMalformedBody, "",
+			`Malformed JSON body: it must be a JSON object like {"to": "+962790320012", ...}`},
+		{"null body", `null`, nil, otpgate.CodeMalformedBody, "",
+			`Malformed JSON body: it must be a JSON object, not null`},
+		{"empty", ``, nil, otpgate.CodeMalformedBody, "",
+			`Empty JSON body: send a JSON object like {"to": "+962790320012", ...}`},
+		{"truncated", `{"to":"0790`, nil, otpgate.CodeMalformedBody, "",
+			`Malformed JSON body: it ends at byte 11 before the JSON object is complete; send a JSON object like {"to": "+962790320012", ...}`},
+		{"two objects", `{"a":"b"}{"c":"d"}`, nil, otpgate.CodeMalformedBody, "",
+			`Malformed JSON body: unexpected data after the JSON object at byte 9`},
+		{"bare word", `{"to":x}`, nil, otpgate.CodeMalformedBody, "",
+			`Malformed JSON body at byte 7: unexpected 'x'; send a JSON object like {"to": "+962790320012", ...}, with names and strings in double quotes`},
+		{"unquoted name", `{to:"0790320012"}`, nil, otpgate.CodeMalformedBody, "",
+			`Malformed JSON body at byte 2: unexpected 't'; send a JSON object like {"to": "+962790320012", ...}, with names and strings in double quotes`},
+		{"trailing comma", `{"to":"0790320012",}`, nil, otpgate.CodeMalformedBody, "",
+			`Malformed JSON body at byte 20: unexpected '}'; send a JSON object like {"to": "+962790320012", ...}, with names and strings in double quotes`},
+		{"Arabic digit outside a string", `{"to":١}`, nil, otpgate.CodeMalformedBody, "",
+			`Malformed JSON body at byte 7: unexpected '١' (U+0661); send a JSON object like {"to": "+962790320012", ...}, with names and strings in double quotes`},
+		{"not UTF-8 outside a string", "{\"to\":\xff}", nil, otpgate.CodeMalformedBody, "",
+			`Malformed JSON body at byte 7: unexpected byte 0xFF; send a JSON object like {"to": "+962790320012", ...}, with names and strings in double quotes`},
+		{"newline in a string", "{\"body\":\"line 1\nline 2\"}", nil, otpgate.CodeMalformedBody, "",
+			`Malformed JSON body at byte 16: unexpected U+000A inside a string; a JSON string holds control characters escaped, as \n for a newline and \t for a tab`},
+		{"unknown escape", `{"body":"a\x"}`, nil, otpgate.CodeMalformedBody, "",
+			`Malformed JSON body at byte 12: \x in a string is not an escape; JSON strings escape only \" \\ \/ \b \f \n \r \t and \uXXXX`},
+		{"a backslash before a tab", "{\"body\":\"a\\\t\"}", nil, otpgate.CodeMalformedBody, "",
+			`Malformed JSON body at byte 12: a backslash before U+0009 in a string is not an escape; JSON strings escape only \" \\ \/ \b \f \n \r \t and \uXXXX`},
+		{"bad \\u escape", `{"body":"\u12G4"}`, nil, otpgate.CodeMalformedBody, "",
+			`Malformed JSON body at byte 14: unexpected 'G' in a \u escape, which takes four hexadecimal digits`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -36,6 +72,9 @@ func TestDecodeJSON(t *testing.T) {
 				e := otpgate.AsError(err)
 				if e == nil || e.Code != tt.errCode || e.Field != tt.field {
 					t.Fatalf("DecodeJSON(%q) error = %#v, want code %d field %q", tt.body, err, tt.errCode, tt.field)
+				}
+				if e.Message != tt.message {
+					t.Errorf("DecodeJSON(%q) says\n%s\nwant\n%s", tt.body, e.Message, tt.message)
 				}
 				return
 			}
@@ -51,6 +90,55 @@ func TestDecodeJSON(t *testing.T) {
 	}
 }
 
+func TestDecodeForm(t *testing.T) {
+	for _, tc := range []struct{ name, body, message string }{
+		{"a bad percent-escape", "to=%2B962790320012&body=100%zz", `Malformed form body at byte 28: "%zz" is not a percent-escape (a '%' and two hexadecimal digits); write a literal % as %25`},
+		{"a cut percent-escape", "to=0790320012&body=50%", `Malformed form body at byte 22: "%" is not a percent-escape (a '%' and two hexadecimal digits); write a literal % as %25`},
+		{"a semicolon", "to=0790320012;body=hi", `Malformed form body at byte 14: fields are separated by '&', not ';' (write a literal ; as %3B)`},
+		{"too many fields", strings.Repeat("a=1&", 10001), `Malformed form body: it has more than 10000 fields`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeForm([]byte(tc.body))
+			e := otpgate.AsError(err)
+			if e == nil || e.Code != otpgate.CodeMalformedBody || e.Message != tc.message {
+				t.Fatalf("DecodeForm(%.40q) = %v, want %s", tc.body, err, tc.message)
+			}
+		})
+	}
+}
+
+// A body that cannot be read to its end (a connection reset, a malformed
+// chunk) is answered in otpgate's words, not the reader's.
+func TestDecodeUnreadableBody(t *testing.T) {
+	r := httptest.NewRequest("POST", "/2fa/send", iotest.ErrReader(errors.New("read tcp 127.0.0.1:1->127.0.0.1:2: connection reset by peer")))
+	r.Header.Set("Content-Type", "application/json")
+	_, err := Decode(httptest.NewRecorder(), r)
+	e := otpgate.AsError(err)
+	want := "Request body could not be read to its end: the client closed the connection, or sent a malformed chunked body"
+	if e == nil || e.Code != otpgate.CodeMalformedBody || e.Message != want {
+		t.Fatalf("Decode = %v, want %s", err, want)
+	}
+}
+
+// goWords are what Go's parsers say and otpgate's messages must not: the
+// package that spoke, its phrasing, or a Go type name.
+var goWords = []string{"strconv", "json:", "invalid character", "looking for beginning", "EOF",
+	"invalid URL escape", "semicolon separator", "query parameters", "float64", "int64", "map[", "RawMessage", "interface {", "[]byte"}
+
+// mustSpeakPlainly fails the test if err's message carries Go's words.
+func mustSpeakPlainly(t *testing.T, input []byte, err error) {
+	t.Helper()
+	e := otpgate.AsError(err)
+	if e == nil {
+		t.Fatalf("error of another type: %T %v", err, err)
+	}
+	for _, w := range goWords {
+		if strings.Contains(e.Message, w) {
+			t.Fatalf("the error for %q says %q, Go's words: %s", input, w, e.Message)
+		}
+	}
+}
+
 func TestFieldsCapitalisedNames(t *testing.T) {
 	f, err := DecodeForm([]byte("To=%2B962790320012&From=MyApp&service=x"))
 	if err != nil {
@@ -61,18 +149,18 @@ func TestFieldsCapitalisedNames(t *testing.T) {
 	}
 }
 
-// FuzzDecodeJSON: any input decodes or fails with an *otpgate.Error; never
-// panics; a decoded object's string values match what encoding/json reads.
+// FuzzDecodeJSON: any input decodes or fails with an *otpgate.Error in
+// otpgate's words (no Go parser text); never panics; a decoded object's
+// string values match what encoding/json reads.
 func FuzzDecodeJSON(f *testing.F) {
-	for _, s := range []string{`{"to":"0790320012"}`, `{"to":962790320012,"code":123456}`, `{"a":null}`, `[]`, `{"a":{"b":1}}`, `{"a":"\u0000"}`, `{"a":1e400}`, "{\"a\":\"\xff\"}"} {
+	for _, s := range []string{`{"to":"0790320012"}`, `{"to":962790320012,"code":123456}`, `{"a":null}`, `[]`, `{"a":{"b":1}}`, `{"a":"\u0000"}`, `{"a":1e400}`, "{\"a\":\"\xff\"}",
+		`{"a":x}`, `{"a":"\x"}`, `{"a":"\u12G4"}`, "{\"a\":\"b\nc\"}", `{"a":`, `{"a":tru}`, `{"a":[1]}`, `"a"`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		fields, err := DecodeJSON(body)
 		if err != nil {
-			if otpgate.AsError(err) == nil {
-				t.Fatalf("error of another type: %T %v", err, err)
-			}
+			mustSpeakPlainly(t, body, err)
 			return
 		}
 		var ref map[string]any
@@ -89,7 +177,8 @@ func FuzzDecodeJSON(f *testing.F) {
 	})
 }
 
-// FuzzDecodeForm: never panics; every value is what net/url reads.
+// FuzzDecodeForm: never panics; every value is what net/url reads; an
+// error is an *otpgate.Error in otpgate's words.
 func FuzzDecodeForm(f *testing.F) {
 	for _, s := range []string{"to=0790320012&code=123456", "a=%zz", "a=1&a=2", ";", "=&=", "to=%D9%A0"} {
 		f.Add([]byte(s))
@@ -97,9 +186,7 @@ func FuzzDecodeForm(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		fields, err := DecodeForm(body)
 		if err != nil {
-			if otpgate.AsError(err) == nil {
-				t.Fatalf("error of another type: %T %v", err, err)
-			}
+			mustSpeakPlainly(t, body, err)
 			return
 		}
 		vals, _ := url.ParseQuery(string(body))
