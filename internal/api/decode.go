@@ -110,7 +110,8 @@ func DecodeJSON(body []byte) (Fields, error) {
 	if raw == nil {
 		return nil, malformed("Malformed JSON body: it must be a JSON object, not null")
 	}
-	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
+	// Only JSON's white space may follow: not \v, \f or Unicode spaces.
+	if rest := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
 		return nil, malformed("Malformed JSON body: unexpected data after the JSON object at byte %d", dec.InputOffset())
 	}
 	f := make(Fields, len(raw))
