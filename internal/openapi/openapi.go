@@ -24,12 +24,18 @@ import (
 var spec []byte
 
 // ForServer returns the description, expanded, with baseURL as its only
-// server (where Postman and other tools send their requests).
+// server (where Postman and other tools send their requests). It is what
+// `otpgate openapi --url` prints.
 func ForServer(baseURL string) ([]byte, error) {
 	baseURL, err := checkBaseURL(baseURL)
 	if err != nil {
 		return nil, err
 	}
+	return withServer(baseURL, "this otpgate")
+}
+
+// withServer returns the description, expanded, with the one server url.
+func withServer(serverURL, description string) ([]byte, error) {
 	doc, err := parse(spec)
 	if err != nil {
 		return nil, err
@@ -42,8 +48,8 @@ func ForServer(baseURL string) ([]byte, error) {
 		return nil, err
 	}
 	server := &object{vals: map[string]any{}}
-	server.set("url", baseURL)
-	server.set("description", "this otpgate")
+	server.set("url", serverURL)
+	server.set("description", description)
 	root.set("servers", []any{server})
 	return marshal(root)
 }
@@ -101,19 +107,17 @@ func checkBaseURL(baseURL string) (string, error) {
 	return strings.TrimSuffix(baseURL, "/"), nil
 }
 
-// Register serves GET /openapi.json, without auth. Its server is the
-// address the request came to, so that importing the URL into Postman
-// points the collection at the same otpgate.
+// Register serves GET /openapi.json, without auth. Its server is "/", a
+// URL relative to where the document was fetched from (OpenAPI's default
+// when no server is given): it is the same for every request, and never
+// the request's Host header, which the client chooses. `otpgate openapi
+// --url` prints the description with an absolute server instead.
 func Register(s *api.Server) {
+	doc, err := withServer("/", "the otpgate that served this description")
+	if err != nil {
+		doc = spec // the tests hold openapi.json valid; this is not reached
+	}
 	s.Public("GET /openapi.json", nil, func(w http.ResponseWriter, r *http.Request) error {
-		scheme := "http"
-		if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
-			scheme = "https"
-		}
-		doc, err := ForServer(scheme + "://" + r.Host)
-		if err != nil {
-			doc = spec // a Host that makes no URL: the description as written
-		}
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Write(doc)

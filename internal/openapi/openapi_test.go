@@ -3,8 +3,11 @@ package openapi
 import (
 	"bytes"
 	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/otpgate/otpgate/internal/api"
 )
 
 // The description is written by hand: a key written twice (which
@@ -61,5 +64,39 @@ func TestForServerRefusesWhatIsNoBaseURL(t *testing.T) {
 	b, err := ForServer("https://otp.example.com:8443/")
 	if err != nil || !strings.Contains(string(b), `"url": "https://otp.example.com:8443"`) || strings.Contains(string(b), `\u003c`) {
 		t.Fatalf("ForServer: %v %.300s", err, b)
+	}
+}
+
+// GET /openapi.json does not take its server from the request: a Host
+// header (or X-Forwarded-Proto) is the client's to choose, and a document
+// that echoed it could point a reader's tools at another host. Its server
+// is "/", the address the document was fetched from, whatever that was.
+func TestServedDescriptionIgnoresHost(t *testing.T) {
+	s := api.New(api.Config{})
+	Register(s)
+	r := httptest.NewRequest("GET", "/openapi.json", nil)
+	r.Host = "evil.example"
+	r.Header.Set("X-Forwarded-Proto", "https")
+	r.Header.Set("X-Forwarded-Host", "evil.example")
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	if w.Code != 200 {
+		t.Fatalf("GET /openapi.json: %d %.300s", w.Code, w.Body)
+	}
+	if strings.Contains(w.Body.String(), "evil.example") {
+		t.Fatalf("the description names the request's Host: %.300s", w.Body)
+	}
+	var doc struct {
+		Servers []struct{ URL string }
+		Paths   map[string]any
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Servers) != 1 || doc.Servers[0].URL != "/" {
+		t.Errorf("servers = %+v, want the one relative server \"/\"", doc.Servers)
+	}
+	if doc.Paths["/2010-04-01/Accounts/{AccountSid}/Messages"] == nil || strings.Contains(w.Body.String(), "#/components/pathItems/") {
+		t.Errorf("the served description is not expanded: %.300s", w.Body)
 	}
 }
