@@ -39,7 +39,7 @@ type stmts struct {
 	setPrimary, setDisabled                                  *sql.Stmt
 	redactSandbox, deleteSandbox, forgetSandbox              *sql.Stmt
 	guardAdd, guardPutBlock, guardLift, guardLiftCounts      *sql.Stmt
-	guardSafeAdd, guardSafeRemove                            *sql.Stmt
+	guardSafeList, guardSafeAdd, guardSafeRemove             *sql.Stmt
 	guardForgetPrefixes, guardForgetCounts, guardForgetBlock *sql.Stmt
 	consoleStmts                                             // console.go
 	all                                                      []*sql.Stmt
@@ -197,6 +197,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.guardLift, `UPDATE guard_blocks SET until = ?1, lifted = 1 WHERE account_sid = ?2 AND key = ?3 AND lifted = 0 AND until > ?1
 		RETURNING level, since, until, sends, approvals, window_ns, reason`)
 	p(&s.guardLiftCounts, `DELETE FROM guard_counts WHERE account_sid = ? AND key = ?`)
+	p(&s.guardSafeList, `SELECT entry FROM guard_safe WHERE account_sid = ?`)
 	p(&s.guardSafeAdd, `INSERT INTO guard_safe (account_sid, entry) VALUES (?, ?) ON CONFLICT DO NOTHING`)
 	p(&s.guardSafeRemove, `DELETE FROM guard_safe WHERE account_sid = ? AND entry = ?`)
 	p(&s.guardForgetPrefixes, `DELETE FROM guard_counts WHERE minute < ? AND key LIKE 'prefix:%'`)
