@@ -33,7 +33,8 @@ type stmts struct {
 	retryCallback, claimCallbacks, releaseCallbacks          *sql.Stmt
 	releaseCallback                                          *sql.Stmt
 	insertSandbox, insertAccount, setSMSURL, updateService   *sql.Stmt
-	setCountries, limitSlots, putLimit, forgetLimits         *sql.Stmt
+	setCountries, setPolicy, limitSlots, putLimit            *sql.Stmt
+	forgetLimits                                             *sql.Stmt
 	insertLimit, deleteService, deleteServiceVerifications   *sql.Stmt
 	setSecondary, deleteSecondary, promoteSecondary          *sql.Stmt
 	setPrimary, setDisabled                                  *sql.Stmt
@@ -172,9 +173,10 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.releaseCallback, `UPDATE callbacks SET next_attempt_at = ?, claimed = 0 WHERE sid = ? AND claimed = 1 AND next_attempt_at = ?`)
 
 	p(&s.insertSandbox, `INSERT INTO sandbox_messages (sid, account_sid, from_addr, to_number, body, segments, encoding, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING`)
-	p(&s.insertAccount, `INSERT INTO accounts (sid, name, token_hash, created_at, token_sealed) VALUES (?, ?, ?, ?, ?)`)
+	p(&s.insertAccount, `INSERT INTO accounts (sid, name, token_hash, created_at, token_sealed, policy) VALUES (?, ?, ?, ?, ?, ?)`)
 	p(&s.setSMSURL, `UPDATE accounts SET sms_url = ? WHERE sid = ?`)
 	p(&s.setCountries, `UPDATE accounts SET countries = ? WHERE sid = ?`)
+	p(&s.setPolicy, `UPDATE accounts SET policy = ? WHERE sid = ?`)
 	p(&s.setSecondary, `UPDATE accounts SET secondary_hash = ?, secondary_sealed = ?, secondary_created_at = ?, rev = rev + 1 WHERE sid = ?`)
 	p(&s.deleteSecondary, `UPDATE accounts SET secondary_hash = NULL, secondary_sealed = NULL, secondary_created_at = 0, rev = rev + 1
 		WHERE sid = ? AND secondary_hash IS NOT NULL`)

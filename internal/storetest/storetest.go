@@ -35,6 +35,7 @@ import (
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/messaging"
 	"github.com/otpgate/otpgate/internal/pipeline"
+	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/sandbox"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
@@ -56,6 +57,7 @@ type Store interface {
 	account.Store
 	SetAccountSMSURL(ctx context.Context, sid, url string) error
 	SetAccountCountries(ctx context.Context, sid, countries string) error
+	SetAccountPolicy(ctx context.Context, sid string, p policy.Policy) error
 	guard.LimitStore
 	guard.PumpingStore
 	console.Store
