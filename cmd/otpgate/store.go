@@ -80,6 +80,11 @@ type Store interface {
 	InsertOperatorToken(ctx context.Context, t store.OperatorToken) error
 	OperatorTokens(ctx context.Context) ([]store.OperatorToken, error)
 	RevokeOperatorToken(ctx context.Context, id string, at time.Time) error
+	// The audit log: InsertAudit records an entry, AuditLog lists them
+	// newest first, ForgetAudit deletes those older than before.
+	InsertAudit(ctx context.Context, e store.AuditEntry) error
+	AuditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
+	ForgetAudit(ctx context.Context, before time.Time) (int, error)
 }
 
 // DBOptions are the settings of a database given on the command line.

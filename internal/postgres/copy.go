@@ -75,17 +75,20 @@ var copyTables = []copyTable{
 	// the console's sessions are not moved: operators sign in again.
 	{name: "operator_tokens", read: `SELECT id, name, account_sid, token_hash, created_at, revoked_at FROM operator_tokens`,
 		columns: []string{"id", "name", "account_sid", "token_hash", "created_at", "revoked_at"}},
+	// The audit log, so who changed what before the move stays on record.
+	{name: "audit_log", read: `SELECT ` + auditCols + ` FROM audit_log`,
+		columns: []string{"id", "at", "account_sid", "actor", "actor_name", "kind", "action", "target", "before", "after", "outcome", "detail", "request_id"}},
 }
 
 // CopyFromSQLite moves everything an embedded (SQLite) deployment keeps
 // into the PostgreSQL database rawURL names, in one transaction: accounts,
 // services, verifications, messages with their outbox, parts and receipts,
 // callbacks still to send and every attempt, the sandbox inbox, the rate
-// limits' counts, the SMS-pumping guard's state and the operator's tokens.
-// The SQLite database must be at the same schema version (otpgate migrate
-// it first) and no server may be using it; the PostgreSQL database is
-// migrated and must hold no account yet. progress, if set, hears each
-// table's row count.
+// limits' counts, the SMS-pumping guard's state, the operator's tokens and
+// the audit log. The SQLite database must be at the same schema version
+// (otpgate migrate it first) and no server may be using it; the PostgreSQL
+// database is migrated and must hold no account yet. progress, if set,
+// hears each table's row count.
 func CopyFromSQLite(ctx context.Context, sqlitePath, rawURL string, progress func(table string, rows int64)) error {
 	src, err := sql.Open("sqlite", "file:"+sqlitePath+"?mode=ro&_pragma=busy_timeout(10000)")
 	if err != nil {

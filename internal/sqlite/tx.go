@@ -43,6 +43,7 @@ type stmts struct {
 	guardSafeList, guardSafeAdd, guardSafeRemove             *sql.Stmt
 	guardForgetPrefixes, guardForgetCounts, guardForgetBlock *sql.Stmt
 	consoleStmts                                             // console.go
+	auditStmts                                               // audit.go
 	all                                                      []*sql.Stmt
 }
 
@@ -206,6 +207,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.guardForgetCounts, `DELETE FROM guard_counts WHERE minute < ?`)
 	p(&s.guardForgetBlock, `DELETE FROM guard_blocks WHERE until < ?`)
 	s.prepareConsole(p)
+	s.prepareAudit(p)
 	if err != nil {
 		s.close()
 	}
