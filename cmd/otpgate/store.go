@@ -20,6 +20,7 @@ import (
 	"github.com/otpgate/otpgate/internal/inbound"
 	"github.com/otpgate/otpgate/internal/messaging"
 	"github.com/otpgate/otpgate/internal/pipeline"
+	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/postgres"
 	"github.com/otpgate/otpgate/internal/sandbox"
 	"github.com/otpgate/otpgate/internal/sqlite"
@@ -43,8 +44,11 @@ type Store interface {
 	account.Store
 	// SetAccountSMSURL sets where the account's inbound SMS are POSTed.
 	SetAccountSMSURL(ctx context.Context, sid, url string) error
-	// SetAccountCountries sets where the account may send.
+	// SetAccountCountries sets where the account chose to send, within
+	// its ceiling.
 	SetAccountCountries(ctx context.Context, sid, countries string) error
+	// SetAccountPolicy sets the ceilings the operator gave an account.
+	SetAccountPolicy(ctx context.Context, sid string, p policy.Policy) error
 	guard.LimitStore
 	guard.PumpingStore
 	console.Store
@@ -71,11 +75,16 @@ type Store interface {
 	// Ping reports whether the database answers (/readyz).
 	Ping(ctx context.Context) error
 	Close() error
-	// The console's tokens, beyond what console.Store reads (otpgate
+	// The operator's tokens, beyond what console.Store reads (otpgate
 	// console-token).
 	InsertOperatorToken(ctx context.Context, t store.OperatorToken) error
 	OperatorTokens(ctx context.Context) ([]store.OperatorToken, error)
 	RevokeOperatorToken(ctx context.Context, id string, at time.Time) error
+	// The audit log: InsertAudit records an entry, AuditLog lists them
+	// newest first, ForgetAudit deletes those older than before.
+	InsertAudit(ctx context.Context, e store.AuditEntry) error
+	AuditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
+	ForgetAudit(ctx context.Context, before time.Time) (int, error)
 }
 
 // DBOptions are the settings of a database given on the command line.

@@ -39,7 +39,7 @@ type PumpingStore interface {
 	// GuardSafeList returns an account's safe numbers and prefixes.
 	GuardSafeList(ctx context.Context, accountSID string) ([]string, error)
 	// SetGuardSafe adds entries to an account's safe list and removes others.
-	SetGuardSafe(ctx context.Context, accountSID string, add, remove []string) error
+	SetGuardSafe(ctx context.Context, accountSID string, add, remove []string, max int) error
 	// ForgetGuard deletes prefix counts from before prefixesBefore, all
 	// counts from before before, and blocks that ended before before.
 	ForgetGuard(ctx context.Context, prefixesBefore, before time.Time) (int, error)
@@ -486,7 +486,7 @@ func (p *Pumping) SafeList(ctx context.Context, accountSID string) ([]string, er
 // safe list and removes others; this node applies it at once, others
 // within 5 s.
 func (p *Pumping) SetSafe(ctx context.Context, accountSID string, add, remove []string) error {
-	if err := p.cfg.Store.SetGuardSafe(ctx, accountSID, add, remove); err != nil {
+	if err := p.cfg.Store.SetGuardSafe(ctx, accountSID, add, remove, 0); err != nil {
 		return err
 	}
 	p.mu.Lock()

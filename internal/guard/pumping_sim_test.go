@@ -122,7 +122,7 @@ func (m *memStore) GuardSafeList(_ context.Context, account string) ([]string, e
 	return m.safe[account], nil
 }
 
-func (m *memStore) SetGuardSafe(_ context.Context, account string, add, _ []string) error {
+func (m *memStore) SetGuardSafe(_ context.Context, account string, add, _ []string, _ int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.safe[account] = append(m.safe[account], add...)

@@ -32,9 +32,9 @@ func asBool(v any) bool {
 
 var copyTables = []copyTable{
 	{name: "accounts", read: `SELECT sid, name, token_hash, created_at, token_sealed, sms_url, countries,
-			secondary_hash, secondary_sealed, secondary_created_at, disabled, rev FROM accounts ORDER BY rowid`,
+			secondary_hash, secondary_sealed, secondary_created_at, disabled, rev, policy FROM accounts ORDER BY rowid`,
 		columns: []string{"sid", "name", "token_hash", "created_at", "token_sealed", "sms_url", "countries",
-			"secondary_hash", "secondary_sealed", "secondary_created_at", "disabled", "rev"},
+			"secondary_hash", "secondary_sealed", "secondary_created_at", "disabled", "rev", "policy"},
 		convert: func(r []any) []any { r[10] = asBool(r[10]); return r }},
 	{name: "services", read: `SELECT sid, account_sid, name, code_length, ttl_ns, created_at, events_url, countries, texts FROM services`,
 		columns: []string{"sid", "account_sid", "name", "code_length", "ttl_ns", "created_at", "events_url", "countries", "texts"}},
@@ -71,20 +71,24 @@ var copyTables = []copyTable{
 		columns: []string{"account_sid", "key", "level", "since", "until", "lifted", "sends", "approvals", "window_ns", "reason"},
 		convert: func(r []any) []any { r[5] = asBool(r[5]); return r }},
 	{name: "guard_safe", read: `SELECT account_sid, entry FROM guard_safe`, columns: []string{"account_sid", "entry"}},
-	// The console's tokens (revoked ones too, so an id is never reused);
-	// its sessions are not moved: operators sign in again.
-	{name: "console_tokens", read: `SELECT id, name, token_hash, created_at, revoked_at FROM console_tokens`,
-		columns: []string{"id", "name", "token_hash", "created_at", "revoked_at"}},
+	// The operator's tokens (revoked ones too, so an id is never reused);
+	// the console's sessions are not moved: operators sign in again.
+	{name: "operator_tokens", read: `SELECT id, name, account_sid, token_hash, created_at, revoked_at FROM operator_tokens`,
+		columns: []string{"id", "name", "account_sid", "token_hash", "created_at", "revoked_at"}},
+	// The audit log, so who changed what before the move stays on record.
+	{name: "audit_log", read: `SELECT ` + auditCols + ` FROM audit_log`,
+		columns: []string{"id", "at", "account_sid", "actor", "actor_name", "kind", "action", "target", "before", "after", "outcome", "detail", "request_id"}},
 }
 
 // CopyFromSQLite moves everything an embedded (SQLite) deployment keeps
 // into the PostgreSQL database rawURL names, in one transaction: accounts,
 // services, verifications, messages with their outbox, parts and receipts,
 // callbacks still to send and every attempt, the sandbox inbox, the rate
-// limits' counts and the SMS-pumping guard's state. The SQLite
-// database must be at the same schema version (otpgate migrate it first) and
-// no server may be using it; the PostgreSQL database is migrated and must
-// hold no account yet. progress, if set, hears each table's row count.
+// limits' counts, the SMS-pumping guard's state, the operator's tokens and
+// the audit log. The SQLite database must be at the same schema version
+// (otpgate migrate it first) and no server may be using it; the PostgreSQL
+// database is migrated and must hold no account yet. progress, if set,
+// hears each table's row count.
 func CopyFromSQLite(ctx context.Context, sqlitePath, rawURL string, progress func(table string, rows int64)) error {
 	src, err := sql.Open("sqlite", "file:"+sqlitePath+"?mode=ro&_pragma=busy_timeout(10000)")
 	if err != nil {

@@ -138,11 +138,28 @@ func (s *Store) GuardSafeList(ctx context.Context, accountSID string) ([]string,
 	return out, unavailable(rows.Err())
 }
 
-// SetGuardSafe adds entries to an account's safe list and removes others.
-func (s *Store) SetGuardSafe(ctx context.Context, accountSID string, add, remove []string) error {
+// SetGuardSafe adds entries to an account's safe list and removes others;
+// store.ErrFull, writing nothing, when it would add one and leave more than
+// max (0: no cap). Changes to one account's list take turns, on every node,
+// under an advisory lock of the account's list held to the end of the
+// transaction: the list read after taking it is the list changed (the
+// account's row may not exist, so it is not locked instead).
+func (s *Store) SetGuardSafe(ctx context.Context, accountSID string, add, remove []string, max int) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		for _, e := range add {
-			if _, err := t.exec(`INSERT INTO guard_safe (account_sid, entry) VALUES ($1, $2) ON CONFLICT DO NOTHING`, accountSID, e); err != nil {
+		if err := t.lock("guard_safe\x00" + accountSID); err != nil {
+			return err
+		}
+		if max > 0 {
+			have, err := t.safeList(accountSID)
+			if err != nil {
+				return err
+			}
+			if store.SafeListFull(have, add, remove, max) {
+				return store.ErrFull
+			}
+		}
+		if len(add) > 0 {
+			if _, err := t.exec(`INSERT INTO guard_safe (account_sid, entry) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, accountSID, add); err != nil {
 				return err
 			}
 		}
@@ -152,6 +169,29 @@ func (s *Store) SetGuardSafe(ctx context.Context, accountSID string, add, remove
 		}
 		return nil
 	})
+}
+
+// safeList reads an account's safe list in the transaction.
+func (t *tx) safeList(accountSID string) ([]string, error) {
+	rows, err := t.query(`SELECT entry FROM guard_safe WHERE account_sid = $1`, accountSID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			t.failed = err
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		t.failed = err
+		return nil, err
+	}
+	return out, nil
 }
 
 // ForgetGuard deletes prefix counts older than prefixesBefore, every count

@@ -14,6 +14,7 @@ import (
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 )
@@ -856,17 +857,25 @@ func (s *Store) InsertSandboxEntry(ctx context.Context, e message.SandboxEntry) 
 // InsertAccount adds an account; see account.Store.
 func (s *Store) InsertAccount(ctx context.Context, a account.Account) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		_, err := t.exec(`INSERT INTO accounts (sid, name, token_hash, created_at, token_sealed) VALUES ($1, $2, $3, $4, $5)`,
-			a.SID, a.Name, a.TokenHash, nanos(a.CreatedAt), a.TokenSealed)
+		_, err := t.exec(`INSERT INTO accounts (sid, name, token_hash, created_at, token_sealed, policy) VALUES ($1, $2, $3, $4, $5, $6)`,
+			a.SID, a.Name, a.TokenHash, nanos(a.CreatedAt), a.TokenSealed, a.Policy.Encode())
 		return err
 	})
 }
 
-// SetAccountCountries sets where the account may send (account.Account's
-// Countries).
+// SetAccountCountries sets where the account chose to send, within its
+// ceiling (account.Account's Countries).
 func (s *Store) SetAccountCountries(ctx context.Context, sid, countries string) error {
 	return s.submit(ctx, normal, func(t *tx) error {
 		return t.execOne("set countries of account "+sid, `UPDATE accounts SET countries = $1 WHERE sid = $2`, countries, sid)
+	})
+}
+
+// SetAccountPolicy sets the ceilings the operator gave an account
+// (account.Account's Policy).
+func (s *Store) SetAccountPolicy(ctx context.Context, sid string, p policy.Policy) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		return t.execOne("set the policy of account "+sid, `UPDATE accounts SET policy = $1 WHERE sid = $2`, p.Encode(), sid)
 	})
 }
 

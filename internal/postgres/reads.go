@@ -2,12 +2,14 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 )
@@ -19,18 +21,22 @@ import (
 func (s *Store) Account(ctx context.Context, sid string) (account.Account, error) {
 	var a account.Account
 	var created int64
-	err := s.pool.QueryRow(ctx, `SELECT sid, name, token_hash, created_at, sms_url, countries, disabled FROM accounts WHERE sid = $1`, sid).
-		Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SMSURL, &a.Countries, &a.Disabled)
+	var pol string
+	err := s.pool.QueryRow(ctx, `SELECT sid, name, token_hash, created_at, sms_url, countries, policy, disabled FROM accounts WHERE sid = $1`, sid).
+		Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SMSURL, &a.Countries, &pol, &a.Disabled)
 	if err != nil {
 		return account.Account{}, unavailable(notFound(err))
 	}
 	a.CreatedAt = fromNanos(created)
+	if a.Policy, err = policy.Decode(pol); err != nil {
+		return account.Account{}, fmt.Errorf("account %s: %w", a.SID, err)
+	}
 	return a, nil
 }
 
 // Accounts returns every account.
 func (s *Store) Accounts(ctx context.Context) ([]account.Account, error) {
-	rows, err := s.pool.Query(ctx, `SELECT sid, name, token_hash, created_at, secondary_hash, secondary_created_at, disabled FROM accounts ORDER BY seq`)
+	rows, err := s.pool.Query(ctx, `SELECT sid, name, token_hash, created_at, secondary_hash, secondary_created_at, disabled, policy FROM accounts ORDER BY seq`)
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -39,7 +45,8 @@ func (s *Store) Accounts(ctx context.Context) ([]account.Account, error) {
 	for rows.Next() {
 		var a account.Account
 		var created, secondary int64
-		if err := rows.Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SecondaryHash, &secondary, &a.Disabled); err != nil {
+		var pol string
+		if err := rows.Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SecondaryHash, &secondary, &a.Disabled, &pol); err != nil {
 			return nil, err
 		}
 		a.CreatedAt = fromNanos(created)
@@ -47,6 +54,9 @@ func (s *Store) Accounts(ctx context.Context) ([]account.Account, error) {
 			a.SecondaryCreatedAt = fromNanos(secondary)
 		} else {
 			a.SecondaryHash = nil
+		}
+		if a.Policy, err = policy.Decode(pol); err != nil {
+			return nil, fmt.Errorf("account %s: %w", a.SID, err)
 		}
 		out = append(out, a)
 	}

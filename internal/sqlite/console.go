@@ -8,38 +8,40 @@ import (
 	"github.com/otpgate/otpgate/internal/store"
 )
 
-// The web console's tokens and sessions, and the aggregates its pages read;
-// see store.OperatorToken and store.StatsQuery.
+// The operator's tokens, the web console's sessions, and the aggregates its
+// pages read; see store.OperatorToken and store.StatsQuery.
 
-// consoleStmts are the writer's statements for the console.
+// consoleStmts are the writer's statements for operator tokens and the
+// console's sessions.
 type consoleStmts struct {
-	consoleInsertToken, consoleRevokeToken, consoleEndSessions        *sql.Stmt
+	operatorInsertToken, operatorRevokeToken, consoleEndSessions      *sql.Stmt
 	consoleInsertSession, consoleDeleteSession, consoleForgetSessions *sql.Stmt
 }
 
 func (s *consoleStmts) prepareConsole(p func(**sql.Stmt, string)) {
-	p(&s.consoleInsertToken, `INSERT INTO console_tokens (id, name, token_hash, created_at) VALUES (?, ?, ?, ?)`)
-	p(&s.consoleRevokeToken, `UPDATE console_tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0`)
+	p(&s.operatorInsertToken, `INSERT INTO operator_tokens (id, name, account_sid, token_hash, created_at) VALUES (?, ?, ?, ?, ?)`)
+	p(&s.operatorRevokeToken, `UPDATE operator_tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0`)
 	p(&s.consoleEndSessions, `DELETE FROM console_sessions WHERE token_id = ?`)
 	// A session only of a token that works (one revoked in between ends
 	// its sessions, and gets none after).
 	p(&s.consoleInsertSession, `INSERT INTO console_sessions (hash, token_id, created_at, expires_at)
-		SELECT ?1, id, ?3, ?4 FROM console_tokens WHERE id = ?2 AND revoked_at = 0`)
+		SELECT ?1, id, ?3, ?4 FROM operator_tokens WHERE id = ?2 AND revoked_at = 0`)
 	p(&s.consoleDeleteSession, `DELETE FROM console_sessions WHERE hash = ?`)
 	p(&s.consoleForgetSessions, `DELETE FROM console_sessions WHERE expires_at <= ?`)
 }
 
-// InsertOperatorToken stores a new console token.
+// InsertOperatorToken stores a new operator token.
 func (s *Store) InsertOperatorToken(ctx context.Context, t store.OperatorToken) error {
 	return s.submit(ctx, normal, func(tx *tx) error {
-		_, err := tx.exec(tx.st.consoleInsertToken, t.ID, t.Name, t.Hash, nanos(t.CreatedAt))
+		_, err := tx.exec(tx.st.operatorInsertToken, t.ID, t.Name, t.AccountSID, t.Hash, nanos(t.CreatedAt))
 		return err
 	})
 }
 
-// OperatorTokens returns every console token, revoked ones too, oldest first.
+// OperatorTokens returns every operator token, revoked ones too, oldest
+// first.
 func (s *Store) OperatorTokens(ctx context.Context) ([]store.OperatorToken, error) {
-	rows, err := s.query(ctx, `SELECT id, name, token_hash, created_at, revoked_at FROM console_tokens ORDER BY created_at, id`)
+	rows, err := s.query(ctx, `SELECT `+operatorTokenCols+` FROM operator_tokens ORDER BY created_at, id`)
 	if err != nil {
 		return nil, err
 	}
@@ -55,27 +57,29 @@ func (s *Store) OperatorTokens(ctx context.Context) ([]store.OperatorToken, erro
 	return out, rows.Err()
 }
 
-// OperatorTokenByHash returns the console token with that hash (revoked or
-// not); ErrNotFound if none.
+// OperatorTokenByHash returns the operator token with that hash (revoked
+// or not); ErrNotFound if none.
 func (s *Store) OperatorTokenByHash(ctx context.Context, hash []byte) (store.OperatorToken, error) {
-	return scanOperatorToken(s.queryRow(ctx, `SELECT id, name, token_hash, created_at, revoked_at FROM console_tokens WHERE token_hash = ?`, hash))
+	return scanOperatorToken(s.queryRow(ctx, `SELECT `+operatorTokenCols+` FROM operator_tokens WHERE token_hash = ?`, hash))
 }
+
+const operatorTokenCols = `id, name, account_sid, token_hash, created_at, revoked_at`
 
 func scanOperatorToken(row scanner) (store.OperatorToken, error) {
 	var t store.OperatorToken
 	var created, revoked int64
-	if err := row.Scan(&t.ID, &t.Name, &t.Hash, &created, &revoked); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.AccountSID, &t.Hash, &created, &revoked); err != nil {
 		return store.OperatorToken{}, notFound(err)
 	}
 	t.CreatedAt, t.RevokedAt = fromNanos(created), fromNanos(revoked)
 	return t, nil
 }
 
-// RevokeOperatorToken stops a console token working and ends its sessions;
-// ErrNotFound if no token of that id works.
+// RevokeOperatorToken stops an operator token working and ends its
+// sessions; ErrNotFound if no token of that id works.
 func (s *Store) RevokeOperatorToken(ctx context.Context, id string, at time.Time) error {
 	return s.submit(ctx, normal, func(tx *tx) error {
-		if err := tx.execOne(tx.st.consoleRevokeToken, "revoke console token "+id, nanos(at), id); err != nil {
+		if err := tx.execOne(tx.st.operatorRevokeToken, "revoke operator token "+id, nanos(at), id); err != nil {
 			return err
 		}
 		_, err := tx.exec(tx.st.consoleEndSessions, id)
@@ -91,12 +95,15 @@ func (s *Store) InsertConsoleSession(ctx context.Context, se store.ConsoleSessio
 	})
 }
 
-// ConsoleSession returns the session with that hash; ErrNotFound if none.
+// ConsoleSession returns the session with that hash, with its token's name
+// and account; ErrNotFound if none (or its token no longer works).
 func (s *Store) ConsoleSession(ctx context.Context, hash []byte) (store.ConsoleSession, error) {
 	var se store.ConsoleSession
 	var created, expires int64
-	err := s.queryRow(ctx, `SELECT hash, token_id, created_at, expires_at FROM console_sessions WHERE hash = ?`, hash).
-		Scan(&se.Hash, &se.TokenID, &created, &expires)
+	err := s.queryRow(ctx, `SELECT s.hash, s.token_id, s.created_at, s.expires_at, t.name, t.account_sid
+		FROM console_sessions AS s JOIN operator_tokens AS t ON t.id = s.token_id
+		WHERE s.hash = ? AND t.revoked_at = 0`, hash).
+		Scan(&se.Hash, &se.TokenID, &created, &expires, &se.TokenName, &se.AccountSID)
 	if err != nil {
 		return store.ConsoleSession{}, notFound(err)
 	}

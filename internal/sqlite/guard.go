@@ -114,9 +114,21 @@ func (s *Store) GuardSafeList(ctx context.Context, accountSID string) ([]string,
 	return out, rows.Err()
 }
 
-// SetGuardSafe adds entries to an account's safe list and removes others.
-func (s *Store) SetGuardSafe(ctx context.Context, accountSID string, add, remove []string) error {
+// SetGuardSafe adds entries to an account's safe list and removes others;
+// store.ErrFull, writing nothing, when it would add one and leave more than
+// max (0: no cap). The writer is alone, so the list it reads is the list it
+// changes.
+func (s *Store) SetGuardSafe(ctx context.Context, accountSID string, add, remove []string, max int) error {
 	return s.submit(ctx, normal, func(t *tx) error {
+		if max > 0 {
+			have, err := t.safeList(accountSID)
+			if err != nil {
+				return err
+			}
+			if store.SafeListFull(have, add, remove, max) {
+				return store.ErrFull
+			}
+		}
 		for _, e := range add {
 			if _, err := t.exec(t.st.guardSafeAdd, accountSID, e); err != nil {
 				return err
@@ -129,6 +141,24 @@ func (s *Store) SetGuardSafe(ctx context.Context, accountSID string, add, remove
 		}
 		return nil
 	})
+}
+
+// safeList reads an account's safe list in the writer's transaction.
+func (t *tx) safeList(accountSID string) ([]string, error) {
+	rows, err := t.st.guardSafeList.QueryContext(bg, accountSID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }
 
 // ForgetGuard deletes prefix counts older than prefixesBefore, every count

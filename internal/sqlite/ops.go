@@ -13,6 +13,7 @@ import (
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 )
@@ -623,7 +624,7 @@ func (s *Store) InsertSandboxEntry(ctx context.Context, e message.SandboxEntry) 
 // InsertAccount adds an account; see account.Store.
 func (s *Store) InsertAccount(ctx context.Context, a account.Account) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		_, err := t.exec(t.st.insertAccount, a.SID, a.Name, a.TokenHash, nanos(a.CreatedAt), a.TokenSealed)
+		_, err := t.exec(t.st.insertAccount, a.SID, a.Name, a.TokenHash, nanos(a.CreatedAt), a.TokenSealed, a.Policy.Encode())
 		return err
 	})
 }
@@ -640,11 +641,19 @@ func (s *Store) ForgetLimits(ctx context.Context, now time.Time) (int, error) {
 	return int(n), err
 }
 
-// SetAccountCountries sets where the account may send (account.Account's
-// Countries).
+// SetAccountCountries sets where the account chose to send, within its
+// ceiling (account.Account's Countries).
 func (s *Store) SetAccountCountries(ctx context.Context, sid, countries string) error {
 	return s.submit(ctx, normal, func(t *tx) error {
 		return t.execOne(t.st.setCountries, "set countries of account "+sid, countries, sid)
+	})
+}
+
+// SetAccountPolicy sets the ceilings the operator gave an account
+// (account.Account's Policy).
+func (s *Store) SetAccountPolicy(ctx context.Context, sid string, p policy.Policy) error {
+	return s.submit(ctx, normal, func(t *tx) error {
+		return t.execOne(t.st.setPolicy, "set the policy of account "+sid, p.Encode(), sid)
 	})
 }
 

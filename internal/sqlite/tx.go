@@ -33,15 +33,17 @@ type stmts struct {
 	retryCallback, claimCallbacks, releaseCallbacks          *sql.Stmt
 	releaseCallback                                          *sql.Stmt
 	insertSandbox, insertAccount, setSMSURL, updateService   *sql.Stmt
-	setCountries, limitSlots, putLimit, forgetLimits         *sql.Stmt
+	setCountries, setPolicy, limitSlots, putLimit            *sql.Stmt
+	forgetLimits                                             *sql.Stmt
 	insertLimit, deleteService, deleteServiceVerifications   *sql.Stmt
 	setSecondary, deleteSecondary, promoteSecondary          *sql.Stmt
 	setPrimary, setDisabled                                  *sql.Stmt
 	redactSandbox, deleteSandbox, forgetSandbox              *sql.Stmt
 	guardAdd, guardPutBlock, guardLift, guardLiftCounts      *sql.Stmt
-	guardSafeAdd, guardSafeRemove                            *sql.Stmt
+	guardSafeList, guardSafeAdd, guardSafeRemove             *sql.Stmt
 	guardForgetPrefixes, guardForgetCounts, guardForgetBlock *sql.Stmt
 	consoleStmts                                             // console.go
+	auditStmts                                               // audit.go
 	all                                                      []*sql.Stmt
 }
 
@@ -172,9 +174,10 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.releaseCallback, `UPDATE callbacks SET next_attempt_at = ?, claimed = 0 WHERE sid = ? AND claimed = 1 AND next_attempt_at = ?`)
 
 	p(&s.insertSandbox, `INSERT INTO sandbox_messages (sid, account_sid, from_addr, to_number, body, segments, encoding, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING`)
-	p(&s.insertAccount, `INSERT INTO accounts (sid, name, token_hash, created_at, token_sealed) VALUES (?, ?, ?, ?, ?)`)
+	p(&s.insertAccount, `INSERT INTO accounts (sid, name, token_hash, created_at, token_sealed, policy) VALUES (?, ?, ?, ?, ?, ?)`)
 	p(&s.setSMSURL, `UPDATE accounts SET sms_url = ? WHERE sid = ?`)
 	p(&s.setCountries, `UPDATE accounts SET countries = ? WHERE sid = ?`)
+	p(&s.setPolicy, `UPDATE accounts SET policy = ? WHERE sid = ?`)
 	p(&s.setSecondary, `UPDATE accounts SET secondary_hash = ?, secondary_sealed = ?, secondary_created_at = ?, rev = rev + 1 WHERE sid = ?`)
 	p(&s.deleteSecondary, `UPDATE accounts SET secondary_hash = NULL, secondary_sealed = NULL, secondary_created_at = 0, rev = rev + 1
 		WHERE sid = ? AND secondary_hash IS NOT NULL`)
@@ -197,12 +200,14 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.guardLift, `UPDATE guard_blocks SET until = ?1, lifted = 1 WHERE account_sid = ?2 AND key = ?3 AND lifted = 0 AND until > ?1
 		RETURNING level, since, until, sends, approvals, window_ns, reason`)
 	p(&s.guardLiftCounts, `DELETE FROM guard_counts WHERE account_sid = ? AND key = ?`)
+	p(&s.guardSafeList, `SELECT entry FROM guard_safe WHERE account_sid = ?`)
 	p(&s.guardSafeAdd, `INSERT INTO guard_safe (account_sid, entry) VALUES (?, ?) ON CONFLICT DO NOTHING`)
 	p(&s.guardSafeRemove, `DELETE FROM guard_safe WHERE account_sid = ? AND entry = ?`)
 	p(&s.guardForgetPrefixes, `DELETE FROM guard_counts WHERE minute < ? AND key LIKE 'prefix:%'`)
 	p(&s.guardForgetCounts, `DELETE FROM guard_counts WHERE minute < ?`)
 	p(&s.guardForgetBlock, `DELETE FROM guard_blocks WHERE until < ?`)
 	s.prepareConsole(p)
+	s.prepareAudit(p)
 	if err != nil {
 		s.close()
 	}

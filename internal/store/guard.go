@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // The SMS-pumping guard's shared state (package guard): counts of codes
 // sent and approved per account and key, per minute, added to by every
@@ -38,4 +41,32 @@ type GuardBlock struct {
 	Approvals  int
 	Window     time.Duration
 	Reason     string
+}
+
+// SafeListFull reports whether changing a safe list that holds have (adding
+// add, then removing remove, as a store applies them) would take it past
+// max: it adds an entry not there before and then holds more than max. An
+// entry already there is not an addition, and a change that only removes is
+// never refused (a list already past a lowered cap can shrink). max 0 is no
+// cap. The stores call it under their lock of the account's list, so that
+// two changes at once cannot both pass.
+func SafeListFull(have, add, remove []string, max int) bool {
+	if max <= 0 {
+		return false
+	}
+	list := make(map[string]bool, len(have)+len(add))
+	for _, e := range have {
+		list[e] = true
+	}
+	added := false
+	for _, e := range add {
+		if !list[e] && !slices.Contains(remove, e) {
+			added = true
+		}
+		list[e] = true
+	}
+	for _, e := range remove {
+		delete(list, e)
+	}
+	return added && len(list) > max
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/policy"
 )
 
 var accountTests = []testCase{
@@ -146,6 +147,52 @@ var accountTests = []testCase{
 			t.Errorf("countries %q after setting any", got.Countries)
 		}
 		wantNotFound(t, "SetAccountCountries of an unknown account", s.SetAccountCountries(ctx, "AC9", "JO"))
+	}},
+	{"Policy", func(t *testing.T, s Store) {
+		// Every field set, with the zero values a pointer can hold (no
+		// budget, not transactional), which are not the same as unset.
+		full := newAccount("AC1")
+		full.Policy = policy.Policy{Countries: "JO,SA", PerNumber: &policy.Rate{Max: 5, Window: 10 * time.Minute},
+			DailyBudget: new(0), Messages: policy.MessagesCodes, Transactional: new(false)}
+		some := newAccount("AC2")
+		some.Policy = policy.Policy{DailyBudget: new(250), Transactional: new(true)}
+		none := newAccount("AC3")
+		for _, a := range []account.Account{full, some, none} {
+			MustInsertAccount(t, s, a)
+		}
+		read := func(what string, want ...account.Account) {
+			t.Helper()
+			for _, w := range want {
+				got, err := s.Account(ctx, w.SID)
+				check(t, "Account("+w.SID+")", err)
+				assertEqual(t, what+": Account("+w.SID+").Policy", got.Policy, w.Policy)
+			}
+			all, err := s.Accounts(ctx)
+			check(t, "Accounts", err)
+			slices.SortFunc(all, func(a, b account.Account) int { return cmp.Compare(a.SID, b.SID) })
+			if len(all) != len(want) {
+				t.Fatalf("%s: Accounts = %d accounts, want %d", what, len(all), len(want))
+			}
+			for i, w := range want {
+				assertEqual(t, what+": Accounts' "+w.SID+".Policy", all[i].Policy, w.Policy)
+			}
+		}
+		read("inserted", full, some, none)
+
+		// A new policy replaces the old one whole: what it leaves unset is
+		// unset again. The account's own countries are apart from it.
+		check(t, "SetAccountCountries", s.SetAccountCountries(ctx, "AC1", "JO"))
+		full.Policy = policy.Policy{Countries: "*", Messages: policy.MessagesAny}
+		check(t, "SetAccountPolicy(AC1)", s.SetAccountPolicy(ctx, "AC1", full.Policy))
+		none.Policy = policy.Policy{PerNumber: &policy.Rate{Max: 3, Window: time.Hour}}
+		check(t, "SetAccountPolicy(AC3)", s.SetAccountPolicy(ctx, "AC3", none.Policy))
+		some.Policy = policy.Policy{}
+		check(t, "SetAccountPolicy(AC2, none)", s.SetAccountPolicy(ctx, "AC2", some.Policy))
+		read("after SetAccountPolicy", full, some, none)
+		if a, err := s.Account(ctx, "AC1"); err != nil || a.Countries != "JO" {
+			t.Errorf("AC1's own countries after SetAccountPolicy: %q, %v; want JO", a.Countries, err)
+		}
+		wantNotFound(t, "SetAccountPolicy of an unknown account", s.SetAccountPolicy(ctx, "AC9", full.Policy))
 	}},
 	{"VersionChangesOnlyOnInsert", func(t *testing.T, s Store) {
 		version := func() int64 {

@@ -26,16 +26,19 @@ func statsQuery(prefixLen int) store.StatsQuery {
 
 var consoleTests = []testCase{
 	{"Tokens", func(t *testing.T, s Store) {
+		// CT1 is the operator's own (every account); CT2 reads AC1 only.
 		t1, t2 := newConsoleToken("CT1"), newConsoleToken("CT2")
-		t2.CreatedAt = at(0)
+		t2.CreatedAt, t2.AccountSID = at(0), "AC1"
 		check(t, "InsertOperatorToken(CT2)", s.InsertOperatorToken(ctx, t2))
 		check(t, "InsertOperatorToken(CT1)", s.InsertOperatorToken(ctx, t1))
 		got, err := s.OperatorTokens(ctx)
 		check(t, "OperatorTokens", err)
 		assertEqual(t, "OperatorTokens (oldest first)", got, []store.OperatorToken{t1, t2})
-		one, err := s.OperatorTokenByHash(ctx, t1.Hash)
-		check(t, "OperatorTokenByHash", err)
-		assertEqual(t, "OperatorTokenByHash", one, t1)
+		for _, want := range []store.OperatorToken{t1, t2} {
+			one, err := s.OperatorTokenByHash(ctx, want.Hash)
+			check(t, "OperatorTokenByHash", err)
+			assertEqual(t, "OperatorTokenByHash("+want.ID+")", one, want)
+		}
 		_, err = s.OperatorTokenByHash(ctx, hash("no such token"))
 		wantNotFound(t, "OperatorTokenByHash(unknown)", err)
 		dup := newConsoleToken("CT3")
@@ -46,18 +49,22 @@ var consoleTests = []testCase{
 	}},
 	{"SessionsEndWithTheirToken", func(t *testing.T, s Store) {
 		t1, t2 := newConsoleToken("CT1"), newConsoleToken("CT2")
-		t2.Hash = hash("console other")
+		t2.Hash, t2.AccountSID = hash("console other"), "AC2"
 		check(t, "InsertOperatorToken", s.InsertOperatorToken(ctx, t1))
 		check(t, "InsertOperatorToken", s.InsertOperatorToken(ctx, t2))
 		a, b, c := newConsoleSession("CT1", "a", 12*time.Hour), newConsoleSession("CT2", "b", 12*time.Hour), newConsoleSession("CT1", "c", time.Minute)
 		for _, se := range []store.ConsoleSession{a, b, c} {
 			check(t, "InsertConsoleSession", s.InsertConsoleSession(ctx, se))
 		}
-		got, err := s.ConsoleSession(ctx, a.Hash)
-		check(t, "ConsoleSession", err)
-		assertEqual(t, "ConsoleSession", got, a)
+		// A session comes with its token's name and account.
+		a.TokenName, b.TokenName, b.AccountSID = "ops CT1", "ops CT2", "AC2"
+		for _, want := range []store.ConsoleSession{a, b} {
+			got, err := s.ConsoleSession(ctx, want.Hash)
+			check(t, "ConsoleSession", err)
+			assertEqual(t, "ConsoleSession (of "+want.TokenID+")", got, want)
+		}
 		wantNotFound(t, "InsertConsoleSession(unknown token)", s.InsertConsoleSession(ctx, newConsoleSession("CT9", "x", time.Hour)))
-		_, err = s.ConsoleSession(ctx, hash("session x"))
+		_, err := s.ConsoleSession(ctx, hash("session x"))
 		wantNotFound(t, "ConsoleSession(of an unknown token)", err)
 
 		// Expired sessions are forgotten; the others stay.

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -176,9 +177,9 @@ var guardTests = []testCase{
 		}
 	}},
 	{"SafeList", func(t *testing.T, s Store) {
-		check(t, "SetGuardSafe", s.SetGuardSafe(ctx, "AC1", []string{"+9627903", "+447700900123", "+33", "+9627903"}, []string{"+1555"}))
-		check(t, "SetGuardSafe again", s.SetGuardSafe(ctx, "AC1", []string{"+447700900123"}, nil))
-		check(t, "SetGuardSafe of AC2", s.SetGuardSafe(ctx, "AC2", []string{"+1"}, []string{"+9627903"}))
+		check(t, "SetGuardSafe", s.SetGuardSafe(ctx, "AC1", []string{"+9627903", "+447700900123", "+33", "+9627903"}, []string{"+1555"}, 0))
+		check(t, "SetGuardSafe again", s.SetGuardSafe(ctx, "AC1", []string{"+447700900123"}, nil, 0))
+		check(t, "SetGuardSafe of AC2", s.SetGuardSafe(ctx, "AC2", []string{"+1"}, []string{"+9627903"}, 0))
 		safe := func(accountSID string) []string {
 			l, err := s.GuardSafeList(ctx, accountSID)
 			check(t, "GuardSafeList("+accountSID+")", err)
@@ -187,8 +188,64 @@ var guardTests = []testCase{
 		assertEqual(t, "AC1's safe list", safe("AC1"), []string{"+33", "+447700900123", "+9627903"})
 		assertEqual(t, "AC2's safe list", safe("AC2"), []string{"+1"})
 		assertEqual(t, "AC3's safe list", safe("AC3"), []string(nil))
-		check(t, "SetGuardSafe (remove)", s.SetGuardSafe(ctx, "AC1", []string{"+44"}, []string{"+9627903", "+33"}))
+		check(t, "SetGuardSafe (remove)", s.SetGuardSafe(ctx, "AC1", []string{"+44"}, []string{"+9627903", "+33"}, 0))
 		assertEqual(t, "AC1's safe list after removing", safe("AC1"), []string{"+44", "+447700900123"})
+	}},
+	{"SafeListCap", func(t *testing.T, s Store) {
+		safe := func(accountSID string) []string {
+			t.Helper()
+			l, err := s.GuardSafeList(ctx, accountSID)
+			check(t, "GuardSafeList("+accountSID+")", err)
+			return l
+		}
+		set := func(what string, add, remove []string, want error) {
+			t.Helper()
+			wantErr(t, what, s.SetGuardSafe(ctx, "AC1", add, remove, 3), want)
+		}
+		set("four entries at once, cap 3", []string{"+1", "+2", "+3", "+4"}, nil, store.ErrFull)
+		assertEqual(t, "the safe list after a refused change", safe("AC1"), []string(nil))
+		set("exactly the cap", []string{"+1", "+2", "+3"}, nil, nil)
+		set("one more", []string{"+4"}, nil, store.ErrFull)
+		set("two more, removing one", []string{"+4", "+5"}, []string{"+1"}, store.ErrFull)
+		assertEqual(t, "the safe list after refused changes", safe("AC1"), []string{"+1", "+2", "+3"})
+		set("an entry already there", []string{"+3", "+1"}, nil, nil)
+		set("removing one", nil, []string{"+1"}, nil)
+		set("then adding one", []string{"+4"}, nil, nil)
+		set("adding one, removing one at once", []string{"+5"}, []string{"+2"}, nil)
+		assertEqual(t, "the safe list", safe("AC1"), []string{"+3", "+4", "+5"})
+		// Another account's list is its own; no cap is no cap.
+		check(t, "SetGuardSafe(AC2, cap 1)", s.SetGuardSafe(ctx, "AC2", []string{"+9"}, nil, 1))
+		check(t, "SetGuardSafe(AC1, no cap)", s.SetGuardSafe(ctx, "AC1", []string{"+6", "+7"}, nil, 0))
+		// A list past a lowered cap may shrink, not grow.
+		set("removing one, still past the cap", nil, []string{"+7"}, nil)
+		set("adding one, past the cap", []string{"+8"}, []string{"+6"}, store.ErrFull)
+		assertEqual(t, "AC1's safe list", safe("AC1"), []string{"+3", "+4", "+5", "+6"})
+		assertEqual(t, "AC2's safe list", safe("AC2"), []string{"+9"})
+	}},
+	{"SafeListCapConcurrent", func(t *testing.T, s Store) {
+		const max = 10
+		errs := make([]error, 20)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Go(func() {
+				errs[i] = s.SetGuardSafe(ctx, "AC1", []string{fmt.Sprintf("+4477009%05d", i)}, nil, max)
+			})
+		}
+		wg.Wait()
+		added := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				added++
+			case !errors.Is(err, store.ErrFull):
+				t.Errorf("SetGuardSafe %d: %v, want nil or ErrFull", i, err)
+			}
+		}
+		l, err := s.GuardSafeList(ctx, "AC1")
+		check(t, "GuardSafeList", err)
+		if added != max || len(l) != max {
+			t.Errorf("20 concurrent additions under a cap of %d: %d succeeded, the list holds %d; want %d and %d", max, added, len(l), max, max)
+		}
 	}},
 	{"Forget", func(t *testing.T, s Store) {
 		mustAdd(t, s,

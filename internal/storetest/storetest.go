@@ -35,6 +35,7 @@ import (
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/messaging"
 	"github.com/otpgate/otpgate/internal/pipeline"
+	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/sandbox"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
@@ -56,6 +57,7 @@ type Store interface {
 	account.Store
 	SetAccountSMSURL(ctx context.Context, sid, url string) error
 	SetAccountCountries(ctx context.Context, sid, countries string) error
+	SetAccountPolicy(ctx context.Context, sid string, p policy.Policy) error
 	guard.LimitStore
 	guard.PumpingStore
 	console.Store
@@ -72,6 +74,10 @@ type Store interface {
 	InsertOperatorToken(ctx context.Context, t store.OperatorToken) error
 	OperatorTokens(ctx context.Context) ([]store.OperatorToken, error)
 	RevokeOperatorToken(ctx context.Context, id string, at time.Time) error
+	// The audit log.
+	InsertAudit(ctx context.Context, e store.AuditEntry) error
+	AuditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
+	ForgetAudit(ctx context.Context, before time.Time) (int, error)
 }
 
 // Run runs the suite. open must return a new, empty store on each call and
@@ -96,6 +102,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Sandbox", sandboxTests},
 		{"Guard", guardTests},
 		{"Console", consoleTests},
+		{"Audit", auditTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {

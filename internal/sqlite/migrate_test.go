@@ -1,0 +1,96 @@
+package sqlite_test
+
+import (
+	"bytes"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/otpgate/otpgate/internal/policy"
+)
+
+// mustMigrateTo builds a database at path at schema version, from the
+// migrations as this otpgate has them, as an otpgate of that version would
+// have left it.
+func mustMigrateTo(t *testing.T, path string, version int) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir("migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries { // in name order, which is version order
+		v, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
+		if err != nil {
+			t.Fatalf("migration %s: %v", e.Name(), err)
+		}
+		if v > version {
+			break
+		}
+		body, err := os.ReadFile(filepath.Join("migrations", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(string(body)); err != nil {
+			t.Fatalf("migration %s: %v", e.Name(), err)
+		}
+		if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, 0)`, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
+}
+
+// Migration 19 makes an account's countries, which its own token could
+// widen until then, its ceiling in its policy, and leaves the account's own
+// choice empty (its whole ceiling): it may send where it could before. The
+// console's tokens become the operator's, each for every account.
+func TestMigration19(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "otpgate.db")
+	db := mustMigrateTo(t, path, 18)
+	for _, q := range []string{
+		`INSERT INTO accounts (sid, name, token_hash, created_at, countries) VALUES ('AC1', 'Acme', x'01', 1, 'JO,SA'), ('AC2', 'Other', x'02', 2, '')`,
+		`INSERT INTO console_tokens (id, name, token_hash, created_at) VALUES ('CT1', 'ops', x'03', 3)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s := MustOpen(t, path)
+	for _, want := range []struct {
+		sid string
+		p   policy.Policy
+	}{{"AC1", policy.Policy{Countries: "JO,SA"}}, {"AC2", policy.Policy{}}} {
+		a, err := s.Account(ctx, want.sid)
+		if err != nil {
+			t.Fatalf("Account(%s) after migration 19: %v", want.sid, err)
+		}
+		if a.Countries != "" || !reflect.DeepEqual(a.Policy, want.p) {
+			t.Errorf("%s after migration 19: countries %q, policy %+v; want none and %+v", want.sid, a.Countries, a.Policy, want.p)
+		}
+	}
+	var stored string
+	if err := mustDB(t, path).QueryRow(`SELECT policy FROM accounts WHERE sid = 'AC1'`).Scan(&stored); err != nil || stored != `{"countries":"JO,SA"}` {
+		t.Errorf("AC1's stored policy: %q, %v; want {\"countries\":\"JO,SA\"}", stored, err)
+	}
+	tokens, err := s.OperatorTokens(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tokens) != 1 || tokens[0].ID != "CT1" || tokens[0].Name != "ops" || tokens[0].AccountSID != "" || !bytes.Equal(tokens[0].Hash, []byte{3}) {
+		t.Errorf("operator tokens after migration 19: %+v; want CT1 (ops), for every account", tokens)
+	}
+}

@@ -1,0 +1,36 @@
+-- An account's ceilings (package policy), set by the operator who runs
+-- otpgate: what policy.Encode writes (JSON), '' for the server's defaults.
+-- Until now countries was where the account could send, and the account's
+-- own token could widen it; it is split in two: the operator's ceiling (the
+-- policy's countries) and the account's own narrowing within it
+-- (countries, '' for its whole ceiling). An account's list becomes its
+-- ceiling, so every account may send where it could before.
+ALTER TABLE accounts ADD COLUMN policy TEXT NOT NULL DEFAULT '';
+UPDATE accounts SET policy = json_object('countries', countries), countries = '' WHERE countries <> '';
+-- The console's tokens are operator tokens: they call the operator API
+-- too, and one may be made for one account (account_sid: the one account
+-- it may read; '': the operator's own, every account).
+ALTER TABLE console_tokens RENAME TO operator_tokens;
+ALTER TABLE operator_tokens ADD COLUMN account_sid TEXT NOT NULL DEFAULT '';
+-- The audit log (store.AuditEntry): every change to who may do what, and
+-- every refused attempt at one. Read newest first (at, then id), over
+-- every account or one account's; forgotten by age. A listing by kind
+-- reads one of the two and skips the other kinds: the log is small and
+-- read by kind seldom, so kind has no index.
+CREATE TABLE audit_log (
+	id          TEXT PRIMARY KEY,
+	at          INTEGER NOT NULL,
+	account_sid TEXT NOT NULL,
+	actor       TEXT NOT NULL,
+	actor_name  TEXT NOT NULL,
+	kind        TEXT NOT NULL,
+	action      TEXT NOT NULL,
+	target      TEXT NOT NULL,
+	before      TEXT NOT NULL,
+	after       TEXT NOT NULL,
+	outcome     TEXT NOT NULL,
+	detail      TEXT NOT NULL,
+	request_id  TEXT NOT NULL
+);
+CREATE INDEX audit_log_newest ON audit_log (at, id);
+CREATE INDEX audit_log_by_account ON audit_log (account_sid, at, id);
