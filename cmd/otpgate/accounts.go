@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
-	"github.com/otpgate/otpgate/internal/guard"
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/keyring"
+	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/webhook"
 )
@@ -64,6 +65,8 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	audit.NewLog(st, nil, nil).Record(ctx, cliActor(), audit.Entry{AccountSID: c.SID, Kind: audit.KindAccount, Action: "create",
+		Target: c.SID, After: map[string]string{"sid": c.SID, "name": c.Name}})
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(map[string]string{"sid": c.SID, "auth_token": c.AuthToken})
 	}
@@ -116,11 +119,13 @@ Flags:
 	} else if err != nil {
 		return err
 	}
+	log := audit.NewLog(st, nil, nil)
 	switch what {
 	case "disable", "enable":
 		if err := st.SetAccountDisabled(ctx, *sid, what == "disable"); err != nil {
 			return err
 		}
+		log.Record(ctx, cliActor(), audit.Entry{AccountSID: *sid, Kind: audit.KindAccount, Action: what, Target: *sid})
 		_, err := fmt.Fprintf(stdout, "Account %s %sd: running servers apply it within a quarter second\n", *sid, what)
 		return err
 	}
@@ -136,6 +141,7 @@ Flags:
 	if err != nil {
 		return err
 	}
+	log.Record(ctx, cliActor(), audit.Entry{AccountSID: *sid, Kind: audit.KindToken, Action: "rotate", Target: *sid})
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(map[string]string{"sid": *sid, "auth_token": token})
 	}
@@ -147,12 +153,12 @@ func runAccountsSet(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := flag.NewFlagSet("otpgate accounts set", flag.ContinueOnError)
 	sid := fs.String("sid", "", "the account's SID (required)")
 	smsURL := fs.String("sms-url", "", "where the account's inbound SMS are POSTed (Twilio's parameters, signed); empty to stop")
-	countries := fs.String("countries", "", "where the account may send codes and messages: ISO codes, comma-separated (JO,SA), or * for any; empty for the server's --region only")
+	countries := fs.String("countries", "", "the account's countries ceiling (as otpgate policy set --countries): ISO codes, comma-separated (JO,SA), or * for any; empty for the server's default")
 	dataDir := fs.String("data-dir", "./otpgate-data", "the server's data directory (works while the server runs)")
 	db := fs.String("db", "", dbHelp)
 	allowPrivate := fs.Bool("webhook-allow-private", false, "allow a URL on a loopback, private or link-local address (development and tests only)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: otpgate accounts set --sid SID [--sms-url URL] [--countries LIST] [--data-dir DIR]\n\nChanges an account's settings (those given; the others stay). A running server sees\na change of countries within 5 s.\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), "Usage: otpgate accounts set --sid SID [--sms-url URL] [--countries LIST] [--data-dir DIR]\n\nChanges an account's settings (those given; the others stay). --countries sets\nthe account's ceiling, as otpgate policy set --countries does; a running server\nsees it within 5 s.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
@@ -172,7 +178,7 @@ func runAccountsSet(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 	}
 	if *countries != "" {
-		c, err := guard.ParseCountries(*countries)
+		c, err := policy.ParseCountries(*countries)
 		if err != nil {
 			return fmt.Errorf("--countries %q: %w", *countries, err)
 		}
@@ -190,22 +196,37 @@ func runAccountsSet(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	if given["sms-url"] {
+		old, err := st.Account(ctx, *sid)
+		if err != nil {
+			return notFound(err)
+		}
 		if err := st.SetAccountSMSURL(ctx, *sid, *smsURL); err != nil {
 			return notFound(err)
 		}
+		audit.NewLog(st, nil, nil).Record(ctx, cliActor(), audit.Entry{AccountSID: *sid, Kind: audit.KindAccount, Action: "set_sms_url",
+			Target: *sid, Before: audit.BareURL(old.SMSURL), After: audit.BareURL(*smsURL)})
 		if _, err := fmt.Fprintf(stdout, "Account %s: inbound SMS go to %q\n", *sid, *smsURL); err != nil {
 			return err
 		}
 	}
 	if given["countries"] {
-		if err := st.SetAccountCountries(ctx, *sid, *countries); err != nil {
-			return notFound(err)
+		admin, err := cliAdmin(st, stderr)
+		if err != nil {
+			return err
+		}
+		p, _, err := admin.Policy(ctx, cliActor(), *sid)
+		if err != nil {
+			return err
+		}
+		p.Countries = *countries
+		if _, err := admin.SetPolicy(ctx, cliActor(), *sid, p); err != nil {
+			return err
 		}
 		to := *countries
 		if to == "" {
-			to = "the server's --region only"
+			to = "the server's default (--region, or the config file's countries)"
 		}
-		if _, err := fmt.Fprintf(stdout, "Account %s: sends to %s\n", *sid, to); err != nil {
+		if _, err := fmt.Fprintf(stdout, "Account %s: may send to %s at most (its ceiling; see otpgate policy show)\n", *sid, to); err != nil {
 			return err
 		}
 	}

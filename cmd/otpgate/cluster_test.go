@@ -17,7 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/otpgate/otpgate/internal/guard"
+	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/smpptest"
 )
@@ -67,6 +67,22 @@ type cluster struct {
 	db, secret string
 	nodes      []*testServer
 	sid, token string
+}
+
+// operatorToken makes an operator token in the cluster's database.
+func (c *cluster) operatorToken(tb testing.TB) string {
+	tb.Helper()
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"operator-token", "--name", "ops", "--db", c.db}, &out, &errOut); err != nil {
+		tb.Fatalf("operator-token: %v %s", err, errOut.String())
+	}
+	for line := range strings.SplitSeq(out.String(), "\n") {
+		if t, ok := strings.CutPrefix(strings.TrimSpace(line), "Token: "); ok {
+			return t
+		}
+	}
+	tb.Fatalf("operator-token printed no token:\n%s", out.String())
+	return ""
 }
 
 func newCluster(t *testing.T, n int, set func(i int, c *ServeConfig)) *cluster {
@@ -195,8 +211,8 @@ func TestClusterReceiptOnAnotherNodesBind(t *testing.T) {
 // state (a number's rate-limit count, a pumping block, the safe list).
 func TestCopyFromSQLiteToPostgres(t *testing.T) {
 	db := pgSchemaURL(t)
-	limits := guard.LimitsConfig{PerNumber: guard.Rate{Max: 2, Window: time.Hour}}
-	old := mustServeWith(t, nil, func(c *ServeConfig) { c.Limits = limits })
+	perNumber := policy.Rate{Max: 2, Window: time.Hour}
+	old := mustServeWith(t, nil, func(c *ServeConfig) { c.PerNumber = perNumber })
 	if r := old.send(t, "login", "0791234571"); r.Status != 201 {
 		t.Fatalf("send: %d %s", r.Status, r.Raw)
 	}
@@ -207,7 +223,7 @@ func TestCopyFromSQLiteToPostgres(t *testing.T) {
 	for i := range 16 {
 		old.send(t, "login", fmt.Sprintf("+96279071%04d", i)) // pumping: the 16th is refused
 	}
-	if r := old.postJSON(t, "/guard/safe", map[string]string{"entry": "+96277000"}); r.Status != 201 {
+	if r := old.postJSON(t, "/guard/safe", map[string]string{"phone_number": "+962770001234"}); r.Status != 201 {
 		t.Fatalf("safe list: %d %s", r.Status, r.Raw)
 	}
 	sent := old.postForm(t, "/2010-04-01/Accounts/"+old.SID+"/Messages.json", url.Values{"To": {"0771234567"}, "From": {"MyApp"}, "Body": {"مرحبا"}})
@@ -232,7 +248,7 @@ func TestCopyFromSQLiteToPostgres(t *testing.T) {
 	}
 
 	node := &Main{Config: ServeConfig{Addr: "127.0.0.1:0", DataDir: t.TempDir(), SecretFile: filepath.Join(dataDir, "secret"), DB: db,
-		Region: "JO", CodeLength: 6, CodeTTL: 10 * time.Minute, LogLevel: "warn", LogFormat: "text", Limits: limits}, LogOutput: io.Discard}
+		Region: "JO", CodeLength: 6, CodeTTL: 10 * time.Minute, LogLevel: "warn", LogFormat: "text", PerNumber: perNumber}, LogOutput: io.Discard}
 	if err := node.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +270,7 @@ func TestCopyFromSQLiteToPostgres(t *testing.T) {
 	if r := s.send(t, "login", "+962790710099"); r.Status != 403 || r.num("code") != 60410 {
 		t.Errorf("a code to the blocked prefix after the move: %d %s", r.Status, r.Raw)
 	}
-	if r := call(t, "GET", s.URL+"/guard/safe", s.SID, s.Token, "", ""); !strings.Contains(r.Raw, "+96277000") {
+	if r := call(t, "GET", s.URL+"/guard/safe", s.SID, s.Token, "", ""); !strings.Contains(r.Raw, "+962770001234") {
 		t.Errorf("the safe list after the move: %s", r.Raw)
 	}
 }

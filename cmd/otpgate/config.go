@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/otpgate/otpgate/internal/guard"
+	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/routing"
 )
 
@@ -24,8 +24,13 @@ type FileConfig struct {
 	// belong to.
 	Inbound []InboundConfig `json:"inbound"`
 	// Countries is where accounts that were given no countries may send
-	// (geo permissions): "JO,SA", or "*"; default the --region alone.
+	// (geo permissions): "JO,SA", or "*"; default the --region alone. The
+	// same as "policy": {"countries": ...}.
 	Countries string `json:"countries"`
+	// Policy is the ceilings of every account the operator set none for
+	// (otpgate policy set): the fields it sets win over --limit-per-number
+	// and --daily-budget.
+	Policy policy.Policy `json:"policy"`
 }
 
 // InboundConfig gives the messages users send to an address (the service's
@@ -52,14 +57,24 @@ func LoadFileConfig(path string) (FileConfig, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&fc); err != nil {
-		return fc, fmt.Errorf("--config %s: %v (the format is JSON with \"connectors\", \"routes\", \"inbound\" and \"countries\"; see examples/jordan.json)", path, err)
+		return fc, fmt.Errorf("--config %s: %v (the format is JSON with \"connectors\", \"routes\", \"inbound\", \"countries\" and \"policy\"; see examples/jordan.json)", path, err)
 	}
 	if fc.Countries != "" {
-		c, err := guard.ParseCountries(fc.Countries)
+		c, err := policy.ParseCountries(fc.Countries)
 		if err != nil {
 			return fc, fmt.Errorf("--config %s: \"countries\" %q: %v", path, fc.Countries, err)
 		}
 		fc.Countries = c
+	}
+	if fc.Policy.Countries != "" {
+		c, err := policy.ParseCountries(fc.Policy.Countries)
+		if err != nil {
+			return fc, fmt.Errorf("--config %s: \"policy\": \"countries\" %q: %v", path, fc.Policy.Countries, err)
+		}
+		fc.Policy.Countries = c
+	}
+	if err := fc.Policy.Check(); err != nil {
+		return fc, fmt.Errorf("--config %s: \"policy\": %v", path, err)
 	}
 	for i, c := range fc.Connectors {
 		if c.Name == "" || c.URL == "" {

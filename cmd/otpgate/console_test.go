@@ -21,7 +21,7 @@ import (
 
 var updateScreenshots = flag.Bool("update-screenshots", false, "write the console's screenshots to docs/console (TestConsoleInChromium)")
 
-var consoleTokenRE = regexp.MustCompile(`Created console token (CT[0-9a-f]{32}) .*\n\s+Token: (otpc_[0-9a-f]{64})`)
+var consoleTokenRE = regexp.MustCompile(`Created operator token (CT[0-9a-f]{32}) .*\n\s+Token: (otpc_\S+)`)
 
 // mustConsoleToken makes a console token with the CLI, as an operator does.
 func mustConsoleToken(tb testing.TB, dataDir, name string) (id, token string) {

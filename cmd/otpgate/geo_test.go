@@ -13,9 +13,9 @@ import (
 // Geo permissions, as an attacker and a user meet them: by default an
 // account sends to the server's region only; a send elsewhere is refused
 // before anything is stored, naming the country and the command that allows
-// it (2FA: 403/60605; messages API: 400/21408); `accounts set --countries`
-// widens it within the cache's 5 s; a service's own list overrides the
-// account's for its codes.
+// it (2FA: 403/60605; messages API: 400/21408); the operator's `accounts set
+// --countries` widens the ceiling within the cache's 5 s; a service's own
+// list, within the ceiling, replaces the account's for its codes.
 func TestGeoPermissions(t *testing.T) {
 	clock := &fakeClock{now: time.Now().UTC()}
 	s := mustServe(t, clock)
@@ -54,7 +54,7 @@ func TestGeoPermissions(t *testing.T) {
 		}
 		return out.String()
 	}
-	if out := setAccount("gb, jo"); !strings.Contains(out, "sends to GB,JO") {
+	if out := setAccount("gb, jo"); !strings.Contains(out, "may send to GB,JO at most") {
 		t.Errorf("accounts set said %q", out)
 	}
 	clock.Advance(6 * time.Second)
@@ -84,7 +84,7 @@ func TestGeoPermissions(t *testing.T) {
 	if r = s.send(t, "login", us); r.Status != 201 {
 		t.Fatalf("a code to the US with any country allowed: %d %s", r.Status, r.Raw)
 	}
-	if out := setAccount(""); !strings.Contains(out, "--region only") {
+	if out := setAccount(""); !strings.Contains(out, "the server's default (--region") {
 		t.Errorf("accounts set --countries '' said %q", out)
 	}
 	clock.Advance(6 * time.Second)
@@ -157,8 +157,9 @@ func TestMalformedCodesUseNoAttempt(t *testing.T) {
 
 // Geo permissions over the API (GET and POST /guard/countries, for the
 // account or one service, applied at once on this node; another account
-// untouched), and the config file's "countries" as the default of
-// accounts that were given none.
+// untouched), within the ceiling the config file's "countries" sets for
+// accounts the operator set none for: an account narrows its countries,
+// and a wider list is refused naming the ceiling.
 func TestGeoPermissionsAPIAndConfig(t *testing.T) {
 	cfgPath := filepath.Join(t.TempDir(), "otpgate.json")
 	if err := os.WriteFile(cfgPath, []byte(`{"countries": "jo, sa"}`), 0o600); err != nil {
@@ -168,13 +169,13 @@ func TestGeoPermissionsAPIAndConfig(t *testing.T) {
 	s := mustServeWith(t, clock, func(c *ServeConfig) { c.ConfigFile = cfgPath })
 	uk, sa := "+447400123456", "+966501234567"
 	get := func() response { return call(t, "GET", s.URL+"/guard/countries", s.SID, s.Token, "", "") }
-	if r := get(); r.Status != 200 || r.str("countries") != "JO,SA" || r.Body["default"] != true {
+	if r := get(); r.Status != 200 || r.str("countries") != "JO,SA" || r.str("ceiling") != "JO,SA" || r.Body["default"] != true {
 		t.Fatalf("GET /guard/countries with the config file's default: %d %s", r.Status, r.Raw)
 	}
 	if r := s.send(t, "login", sa); r.Status != 201 {
 		t.Fatalf("a code to SA, allowed by the config file: %d %s", r.Status, r.Raw)
 	}
-	if r := s.send(t, "login", uk); r.Status != 403 || !strings.Contains(r.str("message"), "POST /guard/countries") {
+	if r := s.send(t, "login", uk); r.Status != 403 || !strings.Contains(r.str("message"), "beyond this account's ceiling") {
 		t.Fatalf("a code to the UK: %d %s", r.Status, r.Raw)
 	}
 	for _, bad := range []string{"XX", "", "JO;SA"} {
@@ -185,28 +186,33 @@ func TestGeoPermissionsAPIAndConfig(t *testing.T) {
 	if r := s.postJSON(t, "/guard/countries", map[string]string{}); r.Status != 400 || !strings.Contains(r.str("message"), "'countries'") {
 		t.Fatalf("no countries: %d %s", r.Status, r.Raw)
 	}
-	if r := s.postJSON(t, "/guard/countries", map[string]string{"countries": "gb,jo"}); r.Status != 200 || r.str("countries") != "GB,JO" || r.Body["default"] != false {
-		t.Fatalf("POST countries gb,jo: %d %s", r.Status, r.Raw)
+	if r := s.postJSON(t, "/guard/countries", map[string]string{"countries": "gb,jo"}); r.Status != 403 || !strings.Contains(r.str("message"), "GB is beyond this account's ceiling of JO, SA only") {
+		t.Fatalf("POST countries gb,jo, beyond the ceiling: %d %s", r.Status, r.Raw)
 	}
-	if r := s.send(t, "login", uk); r.Status != 201 {
-		t.Fatalf("a code to the UK once allowed over the API (no wait on this node): %d %s", r.Status, r.Raw)
+	if r := s.postJSON(t, "/guard/countries", map[string]string{"countries": "jo"}); r.Status != 200 || r.str("countries") != "JO" || r.Body["default"] != false {
+		t.Fatalf("POST countries jo, within the ceiling: %d %s", r.Status, r.Raw)
 	}
-	if r := s.send(t, "login", "+966501234568"); r.Status != 403 {
-		t.Fatalf("a code to SA, no longer in the account's list: %d %s", r.Status, r.Raw)
+	if r := s.send(t, "login", "+966501234568"); r.Status != 403 || !strings.Contains(r.str("message"), "POST /guard/countries") {
+		t.Fatalf("a code to SA, no longer in the account's list (no wait on this node): %d %s", r.Status, r.Raw)
 	}
-	// One service's own list.
-	if r := s.postJSON(t, "/guard/countries", map[string]string{"countries": "JO", "service": "login"}); r.Status != 200 || r.str("sends_to") != "JO" {
+	// One service's own list, within the ceiling.
+	if r := s.postJSON(t, "/guard/countries", map[string]string{"countries": "SA", "service": "login"}); r.Status != 200 || r.str("sends_to") != "SA" {
 		t.Fatalf("POST countries for a service: %d %s", r.Status, r.Raw)
+	}
+	if r := s.postJSON(t, "/guard/countries", map[string]string{"countries": "GB", "service": "login"}); r.Status != 403 {
+		t.Fatalf("POST countries beyond the ceiling for a service: %d %s", r.Status, r.Raw)
 	}
 	if r := s.postJSON(t, "/guard/countries", map[string]string{"countries": "JO", "service": "nope"}); r.Status != 404 {
 		t.Fatalf("POST countries for an unknown service: %d %s", r.Status, r.Raw)
 	}
-	clock.Advance(6 * time.Second) // services are cached up to 5 s
-	if r := s.send(t, "login", "+447400123457"); r.Status != 403 || !strings.Contains(r.str("message"), "service") {
-		t.Fatalf("a code of the JO-only service to the UK: %d %s", r.Status, r.Raw)
+	if r := s.send(t, "login", "+962790320012"); r.Status != 403 || !strings.Contains(r.str("message"), "service") {
+		t.Fatalf("a code of the SA-only service home: %d %s", r.Status, r.Raw)
 	}
-	if r := s.send(t, "other", "+447400123458"); r.Status != 201 {
-		t.Fatalf("a code of another service to the UK: %d %s", r.Status, r.Raw)
+	if r := s.send(t, "login", "+966501234569"); r.Status != 201 {
+		t.Fatalf("a code of the SA-only service to SA: %d %s", r.Status, r.Raw)
+	}
+	if r := s.send(t, "other", "+966501234570"); r.Status != 403 {
+		t.Fatalf("a code of another service to SA, beyond the account's own JO: %d %s", r.Status, r.Raw)
 	}
 	// Another account keeps the default; "default" goes back to it.
 	other := mustCreateAccount(t, s)
@@ -216,4 +222,5 @@ func TestGeoPermissionsAPIAndConfig(t *testing.T) {
 	if r := s.postJSON(t, "/guard/countries", map[string]string{"countries": "default"}); r.Status != 200 || r.str("countries") != "JO,SA" || r.Body["default"] != true {
 		t.Fatalf("POST countries default: %d %s", r.Status, r.Raw)
 	}
+	clock.Advance(time.Second)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/guard"
+	"github.com/otpgate/otpgate/internal/policy"
 )
 
 // The rate limits as a user meets them: per number across services, per
@@ -19,11 +20,11 @@ import (
 func TestRateLimits(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 11, 30, 12, 0, 30, 0, time.UTC)}
 	s := mustServeWith(t, clock, func(c *ServeConfig) {
+		c.PerNumber = policy.Rate{Max: 3, Window: time.Hour}
 		c.Limits = guard.LimitsConfig{
-			PerNumber:  guard.Rate{Max: 3, Window: time.Hour},
-			PerKey:     guard.Rate{Max: 2, Window: time.Hour},
-			PerService: guard.Rate{Max: 6, Window: time.Hour},
-			PerAccount: guard.Rate{Max: 12, Window: time.Hour},
+			PerKey:     policy.Rate{Max: 2, Window: time.Hour},
+			PerService: policy.Rate{Max: 6, Window: time.Hour},
+			PerAccount: policy.Rate{Max: 12, Window: time.Hour},
 		}
 	})
 	send := func(service, to, key string) response {
@@ -47,7 +48,7 @@ func TestRateLimits(t *testing.T) {
 	}
 	r := send("d", "0790000001", "")
 	if r.Status != 429 || r.num("code") != 60203 || !strings.Contains(r.str("message"), "+96279*****01") ||
-		!strings.Contains(r.str("message"), "3 were sent to it in the last hour") || retryAfter(r) < 59*60 || retryAfter(r) > 3600 {
+		!strings.Contains(r.str("message"), "3 SMS were sent to it in the last hour") || retryAfter(r) < 59*60 || retryAfter(r) > 3600 {
 		t.Fatalf("a 4th code to one number in an hour: %d %s (Retry-After %q)", r.Status, r.Raw, r.Header.Get("Retry-After"))
 	}
 	if strings.Contains(r.Raw, "0790000001") || strings.Contains(r.Raw, "962790000001") {
@@ -104,11 +105,11 @@ func TestRateLimits(t *testing.T) {
 	}
 }
 
-// --abuse-guard=off lifts the rate limits and says so (log and /healthz);
-// each verification's own 5 sends still hold.
+// --abuse-guard=off lifts the rate limits and the daily budget, and says
+// so (log and /healthz); each verification's own 5 sends still hold.
 func TestAbuseGuardOff(t *testing.T) {
 	s := mustServeWith(t, nil, func(c *ServeConfig) {
-		c.Limits = guard.LimitsConfig{PerNumber: guard.Rate{Max: 1, Window: time.Hour}}
+		c.PerNumber, c.DailyBudget = policy.Rate{Max: 1, Window: time.Hour}, 2
 		c.NoAbuseGuard = true
 	})
 	for _, svc := range []string{"a", "b", "c"} {
@@ -134,7 +135,7 @@ func TestAbuseGuardOff(t *testing.T) {
 // 12 services, at once, over 3 nodes: exactly 5 are sent.
 func TestClusterRateLimitAcrossNodes(t *testing.T) {
 	c := newCluster(t, 3, func(i int, cfg *ServeConfig) {
-		cfg.Limits = guard.LimitsConfig{PerNumber: guard.Rate{Max: 5, Window: time.Hour}}
+		cfg.PerNumber = policy.Rate{Max: 5, Window: time.Hour}
 	})
 	var wg sync.WaitGroup
 	var mu sync.Mutex

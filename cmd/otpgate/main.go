@@ -4,6 +4,10 @@
 //
 //	otpgate serve [flags]            run the API server
 //	otpgate accounts create --name   create an API account
+//	otpgate operator-token           make a token of the operator (console, /operator API)
+//	otpgate policy show|set|list     an account's ceilings
+//	otpgate guard blocks|lift        the pumping guard's blocks
+//	otpgate audit                    the audit log
 //	otpgate migrate [--db URL]       apply the database's migrations
 //	otpgate copy --from --to         move an embedded deployment to PostgreSQL
 //	otpgate bench [flags]            load-test a running otpgate
@@ -36,8 +40,16 @@ Usage:
   otpgate services set --account SID --service NAME [--events-url URL] [--countries LIST] [...]
                                         a service's events webhook, codes and countries
   otpgate migrate [--db URL]            apply the database's pending migrations
-  otpgate console-token [--name NAME]   make a token to sign in to the web console (serve --console);
-                                        --list, --revoke ID
+  otpgate operator-token [--name NAME] [--account SID]
+                                        make an operator token: signs in to the web console and
+                                        calls the operator API (/operator/...); --list, --revoke ID
+                                        (console-token is another name for it)
+  otpgate policy show|set|list --account SID [--countries LIST] [--per-number N/D] [--daily-budget N] [...]
+                                        the ceilings of an account, which its own token cannot widen
+  otpgate guard blocks|lift --account SID [--key KEY]
+                                        the SMS-pumping guard's blocks of an account; lift one
+  otpgate audit [--account SID] [--kind KIND]
+                                        the audit log: who changed what, and attempts refused
   otpgate copy --from sqlite:DIR --to postgres://...
                                         move an embedded deployment to PostgreSQL
   otpgate bench --url URL --sid SID --token TOKEN [--smsc-listen ADDR] [flags]
@@ -85,8 +97,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServices(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args[1:], stdout, stderr)
-	case "console-token":
-		return runConsoleToken(ctx, args[1:], stdout, stderr)
+	case "operator-token", "console-token":
+		return runOperatorToken(ctx, args[1:], stdout, stderr)
+	case "policy":
+		return runPolicy(ctx, args[1:], stdout, stderr)
+	case "guard":
+		return runGuard(ctx, args[1:], stdout, stderr)
+	case "audit":
+		return runAudit(ctx, args[1:], stdout, stderr)
 	case "copy":
 		return runCopy(ctx, args[1:], stdout, stderr)
 	case "bench":

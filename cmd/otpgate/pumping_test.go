@@ -16,8 +16,9 @@ import (
 // sequential numbers of one prefix, never checked, are blocked after 15
 // (403/60410, the figures in the message); the block is an event on the
 // service's events URL and an entry of GET /guard/blocks, for its account
-// only; approved traffic in another prefix goes on; lifting it lets codes
-// go, and the next block is 4 times longer; the safe list bypasses it.
+// only; approved traffic in another prefix goes on; the operator lifting
+// it lets codes go, and the next block is 4 times longer; a number on the
+// account's safe list bypasses it, and its neighbours do not.
 func TestPumpingGuard(t *testing.T) {
 	var mu sync.Mutex
 	var events []map[string]any
@@ -66,7 +67,7 @@ func TestPumpingGuard(t *testing.T) {
 	if sent != 15 || r.Status != 403 || r.num("code") != 60410 {
 		t.Fatalf("pumping: %d sent, then %d %s; want 15, then 403 code 60410", sent, r.Status, r.Raw)
 	}
-	for _, want := range []string{"numbers starting +96279031", "15 codes were sent there in the last 10m and 0 were approved", "DELETE /guard/blocks/+96279031", "safe list"} {
+	for _, want := range []string{"numbers starting +96279031", "15 codes were sent there in the last 10m and 0 were approved", "otpgate guard lift --account " + s.SID + " --key prefix:+96279031", "safe list"} {
 		if !strings.Contains(r.str("message"), want) {
 			t.Errorf("the refusal %q does not say %q", r.str("message"), want)
 		}
@@ -113,23 +114,33 @@ func TestPumpingGuard(t *testing.T) {
 	if r := asOther("GET", "/guard/blocks"); len(r.Body["blocks"].([]any)) != 0 {
 		t.Fatalf("another account sees the block: %s", r.Raw)
 	}
-	if r := asOther("DELETE", "/guard/blocks/+96279031"); r.Status != 404 {
+	if r := asOther("DELETE", "/guard/blocks/+96279031"); r.Status != 403 {
 		t.Fatalf("another account lifts the block: %d %s", r.Status, r.Raw)
 	}
-	if r := call(t, "DELETE", s.URL+"/guard/blocks/nonsense", s.SID, s.Token, "", ""); r.Status != 400 || !strings.Contains(r.str("message"), "'key'") {
+	if r := call(t, "DELETE", s.URL+"/guard/blocks/+96279031", s.SID, s.Token, "", ""); r.Status != 403 || !strings.Contains(r.str("message"), "only the operator") {
+		t.Fatalf("the account lifts its own block: %d %s", r.Status, r.Raw)
+	}
+	_, op := mustOperatorToken(t, s.Config.DataDir, "ops", "")
+	lift := func(key string) response {
+		return bearer(t, "DELETE", s.URL+"/operator/accounts/"+s.SID+"/guard/blocks/"+key, op, nil)
+	}
+	if r := lift("nonsense"); r.Status != 400 || !strings.Contains(r.str("message"), "'key'") {
 		t.Fatalf("DELETE a malformed key: %d %s", r.Status, r.Raw)
 	}
+	if r := bearer(t, "DELETE", s.URL+"/operator/accounts/"+other.SID+"/guard/blocks/+96279031", op, nil); r.Status != 404 {
+		t.Fatalf("lifting the block of the wrong account: %d %s", r.Status, r.Raw)
+	}
 
-	// Lifted: codes go again; the attack goes on and is blocked again after
-	// 15 more, for 4 times as long.
-	l := call(t, "DELETE", s.URL+"/guard/blocks/+96279031", s.SID, s.Token, "", "")
+	// Lifted by the operator: codes go again; the attack goes on and is
+	// blocked again after 15 more, for 4 times as long.
+	l := lift("+96279031")
 	if l.Status != 200 || l.Body["sends"] != 15.0 {
 		t.Fatalf("lift: %d %s", l.Status, l.Raw)
 	}
 	if r := get("/guard/blocks"); len(r.Body["blocks"].([]any)) != 0 {
 		t.Fatalf("blocks after the lift: %s", r.Raw)
 	}
-	if r := call(t, "DELETE", s.URL+"/guard/blocks/+96279031", s.SID, s.Token, "", ""); r.Status != 404 {
+	if r := lift("+96279031"); r.Status != 404 {
 		t.Fatalf("lifting it twice: %d %s", r.Status, r.Raw)
 	}
 	clock.Advance(time.Minute)
@@ -144,23 +155,29 @@ func TestPumpingGuard(t *testing.T) {
 		t.Fatalf("the second block: %v, want level 2 for 1h", blk)
 	}
 
-	// The safe list: its numbers and prefixes bypass the guard, blocked or not.
-	for _, bad := range []string{"", "96279031", "+96", "+9627x031"} {
-		if r := s.postJSON(t, "/guard/safe", map[string]string{"entry": bad}); r.Status != 400 || !strings.Contains(r.str("message"), "'entry'") {
+	// The safe list: whole numbers only; one on it bypasses the guard,
+	// blocked or not, and its neighbours stay blocked.
+	for _, bad := range []string{"", "+96", "+9627x031", "+96279031", "+9627903"} {
+		if r := s.postJSON(t, "/guard/safe", map[string]string{"phone_number": bad}); r.Status != 400 || !strings.Contains(r.str("message"), "'phone_number'") {
 			t.Fatalf("safe entry %q: %d %s", bad, r.Status, r.Raw)
 		}
 	}
-	if r := s.postJSON(t, "/guard/safe", map[string]string{"entry": "+96279031"}); r.Status != 201 || !strings.Contains(r.Raw, `"+96279031"`) {
-		t.Fatalf("safe-list the prefix: %d %s", r.Status, r.Raw)
+	if r := s.postJSON(t, "/guard/safe", map[string]string{"phone_number": "0790310300"}); r.Status != 201 || !strings.Contains(r.Raw, `"+962790310300"`) {
+		t.Fatalf("safe-list a number: %d %s", r.Status, r.Raw)
 	}
-	if sent, r = pump(300, 30); sent != 30 {
-		t.Fatalf("codes to a safe-listed prefix: %d sent, then %d %s", sent, r.Status, r.Raw)
+	for range 3 {
+		if r := s.send(t, "login", "+962790310300"); r.Status != 201 {
+			t.Fatalf("a code to the safe-listed number in a blocked range: %d %s", r.Status, r.Raw)
+		}
 	}
-	if r := call(t, "DELETE", s.URL+"/guard/safe/+96279031", s.SID, s.Token, "", ""); r.Status != 200 || strings.Contains(r.Raw, "+96279031") {
+	if r := s.send(t, "login", "+962790310301"); r.Status != 403 {
+		t.Fatalf("a code to its neighbour: %d %s", r.Status, r.Raw)
+	}
+	if r := call(t, "DELETE", s.URL+"/guard/safe/+962790310300", s.SID, s.Token, "", ""); r.Status != 200 || strings.Contains(r.Raw, "+962790310300") {
 		t.Fatalf("remove from the safe list: %d %s", r.Status, r.Raw)
 	}
-	if r := s.send(t, "login", "+962790310400"); r.Status != 403 {
-		t.Fatalf("a code to the prefix once off the safe list: %d %s", r.Status, r.Raw)
+	if r := s.send(t, "login", "+962790310300"); r.Status != 403 {
+		t.Fatalf("a code to the number once off the safe list: %d %s", r.Status, r.Raw)
 	}
 
 	// The approved prefix was never blocked, and /healthz says the guard is on.
@@ -222,7 +239,7 @@ func TestClusterPumpingGuard(t *testing.T) {
 	if r := call(t, "GET", a.URL+"/guard/blocks", c.sid, c.token, "", ""); len(r.Body["blocks"].([]any)) != 1 {
 		t.Fatalf("node 1's GET /guard/blocks: %s", r.Raw)
 	}
-	if r := call(t, "DELETE", a.URL+"/guard/blocks/+96279051", c.sid, c.token, "", ""); r.Status != 200 {
+	if r := bearer(t, "DELETE", a.URL+"/operator/accounts/"+c.sid+"/guard/blocks/+96279051", c.operatorToken(t), nil); r.Status != 200 {
 		t.Fatalf("lift through node 1: %d %s", r.Status, r.Raw)
 	}
 	deadline = time.Now().Add(5 * time.Second)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -28,11 +29,14 @@ import (
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/api"
 	"github.com/otpgate/otpgate/internal/api/accountsapi"
+	"github.com/otpgate/otpgate/internal/api/guardapi"
 	"github.com/otpgate/otpgate/internal/api/inbox"
+	"github.com/otpgate/otpgate/internal/api/operatorapi"
 	"github.com/otpgate/otpgate/internal/api/restcomm"
 	"github.com/otpgate/otpgate/internal/api/twilio"
 	"github.com/otpgate/otpgate/internal/api/twofa"
 	"github.com/otpgate/otpgate/internal/api/verifyv2"
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/dispatch"
 	"github.com/otpgate/otpgate/internal/guard"
@@ -41,8 +45,10 @@ import (
 	"github.com/otpgate/otpgate/internal/messaging"
 	"github.com/otpgate/otpgate/internal/openapi"
 	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/periodic"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/pipeline"
+	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/routing"
 	"github.com/otpgate/otpgate/internal/sandbox"
 	"github.com/otpgate/otpgate/internal/smpp"
@@ -87,11 +93,18 @@ type ServeConfig struct {
 	MaxBacklog          time.Duration
 	OutboxLease         time.Duration
 
-	// Limits are the rate limits of sends (zero: none); NoAbuseGuard turns
-	// them and the resend cooldown off (--abuse-guard=off,
-	// for load tests).
+	// Limits are the server's rate limits of sends (zero: none);
+	// PerNumber and DailyBudget are the defaults of each account's own
+	// (its policy may set others). NoAbuseGuard turns them all, the resend
+	// cooldown and the pumping guard off (--abuse-guard=off, for load
+	// tests).
 	Limits       guard.LimitsConfig
+	PerNumber    policy.Rate
+	DailyBudget  int // SMS of one account in any 24 hours; 0: none
 	NoAbuseGuard bool
+	// AuditKeep is how long the audit log keeps an entry (at least 90
+	// days; 0: 90 days).
+	AuditKeep time.Duration
 	// VerifySender is the sender of Verify v2 codes where the route has no
 	// default_sender ("" for "Verify").
 	VerifySender string
@@ -101,8 +114,8 @@ type ServeConfig struct {
 	Console bool
 }
 
-// rateFlag is a guard.Rate as a flag ("10/1h", "off").
-type rateFlag struct{ r *guard.Rate }
+// rateFlag is a policy.Rate as a flag ("10/1h", "off").
+type rateFlag struct{ r *policy.Rate }
 
 func (f rateFlag) String() string {
 	if f.r == nil {
@@ -112,7 +125,7 @@ func (f rateFlag) String() string {
 }
 
 func (f rateFlag) Set(s string) error {
-	r, err := guard.ParseRate(s)
+	r, err := policy.ParseRate(s)
 	if err != nil {
 		return err
 	}
@@ -131,8 +144,17 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.CodeLength, "code-length", verification.DefaultCodeLength, "digits in a code, 4-10, for services created from now on")
 	fs.DurationVar(&c.CodeTTL, "code-ttl", verification.DefaultTTL, "how long a code stays valid, 1m-24h, for services created from now on")
 	fs.DurationVar(&c.ResendCooldown, "resend-cooldown", 30*time.Second, "the least time between two codes of one verification (429, code 60203, Retry-After); 0: none")
-	c.Limits = guard.DefaultLimits
-	fs.Var(rateFlag{&c.Limits.PerNumber}, "limit-per-number", "codes to one number across an account's services, as N/DURATION or off (429, code 60203)")
+	c.Limits, c.PerNumber, c.DailyBudget = guard.DefaultLimits, guard.DefaultPerNumber, policy.DefaultDailyBudget
+	fs.Var(rateFlag{&c.PerNumber}, "limit-per-number", "SMS (codes and messages) to one number across an account's services, as N/DURATION or off (429, code 60203); the default of each account's per_number ceiling")
+	fs.Func("daily-budget", "SMS one account may send in any 24 hours, or off (429, code 20429); the default of each account's daily_budget ceiling (default 10000)", func(v string) error {
+		p, err := policy.Policy{}.With("daily_budget", v)
+		if err != nil || p.DailyBudget == nil {
+			return fmt.Errorf("%q: want 1 to %d, or off", v, policy.MaxDailyBudget)
+		}
+		c.DailyBudget = *p.DailyBudget
+		return nil
+	})
+	fs.DurationVar(&c.AuditKeep, "audit-keep", 90*24*time.Hour, "how long the audit log (GET /operator/audit) keeps an entry; at least 2160h (90 days)")
 	fs.Var(rateFlag{&c.Limits.PerKey}, "limit-per-key", "codes under one rate_limit_key of a service (429, code 60203)")
 	fs.Var(rateFlag{&c.Limits.PerService}, "limit-per-service", "codes of one service (429, code 20429)")
 	fs.Var(rateFlag{&c.Limits.PerAccount}, "limit-per-account", "every SMS of an account, codes and messages (429, code 20429)")
@@ -140,7 +162,7 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Pumping.PrefixSends, "pumping-prefix-sends", 15, "SMS-pumping guard: a prefix (a number less its last 4 digits) is judged from this many codes in --pumping-window")
 	fs.DurationVar(&c.Pumping.Window, "pumping-window", 10*time.Minute, "SMS-pumping guard: codes and approvals are compared over this window")
 	fs.Float64Var(&c.Pumping.MaxConversion, "pumping-min-conversion", 0.2, "SMS-pumping guard: a prefix (or a spiking operator or country) whose share of approved codes is under this is blocked (403, code 60410)")
-	fs.Func("abuse-guard", "on, or off to turn the rate limits, the resend cooldown and the SMS-pumping guard off for load tests (geo permissions and each verification's 5 checks and 5 sends stay) (default on)", func(v string) error {
+	fs.Func("abuse-guard", "on, or off to turn the rate limits, the daily budgets, the resend cooldown and the SMS-pumping guard off for load tests (geo permissions, the messages API ceiling and each verification's 5 checks and 5 sends stay) (default on)", func(v string) error {
 		switch v {
 		case "on":
 			c.NoAbuseGuard = false
@@ -168,7 +190,7 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SandboxKeep, "sandbox-keep", 24*time.Hour, "how long the sandbox inbox keeps a message (sandbox delivery only)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "if set, serve Prometheus metrics at http://ADDR/metrics, without auth (keep it off the public network)")
 	fs.StringVar(&c.MetricsToken, "metrics-token", "", "if set, also serve GET /metrics on --addr to requests with \"Authorization: Bearer TOKEN\" (at least 16 characters)")
-	fs.BoolVar(&c.Console, "console", false, "serve the web console at /console: charts, the message log, guard blocks; sign in with a token from otpgate console-token")
+	fs.BoolVar(&c.Console, "console", false, "serve the web console at /console: charts, the message log, guard blocks, the audit log; sign in with a token from otpgate operator-token")
 	fs.BoolVar(&c.DebugAddrPublic, "debug-addr-public", false, "allow --debug-addr to listen beyond loopback (pprof has no auth: anyone who reaches it reads the process's memory profile)")
 }
 
@@ -205,6 +227,9 @@ func (c *ServeConfig) Validate() error {
 	}
 	if c.OutboxLease != 0 && (c.OutboxLease < time.Second || c.OutboxLease > time.Hour) {
 		return fmt.Errorf("--outbox-lease %s: must be between 1s and 1h", c.OutboxLease)
+	}
+	if c.AuditKeep != 0 && c.AuditKeep < 90*24*time.Hour {
+		return fmt.Errorf("--audit-keep %s: the audit log keeps entries at least 90 days (2160h)", c.AuditKeep)
 	}
 	if c.CallbackRetry < 0 || c.CallbackRetry > time.Hour {
 		return fmt.Errorf("--callback-retry %s: must be between 0 (5s) and 1h", c.CallbackRetry)
@@ -294,17 +319,21 @@ type Main struct {
 	sweeper    *verify.Sweeper
 	forgetter  *guard.Forgetter
 	pumping    *guard.Pumping
-	stopWatch  context.CancelFunc // the token cache's watch
-	certs      *certReloader      // with --tls-cert
-	sandboxed  bool               // delivery is the sandbox: its inbox is served, and forgotten after SandboxKeep
-	smpp       []*smpp.Connector
-	api        *api.Server // its Routes are what /openapi.json must describe
-	server     *http.Server
-	listener   net.Listener
-	serveDone  chan error
-	debug      *http.Server
-	metrics    *http.Server         // with --metrics-addr
-	registry   *prometheus.Registry // every component's metrics
+	ceilings   *guard.Ceilings
+	audit      *audit.Log
+	// auditForgetter deletes audit entries older than --audit-keep.
+	auditForgetter *periodic.Loop
+	stopWatch      context.CancelFunc // the token cache's watch
+	certs          *certReloader      // with --tls-cert
+	sandboxed      bool               // delivery is the sandbox: its inbox is served, and forgotten after SandboxKeep
+	smpp           []*smpp.Connector
+	api            *api.Server // its Routes are what /openapi.json must describe
+	server         *http.Server
+	listener       net.Listener
+	serveDone      chan error
+	debug          *http.Server
+	metrics        *http.Server         // with --metrics-addr
+	registry       *prometheus.Registry // every component's metrics
 }
 
 // Run opens the data directory and starts the server; it returns once the
@@ -424,43 +453,30 @@ func (m *Main) Run(ctx context.Context) error {
 		AccountFor: func(to string) string { return inboundAccounts[strings.TrimPrefix(to, "+")] }}
 	sink.dispatcher, sink.inbound = m.dispatcher, receiver
 
-	// Sending: the one pipeline, and the APIs' domains on it.
+	// Sending: the one pipeline, and the APIs' domains on it. Every send is
+	// judged by its account's ceilings (the operator's policy for it over
+	// the defaults), and every change to them is audited.
+	m.audit = audit.NewLog(m.store, log, m.Clock)
+	m.ceilings = guard.NewCeilings(guard.CeilingsConfig{Defaults: m.defaultCeilings(phones.Region(), fileCfg), Accounts: m.store, Clock: m.Clock})
 	var limiters []pipeline.Limiter
 	cooldown := m.Config.ResendCooldown
 	var observers []pipeline.Observer
-	geo := guard.NewGeo(guard.GeoConfig{Region: phones.Region(), Default: fileCfg.Countries, Accounts: m.store, Clock: m.Clock})
 	policies := []pipeline.Policy{
-		geo,
+		guard.Geo{},
+		pipeline.PolicyFunc(guard.MessagesAPI),
 		pipeline.PolicyFunc(func(_ context.Context, s pipeline.Send) error { return m.dispatcher.Admit(s.To.E164) }),
 	}
 	var approved func(context.Context, string, phone.Number)
 	if m.Config.NoAbuseGuard {
 		cooldown = 0
-		log.Warn("the abuse guard is OFF (--abuse-guard=off): no rate limits, no resend cooldown, no SMS-pumping guard; for load tests only, never in production")
+		log.Warn("the abuse guard is OFF (--abuse-guard=off): no rate limits, no daily budgets, no resend cooldown, no SMS-pumping guard; for load tests only, never in production")
 	} else {
 		limiters = append(limiters, guard.NewLimits(m.Config.Limits))
 		m.forgetter = &guard.Forgetter{Store: m.store, Clock: m.Clock, Logger: log}
 		m.forgetter.Start(context.WithoutCancel(ctx))
 		pc := m.Config.Pumping
-		pc.Store, pc.Clock, pc.Logger, pc.AfterEvent = m.store, m.Clock, log, m.webhooks.Wake
-		pc.Events = func(ctx context.Context, b store.GuardBlock, service string) []callback.Callback {
-			if service == "" {
-				return nil
-			}
-			svc, err := m.store.Service(ctx, b.AccountSID, service)
-			if err != nil {
-				return nil
-			}
-			cb, ok := callback.ForGuardEvent(callback.GuardEvent{
-				Type: "guard.blocked", AccountSID: b.AccountSID, Key: b.Key, Sends: b.Sends, Approvals: b.Approvals,
-				WindowSeconds: int(b.Window.Seconds()), Level: b.Level, Reason: b.Reason,
-				Since: b.Since.UTC().Format(time.RFC3339), Until: b.Until.UTC().Format(time.RFC3339),
-			}, svc, m.Clock.Now())
-			if !ok {
-				return nil
-			}
-			return []callback.Callback{cb}
-		}
+		pc.Store, pc.Clock, pc.Logger, pc.AfterEvent, pc.Audit = m.store, m.Clock, log, m.webhooks.Wake, m.audit
+		pc.Events = m.guardEvents
 		m.pumping = guard.NewPumping(pc)
 		m.pumping.Register(m.registry)
 		m.pumping.Start(context.WithoutCancel(ctx))
@@ -468,9 +484,14 @@ func (m *Main) Run(ctx context.Context) error {
 		observers = append(observers, m.pumping)
 		approved = m.pumping.Approved
 	}
+	m.auditForgetter = &periodic.Loop{Every: time.Hour, Run: func(ctx context.Context) error {
+		_, err := m.store.ForgetAudit(ctx, m.Clock.Now().Add(-cmp.Or(m.Config.AuditKeep, 90*24*time.Hour)))
+		return err
+	}, OnError: func(err error) { log.Warn("forgetting old audit entries failed; retried in an hour", "err", err) }}
+	m.auditForgetter.Start(context.WithoutCancel(ctx))
 	sends, err := pipeline.New(pipeline.Config{
-		Store: m.store, Delivery: m.dispatcher, Phones: phones, Sealer: m.keys, Senders: senders, Callback: policy, Clock: m.Clock,
-		Policies: policies, Limiters: limiters, Observers: observers,
+		Store: m.store, Delivery: m.dispatcher, Phones: phones, Sealer: m.keys, Senders: senders, Ceilings: m.ceilings, Callback: policy,
+		Clock: m.Clock, Policies: policies, Limiters: limiters, Observers: observers,
 	})
 	if err != nil {
 		return err
@@ -478,7 +499,7 @@ func (m *Main) Run(ctx context.Context) error {
 	vs, err := verify.New(verify.Config{
 		Store: m.store, SMS: sends, Keys: m.keys, Phones: phones, Clock: m.Clock,
 		CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL, ResendCooldown: cooldown, AfterEvent: m.webhooks.Wake,
-		Approved: approved, Metrics: verify.NewMetrics(m.registry),
+		Approved: approved, Metrics: verify.NewMetrics(m.registry), Audit: m.audit,
 	})
 	if err != nil {
 		return err
@@ -503,7 +524,8 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		return map[string]string{"abuse_guard": "on"}
 	}
-	srv := api.New(api.Config{Auth: auth, Logger: log, Ready: m.store.Ping, Health: health, Metrics: api.NewMetrics(m.registry)})
+	srv := api.New(api.Config{Auth: auth, Logger: log, Ready: m.store.Ping, Health: health, Metrics: api.NewMetrics(m.registry),
+		Operators: m.store, Audit: m.audit, HSTS: m.Config.TLSCert != ""})
 	metricsHandler := promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), ErrorHandling: promhttp.ContinueOnError})
 	if token := m.Config.MetricsToken; token != "" {
@@ -520,15 +542,14 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.api = srv
 	openapi.Register(srv)
+	admin := &guard.Admin{Store: m.store, Ceilings: m.ceilings, Pumping: pumping, Phones: phones, Audit: m.audit, ServiceChanged: vs.Forget}
 	twofa.Register(srv, vs)
-	twofa.RegisterGeo(srv, guard.GeoAdmin{Store: m.store, Geo: geo})
-	accountsapi.Register(srv, accountsapi.Config{Store: m.store, Keys: m.keys, Auth: auth, Clock: m.Clock})
+	guardapi.Register(srv, admin, pumping != nil)
+	operatorapi.Register(srv, admin, m.store)
+	accountsapi.Register(srv, accountsapi.Config{Store: m.store, Keys: m.keys, Auth: auth, Audit: m.audit, Clock: m.Clock})
 	verifyv2.Register(srv, verifyv2.Config{Store: m.store, Verify: vs, CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL,
-		Sender: m.Config.VerifySender, AfterEvent: m.webhooks.Wake, URLs: policy, Clock: m.Clock})
-	if pumping != nil {
-		twofa.RegisterGuard(srv, pumping)
-	}
-	if err := m.serveConsole(srv, phones, fileCfg.Routes, pumping); err != nil {
+		Sender: m.Config.VerifySender, AfterEvent: m.webhooks.Wake, URLs: policy, Audit: m.audit, Clock: m.Clock})
+	if err := m.serveConsole(srv, phones, fileCfg.Routes, admin); err != nil {
 		return err
 	}
 	twilio.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})
@@ -630,6 +651,38 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
+// guardEvents returns the guard.blocked event a block owes: to the events
+// URL of the service whose code tipped it.
+func (m *Main) guardEvents(ctx context.Context, b store.GuardBlock, service string) []callback.Callback {
+	if service == "" {
+		return nil
+	}
+	svc, err := m.store.Service(ctx, b.AccountSID, service)
+	if err != nil {
+		return nil
+	}
+	cb, ok := callback.ForGuardEvent(callback.GuardEvent{
+		Type: "guard.blocked", AccountSID: b.AccountSID, Key: b.Key, Sends: b.Sends, Approvals: b.Approvals,
+		WindowSeconds: int(b.Window.Seconds()), Level: b.Level, Reason: b.Reason,
+		Since: b.Since.UTC().Format(time.RFC3339), Until: b.Until.UTC().Format(time.RFC3339),
+	}, svc, m.Clock.Now())
+	if !ok {
+		return nil
+	}
+	return []callback.Callback{cb}
+}
+
+// defaultCeilings are the ceilings of an account the operator set none
+// for: the flags, under what the config file's "policy" sets (its
+// "countries", or the top-level "countries", or else the region).
+func (m *Main) defaultCeilings(region string, fc FileConfig) policy.Effective {
+	d := policy.Effective{Countries: region, PerNumber: m.Config.PerNumber, DailyBudget: m.Config.DailyBudget, Messages: policy.MessagesAny}
+	if fc.Countries != "" {
+		d.Countries = fc.Countries
+	}
+	return d.Apply(fc.Policy)
+}
+
 // connectors makes the SMPP connectors of --smpp and the config file, in
 // order; they are started later.
 func (m *Main) connectors(fileCfg FileConfig, sink *smppSink) ([]*smpp.Connector, error) {
@@ -718,6 +771,10 @@ func (m *Main) Close() error {
 	if m.forgetter != nil {
 		m.forgetter.Stop()
 		m.forgetter = nil
+	}
+	if m.auditForgetter != nil {
+		m.auditForgetter.Stop()
+		m.auditForgetter = nil
 	}
 	if m.stopWatch != nil {
 		m.stopWatch()

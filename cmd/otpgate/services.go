@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
-	"github.com/otpgate/otpgate/internal/guard"
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/verification"
 	"github.com/otpgate/otpgate/internal/webhook"
 )
@@ -46,7 +48,7 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return errors.New("services set: nothing to set; give --events-url, --code-length, --code-ttl or --countries")
 	}
 	if given["countries"] && *countries != "" {
-		c, err := guard.ParseCountries(*countries)
+		c, err := policy.ParseCountries(*countries)
 		if err != nil {
 			return fmt.Errorf("--countries %q: %w", *countries, err)
 		}
@@ -71,11 +73,17 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if _, err := st.Account(ctx, *acc); err != nil {
 		return fmt.Errorf("services set: no account %s in %s", *acc, *dataDir)
 	}
-	svc, err := st.CreateService(ctx, verification.Service{SID: otpgate.NewSID(otpgate.PrefixService), AccountSID: *acc, Name: *name,
-		CodeLength: verification.DefaultCodeLength, TTL: verification.DefaultTTL, CreatedAt: time.Now().UTC()})
+	log := audit.NewLog(st, nil, nil)
+	made := verification.Service{SID: otpgate.NewSID(otpgate.PrefixService), AccountSID: *acc, Name: *name,
+		CodeLength: verification.DefaultCodeLength, TTL: verification.DefaultTTL, CreatedAt: time.Now().UTC()}
+	svc, err := st.CreateService(ctx, made)
 	if err != nil {
 		return err
 	}
+	if svc.SID == made.SID {
+		log.Record(ctx, cliActor(), audit.Entry{AccountSID: *acc, Kind: audit.KindService, Action: "create", Target: svc.SID, After: audit.Service(svc)})
+	}
+	before := svc
 	if given["events-url"] {
 		svc.EventsURL = *eventsURL
 	}
@@ -87,10 +95,24 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if given["countries"] {
 		svc.Countries = *countries
+		admin, err := cliAdmin(st, stderr)
+		if err != nil {
+			return err
+		}
+		ceiling, _, _, err := admin.Countries(ctx, cliActor(), *acc)
+		if err != nil {
+			return err
+		}
+		if beyond := policy.Beyond(*countries, ceiling); *countries != "" && len(beyond) > 0 {
+			return fmt.Errorf("--countries %s: %s is beyond the account's ceiling of %s; widen the ceiling first (otpgate policy set --account %s --countries ...)",
+				*countries, strings.Join(beyond, ", "), policy.Describe(ceiling), *acc)
+		}
 	}
 	if err := st.UpdateService(ctx, svc); err != nil {
 		return err
 	}
+	log.Record(ctx, cliActor(), audit.Entry{AccountSID: *acc, Kind: audit.KindService, Action: "update", Target: svc.SID,
+		Before: audit.Service(before), After: audit.Service(svc)})
 	to := "the account's countries"
 	if svc.Countries != "" {
 		to = svc.Countries

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpgate/otpgate/internal/guard"
+	"github.com/otpgate/otpgate/internal/policy"
 )
 
 // lastBody is the newest message's text in the sandbox inbox for number.
@@ -102,7 +102,7 @@ func TestCodeTexts(t *testing.T) {
 // limiting codes like a rate_limit_key.
 func TestVerifyV2ServiceSettings(t *testing.T) {
 	s := mustServeWith(t, nil, func(c *ServeConfig) {
-		c.Limits.PerKey = guard.Rate{Max: 1, Window: time.Hour}
+		c.Limits.PerKey = policy.Rate{Max: 1, Window: time.Hour}
 		c.WebhookAllowPrivate = true // the test's events URL is on loopback
 	})
 	form := func(path string, v url.Values) response {

@@ -36,7 +36,7 @@ type Account struct {
 	Countries string
 	// Policy is the ceilings the operator set for the account (unset
 	// fields: the server's defaults).
-	Policy policy.Policy
+	Policy    policy.Policy
 	CreatedAt time.Time
 	// SecondaryHash is the secondary auth token's hash (nil for none): it
 	// authenticates too, until promoted or deleted.

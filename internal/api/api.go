@@ -12,7 +12,9 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -23,7 +25,9 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/store"
 )
 
 // Dialect is how one API says domain errors.
@@ -55,14 +59,29 @@ type Config struct {
 	Health func() map[string]string
 	// Metrics, if set, counts requests by route and status and times them.
 	Metrics *Metrics
+	// Operators, if set, authenticates the operator API's bearer tokens.
+	Operators Operators
+	// Audit, if set, records an account's attempt on the operator API.
+	Audit *audit.Log
+	// HSTS sends Strict-Transport-Security on every reply (otpgate serves
+	// TLS itself).
+	HSTS bool
+}
+
+// Operators finds operator tokens by their hash (the store).
+type Operators interface {
+	OperatorTokenByHash(ctx context.Context, hash []byte) (store.OperatorToken, error)
 }
 
 // Server is the HTTP handler of every API.
 type Server struct {
-	auth    *account.Authenticator
-	log     *slog.Logger
-	mux     *http.ServeMux
-	metrics *Metrics
+	auth      *account.Authenticator
+	operators Operators
+	audit     *audit.Log
+	hsts      bool
+	log       *slog.Logger
+	mux       *http.ServeMux
+	metrics   *Metrics
 
 	mu      sync.Mutex
 	methods map[string][]string // path pattern -> methods registered on it
@@ -73,7 +92,8 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{auth: cfg.Auth, log: cfg.Logger, mux: http.NewServeMux(), metrics: cfg.Metrics, methods: map[string][]string{}}
+	s := &Server{auth: cfg.Auth, operators: cfg.Operators, audit: cfg.Audit, hsts: cfg.HSTS, log: cfg.Logger,
+		mux: http.NewServeMux(), metrics: cfg.Metrics, methods: map[string][]string{}}
 	s.Public("GET /healthz", nil, func(w http.ResponseWriter, r *http.Request) error {
 		out := map[string]string{"status": "ok"}
 		if cfg.Health != nil {
@@ -104,6 +124,14 @@ func New(cfg Config) *Server {
 // SID and auth token (HTTP Basic auth); Account(r) names the account.
 func (s *Server) Authenticated(pattern string, d *Dialect, h Handler) {
 	s.handle(pattern, d, s.authed(d, h))
+}
+
+// Operator registers "METHOD /path" of the operator API, for requests with
+// an operator token (Authorization: Bearer); Actor(r) names the token. An
+// account's SID and auth token are refused (403), and the attempt is
+// recorded in the audit log under kind.
+func (s *Server) Operator(pattern, kind string, d *Dialect, h Handler) {
+	s.handle(pattern, d, s.operatorAuthed(kind, h))
 }
 
 // Public registers "METHOD /path" for any request.
@@ -169,7 +197,8 @@ type ctxKey int
 const (
 	keyRequestID ctxKey = iota
 	keyAccount
-	keyRoute // *string: the route pattern, for the metrics
+	keyRoute    // *string: the route pattern, for the metrics
+	keyOperator // audit.Actor of an operator token
 )
 
 // RequestID is the id of a request, as sent back in X-Request-Id.
@@ -184,6 +213,24 @@ func RequestID(r *http.Request) string {
 func Account(r *http.Request) string {
 	sid, _ := r.Context().Value(keyAccount).(string)
 	return sid
+}
+
+// Actor is who a request is: its account, or its operator token.
+func Actor(r *http.Request) audit.Actor {
+	if a, ok := r.Context().Value(keyOperator).(audit.Actor); ok {
+		return a
+	}
+	return audit.Account(Account(r), RequestID(r))
+}
+
+// BaseURL is the scheme and host a request was sent to, as the URLs in
+// Twilio's replies name them ("https://verify.twilio.com" for the SDKs).
+func BaseURL(r *http.Request) string {
+	scheme := "https"
+	if r.TLS == nil && r.Header.Get("X-Forwarded-Proto") != "https" && !strings.HasSuffix(r.Host, ".twilio.com") {
+		scheme = "http"
+	}
+	return scheme + "://" + r.Host
 }
 
 // notFound is the reply to a path no route has. It names no routes: the
@@ -215,6 +262,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rand.Read(b[:])
 	id := hex.EncodeToString(b[:4]) + "-" + hex.EncodeToString(b[4:])
 	w.Header().Set("X-Request-Id", id)
+	if s.hsts {
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	r = r.WithContext(context.WithValue(r.Context(), keyRequestID, id))
 	if n := headerBytes(r); n > MaxHeaderBytes {
 		WriteJSON(w, http.StatusRequestHeaderFieldsTooLarge, errorBody{Code: otpgate.CodeBodyTooLarge,
@@ -267,5 +317,37 @@ func (s *Server) authed(d *Dialect, h Handler) Handler {
 			return err
 		}
 		return h(w, r.WithContext(context.WithValue(r.Context(), keyAccount, sid)))
+	}
+}
+
+// operatorAuthed requires an operator token: "Authorization: Bearer TOKEN",
+// of a token made with otpgate operator-token and not revoked.
+func (s *Server) operatorAuthed(kind string, h Handler) Handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || s.operators == nil {
+			if sid, token, basic := r.BasicAuth(); basic && s.auth != nil && s.auth.Authenticate(r.Context(), sid, token) == nil {
+				err := otpgate.Errorf(otpgate.KindForbidden, otpgate.CodeForbidden,
+					"The operator API takes an operator token (Authorization: Bearer TOKEN, made with otpgate operator-token on the server); an account's SID and auth token do not reach it")
+				if s.audit != nil {
+					s.audit.Record(r.Context(), audit.Account(sid, RequestID(r)), audit.Entry{AccountSID: sid, Kind: kind,
+						Action: r.Method + " " + r.URL.Path, Refused: err})
+				}
+				return err
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="otpgate operator"`)
+			return otpgate.Errorf(otpgate.KindUnauthorized, otpgate.CodeUnauthorized,
+				"Authentication required: the operator API takes an operator token, Authorization: Bearer TOKEN (otpgate operator-token)")
+		}
+		h256 := sha256.Sum256([]byte(strings.TrimSpace(bearer)))
+		t, err := s.operators.OperatorTokenByHash(r.Context(), h256[:])
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !t.RevokedAt.IsZero()) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="otpgate operator", error="invalid_token"`)
+			return otpgate.Errorf(otpgate.KindUnauthorized, otpgate.CodeUnauthorized, "Authentication failed: unknown or revoked operator token")
+		} else if err != nil {
+			return err
+		}
+		actor := audit.Actor{Kind: audit.ActorOperator, ID: t.ID, Name: t.Name, Account: t.AccountSID, RequestID: RequestID(r)}
+		return h(w, r.WithContext(context.WithValue(r.Context(), keyOperator, actor)))
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/api"
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
@@ -46,8 +47,15 @@ const CookieName = "otpgate_console"
 
 // session is a signed-in browser.
 type session struct {
-	TokenID string
-	CSRF    string // the token its forms and requests that change something carry
+	TokenID, TokenName string
+	// AccountSID is the one account the token may read ("" for every one).
+	AccountSID string
+	CSRF       string // the token its forms and requests that change something carry
+}
+
+// actor is who the session's requests are, for the audit log.
+func (s session) actor() audit.Actor {
+	return audit.Actor{Kind: audit.ActorOperator, ID: s.TokenID, Name: s.TokenName, Account: s.AccountSID}
 }
 
 type ctxKey struct{}
@@ -127,7 +135,7 @@ func (c *Console) sessionFromCookie(r *http.Request) (session, error) {
 	if !c.clock.Now().Before(se.ExpiresAt) {
 		return session{}, errNoSession
 	}
-	return session{TokenID: se.TokenID, CSRF: csrfToken(ck.Value)}, nil
+	return session{TokenID: se.TokenID, TokenName: se.TokenName, AccountSID: se.AccountSID, CSRF: csrfToken(ck.Value)}, nil
 }
 
 // sameOrigin reports whether a request came from a page of this origin,

@@ -22,6 +22,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/api"
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
@@ -53,16 +54,19 @@ type Store interface {
 	SenderStats(ctx context.Context, q store.StatsQuery) ([]store.SenderStat, error)
 }
 
-// Guard is the SMS-pumping guard as the console sees it (guard.Pumping).
-type Guard interface {
-	Blocks(ctx context.Context, accountSID string) ([]store.GuardBlock, error)
-	Lift(ctx context.Context, accountSID, key string) (store.GuardBlock, error)
+// Admin is the abuse controls as the console reads and changes them
+// (guard.Admin): it decides what the signed-in token may do, and audits it.
+type Admin interface {
+	Blocks(ctx context.Context, actor audit.Actor, accountSID string) ([]store.GuardBlock, error)
+	Lift(ctx context.Context, actor audit.Actor, accountSID, key string) (store.GuardBlock, error)
 }
 
 // Config is what the console needs.
 type Config struct {
-	Store  Store
-	Guard  Guard // nil when the abuse guard is off
+	Store Store
+	Admin Admin
+	// GuardOn says whether the SMS-pumping guard runs (it has blocks).
+	GuardOn bool
 	Phones *phone.Parser
 	// Routes are the config file's routes: the sender IDs each operator
 	// approved. None: every sender is accepted.

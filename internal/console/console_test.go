@@ -18,8 +18,10 @@ import (
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/api"
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/console"
 	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/routing"
 	"github.com/otpgate/otpgate/internal/sqlite"
@@ -45,7 +47,7 @@ type fakeGuard struct {
 	blocks []store.GuardBlock
 }
 
-func (g *fakeGuard) Blocks(_ context.Context, accountSID string) ([]store.GuardBlock, error) {
+func (g *fakeGuard) Blocks(_ context.Context, _ audit.Actor, accountSID string) ([]store.GuardBlock, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var out []store.GuardBlock
@@ -57,7 +59,7 @@ func (g *fakeGuard) Blocks(_ context.Context, accountSID string) ([]store.GuardB
 	return out, nil
 }
 
-func (g *fakeGuard) Lift(_ context.Context, accountSID, key string) (store.GuardBlock, error) {
+func (g *fakeGuard) Lift(_ context.Context, _ audit.Actor, accountSID, key string) (store.GuardBlock, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for i, b := range g.blocks {
@@ -66,7 +68,7 @@ func (g *fakeGuard) Lift(_ context.Context, accountSID, key string) (store.Guard
 			return b, nil
 		}
 	}
-	return store.GuardBlock{}, store.ErrNotFound
+	return store.GuardBlock{}, otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound, "no block of %s", key)
 }
 
 type env struct {
@@ -91,7 +93,7 @@ func newEnv(t *testing.T, set func(*console.Config)) *env {
 	t.Cleanup(func() { st.Close() })
 	phones, _ := phone.NewParser("JO")
 	e := &env{t: t, st: st, clock: &clock{now: time.Date(2026, 11, 30, 12, 30, 0, 0, time.UTC)}, guard: &fakeGuard{}, logs: &bytes.Buffer{}}
-	cfg := console.Config{Store: st, Guard: e.guard, Phones: phones, Clock: e.clock,
+	cfg := console.Config{Store: st, Admin: e.guard, GuardOn: true, Phones: phones, Clock: e.clock,
 		Logger: newTextLogger(&e.logMu, e.logs)}
 	if set != nil {
 		set(&cfg)

@@ -266,15 +266,15 @@ func (c *Console) overviewPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var blocks int
-	if c.cfg.Guard != nil {
-		all, err := c.blocks(r.Context())
+	if c.cfg.GuardOn {
+		all, err := c.blocks(r.Context(), sessionOf(r).actor())
 		if err != nil {
 			c.serverError(w, r, err)
 			return
 		}
 		blocks = len(all)
 	}
-	c.render(w, r, http.StatusOK, "overview", map[string]any{"O": o, "Window": win.Name, "Blocks": blocks, "GuardOn": c.cfg.Guard != nil,
+	c.render(w, r, http.StatusOK, "overview", map[string]any{"O": o, "Window": win.Name, "Blocks": blocks, "GuardOn": c.cfg.GuardOn,
 		"Span": fmt.Sprintf("%s to %s UTC", time.Unix(o.Times[0], 0).UTC().Format("Jan 2 15:04"),
 			time.Unix(o.Times[len(o.Times)-1], 0).UTC().Add(win.Step).Format("15:04"))})
 }

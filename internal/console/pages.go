@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/routing"
 	"github.com/otpgate/otpgate/internal/store"
@@ -401,14 +403,14 @@ type blockView struct {
 	Conversion  *float64
 }
 
-func (c *Console) blocks(ctx context.Context) ([]blockView, error) {
+func (c *Console) blocks(ctx context.Context, actor audit.Actor) ([]blockView, error) {
 	accounts, err := c.cfg.Store.Accounts(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []blockView
 	for _, a := range accounts {
-		bs, err := c.cfg.Guard.Blocks(ctx, a.SID)
+		bs, err := c.cfg.Admin.Blocks(ctx, actor, a.SID)
 		if err != nil {
 			return nil, err
 		}
@@ -420,9 +422,9 @@ func (c *Console) blocks(ctx context.Context) ([]blockView, error) {
 }
 
 func (c *Console) guardPage(w http.ResponseWriter, r *http.Request) {
-	data := map[string]any{"GuardOn": c.cfg.Guard != nil, "Lifted": r.URL.Query().Get("lifted"), "Gone": r.URL.Query().Get("gone")}
-	if c.cfg.Guard != nil {
-		bs, err := c.blocks(r.Context())
+	data := map[string]any{"GuardOn": c.cfg.GuardOn, "Lifted": r.URL.Query().Get("lifted"), "Gone": r.URL.Query().Get("gone")}
+	if c.cfg.GuardOn {
+		bs, err := c.blocks(r.Context(), sessionOf(r).actor())
 		if err != nil {
 			c.serverError(w, r, err)
 			return
@@ -433,7 +435,7 @@ func (c *Console) guardPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) liftBlock(w http.ResponseWriter, r *http.Request) {
-	if c.cfg.Guard == nil {
+	if !c.cfg.GuardOn {
 		c.errorPage(w, r, http.StatusNotFound, "The abuse guard is off (--abuse-guard=off): there are no blocks to lift.")
 		return
 	}
@@ -442,9 +444,12 @@ func (c *Console) liftBlock(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, http.StatusBadRequest, "Say which block to lift: its account and key.")
 		return
 	}
-	_, err := c.cfg.Guard.Lift(r.Context(), acc, key)
-	if errors.Is(err, store.ErrNotFound) {
+	_, err := c.cfg.Admin.Lift(r.Context(), sessionOf(r).actor(), acc, key)
+	if e := otpgate.AsError(err); e != nil && e.Kind == otpgate.KindNotFound {
 		http.Redirect(w, r, "/console/guard?gone="+url.QueryEscape(key), http.StatusSeeOther)
+		return
+	} else if e != nil && e.Kind == otpgate.KindForbidden {
+		c.errorPage(w, r, http.StatusForbidden, e.Message)
 		return
 	} else if err != nil {
 		c.serverError(w, r, err)

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -15,55 +14,9 @@ import (
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/pipeline"
+	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/store"
 )
-
-// Rate is a limit's size: at most Max in any Window. Max 0 is no limit.
-type Rate struct {
-	Max    int
-	Window time.Duration
-}
-
-// Off reports whether r limits nothing.
-func (r Rate) Off() bool { return r.Max <= 0 }
-
-// String is the form ParseRate reads: "10/1h", or "off".
-func (r Rate) String() string {
-	if r.Off() {
-		return "off"
-	}
-	return strconv.Itoa(r.Max) + "/" + shortDuration(r.Window)
-}
-
-// ParseRate reads "N/DURATION" ("10/1h", "1000/1m") or "off".
-func ParseRate(s string) (Rate, error) {
-	s = strings.TrimSpace(s)
-	if s == "off" || s == "0" {
-		return Rate{}, nil
-	}
-	n, d, ok := strings.Cut(s, "/")
-	max, err := strconv.Atoi(strings.TrimSpace(n))
-	if !ok || err != nil || max < 1 {
-		return Rate{}, fmt.Errorf("%q: want a count per duration, like 10/1h or 1000/1m, or off", s)
-	}
-	w, err := time.ParseDuration(strings.TrimSpace(d))
-	if err != nil || w < time.Second || w > 7*24*time.Hour {
-		return Rate{}, fmt.Errorf("%q: the duration must be 1s to 168h, like 1h or 10m", s)
-	}
-	return Rate{Max: max, Window: w}, nil
-}
-
-// shortDuration writes 1h, 10m, 90s rather than 1h0m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
 
 // per says "per hour", "per 10m".
 func per(w time.Duration) string {
@@ -75,26 +28,31 @@ func per(w time.Duration) string {
 	case 24 * time.Hour:
 		return "day"
 	}
-	return shortDuration(w)
+	return policy.ShortDuration(w)
 }
 
-// LimitsConfig is the rate limits of sends; each may be off.
+// LimitsConfig is the server's rate limits of sends; each may be off. The
+// limits each account has of its own (per number, the daily budget) are
+// its ceilings (policy.Effective).
 type LimitsConfig struct {
-	PerNumber  Rate // codes to one number, across an account's services
-	PerKey     Rate // codes under one rate_limit_key of a service
-	PerService Rate // codes of one service
-	PerAccount Rate // every SMS of an account, codes and messages
+	PerKey     policy.Rate // codes under one rate_limit_key of a service
+	PerService policy.Rate // codes of one service
+	PerAccount policy.Rate // every SMS of an account, codes and messages
 }
 
 // DefaultLimits are the limits of a server not told otherwise.
-var DefaultLimits = LimitsConfig{
-	PerNumber: Rate{Max: 10, Window: time.Hour},
-	PerKey:    Rate{Max: 10, Window: time.Hour},
-}
+var DefaultLimits = LimitsConfig{PerKey: policy.Rate{Max: 10, Window: time.Hour}}
+
+// DefaultPerNumber is an account's limit of SMS to one number when the
+// operator set none.
+var DefaultPerNumber = policy.Rate{Max: 10, Window: time.Hour}
 
 // Limits is the rate-limit policy of the send pipeline: it names the
 // limits each send counts against (the store counts them in the send's own
 // transaction, so they hold across nodes and restarts) and words a refusal.
+// Every SMS, a code or a message, counts against its account's limit per
+// number and its daily budget; codes also against the server's limits per
+// rate_limit_key and per service.
 type Limits struct{ cfg LimitsConfig }
 
 // NewLimits returns the rate-limit policy.
@@ -105,19 +63,24 @@ const (
 	kindKey     = "k:"
 	kindService = "s:"
 	kindAccount = "a:"
+	kindBudget  = "b:"
 )
+
+// day is the window of the daily budget: any 24 hours.
+const day = 24 * time.Hour
 
 // Limits returns the limits s counts against.
 func (g *Limits) Limits(s pipeline.Send) []store.Limit {
 	var out []store.Limit
-	add := func(r Rate, key string) {
+	add := func(r policy.Rate, key string) {
 		if !r.Off() {
 			out = append(out, store.Limit{Key: key, Max: r.Max, Window: r.Window})
 		}
 	}
 	add(g.cfg.PerAccount, kindAccount+s.AccountSID)
+	add(policy.Rate{Max: s.Ceilings.DailyBudget, Window: day}, kindBudget+s.AccountSID)
+	add(s.Ceilings.PerNumber, kindNumber+s.AccountSID+":"+s.To.E164)
 	if s.Code {
-		add(g.cfg.PerNumber, kindNumber+s.AccountSID+":"+s.To.E164)
 		add(g.cfg.PerService, kindService+s.AccountSID+":"+s.Service)
 		if s.RateLimitKey != "" {
 			// The key may be personal (an IP address): only its hash is kept.
@@ -130,7 +93,7 @@ func (g *Limits) Limits(s pipeline.Send) []store.Limit {
 
 // Refuse words the refusal of s by l: 429 with Retry-After; code 60203 for
 // the limits of one person (number, rate_limit_key), 20429 for those of the
-// account or a service.
+// account (its daily budget) or a service.
 func (g *Limits) Refuse(s pipeline.Send, l store.Limit, retryAt time.Time, now time.Time) error {
 	wait := max(retryAt.Sub(now), time.Second)
 	secs := int((wait + time.Second - 1) / time.Second)
@@ -138,9 +101,17 @@ func (g *Limits) Refuse(s pipeline.Send, l store.Limit, retryAt time.Time, now t
 	var e *otpgate.Error
 	switch {
 	case strings.HasPrefix(l.Key, kindNumber):
+		what := "codes and messages"
+		if s.Code {
+			what = "codes"
+		}
 		e = otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
-			"Too many codes to %s: %d were sent to it in the last %s, the most for one number across this account's services; the next can be sent %s",
-			phone.Mask(s.To.E164), l.Max, per(l.Window), in)
+			"Too many %s to %s: %d SMS were sent to it in the last %s, the most for one number this account's ceilings allow; the next can be sent %s",
+			what, phone.Mask(s.To.E164), l.Max, per(l.Window), in)
+	case strings.HasPrefix(l.Key, kindBudget):
+		e = otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeTooManyRequests,
+			"This account reached its daily budget of %s SMS: that many were sent in the last 24 hours; the next can be sent %s, or the operator of this otpgate can raise the budget (otpgate policy set --account %s --daily-budget N)",
+			thousands(l.Max), in, s.AccountSID)
 	case strings.HasPrefix(l.Key, kindKey):
 		e = otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
 			"Too many codes for this rate_limit_key: %d were sent under it for service %q in the last %s; the next can be sent %s",
@@ -154,6 +125,15 @@ func (g *Limits) Refuse(s pipeline.Send, l store.Limit, retryAt time.Time, now t
 	}
 	e.RetryAfter = time.Duration(secs) * time.Second
 	return e
+}
+
+// thousands writes 10000 as 10,000.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // roughly says a wait as a person would: "12 s", "4 min", "2 h".

@@ -10,10 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/pipeline"
+	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
@@ -36,9 +38,11 @@ type PumpingStore interface {
 	// LiftGuardBlock ends a key's block now and forgets its counts;
 	// store.ErrNotFound if none is in force.
 	LiftGuardBlock(ctx context.Context, accountSID, key string, now time.Time) (store.GuardBlock, error)
-	// GuardSafeList returns an account's safe numbers and prefixes.
+	// GuardSafeList returns an account's safe numbers.
 	GuardSafeList(ctx context.Context, accountSID string) ([]string, error)
-	// SetGuardSafe adds entries to an account's safe list and removes others.
+	// SetGuardSafe adds entries to an account's safe list and removes
+	// others; store.ErrFull, having written nothing, when the list would
+	// then hold more than max (max > 0).
 	SetGuardSafe(ctx context.Context, accountSID string, add, remove []string, max int) error
 	// ForgetGuard deletes prefix counts from before prefixesBefore, all
 	// counts from before before, and blocks that ended before before.
@@ -57,6 +61,8 @@ type PumpingConfig struct {
 	// AfterEvent, if set, is called after a block was stored (to wake the
 	// webhook sender).
 	AfterEvent func()
+	// Audit, if set, records each block this node made, once stored.
+	Audit *audit.Log
 
 	Window        time.Duration // sends and approvals are compared over it; 10m
 	Baseline      time.Duration // an operator's or country's usual rate is measured over it, before Window; 1h
@@ -101,12 +107,15 @@ func (c *PumpingConfig) defaults() {
 }
 
 // Pumping is the SMS-pumping guard. Per account it watches, for each
-// prefix (a number less its last 4 digits), operator and country, the codes
-// sent and how many were approved; a prefix with many sends and few
-// approvals, or an operator or country whose sends spike with few
-// approvals, is blocked for a while, longer each time. It is a policy of
-// the send pipeline (refusing sends to what is blocked, 403/60410) and sees
-// every code sent (Sent) and approved (Approved). Counts are kept in memory
+// prefix (a number less its last 4 digits), operator and country, the SMS
+// sent there (a new verification's first code; a message, unless the
+// operator marked its account transactional) and how many codes were
+// approved; a prefix with many sends and few approvals, or an operator or
+// country whose sends spike with few approvals, is blocked for a while,
+// longer each time. It is a policy of the send pipeline (refusing every
+// SMS, code or message, to what is blocked: 403/60410) and sees every SMS
+// sent (Sent) and code approved (Approved). Only the operator lifts a
+// block; an account may only put exact numbers on its safe list. Counts are kept in memory
 // and shared with the other nodes through the store every Sync; blocks are
 // stored and read back the same way. If the store cannot be reached, the
 // guard goes on with what it knows (fails open) and says so in the log.
@@ -207,9 +216,9 @@ func keysOf(account string, n phone.Number) (keys [3]gkey, count int) {
 	return keys, count
 }
 
-// Allow refuses a code to a number under a key in force of a block.
+// Allow refuses an SMS to a number under a key in force of a block.
 func (p *Pumping) Allow(ctx context.Context, s pipeline.Send) error {
-	if !s.Code || p.safeListed(ctx, s.AccountSID, s.To.E164) {
+	if p.safeListed(ctx, s.AccountSID, s.To.E164) {
 		return nil
 	}
 	now := p.cfg.Clock.Now()
@@ -224,10 +233,13 @@ func (p *Pumping) Allow(ctx context.Context, s pipeline.Send) error {
 		if p.metrics != nil {
 			p.metrics.refusals.WithLabelValues(scopeOf(k.String())).Inc()
 		}
-		e := otpgate.Errorf(otpgate.KindForbidden, CodeBlocked,
-			"Codes to %s are blocked by the SMS-pumping guard until %s: %s. If this traffic is yours, lift the block with DELETE /guard/blocks/%s, or put the numbers on the account's safe list",
-			describeKey(k.String()), b.Until.UTC().Format(time.RFC3339), b.Reason, strings.TrimPrefix(k.String(), "prefix:"))
-		return e
+		what := "Messages"
+		if s.Code {
+			what = "Codes"
+		}
+		return otpgate.Errorf(otpgate.KindForbidden, CodeBlocked,
+			"%s to %s are blocked by the SMS-pumping guard until %s: %s. Numbers of your own users in that range are blocked too; put a number you know on the account's safe list (POST /v2/SafeList/Numbers), or ask the operator of this otpgate to lift the block (otpgate guard lift --account %s --key %s)",
+			what, describeKey(k.String()), b.Until.UTC().Format(time.RFC3339), b.Reason, s.AccountSID, k.String())
 	}
 	return nil
 }
@@ -243,13 +255,22 @@ func describeKey(k string) string {
 	return "country " + v
 }
 
-// Sent counts a new verification's first code, and blocks what it tipped
-// over. Another code of the same verification (a resend) is not counted:
-// users who ask again while codes do not arrive (an operator's outage) are
-// not pumping, and pumping needs many numbers (one number's codes are
-// limited by --limit-per-number).
+// Sent counts a new verification's first code, or a message, and blocks
+// what it tipped over. Another code of the same verification (a resend) is
+// not counted: users who ask again while codes do not arrive (an
+// operator's outage) are not pumping, and pumping needs many numbers (one
+// number's SMS are limited per number). A message counts as a send that
+// is never approved, unless its account is transactional: a message has no
+// code to approve, and a leaked token pumps through the messages API as
+// well as through codes.
 func (p *Pumping) Sent(ctx context.Context, s pipeline.Send, r pipeline.Result) {
-	if !s.Code || (r.Verification != nil && !r.Verification.New) || p.safeListed(ctx, s.AccountSID, s.To.E164) {
+	if s.Code && r.Verification != nil && !r.Verification.New {
+		return
+	}
+	if !s.Code && s.Ceilings.Transactional {
+		return
+	}
+	if p.safeListed(ctx, s.AccountSID, s.To.E164) {
 		return
 	}
 	p.count(ctx, s.AccountSID, s.To, 0, s.Service)
@@ -314,7 +335,7 @@ func (p *Pumping) judge(i gkey, now time.Time) (store.GuardBlock, bool) {
 		return store.GuardBlock{}, false
 	}
 	reason := fmt.Sprintf("%d codes were sent there in the last %s and %d were approved (%.1f%%), under the %.0f%% the guard expects",
-		sends, shortDuration(p.cfg.Window), appr, math.Floor(1000*float64(appr)/float64(sends))/10, 100*p.cfg.MaxConversion)
+		sends, policy.ShortDuration(p.cfg.Window), appr, math.Floor(1000*float64(appr)/float64(sends))/10, 100*p.cfg.MaxConversion)
 	if i.wide() {
 		// An operator or a country: only a spike over its usual rate.
 		// Its usual rate is measured over the Baseline before the window,
@@ -328,7 +349,7 @@ func (p *Pumping) judge(i gkey, now time.Time) (store.GuardBlock, bool) {
 		if float64(sends) < p.cfg.Spike*usual {
 			return store.GuardBlock{}, false
 		}
-		reason += fmt.Sprintf(", %.1f times its usual %.0f per %s", float64(sends)/max(usual, 1), usual, shortDuration(p.cfg.Window))
+		reason += fmt.Sprintf(", %.1f times its usual %.0f per %s", float64(sends)/max(usual, 1), usual, policy.ShortDuration(p.cfg.Window))
 	}
 	level := 1
 	if hasPrev && now.Sub(prev.Until) < 24*time.Hour {
@@ -393,6 +414,10 @@ func (p *Pumping) put(ctx context.Context, u unstored) {
 		p.mu.Unlock()
 		return
 	}
+	if p.cfg.Audit != nil {
+		p.cfg.Audit.Record(ctx, audit.Guard, audit.Entry{AccountSID: u.b.AccountSID, Kind: audit.KindBlock, Action: "block",
+			Target: u.b.Key, After: BlockView(u.b)})
+	}
 	if len(u.cbs) > 0 && p.cfg.AfterEvent != nil {
 		p.cfg.AfterEvent()
 	}
@@ -411,8 +436,10 @@ func (p *Pumping) failOpen(what string, err error) {
 	}
 }
 
-// safeListed reports whether the account put the number, or a prefix of
-// it, on its safe list (read again every 5 s; fails open).
+// safeListed reports whether the account put the number on its safe list
+// (read again every 5 s; fails open). Only whole numbers count: an entry
+// that is a prefix (kept from before safe lists took numbers only) matches
+// nothing.
 func (p *Pumping) safeListed(ctx context.Context, account, e164 string) bool {
 	if p.cfg.Store == nil {
 		return false
@@ -436,12 +463,7 @@ func (p *Pumping) safeListed(ctx context.Context, account, e164 string) bool {
 		p.safe[account] = c
 		p.mu.Unlock()
 	}
-	for _, e := range c.entries {
-		if strings.HasPrefix(e164, e) {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(c.entries, e164)
 }
 
 // Blocks returns an account's blocks in force, newest first: every node's,
@@ -477,16 +499,16 @@ func (p *Pumping) Blocks(ctx context.Context, accountSID string) ([]store.GuardB
 	return out, nil
 }
 
-// SafeList returns an account's safe numbers and prefixes.
+// SafeList returns an account's safe numbers.
 func (p *Pumping) SafeList(ctx context.Context, accountSID string) ([]string, error) {
 	return p.cfg.Store.GuardSafeList(ctx, accountSID)
 }
 
-// SetSafe adds entries (numbers or prefixes, "+9627...") to an account's
-// safe list and removes others; this node applies it at once, others
-// within 5 s.
-func (p *Pumping) SetSafe(ctx context.Context, accountSID string, add, remove []string) error {
-	if err := p.cfg.Store.SetGuardSafe(ctx, accountSID, add, remove, 0); err != nil {
+// SetSafe adds numbers (E.164) to an account's safe list and removes
+// others, keeping it at most max long (store.ErrFull); this node applies it
+// at once, others within 5 s.
+func (p *Pumping) SetSafe(ctx context.Context, accountSID string, add, remove []string, max int) error {
+	if err := p.cfg.Store.SetGuardSafe(ctx, accountSID, add, remove, max); err != nil {
 		return err
 	}
 	p.mu.Lock()

@@ -7,7 +7,9 @@
 //     sender settled (the route's approved senders, its default) and checked,
 //     the status callback URL checked;
 //  2. policies: each may refuse the send before anything is stored (the
-//     delivery backlog now; rate limits and the pumping guard next);
+//     account's ceilings: countries, the messages API, the pumping guard;
+//     the delivery backlog), and limits counted in the send's transaction
+//     (per number, the daily budget, the server's rate limits);
 //  3. compose: the body, or, for a code, what the verification domain makes
 //     of it (the code, the verification it belongs to);
 //  4. persist: the message, its outbox entry and the verification change, in
@@ -29,6 +31,7 @@ import (
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
+	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/smsenc"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
@@ -96,6 +99,13 @@ type Observer interface {
 	Sent(ctx context.Context, s Send, r Result)
 }
 
+// Ceilings says what the operator allows an account (guard.Ceilings): its
+// ceilings over the server's defaults, and the countries it chose within
+// them ("" for all of its ceiling).
+type Ceilings interface {
+	Ceilings(ctx context.Context, accountSID string) (ceilings policy.Effective, countries string, err error)
+}
+
 // CallbackChecker checks a status callback URL (webhook.Policy).
 type CallbackChecker interface {
 	ValidateURL(ctx context.Context, raw string) error
@@ -113,6 +123,7 @@ type Config struct {
 	Phones    *phone.Parser
 	Sealer    Sealer
 	Senders   Senders  // nil: any valid sender, and a sender is required
+	Ceilings  Ceilings // nil: every Send has zero Ceilings (tests of the pipeline alone)
 	Policies  []Policy // asked in order
 	Limiters  []Limiter
 	Observers []Observer      // told of each stored send, in order
@@ -165,6 +176,11 @@ type Send struct {
 	Code           bool   // a verification code (Request.Compose is set)
 	Service        string // Request.Service
 	RateLimitKey   string // Request.RateLimitKey
+	// Ceilings are what the operator allows the account, and
+	// AccountCountries the countries it chose within them ("" for all of
+	// its ceiling): read once per send, for every policy to judge by.
+	Ceilings         policy.Effective
+	AccountCountries string
 }
 
 // Composed is what Compose made.
@@ -287,6 +303,11 @@ func (p *Pipeline) normalise(ctx context.Context, req Request) (Send, error) {
 	}
 	if s.From, err = CheckSender(p.cfg.Phones, from); err != nil {
 		return s, err
+	}
+	if p.cfg.Ceilings != nil {
+		if s.Ceilings, s.AccountCountries, err = p.cfg.Ceilings.Ceilings(ctx, s.AccountSID); err != nil {
+			return s, err
+		}
 	}
 	if req.StatusCallback != "" {
 		if p.cfg.Callback == nil {

@@ -282,3 +282,72 @@ func (p Policy) Check() error {
 // MaxDailyBudget is the largest daily budget accepted (a budget that large
 // is no budget: say off).
 const MaxDailyBudget = 100_000_000
+
+// Fields are the names of a Policy's fields, as With takes them.
+var Fields = []string{"countries", "per_number", "daily_budget", "messages", "transactional"}
+
+// With returns p with one field set from its text form, as the operator
+// API and the command line take it; "default" unsets the field (the
+// server's default applies). The error names the field and what it takes.
+func (p Policy) With(field, value string) (Policy, error) {
+	value = strings.TrimSpace(value)
+	if strings.EqualFold(value, "default") {
+		switch field {
+		case "countries":
+			p.Countries = ""
+		case "per_number":
+			p.PerNumber = nil
+		case "daily_budget":
+			p.DailyBudget = nil
+		case "messages":
+			p.Messages = ""
+		case "transactional":
+			p.Transactional = nil
+		default:
+			return p, unknownField(field)
+		}
+		return p, nil
+	}
+	switch field {
+	case "countries":
+		c, err := ParseCountries(value)
+		if err != nil {
+			return p, fmt.Errorf("countries %q: %v; or default", value, err)
+		}
+		p.Countries = c
+	case "per_number":
+		r, err := ParseRate(value)
+		if err != nil {
+			return p, fmt.Errorf("per_number %v; or default", err)
+		}
+		p.PerNumber = &r
+	case "daily_budget":
+		n := 0
+		if value != "off" {
+			var err error
+			if n, err = strconv.Atoi(value); err != nil || n < 1 || n > MaxDailyBudget {
+				return p, fmt.Errorf("daily_budget %q: want 1 to %d SMS in any 24 hours, off for no budget, or default", value, MaxDailyBudget)
+			}
+		}
+		p.DailyBudget = &n
+	case "messages":
+		m, err := ParseMessages(value)
+		if err != nil {
+			return p, fmt.Errorf("messages %v; or default", err)
+		}
+		p.Messages = m
+	case "transactional":
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return p, fmt.Errorf("transactional %q: want true (its messages are not counted as unconverted by the pumping guard), false, or default", value)
+		}
+		p.Transactional = &b
+	default:
+		return p, unknownField(field)
+	}
+	return p, nil
+}
+
+func unknownField(field string) error {
+	return fmt.Errorf("%q is not a field of a policy; they are %s", field, strings.Join(Fields, ", "))
+}

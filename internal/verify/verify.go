@@ -16,6 +16,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
@@ -94,6 +95,8 @@ type Config struct {
 	Approved func(ctx context.Context, accountSID string, to phone.Number)
 	// Metrics, if set, counts sends and checks by service and operator.
 	Metrics *Metrics
+	// Audit, if set, records each service a first code made.
+	Audit *audit.Log
 }
 
 // Service sends and checks verifications.
@@ -428,10 +431,15 @@ func (s *Service) service(ctx context.Context, accountSID, name string, create b
 	}
 	svc, err := s.cfg.Store.Service(ctx, accountSID, name)
 	if errors.Is(err, store.ErrNotFound) && create {
-		svc, err = s.cfg.Store.CreateService(ctx, verification.Service{
+		made := verification.Service{
 			SID: otpgate.NewSID(otpgate.PrefixService), AccountSID: accountSID, Name: name,
 			CodeLength: s.cfg.CodeLength, TTL: s.cfg.TTL, CreatedAt: now.UTC(),
-		})
+		}
+		svc, err = s.cfg.Store.CreateService(ctx, made)
+		if err == nil && svc.SID == made.SID && s.cfg.Audit != nil {
+			s.cfg.Audit.Record(ctx, audit.Account(accountSID, ""), audit.Entry{AccountSID: accountSID, Kind: audit.KindService,
+				Action: "create", Target: svc.SID, After: audit.Service(svc)})
+		}
 	}
 	if err != nil {
 		return verification.Service{}, err

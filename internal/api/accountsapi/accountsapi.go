@@ -15,6 +15,7 @@ import (
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/api"
 	"github.com/otpgate/otpgate/internal/api/twilio"
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/store"
 )
@@ -38,8 +39,18 @@ type Config struct {
 	Keys  Keys
 	// Auth is this node's token cache, refreshed at once after a change
 	// (the other nodes' within their watch interval).
-	Auth  *account.Authenticator
+	Auth *account.Authenticator
+	// Audit, if set, records each change of a token (never the token).
+	Audit *audit.Log
 	Clock otpgate.Clock
+}
+
+// audited records a change of the account's tokens.
+func (h handlers) audited(r *http.Request, action string) {
+	if h.cfg.Audit != nil {
+		sid := api.Account(r)
+		h.cfg.Audit.Record(r.Context(), api.Actor(r), audit.Entry{AccountSID: sid, Kind: audit.KindToken, Action: action, Target: sid})
+	}
 }
 
 // v1 is the dialect of Twilio's v1 APIs.
@@ -87,6 +98,7 @@ func (h handlers) createSecondary(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	h.cfg.Auth.Refresh(r.Context())
+	h.audited(r, "create_secondary")
 	api.WriteJSON(w, http.StatusCreated, map[string]any{
 		"account_sid": sid, "secondary_auth_token": token, "date_created": now.Format(time.RFC3339), "date_updated": now.Format(time.RFC3339),
 		"url": "https://accounts.twilio.com/v1/AuthTokens/Secondary",
@@ -108,6 +120,7 @@ func (h handlers) deleteSecondary(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	h.cfg.Auth.Refresh(r.Context())
+	h.audited(r, "delete_secondary")
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -124,6 +137,7 @@ func (h handlers) promote(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.cfg.Auth.Refresh(r.Context())
+	h.audited(r, "promote_secondary")
 	var token any
 	if sealed, err := h.cfg.Store.AccountTokenSealed(r.Context(), sid); err == nil && len(sealed) > 0 {
 		if plain, err := h.cfg.Keys.Open(account.TokenAAD(sid), sealed); err == nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/api"
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/store"
@@ -78,7 +79,24 @@ type Config struct {
 	URLs interface {
 		ValidateURL(ctx context.Context, raw string) error
 	}
+	// Audit, if set, records each service made, changed or deleted.
+	Audit *audit.Log
 	Clock otpgate.Clock
+}
+
+// audited records a change to a service.
+func (h handlers) audited(r *http.Request, action string, before, after *verification.Service) {
+	if h.cfg.Audit == nil {
+		return
+	}
+	e := audit.Entry{AccountSID: api.Account(r), Kind: audit.KindService, Action: action}
+	if before != nil {
+		e.Target, e.Before = before.SID, audit.Service(*before)
+	}
+	if after != nil {
+		e.Target, e.After = after.SID, audit.Service(*after)
+	}
+	h.cfg.Audit.Record(r.Context(), api.Actor(r), e)
 }
 
 // Register adds the Verify v2 routes.
@@ -107,13 +125,7 @@ type handlers struct{ cfg Config }
 // that the URLs in replies (paging's next_page_url) lead back here: to
 // https://verify.twilio.com/v2 for an SDK whose transport redirects it, to
 // otpgate's own address for one given another base URL.
-func baseURL(r *http.Request) string {
-	scheme := "https"
-	if r.TLS == nil && r.Header.Get("X-Forwarded-Proto") != "https" && r.Host != "verify.twilio.com" {
-		scheme = "http"
-	}
-	return scheme + "://" + r.Host + "/v2"
-}
+func baseURL(r *http.Request) string { return api.BaseURL(r) + "/v2" }
 
 func date(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
@@ -291,6 +303,7 @@ func (h handlers) createService(w http.ResponseWriter, r *http.Request) error {
 		return otpgate.Errorf(otpgate.KindConflict, otpgate.CodeInvalidParameter,
 			"Invalid parameter 'FriendlyName': the account has a service named %q already (%s); otpgate's 2FA API names services by it, so names are unique", name, got.SID)
 	}
+	h.audited(r, "create", nil, &got)
 	api.WriteJSON(w, http.StatusCreated, newServiceJSON(baseURL(r), got))
 	return nil
 }
@@ -313,6 +326,7 @@ func (h handlers) updateService(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	before := svc
 	if name := strings.TrimSpace(f.Get("FriendlyName")); f.Has("FriendlyName") && name != svc.Name {
 		return otpgate.FieldError("service", otpgate.InvalidField, " %q: a service keeps its name (%q): the 2FA API names services by it", name, svc.Name)
 	}
@@ -329,6 +343,7 @@ func (h handlers) updateService(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.cfg.Verify.Forget(svc) // this node's next code uses the new settings
+	h.audited(r, "update", &before, &svc)
 	api.WriteJSON(w, http.StatusOK, newServiceJSON(baseURL(r), svc))
 	return nil
 }
@@ -344,6 +359,7 @@ func (h handlers) deleteService(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.cfg.Verify.Forget(svc)
+	h.audited(r, "delete", &svc, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
