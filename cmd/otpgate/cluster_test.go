@@ -17,8 +17,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/smpptest"
 )
 

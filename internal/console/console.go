@@ -67,7 +67,7 @@ type Config struct {
 	Admin Admin
 	// GuardOn says whether the SMS-pumping guard runs (it has blocks).
 	GuardOn bool
-	Phones *phone.Parser
+	Phones  *phone.Parser
 	// Routes are the config file's routes: the sender IDs each operator
 	// approved. None: every sender is accepted.
 	Routes []routing.Route
