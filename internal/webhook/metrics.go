@@ -29,7 +29,7 @@ func (s *Sender) Register(reg prometheus.Registerer) {
 		}, []string{"result"}),
 		opens: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "otpgate_callback_circuit_opens_total",
-			Help: "Times a receiver's circuit opened after failures in a row (its callbacks then wait).",
+			Help: "Times a circuit (one account's callbacks to one host) opened after failures in a row (those callbacks then wait; other accounts' to the host go on).",
 		}),
 		pending: prometheus.NewDesc("otpgate_callbacks_pending",
 			"Callbacks waiting to be delivered (due, retrying or in flight), all nodes.", nil, nil),

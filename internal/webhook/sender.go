@@ -47,8 +47,11 @@ type Opener interface {
 // SenderConfig configures a Sender. A zero field takes its default.
 //
 // The caps keep one receiver, or one account, from holding back everyone
-// else's callbacks: a callback whose host or account is at its cap, or whose
-// host's circuit is open, is not given a worker; the Sender holds it, without
+// else's callbacks. PerHost and the circuit breaker are kept per account and
+// host: another account's hanging receiver or failing callbacks at the same
+// host (a webhook relay both use, say) count for that account only. A
+// callback whose account is at its cap, or whose account is at PerHost at its
+// host, or whose circuit there is open, is not given a worker; the Sender holds it, without
 // POSTing it, until its turn comes, or lets it go back to the Store when its
 // circuit half opens (or, for the others it lets go, a little later), to be
 // claimed again by whichever node is free. Either way no attempt is made or
@@ -66,16 +69,18 @@ type SenderConfig struct {
 	Lease       time.Duration // default 1 min
 	MaxAge      time.Duration // give up after; default 25 h
 	Concurrency int           // POSTs in flight, in all; default 32
-	PerHost     int           // POSTs in flight to one host (host:port); default 4
+	PerHost     int           // POSTs in flight for one account to one host (host:port); default 4
 	PerAccount  int           // POSTs in flight for one account; default 8
-	MaxHeld     int           // claimed callbacks held, without a worker, for their host or account; default 32 × Concurrency
+	MaxHeld     int           // claimed callbacks held, without a worker, for their route or account; default 32 × Concurrency
 	Poll        time.Duration // default 1 s
 	FirstRetry  time.Duration // wait before the first retry, doubling to 1 h; default 5 s
 
-	// BreakAfter consecutive failed POSTs to a host (no answer, a timeout,
-	// or a status other than 2xx) open its circuit: nothing is POSTed to it
-	// for CoolDown, then one POST is let through; if it fails, the circuit
-	// opens again for twice as long, up to MaxCoolDown. A success closes it.
+	// BreakAfter consecutive failed POSTs of one account to one host (no
+	// answer, a timeout, or a status other than 2xx) open that route's
+	// circuit: nothing of that account is POSTed to that host for CoolDown,
+	// then one POST is let through; if it fails, the circuit opens again for
+	// twice as long, up to MaxCoolDown. A success of that account at that
+	// host closes it; other accounts' callbacks to the host go on meanwhile.
 	// Defaults: 5, 30 s, 5 min.
 	BreakAfter  int
 	CoolDown    time.Duration
@@ -185,11 +190,11 @@ func (s *Sender) Stop() {
 	})
 }
 
-// held is a claimed callback waiting for its host or account to be under
-// its cap, or for its host's circuit to half open.
+// held is a claimed callback waiting for its route or account to be under
+// its cap, or for its route's circuit to half open.
 type held struct {
 	c       callback.Callback
-	host    string    // hostKey(c.URL)
+	route   route     // its account and hostKey(c.URL)
 	startBy time.Time // later, its lease could end before its POST is recorded
 }
 
@@ -204,7 +209,7 @@ func (s *Sender) run(ctx context.Context) {
 		// next start, rather than when its lease ends.
 		now := s.cfg.Clock.Now().UTC()
 		for _, h := range waiting {
-			s.let(h.c, h.host, "the sender is stopping", now)
+			s.let(h, "the sender is stopping", now)
 		}
 		s.held.Store(0)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -240,7 +245,7 @@ func (s *Sender) run(ctx context.Context) {
 				startBy = now
 			}
 			for _, c := range cbs {
-				waiting = append(waiting, held{c: c, host: hostKey(c.URL), startBy: startBy})
+				waiting = append(waiting, held{c: c, route: route{c.AccountSID, hostKey(c.URL)}, startBy: startBy})
 			}
 			waiting = s.dispatch(now, waiting, sem, &wg)
 		}
@@ -259,33 +264,32 @@ func (s *Sender) run(ctx context.Context) {
 }
 
 // dispatch starts, in order, the callbacks of waiting that a free worker,
-// their host and their account can take now, and returns the rest, to be
+// their route and their account can take now, and returns the rest, to be
 // held. It lets go of those that can no longer start before their leases
-// could end, of those whose host's circuit stays open longer than that, and,
-// beyond MaxHeld, of the last claimed of the host holding the most: they stay
-// leased in the Store until their leases end.
+// could end, of those whose route's circuit stays open longer than that, and,
+// beyond MaxHeld, of the last claimed of the host holding the most.
 func (s *Sender) dispatch(now time.Time, waiting []held, sem chan struct{}, wg *sync.WaitGroup) []held {
 	kept := waiting[:0]
 	for _, h := range waiting {
 		c := h.c
 		if now.After(h.startBy) {
-			s.let(c, h.host, "it could not start before its lease could end", now)
+			s.let(h, "it could not start before its lease could end", now)
 			continue
 		}
 		if len(sem) < cap(sem) {
-			ok, openUntil := s.limits.start(now, h.host, c.AccountSID)
-			if ok {
+			why, openUntil := s.limits.start(now, h.route)
+			if why == started {
 				sem <- struct{}{}
 				wg.Add(1)
 				s.inFlight.Add(1)
 				go func() {
 					defer func() { <-sem; s.inFlight.Add(-1); wg.Done(); s.Wake() }()
-					s.deliver(c, h.host)
+					s.deliver(c, h.route)
 				}()
 				continue
 			}
 			if openUntil.After(h.startBy) {
-				s.let(c, h.host, "its host's circuit is open", openUntil)
+				s.let(h, "its circuit (its account at its host) is open", openUntil)
 				continue
 			}
 		}
@@ -294,7 +298,7 @@ func (s *Sender) dispatch(now time.Time, waiting []held, sem chan struct{}, wg *
 	if len(kept) > s.cfg.MaxHeld {
 		perHost := map[string]int{}
 		for _, h := range kept {
-			perHost[h.host]++
+			perHost[h.route.host]++
 		}
 		for len(kept) > s.cfg.MaxHeld {
 			var most string
@@ -304,8 +308,8 @@ func (s *Sender) dispatch(now time.Time, waiting []held, sem chan struct{}, wg *
 				}
 			}
 			for i := len(kept) - 1; i >= 0; i-- {
-				if kept[i].host == most {
-					s.let(kept[i].c, most, "too many callbacks are held, most of them for its host", now.Add(s.cfg.FirstRetry))
+				if kept[i].route.host == most {
+					s.let(kept[i], "too many callbacks are held, most of them for its host", now.Add(s.cfg.FirstRetry))
 					kept = slices.Delete(kept, i, i+1)
 					perHost[most]--
 					break
@@ -320,10 +324,10 @@ func (s *Sender) dispatch(now time.Time, waiting []held, sem chan struct{}, wg *
 
 // let forgets a held callback, to be given back to the Store, due again at
 // due, by giveBack.
-func (s *Sender) let(c callback.Callback, host, why string, due time.Time) {
+func (s *Sender) let(h held, why string, due time.Time) {
 	s.cfg.Logger.Debug("callback not sent now; it is given back without an attempt",
-		"subject", c.Subject, "callback_sid", c.SID, "host", host, "why", why, "due", due)
-	s.letGo = append(s.letGo, callback.Release{SID: c.SID, LeaseUntil: c.NextAttemptAt, Due: due})
+		"subject", h.c.Subject, "callback_sid", h.c.SID, "account_sid", h.route.account, "host", h.route.host, "why", why, "due", due)
+	s.letGo = append(s.letGo, callback.Release{SID: h.c.SID, LeaseUntil: h.c.NextAttemptAt, Due: due})
 }
 
 // giveBack gives the callbacks let go back to the Store. If that fails
@@ -345,9 +349,9 @@ func (s *Sender) giveBack(ctx context.Context) {
 	s.letGo = s.letGo[:0]
 }
 
-// deliver POSTs one callback, which limits.start let through, and records
-// the attempt.
-func (s *Sender) deliver(c callback.Callback, host string) {
+// deliver POSTs one callback, which limits.start let through on r, and
+// records the attempt.
+func (s *Sender) deliver(c callback.Callback, r route) {
 	ctx := context.Background()
 	attempt := callback.Attempt{CallbackSID: c.SID, Attempt: c.Attempts + 1, Subject: c.Subject, URL: redactURL(c.URL), At: s.cfg.Clock.Now().UTC()}
 	status, posted, err := s.post(ctx, c)
@@ -358,14 +362,14 @@ func (s *Sender) deliver(c callback.Callback, host string) {
 	}
 	ok := err == nil && status >= 200 && status < 300
 	now := s.cfg.Clock.Now().UTC()
-	r := notPosted
+	res := notPosted
 	if posted {
-		r = failed
+		res = failed
 		if ok {
-			r = succeeded
+			res = succeeded
 		}
 	}
-	coolDown, failures := s.limits.finish(now, host, c.AccountSID, r)
+	coolDown, failures := s.limits.finish(now, r, res)
 	giveUp := !ok && now.Sub(c.CreatedAt) >= s.cfg.MaxAge
 	if ok || giveUp {
 		err = s.cfg.Store.FinishCallback(ctx, c, attempt)
@@ -385,7 +389,7 @@ func (s *Sender) deliver(c callback.Callback, host string) {
 			m.opens.Inc()
 		}
 	}
-	log := s.cfg.Logger.With("subject", c.Subject, "callback_sid", c.SID, "attempt", attempt.Attempt, "url", attempt.URL)
+	log := s.cfg.Logger.With("account_sid", c.AccountSID, "subject", c.Subject, "callback_sid", c.SID, "attempt", attempt.Attempt, "url", attempt.URL)
 	switch {
 	case err != nil:
 		log.Error("recording a callback attempt failed; it is tried again when its lease ends", "err", err)
@@ -397,7 +401,8 @@ func (s *Sender) deliver(c callback.Callback, host string) {
 		log.Info("status callback failed; will retry", "status", status, "err", attempt.Error, "retry_in", callback.Backoff(s.cfg.FirstRetry, attempt.Attempt))
 	}
 	if coolDown > 0 {
-		s.cfg.Logger.Warn("callbacks to a host paused: its circuit is open", "host", host, "consecutive_failures", failures, "for", coolDown)
+		s.cfg.Logger.Warn("an account's callbacks to a host paused: their circuit is open (other accounts' callbacks to the host go on)",
+			"account_sid", c.AccountSID, "host", r.host, "consecutive_failures", failures, "for", coolDown)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/metricstest"
+	"github.com/otpgate/otpgate/internal/syncbuf"
 )
 
 // memStore is a Store in memory, with the claiming rules of the real ones:
@@ -118,8 +120,10 @@ type plainOpener struct{}
 
 func (plainOpener) Open(string, []byte) ([]byte, error) { return []byte("token"), nil }
 
-// hostServer is a receiver that counts its requests, the most it had in
-// flight at once, and blocks each until gate is closed when gate is set.
+// hostServer is a receiver that counts its requests (in all and by the
+// URL's first path segment), the most it had in flight at once, and blocks
+// each until gate is closed when gate is set. It answers status, or, for a
+// first path segment in failFor, 500.
 type hostServer struct {
 	*httptest.Server
 	gate               chan struct{}
@@ -127,11 +131,13 @@ type hostServer struct {
 	requests, inFlight atomic.Int64
 	mu                 sync.Mutex
 	most               int64
+	byPath             map[string]int
+	failFor            map[string]bool
 	once               sync.Once
 }
 
 func newHostServer(t *testing.T, blocked bool) *hostServer {
-	h := &hostServer{}
+	h := &hostServer{byPath: map[string]int{}, failFor: map[string]bool{}}
 	h.status.Store(200)
 	if blocked {
 		h.gate = make(chan struct{})
@@ -140,14 +146,21 @@ func newHostServer(t *testing.T, blocked bool) *hostServer {
 		h.requests.Add(1)
 		n := h.inFlight.Add(1)
 		defer h.inFlight.Add(-1)
+		first, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		h.mu.Lock()
 		h.most = max(h.most, n)
+		h.byPath[first]++
+		fail := h.failFor[first]
 		h.mu.Unlock()
 		if h.gate != nil {
 			select {
 			case <-h.gate:
 			case <-r.Context().Done():
 			}
+		}
+		if fail {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
 		}
 		w.WriteHeader(int(h.status.Load()))
 	}))
@@ -160,6 +173,13 @@ func newHostServer(t *testing.T, blocked bool) *hostServer {
 
 // release unblocks the requests, those waiting and those to come.
 func (h *hostServer) release() { h.once.Do(func() { close(h.gate) }) }
+
+// requestsFor counts the requests whose URL path began with /first/.
+func (h *hostServer) requestsFor(first string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.byPath[first]
+}
 
 func (h *hostServer) mostInFlight() int64 {
 	h.mu.Lock()
@@ -411,4 +431,40 @@ func TestSenderGivesBackAfterAFailedRelease(t *testing.T) {
 	})
 	slow.release()
 	<-stopped
+}
+
+// A circuit is one account's at one host. Account A's callbacks to a host
+// (a webhook relay both apps use) fail until A's circuit opens; account B's
+// callbacks to the same host are then POSTed at once, B's successes do not
+// close A's circuit, and A's callbacks get no POST until it half opens.
+// (Before, the host's circuit held B's callbacks back for its cool-down.)
+func TestSenderCircuitPerAccount(t *testing.T) {
+	relay := newHostServer(t, false)
+	relay.mu.Lock()
+	relay.failFor["A"] = true
+	relay.mu.Unlock()
+	store := &memStore{}
+	newCallbacks(store, 10, "ACa", relay.URL+"/A")
+	logs := &syncbuf.Buffer{}
+	s := startSender(t, SenderConfig{Store: store, PerHost: 1, BreakAfter: 3, CoolDown: time.Minute,
+		FirstRetry: 10 * time.Millisecond, Timeout: time.Second, Lease: 3 * time.Minute,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	waitFor(t, "A's circuit open", func() bool { return strings.Contains(logs.String(), "circuit is open") })
+	if n := relay.requestsFor("A"); n != 3 {
+		t.Fatalf("%d POSTs of A's before its circuit opened, want 3", n)
+	}
+
+	newCallbacks(store, 10, "ACb", relay.URL+"/B")
+	start := time.Now()
+	s.Wake()
+	waitFor(t, "B's 10 callbacks to the same host", func() bool { return relay.requestsFor("B") == 10 })
+	t.Logf("B's 10 callbacks to the host where A's circuit is open delivered in %v", time.Since(start))
+	time.Sleep(50 * time.Millisecond)
+	if n := relay.requestsFor("A"); n != 3 {
+		t.Errorf("%d POSTs of A's, want still 3: B's successes closed A's circuit", n)
+	}
+	log := logs.String()
+	if !strings.Contains(log, "account_sid=ACa") || !strings.Contains(log, "host="+strings.TrimPrefix(relay.URL, "http://")) {
+		t.Errorf("the circuit's opening is not logged with its account and host:\n%s", log)
+	}
 }
