@@ -8,11 +8,27 @@ import (
 	"time"
 )
 
-// limits decides whether a claimed callback may be POSTed now, so that one
-// slow or failing receiver, or one account with many callbacks, cannot take
-// every worker of the Sender: it counts the POSTs in flight for each account
-// and for each route (one account's callbacks to one host) against their
-// caps, and keeps a circuit breaker per route.
+// limits decides whether a claimed callback may be POSTed now, so that no
+// account, with a slow, hanging or failing receiver or just many callbacks,
+// delays another account's callbacks. It counts the Sender's POSTs in flight,
+// in all, for each account, and for each route (one account's callbacks to
+// one host), and keeps a circuit breaker per route.
+//
+// An account's share of the workers is
+//
+//	min(perAccount, max(1, concurrency/(active+1)))
+//
+// where active counts the accounts with POSTs in flight or callbacks held
+// ready to start (the Sender says which): it shrinks as accounts arrive, and
+// the +1 is a share kept free for the next account that arrives. A POST is
+// not stopped to make room, so an account that took a larger share while
+// fewer wanted workers keeps it until its POSTs end; to keep the free share
+// anyway, an account starts a POST beyond its first only while that leaves
+// a share of the workers free. Its first POST starts whenever a worker is
+// free: at the defaults (32 workers, 8 an account), accounts whose receivers
+// hang, arriving one after another, take 8, 8, 8, 2, then 1 each, so it
+// takes ten of them to take every worker (without the share kept free, five
+// would: 8, 8, 8, 6, 2).
 //
 // Routes, not hosts, carry the in-flight cap (perHost) and the circuits: one
 // account's hanging receiver, or its failing callbacks, never hold back
@@ -29,13 +45,14 @@ import (
 //
 // Safe for concurrent use.
 type limits struct {
-	perHost, perAccount   int
-	breakAfter            int
-	coolDown, maxCoolDown time.Duration
+	concurrency, perHost, perAccount int
+	breakAfter                       int
+	coolDown, maxCoolDown            time.Duration
 
 	mu        sync.Mutex
 	routes    map[route]*routeState
 	accounts  map[string]int // POSTs in flight
+	inFlight  int            // POSTs in flight, in all
 	lastPrune time.Time
 }
 
@@ -67,14 +84,15 @@ type refusal int
 
 const (
 	started     refusal = iota // not refused
-	accountFull                // the account is at its cap
+	accountFull                // the account is at its share (or starting would eat the share kept free)
 	routeFull                  // the route is at perHost, or its half-open trial is in flight
 	circuitOpen                // the route's circuit is open
 )
 
-func newLimits(perHost, perAccount, breakAfter int, coolDown, maxCoolDown time.Duration) *limits {
+func newLimits(concurrency, perHost, perAccount, breakAfter int, coolDown, maxCoolDown time.Duration) *limits {
 	return &limits{
-		perHost: perHost, perAccount: perAccount, breakAfter: breakAfter, coolDown: coolDown, maxCoolDown: maxCoolDown,
+		concurrency: concurrency, perHost: perHost, perAccount: perAccount,
+		breakAfter: breakAfter, coolDown: coolDown, maxCoolDown: maxCoolDown,
 		routes: map[route]*routeState{}, accounts: map[string]int{},
 	}
 }
@@ -98,11 +116,30 @@ func hostKey(raw string) string {
 	return net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
+// share returns the most POSTs one account may have in flight while the
+// accounts of waiting (those with callbacks held for a worker) and those
+// with POSTs in flight want workers.
+func (l *limits) share(waiting map[string]bool) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	active := len(waiting)
+	for a := range l.accounts {
+		if !waiting[a] {
+			active++
+		}
+	}
+	return l.shareOf(active)
+}
+
+func (l *limits) shareOf(active int) int {
+	return min(l.perAccount, max(1, l.concurrency/(active+1)))
+}
+
 // start counts a POST on r as in flight and returns started when r's
-// account is under perAccount, r is under perHost and r's circuit lets it
-// through. Otherwise it returns why not and, when r's circuit is open, the
-// time it half opens.
-func (l *limits) start(now time.Time, r route) (refusal, time.Time) {
+// account is under share (and, beyond its first POST, leaves share workers
+// free), r is under perHost and r's circuit lets it through. Otherwise it
+// returns why not and, when r's circuit is open, the time it half opens.
+func (l *limits) start(now time.Time, r route, share int) (refusal, time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := l.routes[r]
@@ -113,7 +150,7 @@ func (l *limits) start(now time.Time, r route) (refusal, time.Time) {
 	switch {
 	case now.Before(s.openUntil):
 		return circuitOpen, s.openUntil
-	case n >= l.perAccount:
+	case n >= share || n > 0 && l.concurrency-l.inFlight-1 < share:
 		return accountFull, time.Time{}
 	case !s.openUntil.IsZero() && s.inFlight > 0: // half open: one POST decides
 		return routeFull, time.Time{}
@@ -123,7 +160,19 @@ func (l *limits) start(now time.Time, r route) (refusal, time.Time) {
 	s.inFlight++
 	l.routes[r] = s
 	l.accounts[r.account]++
+	l.inFlight++
 	return started, time.Time{}
+}
+
+// openUntil returns when r's circuit half opens, if it is open at now, else
+// the zero time.
+func (l *limits) openUntil(now time.Time, r route) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s := l.routes[r]; s != nil && now.Before(s.openUntil) {
+		return s.openUntil
+	}
+	return time.Time{}
 }
 
 // finish ends a POST that start let through. It returns the cool-down and
@@ -135,6 +184,7 @@ func (l *limits) finish(now time.Time, r route, res result) (opened time.Duratio
 	if l.accounts[r.account]--; l.accounts[r.account] <= 0 {
 		delete(l.accounts, r.account)
 	}
+	l.inFlight--
 	s := l.routes[r]
 	s.inFlight--
 	switch res {
@@ -159,6 +209,13 @@ func (l *limits) finish(now time.Time, r route, res result) (opened time.Duratio
 		delete(l.routes, r)
 	}
 	return 0, 0
+}
+
+// inFlightOf returns the POSTs account has in flight.
+func (l *limits) inFlightOf(account string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.accounts[account]
 }
 
 // prune forgets, at most once a minute, the routes with nothing in flight

@@ -38,7 +38,7 @@ func (s *Sender) Register(reg prometheus.Registerer) {
 		inFlight: prometheus.NewDesc("otpgate_callbacks_in_flight",
 			"Callback POSTs this node has in flight.", nil, nil),
 		held: prometheus.NewDesc("otpgate_callbacks_held",
-			"Callbacks this node claimed and holds for a worker, or for its receiver or account to be under its cap.", nil, nil),
+			"Callbacks this node claimed and holds for a worker, for their account's fair share, or for their account's cap or circuit at their host.", nil, nil),
 	}
 	for _, r := range []string{"delivered", "failed", "gave_up"} {
 		m.attempts.WithLabelValues(r)

@@ -46,18 +46,38 @@ type Opener interface {
 
 // SenderConfig configures a Sender. A zero field takes its default.
 //
-// The caps keep one receiver, or one account, from holding back everyone
-// else's callbacks. PerHost and the circuit breaker are kept per account and
-// host: another account's hanging receiver or failing callbacks at the same
-// host (a webhook relay both use, say) count for that account only. A
-// callback whose account is at its cap, or whose account is at PerHost at its
-// host, or whose circuit there is open, is not given a worker; the Sender holds it, without
-// POSTing it, until its turn comes, or lets it go back to the Store when its
-// circuit half opens (or, for the others it lets go, a little later), to be
-// claimed again by whichever node is free. Either way no attempt is made or
-// recorded for it, and it keeps its MaxAge. A host is the callback URL's
-// host and port (the scheme's default port when it has none), so two
-// receivers on one machine are two hosts.
+// No account delays another account's callbacks, whatever its receivers do
+// (hang, fail, or just have many callbacks owed):
+//   - The workers are shared fairly. An account has at most its share of
+//     them in flight, min(PerAccount, max(1, Concurrency/(active+1))), where
+//     active counts the accounts with callbacks in flight or held ready to
+//     start. The +1 is a share kept free for an account that arrives: beyond
+//     its first, an account starts a POST only while that leaves a share
+//     free, since a POST, once started, is not stopped to make room. A
+//     worker that frees goes to the account with the fewest POSTs in flight,
+//     then to the one that waited longest since its last.
+//   - PerHost and the circuit breaker are kept per account and host: another
+//     account's hanging receiver or failing callbacks at the same host (a
+//     webhook relay both use, say) count for that account only.
+//
+// A callback that cannot start (its account at its share, its account at
+// PerHost at its host, or that circuit open) is not given a worker; the
+// Sender holds it, without POSTing it, until its turn comes, or lets it go
+// back to the Store when its circuit half opens (or, for the others it lets
+// go, a little later), to be claimed again by whichever node is free. Either
+// way no attempt is made or recorded for it, and it keeps its MaxAge. Beyond
+// MaxHeld, the account holding the most gives back its last claimed. A host
+// is the callback URL's host and port (the scheme's default port when it has
+// none), so two receivers on one machine are two hosts.
+//
+// What this does not do: the Store hands out due callbacks oldest first,
+// whatever their account, and the Sender claims no more than its free
+// workers can take. An account's callbacks behind another's backlog in the
+// Store are reached as that backlog is claimed and held (quickly while a
+// share is free), not before; and once every worker is taken (at the
+// defaults, ten accounts whose receivers hang, arriving one after another,
+// take them all), an account that arrives waits for a POST to end, within
+// Timeout.
 type SenderConfig struct {
 	Store       Store
 	Tokens      Opener
@@ -70,8 +90,8 @@ type SenderConfig struct {
 	MaxAge      time.Duration // give up after; default 25 h
 	Concurrency int           // POSTs in flight, in all; default 32
 	PerHost     int           // POSTs in flight for one account to one host (host:port); default 4
-	PerAccount  int           // POSTs in flight for one account; default 8
-	MaxHeld     int           // claimed callbacks held, without a worker, for their route or account; default 32 × Concurrency
+	PerAccount  int           // POSTs in flight for one account, at most (its share may be less); default 8
+	MaxHeld     int           // claimed callbacks held, without a worker, for their account's share or their route; default 32 × Concurrency
 	Poll        time.Duration // default 1 s
 	FirstRetry  time.Duration // wait before the first retry, doubling to 1 h; default 5 s
 
@@ -91,15 +111,21 @@ type SenderConfig struct {
 // the change that caused it (package callback) is POSTed, signed as Twilio
 // signs (X-Twilio-Signature, keyed by the account's auth token) so existing
 // request validators accept it, in order per subject, retried with backoff
-// for at least 24 hours; every attempt's result is kept. Callback URLs are
-// logged and kept with their attempts as scheme, host and path only: a query
-// string may carry the receiver's secret.
+// for at least 24 hours, fairly between accounts (see SenderConfig); every
+// attempt's result is kept. Callback URLs are logged and kept with their
+// attempts as scheme, host and path only: a query string may carry the
+// receiver's secret.
 type Sender struct {
 	cfg    SenderConfig
 	client *http.Client
 	limits *limits
 	wake   chan struct{}
 	letGo  []callback.Release // claimed callbacks dispatch let go; the run loop gives them back
+	// lastStart is the turn at which each account with callbacks held or in
+	// flight last had a POST started (turn counts them); only the run loop
+	// uses them.
+	lastStart map[string]uint64
+	turn      uint64
 	// metrics, when registered; inFlight and held are read at scrapes.
 	metrics        *metrics
 	inFlight, held atomic.Int64
@@ -128,7 +154,7 @@ func NewSender(cfg SenderConfig) *Sender {
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = 25 * time.Hour
 	}
-	if cfg.Concurrency == 0 {
+	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 32
 	}
 	if cfg.PerHost <= 0 {
@@ -159,8 +185,9 @@ func NewSender(cfg SenderConfig) *Sender {
 	cfg.Poll = min(cfg.Poll, cfg.FirstRetry) // a retry is not kept waiting longer than its backoff
 	return &Sender{
 		cfg: cfg, client: cfg.Policy.client(cfg.Timeout, cfg.DialTimeout),
-		limits: newLimits(cfg.PerHost, cfg.PerAccount, cfg.BreakAfter, cfg.CoolDown, cfg.MaxCoolDown),
+		limits: newLimits(cfg.Concurrency, cfg.PerHost, cfg.PerAccount, cfg.BreakAfter, cfg.CoolDown, cfg.MaxCoolDown),
 		wake:   make(chan struct{}, 1), done: make(chan struct{}),
+		lastStart: map[string]uint64{},
 	}
 }
 
@@ -190,8 +217,9 @@ func (s *Sender) Stop() {
 	})
 }
 
-// held is a claimed callback waiting for its route or account to be under
-// its cap, or for its route's circuit to half open.
+// held is a claimed callback waiting for a worker, for its account to be
+// under its share, for its route to be under its cap, or for its route's
+// circuit to half open.
 type held struct {
 	c       callback.Callback
 	route   route     // its account and hostKey(c.URL)
@@ -226,9 +254,10 @@ func (s *Sender) run(ctx context.Context) {
 		// without waiting for a whole round.
 		now := s.cfg.Clock.Now().UTC()
 		s.limits.prune(now)
-		waiting = s.dispatch(now, waiting, sem, &wg)
-		// Claim no more than the free workers can take. What they cannot
-		// take yet is held, up to MaxHeld.
+		// Claim no more than the free workers can take, and before they are
+		// given to what is held, so that an account with nothing held (its
+		// callbacks behind others' in the Store) has its turn at them too.
+		// What they cannot take is held, up to MaxHeld.
 		limit := cap(sem) - len(sem)
 		var cbs []callback.Callback
 		if limit > 0 {
@@ -247,8 +276,8 @@ func (s *Sender) run(ctx context.Context) {
 			for _, c := range cbs {
 				waiting = append(waiting, held{c: c, route: route{c.AccountSID, hostKey(c.URL)}, startBy: startBy})
 			}
-			waiting = s.dispatch(now, waiting, sem, &wg)
 		}
+		waiting = s.dispatch(now, waiting, sem, &wg)
 		s.giveBack(ctx)
 		if len(cbs) > 0 && len(cbs) == limit {
 			continue
@@ -263,55 +292,52 @@ func (s *Sender) run(ctx context.Context) {
 	}
 }
 
-// dispatch starts, in order, the callbacks of waiting that a free worker,
-// their route and their account can take now, and returns the rest, to be
-// held. It lets go of those that can no longer start before their leases
-// could end, of those whose route's circuit stays open longer than that, and,
-// beyond MaxHeld, of the last claimed of the host holding the most.
+// dispatch starts the callbacks of waiting that a free worker, their
+// account's share and their route can take now, and returns the rest, to be
+// held, in the order claimed. A free worker goes to the account with the
+// fewest POSTs in flight (of those, the one whose last POST started longest
+// ago, an account new to the Sender first), and then to its first claimed
+// callback that its route lets through: one account's backlog, however long
+// and early, does not keep another's callbacks waiting. dispatch lets go of
+// those that can no longer start before their leases could end, of those
+// whose route's circuit stays open longer than that, and, beyond MaxHeld, of
+// the last claimed of the account holding the most.
 func (s *Sender) dispatch(now time.Time, waiting []held, sem chan struct{}, wg *sync.WaitGroup) []held {
 	kept := waiting[:0]
+	var ready []bool // kept[i]'s circuit is not open: it could start now
 	for _, h := range waiting {
-		c := h.c
 		if now.After(h.startBy) {
 			s.let(h, "it could not start before its lease could end", now)
 			continue
 		}
-		if len(sem) < cap(sem) {
-			why, openUntil := s.limits.start(now, h.route)
-			if why == started {
-				sem <- struct{}{}
-				wg.Add(1)
-				s.inFlight.Add(1)
-				go func() {
-					defer func() { <-sem; s.inFlight.Add(-1); wg.Done(); s.Wake() }()
-					s.deliver(c, h.route)
-				}()
-				continue
-			}
-			if openUntil.After(h.startBy) {
-				s.let(h, "its circuit (its account at its host) is open", openUntil)
-				continue
-			}
+		until := s.limits.openUntil(now, h.route)
+		if until.After(h.startBy) {
+			s.let(h, "its circuit (its account at its host) is open", until)
+			continue
 		}
 		kept = append(kept, h)
+		ready = append(ready, until.IsZero())
+	}
+	if len(sem) < cap(sem) {
+		kept = s.startFairly(now, kept, ready, sem, wg)
 	}
 	if len(kept) > s.cfg.MaxHeld {
-		perHost := map[string]int{}
+		perAccount := map[string]int{}
 		for _, h := range kept {
-			perHost[h.route.host]++
+			perAccount[h.route.account]++
 		}
 		for len(kept) > s.cfg.MaxHeld {
 			var most string
-			for host, n := range perHost {
-				if n > perHost[most] {
-					most = host
+			for a, n := range perAccount {
+				if n > perAccount[most] || n == perAccount[most] && a < most {
+					most = a
 				}
 			}
 			for i := len(kept) - 1; i >= 0; i-- {
-				if kept[i].route.host == most {
-					s.let(kept[i], "too many callbacks are held, most of them for its host", now.Add(s.cfg.FirstRetry))
+				if kept[i].route.account == most {
+					s.let(kept[i], "too many callbacks are held, most of them for its account", now.Add(s.cfg.FirstRetry))
 					kept = slices.Delete(kept, i, i+1)
-					perHost[most]--
+					perAccount[most]--
 					break
 				}
 			}
@@ -319,6 +345,83 @@ func (s *Sender) dispatch(now time.Time, waiting []held, sem chan struct{}, wg *
 	}
 	clear(waiting[len(kept):]) // no callback bodies kept alive by the backing array
 	s.held.Store(int64(len(kept)))
+	return kept
+}
+
+// startFairly starts what it can of the ready callbacks of waiting while
+// workers are free, account by account, fewest POSTs in flight first, and
+// returns the rest in order. An account whose held callbacks all wait for
+// their circuits does not count against the others' shares.
+func (s *Sender) startFairly(now time.Time, waiting []held, ready []bool, sem chan struct{}, wg *sync.WaitGroup) []held {
+	// Each account's ready callbacks, in the order claimed; the accounts in
+	// the order of their first claimed.
+	var order []string
+	queue := map[string][]int{}
+	wanting := map[string]bool{}
+	for i, h := range waiting {
+		if !ready[i] {
+			continue
+		}
+		a := h.route.account
+		if !wanting[a] {
+			order = append(order, a)
+			wanting[a] = true
+		}
+		queue[a] = append(queue[a], i)
+	}
+	if len(order) == 0 {
+		return waiting
+	}
+	share := s.limits.share(wanting)
+	done := make([]bool, len(waiting))
+	for len(sem) < cap(sem) && len(order) > 0 {
+		next, fewest := 0, -1
+		for i, a := range order {
+			n := s.limits.inFlightOf(a)
+			if fewest < 0 || n < fewest || n == fewest && s.lastStart[a] < s.lastStart[order[next]] {
+				next, fewest = i, n
+			}
+		}
+		a, ok := order[next], false
+		for j, i := range queue[a] {
+			h := waiting[i]
+			why, _ := s.limits.start(now, h.route, share)
+			if why == accountFull {
+				break
+			}
+			if why != started {
+				continue // its route's turn has not come: maybe another host's
+			}
+			done[i], ok = true, true
+			queue[a] = slices.Delete(queue[a], j, j+1)
+			s.turn++
+			s.lastStart[a] = s.turn
+			sem <- struct{}{}
+			wg.Add(1)
+			s.inFlight.Add(1)
+			go func() {
+				defer func() { <-sem; s.inFlight.Add(-1); wg.Done(); s.Wake() }()
+				s.deliver(h.c, h.route)
+			}()
+			break
+		}
+		if !ok || len(queue[a]) == 0 {
+			order = slices.Delete(order, next, next+1) // nothing more of it starts in this round
+		}
+	}
+	kept := waiting[:0]
+	for i, h := range waiting {
+		if !done[i] {
+			kept = append(kept, h)
+		}
+	}
+	// An account with nothing held or in flight is new again when it comes
+	// back: it goes first among those with as few in flight.
+	for a := range s.lastStart {
+		if !wanting[a] && s.limits.inFlightOf(a) == 0 {
+			delete(s.lastStart, a)
+		}
+	}
 	return kept
 }
 

@@ -433,6 +433,80 @@ func TestSenderGivesBackAfterAFailedRelease(t *testing.T) {
 	<-stopped
 }
 
+// Four accounts whose receivers never answer, each owed callbacks at two
+// of them, do not take every worker: each has at most its share, a share is
+// kept free, and a fifth account's callbacks, made while the others hang,
+// are delivered at once. (Before, 4 × PerAccount = 32 POSTs that never end
+// took every worker, and the fifth account waited for their timeouts.)
+func TestSenderFairShare(t *testing.T) {
+	store := &memStore{}
+	var hanging [4][2]*hostServer
+	for a := range hanging {
+		for i := range hanging[a] {
+			hanging[a][i] = newHostServer(t, true)
+			newCallbacks(store, 15, fmt.Sprintf("AC%d", a), hanging[a][i].URL)
+		}
+	}
+	fast := newHostServer(t, false)
+	s := startSender(t, SenderConfig{Store: store, Timeout: time.Minute}) // 32 workers, 8 an account, 4 a route
+	t.Cleanup(func() {                                                    // before Stop, which waits for POSTs in flight
+		for _, hs := range hanging {
+			hs[0].release()
+			hs[1].release()
+		}
+	})
+	hangingNow := func() (each [4]int64, total int64) {
+		for a, hs := range hanging {
+			each[a] = hs[0].inFlight.Load() + hs[1].inFlight.Load()
+			total += each[a]
+		}
+		return each, total
+	}
+	waitFor(t, "every hanging account with a POST in flight", func() bool {
+		each, _ := hangingNow()
+		return !slices.Contains(each[:], 0)
+	})
+	time.Sleep(100 * time.Millisecond) // the rest is claimed, and held
+	each, total := hangingNow()
+	t.Logf("POSTs in flight at the hanging receivers, by account: %v (%d of 32 workers)", each, total)
+	if total >= 32 {
+		t.Errorf("accounts whose receivers hang took every worker: %v", each)
+	}
+
+	newCallbacks(store, 10, "ACfast", fast.URL)
+	start := time.Now()
+	s.Wake()
+	waitFor(t, "the fifth account's 10 callbacks", func() bool { return fast.requests.Load() == 10 })
+	t.Logf("the fifth account's 10 callbacks delivered in %v", time.Since(start))
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the fifth account's callbacks took %v behind the hanging ones, want < 1 s", d)
+	}
+	if each, total := hangingNow(); total >= 32 || slices.Max(each[:]) > 8 {
+		t.Errorf("POSTs in flight at the hanging receivers, by account: %v; want at most 8 (PerAccount) each, and a worker free", each)
+	}
+}
+
+// One account's backlog, claimed first and longer than MaxHeld, does not
+// keep another account's callbacks to the same host waiting: the account
+// that has the fewest POSTs in flight goes first, and beyond MaxHeld the
+// account holding the most gives callbacks back, not the one that came last.
+func TestSenderBacklogDoesNotStarveOthers(t *testing.T) {
+	h := newHostServer(t, false)
+	store := &memStore{}
+	newCallbacks(store, 60, "ACbig", h.URL+"/big")
+	s := startSender(t, SenderConfig{Store: store, Concurrency: 4, PerHost: 4, PerAccount: 4, MaxHeld: 8,
+		FirstRetry: time.Minute, Poll: 10 * time.Millisecond})
+	waitFor(t, "the big account's first POSTs", func() bool { return h.requestsFor("big") >= 2 })
+	newCallbacks(store, 3, "ACsmall", h.URL+"/small")
+	s.Wake()
+	waitFor(t, "the small account's 3 callbacks", func() bool { return h.requestsFor("small") == 3 })
+	big := h.requestsFor("big")
+	t.Logf("the big account had %d POSTs when the small one's 3 were in", big)
+	if big > 20 {
+		t.Errorf("the big account had %d of its 60 POSTed before the small account's 3", big)
+	}
+}
+
 // A circuit is one account's at one host. Account A's callbacks to a host
 // (a webhook relay both apps use) fail until A's circuit opens; account B's
 // callbacks to the same host are then POSTed at once, B's successes do not
