@@ -218,6 +218,19 @@ func (l *limits) inFlightOf(account string) int {
 	return l.accounts[account]
 }
 
+// openCircuits counts the routes whose circuit is open at now.
+func (l *limits) openCircuits(now time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, s := range l.routes {
+		if now.Before(s.openUntil) {
+			n++
+		}
+	}
+	return n
+}
+
 // prune forgets, at most once a minute, the routes with nothing in flight
 // whose last failure is older than maxCoolDown and whose circuit is not
 // open: their count of consecutive failures starts again from zero.

@@ -145,6 +145,9 @@ func TestLimitsCircuit(t *testing.T) {
 	if until := l.openUntil(now, r); !until.Equal(now.Add(time.Second)) {
 		t.Fatalf("openUntil = %v, want %v", until, now.Add(time.Second))
 	}
+	if n := l.openCircuits(now); n != 1 {
+		t.Fatalf("%d circuits open, want 1", n)
+	}
 	other := route{"AC1", "other:443"}
 	if got, _ := l.start(now, other, 8); got != started {
 		t.Fatalf("another host's POST was refused: %v", got)
@@ -167,6 +170,9 @@ func TestLimitsCircuit(t *testing.T) {
 	}
 	now = refused()
 	post(succeeded)
+	if n := l.openCircuits(now); n != 0 {
+		t.Fatalf("%d circuits open after a success, want 0", n)
+	}
 	post(failed)
 	post(succeeded) // closed: failures are counted from zero again
 	post(failed)

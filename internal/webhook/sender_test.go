@@ -340,7 +340,7 @@ func TestSenderGivesBackWhatItHolds(t *testing.T) {
 }
 
 // The sender's metrics move with its POSTs: delivered and failed attempts,
-// a circuit opening, and the backlog read from the store.
+// a circuit opening (and open), and the backlog read from the store.
 func TestSenderMetrics(t *testing.T) {
 	broken, fine := newHostServer(t, false), newHostServer(t, false)
 	broken.status.Store(500)
@@ -365,6 +365,9 @@ func TestSenderMetrics(t *testing.T) {
 	t.Cleanup(s.Stop)
 	waitFor(t, "the fine host's 4 delivered", func() bool { return value("otpgate_callback_attempts_total", "result", "delivered") == 4 })
 	waitFor(t, "the broken host's circuit open", func() bool { return value("otpgate_callback_circuit_opens_total") == 1 })
+	if v := value("otpgate_callback_circuits_open"); v != 1 {
+		t.Errorf("circuits open %v, want 1", v)
+	}
 	if v := value("otpgate_callback_attempts_total", "result", "failed"); v != 2 {
 		t.Errorf("failed attempts %v, want 2 (the circuit opens after 2)", v)
 	}
