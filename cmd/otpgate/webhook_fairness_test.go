@@ -20,9 +20,9 @@ import (
 )
 
 // A receiver that answers after 5 s, with 40 status callbacks owed to it,
-// does not hold back callbacks to another receiver: each host has its own
-// cap of POSTs in flight, and a callback waiting for its host's turn does
-// not take one of the sender's workers. "Host" is host:port, so the two
+// does not hold back callbacks to another receiver: each account has its
+// own cap of POSTs in flight at each host, and a callback waiting for its
+// turn does not take one of the sender's workers. "Host" is host:port, so the two
 // receivers, both on 127.0.0.1, are two hosts. Half the fast callbacks are
 // of the slow receiver's account, half of another account.
 func TestWebhookFairness(t *testing.T) {
@@ -108,7 +108,7 @@ func TestWebhookFairness(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	if slowMost == 0 || slowMost > 4 {
-		t.Fatalf("the slow receiver had at most %d callbacks in flight at once, want 1 to 4 (its host's cap)", slowMost)
+		t.Fatalf("the slow receiver had at most %d callbacks in flight at once, want 1 to 4 (its account's cap at that host)", slowMost)
 	}
 }
 
@@ -270,4 +270,261 @@ func mustServeLogging(tb testing.TB, logs io.Writer, set func(*ServeConfig)) *te
 		tb.Fatalf("first start printed no account:\n%s", out.String())
 	}
 	return &testServer{Main: m, URL: "http://" + m.Addr(), SID: sm[1], Token: sm[2], stdout: &out}
+}
+
+// callbackTimes is a status callback receiver that records, for each
+// callback, its message and status and when it arrived, and answers 500 to
+// the accounts in fail (told apart by the AccountSid parameter), 200 to
+// the others.
+type callbackTimes struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	fail map[string]bool
+	got  []callbackArrival
+	byAc map[string]int // callbacks received, by AccountSid
+}
+
+type callbackArrival struct {
+	account, message, status string
+	at                       time.Time
+}
+
+func newCallbackTimes(t *testing.T, fail ...string) *callbackTimes {
+	c := &callbackTimes{fail: map[string]bool{}, byAc: map[string]int{}}
+	for _, a := range fail {
+		c.fail[a] = true
+	}
+	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		p, _ := url.ParseQuery(string(body))
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.byAc[p.Get("AccountSid")]++
+		if c.fail[p.Get("AccountSid")] {
+			http.Error(w, "broken for this account", http.StatusInternalServerError)
+			return
+		}
+		c.got = append(c.got, callbackArrival{p.Get("AccountSid"), p.Get("MessageSid"), p.Get("MessageStatus"), time.Now()})
+	}))
+	t.Cleanup(c.srv.Close)
+	return c
+}
+
+func (c *callbackTimes) received(account string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byAc[account]
+}
+
+// waitDelays waits, until deadline, for a delivered callback of each message
+// of sent (message SID -> when the request that made it was sent), and
+// returns, for every callback of those messages that arrived, the time
+// from that request to its arrival: an upper bound on the time from the
+// status change (in the sandbox a message is delivered as it is made).
+// missing counts the messages whose delivered callback did not arrive.
+func (c *callbackTimes) waitDelays(sent map[string]time.Time, deadline time.Time) (delays []time.Duration, missing int) {
+	for ; ; time.Sleep(10 * time.Millisecond) {
+		c.mu.Lock()
+		delays, missing = delays[:0], len(sent)
+		for _, a := range c.got {
+			if at, ok := sent[a.message]; ok {
+				delays = append(delays, max(a.at.Sub(at), 0))
+				if a.status == "delivered" {
+					missing--
+				}
+			}
+		}
+		c.mu.Unlock()
+		if missing == 0 || time.Now().After(deadline) {
+			slices.Sort(delays)
+			return delays, missing
+		}
+	}
+}
+
+// p99 returns the 99th percentile of sorted delays (the largest, under 100
+// of them).
+func p99(sorted []time.Duration) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[(len(sorted)*99+99)/100-1]
+}
+
+// sendWithCallback creates a message of who, to the i-th test number, with
+// statusCallback, and returns its SID and when the request was sent.
+func sendWithCallback(t *testing.T, s *testServer, who creds, i int, statusCallback string) (string, time.Time) {
+	t.Helper()
+	at := time.Now()
+	r := call(t, "POST", s.URL+"/2010-04-01/Accounts/"+who.SID+"/Messages.json", who.SID, who.Token, "application/x-www-form-urlencoded",
+		url.Values{"To": {fmt.Sprintf("+96279%07d", 100+i)}, "From": {"MyApp"}, "Body": {"hello"}, "StatusCallback": {statusCallback}}.Encode())
+	if r.Status != 201 {
+		t.Fatalf("send %d for %s: %d %s", i, who.SID, r.Status, r.Raw)
+	}
+	return r.str("sid"), at
+}
+
+// Four accounts whose callback receivers hang (they never answer while the
+// test runs), each owed 32 callbacks at two receivers of its own, do not
+// delay a fifth account's callbacks: no account has more than its share of
+// the sender's 32 workers in flight, and a share is kept free for an
+// account that arrives. Before, the four took 8 workers each (PerAccount),
+// every worker, and the fifth account's callbacks waited for their POSTs
+// to time out (10 s).
+func TestWebhookFairShareHangingAccounts(t *testing.T) {
+	quit := make(chan struct{})
+	var mu sync.Mutex
+	now, most := map[string]int{}, map[string]int{} // by AccountSid: POSTs in flight at the hanging receivers, and the most at once
+	total, mostTotal := 0, 0
+	hang := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		p, _ := url.ParseQuery(string(body))
+		a := p.Get("AccountSid")
+		mu.Lock()
+		now[a]++
+		most[a] = max(most[a], now[a])
+		total++
+		mostTotal = max(mostTotal, total)
+		mu.Unlock()
+		defer func() { mu.Lock(); now[a]--; total--; mu.Unlock() }()
+		select {
+		case <-quit:
+		case <-r.Context().Done():
+		}
+	})
+	var urls [4][2]string // each hanging account's two receivers
+	for a := range urls {
+		for i := range urls[a] {
+			srv := httptest.NewServer(hang)
+			t.Cleanup(srv.Close)
+			urls[a][i] = srv.URL + "/status"
+		}
+	}
+	fast := newCallbackTimes(t)
+	s := mustServeWith(t, nil, func(c *ServeConfig) { c.WebhookAllowPrivate = true; c.CallbackRetry = 50 * time.Millisecond })
+	t.Cleanup(func() { close(quit) }) // runs first: the server, then the receivers, stop without waiting for the hanging POSTs
+
+	var hanging []creds
+	n := 0
+	for a := range urls {
+		who := mustCreateAccount(t, s)
+		hanging = append(hanging, who)
+		for i := range 32 {
+			sendWithCallback(t, s, who, n, urls[a][i%2])
+			n++
+		}
+	}
+	hangingNow := func() (each []int, sum int) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, who := range hanging {
+			each = append(each, now[who.SID])
+		}
+		return each, total
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if each, _ := hangingNow(); !slices.Contains(each, 0) {
+			break
+		}
+		if time.Now().After(deadline) {
+			each, _ := hangingNow()
+			t.Fatalf("POSTs in flight at the hanging receivers, by account: %v; want some of each account's", each)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the rest of their callbacks claimed, and held
+	each, sum := hangingNow()
+	t.Logf("before the fifth account's messages, POSTs in flight at the hanging receivers, by account: %v (%d of the 32 workers)", each, sum)
+
+	start := time.Now()
+	sent := map[string]time.Time{}
+	for range 30 {
+		sid, at := sendWithCallback(t, s, creds{s.SID, s.Token}, n, fast.srv.URL+"/status")
+		sent[sid] = at
+		n++
+		time.Sleep(20 * time.Millisecond)
+	}
+	delays, missing := fast.waitDelays(sent, start.Add(20*time.Second))
+	if len(delays) == 0 {
+		t.Fatalf("the fast account's receiver got no callback of its 30 messages in 20 s")
+	}
+	t.Logf("the fast account's %d callbacks (%d messages), from each message's request to the callback's arrival: median %v, p99 %v, max %v",
+		len(delays), len(sent), delays[len(delays)/2], p99(delays), delays[len(delays)-1])
+	mu.Lock()
+	t.Logf("most POSTs in flight at once at the hanging receivers: %d in all; by account %v", mostTotal, most)
+	mu.Unlock()
+	if missing > 0 {
+		t.Errorf("%d of the fast account's 30 messages had no delivered callback in 20 s", missing)
+	}
+	if d := p99(delays); d >= time.Second {
+		t.Errorf("the fast account's callbacks: p99 %v behind four accounts whose receivers hang; want < 1 s", d)
+	}
+	each, sum = hangingNow()
+	if sum >= 32 || slices.Max(each) > 8 {
+		t.Errorf("POSTs in flight at the hanging receivers, by account: %v; want at most 8 (PerAccount) each and a worker free", each)
+	}
+}
+
+// Two accounts post callbacks to one receiver (host and port), a webhook
+// relay both use. It answers 500 to account A's callbacks and 200 to B's.
+// A's failures open A's circuit at that host (5 in a row, for 30 s); B's
+// callbacks to the host keep arriving at once, and B's successes do not
+// close A's circuit (A's callbacks get no POST meanwhile). Before, the
+// circuit was the host's: B's callbacks waited for it to half open, and
+// each half-open trial went to one of A's.
+func TestWebhookCircuitPerAccount(t *testing.T) {
+	logs := &syncbuf.Buffer{}
+	s := mustServeLogging(t, logs, func(c *ServeConfig) { c.WebhookAllowPrivate = true; c.CallbackRetry = 50 * time.Millisecond })
+	a, b := mustCreateAccount(t, s), creds{s.SID, s.Token}
+	relay := newCallbackTimes(t, a.SID)
+	host := strings.TrimPrefix(relay.srv.URL, "http://")
+
+	for i := range 10 {
+		sendWithCallback(t, s, a, i, relay.srv.URL+"/status")
+	}
+	// A's circuit is open once 5 of its POSTs (BreakAfter) failed and no
+	// more come; POSTs begun before it opened may still be on their way.
+	failedA := 0
+	for deadline, stable := time.Now().Add(10*time.Second), time.Now(); failedA < 5 || time.Since(stable) < 300*time.Millisecond; time.Sleep(10 * time.Millisecond) {
+		if n := relay.received(a.SID); n != failedA {
+			failedA, stable = n, time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("A's POSTs to the relay did not stop in 10 s (%d so far): its circuit did not open", failedA)
+		}
+	}
+	t.Logf("A's POSTs to the relay, all failed: %d", failedA)
+	opened := "account_sid=" + a.SID + " host=" + host
+	var logged bool
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "circuit is open") {
+			t.Logf("log: %s", line)
+			logged = logged || strings.Contains(line, opened)
+		}
+	}
+	if !logged {
+		t.Errorf("the circuit's opening was not logged with %q", opened)
+	}
+
+	start := time.Now()
+	sent := map[string]time.Time{}
+	for i := range 20 {
+		sid, at := sendWithCallback(t, s, b, 10+i, relay.srv.URL+"/status")
+		sent[sid] = at
+		time.Sleep(20 * time.Millisecond)
+	}
+	delays, missing := relay.waitDelays(sent, start.Add(15*time.Second))
+	if len(delays) == 0 {
+		t.Fatalf("B's callbacks: none of its 20 messages' reached the relay in 15 s (A's circuit there is open for 30 s)")
+	}
+	t.Logf("B's %d callbacks to the relay where A's circuit is open, from each message's request to the callback's arrival: median %v, p99 %v, max %v",
+		len(delays), delays[len(delays)/2], p99(delays), delays[len(delays)-1])
+	if missing > 0 {
+		t.Errorf("%d of B's 20 messages had no delivered callback in 15 s", missing)
+	}
+	if d := p99(delays); d >= time.Second {
+		t.Errorf("B's callbacks: p99 %v behind A's open circuit at the same host (its cool-down is 30 s); want < 1 s", d)
+	}
+	if n := relay.received(a.SID); n != failedA {
+		t.Errorf("A's POSTs went from %d to %d while its circuit was open: B's successes closed it", failedA, n)
+	}
 }

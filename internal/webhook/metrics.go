@@ -15,6 +15,7 @@ type metrics struct {
 	oldest   *prometheus.Desc
 	inFlight *prometheus.Desc
 	held     *prometheus.Desc
+	open     *prometheus.Desc
 }
 
 // Register registers the sender's metrics with reg; call it before Start.
@@ -29,7 +30,7 @@ func (s *Sender) Register(reg prometheus.Registerer) {
 		}, []string{"result"}),
 		opens: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "otpgate_callback_circuit_opens_total",
-			Help: "Times a receiver's circuit opened after failures in a row (its callbacks then wait).",
+			Help: "Times a circuit (one account's callbacks to one host) opened after failures in a row (those callbacks then wait; other accounts' to the host go on).",
 		}),
 		pending: prometheus.NewDesc("otpgate_callbacks_pending",
 			"Callbacks waiting to be delivered (due, retrying or in flight), all nodes.", nil, nil),
@@ -38,7 +39,9 @@ func (s *Sender) Register(reg prometheus.Registerer) {
 		inFlight: prometheus.NewDesc("otpgate_callbacks_in_flight",
 			"Callback POSTs this node has in flight.", nil, nil),
 		held: prometheus.NewDesc("otpgate_callbacks_held",
-			"Callbacks this node claimed and holds for a worker, or for its receiver or account to be under its cap.", nil, nil),
+			"Callbacks this node claimed and holds for a worker, for their account's fair share, or for their account's cap or circuit at their host.", nil, nil),
+		open: prometheus.NewDesc("otpgate_callback_circuits_open",
+			"Circuits (one account's callbacks to one host) open now on this node.", nil, nil),
 	}
 	for _, r := range []string{"delivered", "failed", "gave_up"} {
 		m.attempts.WithLabelValues(r)
@@ -57,11 +60,13 @@ func (c senderCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.m.oldest
 	ch <- c.m.inFlight
 	ch <- c.m.held
+	ch <- c.m.open
 }
 
 func (c senderCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.m.inFlight, prometheus.GaugeValue, float64(c.s.inFlight.Load()))
 	ch <- prometheus.MustNewConstMetric(c.m.held, prometheus.GaugeValue, float64(c.s.held.Load()))
+	ch <- prometheus.MustNewConstMetric(c.m.open, prometheus.GaugeValue, float64(c.s.limits.openCircuits(c.s.cfg.Clock.Now())))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	n, oldest, err := c.s.cfg.Store.CallbackBacklog(ctx)

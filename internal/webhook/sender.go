@@ -46,15 +46,38 @@ type Opener interface {
 
 // SenderConfig configures a Sender. A zero field takes its default.
 //
-// The caps keep one receiver, or one account, from holding back everyone
-// else's callbacks: a callback whose host or account is at its cap, or whose
-// host's circuit is open, is not given a worker; the Sender holds it, without
-// POSTing it, until its turn comes, or lets it go back to the Store when its
-// circuit half opens (or, for the others it lets go, a little later), to be
-// claimed again by whichever node is free. Either way no attempt is made or
-// recorded for it, and it keeps its MaxAge. A host is the callback URL's
-// host and port (the scheme's default port when it has none), so two
-// receivers on one machine are two hosts.
+// No account delays another account's callbacks, whatever its receivers do
+// (hang, fail, or just have many callbacks owed):
+//   - The workers are shared fairly. An account has at most its share of
+//     them in flight, min(PerAccount, max(1, Concurrency/(active+1))), where
+//     active counts the accounts with callbacks in flight or held ready to
+//     start. The +1 is a share kept free for an account that arrives: beyond
+//     its first, an account starts a POST only while that leaves a share
+//     free, since a POST, once started, is not stopped to make room. A
+//     worker that frees goes to the account with the fewest POSTs in flight,
+//     then to the one that waited longest since its last.
+//   - PerHost and the circuit breaker are kept per account and host: another
+//     account's hanging receiver or failing callbacks at the same host (a
+//     webhook relay both use, say) count for that account only.
+//
+// A callback that cannot start (its account at its share, its account at
+// PerHost at its host, or that circuit open) is not given a worker; the
+// Sender holds it, without POSTing it, until its turn comes, or lets it go
+// back to the Store when its circuit half opens (or, for the others it lets
+// go, a little later), to be claimed again by whichever node is free. Either
+// way no attempt is made or recorded for it, and it keeps its MaxAge. Beyond
+// MaxHeld, the account holding the most gives back its last claimed. A host
+// is the callback URL's host and port (the scheme's default port when it has
+// none), so two receivers on one machine are two hosts.
+//
+// What this does not do: the Store hands out due callbacks oldest first,
+// whatever their account, and the Sender claims no more than its free
+// workers can take. An account's callbacks behind another's backlog in the
+// Store are reached as that backlog is claimed and held (quickly while a
+// share is free), not before; and once every worker is taken (at the
+// defaults, ten accounts whose receivers hang, arriving one after another,
+// take them all), an account that arrives waits for a POST to end, within
+// Timeout.
 type SenderConfig struct {
 	Store       Store
 	Tokens      Opener
@@ -66,16 +89,18 @@ type SenderConfig struct {
 	Lease       time.Duration // default 1 min
 	MaxAge      time.Duration // give up after; default 25 h
 	Concurrency int           // POSTs in flight, in all; default 32
-	PerHost     int           // POSTs in flight to one host (host:port); default 4
-	PerAccount  int           // POSTs in flight for one account; default 8
-	MaxHeld     int           // claimed callbacks held, without a worker, for their host or account; default 32 × Concurrency
+	PerHost     int           // POSTs in flight for one account to one host (host:port); default 4
+	PerAccount  int           // POSTs in flight for one account, at most (its share may be less); default 8
+	MaxHeld     int           // claimed callbacks held, without a worker, for their account's share or their route; default 32 × Concurrency
 	Poll        time.Duration // default 1 s
 	FirstRetry  time.Duration // wait before the first retry, doubling to 1 h; default 5 s
 
-	// BreakAfter consecutive failed POSTs to a host (no answer, a timeout,
-	// or a status other than 2xx) open its circuit: nothing is POSTed to it
-	// for CoolDown, then one POST is let through; if it fails, the circuit
-	// opens again for twice as long, up to MaxCoolDown. A success closes it.
+	// BreakAfter consecutive failed POSTs of one account to one host (no
+	// answer, a timeout, or a status other than 2xx) open that route's
+	// circuit: nothing of that account is POSTed to that host for CoolDown,
+	// then one POST is let through; if it fails, the circuit opens again for
+	// twice as long, up to MaxCoolDown. A success of that account at that
+	// host closes it; other accounts' callbacks to the host go on meanwhile.
 	// Defaults: 5, 30 s, 5 min.
 	BreakAfter  int
 	CoolDown    time.Duration
@@ -86,15 +111,21 @@ type SenderConfig struct {
 // the change that caused it (package callback) is POSTed, signed as Twilio
 // signs (X-Twilio-Signature, keyed by the account's auth token) so existing
 // request validators accept it, in order per subject, retried with backoff
-// for at least 24 hours; every attempt's result is kept. Callback URLs are
-// logged and kept with their attempts as scheme, host and path only: a query
-// string may carry the receiver's secret.
+// for at least 24 hours, fairly between accounts (see SenderConfig); every
+// attempt's result is kept. Callback URLs are logged and kept with their
+// attempts as scheme, host and path only: a query string may carry the
+// receiver's secret.
 type Sender struct {
 	cfg    SenderConfig
 	client *http.Client
 	limits *limits
 	wake   chan struct{}
 	letGo  []callback.Release // claimed callbacks dispatch let go; the run loop gives them back
+	// lastStart is the turn at which each account with callbacks held or in
+	// flight last had a POST started (turn counts them); only the run loop
+	// uses them.
+	lastStart map[string]uint64
+	turn      uint64
 	// metrics, when registered; inFlight and held are read at scrapes.
 	metrics        *metrics
 	inFlight, held atomic.Int64
@@ -123,7 +154,7 @@ func NewSender(cfg SenderConfig) *Sender {
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = 25 * time.Hour
 	}
-	if cfg.Concurrency == 0 {
+	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 32
 	}
 	if cfg.PerHost <= 0 {
@@ -154,8 +185,9 @@ func NewSender(cfg SenderConfig) *Sender {
 	cfg.Poll = min(cfg.Poll, cfg.FirstRetry) // a retry is not kept waiting longer than its backoff
 	return &Sender{
 		cfg: cfg, client: cfg.Policy.client(cfg.Timeout, cfg.DialTimeout),
-		limits: newLimits(cfg.PerHost, cfg.PerAccount, cfg.BreakAfter, cfg.CoolDown, cfg.MaxCoolDown),
+		limits: newLimits(cfg.Concurrency, cfg.PerHost, cfg.PerAccount, cfg.BreakAfter, cfg.CoolDown, cfg.MaxCoolDown),
 		wake:   make(chan struct{}, 1), done: make(chan struct{}),
+		lastStart: map[string]uint64{},
 	}
 }
 
@@ -185,11 +217,12 @@ func (s *Sender) Stop() {
 	})
 }
 
-// held is a claimed callback waiting for its host or account to be under
-// its cap, or for its host's circuit to half open.
+// held is a claimed callback waiting for a worker, for its account to be
+// under its share, for its route to be under its cap, or for its route's
+// circuit to half open.
 type held struct {
 	c       callback.Callback
-	host    string    // hostKey(c.URL)
+	route   route     // its account and hostKey(c.URL)
 	startBy time.Time // later, its lease could end before its POST is recorded
 }
 
@@ -204,7 +237,7 @@ func (s *Sender) run(ctx context.Context) {
 		// next start, rather than when its lease ends.
 		now := s.cfg.Clock.Now().UTC()
 		for _, h := range waiting {
-			s.let(h.c, h.host, "the sender is stopping", now)
+			s.let(h, "the sender is stopping", now)
 		}
 		s.held.Store(0)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -221,9 +254,10 @@ func (s *Sender) run(ctx context.Context) {
 		// without waiting for a whole round.
 		now := s.cfg.Clock.Now().UTC()
 		s.limits.prune(now)
-		waiting = s.dispatch(now, waiting, sem, &wg)
-		// Claim no more than the free workers can take. What they cannot
-		// take yet is held, up to MaxHeld.
+		// Claim no more than the free workers can take, and before they are
+		// given to what is held, so that an account with nothing held (its
+		// callbacks behind others' in the Store) has its turn at them too.
+		// What they cannot take is held, up to MaxHeld.
 		limit := cap(sem) - len(sem)
 		var cbs []callback.Callback
 		if limit > 0 {
@@ -240,10 +274,10 @@ func (s *Sender) run(ctx context.Context) {
 				startBy = now
 			}
 			for _, c := range cbs {
-				waiting = append(waiting, held{c: c, host: hostKey(c.URL), startBy: startBy})
+				waiting = append(waiting, held{c: c, route: route{c.AccountSID, hostKey(c.URL)}, startBy: startBy})
 			}
-			waiting = s.dispatch(now, waiting, sem, &wg)
 		}
+		waiting = s.dispatch(now, waiting, sem, &wg)
 		s.giveBack(ctx)
 		if len(cbs) > 0 && len(cbs) == limit {
 			continue
@@ -258,56 +292,52 @@ func (s *Sender) run(ctx context.Context) {
 	}
 }
 
-// dispatch starts, in order, the callbacks of waiting that a free worker,
-// their host and their account can take now, and returns the rest, to be
-// held. It lets go of those that can no longer start before their leases
-// could end, of those whose host's circuit stays open longer than that, and,
-// beyond MaxHeld, of the last claimed of the host holding the most: they stay
-// leased in the Store until their leases end.
+// dispatch starts the callbacks of waiting that a free worker, their
+// account's share and their route can take now, and returns the rest, to be
+// held, in the order claimed. A free worker goes to the account with the
+// fewest POSTs in flight (of those, the one whose last POST started longest
+// ago, an account new to the Sender first), and then to its first claimed
+// callback that its route lets through: one account's backlog, however long
+// and early, does not keep another's callbacks waiting. dispatch lets go of
+// those that can no longer start before their leases could end, of those
+// whose route's circuit stays open longer than that, and, beyond MaxHeld, of
+// the last claimed of the account holding the most.
 func (s *Sender) dispatch(now time.Time, waiting []held, sem chan struct{}, wg *sync.WaitGroup) []held {
 	kept := waiting[:0]
+	var ready []bool // kept[i]'s circuit is not open: it could start now
 	for _, h := range waiting {
-		c := h.c
 		if now.After(h.startBy) {
-			s.let(c, h.host, "it could not start before its lease could end", now)
+			s.let(h, "it could not start before its lease could end", now)
 			continue
 		}
-		if len(sem) < cap(sem) {
-			ok, openUntil := s.limits.start(now, h.host, c.AccountSID)
-			if ok {
-				sem <- struct{}{}
-				wg.Add(1)
-				s.inFlight.Add(1)
-				go func() {
-					defer func() { <-sem; s.inFlight.Add(-1); wg.Done(); s.Wake() }()
-					s.deliver(c, h.host)
-				}()
-				continue
-			}
-			if openUntil.After(h.startBy) {
-				s.let(c, h.host, "its host's circuit is open", openUntil)
-				continue
-			}
+		until := s.limits.openUntil(now, h.route)
+		if until.After(h.startBy) {
+			s.let(h, "its circuit (its account at its host) is open", until)
+			continue
 		}
 		kept = append(kept, h)
+		ready = append(ready, until.IsZero())
+	}
+	if len(sem) < cap(sem) {
+		kept = s.startFairly(now, kept, ready, sem, wg)
 	}
 	if len(kept) > s.cfg.MaxHeld {
-		perHost := map[string]int{}
+		perAccount := map[string]int{}
 		for _, h := range kept {
-			perHost[h.host]++
+			perAccount[h.route.account]++
 		}
 		for len(kept) > s.cfg.MaxHeld {
 			var most string
-			for host, n := range perHost {
-				if n > perHost[most] {
-					most = host
+			for a, n := range perAccount {
+				if n > perAccount[most] || n == perAccount[most] && a < most {
+					most = a
 				}
 			}
 			for i := len(kept) - 1; i >= 0; i-- {
-				if kept[i].host == most {
-					s.let(kept[i].c, most, "too many callbacks are held, most of them for its host", now.Add(s.cfg.FirstRetry))
+				if kept[i].route.account == most {
+					s.let(kept[i], "too many callbacks are held, most of them for its account", now.Add(s.cfg.FirstRetry))
 					kept = slices.Delete(kept, i, i+1)
-					perHost[most]--
+					perAccount[most]--
 					break
 				}
 			}
@@ -318,12 +348,89 @@ func (s *Sender) dispatch(now time.Time, waiting []held, sem chan struct{}, wg *
 	return kept
 }
 
+// startFairly starts what it can of the ready callbacks of waiting while
+// workers are free, account by account, fewest POSTs in flight first, and
+// returns the rest in order. An account whose held callbacks all wait for
+// their circuits does not count against the others' shares.
+func (s *Sender) startFairly(now time.Time, waiting []held, ready []bool, sem chan struct{}, wg *sync.WaitGroup) []held {
+	// Each account's ready callbacks, in the order claimed; the accounts in
+	// the order of their first claimed.
+	var order []string
+	queue := map[string][]int{}
+	wanting := map[string]bool{}
+	for i, h := range waiting {
+		if !ready[i] {
+			continue
+		}
+		a := h.route.account
+		if !wanting[a] {
+			order = append(order, a)
+			wanting[a] = true
+		}
+		queue[a] = append(queue[a], i)
+	}
+	if len(order) == 0 {
+		return waiting
+	}
+	share := s.limits.share(wanting)
+	done := make([]bool, len(waiting))
+	for len(sem) < cap(sem) && len(order) > 0 {
+		next, fewest := 0, -1
+		for i, a := range order {
+			n := s.limits.inFlightOf(a)
+			if fewest < 0 || n < fewest || n == fewest && s.lastStart[a] < s.lastStart[order[next]] {
+				next, fewest = i, n
+			}
+		}
+		a, ok := order[next], false
+		for j, i := range queue[a] {
+			h := waiting[i]
+			why, _ := s.limits.start(now, h.route, share)
+			if why == accountFull {
+				break
+			}
+			if why != started {
+				continue // its route's turn has not come: maybe another host's
+			}
+			done[i], ok = true, true
+			queue[a] = slices.Delete(queue[a], j, j+1)
+			s.turn++
+			s.lastStart[a] = s.turn
+			sem <- struct{}{}
+			wg.Add(1)
+			s.inFlight.Add(1)
+			go func() {
+				defer func() { <-sem; s.inFlight.Add(-1); wg.Done(); s.Wake() }()
+				s.deliver(h.c, h.route)
+			}()
+			break
+		}
+		if !ok || len(queue[a]) == 0 {
+			order = slices.Delete(order, next, next+1) // nothing more of it starts in this round
+		}
+	}
+	kept := waiting[:0]
+	for i, h := range waiting {
+		if !done[i] {
+			kept = append(kept, h)
+		}
+	}
+	// An account with nothing held or in flight is new again when it comes
+	// back: it goes first among those with as few in flight.
+	for a := range s.lastStart {
+		if !wanting[a] && s.limits.inFlightOf(a) == 0 {
+			delete(s.lastStart, a)
+		}
+	}
+	return kept
+}
+
 // let forgets a held callback, to be given back to the Store, due again at
 // due, by giveBack.
-func (s *Sender) let(c callback.Callback, host, why string, due time.Time) {
+func (s *Sender) let(h held, why string, due time.Time) {
 	s.cfg.Logger.Debug("callback not sent now; it is given back without an attempt",
-		"subject", c.Subject, "callback_sid", c.SID, "host", host, "why", why, "due", due)
-	s.letGo = append(s.letGo, callback.Release{SID: c.SID, LeaseUntil: c.NextAttemptAt, Due: due})
+		"subject", h.c.Subject, "callback_sid", h.c.SID, "account_sid", h.route.account, "host", h.route.host, "why", why, "due", due)
+	s.letGo = append(s.letGo, callback.Release{SID: h.c.SID, LeaseUntil: h.c.NextAttemptAt, Due: due})
 }
 
 // giveBack gives the callbacks let go back to the Store. If that fails
@@ -345,9 +452,9 @@ func (s *Sender) giveBack(ctx context.Context) {
 	s.letGo = s.letGo[:0]
 }
 
-// deliver POSTs one callback, which limits.start let through, and records
-// the attempt.
-func (s *Sender) deliver(c callback.Callback, host string) {
+// deliver POSTs one callback, which limits.start let through on r, and
+// records the attempt.
+func (s *Sender) deliver(c callback.Callback, r route) {
 	ctx := context.Background()
 	attempt := callback.Attempt{CallbackSID: c.SID, Attempt: c.Attempts + 1, Subject: c.Subject, URL: redactURL(c.URL), At: s.cfg.Clock.Now().UTC()}
 	status, posted, err := s.post(ctx, c)
@@ -358,14 +465,14 @@ func (s *Sender) deliver(c callback.Callback, host string) {
 	}
 	ok := err == nil && status >= 200 && status < 300
 	now := s.cfg.Clock.Now().UTC()
-	r := notPosted
+	res := notPosted
 	if posted {
-		r = failed
+		res = failed
 		if ok {
-			r = succeeded
+			res = succeeded
 		}
 	}
-	coolDown, failures := s.limits.finish(now, host, c.AccountSID, r)
+	coolDown, failures := s.limits.finish(now, r, res)
 	giveUp := !ok && now.Sub(c.CreatedAt) >= s.cfg.MaxAge
 	if ok || giveUp {
 		err = s.cfg.Store.FinishCallback(ctx, c, attempt)
@@ -385,7 +492,7 @@ func (s *Sender) deliver(c callback.Callback, host string) {
 			m.opens.Inc()
 		}
 	}
-	log := s.cfg.Logger.With("subject", c.Subject, "callback_sid", c.SID, "attempt", attempt.Attempt, "url", attempt.URL)
+	log := s.cfg.Logger.With("account_sid", c.AccountSID, "subject", c.Subject, "callback_sid", c.SID, "attempt", attempt.Attempt, "url", attempt.URL)
 	switch {
 	case err != nil:
 		log.Error("recording a callback attempt failed; it is tried again when its lease ends", "err", err)
@@ -397,7 +504,8 @@ func (s *Sender) deliver(c callback.Callback, host string) {
 		log.Info("status callback failed; will retry", "status", status, "err", attempt.Error, "retry_in", callback.Backoff(s.cfg.FirstRetry, attempt.Attempt))
 	}
 	if coolDown > 0 {
-		s.cfg.Logger.Warn("callbacks to a host paused: its circuit is open", "host", host, "consecutive_failures", failures, "for", coolDown)
+		s.cfg.Logger.Warn("an account's callbacks to a host paused: their circuit is open (other accounts' callbacks to the host go on)",
+			"account_sid", c.AccountSID, "host", r.host, "consecutive_failures", failures, "for", coolDown)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/metricstest"
+	"github.com/otpgate/otpgate/internal/syncbuf"
 )
 
 // memStore is a Store in memory, with the claiming rules of the real ones:
@@ -118,8 +120,10 @@ type plainOpener struct{}
 
 func (plainOpener) Open(string, []byte) ([]byte, error) { return []byte("token"), nil }
 
-// hostServer is a receiver that counts its requests, the most it had in
-// flight at once, and blocks each until gate is closed when gate is set.
+// hostServer is a receiver that counts its requests (in all and by the
+// URL's first path segment), the most it had in flight at once, and blocks
+// each until gate is closed when gate is set. It answers status, or, for a
+// first path segment in failFor, 500.
 type hostServer struct {
 	*httptest.Server
 	gate               chan struct{}
@@ -127,11 +131,13 @@ type hostServer struct {
 	requests, inFlight atomic.Int64
 	mu                 sync.Mutex
 	most               int64
+	byPath             map[string]int
+	failFor            map[string]bool
 	once               sync.Once
 }
 
 func newHostServer(t *testing.T, blocked bool) *hostServer {
-	h := &hostServer{}
+	h := &hostServer{byPath: map[string]int{}, failFor: map[string]bool{}}
 	h.status.Store(200)
 	if blocked {
 		h.gate = make(chan struct{})
@@ -140,14 +146,21 @@ func newHostServer(t *testing.T, blocked bool) *hostServer {
 		h.requests.Add(1)
 		n := h.inFlight.Add(1)
 		defer h.inFlight.Add(-1)
+		first, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		h.mu.Lock()
 		h.most = max(h.most, n)
+		h.byPath[first]++
+		fail := h.failFor[first]
 		h.mu.Unlock()
 		if h.gate != nil {
 			select {
 			case <-h.gate:
 			case <-r.Context().Done():
 			}
+		}
+		if fail {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
 		}
 		w.WriteHeader(int(h.status.Load()))
 	}))
@@ -160,6 +173,13 @@ func newHostServer(t *testing.T, blocked bool) *hostServer {
 
 // release unblocks the requests, those waiting and those to come.
 func (h *hostServer) release() { h.once.Do(func() { close(h.gate) }) }
+
+// requestsFor counts the requests whose URL path began with /first/.
+func (h *hostServer) requestsFor(first string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.byPath[first]
+}
 
 func (h *hostServer) mostInFlight() int64 {
 	h.mu.Lock()
@@ -320,7 +340,7 @@ func TestSenderGivesBackWhatItHolds(t *testing.T) {
 }
 
 // The sender's metrics move with its POSTs: delivered and failed attempts,
-// a circuit opening, and the backlog read from the store.
+// a circuit opening (and open), and the backlog read from the store.
 func TestSenderMetrics(t *testing.T) {
 	broken, fine := newHostServer(t, false), newHostServer(t, false)
 	broken.status.Store(500)
@@ -345,6 +365,9 @@ func TestSenderMetrics(t *testing.T) {
 	t.Cleanup(s.Stop)
 	waitFor(t, "the fine host's 4 delivered", func() bool { return value("otpgate_callback_attempts_total", "result", "delivered") == 4 })
 	waitFor(t, "the broken host's circuit open", func() bool { return value("otpgate_callback_circuit_opens_total") == 1 })
+	if v := value("otpgate_callback_circuits_open"); v != 1 {
+		t.Errorf("circuits open %v, want 1", v)
+	}
 	if v := value("otpgate_callback_attempts_total", "result", "failed"); v != 2 {
 		t.Errorf("failed attempts %v, want 2 (the circuit opens after 2)", v)
 	}
@@ -411,4 +434,114 @@ func TestSenderGivesBackAfterAFailedRelease(t *testing.T) {
 	})
 	slow.release()
 	<-stopped
+}
+
+// Four accounts whose receivers never answer, each owed callbacks at two
+// of them, do not take every worker: each has at most its share, a share is
+// kept free, and a fifth account's callbacks, made while the others hang,
+// are delivered at once. (Before, 4 × PerAccount = 32 POSTs that never end
+// took every worker, and the fifth account waited for their timeouts.)
+func TestSenderFairShare(t *testing.T) {
+	store := &memStore{}
+	var hanging [4][2]*hostServer
+	for a := range hanging {
+		for i := range hanging[a] {
+			hanging[a][i] = newHostServer(t, true)
+			newCallbacks(store, 15, fmt.Sprintf("AC%d", a), hanging[a][i].URL)
+		}
+	}
+	fast := newHostServer(t, false)
+	s := startSender(t, SenderConfig{Store: store, Timeout: time.Minute}) // 32 workers, 8 an account, 4 a route
+	t.Cleanup(func() {                                                    // before Stop, which waits for POSTs in flight
+		for _, hs := range hanging {
+			hs[0].release()
+			hs[1].release()
+		}
+	})
+	hangingNow := func() (each [4]int64, total int64) {
+		for a, hs := range hanging {
+			each[a] = hs[0].inFlight.Load() + hs[1].inFlight.Load()
+			total += each[a]
+		}
+		return each, total
+	}
+	waitFor(t, "every hanging account with a POST in flight", func() bool {
+		each, _ := hangingNow()
+		return !slices.Contains(each[:], 0)
+	})
+	time.Sleep(100 * time.Millisecond) // the rest is claimed, and held
+	each, total := hangingNow()
+	t.Logf("POSTs in flight at the hanging receivers, by account: %v (%d of 32 workers)", each, total)
+	if total >= 32 {
+		t.Errorf("accounts whose receivers hang took every worker: %v", each)
+	}
+
+	newCallbacks(store, 10, "ACfast", fast.URL)
+	start := time.Now()
+	s.Wake()
+	waitFor(t, "the fifth account's 10 callbacks", func() bool { return fast.requests.Load() == 10 })
+	t.Logf("the fifth account's 10 callbacks delivered in %v", time.Since(start))
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the fifth account's callbacks took %v behind the hanging ones, want < 1 s", d)
+	}
+	if each, total := hangingNow(); total >= 32 || slices.Max(each[:]) > 8 {
+		t.Errorf("POSTs in flight at the hanging receivers, by account: %v; want at most 8 (PerAccount) each, and a worker free", each)
+	}
+}
+
+// One account's backlog, claimed first and longer than MaxHeld, does not
+// keep another account's callbacks to the same host waiting: the account
+// that has the fewest POSTs in flight goes first, and beyond MaxHeld the
+// account holding the most gives callbacks back, not the one that came last.
+func TestSenderBacklogDoesNotStarveOthers(t *testing.T) {
+	h := newHostServer(t, false)
+	store := &memStore{}
+	newCallbacks(store, 60, "ACbig", h.URL+"/big")
+	s := startSender(t, SenderConfig{Store: store, Concurrency: 4, PerHost: 4, PerAccount: 4, MaxHeld: 8,
+		FirstRetry: time.Minute, Poll: 10 * time.Millisecond})
+	waitFor(t, "the big account's first POSTs", func() bool { return h.requestsFor("big") >= 2 })
+	newCallbacks(store, 3, "ACsmall", h.URL+"/small")
+	s.Wake()
+	waitFor(t, "the small account's 3 callbacks", func() bool { return h.requestsFor("small") == 3 })
+	big := h.requestsFor("big")
+	t.Logf("the big account had %d POSTs when the small one's 3 were in", big)
+	if big > 20 {
+		t.Errorf("the big account had %d of its 60 POSTed before the small account's 3", big)
+	}
+}
+
+// A circuit is one account's at one host. Account A's callbacks to a host
+// (a webhook relay both apps use) fail until A's circuit opens; account B's
+// callbacks to the same host are then POSTed at once, B's successes do not
+// close A's circuit, and A's callbacks get no POST until it half opens.
+// (Before, the host's circuit held B's callbacks back for its cool-down.)
+func TestSenderCircuitPerAccount(t *testing.T) {
+	relay := newHostServer(t, false)
+	relay.mu.Lock()
+	relay.failFor["A"] = true
+	relay.mu.Unlock()
+	store := &memStore{}
+	newCallbacks(store, 10, "ACa", relay.URL+"/A")
+	logs := &syncbuf.Buffer{}
+	s := startSender(t, SenderConfig{Store: store, PerHost: 1, BreakAfter: 3, CoolDown: time.Minute,
+		FirstRetry: 10 * time.Millisecond, Timeout: time.Second, Lease: 3 * time.Minute,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	waitFor(t, "A's circuit open", func() bool { return strings.Contains(logs.String(), "circuit is open") })
+	if n := relay.requestsFor("A"); n != 3 {
+		t.Fatalf("%d POSTs of A's before its circuit opened, want 3", n)
+	}
+
+	newCallbacks(store, 10, "ACb", relay.URL+"/B")
+	start := time.Now()
+	s.Wake()
+	waitFor(t, "B's 10 callbacks to the same host", func() bool { return relay.requestsFor("B") == 10 })
+	t.Logf("B's 10 callbacks to the host where A's circuit is open delivered in %v", time.Since(start))
+	time.Sleep(50 * time.Millisecond)
+	if n := relay.requestsFor("A"); n != 3 {
+		t.Errorf("%d POSTs of A's, want still 3: B's successes closed A's circuit", n)
+	}
+	log := logs.String()
+	if !strings.Contains(log, "account_sid=ACa") || !strings.Contains(log, "host="+strings.TrimPrefix(relay.URL, "http://")) {
+		t.Errorf("the circuit's opening is not logged with its account and host:\n%s", log)
+	}
 }
