@@ -10,9 +10,7 @@ import (
 func TestNumberSpellings(t *testing.T) {
 	s := mustServe(t, nil)
 	// Any country: this is about spellings (geo permissions have their own test).
-	if err := s.store.SetAccountCountries(t.Context(), s.SID, "*"); err != nil {
-		t.Fatal(err)
-	}
+	s.allowCountries(t, "*")
 	tests := []struct {
 		input string
 		want  string // E.164, or "" for a 400

@@ -67,7 +67,7 @@ func TestPumpingGuard(t *testing.T) {
 	if sent != 15 || r.Status != 403 || r.num("code") != 60410 {
 		t.Fatalf("pumping: %d sent, then %d %s; want 15, then 403 code 60410", sent, r.Status, r.Raw)
 	}
-	for _, want := range []string{"numbers starting +96279031", "15 codes were sent there in the last 10m and 0 were approved", "otpgate guard lift --account " + s.SID + " --key prefix:+96279031", "safe list"} {
+	for _, want := range []string{"numbers starting +96279031", "15 SMS were sent there in the last 10m and 0 codes were approved", "otpgate guard lift --account " + s.SID + " --key prefix:+96279031", "safe list"} {
 		if !strings.Contains(r.str("message"), want) {
 			t.Errorf("the refusal %q does not say %q", r.str("message"), want)
 		}

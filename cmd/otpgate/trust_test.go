@@ -323,3 +323,13 @@ func TestSafeListTwilioSDK(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// allowCountries sets the account's countries ceiling, as the operator
+// does (a running server sees it within 5 s; a test's first send reads it).
+func (s *testServer) allowCountries(tb testing.TB, countries string) {
+	tb.Helper()
+	if err := s.store.SetAccountPolicy(context.Background(), s.SID, policy.Policy{Countries: countries}); err != nil {
+		tb.Fatal(err)
+	}
+	s.ceilings.Forget(s.SID)
+}

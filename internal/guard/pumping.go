@@ -334,7 +334,7 @@ func (p *Pumping) judge(i gkey, now time.Time) (store.GuardBlock, bool) {
 	if sends < p.threshold(i) || float64(appr) >= p.cfg.MaxConversion*float64(sends) {
 		return store.GuardBlock{}, false
 	}
-	reason := fmt.Sprintf("%d codes were sent there in the last %s and %d were approved (%.1f%%), under the %.0f%% the guard expects",
+	reason := fmt.Sprintf("%d SMS were sent there in the last %s and %d codes were approved (%.1f%%), under the %.0f%% the guard expects",
 		sends, policy.ShortDuration(p.cfg.Window), appr, math.Floor(1000*float64(appr)/float64(sends))/10, 100*p.cfg.MaxConversion)
 	if i.wide() {
 		// An operator or a country: only a spike over its usual rate.
