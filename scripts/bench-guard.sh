@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Measures what the abuse guard costs the send path, for BENCHMARKS.md: wrk
-# POST /2fa/send (sandbox delivery, fresh numbers) against `otpgate serve`
+# POST /2fa/send (codes) or POST .../Messages.json (the messages API), with
+# sandbox delivery and a fresh number each time, against `otpgate serve`
 # with the guard on and with --abuse-guard=off, in alternating rounds, each
 # on a fresh store: on the embedded SQLite, then on PostgreSQL.
 #
-# "On" is the default rate limits (each code counted against its number's
-# 10/1h in the send's own transaction) and the SMS-pumping guard counting
-# every code (its in-memory counts, shared through the store every 2 s),
-# with --pumping-prefix-sends 1000000000 so that bench's sequential numbers,
-# which look like pumping, are counted and never blocked: the guard's whole
-# cost, none of its refusals.
+# "On" is the default ceilings and limits (each SMS counted against its
+# number's 10/1h and its account's daily budget in the send's own
+# transaction) and the SMS-pumping guard counting every SMS (its in-memory
+# counts, shared through the store every 2 s), with --pumping-prefix-sends
+# 1000000000 and --daily-budget 100000000 so that bench's sequential
+# numbers, which look like pumping, and its volume are counted and never
+# refused: the guard's whole cost, none of its refusals.
 # Needs Go, wrk, and for PostgreSQL psql (skipped without it).
 #   scripts/bench-guard.sh [concurrency] [duration] [rounds]   (default 64 10s 3)
+#   OTPGATE_BENCH_API=messages: the messages API instead of /2fa/send
 #   OTPGATE_BENCH_PG: an admin URL (default postgres://postgres@127.0.0.1:5432/postgres)
 #   OTPGATE_BENCH_SKIP_SQLITE=1: PostgreSQL only
 set -euo pipefail
@@ -51,7 +54,8 @@ run() {
 	local basic
 	basic=$(printf '%s:%s' "$(awk '/Account SID/ {print $3}' "$work/$n.out")" "$(awk '/Auth token:/ {print $3}' "$work/data-$n/first-account.txt")" | base64 | tr -d '\n')
 	BENCH_BASIC=$basic BENCH_BASE=$((n * 1000000)) BENCH_THREADS=$threads BENCH_CONNS=$conc BENCH_STATE="$work/sent-$n" \
-		wrk -t$threads -c"$conc" -d"$dur" --latency -s scripts/wrk/send.lua "http://$addr" >"$work/wrk-$n.txt"
+		BENCH_SID=$(awk '/Account SID/ {print $3}' "$work/$n.out") \
+		wrk -t$threads -c"$conc" -d"$dur" --latency -s "scripts/wrk/$script" "http://$addr" >"$work/wrk-$n.txt"
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 	awk -v tag="$tag" '/^Requests\/sec/ {r=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /Non-2xx/ {e=$5} END {printf "%-26s %8.0f sends/s  p50 %-9s p99 %-9s non-2xx %s\n", tag, r, p50, p99, (e == "" ? 0 : e)}' "$work/wrk-$n.txt" | tee -a "$work/results.txt"
 }
@@ -60,7 +64,10 @@ echo "# otpgate scripts/bench-guard.sh, $(date -u '+%Y-%m-%d %H:%M UTC'), $(git 
 echo "# $(nproc) cores, $(go version | awk '{print $3}'), $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'); $conc connections, $dur per round; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 # OTPGATE_BENCH_GUARD_ON: the "on" flags instead (say, to measure one part:
 # "--pumping-prefix-sends 1000000000 --limit-per-number off").
-read -r -a on <<<"${OTPGATE_BENCH_GUARD_ON:---pumping-prefix-sends 1000000000}"
+read -r -a on <<<"${OTPGATE_BENCH_GUARD_ON:---pumping-prefix-sends 1000000000 --daily-budget 100000000}"
+script=send.lua
+if [ "${OTPGATE_BENCH_API:-}" = messages ]; then script=message.lua; fi
+echo "# load: scripts/wrk/$script"
 off=(--abuse-guard=off)
 
 echo "# guard on: ${on[*]}"

@@ -222,7 +222,7 @@ func TestClusterPumpingGuard(t *testing.T) {
 			t.Fatalf("code %d on node 2: %d %s", i, r.Status, r.Raw)
 		}
 	}
-	if r := b.send(t, "login", "+962790510015"); r.Status != 403 || r.num("code") != 60410 || !strings.Contains(r.str("message"), "15 codes") {
+	if r := b.send(t, "login", "+962790510015"); r.Status != 403 || r.num("code") != 60410 || !strings.Contains(r.str("message"), "15 SMS") {
 		t.Fatalf("the 16th code, on node 2: %d %s", r.Status, r.Raw)
 	}
 	deadline := time.Now().Add(5 * time.Second)
