@@ -183,7 +183,7 @@ const policyUsage = `Usage: otpgate policy show --account SID [--json] [--data-d
 
 The ceilings the operator sets for an account, which its own token cannot
 widen: the countries it may send to (it may narrow them), SMS to one number
-(per-number), SMS in any 24 hours (daily-budget), whether it may use the
+(per-number), SMS in a day (daily-budget), whether it may use the
 messages API (any) or send verification codes only (codes), and whether its
 messages are transactional (not counted as unconverted by the pumping guard).
 A field set to "default" follows the server's default (serve's
@@ -277,7 +277,7 @@ func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	budget := "none"
 	if eff.DailyBudget > 0 {
-		budget = fmt.Sprintf("%d SMS in any 24 hours", eff.DailyBudget)
+		budget = fmt.Sprintf("%d SMS a day", eff.DailyBudget)
 	}
 	fmt.Fprintf(stdout, "Account %s: set (default: the server's default), and what applies (as on a server started without flags)\n", *acc)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -292,7 +292,7 @@ func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 var policyFieldHelp = map[string]string{
 	"countries":     "where the account may send at most: ISO codes, comma-separated (JO,SA), * for any, or default",
 	"per_number":    "SMS to one number, codes and messages, as N/DURATION (10/1h), off, or default",
-	"daily_budget":  "SMS the account may send in any 24 hours: a number, off, or default",
+	"daily_budget":  "SMS the account may send in a day: a number, off, or default",
 	"messages":      "any (the messages API to any number its countries allow), codes (verification codes only), or default",
 	"transactional": "true: its messages are not counted as unconverted by the pumping guard (receipts, alerts); false; or default",
 }

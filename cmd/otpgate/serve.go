@@ -100,7 +100,7 @@ type ServeConfig struct {
 	// tests).
 	Limits       guard.LimitsConfig
 	PerNumber    policy.Rate
-	DailyBudget  int // SMS of one account in any 24 hours; 0: none
+	DailyBudget  int // SMS of one account in a day (guard.Budget); 0: none
 	NoAbuseGuard bool
 	// AuditKeep is how long the audit log keeps an entry (at least 90
 	// days; 0: 90 days).
@@ -146,7 +146,7 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ResendCooldown, "resend-cooldown", 30*time.Second, "the least time between two codes of one verification (429, code 60203, Retry-After); 0: none")
 	c.Limits, c.PerNumber, c.DailyBudget = guard.DefaultLimits, guard.DefaultPerNumber, policy.DefaultDailyBudget
 	fs.Var(rateFlag{&c.PerNumber}, "limit-per-number", "SMS (codes and messages) to one number across an account's services, as N/DURATION or off (429, code 60203); the default of each account's per_number ceiling")
-	fs.Func("daily-budget", "SMS one account may send in any 24 hours, or off (429, code 20429); the default of each account's daily_budget ceiling (default 10000)", func(v string) error {
+	fs.Func("daily-budget", "SMS one account may send in a day, or off (429, code 20429); the default of each account's daily_budget ceiling (default 10000)", func(v string) error {
 		p, err := policy.Policy{}.With("daily_budget", v)
 		if err != nil || p.DailyBudget == nil {
 			return fmt.Errorf("%q: want 1 to %d, or off", v, policy.MaxDailyBudget)
@@ -319,6 +319,7 @@ type Main struct {
 	sweeper    *verify.Sweeper
 	forgetter  *guard.Forgetter
 	pumping    *guard.Pumping
+	budget     *guard.Budget
 	ceilings   *guard.Ceilings
 	audit      *audit.Log
 	// auditForgetter deletes audit entries older than --audit-keep.
@@ -480,8 +481,10 @@ func (m *Main) Run(ctx context.Context) error {
 		m.pumping = guard.NewPumping(pc)
 		m.pumping.Register(m.registry)
 		m.pumping.Start(context.WithoutCancel(ctx))
-		policies = append(policies, m.pumping)
-		observers = append(observers, m.pumping)
+		m.budget = guard.NewBudget(guard.BudgetConfig{Store: m.store, Clock: m.Clock, Logger: log})
+		m.budget.Start(context.WithoutCancel(ctx))
+		policies = append(policies, m.budget, m.pumping)
+		observers = append(observers, m.budget, m.pumping)
 		approved = m.pumping.Approved
 	}
 	m.auditForgetter = &periodic.Loop{Every: time.Hour, Run: func(ctx context.Context) error {
@@ -783,6 +786,10 @@ func (m *Main) Close() error {
 	if m.pumping != nil {
 		m.pumping.Stop() // a last share of its counts
 		m.pumping = nil
+	}
+	if m.budget != nil {
+		m.budget.Stop()
+		m.budget = nil
 	}
 	if m.debug != nil {
 		m.debug.Close()

@@ -51,6 +51,7 @@ type Store interface {
 	SetAccountPolicy(ctx context.Context, sid string, p policy.Policy) error
 	guard.LimitStore
 	guard.PumpingStore
+	guard.BudgetStore
 	console.Store
 	// UpdateService stores a service's code length, lifetime and events URL.
 	UpdateService(ctx context.Context, svc verification.Service) error

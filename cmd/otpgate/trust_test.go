@@ -275,7 +275,7 @@ func TestOperatorAPI(t *testing.T) {
 	if err := run(t.Context(), []string{"policy", "set", "--account", s.SID, "--daily-budget", "default", "--messages", "default", "--data-dir", s.Config.DataDir}, &out, &errOut); err != nil {
 		t.Fatal(err, errOut.String())
 	}
-	if !regexp.MustCompile(`daily-budget +default +10000 SMS`).MatchString(out.String()) {
+	if !regexp.MustCompile(`daily-budget +default +10000 SMS a day`).MatchString(out.String()) {
 		t.Fatalf("policy set printed:\n%s", out.String())
 	}
 	out.Reset()

@@ -56,7 +56,11 @@ func TestWebhookFairness(t *testing.T) {
 	}))
 	t.Cleanup(fast.Close)
 
-	s := mustServeWith(t, nil, func(c *ServeConfig) { c.WebhookAllowPrivate = true; c.CallbackRetry = 50 * time.Millisecond; c.NoAbuseGuard = noGuardForCallbacks })
+	s := mustServeWith(t, nil, func(c *ServeConfig) {
+		c.WebhookAllowPrivate = true
+		c.CallbackRetry = 50 * time.Millisecond
+		c.NoAbuseGuard = noGuardForCallbacks
+	})
 	t.Cleanup(func() { close(quit) }) // runs first: lets the server stop without waiting for the slow answers
 	slowAccount := mustCreateAccount(t, s)
 
@@ -130,7 +134,11 @@ func TestWebhookSecretNotLoggedOrStored(t *testing.T) {
 	closed := "http://" + freeAddr(t) // nothing listens there
 
 	logs := &syncbuf.Buffer{}
-	s := mustServeLogging(t, logs, func(c *ServeConfig) { c.WebhookAllowPrivate = true; c.CallbackRetry = 20 * time.Millisecond; c.NoAbuseGuard = noGuardForCallbacks })
+	s := mustServeLogging(t, logs, func(c *ServeConfig) {
+		c.WebhookAllowPrivate = true
+		c.CallbackRetry = 20 * time.Millisecond
+		c.NoAbuseGuard = noGuardForCallbacks
+	})
 	var sids []string
 	for i, cb := range []string{failing.URL + "/status?key=" + secret, closed + "/status?key=" + secret + "#frag-" + secret} {
 		r := s.postForm(t, "/2010-04-01/Accounts/"+s.SID+"/Messages.json", url.Values{
@@ -406,7 +414,11 @@ func TestWebhookFairShareHangingAccounts(t *testing.T) {
 		}
 	}
 	fast := newCallbackTimes(t)
-	s := mustServeWith(t, nil, func(c *ServeConfig) { c.WebhookAllowPrivate = true; c.CallbackRetry = 50 * time.Millisecond; c.NoAbuseGuard = noGuardForCallbacks })
+	s := mustServeWith(t, nil, func(c *ServeConfig) {
+		c.WebhookAllowPrivate = true
+		c.CallbackRetry = 50 * time.Millisecond
+		c.NoAbuseGuard = noGuardForCallbacks
+	})
 	t.Cleanup(func() { close(quit) }) // runs first: the server, then the receivers, stop without waiting for the hanging POSTs
 
 	var hanging []creds
@@ -478,7 +490,11 @@ func TestWebhookFairShareHangingAccounts(t *testing.T) {
 // each half-open trial went to one of A's.
 func TestWebhookCircuitPerAccount(t *testing.T) {
 	logs := &syncbuf.Buffer{}
-	s := mustServeLogging(t, logs, func(c *ServeConfig) { c.WebhookAllowPrivate = true; c.CallbackRetry = 50 * time.Millisecond; c.NoAbuseGuard = noGuardForCallbacks })
+	s := mustServeLogging(t, logs, func(c *ServeConfig) {
+		c.WebhookAllowPrivate = true
+		c.CallbackRetry = 50 * time.Millisecond
+		c.NoAbuseGuard = noGuardForCallbacks
+	})
 	a, b := mustCreateAccount(t, s), creds{s.SID, s.Token}
 	relay := newCallbackTimes(t, a.SID)
 	host := strings.TrimPrefix(relay.srv.URL, "http://")

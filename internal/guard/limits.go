@@ -51,8 +51,8 @@ var DefaultPerNumber = policy.Rate{Max: 10, Window: time.Hour}
 // limits each send counts against (the store counts them in the send's own
 // transaction, so they hold across nodes and restarts) and words a refusal.
 // Every SMS, a code or a message, counts against its account's limit per
-// number and its daily budget; codes also against the server's limits per
-// rate_limit_key and per service.
+// number; codes also against the server's limits per rate_limit_key and per
+// service. (The daily budget is Budget's.)
 type Limits struct{ cfg LimitsConfig }
 
 // NewLimits returns the rate-limit policy.
@@ -63,11 +63,7 @@ const (
 	kindKey     = "k:"
 	kindService = "s:"
 	kindAccount = "a:"
-	kindBudget  = "b:"
 )
-
-// day is the window of the daily budget: any 24 hours.
-const day = 24 * time.Hour
 
 // Limits returns the limits s counts against.
 func (g *Limits) Limits(s pipeline.Send) []store.Limit {
@@ -78,7 +74,6 @@ func (g *Limits) Limits(s pipeline.Send) []store.Limit {
 		}
 	}
 	add(g.cfg.PerAccount, kindAccount+s.AccountSID)
-	add(policy.Rate{Max: s.Ceilings.DailyBudget, Window: day}, kindBudget+s.AccountSID)
 	add(s.Ceilings.PerNumber, kindNumber+s.AccountSID+":"+s.To.E164)
 	if s.Code {
 		add(g.cfg.PerService, kindService+s.AccountSID+":"+s.Service)
@@ -93,7 +88,7 @@ func (g *Limits) Limits(s pipeline.Send) []store.Limit {
 
 // Refuse words the refusal of s by l: 429 with Retry-After; code 60203 for
 // the limits of one person (number, rate_limit_key), 20429 for those of the
-// account (its daily budget) or a service.
+// account or a service.
 func (g *Limits) Refuse(s pipeline.Send, l store.Limit, retryAt time.Time, now time.Time) error {
 	wait := max(retryAt.Sub(now), time.Second)
 	secs := int((wait + time.Second - 1) / time.Second)
@@ -108,10 +103,6 @@ func (g *Limits) Refuse(s pipeline.Send, l store.Limit, retryAt time.Time, now t
 		e = otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
 			"Too many %s to %s: %d SMS were sent to it in the last %s, the most for one number this account's ceilings allow; the next can be sent %s",
 			what, phone.Mask(s.To.E164), l.Max, per(l.Window), in)
-	case strings.HasPrefix(l.Key, kindBudget):
-		e = otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeTooManyRequests,
-			"This account reached its daily budget of %s SMS: that many were sent in the last 24 hours; the next can be sent %s, or the operator of this otpgate can raise the budget (otpgate policy set --account %s --daily-budget N)",
-			thousands(l.Max), in, s.AccountSID)
 	case strings.HasPrefix(l.Key, kindKey):
 		e = otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
 			"Too many codes for this rate_limit_key: %d were sent under it for service %q in the last %s; the next can be sent %s",

@@ -692,7 +692,9 @@ func (p *Pumping) SyncNow(ctx context.Context) {
 	}
 	p.mu.Unlock()
 	if forget {
-		if _, err := p.cfg.Store.ForgetGuard(ctx, now.Add(-p.cfg.Window-time.Minute), now.Add(-max(p.cfg.Window+p.cfg.Baseline, 24*time.Hour)-time.Minute)); err != nil {
+		// Counts are kept 25 hours: the daily budget (Budget) shares its
+		// hours in the same table, and counts up to 25 of them.
+		if _, err := p.cfg.Store.ForgetGuard(ctx, now.Add(-p.cfg.Window-time.Minute), now.Add(-max(p.cfg.Window+p.cfg.Baseline, 25*time.Hour)-time.Minute)); err != nil {
 			p.failOpen("forgetting old counts", err)
 		}
 	}

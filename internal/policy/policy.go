@@ -188,7 +188,8 @@ type Policy struct {
 	// PerNumber caps the SMS to one number, codes and messages, across the
 	// account's services.
 	PerNumber *Rate `json:"per_number,omitempty"`
-	// DailyBudget caps the account's SMS in any 24 hours; 0 is no budget.
+	// DailyBudget caps the account's SMS in a day (guard.Budget); 0 is no
+	// budget.
 	DailyBudget *int `json:"daily_budget,omitempty"`
 	// Messages says whether the messages API may be used.
 	Messages Messages `json:"messages,omitempty"`
@@ -326,7 +327,7 @@ func (p Policy) With(field, value string) (Policy, error) {
 		if value != "off" {
 			var err error
 			if n, err = strconv.Atoi(value); err != nil || n < 1 || n > MaxDailyBudget {
-				return p, fmt.Errorf("daily_budget %q: want 1 to %d SMS in any 24 hours, off for no budget, or default", value, MaxDailyBudget)
+				return p, fmt.Errorf("daily_budget %q: want 1 to %d SMS a day, off for no budget, or default", value, MaxDailyBudget)
 			}
 		}
 		p.DailyBudget = &n

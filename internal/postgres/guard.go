@@ -213,3 +213,46 @@ func (s *Store) ForgetGuard(ctx context.Context, prefixesBefore, before time.Tim
 	})
 	return int(n), err
 }
+
+// GuardKeyTotals sums one key's sends per account since since.
+func (s *Store) GuardKeyTotals(ctx context.Context, key string, since time.Time) ([]store.GuardTotal, error) {
+	rows, err := s.pool.Query(ctx, `SELECT account_sid, sum(sends), min(minute) FROM guard_counts
+		WHERE key = $1 AND minute >= $2 GROUP BY account_sid`, key, since.Unix()/60)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var out []store.GuardTotal
+	for rows.Next() {
+		t := store.GuardTotal{Key: key}
+		var sends int64
+		if err := rows.Scan(&t.AccountSID, &sends, &t.Oldest); err != nil {
+			return nil, err
+		}
+		t.Sends = int(sends)
+		out = append(out, t)
+	}
+	return out, unavailable(rows.Err())
+}
+
+// GuardKeyCounts returns an account's counts of one key since since,
+// oldest first, one per minute (all nodes' together).
+func (s *Store) GuardKeyCounts(ctx context.Context, accountSID, key string, since time.Time) ([]store.GuardCount, error) {
+	rows, err := s.pool.Query(ctx, `SELECT minute, sends, approvals FROM guard_counts
+		WHERE account_sid = $1 AND key = $2 AND minute >= $3 ORDER BY minute`, accountSID, key, since.Unix()/60)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var out []store.GuardCount
+	for rows.Next() {
+		c := store.GuardCount{AccountSID: accountSID, Key: key}
+		var sends, approvals int64
+		if err := rows.Scan(&c.Minute, &sends, &approvals); err != nil {
+			return nil, err
+		}
+		c.Sends, c.Approvals = int(sends), int(approvals)
+		out = append(out, c)
+	}
+	return out, unavailable(rows.Err())
+}

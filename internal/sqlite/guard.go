@@ -180,3 +180,42 @@ func (s *Store) ForgetGuard(ctx context.Context, prefixesBefore, before time.Tim
 	})
 	return int(n), err
 }
+
+// GuardKeyTotals sums one key's sends per account since since.
+func (s *Store) GuardKeyTotals(ctx context.Context, key string, since time.Time) ([]store.GuardTotal, error) {
+	rows, err := s.query(ctx, `SELECT account_sid, sum(sends), min(minute) FROM guard_counts
+		WHERE key = ? AND minute >= ? GROUP BY account_sid`, key, since.Unix()/60)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.GuardTotal
+	for rows.Next() {
+		t := store.GuardTotal{Key: key}
+		if err := rows.Scan(&t.AccountSID, &t.Sends, &t.Oldest); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// GuardKeyCounts returns an account's counts of one key since since,
+// oldest first, one per minute (all nodes' together).
+func (s *Store) GuardKeyCounts(ctx context.Context, accountSID, key string, since time.Time) ([]store.GuardCount, error) {
+	rows, err := s.query(ctx, `SELECT minute, sends, approvals FROM guard_counts
+		WHERE account_sid = ? AND key = ? AND minute >= ? ORDER BY minute`, accountSID, key, since.Unix()/60)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.GuardCount
+	for rows.Next() {
+		c := store.GuardCount{AccountSID: accountSID, Key: key}
+		if err := rows.Scan(&c.Minute, &c.Sends, &c.Approvals); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

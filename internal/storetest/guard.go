@@ -176,6 +176,36 @@ var guardTests = []testCase{
 			t.Errorf("callbacks %s, want [CB1]", callbackSIDs(got))
 		}
 	}},
+	// One key's totals per account (the daily budget's "sms" key, by the
+	// hour), and one account's counts of it: only that key, only since.
+	{"KeyTotalsAndCounts", func(t *testing.T, s Store) {
+		h := m0 / 60 * 60 // an hour, as Unix minutes
+		mustAdd(t, s,
+			store.GuardCount{AccountSID: "AC1", Key: "sms", Minute: h, Sends: 3},
+			store.GuardCount{AccountSID: "AC1", Key: "sms", Minute: h - 60, Sends: 4},
+			store.GuardCount{AccountSID: "AC1", Key: "sms", Minute: h - 25*60, Sends: 100}, // before since
+			store.GuardCount{AccountSID: "AC1", Key: pfx, Minute: h, Sends: 50},           // another key
+			store.GuardCount{AccountSID: "AC2", Key: "sms", Minute: h - 120, Sends: 1},
+		)
+		mustAdd(t, s, store.GuardCount{AccountSID: "AC1", Key: "sms", Minute: h, Sends: 2}) // another node's
+		since := time.Unix((h-24*60)*60, 0).In(zone)
+		got, err := s.GuardKeyTotals(ctx, "sms", since)
+		check(t, "GuardKeyTotals", err)
+		slices.SortFunc(got, func(a, b store.GuardTotal) int { return cmp.Compare(a.AccountSID, b.AccountSID) })
+		assertEqual(t, "GuardKeyTotals", got, []store.GuardTotal{
+			{AccountSID: "AC1", Key: "sms", Sends: 9, Oldest: h - 60},
+			{AccountSID: "AC2", Key: "sms", Sends: 1, Oldest: h - 120},
+		})
+		counts, err := s.GuardKeyCounts(ctx, "AC1", "sms", since)
+		check(t, "GuardKeyCounts", err)
+		assertEqual(t, "GuardKeyCounts", counts, []store.GuardCount{
+			{AccountSID: "AC1", Key: "sms", Minute: h - 60, Sends: 4},
+			{AccountSID: "AC1", Key: "sms", Minute: h, Sends: 5},
+		})
+		none, err := s.GuardKeyTotals(ctx, "sms", time.Unix((h+60)*60, 0))
+		check(t, "GuardKeyTotals later", err)
+		assertEqual(t, "GuardKeyTotals an hour later", len(none), 0)
+	}},
 	{"SafeList", func(t *testing.T, s Store) {
 		check(t, "SetGuardSafe", s.SetGuardSafe(ctx, "AC1", []string{"+9627903", "+447700900123", "+33", "+9627903"}, []string{"+1555"}, 0))
 		check(t, "SetGuardSafe again", s.SetGuardSafe(ctx, "AC1", []string{"+447700900123"}, nil, 0))

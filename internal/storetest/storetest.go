@@ -60,6 +60,7 @@ type Store interface {
 	SetAccountPolicy(ctx context.Context, sid string, p policy.Policy) error
 	guard.LimitStore
 	guard.PumpingStore
+	guard.BudgetStore
 	console.Store
 	UpdateService(ctx context.Context, svc verification.Service) error
 	Services(ctx context.Context, accountSID string) ([]verification.Service, error)

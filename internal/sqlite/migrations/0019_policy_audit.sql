@@ -34,3 +34,7 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_newest ON audit_log (at, id);
 CREATE INDEX audit_log_by_account ON audit_log (account_sid, at, id);
+-- Each account's daily SMS budget is counted in guard_counts under the key
+-- 'sms', one row per account and hour; every node reads every account's
+-- last day of them every 2 seconds, by key and time.
+CREATE INDEX guard_counts_by_key ON guard_counts (key, minute);
