@@ -184,7 +184,7 @@ var guardTests = []testCase{
 			store.GuardCount{AccountSID: "AC1", Key: "sms", Minute: h, Sends: 3},
 			store.GuardCount{AccountSID: "AC1", Key: "sms", Minute: h - 60, Sends: 4},
 			store.GuardCount{AccountSID: "AC1", Key: "sms", Minute: h - 25*60, Sends: 100}, // before since
-			store.GuardCount{AccountSID: "AC1", Key: pfx, Minute: h, Sends: 50},           // another key
+			store.GuardCount{AccountSID: "AC1", Key: pfx, Minute: h, Sends: 50},            // another key
 			store.GuardCount{AccountSID: "AC2", Key: "sms", Minute: h - 120, Sends: 1},
 		)
 		mustAdd(t, s, store.GuardCount{AccountSID: "AC1", Key: "sms", Minute: h, Sends: 2}) // another node's
