@@ -65,6 +65,10 @@ func TestTLS(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Proto != "HTTP/2.0" || resp.TLS.PeerCertificates[0].Subject.CommonName != "one" {
 		t.Fatalf("HTTPS: %d %s %s", resp.StatusCode, resp.Proto, resp.TLS.PeerCertificates[0].Subject.CommonName)
 	}
+	// Browsers (the console) are told to come back over HTTPS only.
+	if hsts := resp.Header.Get("Strict-Transport-Security"); hsts != "max-age=31536000" {
+		t.Fatalf("Strict-Transport-Security over TLS: %q", hsts)
+	}
 	two := selfSigned(t, certFile, keyFile, "two")
 	if err := s.ReloadTLS(); err != nil {
 		t.Fatalf("reload: %v", err)

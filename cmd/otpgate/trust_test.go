@@ -159,6 +159,13 @@ func TestLeakedTokenCannotWidenOrLift(t *testing.T) {
 		t.Fatalf("%d refused attempts in the audit log; want %d", refused, len(attempts))
 	}
 
+	// The messages API: one number flooded, refused past its limit per number.
+	for i := range 11 {
+		r := s.postForm(t, "/2010-04-01/Accounts/"+s.SID+"/Messages.json", url.Values{"To": {"+962770000001"}, "From": {"MyApp"}, "Body": {"hi"}})
+		if i < 10 && r.Status != 201 || i == 10 && (r.Status != 429 || r.num("code") != 60203) {
+			t.Fatalf("message %d to one number: %d %s", i+1, r.Status, r.Raw)
+		}
+	}
 	// The messages API: one prefix pumped, blocked within 20 messages.
 	sent := 0
 	for i := range 40 {
