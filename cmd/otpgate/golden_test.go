@@ -15,7 +15,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 var (
-	sidRE     = regexp.MustCompile(`\b(AC|VE|VA|SM|CB|VL)[0-9a-f]{32}\b`)
+	sidRE     = regexp.MustCompile(`\b(AC|VE|VA|SM|CB|VL|GN)[0-9a-f]{32}\b`)
 	rfc3339RE = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
 	rfc2822RE = regexp.MustCompile(`[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d \+0000`)
 	requestRE = regexp.MustCompile(`request id [0-9a-f]+-[0-9a-z]+`)
@@ -114,4 +114,23 @@ func TestGoldenVerifyV2(t *testing.T) {
 	golden(t, "v2_check_wrong_200", form("POST", check, url.Values{"To": {"+962790320012"}, "Code": {wrongCode(code)}}).Raw)
 	golden(t, "v2_check_right_200", form("POST", check, url.Values{"VerificationSid": {v.str("sid")}, "Code": {code}}).Raw)
 	golden(t, "v2_check_404", form("POST", check, url.Values{"To": {"+962790320012"}, "Code": {code}}).Raw)
+}
+
+// TestGoldenGuard pins the replies of an account's guard routes and of
+// Twilio's Verify Safe List API.
+func TestGoldenGuard(t *testing.T) {
+	s := mustServe(t, nil)
+	get := func(path string) response {
+		t.Helper()
+		return call(t, "GET", s.URL+path, s.SID, s.Token, "", "")
+	}
+	golden(t, "guard_countries", get("/guard/countries").Raw)
+	golden(t, "guard_countries_403_ceiling", s.postForm(t, "/guard/countries", url.Values{"countries": {"JO,SA"}}).Raw)
+	golden(t, "guard_lift_403", call(t, "DELETE", s.URL+"/guard/blocks/+96279031", s.SID, s.Token, "", "").Raw)
+	golden(t, "guard_safe_201", s.postForm(t, "/guard/safe", url.Values{"phone_number": {"0790312345"}}).Raw)
+	golden(t, "guard_safe_400_prefix", s.postForm(t, "/guard/safe", url.Values{"phone_number": {"+96279031"}}).Raw)
+	golden(t, "guard_safe_remove_404", call(t, "DELETE", s.URL+"/guard/safe/+962790312399", s.SID, s.Token, "", "").Raw)
+	golden(t, "safelist_201", s.postForm(t, "/v2/SafeList/Numbers", url.Values{"PhoneNumber": {"+962790312346"}}).Raw)
+	golden(t, "safelist_fetch", get("/v2/SafeList/Numbers/+962790312346").Raw)
+	golden(t, "safelist_404", get("/v2/SafeList/Numbers/+962790312399").Raw)
 }
