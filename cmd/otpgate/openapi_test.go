@@ -354,37 +354,53 @@ var goldenRoutes = map[string]struct {
 	Method, Path string
 	Status       int
 }{
-	"2fa_send_201":                {"POST", "/2fa/send", 201},
-	"2fa_send_400_to":             {"POST", "/2fa/send", 400},
-	"2fa_verify_404":              {"POST", "/2fa/verify", 404},
-	"2fa_verify_right_200":        {"POST", "/2fa/verify", 200},
-	"2fa_verify_wrong_200":        {"POST", "/2fa/verify", 200},
-	"401":                         {"POST", "/2fa/send", 401},
-	"guard_countries":             {"GET", "/guard/countries", 200},
-	"guard_countries_403_ceiling": {"POST", "/guard/countries", 403},
-	"guard_lift_403":              {"DELETE", "/guard/blocks/{key}", 403},
-	"guard_safe_201":              {"POST", "/guard/safe", 201},
-	"guard_safe_400_prefix":       {"POST", "/guard/safe", 400},
-	"guard_safe_remove_404":       {"DELETE", "/guard/safe/{entry}", 404},
-	"restcomm_sms_list":           {"GET", "/2012-04-24/Accounts/{AccountSid}/SMS/Messages.json", 200},
-	"safelist_201":                {"POST", "/v2/SafeList/Numbers", 201},
-	"safelist_404":                {"GET", "/v2/SafeList/Numbers/{PhoneNumber}", 404},
-	"safelist_fetch":              {"GET", "/v2/SafeList/Numbers/{PhoneNumber}", 200},
-	"sandbox_messages":            {"GET", "/sandbox/messages", 200},
-	"twilio_message_201":          {"POST", "/2010-04-01/Accounts/{AccountSid}/Messages.json", 201},
-	"twilio_message_400":          {"POST", "/2010-04-01/Accounts/{AccountSid}/Messages.json", 400},
-	"twilio_message_fetch":        {"GET", "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}.json", 200},
-	"twilio_messages_list":        {"GET", "/2010-04-01/Accounts/{AccountSid}/Messages.json", 200},
-	"v2_check_404":                {"POST", "/v2/Services/{ServiceSid}/VerificationCheck", 404},
-	"v2_check_right_200":          {"POST", "/v2/Services/{ServiceSid}/VerificationCheck", 200},
-	"v2_check_wrong_200":          {"POST", "/v2/Services/{ServiceSid}/VerificationCheck", 200},
-	"v2_service_201":              {"POST", "/v2/Services", 201},
-	"v2_service_404":              {"GET", "/v2/Services/{Sid}", 404},
-	"v2_service_fetch":            {"GET", "/v2/Services/{Sid}", 200},
-	"v2_services_list":            {"GET", "/v2/Services", 200},
-	"v2_verification_201":         {"POST", "/v2/Services/{ServiceSid}/Verifications", 201},
-	"v2_verification_400_channel": {"POST", "/v2/Services/{ServiceSid}/Verifications", 400},
-	"v2_verification_fetch":       {"GET", "/v2/Services/{ServiceSid}/Verifications/{Sid}", 200},
+	"2fa_send_201":                  {"POST", "/2fa/send", 201},
+	"2fa_send_400_to":               {"POST", "/2fa/send", 400},
+	"2fa_send_403_pumping":          {"POST", "/2fa/send", 403},
+	"2fa_send_429_budget":           {"POST", "/2fa/send", 429},
+	"2fa_verify_404":                {"POST", "/2fa/verify", 404},
+	"2fa_verify_right_200":          {"POST", "/2fa/verify", 200},
+	"2fa_verify_wrong_200":          {"POST", "/2fa/verify", 200},
+	"401":                           {"POST", "/2fa/send", 401},
+	"guard_blocks":                  {"GET", "/guard/blocks", 200},
+	"guard_countries":               {"GET", "/guard/countries", 200},
+	"guard_countries_403_ceiling":   {"POST", "/guard/countries", 403},
+	"guard_lift_403":                {"DELETE", "/guard/blocks/{key}", 403},
+	"guard_safe_201":                {"POST", "/guard/safe", 201},
+	"guard_safe_400_prefix":         {"POST", "/guard/safe", 400},
+	"guard_safe_remove_404":         {"DELETE", "/guard/safe/{entry}", 404},
+	"operator_401":                  {"GET", "/operator/accounts", 401},
+	"operator_403_account":          {"GET", "/operator/accounts", 403},
+	"operator_accounts":             {"GET", "/operator/accounts", 200},
+	"operator_audit":                {"GET", "/operator/audit", 200},
+	"operator_blocks":               {"GET", "/operator/accounts/{AccountSid}/guard/blocks", 200},
+	"operator_lift":                 {"DELETE", "/operator/accounts/{AccountSid}/guard/blocks/{key}", 200},
+	"operator_lift_404":             {"DELETE", "/operator/accounts/{AccountSid}/guard/blocks/{key}", 404},
+	"operator_policy":               {"GET", "/operator/accounts/{AccountSid}/policy", 200},
+	"operator_policy_400":           {"POST", "/operator/accounts/{AccountSid}/policy", 400},
+	"operator_policy_404":           {"GET", "/operator/accounts/{AccountSid}/policy", 404},
+	"operator_policy_set":           {"POST", "/operator/accounts/{AccountSid}/policy", 200},
+	"restcomm_sms_list":             {"GET", "/2012-04-24/Accounts/{AccountSid}/SMS/Messages.json", 200},
+	"safelist_201":                  {"POST", "/v2/SafeList/Numbers", 201},
+	"safelist_404":                  {"GET", "/v2/SafeList/Numbers/{PhoneNumber}", 404},
+	"safelist_fetch":                {"GET", "/v2/SafeList/Numbers/{PhoneNumber}", 200},
+	"sandbox_messages":              {"GET", "/sandbox/messages", 200},
+	"twilio_message_201":            {"POST", "/2010-04-01/Accounts/{AccountSid}/Messages.json", 201},
+	"twilio_message_400":            {"POST", "/2010-04-01/Accounts/{AccountSid}/Messages.json", 400},
+	"twilio_message_403_codes_only": {"POST", "/2010-04-01/Accounts/{AccountSid}/Messages.json", 403},
+	"twilio_message_429_budget":     {"POST", "/2010-04-01/Accounts/{AccountSid}/Messages.json", 429},
+	"twilio_message_fetch":          {"GET", "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}.json", 200},
+	"twilio_messages_list":          {"GET", "/2010-04-01/Accounts/{AccountSid}/Messages.json", 200},
+	"v2_check_404":                  {"POST", "/v2/Services/{ServiceSid}/VerificationCheck", 404},
+	"v2_check_right_200":            {"POST", "/v2/Services/{ServiceSid}/VerificationCheck", 200},
+	"v2_check_wrong_200":            {"POST", "/v2/Services/{ServiceSid}/VerificationCheck", 200},
+	"v2_service_201":                {"POST", "/v2/Services", 201},
+	"v2_service_404":                {"GET", "/v2/Services/{Sid}", 404},
+	"v2_service_fetch":              {"GET", "/v2/Services/{Sid}", 200},
+	"v2_services_list":              {"GET", "/v2/Services", 200},
+	"v2_verification_201":           {"POST", "/v2/Services/{ServiceSid}/Verifications", 201},
+	"v2_verification_400_channel":   {"POST", "/v2/Services/{ServiceSid}/Verifications", 400},
+	"v2_verification_fetch":         {"GET", "/v2/Services/{ServiceSid}/Verifications/{Sid}", 200},
 }
 
 // TestOpenAPIGoldens: the golden replies (testdata/golden, pinned by
@@ -542,7 +558,8 @@ func TestOpenAPIExamples(t *testing.T) {
 // --url as its server; `otpgate openapi --postman` a Postman Collection
 // v2.1 with a folder per tag, every operation once (a path item served at
 // several paths once), Basic auth with {{accountSid}} and {{authToken}},
-// the example bodies, and public routes without auth.
+// the operator API with Bearer {{operatorToken}}, the example bodies, and
+// public routes without auth.
 func TestOpenAPICommand(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if err := run(context.Background(), []string{"openapi", "--url", "https://otp.example.com/"}, &out, &errOut); err != nil {
@@ -582,7 +599,7 @@ func TestOpenAPICommand(t *testing.T) {
 	for _, v := range c.Variable {
 		vars[v.Key] = v.Value
 	}
-	if vars["baseUrl"] != "http://10.0.0.5:8080" || !slicesHasKeys(vars, "accountSid", "authToken", "ServiceSid", "VerificationSid", "MessageSid") {
+	if vars["baseUrl"] != "http://10.0.0.5:8080" || !slicesHasKeys(vars, "accountSid", "authToken", "operatorToken", "ServiceSid", "VerificationSid", "MessageSid") {
 		t.Errorf("variables %v", vars)
 	}
 	var tags []string
@@ -620,13 +637,29 @@ func TestOpenAPICommand(t *testing.T) {
 			t.Errorf("operation %s (%s %s) is in the collection %d times", id, op.Method, op.Path, n)
 		}
 	}
-	for id, item := range map[string]string{"healthz": "noauth", "twoFASend": ""} {
+	for id, want := range map[string]string{"healthz": "noauth", "twoFASend": "", "operatorSetPolicy": "bearer {{operatorToken}}",
+		"operatorAudit": "bearer {{operatorToken}}", "metrics": "bearer {{metricsToken}}"} {
+		found := false
 		for _, f := range c.Item {
 			for _, it := range f.Item {
-				if it.ID == id && (it.Request.Auth == nil) != (item == "") {
-					t.Errorf("%s: auth %+v", id, it.Request.Auth)
+				if it.ID != id {
+					continue
+				}
+				found = true
+				got := ""
+				if a := it.Request.Auth; a != nil {
+					got = a.Type
+					for _, kv := range a.Bearer {
+						got += " " + kv.Value
+					}
+				}
+				if got != want {
+					t.Errorf("%s: auth %q, want %q (empty: the collection's Basic auth)", id, got, want)
 				}
 			}
+		}
+		if !found {
+			t.Errorf("the collection has no %s", id)
 		}
 	}
 }
@@ -656,8 +689,11 @@ type postmanCollection struct {
 			Name    string
 			Request struct {
 				Method string
-				Auth   *struct{ Type string }
-				Body   *struct {
+				Auth   *struct {
+					Type   string
+					Bearer []struct{ Key, Value string }
+				}
+				Body *struct {
 					Mode       string
 					Raw        string
 					URLEncoded []struct{ Key, Value string }
@@ -687,12 +723,15 @@ func needNewman(t *testing.T) {
 // newman against a sandbox otpgate: every request runs, answers a status
 // the description documents for it with a body its schema accepts, and the
 // flow works (the variables a reply sets are the next requests' SIDs, and
-// the promoted token is the next requests' password), so each request
-// succeeds but those that cannot by then.
+// the promoted token is the next requests' password; the operator's
+// requests take an operator token made with otpgate operator-token, as the
+// operator makes one), so each request succeeds but those that cannot by
+// then.
 func TestOpenAPIPostman(t *testing.T) {
 	needNewman(t)
 	s := mustServeAll(t)
 	d := fetchOpenAPI(t, s)
+	_, opToken := mustOperatorToken(t, s.Config.DataDir, "postman", "")
 
 	cmd := exec.Command("node", "check.js")
 	cmd.Dir = newmanDir
@@ -745,6 +784,8 @@ func TestOpenAPIPostman(t *testing.T) {
 			vm["value"] = s.Token
 		case "metricsToken":
 			vm["value"] = testMetricsToken
+		case "operatorToken":
+			vm["value"] = opToken
 		}
 	}
 	dir := t.TempDir()
@@ -794,10 +835,12 @@ func TestOpenAPIPostman(t *testing.T) {
 		opsByID[op.Op["operationId"].(string)] = op
 	}
 	// What cannot succeed by the time it runs: an account cannot lift a
-	// block; the secondary token was promoted. A message redacted right
-	// after it was sent may still be queued.
+	// block, and the operator finds none in force to lift; the secondary
+	// token was promoted. A message redacted right after it was sent may
+	// still be queued.
 	mayFail := map[string][]int{
 		"guardLiftBlock":       {403},
+		"operatorLiftBlock":    {404},
 		"deleteSecondaryToken": {404},
 		"twilioUpdateMessage":  {409},
 		"restcommUpdateSMS":    {409},
