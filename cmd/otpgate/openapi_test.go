@@ -232,9 +232,12 @@ func goPattern(method, path string) string {
 // Routes register by mode (the sandbox inbox only where the sandbox
 // delivers, the pumping guard's only while the abuse guard is on): the
 // servers below together register all of them. Then each documented
-// operation is called without credentials: where the description says
-// Basic auth it must answer the 401 of a route that exists, and where it
-// says public, not a 401, 404 or 405.
+// operation is called as its security says: without credentials, a route
+// that needs them answers the 401 of a route that exists, asking for the
+// scheme the description gives it (WWW-Authenticate: Basic or Bearer), and
+// a public one answers neither 401, 404 nor 405; an account's route does
+// not take an operator token (401), and an operator route refuses an
+// account's SID and auth token (403) and takes an operator token.
 func TestOpenAPIRoutes(t *testing.T) {
 	const all = "sandbox, abuse guard on, --metrics-token, --console"
 	modes := map[string]*testServer{
@@ -297,6 +300,14 @@ func TestOpenAPIRoutes(t *testing.T) {
 		}
 	}
 
+	// The HTTP auth scheme (basic, bearer) of each security scheme.
+	schemes := map[string]string{}
+	comps, _ := d.root["components"].(map[string]any)
+	ss, _ := comps["securitySchemes"].(map[string]any)
+	for name, v := range ss {
+		schemes[name], _ = v.(map[string]any)["scheme"].(string)
+	}
+	_, opToken := mustOperatorToken(t, s.Config.DataDir, "openapi", "")
 	for _, op := range d.operations(t) {
 		t.Run(op.Method+" "+op.Path, func(t *testing.T) {
 			path := regexp.MustCompile(`\{(\w+)\}`).ReplaceAllStringFunc(op.Path, func(m string) string {
@@ -308,27 +319,73 @@ func TestOpenAPIRoutes(t *testing.T) {
 				t.Fatalf("path parameter %s is not described", m)
 				return m
 			})
-			req, _ := http.NewRequest(op.Method, s.URL+path, nil)
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
+			do := func(auth func(*http.Request)) (*http.Response, string) {
+				t.Helper()
+				req, _ := http.NewRequest(op.Method, s.URL+path, nil)
+				if auth != nil {
+					auth(req)
+				}
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				return res, string(body)
 			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			public := false
-			if sec, ok := op.Op["security"].([]any); ok && len(sec) == 0 {
-				public = true
+			basic := func(r *http.Request) { r.SetBasicAuth(s.SID, s.Token) }
+			operator := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+opToken) }
+
+			scheme := d.security(op)
+			res, body := do(nil)
+			if scheme == "" {
+				if res.StatusCode == 401 || res.StatusCode == 404 || res.StatusCode == 405 {
+					t.Errorf("documented as public, it answers %d without credentials: %s", res.StatusCode, body)
+				}
+				return
 			}
+			auth := res.Header.Get("WWW-Authenticate")
 			switch {
-			case public && (res.StatusCode == 401 || res.StatusCode == 404 || res.StatusCode == 405):
-				t.Errorf("documented as public, it answers %d without credentials: %s", res.StatusCode, body)
-			case !public && res.StatusCode != 401:
-				t.Errorf("documented as needing auth, it answers %d without credentials (want 401): %s", res.StatusCode, body)
-			case !public && !strings.Contains(string(body), `"code":20003`):
+			case schemes[scheme] == "":
+				t.Fatalf("security scheme %q is not an HTTP scheme of components/securitySchemes", scheme)
+			case res.StatusCode != 401:
+				t.Errorf("documented as needing %s, it answers %d without credentials (want 401): %s", scheme, res.StatusCode, body)
+			case !strings.Contains(body, `"code":20003`):
 				t.Errorf("401 is not the standard error: %s", body)
+			case !strings.HasPrefix(strings.ToLower(auth), schemes[scheme]+" "):
+				t.Errorf("documented as needing %s (%s), its 401 asks for WWW-Authenticate: %s", scheme, schemes[scheme], auth)
+			}
+			switch scheme {
+			case "accountAuth":
+				if res, body := do(operator); res.StatusCode != 401 {
+					t.Errorf("an account's route with an operator token: %d (want 401): %s", res.StatusCode, body)
+				}
+			case "operatorAuth":
+				if res, body := do(basic); res.StatusCode != 403 || !strings.Contains(body, `"code":20403`) {
+					t.Errorf("an operator route with an account's SID and auth token: %d (want 403, 20403): %s", res.StatusCode, body)
+				}
+				if res, body := do(operator); res.StatusCode == 401 || res.StatusCode == 403 {
+					t.Errorf("an operator route with the operator's token: %d: %s", res.StatusCode, body)
+				}
 			}
 		})
 	}
+}
+
+// security is the name of the security scheme op takes (its own, else the
+// description's), "" for none.
+func (d *openapiDoc) security(op documentedOp) string {
+	sec, ok := op.Op["security"].([]any)
+	if !ok {
+		sec, _ = d.root["security"].([]any)
+	}
+	if len(sec) == 0 {
+		return ""
+	}
+	for name := range sec[0].(map[string]any) {
+		return name
+	}
+	return ""
 }
 
 // notAPI are the routes the server registers that are not its API: the
