@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,11 +16,12 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 var (
-	sidRE     = regexp.MustCompile(`\b(AC|VE|VA|SM|CB|VL)[0-9a-f]{32}\b`)
-	rfc3339RE = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
+	sidRE     = regexp.MustCompile(`\b(AC|VE|VA|SM|CB|VL|GN|AU|CT)[0-9a-f]{32}\b`)
+	rfc3339RE = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`)
 	rfc2822RE = regexp.MustCompile(`[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d \+0000`)
 	requestRE = regexp.MustCompile(`request id [0-9a-f]+-[0-9a-z]+`)
-	pageTokRE = regexp.MustCompile(`PageToken=P[AB][A-Za-z0-9_-]+`)
+	reqIDRE   = regexp.MustCompile(`"request_id":"[0-9a-f]{8}-[0-9a-f]{12}"`)
+	pageTokRE = regexp.MustCompile(`PageToken=[A-Za-z0-9_-]+`)
 	sandboxRE = regexp.MustCompile(`is: \d{6}`)
 	hostRE    = regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
 )
@@ -32,6 +34,7 @@ func normalize(t *testing.T, raw string) []byte {
 	s = rfc3339RE.ReplaceAllString(s, "2026-01-02T03:04:05Z")
 	s = rfc2822RE.ReplaceAllString(s, "Fri, 02 Jan 2026 03:04:05 +0000")
 	s = requestRE.ReplaceAllString(s, "request id X")
+	s = reqIDRE.ReplaceAllString(s, `"request_id":"00000000-000000000000"`)
 	s = pageTokRE.ReplaceAllString(s, "PageToken=PX")
 	s = sandboxRE.ReplaceAllString(s, "is: 000000")
 	s = hostRE.ReplaceAllString(s, "http://127.0.0.1:8080")
@@ -114,4 +117,74 @@ func TestGoldenVerifyV2(t *testing.T) {
 	golden(t, "v2_check_wrong_200", form("POST", check, url.Values{"To": {"+962790320012"}, "Code": {wrongCode(code)}}).Raw)
 	golden(t, "v2_check_right_200", form("POST", check, url.Values{"VerificationSid": {v.str("sid")}, "Code": {code}}).Raw)
 	golden(t, "v2_check_404", form("POST", check, url.Values{"To": {"+962790320012"}, "Code": {code}}).Raw)
+}
+
+// TestGoldenGuard pins the replies of an account's guard routes and of
+// Twilio's Verify Safe List API.
+func TestGoldenGuard(t *testing.T) {
+	s := mustServe(t, nil)
+	get := func(path string) response {
+		t.Helper()
+		return call(t, "GET", s.URL+path, s.SID, s.Token, "", "")
+	}
+	golden(t, "guard_countries", get("/guard/countries").Raw)
+	golden(t, "guard_countries_403_ceiling", s.postForm(t, "/guard/countries", url.Values{"countries": {"JO,SA"}}).Raw)
+	golden(t, "guard_lift_403", call(t, "DELETE", s.URL+"/guard/blocks/+96279031", s.SID, s.Token, "", "").Raw)
+	golden(t, "guard_safe_201", s.postForm(t, "/guard/safe", url.Values{"phone_number": {"0790312345"}}).Raw)
+	golden(t, "guard_safe_400_prefix", s.postForm(t, "/guard/safe", url.Values{"phone_number": {"+96279031"}}).Raw)
+	golden(t, "guard_safe_remove_404", call(t, "DELETE", s.URL+"/guard/safe/+962790312399", s.SID, s.Token, "", "").Raw)
+	golden(t, "safelist_201", s.postForm(t, "/v2/SafeList/Numbers", url.Values{"PhoneNumber": {"+962790312346"}}).Raw)
+	golden(t, "safelist_fetch", get("/v2/SafeList/Numbers/+962790312346").Raw)
+	golden(t, "safelist_404", get("/v2/SafeList/Numbers/+962790312399").Raw)
+}
+
+// TestGoldenOperator pins the operator API's replies, and the refusals an
+// account's ceilings and the pumping guard give its sends.
+func TestGoldenOperator(t *testing.T) {
+	s := mustServe(t, nil)
+	_, op := mustOperatorToken(t, s.Config.DataDir, "golden", "")
+	acc := "/operator/accounts/" + s.SID
+	golden(t, "operator_401", bearer(t, "GET", s.URL+"/operator/accounts", "", nil).Raw)
+	golden(t, "operator_403_account", call(t, "GET", s.URL+"/operator/accounts", s.SID, s.Token, "", "").Raw)
+	golden(t, "operator_accounts", bearer(t, "GET", s.URL+"/operator/accounts", op, nil).Raw)
+	golden(t, "operator_policy", bearer(t, "GET", s.URL+acc+"/policy", op, nil).Raw)
+	golden(t, "operator_policy_404", bearer(t, "GET", s.URL+"/operator/accounts/AC00000000000000000000000000000000/policy", op, nil).Raw)
+
+	// Codes pumped to one range until the guard blocks it.
+	var blocked response
+	for i := 0; blocked.Status == 0; i++ {
+		r := s.send(t, "login", fmt.Sprintf("+96279031%04d", i))
+		switch {
+		case r.Status == 403 && r.num("code") == 60410:
+			blocked = r
+		case r.Status != 201 || i > 50:
+			t.Fatalf("pumping codes: %d %s", r.Status, r.Raw)
+		}
+	}
+	golden(t, "2fa_send_403_pumping", blocked.Raw)
+	golden(t, "guard_blocks", call(t, "GET", s.URL+"/guard/blocks", s.SID, s.Token, "", "").Raw)
+	golden(t, "operator_blocks", bearer(t, "GET", s.URL+acc+"/guard/blocks", op, nil).Raw)
+	lift := func() response { return bearer(t, "DELETE", s.URL+acc+"/guard/blocks/+96279031", op, nil) }
+	lifted := lift()
+	for deadline := time.Now().Add(5 * time.Second); lifted.Status == 404 && time.Now().Before(deadline); lifted = lift() {
+		time.Sleep(10 * time.Millisecond) // the block is stored off the request's path
+	}
+	golden(t, "operator_lift", lifted.Raw)
+	golden(t, "operator_lift_404", lift().Raw)
+
+	// Ceilings: codes only, and a budget of one SMS a day (it counts the
+	// SMS sent while it is in force: the first code goes).
+	set := func(v url.Values) response { return bearer(t, "POST", s.URL+acc+"/policy", op, v) }
+	golden(t, "operator_policy_set", set(url.Values{"countries": {"jo,gb"}, "daily_budget": {"1"}, "messages": {"codes"}}).Raw)
+	golden(t, "operator_policy_400", set(url.Values{"budget": {"5"}}).Raw)
+	msgs := "/2010-04-01/Accounts/" + s.SID + "/Messages.json"
+	message := url.Values{"To": {"+962771234567"}, "From": {"MyApp"}, "Body": {"Your order has shipped"}}
+	golden(t, "twilio_message_403_codes_only", s.postForm(t, msgs, message).Raw)
+	if r := s.send(t, "login", "+962771234567"); r.Status != 201 {
+		t.Fatalf("the first code within a budget of 1: %d %s", r.Status, r.Raw)
+	}
+	golden(t, "2fa_send_429_budget", s.send(t, "login", "+962771234568").Raw)
+	set(url.Values{"messages": {"any"}})
+	golden(t, "twilio_message_429_budget", s.postForm(t, msgs, message).Raw)
+	golden(t, "operator_audit", bearer(t, "GET", s.URL+"/operator/audit?kind=policy&PageSize=1", op, nil).Raw)
 }

@@ -232,9 +232,12 @@ func goPattern(method, path string) string {
 // Routes register by mode (the sandbox inbox only where the sandbox
 // delivers, the pumping guard's only while the abuse guard is on): the
 // servers below together register all of them. Then each documented
-// operation is called without credentials: where the description says
-// Basic auth it must answer the 401 of a route that exists, and where it
-// says public, not a 401, 404 or 405.
+// operation is called as its security says: without credentials, a route
+// that needs them answers the 401 of a route that exists, asking for the
+// scheme the description gives it (WWW-Authenticate: Basic or Bearer), and
+// a public one answers neither 401, 404 nor 405; an account's route does
+// not take an operator token (401), and an operator route refuses an
+// account's SID and auth token (403) and takes an operator token.
 func TestOpenAPIRoutes(t *testing.T) {
 	const all = "sandbox, abuse guard on, --metrics-token, --console"
 	modes := map[string]*testServer{
@@ -297,6 +300,14 @@ func TestOpenAPIRoutes(t *testing.T) {
 		}
 	}
 
+	// The HTTP auth scheme (basic, bearer) of each security scheme.
+	schemes := map[string]string{}
+	comps, _ := d.root["components"].(map[string]any)
+	ss, _ := comps["securitySchemes"].(map[string]any)
+	for name, v := range ss {
+		schemes[name], _ = v.(map[string]any)["scheme"].(string)
+	}
+	_, opToken := mustOperatorToken(t, s.Config.DataDir, "openapi", "")
 	for _, op := range d.operations(t) {
 		t.Run(op.Method+" "+op.Path, func(t *testing.T) {
 			path := regexp.MustCompile(`\{(\w+)\}`).ReplaceAllStringFunc(op.Path, func(m string) string {
@@ -308,27 +319,73 @@ func TestOpenAPIRoutes(t *testing.T) {
 				t.Fatalf("path parameter %s is not described", m)
 				return m
 			})
-			req, _ := http.NewRequest(op.Method, s.URL+path, nil)
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
+			do := func(auth func(*http.Request)) (*http.Response, string) {
+				t.Helper()
+				req, _ := http.NewRequest(op.Method, s.URL+path, nil)
+				if auth != nil {
+					auth(req)
+				}
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				return res, string(body)
 			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			public := false
-			if sec, ok := op.Op["security"].([]any); ok && len(sec) == 0 {
-				public = true
+			basic := func(r *http.Request) { r.SetBasicAuth(s.SID, s.Token) }
+			operator := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+opToken) }
+
+			scheme := d.security(op)
+			res, body := do(nil)
+			if scheme == "" {
+				if res.StatusCode == 401 || res.StatusCode == 404 || res.StatusCode == 405 {
+					t.Errorf("documented as public, it answers %d without credentials: %s", res.StatusCode, body)
+				}
+				return
 			}
+			auth := res.Header.Get("WWW-Authenticate")
 			switch {
-			case public && (res.StatusCode == 401 || res.StatusCode == 404 || res.StatusCode == 405):
-				t.Errorf("documented as public, it answers %d without credentials: %s", res.StatusCode, body)
-			case !public && res.StatusCode != 401:
-				t.Errorf("documented as needing auth, it answers %d without credentials (want 401): %s", res.StatusCode, body)
-			case !public && !strings.Contains(string(body), `"code":20003`):
+			case schemes[scheme] == "":
+				t.Fatalf("security scheme %q is not an HTTP scheme of components/securitySchemes", scheme)
+			case res.StatusCode != 401:
+				t.Errorf("documented as needing %s, it answers %d without credentials (want 401): %s", scheme, res.StatusCode, body)
+			case !strings.Contains(body, `"code":20003`):
 				t.Errorf("401 is not the standard error: %s", body)
+			case !strings.HasPrefix(strings.ToLower(auth), schemes[scheme]+" "):
+				t.Errorf("documented as needing %s (%s), its 401 asks for WWW-Authenticate: %s", scheme, schemes[scheme], auth)
+			}
+			switch scheme {
+			case "accountAuth":
+				if res, body := do(operator); res.StatusCode != 401 {
+					t.Errorf("an account's route with an operator token: %d (want 401): %s", res.StatusCode, body)
+				}
+			case "operatorAuth":
+				if res, body := do(basic); res.StatusCode != 403 || !strings.Contains(body, `"code":20403`) {
+					t.Errorf("an operator route with an account's SID and auth token: %d (want 403, 20403): %s", res.StatusCode, body)
+				}
+				if res, body := do(operator); res.StatusCode == 401 || res.StatusCode == 403 {
+					t.Errorf("an operator route with the operator's token: %d: %s", res.StatusCode, body)
+				}
 			}
 		})
 	}
+}
+
+// security is the name of the security scheme op takes (its own, else the
+// description's), "" for none.
+func (d *openapiDoc) security(op documentedOp) string {
+	sec, ok := op.Op["security"].([]any)
+	if !ok {
+		sec, _ = d.root["security"].([]any)
+	}
+	if len(sec) == 0 {
+		return ""
+	}
+	for name := range sec[0].(map[string]any) {
+		return name
+	}
+	return ""
 }
 
 // notAPI are the routes the server registers that are not its API: the
@@ -354,28 +411,53 @@ var goldenRoutes = map[string]struct {
 	Method, Path string
 	Status       int
 }{
-	"2fa_send_201":                {"POST", "/2fa/send", 201},
-	"2fa_send_400_to":             {"POST", "/2fa/send", 400},
-	"2fa_verify_404":              {"POST", "/2fa/verify", 404},
-	"2fa_verify_right_200":        {"POST", "/2fa/verify", 200},
-	"2fa_verify_wrong_200":        {"POST", "/2fa/verify", 200},
-	"401":                         {"POST", "/2fa/send", 401},
-	"restcomm_sms_list":           {"GET", "/2012-04-24/Accounts/{AccountSid}/SMS/Messages.json", 200},
-	"sandbox_messages":            {"GET", "/sandbox/messages", 200},
-	"twilio_message_201":          {"POST", "/2010-04-01/Accounts/{AccountSid}/Messages.json", 201},
-	"twilio_message_400":          {"POST", "/2010-04-01/Accounts/{AccountSid}/Messages.json", 400},
-	"twilio_message_fetch":        {"GET", "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}.json", 200},
-	"twilio_messages_list":        {"GET", "/2010-04-01/Accounts/{AccountSid}/Messages.json", 200},
-	"v2_check_404":                {"POST", "/v2/Services/{ServiceSid}/VerificationCheck", 404},
-	"v2_check_right_200":          {"POST", "/v2/Services/{ServiceSid}/VerificationCheck", 200},
-	"v2_check_wrong_200":          {"POST", "/v2/Services/{ServiceSid}/VerificationCheck", 200},
-	"v2_service_201":              {"POST", "/v2/Services", 201},
-	"v2_service_404":              {"GET", "/v2/Services/{Sid}", 404},
-	"v2_service_fetch":            {"GET", "/v2/Services/{Sid}", 200},
-	"v2_services_list":            {"GET", "/v2/Services", 200},
-	"v2_verification_201":         {"POST", "/v2/Services/{ServiceSid}/Verifications", 201},
-	"v2_verification_400_channel": {"POST", "/v2/Services/{ServiceSid}/Verifications", 400},
-	"v2_verification_fetch":       {"GET", "/v2/Services/{ServiceSid}/Verifications/{Sid}", 200},
+	"2fa_send_201":                  {"POST", "/2fa/send", 201},
+	"2fa_send_400_to":               {"POST", "/2fa/send", 400},
+	"2fa_send_403_pumping":          {"POST", "/2fa/send", 403},
+	"2fa_send_429_budget":           {"POST", "/2fa/send", 429},
+	"2fa_verify_404":                {"POST", "/2fa/verify", 404},
+	"2fa_verify_right_200":          {"POST", "/2fa/verify", 200},
+	"2fa_verify_wrong_200":          {"POST", "/2fa/verify", 200},
+	"401":                           {"POST", "/2fa/send", 401},
+	"guard_blocks":                  {"GET", "/guard/blocks", 200},
+	"guard_countries":               {"GET", "/guard/countries", 200},
+	"guard_countries_403_ceiling":   {"POST", "/guard/countries", 403},
+	"guard_lift_403":                {"DELETE", "/guard/blocks/{key}", 403},
+	"guard_safe_201":                {"POST", "/guard/safe", 201},
+	"guard_safe_400_prefix":         {"POST", "/guard/safe", 400},
+	"guard_safe_remove_404":         {"DELETE", "/guard/safe/{entry}", 404},
+	"operator_401":                  {"GET", "/operator/accounts", 401},
+	"operator_403_account":          {"GET", "/operator/accounts", 403},
+	"operator_accounts":             {"GET", "/operator/accounts", 200},
+	"operator_audit":                {"GET", "/operator/audit", 200},
+	"operator_blocks":               {"GET", "/operator/accounts/{AccountSid}/guard/blocks", 200},
+	"operator_lift":                 {"DELETE", "/operator/accounts/{AccountSid}/guard/blocks/{key}", 200},
+	"operator_lift_404":             {"DELETE", "/operator/accounts/{AccountSid}/guard/blocks/{key}", 404},
+	"operator_policy":               {"GET", "/operator/accounts/{AccountSid}/policy", 200},
+	"operator_policy_400":           {"POST", "/operator/accounts/{AccountSid}/policy", 400},
+	"operator_policy_404":           {"GET", "/operator/accounts/{AccountSid}/policy", 404},
+	"operator_policy_set":           {"POST", "/operator/accounts/{AccountSid}/policy", 200},
+	"restcomm_sms_list":             {"GET", "/2012-04-24/Accounts/{AccountSid}/SMS/Messages.json", 200},
+	"safelist_201":                  {"POST", "/v2/SafeList/Numbers", 201},
+	"safelist_404":                  {"GET", "/v2/SafeList/Numbers/{PhoneNumber}", 404},
+	"safelist_fetch":                {"GET", "/v2/SafeList/Numbers/{PhoneNumber}", 200},
+	"sandbox_messages":              {"GET", "/sandbox/messages", 200},
+	"twilio_message_201":            {"POST", "/2010-04-01/Accounts/{AccountSid}/Messages.json", 201},
+	"twilio_message_400":            {"POST", "/2010-04-01/Accounts/{AccountSid}/Messages.json", 400},
+	"twilio_message_403_codes_only": {"POST", "/2010-04-01/Accounts/{AccountSid}/Messages.json", 403},
+	"twilio_message_429_budget":     {"POST", "/2010-04-01/Accounts/{AccountSid}/Messages.json", 429},
+	"twilio_message_fetch":          {"GET", "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}.json", 200},
+	"twilio_messages_list":          {"GET", "/2010-04-01/Accounts/{AccountSid}/Messages.json", 200},
+	"v2_check_404":                  {"POST", "/v2/Services/{ServiceSid}/VerificationCheck", 404},
+	"v2_check_right_200":            {"POST", "/v2/Services/{ServiceSid}/VerificationCheck", 200},
+	"v2_check_wrong_200":            {"POST", "/v2/Services/{ServiceSid}/VerificationCheck", 200},
+	"v2_service_201":                {"POST", "/v2/Services", 201},
+	"v2_service_404":                {"GET", "/v2/Services/{Sid}", 404},
+	"v2_service_fetch":              {"GET", "/v2/Services/{Sid}", 200},
+	"v2_services_list":              {"GET", "/v2/Services", 200},
+	"v2_verification_201":           {"POST", "/v2/Services/{ServiceSid}/Verifications", 201},
+	"v2_verification_400_channel":   {"POST", "/v2/Services/{ServiceSid}/Verifications", 400},
+	"v2_verification_fetch":         {"GET", "/v2/Services/{ServiceSid}/Verifications/{Sid}", 200},
 }
 
 // TestOpenAPIGoldens: the golden replies (testdata/golden, pinned by
@@ -533,7 +615,8 @@ func TestOpenAPIExamples(t *testing.T) {
 // --url as its server; `otpgate openapi --postman` a Postman Collection
 // v2.1 with a folder per tag, every operation once (a path item served at
 // several paths once), Basic auth with {{accountSid}} and {{authToken}},
-// the example bodies, and public routes without auth.
+// the operator API with Bearer {{operatorToken}}, the example bodies, and
+// public routes without auth.
 func TestOpenAPICommand(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if err := run(context.Background(), []string{"openapi", "--url", "https://otp.example.com/"}, &out, &errOut); err != nil {
@@ -573,7 +656,7 @@ func TestOpenAPICommand(t *testing.T) {
 	for _, v := range c.Variable {
 		vars[v.Key] = v.Value
 	}
-	if vars["baseUrl"] != "http://10.0.0.5:8080" || !slicesHasKeys(vars, "accountSid", "authToken", "ServiceSid", "VerificationSid", "MessageSid") {
+	if vars["baseUrl"] != "http://10.0.0.5:8080" || !slicesHasKeys(vars, "accountSid", "authToken", "operatorToken", "ServiceSid", "VerificationSid", "MessageSid") {
 		t.Errorf("variables %v", vars)
 	}
 	var tags []string
@@ -611,13 +694,29 @@ func TestOpenAPICommand(t *testing.T) {
 			t.Errorf("operation %s (%s %s) is in the collection %d times", id, op.Method, op.Path, n)
 		}
 	}
-	for id, item := range map[string]string{"healthz": "noauth", "twoFASend": ""} {
+	for id, want := range map[string]string{"healthz": "noauth", "twoFASend": "", "operatorSetPolicy": "bearer {{operatorToken}}",
+		"operatorAudit": "bearer {{operatorToken}}", "metrics": "bearer {{metricsToken}}"} {
+		found := false
 		for _, f := range c.Item {
 			for _, it := range f.Item {
-				if it.ID == id && (it.Request.Auth == nil) != (item == "") {
-					t.Errorf("%s: auth %+v", id, it.Request.Auth)
+				if it.ID != id {
+					continue
+				}
+				found = true
+				got := ""
+				if a := it.Request.Auth; a != nil {
+					got = a.Type
+					for _, kv := range a.Bearer {
+						got += " " + kv.Value
+					}
+				}
+				if got != want {
+					t.Errorf("%s: auth %q, want %q (empty: the collection's Basic auth)", id, got, want)
 				}
 			}
+		}
+		if !found {
+			t.Errorf("the collection has no %s", id)
 		}
 	}
 }
@@ -647,8 +746,11 @@ type postmanCollection struct {
 			Name    string
 			Request struct {
 				Method string
-				Auth   *struct{ Type string }
-				Body   *struct {
+				Auth   *struct {
+					Type   string
+					Bearer []struct{ Key, Value string }
+				}
+				Body *struct {
 					Mode       string
 					Raw        string
 					URLEncoded []struct{ Key, Value string }
@@ -678,12 +780,15 @@ func needNewman(t *testing.T) {
 // newman against a sandbox otpgate: every request runs, answers a status
 // the description documents for it with a body its schema accepts, and the
 // flow works (the variables a reply sets are the next requests' SIDs, and
-// the promoted token is the next requests' password), so each request
-// succeeds but those that cannot by then.
+// the promoted token is the next requests' password; the operator's
+// requests take an operator token made with otpgate operator-token, as the
+// operator makes one), so each request succeeds but those that cannot by
+// then.
 func TestOpenAPIPostman(t *testing.T) {
 	needNewman(t)
 	s := mustServeAll(t)
 	d := fetchOpenAPI(t, s)
+	_, opToken := mustOperatorToken(t, s.Config.DataDir, "postman", "")
 
 	cmd := exec.Command("node", "check.js")
 	cmd.Dir = newmanDir
@@ -736,6 +841,8 @@ func TestOpenAPIPostman(t *testing.T) {
 			vm["value"] = s.Token
 		case "metricsToken":
 			vm["value"] = testMetricsToken
+		case "operatorToken":
+			vm["value"] = opToken
 		}
 	}
 	dir := t.TempDir()
@@ -784,11 +891,13 @@ func TestOpenAPIPostman(t *testing.T) {
 	for _, op := range d.operations(t) {
 		opsByID[op.Op["operationId"].(string)] = op
 	}
-	// What cannot succeed by the time it runs: the safe list's entry is
-	// there, but no block is in force; the secondary token was promoted.
-	// A message redacted right after it was sent may still be queued.
+	// What cannot succeed by the time it runs: an account cannot lift a
+	// block, and the operator finds none in force to lift; the secondary
+	// token was promoted. A message redacted right after it was sent may
+	// still be queued.
 	mayFail := map[string][]int{
-		"guardLiftBlock":       {404},
+		"guardLiftBlock":       {403},
+		"operatorLiftBlock":    {404},
 		"deleteSecondaryToken": {404},
 		"twilioUpdateMessage":  {409},
 		"restcommUpdateSMS":    {409},

@@ -18,7 +18,9 @@ const PostmanSchema = "https://schema.getpostman.com/json/collection/v2.1.0/coll
 // run against the otpgate at baseURL: a folder per tag, in the
 // description's order; a request per operation with its example body, its
 // path parameters as collection variables ({{ServiceSid}}) and HTTP Basic
-// auth with the collection variables accountSid and authToken; a test that
+// auth with the collection variables accountSid and authToken (a route with
+// a bearer scheme of its own takes the variable the scheme names:
+// {{operatorToken}} for the operator API, {{metricsToken}}); a test that
 // the reply's status is one the description documents; and, where a reply
 // names a variable to keep (x-postman-save), a script that keeps it, so that
 // running the collection creates a service, then fetches, updates and
