@@ -3,6 +3,8 @@ package guard
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -105,7 +107,7 @@ func (b *Budget) Allow(ctx context.Context, s pipeline.Send) error {
 	retry := b.retryAt(ctx, s.AccountSID, used, budget, now)
 	wait := max(retry.Sub(now), time.Second)
 	e := otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeTooManyRequests,
-		"This account reached its daily budget of %s SMS: that many were sent in the last 24 hours; the next can be sent in %s, or the operator of this otpgate can raise the budget (otpgate policy set --account %s --daily-budget N)",
+		"This account reached its daily budget of %s SMS: that many were sent in the last day; the next can be sent in %s, or the operator of this otpgate can raise the budget (otpgate policy set --account %s --daily-budget N)",
 		thousands(budget), roughly(wait), s.AccountSID)
 	e.RetryAfter = (wait + time.Second - 1) / time.Second * time.Second
 	return e
@@ -130,20 +132,29 @@ func (b *Budget) retryAt(ctx context.Context, account string, used, budget int, 
 		b.counts[account] = hours
 		b.mu.Unlock()
 	}
-	over := used - budget + 1
+	// With this node's own, not shared yet.
+	byHour := map[int64]int{}
 	for _, h := range hours {
-		if over -= h.Sends; over <= 0 {
-			return time.Unix(h.Minute*60, 0).Add(25 * time.Hour) // when its hour leaves the window
+		byHour[h.Minute] += h.Sends
+	}
+	b.mu.Lock()
+	for h, n := range b.pending[account] {
+		byHour[h] += n
+	}
+	b.mu.Unlock()
+	order := slices.Sorted(maps.Keys(byHour))
+	over := used - budget + 1
+	for _, h := range order {
+		if over -= byHour[h]; over <= 0 {
+			return time.Unix(h*60, 0).Add(25 * time.Hour) // when its hour leaves the window
 		}
 	}
-	return now.Add(time.Hour) // this node's own sends, not shared yet: the next sync knows more
+	return now.Add(time.Hour) // counted by other nodes since the last read: the next sync knows more
 }
 
-// Sent counts an SMS stored.
+// Sent counts an SMS stored: every one, so that a budget the operator
+// sets counts the day's sends before it.
 func (b *Budget) Sent(_ context.Context, s pipeline.Send, r pipeline.Result) {
-	if s.Ceilings.DailyBudget <= 0 {
-		return
-	}
 	h := hourOf(r.Message.CreatedAt)
 	b.mu.Lock()
 	p := b.pending[s.AccountSID]
