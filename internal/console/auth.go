@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -58,6 +59,15 @@ func (s session) actor() audit.Actor {
 	return audit.Actor{Kind: audit.ActorOperator, ID: s.TokenID, Name: s.TokenName, Account: s.AccountSID}
 }
 
+// who says which token is signed in and what it sees, for the page header.
+func (s session) who() string {
+	name := cmp.Or(s.TokenName, s.TokenID)
+	if s.AccountSID == "" {
+		return name + " — every account"
+	}
+	return name + " — account " + s.AccountSID + " (read only)"
+}
+
 type ctxKey struct{}
 
 func sessionOf(r *http.Request) session {
@@ -77,8 +87,8 @@ func csrfToken(cookie string) string {
 // (a page) or get 401 (the JSON endpoints and htmx requests). A request that
 // changes something must come from the console's own pages: from the same
 // origin (Sec-Fetch-Site or Origin, when the browser sends them) and with
-// the session's CSRF token.
-func (c *Console) authed(h http.HandlerFunc) http.HandlerFunc {
+// the session's CSRF token. h reads through the session's scope.
+func (c *Console) authed(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		se, err := c.sessionFromCookie(r)
@@ -115,7 +125,10 @@ func (c *Console) authed(h http.HandlerFunc) http.HandlerFunc {
 				return
 			}
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, se)))
+		actor := se.actor()
+		actor.RequestID = api.RequestID(r)
+		sc := scope{st: c.cfg.Store, admin: c.cfg.Admin, account: se.AccountSID, actor: actor}
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, se)), sc)
 	}
 }
 
@@ -220,7 +233,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
+func (c *Console) logout(w http.ResponseWriter, r *http.Request, _ scope) {
 	if ck, err := r.Cookie(CookieName); err == nil {
 		if err := c.cfg.Store.DeleteConsoleSession(r.Context(), HashToken(ck.Value)); err != nil {
 			c.log.Error("console: ending a session failed", "err", err, "request_id", api.RequestID(r))
