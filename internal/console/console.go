@@ -90,7 +90,8 @@ type Console struct {
 	mux    *http.ServeMux
 	pages  map[string]*template.Template
 	assets http.Handler
-	logins *loginLimiter
+	// Failed sign-ins, counted per address and per the token ID they name.
+	addrs, ids *loginLimiter
 }
 
 // New returns the console.
@@ -113,7 +114,7 @@ func New(cfg Config) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{cfg: cfg, log: cfg.Logger, clock: cfg.Clock, mux: http.NewServeMux(), pages: pages,
-		assets: http.StripPrefix("/console/assets/", http.FileServerFS(sub)), logins: newLoginLimiter()}
+		assets: http.StripPrefix("/console/assets/", http.FileServerFS(sub)), addrs: newLoginLimiter(maxTracked), ids: newLoginLimiter(maxTracked)}
 	c.routes()
 	return c, nil
 }

@@ -345,23 +345,6 @@ func TestCSRF(t *testing.T) {
 	}
 }
 
-// Guessing tokens: after 5 failures an address waits, even with the right
-// token; a minute later it may try again.
-func TestLoginRateLimit(t *testing.T) {
-	e := newEnv(t, nil)
-	for i := range 5 {
-		if res, _ := e.do("POST", "/console/login", url.Values{"token": {"wrong"}}, nil); res.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("attempt %d: %d", i+1, res.StatusCode)
-		}
-	}
-	res, body := e.do("POST", "/console/login", url.Values{"token": {e.token}}, nil)
-	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") != "12" || !strings.Contains(body, "Too many sign-in attempts") {
-		t.Fatalf("the 6th attempt: %d, Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
-	}
-	e.clock.Advance(12 * time.Second)
-	e.login()
-}
-
 // mustSend stores an outbound message of acc from MyApp to to, made at
 // created.
 func mustSend(t *testing.T, st *sqlite.Store, acc, sid, to, body string, created time.Time, v *verification.Change) {
