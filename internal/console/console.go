@@ -1,9 +1,10 @@
 // Package console is otpgate's web console, served at /console when
 // enabled: charts of delivery and conversion, the message log and a live
 // tail, accounts and services, sender IDs per operator, and the SMS-pumping
-// guard's blocks with a button to lift them. Operators sign in with an
-// operator token (otpgate operator-token); a session is a cookie (HttpOnly,
-// SameSite=Strict, Secure over TLS) whose hash the store keeps. A token made for one account sees that account only, and changes
+// guard's blocks with a button to lift them, and the audit log. Operators
+// sign in with an operator token (otpgate operator-token); a session is a
+// cookie (HttpOnly, SameSite=Strict, Secure over TLS) whose hash the store
+// keeps. A token made for one account sees that account only, and changes
 // nothing (scope.go).
 //
 // Pages are rendered on the server (html/template); the few scripts
@@ -54,6 +55,7 @@ type Store interface {
 	MessageStats(ctx context.Context, q store.StatsQuery) ([]store.MessageStat, error)
 	VerificationStats(ctx context.Context, q store.StatsQuery) ([]store.VerificationStat, error)
 	SenderStats(ctx context.Context, q store.StatsQuery) ([]store.SenderStat, error)
+	AuditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
 }
 
 // Admin is the abuse controls as the console reads and changes them
@@ -170,6 +172,7 @@ func (c *Console) signedIn() []route {
 		{"GET /console/senders", c.sendersPage},
 		{"GET /console/guard", c.guardPage},
 		{"POST /console/guard/lift", c.liftBlock},
+		{"GET /console/audit", c.auditPage},
 		{"GET /console/api/overview", c.overviewJSON},
 		{"GET /console/api/messages", c.messagesJSON},
 	}

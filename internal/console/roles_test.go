@@ -106,6 +106,7 @@ func TestRoles(t *testing.T) {
 		{"/console/accounts", []string{"Shop", "shop-login"}},
 		{"/console/senders", []string{"<tr><td>MyApp</td>", "your account sent with"}},
 		{"/console/guard", []string{"prefix:+96279031", "only the operator of this otpgate lifts"}},
+		{"/console/audit", []string{"safe_list", "+96279*****67"}},
 	} {
 		res, body := e.do("GET", tt.path, nil, cookieHdr(own))
 		for _, w := range tt.want {
@@ -154,6 +155,10 @@ func TestRoles(t *testing.T) {
 		if r.Outcome != audit.Refused || r.Action != "lift" || r.Actor != "operator:"+supportID || r.ActorName != "support" || r.RequestID == "" {
 			t.Errorf("refused lift in the audit log: %+v", r)
 		}
+	}
+	// ... and the refusal shows on AC1's audit page.
+	if _, body := e.do("GET", "/console/audit?kind=block", nil, cookieHdr(own)); !strings.Contains(body, "refused") || !strings.Contains(body, "support") {
+		t.Errorf("AC1's audit page does not show its refused lift:\n%s", body)
 	}
 
 	// The operator's token lifts (audited as done).

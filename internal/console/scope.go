@@ -115,3 +115,12 @@ func (s scope) blocks(ctx context.Context, accountSID string) ([]store.GuardBloc
 func (s scope) lift(ctx context.Context, accountSID, key string) (store.GuardBlock, error) {
 	return s.admin.Lift(ctx, s.actor, accountSID, key)
 }
+
+// auditLog lists the audit log; a session of one account reads that
+// account's entries only, whatever f asks.
+func (s scope) auditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
+	if s.account != "" {
+		f.AccountSID = s.account
+	}
+	return s.st.AuditLog(ctx, f)
+}
