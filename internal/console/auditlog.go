@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -24,7 +25,7 @@ type auditQuery struct {
 }
 
 // auditRow is an entry as the page shows it: phone numbers masked, before
-// and after on one line (Short), whole in a tooltip (Full).
+// and after in a few words (Short), whole in a tooltip (Full).
 type auditRow struct {
 	store.AuditEntry
 	AccountName           string
@@ -35,15 +36,63 @@ type auditRow struct {
 type compactJSON struct{ Short, Full string }
 
 // compactShown is how much of a before or after the table shows.
-const compactShown = 120
+const compactShown = 160
 
+// compactOf is stored JSON as the table shows it: an object's fields as
+// "key: value, ..." in their order (a value that is an object or a list as
+// JSON), anything else as it is; numbers masked; cut at compactShown
+// characters, the whole kept for the tooltip.
 func compactOf(s string) compactJSON {
-	s = maskNumbers(s)
+	s = maskNumbers(fields(s))
 	if utf8.RuneCountInString(s) <= compactShown {
 		return compactJSON{Short: s}
 	}
 	r := []rune(s)
 	return compactJSON{Short: string(r[:compactShown]) + "…", Full: s}
+}
+
+// fields writes a JSON object's fields as "key: value, ..."; other JSON,
+// or text that is not JSON, comes back as it was.
+func fields(s string) string {
+	var obj []struct {
+		key string
+		val json.RawMessage
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return s
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return s
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return s
+		}
+		obj = append(obj, struct {
+			key string
+			val json.RawMessage
+		}{k.(string), v})
+	}
+	var b strings.Builder
+	for i, f := range obj {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(f.key + ": ")
+		var str string
+		if json.Unmarshal(f.val, &str) == nil && str != "" {
+			b.WriteString(str)
+		} else {
+			b.Write(f.val)
+		}
+	}
+	if b.Len() == 0 {
+		return "{}"
+	}
+	return b.String()
 }
 
 func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, sc scope) {

@@ -1,6 +1,9 @@
 package console
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestMaskNumbers(t *testing.T) {
 	for _, tt := range []struct{ in, want string }{
@@ -15,6 +18,23 @@ func TestMaskNumbers(t *testing.T) {
 	} {
 		if got := maskNumbers(tt.in); got != tt.want {
 			t.Errorf("maskNumbers(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestCompactOf(t *testing.T) {
+	long := `{"name":"` + strings.Repeat("x", 200) + `"}`
+	for _, tt := range []struct{ in, short, full string }{
+		{`{"countries":"JO,PS","per_number":null,"n":3,"list":["+962791234567"],"o":{"a":1},"e":""}`,
+			`countries: JO,PS, per_number: null, n: 3, list: ["+96279*****67"], o: {"a":1}, e: ""`, ""},
+		{`"JO"`, `"JO"`, ""},
+		{`{}`, `{}`, ""},
+		{`not JSON +962791234567`, `not JSON +96279*****67`, ""},
+		{"", "", ""},
+		{long, "name: " + strings.Repeat("x", 154) + "…", "name: " + strings.Repeat("x", 200)},
+	} {
+		if got := compactOf(tt.in); got.Short != tt.short || got.Full != tt.full {
+			t.Errorf("compactOf(%q) = %+v, want %q, %q", tt.in, got, tt.short, tt.full)
 		}
 	}
 }
