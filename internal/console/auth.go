@@ -240,12 +240,12 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil || !tok.RevokedAt.IsZero() {
-		locked := c.addrs.wait(ip, now) > 0 || c.ids.wait(named, now) > 0
+		locked := c.addrs.wait(ip, now) > 0 // the ID it names is not (see above)
 		c.addrs.failed(ip, now)
 		c.ids.failed(named, now)
 		if locked {
-			c.log.Warn("console: sign-in refused, too many failures", "remote", ip, "token_id", named)
-			c.tooMany(w, r, next, max(c.addrs.wait(ip, now), c.ids.wait(named, now)))
+			c.log.Warn("console: sign-in refused, too many failures from its address", "remote", ip, "token_id", named)
+			c.tooMany(w, r, next, c.addrs.wait(ip, now))
 			return
 		}
 		c.log.Warn("console: sign-in with a wrong or revoked token", "remote", ip, "token_id", named)
