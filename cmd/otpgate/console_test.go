@@ -23,11 +23,13 @@ var updateScreenshots = flag.Bool("update-screenshots", false, "write the consol
 
 var consoleTokenRE = regexp.MustCompile(`Created operator token (CT[0-9a-f]{32}) .*\n\s+Token: (otpc_\S+)`)
 
-// mustConsoleToken makes a console token with the CLI, as an operator does.
-func mustConsoleToken(tb testing.TB, dataDir, name string) (id, token string) {
+// mustConsoleToken makes a console token with the CLI, as an operator does
+// (more: more flags, like --account AC...).
+func mustConsoleToken(tb testing.TB, dataDir, name string, more ...string) (id, token string) {
 	tb.Helper()
 	var out, errOut bytes.Buffer
-	if err := run(context.Background(), []string{"console-token", "--name", name, "--data-dir", dataDir}, &out, &errOut); err != nil {
+	args := append([]string{"console-token", "--name", name, "--data-dir", dataDir}, more...)
+	if err := run(context.Background(), args, &out, &errOut); err != nil {
 		tb.Fatalf("console-token: %v %s", err, errOut.String())
 	}
 	m := consoleTokenRE.FindStringSubmatch(out.String())
@@ -116,13 +118,14 @@ func TestConsoleOffByDefault(t *testing.T) {
 // The console in a real browser (Debian's Chromium, driven by
 // playwright-core from testdata/console-e2e; .ci/run installs both): after
 // traffic spread over the last 50 minutes (codes to Zain, Orange and Umniah,
-// most approved; an Arabic SMS; a pumped prefix that the guard blocks), an
+// most approved; an Arabic SMS; a pumped prefix that the guard blocks), a
+// token made for the account sees the block and no Lift button; the
 // operator signs in, the overview's chart draws points, a search by the
 // number as a user types it finds the Arabic SMS shown right to left, the
-// live tail fills, the block is lifted from its button, and signing out
-// closes the console. Each page's screenshot is saved under
-// $OTPGATE_ARTIFACTS/console (else a temp dir); -update-screenshots writes
-// them to docs/console for the README.
+// live tail fills, the block is lifted from its button and the lift shows
+// in the audit log, and signing out closes the console. Each page's
+// screenshot is saved under $OTPGATE_ARTIFACTS/console (else a temp dir);
+// -update-screenshots writes them to docs/console for the README.
 func TestConsoleInChromium(t *testing.T) {
 	dir := filepath.Join("testdata", "console-e2e")
 	chromium := cmpOr(os.Getenv("CHROMIUM"), "/usr/bin/chromium")
@@ -137,6 +140,7 @@ func TestConsoleInChromium(t *testing.T) {
 	clock := &fakeClock{now: time.Now().UTC().Add(-50 * time.Minute)}
 	s := mustServeWith(t, clock, func(c *ServeConfig) { c.Console = true })
 	_, token := mustConsoleToken(t, s.Config.DataDir, "e2e")
+	_, scoped := mustConsoleToken(t, s.Config.DataDir, "support", "--account", s.SID)
 
 	// Traffic: every 2 minutes, codes to each operator; most approved.
 	n := 0
@@ -187,7 +191,7 @@ func TestConsoleInChromium(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "console.mjs")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "OTPGATE_URL="+s.URL, "CONSOLE_TOKEN="+token, "SEARCH_NUMBER=079 123 4567", "SHOTS_DIR="+shots, "CHROMIUM="+chromium)
+	cmd.Env = append(os.Environ(), "OTPGATE_URL="+s.URL, "CONSOLE_TOKEN="+token, "SCOPED_TOKEN="+scoped, "SEARCH_NUMBER=079 123 4567", "SHOTS_DIR="+shots, "CHROMIUM="+chromium)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -197,7 +201,12 @@ func TestConsoleInChromium(t *testing.T) {
 	var got struct {
 		Errors   []string
 		LoginURL string
-		Chart    struct {
+		Who      string
+		Scoped   struct {
+			Who                 string
+			Blocks, LiftButtons int
+		}
+		Chart struct {
 			Series int
 			Sum    float64
 			Drawn  int
@@ -208,6 +217,7 @@ func TestConsoleInChromium(t *testing.T) {
 		Accounts, Senders         int
 		BlocksBefore, BlocksAfter int
 		Lifting, Notice           string
+		Audit                     []struct{ Who, Kind, Action, Target, Outcome string }
 		AfterLogout               string
 	}
 	if err := json.Unmarshal(out, &got); err != nil {
@@ -219,6 +229,12 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	if got.LoginURL != "/console/login" {
 		t.Errorf("not signed in, /console/ went to %s", got.LoginURL)
+	}
+	if got.Who != "e2e — every account" || got.Scoped.Who != "support — account "+s.SID+" (read only)" {
+		t.Errorf("the header says %q for the operator's token, %q for the account's", got.Who, got.Scoped.Who)
+	}
+	if got.Scoped.Blocks < 1 || got.Scoped.LiftButtons != 0 {
+		t.Errorf("the token made for the account sees %d blocks and %d Lift buttons; want its blocks, read only", got.Scoped.Blocks, got.Scoped.LiftButtons)
 	}
 	if got.Chart.Series != 3 || got.Chart.Sum < 50 || got.Chart.Drawn < 50 {
 		t.Errorf("the sends chart: %d series (%v), %v sends, %d pixels of the first series drawn; want 3 operators with points drawn",
@@ -234,13 +250,20 @@ func TestConsoleInChromium(t *testing.T) {
 	if got.BlocksBefore < 1 || got.BlocksAfter != got.BlocksBefore-1 || !strings.Contains(got.Notice, "Lifted the block of "+got.Lifting) {
 		t.Errorf("lifting a block: %d before, %d after, notice %q", got.BlocksBefore, got.BlocksAfter, got.Notice)
 	}
+	lifted := false // the CLI's entries (tokens made) carry the wall clock's time, after the server's
+	for _, a := range got.Audit {
+		lifted = lifted || (a.Kind == "block" && a.Action == "lift" && a.Target == got.Lifting && a.Outcome == "done" && strings.Contains(a.Who, "e2e"))
+	}
+	if !lifted {
+		t.Errorf("the audit log's newest entries: %+v; want the lift of %s by e2e", got.Audit, got.Lifting)
+	}
 	if r := s.send(t, "login", "+962790310099"); r.Status != 201 {
 		t.Errorf("a code to the prefix lifted in the console: %d %s", r.Status, r.Raw)
 	}
 	if got.AfterLogout != "/console/login" {
 		t.Errorf("after signing out, /console/ went to %s", got.AfterLogout)
 	}
-	names := []string{"login", "overview", "messages", "tail", "accounts", "senders", "guard"}
+	names := []string{"login", "overview", "messages", "tail", "accounts", "senders", "guard", "audit"}
 	for _, name := range names {
 		b, err := os.ReadFile(filepath.Join(shots, name+".png"))
 		if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {

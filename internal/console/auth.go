@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -21,19 +22,42 @@ import (
 	"github.com/otpgate/otpgate/internal/store"
 )
 
-// TokenPrefix begins every console token, so that one found in a file or a
-// log is recognised.
+// TokenPrefix begins every operator token, so that one found in a file or
+// a log is recognised.
 const TokenPrefix = "otpc_"
 
-// NewToken makes a console token: the record to store (its hash only) and
-// the token itself, to show once.
+// NewToken makes an operator token: the record to store (its hash only) and
+// the token itself, to show once. The token is TokenPrefix, its ID ("CT"
+// and 32 hex characters), "_" and a secret of 64 hex characters: a failed
+// sign-in is counted against the ID it names as well as its address. The
+// store finds a token by the hash of the whole string, so tokens of the
+// older form (TokenPrefix and 64 hex characters, no ID) still sign in.
 func NewToken(name string, now time.Time) (store.OperatorToken, string) {
 	var id [16]byte
 	rand.Read(id[:])
 	var s [32]byte
 	rand.Read(s[:])
-	token := TokenPrefix + hex.EncodeToString(s[:])
-	return store.OperatorToken{ID: "CT" + hex.EncodeToString(id[:]), Name: name, Hash: HashToken(token), CreatedAt: now}, token
+	rec := store.OperatorToken{ID: "CT" + hex.EncodeToString(id[:]), Name: name, CreatedAt: now}
+	token := TokenPrefix + rec.ID + "_" + hex.EncodeToString(s[:])
+	rec.Hash = HashToken(token)
+	return rec, token
+}
+
+// namedID is the token ID a presented token names ("" when it names none:
+// a token of the older form, or no token at all). Only its form is
+// checked: the ID may not exist.
+func namedID(token string) string {
+	rest, ok := strings.CutPrefix(token, TokenPrefix)
+	const idLen = 2 + 32
+	if !ok || len(rest) != idLen+1+64 || rest[idLen] != '_' || !strings.HasPrefix(rest, "CT") ||
+		!lowerHex(rest[2:idLen]) || !lowerHex(rest[idLen+1:]) {
+		return ""
+	}
+	return rest[:idLen]
+}
+
+func lowerHex(s string) bool {
+	return strings.Trim(s, "0123456789abcdef") == ""
 }
 
 // HashToken is what the store keeps of a token (or a session cookie).
@@ -58,6 +82,15 @@ func (s session) actor() audit.Actor {
 	return audit.Actor{Kind: audit.ActorOperator, ID: s.TokenID, Name: s.TokenName, Account: s.AccountSID}
 }
 
+// who says which token is signed in and what it sees, for the page header.
+func (s session) who() string {
+	name := cmp.Or(s.TokenName, s.TokenID)
+	if s.AccountSID == "" {
+		return name + " — every account"
+	}
+	return name + " — account " + s.AccountSID + " (read only)"
+}
+
 type ctxKey struct{}
 
 func sessionOf(r *http.Request) session {
@@ -77,8 +110,8 @@ func csrfToken(cookie string) string {
 // (a page) or get 401 (the JSON endpoints and htmx requests). A request that
 // changes something must come from the console's own pages: from the same
 // origin (Sec-Fetch-Site or Origin, when the browser sends them) and with
-// the session's CSRF token.
-func (c *Console) authed(h http.HandlerFunc) http.HandlerFunc {
+// the session's CSRF token. h reads through the session's scope.
+func (c *Console) authed(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		se, err := c.sessionFromCookie(r)
@@ -115,7 +148,10 @@ func (c *Console) authed(h http.HandlerFunc) http.HandlerFunc {
 				return
 			}
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, se)))
+		actor := se.actor()
+		actor.RequestID = api.RequestID(r)
+		sc := scope{st: c.cfg.Store, admin: c.cfg.Admin, account: se.AccountSID, actor: actor}
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, se)), sc)
 	}
 }
 
@@ -167,6 +203,17 @@ func safeNext(next string) string {
 	return next
 }
 
+// login signs a browser in with an operator token. Failed sign-ins are
+// counted per address and per the token ID a token names (loginLimiter):
+//   - a token whose ID is locked out is refused (429) before it is looked
+//     up, valid or not: whoever failed naming it knows the ID, and an answer
+//     that told a right secret from a wrong one would let them go on guessing
+//     it at full speed from any number of addresses;
+//   - a valid token (known, not revoked) signs in even while its address is
+//     locked out, so that one client behind the same proxy cannot keep every
+//     operator out;
+//   - an invalid token counts a failure against its address and the ID it
+//     names, and gets 429 while either is locked out (401 otherwise).
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	next := safeNext(r.PostFormValue("next"))
@@ -174,28 +221,41 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, http.StatusForbidden, "Refused: the sign-in did not come from the console's own page.")
 		return
 	}
-	ip := clientIP(r)
-	now := c.clock.Now()
-	if wait := c.logins.wait(ip, now); wait > 0 {
-		secs := int(math.Ceil(wait.Seconds()))
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		c.log.Warn("console: sign-in refused, too many attempts", "remote", ip)
-		c.render(w, r, http.StatusTooManyRequests, "login", map[string]any{"Next": next,
-			"Error": "Too many sign-in attempts from your address: try again in " + strconv.Itoa(secs) + " s."})
+	ip, now := clientIP(r), c.clock.Now()
+	token := strings.TrimSpace(r.PostFormValue("token"))
+	named := namedID(token)
+	if wait := c.ids.wait(named, now); wait > 0 {
+		c.log.Warn("console: sign-in refused, too many failures naming its token", "token_id", named, "remote", ip)
+		c.tooMany(w, r, next, wait)
 		return
 	}
-	token := strings.TrimSpace(r.PostFormValue("token"))
-	tok, err := c.cfg.Store.OperatorTokenByHash(r.Context(), HashToken(token))
+	var tok store.OperatorToken
+	err := store.ErrNotFound
+	if token != "" && len(token) <= 256 {
+		tok, err = c.cfg.Store.OperatorTokenByHash(r.Context(), HashToken(token))
+	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		c.log.Error("console: sign-in failed", "err", err, "request_id", api.RequestID(r))
 		c.errorPage(w, r, http.StatusServiceUnavailable, "The database did not answer; try again.")
 		return
 	}
-	if err != nil || !tok.RevokedAt.IsZero() || token == "" {
-		c.logins.failed(ip, now)
-		c.log.Warn("console: sign-in with a wrong or revoked token", "remote", ip)
+	if err != nil || !tok.RevokedAt.IsZero() {
+		locked := c.addrs.wait(ip, now) > 0 // the ID it names is not (see above)
+		c.addrs.failed(ip, now)
+		c.ids.failed(named, now)
+		if locked {
+			c.log.Warn("console: sign-in refused, too many failures from its address", "remote", ip, "token_id", named)
+			c.tooMany(w, r, next, c.addrs.wait(ip, now))
+			return
+		}
+		c.log.Warn("console: sign-in with a wrong or revoked token", "remote", ip, "token_id", named)
 		c.render(w, r, http.StatusUnauthorized, "login", map[string]any{"Next": next,
-			"Error": "That token does not sign in: it is wrong or was revoked. Tokens are made with otpgate console-token."})
+			"Error": "That token does not sign in: it is wrong or was revoked. Tokens are made with otpgate operator-token."})
+		return
+	}
+	if wait := c.ids.wait(tok.ID, now); wait > 0 { // a token of the older form, whose ID others named
+		c.log.Warn("console: sign-in refused, too many failures naming its token", "token_id", tok.ID, "remote", ip)
+		c.tooMany(w, r, next, wait)
 		return
 	}
 	var b [32]byte
@@ -216,11 +276,20 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: cookie, Path: "/console", MaxAge: int(c.cfg.SessionTTL.Seconds()),
 		Expires: se.ExpiresAt, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.cfg.Secure || r.TLS != nil})
-	c.log.Info("console: signed in", "token_id", tok.ID, "token_name", tok.Name, "remote", ip)
+	c.log.Info("console: signed in", "token_id", tok.ID, "token_name", tok.Name, "account_sid", tok.AccountSID, "remote", ip)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
+// tooMany answers a sign-in refused for too many failures. It says the
+// same whichever count is over and whether the token was valid.
+func (c *Console) tooMany(w http.ResponseWriter, r *http.Request, next string, wait time.Duration) {
+	secs := int(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	c.render(w, r, http.StatusTooManyRequests, "login", map[string]any{"Next": next,
+		"Error": "Too many failed sign-ins from your address or with this token: try again in " + strconv.Itoa(secs) + " s."})
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request, _ scope) {
 	if ck, err := r.Cookie(CookieName); err == nil {
 		if err := c.cfg.Store.DeleteConsoleSession(r.Context(), HashToken(ck.Value)); err != nil {
 			c.log.Error("console: ending a session failed", "err", err, "request_id", api.RequestID(r))
@@ -235,8 +304,8 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 // clientIP is the address a request came from (a proxy's, behind one: then
-// the limit is shared by everyone behind it, which still lets one operator
-// in and keeps guessing slow).
+// everyone behind it shares the address's count of failures, which a
+// valid token passes).
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -245,10 +314,13 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// loginLimiter slows down guessing: each address may fail loginBurst
-// times, then once per loginEvery.
+// loginLimiter counts failed sign-ins per key (an address, or a token ID):
+// each key may fail loginBurst times, then once per loginEvery. It is this
+// node's, in memory, and keeps at most max keys: when full, it forgets the
+// keys whose count has refilled, then the least locked out.
 type loginLimiter struct {
 	mu      sync.Mutex
+	max     int
 	buckets map[string]*bucket
 }
 
@@ -263,46 +335,70 @@ type bucket struct {
 	at     time.Time
 }
 
-func newLoginLimiter() *loginLimiter { return &loginLimiter{buckets: map[string]*bucket{}} }
+func newLoginLimiter(max int) *loginLimiter {
+	return &loginLimiter{max: max, buckets: map[string]*bucket{}}
+}
 
-func (l *loginLimiter) refill(b *bucket, now time.Time) {
+func refill(b *bucket, now time.Time) {
 	if d := now.Sub(b.at); d > 0 {
 		b.tokens = math.Min(loginBurst, b.tokens+d.Seconds()/loginEvery.Seconds())
 		b.at = now
 	}
 }
 
-// wait returns how long ip must wait before its next attempt (0: none).
-func (l *loginLimiter) wait(ip string, now time.Time) time.Duration {
+// wait returns how long key must wait before its next attempt (0: none;
+// always 0 for the key "").
+func (l *loginLimiter) wait(key string, now time.Time) time.Duration {
+	if key == "" {
+		return 0
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, ok := l.buckets[ip]
+	b, ok := l.buckets[key]
 	if !ok {
 		return 0
 	}
-	l.refill(b, now)
+	refill(b, now)
 	if b.tokens >= 1 {
 		return 0
 	}
 	return time.Duration((1 - b.tokens) * float64(loginEvery))
 }
 
-// failed counts a failed attempt of ip.
-func (l *loginLimiter) failed(ip string, now time.Time) {
+// failed counts a failed attempt of key (none for the key "").
+func (l *loginLimiter) failed(key string, now time.Time) {
+	if key == "" {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, ok := l.buckets[ip]
+	b, ok := l.buckets[key]
 	if !ok {
-		if len(l.buckets) >= maxTracked {
-			for k, v := range l.buckets { // forget those that are full again
-				if l.refill(v, now); v.tokens >= loginBurst {
-					delete(l.buckets, k)
-				}
-			}
+		if len(l.buckets) >= l.max {
+			l.evict(now)
 		}
 		b = &bucket{tokens: loginBurst, at: now}
-		l.buckets[ip] = b
+		l.buckets[key] = b
 	}
-	l.refill(b, now)
+	refill(b, now)
 	b.tokens = math.Max(b.tokens-1, 0)
+}
+
+// evict makes room for a key: it forgets the keys whose count has refilled
+// (they are as if never seen) and, if none has, the least locked out one,
+// so a flood of new keys cannot free a key that is locked out before
+// those that are not.
+func (l *loginLimiter) evict(now time.Time) {
+	var least string
+	most := -1.0
+	for k, b := range l.buckets {
+		if refill(b, now); b.tokens >= loginBurst {
+			delete(l.buckets, k)
+		} else if b.tokens > most {
+			least, most = k, b.tokens
+		}
+	}
+	if len(l.buckets) >= l.max {
+		delete(l.buckets, least)
+	}
 }

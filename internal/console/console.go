@@ -1,14 +1,17 @@
 // Package console is otpgate's web console, served at /console when
 // enabled: charts of delivery and conversion, the message log and a live
 // tail, accounts and services, sender IDs per operator, and the SMS-pumping
-// guard's blocks with a button to lift them. Operators sign in with a
-// console token (otpgate console-token); a session is a cookie (HttpOnly,
-// SameSite=Strict, Secure over TLS) whose hash the store keeps.
+// guard's blocks with a button to lift them, and the audit log. Operators
+// sign in with an operator token (otpgate operator-token); a session is a
+// cookie (HttpOnly, SameSite=Strict, Secure over TLS) whose hash the store
+// keeps. A token made for one account sees that account only, and changes
+// nothing (scope.go).
 //
 // Pages are rendered on the server (html/template); the few scripts
 // (htmx, uPlot and console.js) are embedded in the binary, so the console
 // works with no network. It reads the store and the guard; it changes
-// nothing but its own sessions and, on request, lifts a guard block.
+// nothing but its own sessions and, on request, lifts a guard block (which
+// the guard decides and audits).
 package console
 
 import (
@@ -52,6 +55,7 @@ type Store interface {
 	MessageStats(ctx context.Context, q store.StatsQuery) ([]store.MessageStat, error)
 	VerificationStats(ctx context.Context, q store.StatsQuery) ([]store.VerificationStat, error)
 	SenderStats(ctx context.Context, q store.StatsQuery) ([]store.SenderStat, error)
+	AuditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
 }
 
 // Admin is the abuse controls as the console reads and changes them
@@ -88,7 +92,8 @@ type Console struct {
 	mux    *http.ServeMux
 	pages  map[string]*template.Template
 	assets http.Handler
-	logins *loginLimiter
+	// Failed sign-ins, counted per address and per the token ID they name.
+	addrs, ids *loginLimiter
 }
 
 // New returns the console.
@@ -111,7 +116,7 @@ func New(cfg Config) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{cfg: cfg, log: cfg.Logger, clock: cfg.Clock, mux: http.NewServeMux(), pages: pages,
-		assets: http.StripPrefix("/console/assets/", http.FileServerFS(sub)), logins: newLoginLimiter()}
+		assets: http.StripPrefix("/console/assets/", http.FileServerFS(sub)), addrs: newLoginLimiter(maxTracked), ids: newLoginLimiter(maxTracked)}
 	c.routes()
 	return c, nil
 }
@@ -134,24 +139,43 @@ func (c *Console) routes() {
 	})
 	m.HandleFunc("GET /console/login", c.loginPage)
 	m.HandleFunc("POST /console/login", c.login)
-	m.HandleFunc("POST /console/logout", c.authed(c.logout))
 	m.HandleFunc("GET /console/assets/", c.serveAsset)
-
-	m.HandleFunc("GET /console/{$}", c.authed(c.overviewPage))
-	m.HandleFunc("GET /console/messages", c.authed(c.messagesPage))
-	m.HandleFunc("GET /console/messages/{account}/{sid}", c.authed(c.messagePage))
-	m.HandleFunc("GET /console/tail", c.authed(c.tailPage))
-	m.HandleFunc("GET /console/tail/rows", c.authed(c.tailRows))
-	m.HandleFunc("GET /console/accounts", c.authed(c.accountsPage))
-	m.HandleFunc("GET /console/senders", c.authed(c.sendersPage))
-	m.HandleFunc("GET /console/guard", c.authed(c.guardPage))
-	m.HandleFunc("POST /console/guard/lift", c.authed(c.liftBlock))
-
-	m.HandleFunc("GET /console/api/overview", c.authed(c.overviewJSON))
-	m.HandleFunc("GET /console/api/messages", c.authed(c.messagesJSON))
+	for _, rt := range c.signedIn() {
+		m.HandleFunc(rt.pattern, c.authed(rt.h))
+	}
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, http.StatusNotFound, "There is no console page at "+r.URL.Path+".")
 	})
+}
+
+// route is a page (or data) for signed-in browsers.
+type route struct {
+	pattern string
+	h       handler
+}
+
+// handler serves a signed-in browser; it reads the store and the guard
+// through s, the session's scope, only.
+type handler func(w http.ResponseWriter, r *http.Request, s scope)
+
+// signedIn lists the routes for signed-in browsers (a test walks them with
+// a token made for one account).
+func (c *Console) signedIn() []route {
+	return []route{
+		{"POST /console/logout", c.logout},
+		{"GET /console/{$}", c.overviewPage},
+		{"GET /console/messages", c.messagesPage},
+		{"GET /console/messages/{account}/{sid}", c.messagePage},
+		{"GET /console/tail", c.tailPage},
+		{"GET /console/tail/rows", c.tailRows},
+		{"GET /console/accounts", c.accountsPage},
+		{"GET /console/senders", c.sendersPage},
+		{"GET /console/guard", c.guardPage},
+		{"POST /console/guard/lift", c.liftBlock},
+		{"GET /console/audit", c.auditPage},
+		{"GET /console/api/overview", c.overviewJSON},
+		{"GET /console/api/messages", c.messagesJSON},
+	}
 }
 
 // ServeHTTP serves a console request, with the headers every page has: a

@@ -118,16 +118,16 @@ func (t *Totals) finish() {
 	}
 }
 
-// overview computes the overview of every account over the window ending
-// with the current bucket.
-func (c *Console) overview(ctx context.Context, w window) (Overview, error) {
+// overview computes the overview of the accounts the session sees over the
+// window ending with the current bucket.
+func (c *Console) overview(ctx context.Context, sc scope, w window) (Overview, error) {
 	until := c.clock.Now().UTC().Truncate(w.Step).Add(w.Step)
 	since := until.Add(-time.Duration(w.Steps) * w.Step)
 	out := Overview{Window: w.Name, Step: int(w.Step.Seconds()), Times: make([]int64, w.Steps)}
 	for i := range out.Times {
 		out.Times[i] = since.Add(time.Duration(i) * w.Step).Unix()
 	}
-	accounts, err := c.cfg.Store.Accounts(ctx)
+	accounts, err := sc.accounts(ctx)
 	if err != nil {
 		return out, err
 	}
@@ -142,7 +142,7 @@ func (c *Console) overview(ctx context.Context, w window) (Overview, error) {
 	prefixes := map[string]*Conversion{}
 	for _, a := range accounts {
 		q := store.StatsQuery{AccountSID: a.SID, Since: since, Until: until, Step: w.Step, PrefixLen: operatorPrefixLen, Direction: string(message.OutboundAPI)}
-		stats, err := c.cfg.Store.MessageStats(ctx, q)
+		stats, err := sc.messageStats(ctx, q)
 		if err != nil {
 			return out, err
 		}
@@ -170,7 +170,7 @@ func (c *Console) overview(ctx context.Context, w window) (Overview, error) {
 			s.Totals.add(m)
 			out.Totals.add(m)
 		}
-		svcs, err := c.cfg.Store.Services(ctx, a.SID)
+		svcs, err := sc.services(ctx, a.SID)
 		if err != nil {
 			return out, err
 		}
@@ -179,7 +179,7 @@ func (c *Console) overview(ctx context.Context, w window) (Overview, error) {
 			names[s.SID] = s.Name
 		}
 		q.PrefixLen, q.Direction = prefixLen, ""
-		vstats, err := c.cfg.Store.VerificationStats(ctx, q)
+		vstats, err := sc.verificationStats(ctx, q)
 		if err != nil {
 			return out, err
 		}
@@ -249,8 +249,8 @@ func (c *Console) windowOf(r *http.Request) window {
 	return windows["hour"]
 }
 
-func (c *Console) overviewJSON(w http.ResponseWriter, r *http.Request) {
-	o, err := c.overview(r.Context(), c.windowOf(r))
+func (c *Console) overviewJSON(w http.ResponseWriter, r *http.Request, sc scope) {
+	o, err := c.overview(r.Context(), sc, c.windowOf(r))
 	if err != nil {
 		c.serverError(w, r, err)
 		return
@@ -258,16 +258,16 @@ func (c *Console) overviewJSON(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, o)
 }
 
-func (c *Console) overviewPage(w http.ResponseWriter, r *http.Request) {
+func (c *Console) overviewPage(w http.ResponseWriter, r *http.Request, sc scope) {
 	win := c.windowOf(r)
-	o, err := c.overview(r.Context(), win)
+	o, err := c.overview(r.Context(), sc, win)
 	if err != nil {
 		c.serverError(w, r, err)
 		return
 	}
 	var blocks int
 	if c.cfg.GuardOn {
-		all, err := c.blocks(r.Context(), sessionOf(r).actor())
+		all, err := c.blocks(r.Context(), sc)
 		if err != nil {
 			c.serverError(w, r, err)
 			return

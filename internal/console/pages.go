@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
-	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
@@ -21,7 +20,8 @@ import (
 	"github.com/otpgate/otpgate/internal/verification"
 )
 
-// The message log: a search by number, status and time, across accounts.
+// The message log: a search by number, status and time, across the
+// accounts the session sees.
 
 // statuses are those the log's search offers.
 var statuses = []message.Status{message.Queued, message.Sent, message.Delivered, message.Undelivered, message.Failed, message.Canceled, message.Received}
@@ -109,15 +109,16 @@ func (c *Console) parse(s search) (message.Filter, error) {
 	return f, nil
 }
 
-// find runs a search over the accounts it names (all when none), newest
-// first; next is the cursor of the page after, "" when there is none.
-func (c *Console) find(ctx context.Context, s search, limit int) (rows []row, next string, err error) {
+// find runs a search over the accounts it names (all the session sees when
+// none), newest first; next is the cursor of the page after, "" when there
+// is none.
+func (c *Console) find(ctx context.Context, sc scope, s search, limit int) (rows []row, next string, err error) {
 	f, err := c.parse(s)
 	if err != nil {
 		return nil, "", err
 	}
 	f.Limit = limit
-	accounts, err := c.cfg.Store.Accounts(ctx)
+	accounts, err := sc.accounts(ctx)
 	if err != nil {
 		return nil, "", err
 	}
@@ -126,7 +127,7 @@ func (c *Console) find(ctx context.Context, s search, limit int) (rows []row, ne
 			continue
 		}
 		f.AccountSID = a.SID
-		ms, err := c.cfg.Store.Messages(ctx, f)
+		ms, err := sc.messages(ctx, f)
 		if err != nil {
 			return nil, "", err
 		}
@@ -147,15 +148,15 @@ func (c *Console) find(ctx context.Context, s search, limit int) (rows []row, ne
 	return rows, next, nil
 }
 
-func (c *Console) messagesPage(w http.ResponseWriter, r *http.Request) {
+func (c *Console) messagesPage(w http.ResponseWriter, r *http.Request, sc scope) {
 	s := searchOf(r.URL.Query())
-	accounts, err := c.cfg.Store.Accounts(r.Context())
+	accounts, err := sc.accounts(r.Context())
 	if err != nil {
 		c.serverError(w, r, err)
 		return
 	}
 	data := map[string]any{"S": s, "Statuses": statuses, "Accounts": accounts}
-	rows, next, err := c.find(r.Context(), s, pageSize)
+	rows, next, err := c.find(r.Context(), sc, s, pageSize)
 	switch {
 	case err != nil && isFormError(err):
 		data["Error"] = err.Error()
@@ -200,8 +201,8 @@ type messageJSON struct {
 	Verification string `json:"verification_sid,omitempty"`
 }
 
-func (c *Console) messagesJSON(w http.ResponseWriter, r *http.Request) {
-	rows, next, err := c.find(r.Context(), searchOf(r.URL.Query()), pageSize)
+func (c *Console) messagesJSON(w http.ResponseWriter, r *http.Request, sc scope) {
+	rows, next, err := c.find(r.Context(), sc, searchOf(r.URL.Query()), pageSize)
 	if isFormError(err) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
@@ -221,8 +222,8 @@ func (c *Console) messagesJSON(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"messages": out, "next": next})
 }
 
-func (c *Console) messagePage(w http.ResponseWriter, r *http.Request) {
-	m, err := c.cfg.Store.Message(r.Context(), r.PathValue("account"), r.PathValue("sid"))
+func (c *Console) messagePage(w http.ResponseWriter, r *http.Request, sc scope) {
+	m, err := sc.message(r.Context(), r.PathValue("account"), r.PathValue("sid"))
 	if errors.Is(err, store.ErrNotFound) {
 		c.errorPage(w, r, http.StatusNotFound, "No such message.")
 		return
@@ -230,7 +231,7 @@ func (c *Console) messagePage(w http.ResponseWriter, r *http.Request) {
 		c.serverError(w, r, err)
 		return
 	}
-	a, err := c.cfg.Store.Account(r.Context(), m.AccountSID)
+	a, err := sc.accountOf(r.Context(), m.AccountSID)
 	if err != nil {
 		c.serverError(w, r, err)
 		return
@@ -240,12 +241,12 @@ func (c *Console) messagePage(w http.ResponseWriter, r *http.Request) {
 
 // The live tail: the newest messages, polled every 2 s by htmx.
 
-func (c *Console) tailPage(w http.ResponseWriter, r *http.Request) {
+func (c *Console) tailPage(w http.ResponseWriter, r *http.Request, _ scope) {
 	c.render(w, r, http.StatusOK, "tail", nil)
 }
 
-func (c *Console) tailRows(w http.ResponseWriter, r *http.Request) {
-	rows, _, err := c.find(r.Context(), search{}, 30)
+func (c *Console) tailRows(w http.ResponseWriter, r *http.Request, sc scope) {
+	rows, _, err := c.find(r.Context(), sc, search{}, 30)
 	if err != nil {
 		c.serverError(w, r, err)
 		return
@@ -261,21 +262,21 @@ type accountView struct {
 	Services []verification.Service
 }
 
-func (c *Console) accountsPage(w http.ResponseWriter, r *http.Request) {
-	accounts, err := c.cfg.Store.Accounts(r.Context())
+func (c *Console) accountsPage(w http.ResponseWriter, r *http.Request, sc scope) {
+	accounts, err := sc.accounts(r.Context())
 	if err != nil {
 		c.serverError(w, r, err)
 		return
 	}
 	var views []accountView
 	for _, a := range accounts {
-		full, err := c.cfg.Store.Account(r.Context(), a.SID)
+		full, err := sc.accountOf(r.Context(), a.SID)
 		if err != nil {
 			c.serverError(w, r, err)
 			return
 		}
 		full.SecondaryHash, full.SecondaryCreatedAt = a.SecondaryHash, a.SecondaryCreatedAt
-		svcs, err := c.cfg.Store.Services(r.Context(), a.SID)
+		svcs, err := sc.services(r.Context(), a.SID)
 		if err != nil {
 			c.serverError(w, r, err)
 			return
@@ -307,9 +308,9 @@ type senderColumn struct {
 	Operator, Prefix string
 }
 
-func (c *Console) sendersPage(w http.ResponseWriter, r *http.Request) {
+func (c *Console) sendersPage(w http.ResponseWriter, r *http.Request, sc scope) {
 	now := c.clock.Now()
-	accounts, err := c.cfg.Store.Accounts(r.Context())
+	accounts, err := sc.accounts(r.Context())
 	if err != nil {
 		c.serverError(w, r, err)
 		return
@@ -325,7 +326,7 @@ func (c *Console) sendersPage(w http.ResponseWriter, r *http.Request) {
 	}
 	used := map[string]map[int]int{} // sender -> column -> sends
 	for _, a := range accounts {
-		stats, err := c.cfg.Store.SenderStats(r.Context(), store.StatsQuery{AccountSID: a.SID, Since: now.Add(-24 * time.Hour), Until: now.Add(time.Second),
+		stats, err := sc.senderStats(r.Context(), store.StatsQuery{AccountSID: a.SID, Since: now.Add(-24 * time.Hour), Until: now.Add(time.Second),
 			Step: time.Hour, PrefixLen: operatorPrefixLen, Direction: string(message.OutboundAPI)})
 		if err != nil {
 			c.serverError(w, r, err)
@@ -362,6 +363,9 @@ func (c *Console) sendersPage(w http.ResponseWriter, r *http.Request) {
 	}
 	senders := map[string]bool{}
 	for _, rt := range routes {
+		if !sc.everyAccount() { // the routes' senders may be other accounts' names: a session of one account sees its own traffic only
+			break
+		}
 		for _, s := range rt.Senders {
 			senders[s] = true
 		}
@@ -392,10 +396,11 @@ func (c *Console) sendersPage(w http.ResponseWriter, r *http.Request) {
 	slices.SortFunc(rows, func(a, b senderRow) int {
 		return cmp.Or(cmp.Compare(b.Sends, a.Sends), strings.Compare(a.From, b.From))
 	})
-	c.render(w, r, http.StatusOK, "senders", map[string]any{"Columns": cols, "Rows": rows, "Routed": len(routes) > 0})
+	c.render(w, r, http.StatusOK, "senders", map[string]any{"Columns": cols, "Rows": rows, "Routed": len(routes) > 0, "Own": !sc.everyAccount()})
 }
 
-// The SMS-pumping guard's blocks, with a button to lift each.
+// The SMS-pumping guard's blocks, with a button to lift each (none for a
+// token made for one account: it reads them only).
 
 type blockView struct {
 	store.GuardBlock
@@ -403,14 +408,14 @@ type blockView struct {
 	Conversion  *float64
 }
 
-func (c *Console) blocks(ctx context.Context, actor audit.Actor) ([]blockView, error) {
-	accounts, err := c.cfg.Store.Accounts(ctx)
+func (c *Console) blocks(ctx context.Context, sc scope) ([]blockView, error) {
+	accounts, err := sc.accounts(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []blockView
 	for _, a := range accounts {
-		bs, err := c.cfg.Admin.Blocks(ctx, actor, a.SID)
+		bs, err := sc.blocks(ctx, a.SID)
 		if err != nil {
 			return nil, err
 		}
@@ -421,10 +426,11 @@ func (c *Console) blocks(ctx context.Context, actor audit.Actor) ([]blockView, e
 	return out, nil
 }
 
-func (c *Console) guardPage(w http.ResponseWriter, r *http.Request) {
-	data := map[string]any{"GuardOn": c.cfg.GuardOn, "Lifted": r.URL.Query().Get("lifted"), "Gone": r.URL.Query().Get("gone")}
+func (c *Console) guardPage(w http.ResponseWriter, r *http.Request, sc scope) {
+	data := map[string]any{"GuardOn": c.cfg.GuardOn, "Lifted": r.URL.Query().Get("lifted"), "Gone": r.URL.Query().Get("gone"),
+		"ReadOnly": sc.readOnly()}
 	if c.cfg.GuardOn {
-		bs, err := c.blocks(r.Context(), sessionOf(r).actor())
+		bs, err := c.blocks(r.Context(), sc)
 		if err != nil {
 			c.serverError(w, r, err)
 			return
@@ -434,7 +440,7 @@ func (c *Console) guardPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "guard", data)
 }
 
-func (c *Console) liftBlock(w http.ResponseWriter, r *http.Request) {
+func (c *Console) liftBlock(w http.ResponseWriter, r *http.Request, sc scope) {
 	if !c.cfg.GuardOn {
 		c.errorPage(w, r, http.StatusNotFound, "The abuse guard is off (--abuse-guard=off): there are no blocks to lift.")
 		return
@@ -444,7 +450,7 @@ func (c *Console) liftBlock(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, http.StatusBadRequest, "Say which block to lift: its account and key.")
 		return
 	}
-	_, err := c.cfg.Admin.Lift(r.Context(), sessionOf(r).actor(), acc, key)
+	_, err := sc.lift(r.Context(), acc, key)
 	if e := otpgate.AsError(err); e != nil && e.Kind == otpgate.KindNotFound {
 		http.Redirect(w, r, "/console/guard?gone="+url.QueryEscape(key), http.StatusSeeOther)
 		return

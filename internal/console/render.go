@@ -85,7 +85,7 @@ func parsePages() (map[string]*template.Template, error) {
 }
 
 // render writes a page; data is a map the page reads, to which the layout's
-// own keys are added (the page's name, the CSRF token).
+// own keys are added (the page's name, the CSRF token, who is signed in).
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, page string, data map[string]any) {
 	t, ok := c.pages[page]
 	if !ok {
@@ -98,6 +98,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	data["Page"] = page
 	data["CSRF"] = se.CSRF
 	data["SignedIn"] = se.TokenID != ""
+	data["Who"] = se.who()
 	var buf bytes.Buffer
 	tmpl := "layout"
 	if frag, _ := data["Fragment"].(string); frag != "" {

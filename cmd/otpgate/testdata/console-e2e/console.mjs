@@ -1,10 +1,13 @@
 // Drives otpgate's web console in Debian's Chromium (playwright-core, no
-// browser download) for cmd/otpgate TestConsoleInChromium: signs in, checks
-// that a chart drew points, searches a message by number, lifts a guard
-// block, and saves a screenshot of each page. Prints what it saw as JSON.
+// browser download) for cmd/otpgate TestConsoleInChromium: signs in with a
+// token made for one account and sees its blocks read only; signs in with
+// the operator's, checks that a chart drew points, searches a message by
+// number, lifts a guard block, finds the lift in the audit log, and saves a
+// screenshot of each page. Prints what it saw as JSON.
 //
-// Env: OTPGATE_URL, CONSOLE_TOKEN, SEARCH_NUMBER (as a user types it),
-// SHOTS_DIR (where the screenshots go), CHROMIUM (default /usr/bin/chromium).
+// Env: OTPGATE_URL, CONSOLE_TOKEN (the operator's), SCOPED_TOKEN (one made
+// for the account), SEARCH_NUMBER (as a user types it), SHOTS_DIR (where the
+// screenshots go), CHROMIUM (default /usr/bin/chromium).
 import { chromium } from "playwright-core";
 import path from "node:path";
 
@@ -18,6 +21,22 @@ const browser = await chromium.launch({
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
 });
 try {
+  // A token made for one account: its blocks, and no button to lift them.
+  {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: "en-GB", timezoneId: "UTC" });
+    const page = await context.newPage();
+    page.on("pageerror", (e) => out.errors.push("page (scoped token): " + e.message));
+    await page.goto(base + "/console/guard");
+    await page.fill("input[name=token]", process.env.SCOPED_TOKEN);
+    await Promise.all([page.waitForURL(base + "/console/guard"), page.click("button[type=submit]")]);
+    out.scoped = {
+      who: await page.locator("header .who").innerText(),
+      blocks: await page.locator("#blocks tbody tr").filter({ hasText: "prefix:" }).count(),
+      liftButtons: await page.locator("#blocks button").count(),
+    };
+    await context.close();
+  }
+
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: "en-GB", timezoneId: "UTC" });
   const page = await context.newPage();
   page.on("console", (m) => { if (m.type() === "error") out.errors.push("console: " + m.text()); });
@@ -31,6 +50,7 @@ try {
   await shot("login");
   await page.fill("input[name=token]", process.env.CONSOLE_TOKEN);
   await Promise.all([page.waitForURL(base + "/console/"), page.click("button[type=submit]")]);
+  out.who = await page.locator("header .who").innerText();
 
   // The overview: three charts, the first with points drawn.
   await page.waitForFunction(() => window.otpgateCharts && window.otpgateCharts.length === 3, null, { timeout: 15000 });
@@ -85,6 +105,15 @@ try {
     out.notice = await page.locator(".notice").innerText();
     out.blocksAfter = await page.locator("#blocks button.danger").count();
   }
+
+  // The audit log, from the navigation: the lift is among its newest entries.
+  await page.click("header nav a[href='/console/audit']");
+  await page.waitForURL(base + "/console/audit");
+  out.audit = await page.evaluate(() =>
+    [...document.querySelectorAll("#audit tbody tr")].filter((r) => r.cells.length > 1).slice(0, 10).map((r) => ({
+      who: r.cells[2].innerText, kind: r.cells[3].innerText, action: r.cells[4].innerText, target: r.cells[5].innerText, outcome: r.cells[6].innerText,
+    })));
+  await shot("audit");
 
   // Signing out: the console is closed again.
   await Promise.all([page.waitForURL(/\/console\/login/), page.click("form.logout button")]);
