@@ -139,6 +139,13 @@ func jsonScalar(v json.RawMessage) (s, problem string) {
 		return s, ""
 	case 'n':
 		return "", "" // null: as if absent
+	case 't', 'f':
+		// A boolean, as its word: the field's own check decides whether a
+		// boolean is what it takes ("transactional": true).
+		if b := string(v); b == "true" || b == "false" {
+			return b, ""
+		}
+		return "", "it must be a string, a number or a boolean, not " + clip(string(v), 32)
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		// Keep the digits as written, so long numbers are not rounded. The
 		// decoder checked the syntax; what fails here is out of range.
@@ -147,11 +154,11 @@ func jsonScalar(v json.RawMessage) (s, problem string) {
 		}
 		return string(v), ""
 	case '{':
-		return "", "it must be a string or a number, not an object"
+		return "", "it must be a string, a number or a boolean, not an object"
 	case '[':
-		return "", "it must be a string or a number, not a list"
+		return "", "it must be a string, a number or a boolean, not a list"
 	default:
-		return "", "it must be a string or a number, not " + clip(string(v), 32)
+		return "", "it must be a string, a number or a boolean, not " + clip(string(v), 32)
 	}
 }
 

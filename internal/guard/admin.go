@@ -98,12 +98,22 @@ func (a *Admin) Policy(ctx context.Context, actor audit.Actor, sid string) (poli
 	return acc.Policy, a.Ceilings.Defaults().Apply(acc.Policy), nil
 }
 
+// MaySetPolicy refuses (and audits) an actor that may not change an
+// account's ceilings: anyone but the operator. A caller checks it before
+// reading what to change, so that a refusal does not depend on it.
+func (a *Admin) MaySetPolicy(ctx context.Context, actor audit.Actor, sid string) error {
+	if actor.Operator() {
+		return nil
+	}
+	return a.refuse(ctx, actor, audit.Entry{AccountSID: sid, Kind: audit.KindPolicy, Action: "set", Target: sid},
+		onlyOperator(actor, "change an account's ceilings", "with otpgate policy set or POST /operator/accounts/"+sid+"/policy"))
+}
+
 // SetPolicy replaces an account's ceilings; only the operator may.
 func (a *Admin) SetPolicy(ctx context.Context, actor audit.Actor, sid string, p policy.Policy) (policy.Effective, error) {
 	entry := audit.Entry{AccountSID: sid, Kind: audit.KindPolicy, Action: "set", Target: sid, After: p}
 	if !actor.Operator() {
-		return policy.Effective{}, a.refuse(ctx, actor, entry, onlyOperator(actor, "change an account's ceilings",
-			"with otpgate policy set, POST /operator/accounts/"+sid+"/policy or the console"))
+		return policy.Effective{}, a.MaySetPolicy(ctx, actor, sid)
 	}
 	if err := p.Check(); err != nil {
 		return policy.Effective{}, otpgate.Invalid("policy", "Invalid policy: %v", err)
@@ -327,8 +337,8 @@ func (a *Admin) mayChangeSafe(actor audit.Actor, sid string) error {
 
 // Blocks returns an account's blocks in force, newest first.
 func (a *Admin) Blocks(ctx context.Context, actor audit.Actor, sid string) ([]store.GuardBlock, error) {
-	if !actor.Reads(sid) {
-		return nil, forbidden("This token cannot reach account %s", sid)
+	if err := a.account(ctx, actor, sid); err != nil {
+		return nil, err
 	}
 	if a.Pumping == nil {
 		return nil, nil

@@ -87,7 +87,7 @@ func (h handlers) setCountries(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !f.Has("countries") {
-		return otpgate.FieldError("countries", otpgate.MissingField, ": ISO 3166-1 codes, comma-separated (JO,SA), * for all of the account's ceiling, or default")
+		return otpgate.FieldError("countries", otpgate.MissingField, ": ISO 3166-1 codes, comma-separated (JO,SA), within the account's ceiling; or default for all of it")
 	}
 	countries := strings.TrimSpace(f.Get("countries"))
 	if strings.EqualFold(countries, "default") {

@@ -30,6 +30,7 @@ import (
 // Admin reads and changes the abuse controls (guard.Admin).
 type Admin interface {
 	Policy(ctx context.Context, actor audit.Actor, sid string) (policy.Policy, policy.Effective, error)
+	MaySetPolicy(ctx context.Context, actor audit.Actor, sid string) error
 	SetPolicy(ctx context.Context, actor audit.Actor, sid string, p policy.Policy) (policy.Effective, error)
 	Blocks(ctx context.Context, actor audit.Actor, sid string) ([]store.GuardBlock, error)
 	Lift(ctx context.Context, actor audit.Actor, sid, key string) (store.GuardBlock, error)
@@ -49,12 +50,12 @@ var Dialect = &api.Dialect{Noun: "field"}
 // Register adds the routes.
 func Register(s *api.Server, a Admin, st Store) {
 	h := handlers{a, st}
-	s.Operator("GET /operator/accounts", audit.KindPolicy, Dialect, h.accounts)
+	s.Operator("GET /operator/accounts", audit.KindAccess, Dialect, h.accounts)
 	s.Operator("GET /operator/accounts/{AccountSid}/policy", audit.KindPolicy, Dialect, h.policy)
 	s.Operator("POST /operator/accounts/{AccountSid}/policy", audit.KindPolicy, Dialect, h.setPolicy)
 	s.Operator("GET /operator/accounts/{AccountSid}/guard/blocks", audit.KindBlock, Dialect, h.blocks)
 	s.Operator("DELETE /operator/accounts/{AccountSid}/guard/blocks/{key...}", audit.KindBlock, Dialect, h.lift)
-	s.Operator("GET /operator/audit", audit.KindPolicy, Dialect, h.audit)
+	s.Operator("GET /operator/audit", audit.KindAccess, Dialect, h.audit)
 }
 
 type handlers struct {
@@ -112,11 +113,14 @@ func (h handlers) policy(w http.ResponseWriter, r *http.Request) error {
 // setPolicy changes the fields given (countries, per_number, daily_budget,
 // messages, transactional; "default" unsets one) and keeps the others.
 func (h handlers) setPolicy(w http.ResponseWriter, r *http.Request) error {
+	sid, actor := r.PathValue("AccountSid"), api.Actor(r)
+	if err := h.a.MaySetPolicy(r.Context(), actor, sid); err != nil {
+		return err
+	}
 	f, err := api.Decode(w, r)
 	if err != nil {
 		return err
 	}
-	sid, actor := r.PathValue("AccountSid"), api.Actor(r)
 	for k := range f {
 		if !slices.Contains(policy.Fields, k) {
 			return otpgate.Invalid(k, "Unknown field '%s': a policy's fields are %s", k, strings.Join(policy.Fields, ", "))
