@@ -148,8 +148,20 @@ func runOperatorToken(ctx context.Context, args []string, stdout, stderr io.Writ
 		} else if err != nil {
 			return err
 		}
-		log.Record(ctx, cliActor(), audit.Entry{Kind: audit.KindToken, Action: "revoke_operator_token", Target: *revoke})
-		_, err := fmt.Fprintf(stdout, "Revoked operator token %s; its console sessions are signed out.\n", *revoke)
+		// A token made for one account: its revocation is that account's
+		// record too.
+		toks, err := st.OperatorTokens(ctx)
+		if err != nil {
+			return err
+		}
+		e := audit.Entry{Kind: audit.KindToken, Action: "revoke_operator_token", Target: *revoke}
+		for _, t := range toks {
+			if t.ID == *revoke {
+				e.AccountSID = t.AccountSID
+			}
+		}
+		log.Record(ctx, cliActor(), e)
+		_, err = fmt.Fprintf(stdout, "Revoked operator token %s; its console sessions are signed out.\n", *revoke)
 		return err
 	}
 	if *acc != "" {

@@ -833,6 +833,8 @@ func (m *Main) firstStart(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	audit.NewLog(m.store, m.Logger, m.Clock).Record(ctx, audit.Actor{Kind: audit.ActorCLI, Name: "first start"},
+		audit.Entry{AccountSID: c.SID, Kind: audit.KindAccount, Action: "create", Target: c.SID, After: map[string]string{"sid": c.SID, "name": c.Name}})
 	host := m.Config.Addr
 	if h, p, err := net.SplitHostPort(host); err == nil && (h == "" || h == "0.0.0.0" || h == "::") {
 		host = net.JoinHostPort("127.0.0.1", p)

@@ -168,7 +168,7 @@ func (l *Log) Record(ctx context.Context, actor Actor, e Entry) {
 		attrs = append(attrs, "account_sid", row.AccountSID)
 	}
 	if row.Target != "" {
-		attrs = append(attrs, "target", maskNumber(row.Target))
+		attrs = append(attrs, "target", MaskNumbers(row.Target))
 	}
 	if e.Kind != KindSafeList { // a safe list's before and after are phone numbers
 		if row.Before != "" {
@@ -179,7 +179,7 @@ func (l *Log) Record(ctx context.Context, actor Actor, e Entry) {
 		}
 	}
 	if row.Detail != "" {
-		attrs = append(attrs, "detail", maskNumbers(row.Detail))
+		attrs = append(attrs, "detail", MaskNumbers(row.Detail))
 	}
 	if row.RequestID != "" {
 		attrs = append(attrs, "request_id", row.RequestID)
@@ -226,28 +226,33 @@ func detail(err error) string {
 	return err.Error()
 }
 
-// maskNumber masks a target that is a whole phone number.
-func maskNumber(s string) string {
-	if len(s) >= 9 && s[0] == '+' && strings.Trim(s[1:], "0123456789") == "" {
-		return phone.Mask(s)
-	}
-	return s
-}
-
-// maskNumbers masks every whole phone number in a text.
-func maskNumbers(s string) string {
+// MaskNumbers masks every phone number in a text (for logs and pages): a run of 9 or more
+// digits, with or without a "+", that is not part of a word, an ID or a
+// decimal fraction. A block's prefix ("+96279031", a number less its last
+// 4 digits) is shorter and stays.
+func MaskNumbers(s string) string {
+	isDigit := func(b byte) bool { return b >= '0' && b <= '9' }
+	isWord := func(b byte) bool { return isDigit(b) || b == '.' || b == '_' || b|0x20 >= 'a' && b|0x20 <= 'z' }
 	var b strings.Builder
 	for i := 0; i < len(s); {
-		if s[i] == '+' {
-			j := i + 1
-			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-				j++
+		start := i
+		j := i
+		if s[j] == '+' {
+			j++
+		}
+		if j < len(s) && isDigit(s[j]) && (start == 0 || !isWord(s[start-1])) {
+			k := j
+			for k < len(s) && isDigit(s[k]) {
+				k++
 			}
-			if j-i >= 9 {
-				b.WriteString(phone.Mask(s[i:j]))
-				i = j
+			if k-j >= 9 && (k == len(s) || !isWord(s[k]) || s[k] == '.' && (k+1 == len(s) || !isDigit(s[k+1]))) {
+				b.WriteString(phone.Mask(s[start:k]))
+				i = k
 				continue
 			}
+			b.WriteString(s[start:k])
+			i = k
+			continue
 		}
 		b.WriteByte(s[i])
 		i++

@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/otpgate/otpgate/internal/audit"
-	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
@@ -43,7 +42,7 @@ const compactShown = 160
 // JSON), anything else as it is; numbers masked; cut at compactShown
 // characters, the whole kept for the tooltip.
 func compactOf(s string) compactJSON {
-	s = maskNumbers(fields(s))
+	s = audit.MaskNumbers(fields(s))
 	if utf8.RuneCountInString(s) <= compactShown {
 		return compactJSON{Short: s}
 	}
@@ -150,42 +149,9 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, sc scope) {
 	rows := make([]auditRow, len(entries))
 	for i, e := range entries {
 		rows[i] = auditRow{AuditEntry: e, AccountName: names[e.AccountSID], Before: compactOf(e.Before), After: compactOf(e.After),
-			MaskedTarget: maskNumbers(e.Target), Details: maskNumbers(e.Detail)}
+			MaskedTarget: audit.MaskNumbers(e.Target), Details: audit.MaskNumbers(e.Detail)}
 	}
 	data["Rows"] = rows
 	c.render(w, r, http.StatusOK, "audit", data)
 }
 
-// maskNumbers masks every phone number in a text: a run of 9 or more
-// digits, with or without a "+", that is not part of a word, an ID or a
-// decimal fraction. A block's prefix ("+96279031", a number less its last
-// 4 digits) is shorter and stays.
-func maskNumbers(s string) string {
-	isDigit := func(b byte) bool { return b >= '0' && b <= '9' }
-	isWord := func(b byte) bool { return isDigit(b) || b == '.' || b == '_' || b|0x20 >= 'a' && b|0x20 <= 'z' }
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		start := i
-		j := i
-		if s[j] == '+' {
-			j++
-		}
-		if j < len(s) && isDigit(s[j]) && (start == 0 || !isWord(s[start-1])) {
-			k := j
-			for k < len(s) && isDigit(s[k]) {
-				k++
-			}
-			if k-j >= 9 && (k == len(s) || !isWord(s[k]) || s[k] == '.' && (k+1 == len(s) || !isDigit(s[k+1]))) {
-				b.WriteString(phone.Mask(s[start:k]))
-				i = k
-				continue
-			}
-			b.WriteString(s[start:k])
-			i = k
-			continue
-		}
-		b.WriteByte(s[i])
-		i++
-	}
-	return b.String()
-}
