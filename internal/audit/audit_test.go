@@ -20,4 +20,3 @@ func TestMaskNumbers(t *testing.T) {
 		}
 	}
 }
-

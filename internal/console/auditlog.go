@@ -154,4 +154,3 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, sc scope) {
 	data["Rows"] = rows
 	c.render(w, r, http.StatusOK, "audit", data)
 }
-
