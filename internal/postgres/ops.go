@@ -46,6 +46,20 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 			m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback,
 			o.Payload, nanos(due), claimed, by, nanos(o.ExpiresAt), nanos(o.CreatedAt)}
 		var ours []string // keys whose first count the try below inserted
+		if v == nil && len(limits) > 0 {
+			// A message: its keys' first counts and the message in one
+			// statement, when every key is new (a number's first SMS in the
+			// window, the common case); else the locked path below.
+			first, err := store.TakeLimits(limits, m.CreatedAt, func(string) ([]byte, error) { return nil, nil })
+			if err != nil {
+				return err
+			}
+			sent, inserted, err := t.insertFirstCounts(margs, first)
+			if err != nil || sent {
+				return err
+			}
+			ours = inserted
+		}
 		if v != nil && v.New {
 			// Every writer of a new verification holds its key's lock.
 			if err := t.lock(keyOf(v.V.Key())); err != nil {
@@ -153,6 +167,46 @@ func (t *tx) insertVerified(margs []any, v *verification.Change, takes []store.T
 		t.wrote = true
 	}
 	return n > 0, conflict, inserted, nil
+}
+
+// insertFirstCounts inserts a message (margs, $1-$24) and its limits'
+// first counts, each only where its key has no row, the message only if
+// every key was new. inserted names the keys it inserted.
+func (t *tx) insertFirstCounts(margs []any, takes []store.Taken) (sent bool, inserted []string, err error) {
+	keys, slots, forget := make([]string, len(takes)), make([][]byte, len(takes)), make([]int64, len(takes))
+	for i, tk := range takes {
+		keys[i], slots[i], forget[i] = tk.Key, tk.Slots, nanos(tk.ForgetAt)
+	}
+	var n int64
+	if len(takes) == 1 { // the usual case (a limit per number only): no arrays to encode
+		var fresh bool
+		err = t.queryRow(`WITH l AS (
+				INSERT INTO rate_limits (key, slots, forget_at) VALUES ($25, $26, $27)
+				ON CONFLICT (key) DO NOTHING RETURNING key),
+			m AS (`+insertQueued+` SELECT `+queuedValues+` WHERE EXISTS (SELECT 1 FROM l) RETURNING 1)
+			SELECT (SELECT count(*) FROM m), EXISTS (SELECT 1 FROM l)`, append(margs, keys[0], slots[0], forget[0])...).Scan(&n, &fresh)
+		if err != nil {
+			return false, nil, err
+		}
+		if fresh {
+			t.wrote, inserted = true, keys
+		}
+		return n > 0, inserted, nil
+	}
+	args := append(margs, keys, slots, forget, len(takes))
+	err = t.queryRow(`WITH l AS (
+			INSERT INTO rate_limits (key, slots, forget_at)
+			SELECT * FROM unnest($25::text[], $26::bytea[], $27::bigint[])
+			ON CONFLICT (key) DO NOTHING RETURNING key),
+		m AS (`+insertQueued+` SELECT `+queuedValues+` WHERE (SELECT count(*) FROM l) = $28 RETURNING 1)
+		SELECT (SELECT count(*) FROM m), ARRAY(SELECT key FROM l)`, args...).Scan(&n, &inserted)
+	if err != nil {
+		return false, nil, err
+	}
+	if n > 0 || len(inserted) > 0 {
+		t.wrote = true
+	}
+	return n > 0, inserted, nil
 }
 
 // limitsCTE is the clause of a statement inserting a message (as m) that

@@ -41,3 +41,9 @@ CREATE INDEX audit_log_by_account ON audit_log (account_sid, at, id);
 -- 'sms', one row per account and hour; every node reads every account's
 -- last day of them every 2 seconds, by key and time.
 CREATE INDEX guard_counts_by_key ON guard_counts (key, minute);
+-- Every SMS now counts against its number's limit (messages too): a row of
+-- rate_limits each. Rows are forgotten by forget_at, which grows with the
+-- time they were written: a BRIN index finds them at a fraction of a
+-- B-tree's cost to keep up on every send.
+DROP INDEX rate_limits_forget;
+CREATE INDEX rate_limits_forget ON rate_limits USING brin (forget_at);
