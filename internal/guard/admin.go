@@ -423,6 +423,15 @@ type BlockJSON struct {
 	Reason        string  `json:"reason"`
 }
 
+// BlockViews are blocks as BlockJSON ([] for none).
+func BlockViews(bs []store.GuardBlock) []BlockJSON {
+	out := make([]BlockJSON, len(bs))
+	for i, b := range bs {
+		out[i] = BlockView(b)
+	}
+	return out
+}
+
 // BlockView is b as BlockJSON.
 func BlockView(b store.GuardBlock) BlockJSON {
 	kind, value, _ := strings.Cut(b.Key, ":")

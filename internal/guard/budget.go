@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/periodic"
 	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/store"
 )
@@ -60,8 +61,7 @@ type Budget struct {
 	lastErr time.Time
 
 	syncMu sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	loop   *periodic.Loop
 	once   sync.Once
 }
 
@@ -168,31 +168,17 @@ func (b *Budget) Sent(_ context.Context, s pipeline.Send, r pipeline.Result) {
 
 // Start shares counts with the other nodes every Sync until Stop.
 func (b *Budget) Start(ctx context.Context) {
-	ctx, b.cancel = context.WithCancel(ctx)
-	b.done = make(chan struct{})
 	b.SyncNow(ctx)
-	go func() {
-		defer close(b.done)
-		t := time.NewTicker(b.cfg.Sync)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				b.SyncNow(ctx)
-			}
-		}
-	}()
+	b.loop = &periodic.Loop{Every: b.cfg.Sync, Run: func(ctx context.Context) error { b.SyncNow(ctx); return nil }}
+	b.loop.Start(ctx)
 }
 
 // Stop stops sharing, after a last flush of this node's counts. Safe to
 // call twice, or without Start.
 func (b *Budget) Stop() {
 	b.once.Do(func() {
-		if b.cancel != nil {
-			b.cancel()
-			<-b.done
+		if b.loop != nil {
+			b.loop.Stop()
 			b.SyncNow(context.Background())
 		}
 	})

@@ -118,11 +118,7 @@ func (h handlers) blocks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]guard.BlockJSON, len(bs))
-	for i, b := range bs {
-		out[i] = guard.BlockView(b)
-	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"blocks": out})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"blocks": guard.BlockViews(bs)})
 	return nil
 }
 
