@@ -528,6 +528,10 @@ func (p *Pumping) Failing() bool {
 // Lift ends a block now (all nodes see it at their next sync) and forgets
 // the key's counts, so it is judged afresh.
 func (p *Pumping) Lift(ctx context.Context, accountSID, key string) (store.GuardBlock, error) {
+	// Not while a sync shares this node's counts: it could write back,
+	// after the lift forgot them, the counts that made the block.
+	p.syncMu.Lock()
+	defer p.syncMu.Unlock()
 	now := p.cfg.Clock.Now()
 	b, err := p.cfg.Store.LiftGuardBlock(ctx, accountSID, key, now)
 	if err != nil {
