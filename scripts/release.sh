@@ -45,10 +45,13 @@ for p in "${platforms[@]}"; do
 		-ldflags "-s -w -X main.version=$version -X main.commit=$commit" \
 		-o "$stage/otpgate" ./cmd/otpgate
 	cp README.md "$stage/"
-	mkdir -p "$stage/packaging" "$stage/docs" "$stage/examples"
+	mkdir -p "$stage/packaging" "$stage/docs" "$stage/examples/go" "$stage/examples/node" "$stage/examples/python"
 	cp packaging/* "$stage/packaging/"
-	cp docs/config.md "$stage/docs/"
+	cp docs/*.md "$stage/docs/"
 	cp examples/*.json "$stage/examples/"
+	cp examples/go/*.go examples/go/README.md "$stage/examples/go/"
+	cp examples/node/*.js examples/node/package*.json examples/node/README.md "$stage/examples/node/"
+	cp examples/python/*.py examples/python/README.md "$stage/examples/python/"
 	tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="$mtime" \
 		-C "$tmp" -cf - "$name" | gzip -n > "$out/$name.tar.gz"
 	cp "$stage/otpgate" "$out/$name"
