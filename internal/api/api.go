@@ -234,7 +234,7 @@ func BaseURL(r *http.Request) string {
 }
 
 // notFound is the reply to a path no route has. It names no routes: the
-// README lists them, and an unauthenticated caller learns nothing here.
+// docs list them, and an unauthenticated caller learns nothing here.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.WriteError(w, r, nil, otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound,
 		"The requested resource %s was not found", r.URL.Path))

@@ -20,7 +20,7 @@ import (
 // form "HTTP/1.1 NNN Text\r\nContent-Type: text/plain; charset=utf-8\r\n
 // Connection: close\r\n\r\nbody", and then closes it; otpgate's own replies
 // are JSON and never match. Under TLS the server needs the *tls.Conn itself,
-// so this cannot sit above it; see the README.
+// so this cannot sit above it; see docs/security.md.
 func JSONErrorsListener(l net.Listener) net.Listener { return jsonErrorsListener{l} }
 
 type jsonErrorsListener struct{ net.Listener }
