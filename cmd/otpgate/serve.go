@@ -649,7 +649,9 @@ func (m *Main) Run(ctx context.Context) error {
 		for i, c := range m.smpp {
 			names[i] = c.Name()
 		}
-		log.Info("delivery: SMPP, every destination to the first bound connector of its route", "connectors", strings.Join(names, ","))
+		log.Info("delivery: SMPP, every destination to the first bound connector of its route; a real SMSC delivers to the phone, "+
+			"and the message log hides codes; with otpgate smsc-sim as the SMSC, read what it took at its --http address",
+			"connectors", strings.Join(names, ","), "smsc_sim_messages", "http://"+defaultSimHTTP+"/messages?to=NUMBER")
 	}
 	return nil
 }
@@ -823,10 +825,17 @@ func (m *Main) Close() error {
 }
 
 // firstStart creates an account when the data directory has none, and prints
-// it once with a curl to try.
+// it once with a curl to try, and how to read the code where it is
+// delivered: the sandbox inbox, or with SMPP the simulator's messages.
 func (m *Main) firstStart(ctx context.Context) error {
 	accs, err := m.store.Accounts(ctx)
 	if err != nil || len(accs) > 0 {
+		return err
+	}
+	// Run makes the connectors later; their names are read here first, so
+	// a configuration that cannot start creates no account.
+	smppNames, err := m.smppNames()
+	if err != nil {
 		return err
 	}
 	c, err := account.Create(ctx, m.store, m.keys, "default", m.Clock.Now())
@@ -839,23 +848,36 @@ func (m *Main) firstStart(ctx context.Context) error {
 	if h, p, err := net.SplitHostPort(host); err == nil && (h == "" || h == "0.0.0.0" || h == "::") {
 		host = net.JoinHostPort("127.0.0.1", p)
 	}
+	delivery := "delivered to the sandbox inbox"
+	read := fmt.Sprintf("Read it:\n  curl http://%s/sandbox/messages?to=962790320012 --user '%s:%s'", host, c.SID, c.AuthToken)
+	if len(smppNames) > 0 {
+		delivery = "delivered over SMPP by connector " + smppNames[0]
+		if len(smppNames) > 1 {
+			last := len(smppNames) - 1
+			delivery = "delivered over SMPP by connector " + strings.Join(smppNames[:last], ", ") + " or " + smppNames[last] + ", as its number's route says"
+		}
+		delivery += "; a real SMSC delivers it to the phone"
+		read = "Read it: there is no sandbox inbox with SMPP, and the message log hides codes (******).\n" +
+			"With otpgate smsc-sim as the SMSC, the simulator prints each message it takes, and serves\n" +
+			"them on its --http address (" + defaultSimHTTP + " unless changed) on the machine it runs on:\n" +
+			"  curl 'http://" + defaultSimHTTP + "/messages?to=962790320012'"
+	}
 	text := fmt.Sprintf(`
 First start: created account %q. The auth token is shown only this once.
   Account SID: %s
   Auth token:  %s
 
-Send a code (delivered to the sandbox inbox):
+Send a code (%[5]s):
   curl -X POST http://%[4]s/2fa/send --user '%[2]s:%[3]s' \
     -H 'Content-Type: application/json' \
     -d '{ "service" : "Restcomm", "from" : "MyApp", "to" : "962790320012", "body": "Your verification code is: {code}" }'
-Read it:
-  curl http://%[4]s/sandbox/messages?to=962790320012 --user '%[2]s:%[3]s'
+%[6]s
 Check it:
   curl -X POST http://%[4]s/2fa/verify --user '%[2]s:%[3]s' \
     -H 'Content-Type: application/json' \
     -d '{ "service" : "Restcomm", "number" : "962790320012", "code" : "THE_CODE" }'
 
-`, c.Name, c.SID, c.AuthToken, host)
+`, c.Name, c.SID, c.AuthToken, host, delivery, read)
 	if !m.TokenFile {
 		_, err := io.WriteString(m.Stdout, text)
 		return err
@@ -868,6 +890,29 @@ Check it:
 		c.Name, c.SID, path)
 	m.Logger.Info("first start: the new account's auth token is in a file, not in this log", "account_sid", c.SID, "file", path)
 	return nil
+}
+
+// smppNames names the SMPP connectors of --smpp and --config, in the order
+// Run makes them (see connectors); none means sandbox delivery.
+func (m *Main) smppNames() ([]string, error) {
+	var names []string
+	for _, u := range m.Config.SMPP {
+		cfg, err := smpp.ParseURL(u, os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, cfg.Name)
+	}
+	if m.Config.ConfigFile != "" {
+		fc, err := LoadFileConfig(m.Config.ConfigFile)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range fc.Connectors {
+			names = append(names, c.Name)
+		}
+	}
+	return names, nil
 }
 
 // ReloadTLS reads --tls-cert and --tls-key again (what SIGHUP does); the

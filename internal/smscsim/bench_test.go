@@ -136,6 +136,21 @@ func BenchmarkSubmit(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "submit/s")
 }
 
+// BenchmarkSubmitToInbox: BenchmarkSubmit with every message decoded and
+// kept in an Inbox, as otpgate smsc-sim does unless --http "" and
+// --print-messages=false.
+func BenchmarkSubmitToInbox(b *testing.B) {
+	in := NewInbox(0, mustPhones(b))
+	_, addr := MustStart(b, Config{Messages: in.Add})
+	c := dialBench(b, addr, pdu.Transmitter)
+	tmpl := submitTemplate(b, 0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	c.run(b, tmpl, b.N, 0)
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "submit/s")
+}
+
 // BenchmarkSubmitWithReceipts: the same over a transceiver asking a receipt
 // for every message; it waits for every receipt and acknowledges each.
 func BenchmarkSubmitWithReceipts(b *testing.B) {

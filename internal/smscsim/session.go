@@ -288,6 +288,9 @@ func (c *session) onSubmit(seq uint32, frame []byte) bool {
 	if o := s.cfg.Observer; o != nil {
 		o.Submitted(string(v.dst), now)
 	}
+	if s.join != nil {
+		s.takeMessage(&v, formatID(id, s.cfg.HexIDs), c.systemID, now)
+	}
 	if s.verbose() {
 		s.logf("%s submit_sm seq=%d id=%s src=%q dst=%q dc=%d esm=0x%02X rd=%d len=%d",
 			c.remote, seq, formatID(id, s.cfg.HexIDs), v.src, mask(string(v.dst)),

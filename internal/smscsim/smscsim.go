@@ -8,6 +8,12 @@
 // throttling (every Nth submit, or beyond a rate), dropped connections, and
 // hex ids in submit_sm_resp with decimal ids in the receipt text.
 //
+// With Config.Messages it also reads what it takes as a handset would: each
+// message decoded by its data_coding (GSM-7 with its extension table,
+// UCS-2, Latin-1), the parts of a concatenated one (UDH IEI 0x00 or 0x08,
+// SAR TLVs) joined, given once whole; Inbox keeps the last of them and
+// serves them over HTTP, so a developer can read a code.
+//
 // Per connection one goroutine reads and answers, batching responses into
 // one write whenever the next PDU is not yet in the read buffer; receipts are
 // written by a second goroutine per connection.
@@ -64,6 +70,20 @@ type Config struct {
 	// Observer, when set, is told of every accepted submit_sm and every
 	// answer to a receipt as they happen (see Observer).
 	Observer Observer
+	// Messages, when set, is given each text message the simulator takes,
+	// once whole (see Message): an accepted submit_sm on its own, or the
+	// parts of a concatenated one (a UDH with IEI 0x00 or 0x08, or the SAR
+	// TLVs) joined when the last of them arrives. Parts of different
+	// references, senders, destinations or binds' system_ids are kept apart.
+	// A concatenated message still missing parts PartsTimeout after its
+	// last part came is given up and passed with Missing set, as is the
+	// oldest when incomplete messages hold more than 16 MiB. Calls come
+	// one at a time, from the connections' readers and a timer: Messages
+	// must be quick (a reader waits for it).
+	Messages func(Message)
+	// PartsTimeout is how long a concatenated message waits for its next
+	// part; 0 means DefaultPartsTimeout (1 minute).
+	PartsTimeout time.Duration
 }
 
 // Observer watches a Server's traffic, for load generators that match what
@@ -150,6 +170,10 @@ type Server struct {
 	pump          *pump
 	logMu         sync.Mutex
 
+	joinMu sync.Mutex // serialises join and Config.Messages
+	join   *joiner    // nil without Config.Messages
+	stop   chan struct{}
+
 	mu        sync.Mutex
 	ln        net.Listener
 	started   bool
@@ -165,7 +189,10 @@ func New(cfg Config) *Server {
 	if cfg.ReceiptDelay == 0 {
 		cfg.ReceiptDelay = 100 * time.Millisecond
 	}
-	s := &Server{cfg: cfg, sessions: make(map[*session]struct{})}
+	s := &Server{cfg: cfg, sessions: make(map[*session]struct{}), stop: make(chan struct{})}
+	if cfg.Messages != nil {
+		s.join = newJoiner(cfg.PartsTimeout)
+	}
 	s.throttleEvery.Store(int64(cfg.ThrottleEvery))
 	// Ids start at the clock in microseconds: increasing within a run and
 	// not reused by the next run, and never the same string in hex and
@@ -204,7 +231,48 @@ func (s *Server) Start(addr string) (net.Addr, error) {
 		defer s.wg.Done()
 		s.accept(ln)
 	}()
+	if s.join != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.expireParts()
+		}()
+	}
 	return ln.Addr(), nil
+}
+
+// takeMessage hands an accepted submit_sm to the joiner, and what it
+// completes to Config.Messages.
+func (s *Server) takeMessage(v *submitView, id, systemID string, at time.Time) {
+	p := partOf(v)
+	p.id, p.sys, p.at = id, systemID, at
+	s.joinMu.Lock()
+	defer s.joinMu.Unlock()
+	for _, m := range s.join.add(p, nil) {
+		s.cfg.Messages(m)
+	}
+}
+
+// expireParts gives up concatenated messages whose parts stopped coming,
+// until Close.
+func (s *Server) expireParts() {
+	t := time.NewTicker(min(max(s.join.timeout/4, 10*time.Millisecond), time.Second))
+	defer t.Stop()
+	var out []Message
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			s.joinMu.Lock()
+			out = s.join.expire(now, out[:0])
+			for _, m := range out {
+				s.cfg.Messages(m)
+			}
+			s.joinMu.Unlock()
+			clear(out)
+		}
+	}
 }
 
 func (s *Server) validate() error {
@@ -214,6 +282,8 @@ func (s *Server) validate() error {
 		return errors.New("smscsim: negative ReceiptDelay")
 	case c.ThrottleEvery < 0, c.MaxTPS < 0, c.DropAfter < 0:
 		return errors.New("smscsim: ThrottleEvery, MaxTPS and DropAfter must not be negative")
+	case c.PartsTimeout < 0:
+		return errors.New("smscsim: negative PartsTimeout")
 	}
 	return nil
 }
@@ -275,6 +345,7 @@ func (s *Server) Close() error {
 	if p != nil {
 		close(p.done)
 	}
+	close(s.stop)
 	s.wg.Wait()
 	return err
 }

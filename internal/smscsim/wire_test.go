@@ -99,7 +99,8 @@ func FuzzSession(f *testing.F) {
 
 func runSessionInput(t *testing.T, in []byte) {
 	{
-		s := New(Config{ReceiptDelay: time.Millisecond})
+		// Messages on: what a session takes goes through the joiner too.
+		s := New(Config{ReceiptDelay: time.Millisecond, Messages: func(m Message) { _ = m.Line() }})
 		mix, _ := newOutcomeMix(nil)
 		s.pump = newPump(s, mix, time.Millisecond)
 		go s.pump.run()
