@@ -22,8 +22,14 @@ type errorBody struct {
 	Status   int    `json:"status"`
 }
 
+// ErrorsDoc is the page that explains every error code, one section (and
+// anchor) a code: docs/errors.md. TestErrorsDoc checks it names every code
+// the server returns, and only those.
+const ErrorsDoc = "https://github.com/otpgate/otpgate/blob/main/docs/errors.md"
+
+// moreInfo is the more_info of an error: its code's section of ErrorsDoc.
 func moreInfo(code int) string {
-	return "https://github.com/otpgate/otpgate#error-" + strconv.Itoa(code)
+	return ErrorsDoc + "#" + strconv.Itoa(code)
 }
 
 func statusOf(e *otpgate.Error) int {
@@ -111,7 +117,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	err := enc.Encode(v)
 	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if err != nil {
-		http.Error(w, `{"code":20500,"message":"Internal error encoding the response","more_info":"https://github.com/otpgate/otpgate#error-20500","status":500}`, http.StatusInternalServerError)
+		http.Error(w, `{"code":20500,"message":"Internal error encoding the response","more_info":"`+moreInfo(otpgate.CodeInternal)+`","status":500}`, http.StatusInternalServerError)
 		return
 	}
 	h := w.Header()
