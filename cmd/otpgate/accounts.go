@@ -37,7 +37,7 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	secretFile := fs.String("secret-file", "", "the server secret, if serve was given one (default: DATA_DIR/secret)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: otpgate accounts create --name NAME [--json] [--data-dir DIR]\n\nCreates an API account and prints its SID and auth token (shown only once).\n\nFlags:\n")
-		fs.PrintDefaults()
+		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args[1:], stderr); err != nil {
 		return err
@@ -92,7 +92,7 @@ func runAccountsChange(ctx context.Context, what string, args []string, stdout, 
 	db := fs.String("db", "", dbHelp)
 	secretFile := fs.String("secret-file", "", "the server secret, if serve was given one (default: DATA_DIR/secret)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), accountsUsage+`
+		fmt.Fprint(fs.Output(), subUsage(accountsUsage, "accounts", what)+`
 rotate-token gives the account a new auth token and prints it (shown only
 once); the old one stops working at once, on every running node within a
 quarter second. disable makes every token of the account fail (401) the same
@@ -101,7 +101,7 @@ secondary token instead (POST /v1/AuthTokens/Secondary, then Promote).
 
 Flags:
 `)
-		fs.PrintDefaults()
+		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
@@ -159,7 +159,7 @@ func runAccountsSet(ctx context.Context, args []string, stdout, stderr io.Writer
 	allowPrivate := fs.Bool("webhook-allow-private", false, "allow a URL on a loopback, private or link-local address (development and tests only)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: otpgate accounts set --sid SID [--sms-url URL] [--countries LIST] [--data-dir DIR]\n\nChanges an account's settings (those given; the others stay). --countries sets\nthe account's ceiling, as otpgate policy set --countries does; a running server\nsees it within 5 s.\n\nFlags:\n")
-		fs.PrintDefaults()
+		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err

@@ -50,7 +50,7 @@ keeps watching until the backlog is empty (or --drain-timeout).
 
 Flags (each also an OTPGATE_* environment variable):
 `)
-		fs.PrintDefaults()
+		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
@@ -158,7 +158,7 @@ func runNoop(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	addr := fs.String("addr", "127.0.0.1:8090", "address to listen on")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: otpgate noop-server [--addr ADDR]\n\nServes a no-op HTTP handler (201 to POST /2fa/send, 200 to anything else):\nrun otpgate bench against it for the ceiling of this machine and generator.\n\nFlags:\n")
-		fs.PrintDefaults()
+		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err

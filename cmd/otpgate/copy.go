@@ -21,7 +21,7 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	to := fs.String("to", "", "the PostgreSQL database to move it into: postgres://USER[:PASSWORD]@HOST[:PORT]/DB (migrated here; it must hold no account yet)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: otpgate copy --from sqlite:DATA_DIR --to postgres://...\n\nMoves an embedded deployment to PostgreSQL: accounts, services, verifications,\nmessages (queued ones stay queued), receipts, callbacks still to send and every\nattempt, the sandbox inbox, the abuse guard's state (the accounts'\nceilings, rate-limit counts, the pumping guard's counts, blocks and safe\nlists, the daily budgets' counts), operator tokens and the audit log; in\none transaction.\nStop the server first (the data directory is locked while it runs). Then\nstart the nodes with --db and the same server secret (--secret-file\nDATA_DIR/secret): codes, sealed bodies and auth tokens are bound to it.\n\nFlags:\n")
-		fs.PrintDefaults()
+		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err

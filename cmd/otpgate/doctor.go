@@ -40,10 +40,6 @@ An SMSC may refuse the extra bind while otpgate serve holds the account's
 binds.
 
 Flags (doctor's own):
-  -timeout duration
-    	how long to wait for each connection, bind and database (default 10s)
-
-Every flag of otpgate serve is also taken (see otpgate serve --help).
 `
 
 // finding is one line of the doctor's report.
@@ -61,7 +57,11 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var cfg ServeConfig
 	cfg.flags(fs)
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for each connection, bind and database")
-	fs.Usage = func() { fmt.Fprint(fs.Output(), doctorUsage) }
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), doctorUsage)
+		printFlags(fs.Output(), fs, "timeout")
+		fmt.Fprint(fs.Output(), "\nEvery flag of otpgate serve is also taken (see otpgate serve --help).\n")
+	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}

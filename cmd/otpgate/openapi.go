@@ -26,7 +26,7 @@ collection variables accountSid and authToken, example bodies.
   otpgate openapi --postman --url http://HOST:8080 > otpgate.postman_collection.json
 
 `)
-		fs.PrintDefaults()
+		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err

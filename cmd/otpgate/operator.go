@@ -100,7 +100,7 @@ func runOperatorToken(ctx context.Context, args []string, stdout, stderr io.Writ
 	sf := addStoreFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), operatorTokenUsage)
-		fs.PrintDefaults()
+		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
@@ -202,8 +202,6 @@ A field set to "default" follows the server's default (serve's
 --limit-per-number, --daily-budget, --region or the config file's "policy").
 Running servers apply a change within 5 seconds. Each change is recorded in
 the audit log.
-
-Flags:
 `
 
 func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -223,8 +221,8 @@ func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	sf := addStoreFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), policyUsage)
-		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), subUsage(policyUsage, "policy", what)+"\nFlags:\n")
+		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args[1:], stderr); err != nil {
 		return err
@@ -348,8 +346,6 @@ operator like operator:JO:Zain, a country like country:JO), and lifting one:
 running servers stop refusing within 2 seconds, and the key's counts start
 afresh. Only the operator lifts a block; the lift is recorded in the audit
 log.
-
-Flags:
 `
 
 func runGuard(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -363,8 +359,8 @@ func runGuard(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	key := fs.String("key", "", "lift: the block's key, as guard blocks lists it")
 	sf := addStoreFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), guardUsage)
-		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), subUsage(guardUsage, "guard", what)+"\nFlags:\n")
+		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args[1:], stderr); err != nil {
 		return err
@@ -421,7 +417,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sf := addStoreFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), auditUsage)
-		fs.PrintDefaults()
+		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err

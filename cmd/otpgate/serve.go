@@ -269,7 +269,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.flags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: otpgate serve [flags]\n\nRuns the API server. With no connector configured, delivery is the sandbox:\nmessages go to an inbox served at GET /sandbox/messages?to=NUMBER.\n\nFlags (each also an OTPGATE_* environment variable, e.g. OTPGATE_DATA_DIR):\n")
-		fs.PrintDefaults()
+		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err

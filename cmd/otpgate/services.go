@@ -16,10 +16,11 @@ import (
 	"github.com/otpgate/otpgate/internal/webhook"
 )
 
+const servicesUsage = "Usage: otpgate services set --account SID --service NAME [--events-url URL] [--code-length N] [--code-ttl D] [--countries LIST] [--data-dir DIR]\n"
+
 func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	usage := "Usage: otpgate services set --account SID --service NAME [--events-url URL] [--code-length N] [--code-ttl D] [--countries LIST] [--data-dir DIR]\n"
 	if len(args) == 0 || args[0] != "set" {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, servicesUsage)
 		return errors.New("services: the only subcommand is set")
 	}
 	fs := flag.NewFlagSet("otpgate services set", flag.ContinueOnError)
@@ -33,8 +34,8 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	db := fs.String("db", "", dbHelp)
 	allowPrivate := fs.Bool("webhook-allow-private", false, "allow a URL on a loopback, private or link-local address (development and tests only)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage+"\nChanges a verification service's settings.\n\nFlags:\n")
-		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), servicesUsage+"\nChanges a verification service's settings.\n\nFlags:\n")
+		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args[1:], stderr); err != nil {
 		return err

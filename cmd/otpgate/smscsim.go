@@ -35,7 +35,7 @@ func runSMSCSim(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	region := fs.String("region", "JO", "region of numbers written without a country code in GET /messages?to=, as serve's --region")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: otpgate smsc-sim [flags]\n\nRuns an SMPP 3.4 SMSC simulator for local development and load tests: it accepts\nbinds, acknowledges submit_sm, sends delivery receipts after a delay with a mix of\noutcomes, can throttle and drop connections, and prints what it receives.\nPoint otpgate at it with --smpp 'smpp://otpgate:secret@127.0.0.1:2775?name=sim'.\n\nEach message is printed once whole (long ones joined: UDH, SAR or message_payload),\ndecoded (GSM-7, UCS-2, Latin-1), and served at GET /messages?to=NUMBER on --http,\nso a developer can read a code: curl 'http://127.0.0.1:2776/messages?to=0790320012'.\n\nFlags:\n")
-		fs.PrintDefaults()
+		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err

@@ -91,7 +91,7 @@ func runVersion(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print it as JSON")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: otpgate version [--json]\n\nPrints the version, the git commit the binary was built from (and whether the\ntree had uncommitted changes), the Go version and the platform.\n\nFlags:\n")
-		fs.PrintDefaults()
+		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
