@@ -54,7 +54,11 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	done := prog.every(500*time.Millisecond, func() string {
 		return fmt.Sprintf("copy: %d tables, %d rows, %s; copying the next table (one transaction)...", tables.Load(), total.Load(), seconds(time.Since(start)))
 	})
-	err = postgres.CopyFromSQLite(ctx, path, expandPassword(*to), func(table string, rows int64) {
+	dsn, err := expandPassword("--to", *to)
+	if err != nil {
+		return err
+	}
+	err = postgres.CopyFromSQLite(ctx, path, dsn, func(table string, rows int64) {
 		prog.above(stdout, fmt.Sprintf("  %-18s %d rows\n", table, rows))
 		tables.Add(1)
 		total.Add(rows)

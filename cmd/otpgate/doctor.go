@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -177,18 +178,18 @@ func (d *doctor) config() ([]probeTarget, []finding) {
 			v, set := os.LookupEnv(env)
 			switch {
 			case !set:
-				t.err = fmt.Sprintf("its password is $%s, and the environment variable %s is not set (serve would bind with an empty password)", env, env)
+				t.err = fmt.Sprintf("its password is $%s, and the environment variable %s is not set (serve refuses to start)", env, env)
 			case v == "":
-				t.err = fmt.Sprintf("its password is $%s, and the environment variable %s is empty", env, env)
+				t.err = fmt.Sprintf("its password is $%s, and the environment variable %s is empty (serve refuses to start)", env, env)
 			default:
 				d.secrets = append(d.secrets, v)
 			}
 		} else if pw != "" {
 			d.secrets = append(d.secrets, pw)
 		}
-		c, err := smpp.ParseURL(r.url, os.Getenv)
+		c, err := smpp.ParseURL(r.url, os.LookupEnv)
 		if err != nil {
-			targets = append(targets, probeTarget{name: t.name, err: err.Error()})
+			targets = append(targets, probeTarget{name: t.name, err: cmp.Or(t.err, err.Error())})
 			continue
 		}
 		if r.name != "" {
@@ -268,7 +269,10 @@ func (d *doctor) storage(ctx context.Context) []finding {
 	out := []finding{d.dataDir(d.cfg.DataDir, "data directory")}
 	db := d.cfg.DB
 	if isPostgres(db) {
-		expanded := expandPassword(db)
+		expanded, err := expandPassword("--db", db)
+		if err != nil {
+			return append(out, fail("database: %v", err))
+		}
 		if u, err := url.Parse(expanded); err == nil && u.User != nil {
 			if pw, has := u.User.Password(); has && pw != "" {
 				d.secrets = append(d.secrets, pw)

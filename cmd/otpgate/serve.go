@@ -697,9 +697,11 @@ func (m *Main) connectors(fileCfg FileConfig, sink *smppSink) ([]*smpp.Connector
 	}
 	seen := map[string]bool{}
 	for i, u := range urls {
-		cfg, err := smpp.ParseURL(u, os.Getenv)
-		if err != nil {
-			return nil, err
+		cfg, err := smpp.ParseURL(u, os.LookupEnv)
+		if j := i - len(m.Config.SMPP); err != nil && j >= 0 {
+			return nil, fmt.Errorf("--config %s: connector %q: %w", m.Config.ConfigFile, fileCfg.Connectors[j].Name, err)
+		} else if err != nil {
+			return nil, fmt.Errorf("--smpp: %w", err)
 		}
 		if j := i - len(m.Config.SMPP); j >= 0 {
 			cfg.Name = fileCfg.Connectors[j].Name

@@ -237,7 +237,7 @@ func TestJordanExampleConfig(t *testing.T) {
 	}
 	var names []string
 	for _, c := range fc.Connectors {
-		if _, err := smpp.ParseURL(c.URL, func(string) string { return "pw" }); err != nil {
+		if _, err := smpp.ParseURL(c.URL, func(string) (string, bool) { return "pw", true }); err != nil {
 			t.Fatalf("connector %s: %v", c.Name, err)
 		}
 		names = append(names, c.Name)

@@ -109,7 +109,11 @@ func isPostgres(db string) bool {
 func openStore(ctx context.Context, db, dataDir string, log *slog.Logger, o DBOptions) (Store, error) {
 	switch {
 	case isPostgres(db):
-		st, err := postgres.Open(ctx, expandPassword(db), postgres.Options{MaxConns: o.MaxConns, StatementTimeout: o.StatementTimeout, Node: o.Node, ConnectTimeout: o.ConnectTimeout})
+		dsn, err := expandPassword("--db", db)
+		if err != nil {
+			return nil, err
+		}
+		st, err := postgres.Open(ctx, dsn, postgres.Options{MaxConns: o.MaxConns, StatementTimeout: o.StatementTimeout, Node: o.Node, ConnectTimeout: o.ConnectTimeout})
 		if err != nil {
 			return nil, err
 		}
@@ -132,7 +136,11 @@ func openStore(ctx context.Context, db, dataDir string, log *slog.Logger, o DBOp
 // migrateStore applies pending migrations (otpgate migrate).
 func migrateStore(ctx context.Context, db, dataDir string) (from, to int, err error) {
 	if isPostgres(db) {
-		return postgres.Migrate(ctx, expandPassword(db))
+		dsn, err := expandPassword("--db", db)
+		if err != nil {
+			return 0, 0, err
+		}
+		return postgres.Migrate(ctx, dsn)
 	}
 	path, err := sqlitePath(db, dataDir)
 	if err != nil {
@@ -158,23 +166,33 @@ func sqlitePath(db, dataDir string) (string, error) {
 	return "", fmt.Errorf("--db %q: unknown kind of database; want %s", postgres.Redact(db), dbHelp)
 }
 
-// expandPassword reads a password written $NAME from the environment, so
-// it stays off the command line.
-func expandPassword(db string) string {
+// expandPassword reads the password of a database URL written $NAME from
+// the environment variable NAME, so it stays off the command line. A
+// variable that is not set, or is empty, is an error naming it and where
+// the URL came from (--db, --to), not an empty password.
+func expandPassword(where, db string) (string, error) {
 	at := strings.LastIndex(db, "@")
 	scheme := strings.Index(db, "://")
-	if at < 0 || scheme < 0 {
-		return db
+	if at < 0 || scheme < 0 || at < scheme {
+		return db, nil
 	}
 	colon := strings.Index(db[scheme+3:at], ":")
 	if colon < 0 {
-		return db
+		return db, nil
 	}
 	pw := db[scheme+3+colon+1 : at]
-	if !strings.HasPrefix(pw, "$") {
-		return db
+	name, ok := strings.CutPrefix(pw, "$")
+	if !ok {
+		return db, nil
 	}
-	return db[:scheme+3+colon+1] + os.Getenv(pw[1:]) + db[at:]
+	v, set := os.LookupEnv(name)
+	switch {
+	case !set:
+		return "", fmt.Errorf("%s: the password is $%s, which is not set in the environment", where, name)
+	case v == "":
+		return "", fmt.Errorf("%s: the password is $%s, which is empty in the environment", where, name)
+	}
+	return db[:scheme+3+colon+1] + v + db[at:], nil
 }
 
 // nodeID names this node in the claims it holds: made once and kept in the

@@ -116,19 +116,30 @@ func (c *Config) Validate() error {
 
 // ParseURL reads a connector from
 // smpp://SYSTEM_ID:PASSWORD@HOST:PORT?name=zain&bind=trx&window=50&tps=100&system_type=&ton=auto&npi=auto&binds=1&split=udh.
-// A password of the form $NAME is read from the environment variable NAME.
-func ParseURL(s string, getenv func(string) string) (Config, error) {
+// A password of the form $NAME is read from the environment variable NAME
+// with lookupEnv (os.LookupEnv): a variable that is not set, or is empty,
+// is an error that names it, not an empty password. A nil lookupEnv
+// leaves the password as written. Errors do not say where the URL came
+// from (--smpp, a config file's connector): the caller does.
+func ParseURL(s string, lookupEnv func(string) (string, bool)) (Config, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return Config{}, fmt.Errorf("--smpp: %v", redact(err.Error()))
+		return Config{}, errors.New(redact(err.Error()))
 	}
 	if u.Scheme != "smpp" {
-		return Config{}, fmt.Errorf("--smpp: scheme %q: want smpp://SYSTEM_ID:PASSWORD@HOST:PORT?name=NAME", u.Scheme)
+		return Config{}, fmt.Errorf("scheme %q: want smpp://SYSTEM_ID:PASSWORD@HOST:PORT?name=NAME", u.Scheme)
 	}
 	c := Config{Addr: u.Host, SystemID: u.User.Username(), SourceTON: -1, SourceNPI: -1}
 	c.Password, _ = u.User.Password()
-	if strings.HasPrefix(c.Password, "$") && getenv != nil {
-		c.Password = getenv(c.Password[1:])
+	if name, ok := strings.CutPrefix(c.Password, "$"); ok && lookupEnv != nil {
+		v, set := lookupEnv(name)
+		switch {
+		case !set:
+			return Config{}, fmt.Errorf("the password is $%s, which is not set in the environment", name)
+		case v == "":
+			return Config{}, fmt.Errorf("the password is $%s, which is empty in the environment", name)
+		}
+		c.Password = v
 	}
 	q := u.Query()
 	for key, vals := range q {
@@ -160,10 +171,10 @@ func ParseURL(s string, getenv func(string) string) (Config, error) {
 		case "response_timeout":
 			c.ResponseTimeout, err = time.ParseDuration(v)
 		default:
-			return Config{}, fmt.Errorf("--smpp: unknown parameter %q (known: name, bind, binds, window, tps, system_type, ton, npi, split, enquire_link, read_timeout, response_timeout)", key)
+			return Config{}, fmt.Errorf("unknown parameter %q (known: name, bind, binds, window, tps, system_type, ton, npi, split, enquire_link, read_timeout, response_timeout)", key)
 		}
 		if err != nil {
-			return Config{}, fmt.Errorf("--smpp: parameter %s=%q: %v", key, v, err)
+			return Config{}, fmt.Errorf("parameter %s=%q: %v", key, v, err)
 		}
 	}
 	if c.Name == "" {

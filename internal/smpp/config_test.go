@@ -6,8 +6,8 @@ import (
 )
 
 func TestParseURL(t *testing.T) {
-	env := map[string]string{"ZAIN_PW": "s3cret"}
-	getenv := func(k string) string { return env[k] }
+	env := map[string]string{"ZAIN_PW": "s3cret", "EMPTY_PW": ""}
+	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	c, err := ParseURL("smpp://otpgate:$ZAIN_PW@smsc.example:2775?name=zain&bind=txrx&binds=2&window=100&tps=50&ton=5&npi=0&split=sar&system_type=OTP", getenv)
 	if err != nil {
 		t.Fatal(err)
@@ -25,6 +25,8 @@ func TestParseURL(t *testing.T) {
 		{"smpp://:pw@h:1", "system_id"},
 		{"smpp://a:toolongpassword@h:1", "password"},
 		{"smpp://a:b@h:1?enquire_link=1m&read_timeout=30s", "read_timeout"},
+		{"smpp://a:$UNSET_PW@h:1", "the password is $UNSET_PW, which is not set in the environment"},
+		{"smpp://a:$EMPTY_PW@h:1", "the password is $EMPTY_PW, which is empty in the environment"},
 	} {
 		_, err := ParseURL(tt.url, getenv)
 		if err == nil || !strings.Contains(err.Error(), tt.mention) {
@@ -40,7 +42,7 @@ func FuzzParseURL(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		c, err := ParseURL(s, func(string) string { return "" })
+		c, err := ParseURL(s, func(string) (string, bool) { return "pw", true })
 		if err != nil {
 			if i := strings.Index(s, "://"); i >= 0 {
 				if at := strings.Index(s[i+3:], "@"); at > 0 {
