@@ -101,6 +101,10 @@ func errorCodes(t *testing.T) (used map[int][]codeConst, unused []codeConst) {
 				if !declared[n] {
 					refs[[2]string{pkg, n.Name}] = true
 				}
+			case *ast.BasicLit:
+				if n.Kind == token.STRING && strings.Contains(n.Value, "otpgate#error-") {
+					t.Errorf("%s: an old more_info link (otpgate#error-...); errors link to docs/errors.md#CODE", fset.Position(n.Pos()))
+				}
 			case *ast.KeyValueExpr:
 				if k, ok := n.Key.(*ast.Ident); ok && k.Name == "Code" {
 					if _, lit := codeLiteral(n.Value); lit {

@@ -204,7 +204,7 @@ func writeError(w http.ResponseWriter, status, code int, msg string) {
 		Message  string `json:"message"`
 		MoreInfo string `json:"more_info"`
 		Status   int    `json:"status"`
-	}{code, msg, "https://github.com/otpgate/otpgate#error-" + strconv.Itoa(code), status})
+	}{code, msg, "https://github.com/otpgate/otpgate/blob/main/docs/errors.md#" + strconv.Itoa(code), status})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
