@@ -115,5 +115,14 @@ func TestUnsetSMPPPasswordIsAnError(t *testing.T) {
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("serve: %v, want %q", err, tt.want)
 		}
+		// It stopped before the first start made an account.
+		st, err := openStore(t.Context(), "", cfg.DataDir, nil, DBOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if accs, err := st.Accounts(t.Context()); err != nil || len(accs) > 0 {
+			t.Errorf("a start that failed made %d accounts (%v)", len(accs), err)
+		}
+		st.Close()
 	}
 }

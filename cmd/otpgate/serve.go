@@ -899,9 +899,9 @@ Check it:
 func (m *Main) smppNames() ([]string, error) {
 	var names []string
 	for _, u := range m.Config.SMPP {
-		cfg, err := smpp.ParseURL(u, os.Getenv)
+		cfg, err := smpp.ParseURL(u, os.LookupEnv)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--smpp: %w", err)
 		}
 		names = append(names, cfg.Name)
 	}
@@ -911,6 +911,9 @@ func (m *Main) smppNames() ([]string, error) {
 			return nil, err
 		}
 		for _, c := range fc.Connectors {
+			if _, err := smpp.ParseURL(c.URL, os.LookupEnv); err != nil {
+				return nil, fmt.Errorf("--config %s: connector %q: %w", m.Config.ConfigFile, c.Name, err)
+			}
 			names = append(names, c.Name)
 		}
 	}
