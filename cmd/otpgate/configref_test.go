@@ -75,7 +75,8 @@ command line wins over its variable, which wins over the default), and with a JS
 flags and environment and checks them, binding each connector.
 
 Secrets stay out of the command line: an SMPP or PostgreSQL password written ` + "`$NAME`" + ` is read
-from the environment variable ` + "`NAME`" + ` (under systemd, from the unit's ` + "`EnvironmentFile`" + `).
+from the environment variable ` + "`NAME`" + ` (under systemd, from the unit's ` + "`EnvironmentFile`" + `); one that is
+not set, or is empty, stops otpgate at start, naming it.
 
 - [Flags of otpgate serve](#flags-of-otpgate-serve)
 - [The --config file](#the---config-file)
