@@ -10,23 +10,22 @@ import (
 
 // Error codes, compatible with Twilio's and Restcomm's numbering where one exists.
 const (
-	CodeInvalidParameter    = 60200 // a request field is missing or invalid
-	CodeMaxCheckAttempts    = 60202 // too many wrong codes for one verification
-	CodeMaxSendAttempts     = 60203 // too many sends for one verification
-	CodeNotFound            = 20404 // the resource does not exist (or is no longer pending)
-	CodeUnauthorized        = 20003 // authentication failed
-	CodeForbidden           = 20403 // authenticated, but not allowed to use this resource
-	CodeMalformedBody       = 20001 // the body could not be decoded
-	CodeBodyTooLarge        = 20013 // the body is over the size limit
-	CodeUnsupportedMedia    = 20015 // unsupported Content-Type
-	CodeMethodNotAllowed    = 20004 // method not allowed on this route
-	CodeInternal            = 20500 // an internal error: see the server log for the request id
-	CodeUnavailable         = 20503 // the service is shutting down or overloaded
-	CodeSenderNotApproved   = 21212 // the sender is not approved for the destination
-	CodeNumberNotSMSCapable = 21614 // the destination cannot receive SMS
-	CodeNoRoute             = 21612 // no route delivers to the destination
-	CodeTooManyRequests     = 20429 // the server cannot take more now: retry after Retry-After
-	CodeGeoPermission       = 60605 // the destination's country is not enabled (Twilio Verify's code; the messages API says 21408)
+	CodeInvalidParameter  = 60200 // a request field is missing or invalid
+	CodeMaxCheckAttempts  = 60202 // too many wrong codes for one verification
+	CodeMaxSendAttempts   = 60203 // too many sends for one verification
+	CodeNotFound          = 20404 // the resource does not exist (or is no longer pending)
+	CodeUnauthorized      = 20003 // authentication failed
+	CodeForbidden         = 20403 // authenticated, but not allowed to use this resource
+	CodeMalformedBody     = 20001 // the body could not be decoded
+	CodeBodyTooLarge      = 20013 // the body is over the size limit
+	CodeUnsupportedMedia  = 20015 // unsupported Content-Type
+	CodeMethodNotAllowed  = 20004 // method not allowed on this route
+	CodeInternal          = 20500 // an internal error: see the server log for the request id
+	CodeUnavailable       = 20503 // the service is shutting down or overloaded
+	CodeSenderNotApproved = 21212 // the sender is not approved for the destination
+	CodeNoRoute           = 21612 // no route delivers to the destination
+	CodeTooManyRequests   = 20429 // the server cannot take more now: retry after Retry-After
+	CodeGeoPermission     = 60605 // the destination's country is not enabled (Twilio Verify's code; the messages API says 21408)
 )
 
 // Kind says which class of failure an Error is; the HTTP layer maps kinds to statuses.
