@@ -86,6 +86,10 @@ type Store interface {
 	InsertAudit(ctx context.Context, e store.AuditEntry) error
 	AuditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
 	ForgetAudit(ctx context.Context, before time.Time) (int, error)
+	// The fingerprint of the server secret the store was set up with
+	// (secretStore, secret.go).
+	SecretFingerprint(ctx context.Context) ([]byte, error)
+	SetSecretFingerprintIfAbsent(ctx context.Context, fp []byte) ([]byte, error)
 }
 
 // DBOptions are the settings of a database given on the command line.
