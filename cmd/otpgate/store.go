@@ -145,12 +145,25 @@ func migrateStore(ctx context.Context, db, dataDir string) (from, to int, err er
 	return sqlite.Migrate(ctx, path)
 }
 
+// storedFingerprint reads the fingerprint of the server secret a database
+// was set up with, without migrating or changing it: nil when it has none
+// (or does not exist yet).
+func storedFingerprint(ctx context.Context, db, dataDir string, timeout time.Duration) ([]byte, error) {
+	if isPostgres(db) {
+		in, err := postgres.Inspect(ctx, expandPassword(db), timeout)
+		return in.SecretFingerprint, err
+	}
+	path, err := sqlitePath(db, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	in, err := sqlite.Inspect(ctx, path)
+	return in.SecretFingerprint, err
+}
+
 func sqlitePath(db, dataDir string) (string, error) {
 	switch {
-	case db == "":
-		if err := os.MkdirAll(dataDir, 0o700); err != nil {
-			return "", fmt.Errorf("--data-dir: %w", err)
-		}
+	case db == "": // the data directory is made by the command that may make it (datadir.go)
 		return filepath.Join(dataDir, "otpgate.db"), nil
 	case strings.HasPrefix(db, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(db, "sqlite:"), "//")

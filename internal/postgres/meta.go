@@ -3,6 +3,9 @@ package postgres
 import (
 	"context"
 	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // What the server keeps about itself (server_meta): the fingerprint of its
@@ -38,4 +41,19 @@ func (s *Store) SetSecretFingerprintIfAbsent(ctx context.Context, fp []byte) ([]
 		return err
 	})
 	return out, unavailable(err)
+}
+
+// secretFingerprint reads the fingerprint of a database that may not be
+// migrated yet (otpgate doctor, otpgate migrate): nil when none is recorded.
+func secretFingerprint(ctx context.Context, pool *pgxpool.Pool) ([]byte, error) {
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('server_meta') IS NOT NULL`).Scan(&exists); err != nil || !exists {
+		return nil, err
+	}
+	var fp []byte
+	err := pool.QueryRow(ctx, `SELECT value FROM server_meta WHERE key = $1`, secretFingerprintKey).Scan(&fp)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return fp, err
 }
