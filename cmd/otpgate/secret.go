@@ -36,7 +36,7 @@ type secretStore interface {
 	SecretFingerprint(ctx context.Context) ([]byte, error)
 	SetSecretFingerprintIfAbsent(ctx context.Context, fp []byte) ([]byte, error)
 	Accounts(ctx context.Context) ([]account.Account, error)
-	Account(ctx context.Context, sid string) (account.Account, error)
+	AccountTokenSealed(ctx context.Context, sid string) ([]byte, error)
 }
 
 var _ secretStore = Store(nil)
@@ -168,14 +168,14 @@ func opensTokens(ctx context.Context, st secretStore, keys *keyring.Keys) (bool,
 	}
 	tried := 0
 	for _, a := range accs {
-		full, err := st.Account(ctx, a.SID)
+		sealed, err := st.AccountTokenSealed(ctx, a.SID)
 		if err != nil {
 			return false, err
 		}
-		if full.TokenSealed == nil {
+		if len(sealed) == 0 {
 			continue
 		}
-		if _, err := keys.Open(account.TokenAAD(a.SID), full.TokenSealed); err == nil {
+		if _, err := keys.Open(account.TokenAAD(a.SID), sealed); err == nil {
 			return true, nil
 		}
 		if tried++; tried == 3 {
