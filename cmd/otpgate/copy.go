@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/postgres"
-	"github.com/otpgate/otpgate/internal/sqlite"
 )
 
 func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -52,11 +51,11 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// no otpgate has recorded one in yet gets it first, once the secret
 	// opens its accounts' tokens (what serve would do on its next start).
 	secret := serverSecret{File: *secretFile, DataDir: dir}
-	if in, err := sqlite.Inspect(ctx, path); err != nil {
+	if in, err := inspectStore(ctx, "sqlite:"+path, "", 10*time.Second); err != nil {
 		return fmt.Errorf("--from: %w", err)
 	} else if in.Version == in.Known { // otherwise the copy below says to migrate it first
-		if in.SecretFingerprint != nil {
-			err = secret.compare(in.SecretFingerprint)
+		if in.Fingerprint != nil {
+			err = secret.compare(in.Fingerprint)
 		} else {
 			err = recordFingerprint(ctx, path, secret)
 		}

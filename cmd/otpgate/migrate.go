@@ -34,11 +34,11 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	}
-	stored, err := storedFingerprint(ctx, *db, *dataDir, 10*time.Second)
+	in, err := inspectStore(ctx, *db, *dataDir, 10*time.Second)
 	if err != nil {
 		return err
 	}
-	if err := (serverSecret{File: *secretFile, DataDir: *dataDir, Shared: isPostgres(*db)}).compare(stored); err != nil {
+	if err := (serverSecret{File: *secretFile, DataDir: *dataDir, Shared: isPostgres(*db)}).compare(in.Fingerprint); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	from, to, err := migrateStore(ctx, *db, *dataDir)

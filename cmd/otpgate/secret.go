@@ -191,7 +191,8 @@ func opensTokens(ctx context.Context, st secretStore, keys *keyring.Keys) (bool,
 // the database's and the secret's own checks speak of them.
 func (d *doctor) secretMatches(ctx context.Context) []finding {
 	s := serverSecret{File: d.cfg.SecretFile, DataDir: d.cfg.DataDir, Shared: isPostgres(d.cfg.DB)}
-	stored, err := storedFingerprint(ctx, d.cfg.DB, d.cfg.DataDir, d.timeout)
+	in, err := inspectStore(ctx, d.cfg.DB, d.cfg.DataDir, d.timeout)
+	stored := in.Fingerprint
 	if err != nil || stored == nil {
 		return nil
 	}

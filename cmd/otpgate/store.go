@@ -145,20 +145,24 @@ func migrateStore(ctx context.Context, db, dataDir string) (from, to int, err er
 	return sqlite.Migrate(ctx, path)
 }
 
-// storedFingerprint reads the fingerprint of the server secret a database
-// was set up with, without migrating or changing it: nil when it has none
-// (or does not exist yet).
-func storedFingerprint(ctx context.Context, db, dataDir string, timeout time.Duration) ([]byte, error) {
+// inspection is what a database holds, read without migrating or changing
+// it (otpgate doctor, migrate, copy).
+type inspection struct {
+	Version, Known int    // the schema's version (0: none yet), and the newest this otpgate knows
+	Fingerprint    []byte // of the server secret it was set up with; nil for none, or no database yet
+}
+
+func inspectStore(ctx context.Context, db, dataDir string, timeout time.Duration) (inspection, error) {
 	if isPostgres(db) {
 		in, err := postgres.Inspect(ctx, expandPassword(db), timeout)
-		return in.SecretFingerprint, err
+		return inspection{in.Version, in.Known, in.SecretFingerprint}, err
 	}
 	path, err := sqlitePath(db, dataDir)
 	if err != nil {
-		return nil, err
+		return inspection{}, err
 	}
 	in, err := sqlite.Inspect(ctx, path)
-	return in.SecretFingerprint, err
+	return inspection{in.Version, in.Known, in.SecretFingerprint}, err
 }
 
 func sqlitePath(db, dataDir string) (string, error) {
