@@ -7,12 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/audit"
-	"github.com/otpgate/otpgate/internal/keyring"
 	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/webhook"
@@ -35,6 +33,7 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	dataDir := fs.String("data-dir", "./otpgate-data", "the server's data directory (works while the server runs)")
 	db := fs.String("db", "", dbHelp)
 	secretFile := fs.String("secret-file", "", "the server secret, if serve was given one (default: DATA_DIR/secret)")
+	initDir := fs.Bool("init", false, "make a new data directory (database and server secret) if there is none; without --init or --data-dir, none is made")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: otpgate accounts create --name NAME [--json] [--data-dir DIR]\n\nCreates an API account and prints its SID and auth token (shown only once).\n\nFlags:\n")
 		printFlags(fs.Output(), fs)
@@ -45,21 +44,24 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *name == "" {
 		return errors.New("accounts create: --name is required")
 	}
-	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
-		return fmt.Errorf("--data-dir: %w", err)
+	// A new data directory only when asked for: run from the wrong
+	// directory, this would otherwise print an account no server knows.
+	if *db == "" || *secretFile == "" { // the data directory holds the database or the secret
+		if err := newDataDirAllowed(*dataDir, *db, *initDir || explicitFlag(fs, "data-dir")); err != nil {
+			return fmt.Errorf("accounts create: %w", err)
+		}
+		if err := makeDataDir(*dataDir, dataDirHolds(*db, *secretFile), sayOn(stderr)); err != nil {
+			return err
+		}
 	}
 	st, err := openStore(ctx, *db, *dataDir, nil, DBOptions{})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	secret, err := loadSecret(*secretFile, *dataDir)
+	keys, err := serverSecret{File: *secretFile, DataDir: *dataDir, Shared: isPostgres(*db), Create: true, Notice: sayOn(stderr)}.keys(ctx, st)
 	if err != nil {
-		return err
-	}
-	keys, err := keyring.New(secret)
-	if err != nil {
-		return err
+		return fmt.Errorf("accounts create: %w", err)
 	}
 	c, err := account.Create(ctx, st, keys, *name, time.Now())
 	if err != nil {
@@ -109,6 +111,9 @@ Flags:
 	if *sid == "" {
 		return fmt.Errorf("accounts %s: --sid is required", what)
 	}
+	if err := existingStore(*db, *dataDir); err != nil {
+		return fmt.Errorf("accounts %s: %w", what, err)
+	}
 	st, err := openStore(ctx, *db, *dataDir, nil, DBOptions{})
 	if err != nil {
 		return err
@@ -129,13 +134,9 @@ Flags:
 		_, err := fmt.Fprintf(stdout, "Account %s %sd: running servers apply it within a quarter second\n", *sid, what)
 		return err
 	}
-	secret, err := loadSecret(*secretFile, *dataDir)
+	keys, err := serverSecret{File: *secretFile, DataDir: *dataDir, Shared: isPostgres(*db)}.keys(ctx, st)
 	if err != nil {
-		return err
-	}
-	keys, err := keyring.New(secret)
-	if err != nil {
-		return err
+		return fmt.Errorf("accounts %s: %w", what, err)
 	}
 	token, err := account.Rotate(ctx, st, keys, *sid)
 	if err != nil {
@@ -183,6 +184,9 @@ func runAccountsSet(ctx context.Context, args []string, stdout, stderr io.Writer
 			return fmt.Errorf("--countries %q: %w", *countries, err)
 		}
 		*countries = c
+	}
+	if err := existingStore(*db, *dataDir); err != nil {
+		return fmt.Errorf("accounts set: %w", err)
 	}
 	st, err := openStore(ctx, *db, *dataDir, nil, DBOptions{})
 	if err != nil {

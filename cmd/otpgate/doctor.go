@@ -125,7 +125,7 @@ func (d *doctor) run(ctx context.Context) [][]finding {
 	wg.Go(func() { slow[len(conns)] = d.storage(ctx) })
 	wg.Wait()
 	groups = append(groups, slow...)
-	groups = append(groups, d.secret(), d.tls(), d.addr(settings))
+	groups = append(groups, d.secret(), d.secretMatches(ctx), d.tls(), d.addr(settings))
 	return groups
 }
 

@@ -37,7 +37,12 @@ func addStoreFlags(fs *flag.FlagSet) storeFlags {
 	}
 }
 
+// open opens the store, which must exist: these commands never make a new
+// one (they neither use nor check the server secret: they seal nothing).
 func (f storeFlags) open(ctx context.Context) (Store, error) {
+	if err := existingStore(*f.db, *f.dataDir); err != nil {
+		return nil, err
+	}
 	return openStore(ctx, *f.db, *f.dataDir, nil, DBOptions{})
 }
 
@@ -110,11 +115,6 @@ func runOperatorToken(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	if len(*name) > 100 {
 		return errors.New("operator-token: --name is at most 100 characters")
-	}
-	if *sf.db == "" {
-		if err := os.MkdirAll(*sf.dataDir, 0o700); err != nil {
-			return fmt.Errorf("--data-dir: %w", err)
-		}
 	}
 	st, err := sf.open(ctx)
 	if err != nil {

@@ -356,21 +356,14 @@ func (m *Main) Run(ctx context.Context) error {
 		m.Logger = newLogger(m.Config, m.LogOutput)
 	}
 	log := m.Logger
-	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
-		return fmt.Errorf("--data-dir: %w", err)
+	if err := makeDataDir(m.Config.DataDir, dataDirHolds(m.Config.DB, m.Config.SecretFile), func(line string) { log.Warn(line) }); err != nil {
+		return err
 	}
 	lock, err := lockDataDir(m.Config.DataDir)
 	if err != nil {
 		return err
 	}
 	m.lock = lock
-	secret, err := loadSecret(m.Config.SecretFile, m.Config.DataDir)
-	if err != nil {
-		return err
-	}
-	if m.keys, err = keyring.New(secret); err != nil {
-		return err
-	}
 	phones, err := phone.NewParser(m.Config.Region)
 	if err != nil {
 		return fmt.Errorf("--region: %w", err)
@@ -382,6 +375,13 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 	if m.store, err = openStore(ctx, m.Config.DB, m.Config.DataDir, log, dbo); err != nil {
+		return err
+	}
+	// The secret the store was set up with, or a new one for a new store
+	// (before the first account is sealed under it).
+	secret := serverSecret{File: m.Config.SecretFile, DataDir: m.Config.DataDir, Shared: isPostgres(m.Config.DB), Create: true,
+		Notice: func(line string) { log.Info(line) }}
+	if m.keys, err = secret.keys(ctx, m.store); err != nil {
 		return err
 	}
 	if err := m.firstStart(ctx); err != nil {

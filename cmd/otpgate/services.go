@@ -66,6 +66,9 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return fmt.Errorf("--events-url: %w", err)
 		}
 	}
+	if err := existingStore(*db, *dataDir); err != nil {
+		return fmt.Errorf("services set: %w", err)
+	}
 	st, err := openStore(ctx, *db, *dataDir, nil, DBOptions{})
 	if err != nil {
 		return err

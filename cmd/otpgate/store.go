@@ -86,6 +86,10 @@ type Store interface {
 	InsertAudit(ctx context.Context, e store.AuditEntry) error
 	AuditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
 	ForgetAudit(ctx context.Context, before time.Time) (int, error)
+	// The fingerprint of the server secret the store was set up with
+	// (secretStore, secret.go).
+	SecretFingerprint(ctx context.Context) ([]byte, error)
+	SetSecretFingerprintIfAbsent(ctx context.Context, fp []byte) ([]byte, error)
 }
 
 // DBOptions are the settings of a database given on the command line.
@@ -149,12 +153,29 @@ func migrateStore(ctx context.Context, db, dataDir string) (from, to int, err er
 	return sqlite.Migrate(ctx, path)
 }
 
+// inspection is what a database holds, read without migrating or changing
+// it (otpgate doctor, migrate, copy).
+type inspection struct {
+	Version, Known int    // the schema's version (0: none yet), and the newest this otpgate knows
+	Fingerprint    []byte // of the server secret it was set up with; nil for none, or no database yet
+}
+
+func inspectStore(ctx context.Context, db, dataDir string, timeout time.Duration) (inspection, error) {
+	if isPostgres(db) {
+		in, err := postgres.Inspect(ctx, expandPassword(db), timeout)
+		return inspection{in.Version, in.Known, in.SecretFingerprint}, err
+	}
+	path, err := sqlitePath(db, dataDir)
+	if err != nil {
+		return inspection{}, err
+	}
+	in, err := sqlite.Inspect(ctx, path)
+	return inspection{in.Version, in.Known, in.SecretFingerprint}, err
+}
+
 func sqlitePath(db, dataDir string) (string, error) {
 	switch {
-	case db == "":
-		if err := os.MkdirAll(dataDir, 0o700); err != nil {
-			return "", fmt.Errorf("--data-dir: %w", err)
-		}
+	case db == "": // the data directory is made by the command that may make it (datadir.go)
 		return filepath.Join(dataDir, "otpgate.db"), nil
 	case strings.HasPrefix(db, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(db, "sqlite:"), "//")

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -84,11 +85,12 @@ var copyTables = []copyTable{
 // into the PostgreSQL database rawURL names, in one transaction: accounts,
 // services, verifications, messages with their outbox, parts and receipts,
 // callbacks still to send and every attempt, the sandbox inbox, the rate
-// limits' counts, the SMS-pumping guard's state, the operator's tokens and
-// the audit log. The SQLite database must be at the same schema version
-// (otpgate migrate it first) and no server may be using it; the PostgreSQL
-// database is migrated and must hold no account yet. progress, if set,
-// hears each table's row count.
+// limits' counts, the SMS-pumping guard's state, the operator's tokens,
+// the audit log, and the fingerprint of the server secret (server_meta).
+// The SQLite database must be at the same schema version (otpgate migrate
+// it first) and no server may be using it; the PostgreSQL database is
+// migrated, must hold no account yet, and no fingerprint of another
+// secret. progress, if set, hears each table's row count.
 func CopyFromSQLite(ctx context.Context, sqlitePath, rawURL string, progress func(table string, rows int64)) error {
 	src, err := sql.Open("sqlite", "file:"+sqlitePath+"?mode=ro&_pragma=busy_timeout(10000)")
 	if err != nil {
@@ -115,6 +117,13 @@ func CopyFromSQLite(ctx context.Context, sqlitePath, rawURL string, progress fun
 		return fmt.Errorf("--to %s already holds %d accounts: copy into an empty database", Redact(rawURL), accounts)
 	}
 	return pgx.BeginFunc(ctx, st.pool, func(tx pgx.Tx) error {
+		n, err := copyServerMeta(ctx, src, tx, rawURL)
+		if err != nil {
+			return err
+		}
+		if progress != nil {
+			progress("server_meta", n)
+		}
 		for _, t := range copyTables {
 			rows, err := src.QueryContext(ctx, t.read)
 			if err != nil {
@@ -169,3 +178,35 @@ func (r *sqlRows) Next() bool {
 
 func (r *sqlRows) Values() ([]any, error) { return r.vals, r.err }
 func (r *sqlRows) Err() error             { return r.err }
+
+// copyServerMeta moves server_meta, the fingerprint of the server secret:
+// into a database that has none, or the same. A database set up with
+// another secret (a node started on it) is refused: the data moved would
+// be unreadable to its nodes, or theirs to the nodes of the moved data.
+func copyServerMeta(ctx context.Context, src *sql.DB, tx pgx.Tx, rawURL string) (int64, error) {
+	rows, err := src.QueryContext(ctx, `SELECT key, value FROM server_meta ORDER BY key`)
+	if err != nil {
+		return 0, fmt.Errorf("read server_meta: %w", err)
+	}
+	defer rows.Close()
+	var n int64
+	for rows.Next() {
+		var key string
+		var value, have []byte
+		if err := rows.Scan(&key, &value); err != nil {
+			return n, err
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO server_meta (key, value) VALUES ($1, $2)
+			ON CONFLICT (key) DO UPDATE SET value = server_meta.value RETURNING value`, key, value).Scan(&have); err != nil {
+			return n, fmt.Errorf("copy server_meta: %w", err)
+		}
+		if !bytes.Equal(have, value) {
+			if key == secretFingerprintKey {
+				return n, fmt.Errorf("--to %s was set up with another server secret than --from (a node with another secret started on it): copy into a database no node has started on, and start its nodes with the secret of --from", Redact(rawURL))
+			}
+			return n, fmt.Errorf("--to %s: its server_meta %s differs from --from's", Redact(rawURL), key)
+		}
+		n++
+	}
+	return n, rows.Err()
+}

@@ -15,10 +15,13 @@ type Inspection struct {
 	ServerVersion string
 	Version       int // the schema's version (0: not migrated yet)
 	Known         int // the newest version this otpgate knows
+	// SecretFingerprint is the fingerprint of the server secret the
+	// database was set up with; nil when none is recorded.
+	SecretFingerprint []byte
 }
 
 // Inspect connects to the database rawURL names, reads its schema version
-// and checks that this user can write there, without changing anything
+// and the fingerprint of its secret, and checks that this user can write there, without changing anything
 // (otpgate doctor): the write is a row in schema_migrations (or, before
 // the first migration, a table) in a transaction that is rolled back.
 // Errors never hold the URL's password.
@@ -45,6 +48,9 @@ func Inspect(ctx context.Context, rawURL string, timeout time.Duration) (Inspect
 	}
 	if in.Version, err = schemaVersion(ctx, pool); err != nil {
 		return in, fail("reading the schema version", err)
+	}
+	if in.SecretFingerprint, err = secretFingerprint(ctx, pool); err != nil {
+		return in, fail("reading the fingerprint of the server secret", err)
 	}
 	var standby bool
 	if err := pool.QueryRow(ctx, `SELECT pg_is_in_recovery()`).Scan(&standby); err != nil {

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/postgres"
+	"github.com/otpgate/otpgate/internal/store"
 )
 
 // mustMigrateTo brings the database u names to schema version, from the
@@ -103,4 +105,21 @@ func MustOpen(tb testing.TB, u string) *postgres.Store {
 	}
 	tb.Cleanup(func() { s.Close() })
 	return s
+}
+
+// Migration 20 adds server_meta, empty: a database from before it has no
+// fingerprint of its secret until a node or command records one.
+func TestMigration20(t *testing.T) {
+	u := freshSchema(t)
+	conn := mustMigrateTo(t, u, 19)
+	if _, err := conn.Exec(context.Background(), `INSERT INTO accounts (sid, name, token_hash, created_at) VALUES ('AC1', 'Acme', '\x01', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	s := MustOpen(t, u)
+	if fp, err := s.SecretFingerprint(context.Background()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SecretFingerprint after migration 20 = %x, %v; want none", fp, err)
+	}
+	if _, err := s.Account(context.Background(), "AC1"); err != nil {
+		t.Errorf("Account after migration 20: %v", err)
+	}
 }

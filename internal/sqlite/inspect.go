@@ -16,10 +16,13 @@ type Inspection struct {
 	Exists  bool // false: serve creates it on first start
 	Version int  // the schema's version (0 when not Exists)
 	Known   int  // the newest version this otpgate knows
+	// SecretFingerprint is the fingerprint of the server secret the
+	// database was set up with; nil when none is recorded.
+	SecretFingerprint []byte
 }
 
-// Inspect reads the schema version of the database at path without
-// changing it (otpgate doctor): opened read-only, no migration.
+// Inspect reads the schema version of the database at path, and the
+// fingerprint of its secret, without changing it (otpgate doctor): opened read-only, no migration.
 func Inspect(ctx context.Context, path string) (Inspection, error) {
 	names, err := fs.Glob(migrationFS, "migrations/*.sql")
 	if err != nil {
@@ -46,6 +49,10 @@ func Inspect(ctx context.Context, path string) (Inspection, error) {
 		return in, nil
 	}
 	if err != nil {
+		return in, fmt.Errorf("read %s: %w", path, err)
+	}
+	err = db.QueryRowContext(ctx, `SELECT value FROM server_meta WHERE key = ?`, secretFingerprintKey).Scan(&in.SecretFingerprint)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) && !strings.Contains(err.Error(), "no such table") {
 		return in, fmt.Errorf("read %s: %w", path, err)
 	}
 	return in, nil

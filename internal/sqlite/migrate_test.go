@@ -2,7 +2,9 @@ package sqlite_test
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/otpgate/otpgate/internal/policy"
+	"github.com/otpgate/otpgate/internal/store"
 )
 
 // mustMigrateTo builds a database at path at schema version, from the
@@ -92,5 +95,23 @@ func TestMigration19(t *testing.T) {
 	}
 	if len(tokens) != 1 || tokens[0].ID != "CT1" || tokens[0].Name != "ops" || tokens[0].AccountSID != "" || !bytes.Equal(tokens[0].Hash, []byte{3}) {
 		t.Errorf("operator tokens after migration 19: %+v; want CT1 (ops), for every account", tokens)
+	}
+}
+
+// Migration 20 adds server_meta, empty: a database from before it has no
+// fingerprint of its secret until a node or command records one.
+func TestMigration20(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "otpgate.db")
+	db := mustMigrateTo(t, path, 19)
+	if _, err := db.Exec(`INSERT INTO accounts (sid, name, token_hash, created_at) VALUES ('AC1', 'Acme', x'01', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s := MustOpen(t, path)
+	if fp, err := s.SecretFingerprint(context.Background()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SecretFingerprint after migration 20 = %x, %v; want none", fp, err)
+	}
+	if _, err := s.Account(context.Background(), "AC1"); err != nil {
+		t.Errorf("Account after migration 20: %v", err)
 	}
 }

@@ -44,6 +44,7 @@ type stmts struct {
 	guardForgetPrefixes, guardForgetCounts, guardForgetBlock *sql.Stmt
 	consoleStmts                                             // console.go
 	auditStmts                                               // audit.go
+	metaStmts                                                // meta.go
 	all                                                      []*sql.Stmt
 }
 
@@ -208,6 +209,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.guardForgetBlock, `DELETE FROM guard_blocks WHERE until < ?`)
 	s.prepareConsole(p)
 	s.prepareAudit(p)
+	s.prepareMeta(p)
 	if err != nil {
 		s.close()
 	}

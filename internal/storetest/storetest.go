@@ -79,6 +79,9 @@ type Store interface {
 	InsertAudit(ctx context.Context, e store.AuditEntry) error
 	AuditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
 	ForgetAudit(ctx context.Context, before time.Time) (int, error)
+	// The fingerprint of the server secret (see secret.go).
+	SecretFingerprint(ctx context.Context) ([]byte, error)
+	SetSecretFingerprintIfAbsent(ctx context.Context, fp []byte) ([]byte, error)
 }
 
 // Run runs the suite. open must return a new, empty store on each call and
@@ -104,6 +107,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Guard", guardTests},
 		{"Console", consoleTests},
 		{"Audit", auditTests},
+		{"Secret", secretTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {
