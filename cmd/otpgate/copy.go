@@ -30,6 +30,10 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if !strings.HasPrefix(*from, "sqlite:") || !isPostgres(*to) {
 		return errors.New("copy: give --from sqlite:DATA_DIR and --to postgres://... (see --help)")
 	}
+	dsn, err := expandPassword("--to", *to) // what the flags say is checked before anything is read
+	if err != nil {
+		return err
+	}
 	path := strings.TrimPrefix(strings.TrimPrefix(*from, "sqlite:"), "//")
 	dir := path
 	if fi, err := os.Stat(path); err != nil {
@@ -71,10 +75,6 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	done := prog.every(500*time.Millisecond, func() string {
 		return fmt.Sprintf("copy: %d tables, %d rows, %s; copying the next table (one transaction)...", tables.Load(), total.Load(), seconds(time.Since(start)))
 	})
-	dsn, err := expandPassword("--to", *to)
-	if err != nil {
-		return err
-	}
 	err = postgres.CopyFromSQLite(ctx, path, dsn, func(table string, rows int64) {
 		prog.above(stdout, fmt.Sprintf("  %-18s %d rows\n", table, rows))
 		tables.Add(1)

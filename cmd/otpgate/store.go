@@ -162,7 +162,11 @@ type inspection struct {
 
 func inspectStore(ctx context.Context, db, dataDir string, timeout time.Duration) (inspection, error) {
 	if isPostgres(db) {
-		in, err := postgres.Inspect(ctx, expandPassword(db), timeout)
+		dsn, err := expandPassword("--db", db)
+		if err != nil {
+			return inspection{}, err
+		}
+		in, err := postgres.Inspect(ctx, dsn, timeout)
 		return inspection{in.Version, in.Known, in.SecretFingerprint}, err
 	}
 	path, err := sqlitePath(db, dataDir)
