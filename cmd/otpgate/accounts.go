@@ -35,7 +35,7 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	secretFile := fs.String("secret-file", "", "the server secret, if serve was given one (default: DATA_DIR/secret)")
 	initDir := fs.Bool("init", false, "make a new data directory (database and server secret) if there is none; without --init or --data-dir, none is made")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: otpgate accounts create --name NAME [--json] [--data-dir DIR]\n\nCreates an API account and prints its SID and auth token (shown only once).\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), "Usage: otpgate accounts create --name NAME [--json] [--data-dir DIR | --init]\n\nCreates an API account and prints its SID and auth token (shown only once), in\nthe data directory otpgate serve uses (--data-dir, or --db and --secret-file).\nIt makes a new data directory only with --init or an explicit --data-dir.\n\nFlags:\n")
 		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args[1:], stderr); err != nil {
@@ -76,7 +76,7 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return err
 }
 
-const accountsUsage = `Usage: otpgate accounts create --name NAME [--json] [--data-dir DIR]
+const accountsUsage = `Usage: otpgate accounts create --name NAME [--json] [--data-dir DIR | --init]
        otpgate accounts set --sid SID [--sms-url URL] [--countries LIST] [--data-dir DIR]
        otpgate accounts rotate-token --sid SID [--json] [--data-dir DIR]
        otpgate accounts disable --sid SID [--data-dir DIR]

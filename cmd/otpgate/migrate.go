@@ -14,7 +14,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	dataDir := fs.String("data-dir", "./otpgate-data", "the data directory of the embedded database (when --db is not given)")
 	secretFile := fs.String("secret-file", "", "the server secret, checked against the database's if there is one (default: DATA_DIR/secret, if it exists)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: otpgate migrate [--db URL | --data-dir DIR]\n\nApplies the database's pending migrations and says from which version to which.\nNodes also migrate when they start (several at once take turns); run this to\nmigrate before a rolling upgrade. A database migrated by a newer otpgate is\nrefused.\n\nFlags (each also an OTPGATE_* environment variable):\n")
+		fmt.Fprint(fs.Output(), "Usage: otpgate migrate [--db URL | --data-dir DIR] [--secret-file FILE]\n\nApplies the database's pending migrations and says from which version to which.\nNodes also migrate when they start (several at once take turns); run this to\nmigrate before a rolling upgrade. A database migrated by a newer otpgate is\nrefused; so is one set up with another server secret than --secret-file (or\nDATA_DIR/secret) when one is there.\n\nFlags (each also an OTPGATE_* environment variable):\n")
 		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
