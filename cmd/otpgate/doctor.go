@@ -125,7 +125,7 @@ func (d *doctor) run(ctx context.Context) [][]finding {
 	wg.Go(func() { slow[len(conns)] = d.storage(ctx) })
 	wg.Wait()
 	groups = append(groups, slow...)
-	groups = append(groups, d.secret(), d.secretMatches(ctx), d.tls(), d.addr(settings))
+	groups = append(groups, d.secret(), d.secretMatches(ctx), d.secretApart(), d.tls(), d.addr(settings))
 	return groups
 }
 
@@ -426,6 +426,52 @@ func (d *doctor) secret() []finding {
 		return []finding{warn("secret: %s is readable by others (mode %04o): chmod 600 it", file, st.Mode().Perm())}
 	}
 	return []finding{ok("secret: %s: readable, well formed", file)}
+}
+
+// secretApart warns when the server secret is (or serve would create it)
+// inside the data directory: a copy of the directory then carries the key
+// with the data it protects. That the secret is readable by group or others
+// is secret's warning.
+func (d *doctor) secretApart() []finding {
+	file := d.cfg.SecretFile
+	if file == "" {
+		file = filepath.Join(d.cfg.DataDir, "secret")
+	}
+	_, err := os.Stat(file)
+	if err != nil {
+		if _, dbErr := os.Stat(filepath.Join(d.cfg.DataDir, "otpgate.db")); d.cfg.SecretFile != "" || dbErr == nil {
+			return nil // a secret missing where one is needed is secret's failure
+		}
+	}
+	if !inside(file, d.cfg.DataDir) {
+		return nil
+	}
+	is := "is"
+	if err != nil {
+		is = "will be (serve creates it there)"
+	}
+	return []finding{warn("secret: %s %s inside the data directory %s: a copy or snapshot of the directory (tar, rsync, a volume snapshot) "+
+		"carries the key with the data it protects (otpgate backup copies only the database). Keep the secret apart: "+
+		"e.g. /etc/otpgate/secret (mode 0600, owned by otpgate's user) and serve --secret-file /etc/otpgate/secret",
+		file, is, d.cfg.DataDir)}
+}
+
+// inside reports whether file is in dir or below it, symbolic links followed.
+func inside(file, dir string) bool {
+	abs := func(p string) string {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			p = r
+		} else if r, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+			p = filepath.Join(r, filepath.Base(p))
+		}
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return filepath.Clean(p)
+		}
+		return a
+	}
+	rel, err := filepath.Rel(abs(dir), abs(file))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // tls checks --tls-cert and --tls-key.
