@@ -10,6 +10,8 @@
 //	otpgate audit                    the audit log
 //	otpgate migrate [--db URL]       apply the database's migrations
 //	otpgate copy --from --to         move an embedded deployment to PostgreSQL
+//	otpgate backup --to FILE         copy the embedded database while the server runs
+//	otpgate restore --from FILE      put a backup in place, the server stopped
 //	otpgate bench [flags]            load-test a running otpgate
 //	otpgate noop-server [flags]      a no-op HTTP server, the ceiling for bench
 //	otpgate smsc-sim [flags]         an SMPP SMSC simulator
@@ -61,6 +63,11 @@ Usage:
                                         the audit log: who changed what, and attempts refused
   otpgate copy --from sqlite:DIR --to postgres://...
                                         move an embedded deployment to PostgreSQL
+  otpgate backup --to FILE [--data-dir DIR | --db sqlite:PATH] [--force]
+                                        copy the embedded database while the server runs
+                                        (not the server secret: keep that apart)
+  otpgate restore --from FILE --data-dir DIR [--force]
+                                        put a backup in place, the server stopped
   otpgate bench --url URL --sid SID --token TOKEN [--smsc-listen ADDR] [flags]
                                         load-test a running otpgate (send and verify); with
                                         --smsc-listen, also what reaches its SMSC and when
@@ -111,6 +118,8 @@ var commands = map[string]command{
 	"guard":          runGuard,
 	"audit":          runAudit,
 	"copy":           runCopy,
+	"backup":         runBackup,
+	"restore":        runRestore,
 	"bench":          runBench,
 	"noop-server":    runNoop,
 	"smsc-sim":       runSMSCSim,

@@ -1,0 +1,428 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/sqlite"
+)
+
+// startOn starts otpgate on a data directory that already holds a
+// database (no first account is made, none printed).
+func startOn(tb testing.TB, dir string) *testServer {
+	tb.Helper()
+	var out bytes.Buffer
+	m := &Main{Config: ServeConfig{
+		Addr: "127.0.0.1:0", DataDir: dir, Region: "JO", CodeLength: 6, CodeTTL: 10 * time.Minute,
+		LogLevel: "warn", LogFormat: "text", NoAbuseGuard: true,
+	}, Stdout: &out, LogOutput: io.Discard}
+	if err := m.Run(context.Background()); err != nil {
+		m.Close()
+		tb.Fatalf("start otpgate on %s: %v", dir, err)
+	}
+	tb.Cleanup(func() { m.Close() })
+	return &testServer{Main: m, URL: "http://" + m.Addr(), stdout: &out}
+}
+
+// runCmd runs an otpgate command in this process and returns its output
+// and error.
+func runCmd(args ...string) (string, error) {
+	var out bytes.Buffer
+	err := run(context.Background(), args, &out, &out)
+	return out.String(), err
+}
+
+// fillDB adds about mb MiB of delivered messages of another account to the
+// database at path, behind the server's back (on a connection of its own,
+// as SQLite lets another writer take turns).
+func fillDB(tb testing.TB, path string, mb int) {
+	tb.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	for {
+		var pages, size int64
+		if err := db.QueryRow("PRAGMA page_count").Scan(&pages); err != nil {
+			tb.Fatal(err)
+		}
+		if err := db.QueryRow("PRAGMA page_size").Scan(&size); err != nil {
+			tb.Fatal(err)
+		}
+		if pages*size >= int64(mb)<<20 {
+			return
+		}
+		_, err = db.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+			INSERT INTO messages (sid, account_sid, direction, from_addr, to_number, body, status, encoding, segments, created_at, updated_at)
+			SELECT 'SM' || lower(hex(randomblob(16))), 'ACfill', 'outbound-api', 'MyApp', '+96279' || (1000000 + i),
+				'Your verification code is: ******', 'delivered', 'GSM-7', 1, i, i FROM n`)
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// sendTimes are sends' start times and durations, from several senders.
+type sendTimes struct {
+	mu    sync.Mutex
+	start []time.Time
+	took  []time.Duration
+}
+
+func (s *sendTimes) add(start time.Time, took time.Duration) {
+	s.mu.Lock()
+	s.start = append(s.start, start)
+	s.took = append(s.took, took)
+	s.mu.Unlock()
+}
+
+// between returns the count, p50, p99 and longest of the sends started in [from, to).
+func (s *sendTimes) between(from, to time.Time) (n int, p50, p99, most time.Duration) {
+	s.mu.Lock()
+	var d []time.Duration
+	for i, t := range s.start {
+		if !t.Before(from) && t.Before(to) {
+			d = append(d, s.took[i])
+		}
+	}
+	s.mu.Unlock()
+	if len(d) == 0 {
+		return 0, 0, 0, 0
+	}
+	slices.Sort(d)
+	q := func(p float64) time.Duration { return d[min(len(d)-1, int(float64(len(d))*p))] }
+	return len(d), q(0.5), q(0.99), d[len(d)-1]
+}
+
+// sendLoad sends codes to new numbers from senders goroutines until stop
+// is closed, and returns the first failure (a refusal, an error) if any.
+func sendLoad(s *testServer, senders int, times *sendTimes, stop <-chan struct{}) (wait func() error) {
+	var seq atomic.Int64
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for range senders {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				to := strconv.FormatInt(962780000000+seq.Add(1), 10)
+				body := `{"service":"Load","from":"MyApp","to":"` + to + `","body":"Your verification code is: {code}"}`
+				req, _ := http.NewRequest("POST", s.URL+"/2fa/send", strings.NewReader(body))
+				req.SetBasicAuth(s.SID, s.Token)
+				req.Header.Set("Content-Type", "application/json")
+				start := time.Now()
+				res, err := http.DefaultClient.Do(req)
+				if err == nil {
+					raw, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					if res.StatusCode != 201 {
+						err = fmt.Errorf("send to %s: %d %s", to, res.StatusCode, raw)
+					}
+				}
+				if err != nil {
+					once.Do(func() { first = err })
+					return
+				}
+				times.add(start, time.Since(start))
+			}
+		})
+	}
+	return func() error { wg.Wait(); return first }
+}
+
+func msText(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+// A backup taken while the server takes sends: otpgate backup, run as its
+// own process as an operator runs it, completes while four senders go on
+// sending, none refused or stalled; restored into a new data directory
+// with the same secret, it serves: a code sent before the backup verifies
+// with the account's token. It logs p50/p99 of a send before and during
+// the backup. OTPGATE_BACKUP_TEST_MB sets the database's size (default 8).
+func TestBackupWhileSending(t *testing.T) {
+	mb := 8
+	if v, err := strconv.Atoi(os.Getenv("OTPGATE_BACKUP_TEST_MB")); err == nil && v > 0 {
+		mb = v
+	}
+	bin := mustBuild(t)
+	s := mustServeWith(t, nil, func(c *ServeConfig) { c.NoAbuseGuard = true })
+	dir := s.Config.DataDir
+	const number = "962790320012"
+	if r := s.send(t, "Restcomm", number); r.Status != 201 {
+		t.Fatalf("send: %d %s", r.Status, r.Raw)
+	}
+	code := s.codes(t, number, 1)[0]
+	fillStart := time.Now()
+	fillDB(t, filepath.Join(dir, "otpgate.db"), mb)
+	t.Logf("filled the database to %d MiB in %s", mb, time.Since(fillStart).Round(time.Millisecond))
+
+	var times sendTimes
+	stop := make(chan struct{})
+	wait := sendLoad(s, 4, &times, stop)
+	t0 := time.Now()
+	time.Sleep(2 * time.Second)
+	file := filepath.Join(t.TempDir(), "otpgate-backup.db")
+	t1 := time.Now()
+	out, err := exec.Command(bin, "backup", "--data-dir", dir, "--to", file).CombinedOutput()
+	t2 := time.Now()
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	sendErr := wait()
+	if err != nil {
+		t.Fatalf("otpgate backup: %v\n%s", err, out)
+	}
+	if sendErr != nil {
+		t.Fatalf("a send failed while the backup ran: %v", sendErr)
+	}
+	t.Logf("otpgate backup said:\n%s", out)
+	n0, p50b, p99b, maxb := times.between(t0.Add(500*time.Millisecond), t1)
+	n1, p50d, p99d, maxd := times.between(t1, t2)
+	fi, _ := os.Stat(file)
+	t.Logf("%d MiB database, backup %d MiB, the command ran %s; sends before the backup: %d (%.0f/s), p50 %s, p99 %s, max %s; during it: %d (%.0f/s), p50 %s, p99 %s, max %s",
+		mb, fi.Size()>>20, t2.Sub(t1).Round(time.Millisecond),
+		n0, float64(n0)/t1.Sub(t0.Add(500*time.Millisecond)).Seconds(), msText(p50b), msText(p99b), msText(maxb),
+		n1, float64(n1)/t2.Sub(t1).Seconds(), msText(p50d), msText(p99d), msText(maxd))
+	if maxd > 3*time.Second {
+		t.Errorf("a send during the backup took %s: the backup stalled the writer", maxd)
+	}
+	secret := filepath.Join(dir, "secret")
+	for _, want := range []string{
+		"Backed up " + filepath.Join(dir, "otpgate.db") + " (schema version ", " to " + file + ": ",
+		"The server secret is NOT in the backup", "It is " + secret + ": keep a copy of it apart",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("otpgate backup's output lacks %q:\n%s", want, out)
+		}
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("the backup's mode is %04o, want 0600", fi.Mode().Perm())
+	}
+
+	// Restore it elsewhere, with the same secret, and serve it.
+	newDir := filepath.Join(t.TempDir(), "restored")
+	if err := os.MkdirAll(newDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	copyFileMode(t, secret, filepath.Join(newDir, "secret"))
+	rout, err := runCmd("restore", "--from", file, "--data-dir", newDir)
+	if err != nil {
+		t.Fatalf("otpgate restore: %v\n%s", err, rout)
+	}
+	if !regexp.MustCompile(`Restored .* as .*restored/otpgate.db: schema version \d+, current, `).MatchString(rout) ||
+		!strings.Contains(rout, "opens the backup's sealed tokens") {
+		t.Errorf("otpgate restore said:\n%s", rout)
+	}
+	r := startOn(t, newDir)
+	r.SID, r.Token = s.SID, s.Token
+	ok := r.check(t, "Restcomm", number, code)
+	if ok.Status != 200 || ok.str("status") != "approved" || ok.Body["valid"] != true {
+		t.Fatalf("the code sent before the backup, checked on the restored server: %d %s", ok.Status, ok.Raw)
+	}
+	if again := r.send(t, "Restcomm", "962790320013"); again.Status != 201 {
+		t.Errorf("a send on the restored server: %d %s", again.Status, again.Raw)
+	}
+}
+
+func copyFileMode(tb testing.TB, from, to string) {
+	tb.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// mustBackup backs up a running server's database in this process.
+func mustBackup(tb testing.TB, s *testServer) string {
+	tb.Helper()
+	file := filepath.Join(tb.TempDir(), "backup.db")
+	if out, err := runCmd("backup", "--data-dir", s.Config.DataDir, "--to", file); err != nil {
+		tb.Fatalf("otpgate backup: %v\n%s", err, out)
+	}
+	return file
+}
+
+// otpgate restore refuses a data directory a server holds, a database in
+// place (unless --force, which keeps it), and a file that is not an
+// otpgate database; and says when the secret in place is not the backup's.
+func TestRestoreRefuses(t *testing.T) {
+	s := mustServe(t, nil)
+	file := mustBackup(t, s)
+
+	t.Run("server running", func(t *testing.T) {
+		out, err := runCmd("restore", "--from", file, "--data-dir", s.Config.DataDir, "--force")
+		if err == nil || !strings.Contains(err.Error(), "is in use by another otpgate serve") || !strings.Contains(err.Error(), "stop the server first") {
+			t.Fatalf("restore onto a running server: %v\n%s", err, out)
+		}
+		if kept, _ := filepath.Glob(filepath.Join(s.Config.DataDir, "otpgate.db.before-restore-*")); len(kept) > 0 {
+			t.Errorf("it moved the database: %v", kept)
+		}
+	})
+	t.Run("database in place", func(t *testing.T) {
+		dir := t.TempDir()
+		copyFileMode(t, filepath.Join(s.Config.DataDir, "secret"), filepath.Join(dir, "secret"))
+		if out, err := runCmd("restore", "--from", file, "--data-dir", dir); err != nil {
+			t.Fatalf("first restore: %v\n%s", err, out)
+		}
+		out, err := runCmd("restore", "--from", file, "--data-dir", dir)
+		if err == nil || !strings.Contains(err.Error(), "already holds a database; give --force") {
+			t.Fatalf("second restore without --force: %v\n%s", err, out)
+		}
+		out, err = runCmd("restore", "--from", file, "--data-dir", dir, "--force")
+		if err != nil {
+			t.Fatalf("restore --force: %v\n%s", err, out)
+		}
+		kept := regexp.MustCompile(`kept as (\S+otpgate\.db\.before-restore-\d{8}T\d{6}Z)\.`).FindStringSubmatch(out)
+		if kept == nil {
+			t.Fatalf("restore --force did not say where the old database is:\n%s", out)
+		}
+		if in, err := sqlite.Inspect(context.Background(), kept[1]); err != nil || !in.Exists || in.Version != in.Known {
+			t.Errorf("the kept database: %+v, %v", in, err)
+		}
+		r := startOn(t, dir)
+		r.SID, r.Token = s.SID, s.Token
+		if got := r.send(t, "Restcomm", "962790320012"); got.Status != 201 {
+			t.Errorf("send on the restored server: %d %s", got.Status, got.Raw)
+		}
+	})
+	t.Run("not otpgate's", func(t *testing.T) {
+		dir := t.TempDir()
+		other := filepath.Join(t.TempDir(), "other.db")
+		db, err := sql.Open("sqlite", "file:"+other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Exec("CREATE TABLE notes (body TEXT)")
+		db.Close()
+		text := filepath.Join(t.TempDir(), "notes.txt")
+		os.WriteFile(text, bytes.Repeat([]byte("not a database\n"), 100), 0o600)
+		for _, from := range []string{other, text} {
+			out, err := runCmd("restore", "--from", from, "--data-dir", dir)
+			if err == nil || !strings.Contains(err.Error(), "not an otpgate database") || !strings.Contains(err.Error(), "nothing was changed") {
+				t.Errorf("restore %s: %v\n%s", from, err, out)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(dir, "otpgate.db")); err == nil {
+			t.Error("a refused restore left a database")
+		}
+	})
+	t.Run("another secret", func(t *testing.T) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "secret"), []byte(strings.Repeat("cd", 32)+"\n"), 0o600)
+		out, err := runCmd("restore", "--from", file, "--data-dir", dir)
+		if err == nil || !strings.Contains(err.Error(), "does not open what the backup sealed") {
+			t.Errorf("restore beside another secret: %v\n%s", err, out)
+		}
+	})
+	t.Run("no secret", func(t *testing.T) {
+		dir := t.TempDir()
+		out, err := runCmd("restore", "--from", file, "--data-dir", dir)
+		if err != nil || !strings.Contains(out, "Put the secret it was made with in place before\nstarting serve: "+filepath.Join(dir, "secret")) {
+			t.Errorf("restore without a secret: %v\n%s", err, out)
+		}
+	})
+}
+
+// otpgate backup refuses PostgreSQL, naming pg_dump (and no password), and
+// an existing file unless --force.
+func TestBackupRefuses(t *testing.T) {
+	out, err := runCmd("backup", "--to", filepath.Join(t.TempDir(), "b.db"), "--db", "postgres://otpgate:pgPw5521@db.example:5432/otpgate")
+	if err == nil || !strings.Contains(err.Error(), "pg_dump --format=custom --file otpgate.dump 'postgres://otpgate:xxxxx@db.example:5432/otpgate'") ||
+		!strings.Contains(err.Error(), "everything otpgate keeps but the server secret") || strings.Contains(err.Error()+out, "pgPw5521") {
+		t.Errorf("backup --db postgres://: %v\n%s", err, out)
+	}
+
+	s := mustServe(t, nil)
+	file := mustBackup(t, s)
+	before, _ := os.ReadFile(file)
+	out, err = runCmd("backup", "--data-dir", s.Config.DataDir, "--to", file)
+	if err == nil || !strings.Contains(err.Error(), "the file exists (give --force to replace it)") {
+		t.Errorf("backup over a file: %v\n%s", err, out)
+	}
+	if after, _ := os.ReadFile(file); !bytes.Equal(before, after) {
+		t.Error("the refused backup changed the file")
+	}
+	if out, err := runCmd("backup", "--data-dir", s.Config.DataDir, "--to", file, "--force"); err != nil {
+		t.Errorf("backup --force: %v\n%s", err, out)
+	}
+	if out, err := runCmd("backup", "--data-dir", t.TempDir(), "--to", filepath.Join(t.TempDir(), "b.db")); err == nil || !strings.Contains(err.Error(), "no database at") {
+		t.Errorf("backup of an empty data directory: %v\n%s", err, out)
+	}
+}
+
+// doctor warns when the server secret is inside the data directory (or
+// serve would create it there), and when group or others may read it.
+func TestDoctorSecretApart(t *testing.T) {
+	apart := writeSecret(t)
+	dataDir := func(t *testing.T, secret bool, db bool) string {
+		dir := t.TempDir()
+		if secret {
+			copyFileMode(t, apart, filepath.Join(dir, "secret"))
+		}
+		if db {
+			os.WriteFile(filepath.Join(dir, "otpgate.db"), nil, 0o600)
+		}
+		return dir
+	}
+	link := filepath.Join(t.TempDir(), "link")
+	linked := dataDir(t, true, false)
+	os.Symlink(linked, link)
+	for _, tc := range []struct {
+		name       string
+		dir        string
+		secretFile string
+		want       string // "" for no finding
+	}{
+		{"default, in the data directory", dataDir(t, true, true), "", "warn: secret: %DIR%/secret is inside the data directory %DIR%: a copy or snapshot"},
+		{"not made yet", dataDir(t, false, false), "", "warn: secret: %DIR%/secret will be (serve creates it there) inside the data directory"},
+		{"missing beside a database", dataDir(t, false, true), "", ""},
+		{"apart", dataDir(t, false, true), apart, ""},
+		{"--secret-file in the data directory", dataDir(t, true, true), "%DIR%/secret", "warn: secret: %DIR%/secret is inside"},
+		{"through a link", link, linked + "/secret", "warn: secret: " + linked + "/secret is inside the data directory " + link},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &doctor{cfg: ServeConfig{DataDir: tc.dir, SecretFile: strings.ReplaceAll(tc.secretFile, "%DIR%", tc.dir)}}
+			var got string
+			for _, f := range d.secretApart() {
+				got += f.level + ": " + f.text
+			}
+			want := strings.ReplaceAll(tc.want, "%DIR%", tc.dir)
+			if (want == "") != (got == "") || !strings.HasPrefix(got, want) {
+				t.Errorf("secretApart() = %q, want %q...", got, want)
+			}
+			if want != "" && !strings.Contains(got, "--secret-file /etc/otpgate/secret") {
+				t.Errorf("secretApart() does not say where to keep it: %q", got)
+			}
+		})
+	}
+	for _, mode := range []os.FileMode{0o640, 0o604} {
+		file := filepath.Join(t.TempDir(), "secret")
+		os.WriteFile(file, []byte(strings.Repeat("ab", 32)+"\n"), mode)
+		os.Chmod(file, mode)
+		d := &doctor{cfg: ServeConfig{DataDir: t.TempDir(), SecretFile: file}}
+		if f := d.secret(); len(f) != 1 || f[0].level != "warn" || !strings.Contains(f[0].text, fmt.Sprintf("(mode %04o): chmod 600 it", mode)) {
+			t.Errorf("a secret of mode %04o: %+v", mode, f)
+		}
+	}
+}
