@@ -21,11 +21,20 @@ import (
 // transaction is the backup's snapshot: every page copied is of the same
 // moment, whatever the server commits meanwhile.
 //
-// Two ways were measured (see TestBackupWhileWriting): SQLite's online backup
-// API, which copies the database's pages as they are, and VACUUM INTO, which
-// rebuilds every table and index into the new file. Both hold the snapshot
-// for as long as they run; the page copy takes a fraction of VACUUM INTO's
-// time and CPU (it does not sort anything), so it is what Backup uses.
+// Two ways were measured, otpgate backup run as its own process beside a
+// server taking 400-900 sends/s on 2 busy cores, a 200 MiB database: SQLite's
+// online backup API, which copies the pages as they are, took 1.5-3.1 s;
+// VACUUM INTO, which rebuilds every table and index (a file 10% smaller),
+// 2.0-4.7 s, with fewer sends per second meanwhile. Both hold the snapshot
+// for as long as they run, and the server cannot start its WAL over while
+// it is held (its writer must not wait for that: see maybeRestartWAL), so
+// the shorter is the better: Backup copies pages. TestBackupWhileWriting
+// measures both in one process.
+//
+// The copy is synced as it is written, a step at a time: one fsync of the
+// whole file at the end made the server's next commit wait behind it
+// (sends of 0.6-0.8 s at the end of a 200 MiB backup; 60-110 ms synced
+// step by step).
 
 // backupMethod is how a backup copies the database.
 type backupMethod int
@@ -162,12 +171,25 @@ func copyPages(ctx context.Context, conn *sql.Conn, dst string, progress BackupP
 		if !ok {
 			return errors.New("the SQLite driver offers no backup")
 		}
-		bk, err := b.NewBackup(dst)
+		// The copy is written without SQLite's syncs and synced here after
+		// every step: a few MiB go to the disk at a time, not the whole
+		// database in one fsync at the end, which the server's next commit
+		// (its own fsync) would wait behind. A copy cut short is removed,
+		// so it needs no rollback journal either.
+		f, err := os.OpenFile(dst, os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		bk, err := b.NewBackup("file:" + dst + "?_pragma=synchronous(OFF)&_pragma=journal_mode(OFF)")
 		if err != nil {
 			return err
 		}
 		for {
 			more, err := bk.Step(backupStep)
+			if err == nil {
+				err = f.Sync()
+			}
 			if err == nil && progress != nil {
 				progress(bk.PageCount()-bk.Remaining(), bk.PageCount())
 			}

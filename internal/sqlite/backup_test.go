@@ -358,7 +358,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Micros
 // sends go on meanwhile. It logs what each way of copying costs the sends:
 // p50, p99 and max of a send before and during the backup, and how long
 // the backup took. OTPGATE_BACKUP_TEST_MB sets the database's size (default
-// 8 MiB).
+// 4 MiB).
 //
 // "WAL past its limit" runs the page copy with the writer's WAL limit
 // lowered so that it is passed during the backup, as it is on a large
@@ -368,7 +368,7 @@ func TestBackupWhileWriting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a database")
 	}
-	mb := 8
+	mb := 4
 	if v, err := strconv.Atoi(os.Getenv("OTPGATE_BACKUP_TEST_MB")); err == nil && v > 0 {
 		mb = v
 	}
@@ -419,7 +419,7 @@ func TestBackupWhileWriting(t *testing.T) {
 				})
 			}
 			t0 := time.Now()
-			time.Sleep(1500 * time.Millisecond)
+			time.Sleep(time.Second)
 			before := count(t, src, "messages")
 			st0 := s.Stats()
 			t1 := time.Now()
