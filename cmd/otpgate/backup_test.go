@@ -175,15 +175,20 @@ func TestBackupWhileSending(t *testing.T) {
 	fillDB(t, filepath.Join(dir, "otpgate.db"), mb)
 	t.Logf("filled the database to %d MiB in %s", mb, time.Since(fillStart).Round(time.Millisecond))
 
+	stats := func() sqlite.Stats { return s.store.(*sqlite.Store).Stats() }
 	var times sendTimes
 	stop := make(chan struct{})
 	wait := sendLoad(s, 4, &times, stop)
-	t0 := time.Now()
+	t0, st0 := time.Now(), stats()
 	time.Sleep(2 * time.Second)
 	file := filepath.Join(t.TempDir(), "otpgate-backup.db")
-	t1 := time.Now()
+	t1, st1 := time.Now(), stats()
 	out, err := exec.Command(bin, "backup", "--data-dir", dir, "--to", file).CombinedOutput()
-	t2 := time.Now()
+	t2, st2 := time.Now(), stats()
+	var walSize int64
+	if wal, err := os.Stat(filepath.Join(dir, "otpgate.db-wal")); err == nil {
+		walSize = wal.Size()
+	}
 	time.Sleep(500 * time.Millisecond)
 	close(stop)
 	sendErr := wait()
@@ -197,10 +202,11 @@ func TestBackupWhileSending(t *testing.T) {
 	n0, p50b, p99b, maxb := times.between(t0.Add(500*time.Millisecond), t1)
 	n1, p50d, p99d, maxd := times.between(t1, t2)
 	fi, _ := os.Stat(file)
-	t.Logf("%d MiB database, backup %d MiB, the command ran %s; sends before the backup: %d (%.0f/s), p50 %s, p99 %s, max %s; during it: %d (%.0f/s), p50 %s, p99 %s, max %s",
+	t.Logf("%d MiB database, backup %d MiB, the command ran %s; sends before the backup: %d (%.0f/s), p50 %s, p99 %s, max %s; during it: %d (%.0f/s), p50 %s, p99 %s, max %s; the WAL at its end: %d MiB; the writer's WAL restarts before: %d (%s), during: %d (%s)",
 		mb, fi.Size()>>20, t2.Sub(t1).Round(time.Millisecond),
 		n0, float64(n0)/t1.Sub(t0.Add(500*time.Millisecond)).Seconds(), msText(p50b), msText(p99b), msText(maxb),
-		n1, float64(n1)/t2.Sub(t1).Seconds(), msText(p50d), msText(p99d), msText(maxd))
+		n1, float64(n1)/t2.Sub(t1).Seconds(), msText(p50d), msText(p99d), msText(maxd), walSize>>20,
+		st1.WALRestarts-st0.WALRestarts, st1.WALRestartTime-st0.WALRestartTime, st2.WALRestarts-st1.WALRestarts, st2.WALRestartTime-st1.WALRestartTime)
 	if maxd > 3*time.Second {
 		t.Errorf("a send during the backup took %s: the backup stalled the writer", maxd)
 	}
