@@ -100,13 +100,13 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if secret == "" {
 		secret = filepath.Join(*dataDir, "secret")
 	}
-	where := secret
-	if _, err := os.Stat(secret); err != nil && *secretFile == "" {
-		where = "the file serve's --secret-file names (DATA_DIR/secret by default)"
+	where := "It is in " + secret + "."
+	if _, err := os.Stat(secret); err != nil {
+		where = "It is not in " + secret + " on this machine: it is the file serve's --secret-file names."
 	}
 	_, err = fmt.Fprintf(stdout, "Backed up %s (schema version %d) to %s: %s in %s.\n"+
-		"The server secret is NOT in the backup: without it, the backup's codes, sealed message bodies and\n"+
-		"auth tokens cannot be read. It is %s: keep a copy of it apart from the backups.\n",
+		"The server secret is NOT in the backup: without it, the backup's codes, sealed message bodies\n"+
+		"and auth tokens cannot be read. Keep a copy of the secret apart from the backups. %s\n",
 		path, info.Version, info.Path, bytesWords(uint64(info.Size)), info.Took.Round(time.Millisecond), where)
 	return err
 }
@@ -161,7 +161,7 @@ func restoredSecret(stdout io.Writer, info sqlite.RestoreInfo, secretFile, dataD
 	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
 		_, err := fmt.Fprintf(stdout, "The backup does not hold the server secret. Put the secret it was made with in place before\n"+
 			"starting serve: %s (mode 0600), or give serve --secret-file FILE. Without it, serve makes a new\n"+
-			"secret, and the backup's codes, sealed message bodies and callback signing keys are lost.\n", file)
+			"secret, with which the backup's codes, sealed message bodies and sealed tokens cannot be read.\n", file)
 		return err
 	}
 	secret, err := loadSecret(file, dataDir)

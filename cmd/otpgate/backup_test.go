@@ -213,7 +213,7 @@ func TestBackupWhileSending(t *testing.T) {
 	secret := filepath.Join(dir, "secret")
 	for _, want := range []string{
 		"Backed up " + filepath.Join(dir, "otpgate.db") + " (schema version ", " to " + file + ": ",
-		"The server secret is NOT in the backup", "It is " + secret + ": keep a copy of it apart",
+		"The server secret is NOT in the backup", "Keep a copy of the secret apart from the backups. It is in " + secret + ".",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("otpgate backup's output lacks %q:\n%s", want, out)
