@@ -306,7 +306,7 @@ func fill(tb testing.TB, path string, mb int) {
 		if fi.Size() >= int64(mb)<<20 {
 			return
 		}
-		_, err = db.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000)
+		_, err = db.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
 			INSERT INTO messages (sid, account_sid, direction, from_addr, to_number, body, status, encoding, segments, created_at, updated_at)
 			SELECT 'SMfill' || hex(randomblob(16)), 'AC1', 'outbound-api', 'otpgate', '+4477009' || (i % 100000),
 				'Your code is ****** ' || hex(randomblob(40)), 'delivered', 'GSM-7', 1, i, i FROM n`)
@@ -425,8 +425,8 @@ func TestBackupWhileWriting(t *testing.T) {
 			t1 := time.Now()
 			info, err := backup(ctx, src, filepath.Join(t.TempDir(), "backup.db"), false, tc.method, nil)
 			t2 := time.Now()
+			time.Sleep(300 * time.Millisecond) // sends held up by the backup end after it
 			st1 := s.Stats()
-			time.Sleep(300 * time.Millisecond)
 			close(stop)
 			wg.Wait()
 			after := count(t, src, "messages")
