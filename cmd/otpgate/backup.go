@@ -140,8 +140,10 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	switch {
 	case errors.Is(err, sqlite.ErrExists):
 		return fmt.Errorf("restore: %s already holds a database; give --force to replace it (it is then kept as otpgate.db.before-restore-TIME)", *dataDir)
-	case err != nil:
+	case err != nil && info.Kept == "":
 		return fmt.Errorf("restore: %w (nothing was changed)", err)
+	case err != nil:
+		return fmt.Errorf("restore: %w", err)
 	}
 	fmt.Fprintf(stdout, "Restored %s as %s: %s, %s in %s.\n", *from, db, schemaWords(info.Version, info.Known, false),
 		bytesWords(uint64(info.Size)), info.Took.Round(time.Millisecond))

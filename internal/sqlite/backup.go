@@ -232,13 +232,20 @@ func place(tmp, dst string, overwrite bool) error {
 			return err
 		}
 	} else {
-		if err := os.Link(tmp, dst); err != nil {
-			if errors.Is(err, fs.ErrExist) {
+		err := os.Link(tmp, dst)
+		switch {
+		case errors.Is(err, fs.ErrExist):
+			return fmt.Errorf("%s: %w", dst, ErrExists)
+		case err != nil: // a file system without hard links (some network mounts)
+			if _, serr := os.Lstat(dst); serr == nil {
 				return fmt.Errorf("%s: %w", dst, ErrExists)
 			}
-			return err
+			if err := os.Rename(tmp, dst); err != nil {
+				return err
+			}
+		default:
+			os.Remove(tmp)
 		}
-		os.Remove(tmp)
 	}
 	return syncDir(filepath.Dir(dst))
 }
@@ -335,6 +342,7 @@ type RestoreInfo struct {
 // (ErrExists) unless keep; then it is kept as db.before-restore-STAMP, its
 // WAL (if any) beside it. The copy is made under a temporary name beside db,
 // synced, and renamed: a crash leaves the old database or the new one at db.
+// On an error, Kept is set only if the old database was moved aside.
 func Restore(ctx context.Context, from, db string, keep bool, now time.Time) (RestoreInfo, error) {
 	start := time.Now()
 	var info RestoreInfo
@@ -380,12 +388,16 @@ func Restore(ctx context.Context, from, db string, keep bool, now time.Time) (Re
 		info.Size = st.Size()
 	}
 	if exists {
-		info.Kept = db + ".before-restore-" + now.UTC().Format("20060102T150405Z")
-		if err := keepOld(ctx, db, info.Kept); err != nil {
+		kept := db + ".before-restore-" + now.UTC().Format("20060102T150405Z")
+		if err := keepOld(ctx, db, kept); err != nil {
 			return info, err
 		}
+		info.Kept = kept
 	}
 	if err := os.Rename(tmp, db); err != nil {
+		if info.Kept != "" {
+			return info, fmt.Errorf("put the restored database in place: %w (the old one is kept as %s)", err, info.Kept)
+		}
 		return info, err
 	}
 	info.Took = time.Since(start)
@@ -437,9 +449,16 @@ func keepOld(ctx context.Context, db, kept string) error {
 		old.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
 		old.Close()
 	}
+	if _, err := os.Lstat(kept); err == nil {
+		return fmt.Errorf("keep the old database: %s exists", kept)
+	}
 	if _, err := os.Stat(db); err == nil {
 		if err := os.Link(db, kept); err != nil {
-			return fmt.Errorf("keep the old database: %w", err)
+			// A file system without hard links: db is then missing until
+			// the new database is renamed to it.
+			if err := os.Rename(db, kept); err != nil {
+				return fmt.Errorf("keep the old database: %w", err)
+			}
 		}
 	}
 	for _, suffix := range []string{"-wal", "-shm"} {
