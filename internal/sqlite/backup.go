@@ -172,7 +172,7 @@ func copyPages(ctx context.Context, conn *sql.Conn, dst string, progress BackupP
 			return errors.New("the SQLite driver offers no backup")
 		}
 		// The copy is written without SQLite's syncs and synced here after
-		// every step: a few MiB go to the disk at a time, not the whole
+		// every step: 16 MiB go to the disk at a time, not the whole
 		// database in one fsync at the end, which the server's next commit
 		// (its own fsync) would wait behind. A copy cut short is removed,
 		// so it needs no rollback journal either.
