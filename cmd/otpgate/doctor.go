@@ -428,32 +428,22 @@ func (d *doctor) secret() []finding {
 	return []finding{ok("secret: %s: readable, well formed", file)}
 }
 
-// secretApart warns when the server secret is (or serve would create it)
-// inside the data directory: a copy of the directory then carries the key
-// with the data it protects. That the secret is readable by group or others
-// is secret's warning.
+// secretApart warns when the server secret sits inside the data directory:
+// a copy of the directory then carries the key with the data it protects.
+// That the secret is missing, or readable by group or others, is secret's
+// to say.
 func (d *doctor) secretApart() []finding {
 	file := d.cfg.SecretFile
 	if file == "" {
 		file = filepath.Join(d.cfg.DataDir, "secret")
 	}
-	_, err := os.Stat(file)
-	if err != nil {
-		if _, dbErr := os.Stat(filepath.Join(d.cfg.DataDir, "otpgate.db")); d.cfg.SecretFile != "" || dbErr == nil {
-			return nil // a secret missing where one is needed is secret's failure
-		}
-	}
-	if !inside(file, d.cfg.DataDir) {
+	if _, err := os.Stat(file); err != nil || !inside(file, d.cfg.DataDir) {
 		return nil
 	}
-	is := "is"
-	if err != nil {
-		is = "will be (serve creates it there)"
-	}
-	return []finding{warn("secret: %s %s inside the data directory %s: a copy or snapshot of the directory (tar, rsync, a volume snapshot) "+
+	return []finding{warn("secret: %s is inside the data directory %s: a copy or snapshot of the directory (tar, rsync, a volume snapshot) "+
 		"carries the key with the data it protects (otpgate backup copies only the database). Keep the secret apart: "+
 		"e.g. /etc/otpgate/secret (mode 0600, owned by otpgate's user) and serve --secret-file /etc/otpgate/secret",
-		file, is, d.cfg.DataDir)}
+		file, d.cfg.DataDir)}
 }
 
 // inside reports whether file is in dir or below it, symbolic links followed.
