@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/otpgate/otpgate/internal/account"
-	"github.com/otpgate/otpgate/internal/keyring"
 	"github.com/otpgate/otpgate/internal/postgres"
 	"github.com/otpgate/otpgate/internal/sqlite"
 )
@@ -45,8 +43,8 @@ is refused unless --force; then it is kept as otpgate.db.before-restore-TIME.
 
 The backup does not hold the server secret: put the secret it was made with
 in place (DIR/secret, mode 0600, or serve's --secret-file) before starting
-serve. When a secret is there, restore checks that it opens the backup's
-sealed tokens.
+serve, which refuses any other. When a secret is there already, restore checks
+it against the backup's fingerprint of its secret, and refuses another.
 
 Flags (each also an OTPGATE_* environment variable):
 `
@@ -60,7 +58,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	force := fs.Bool("force", false, "replace FILE if it exists")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), backupUsage)
-		fs.PrintDefaults()
+		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
@@ -74,12 +72,12 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *to == "" {
 		return errors.New("backup: give --to FILE (see --help)")
 	}
-	path := filepath.Join(*dataDir, "otpgate.db")
-	if *db != "" {
-		var err error
-		if path, err = sqlitePath(*db, *dataDir); err != nil {
-			return err
-		}
+	if err := existingStore(*db, *dataDir); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	path, err := sqlitePath(*db, *dataDir)
+	if err != nil {
+		return err
 	}
 	prog := newProgressLine(stderr)
 	var done, total atomic.Int64
@@ -96,30 +94,39 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("backup: %w (no backup was written)", err)
 	}
-	secret := *secretFile
-	if secret == "" {
-		secret = filepath.Join(*dataDir, "secret")
-	}
-	where := "It is in " + secret + "."
-	if _, err := os.Stat(secret); err != nil {
-		where = "It is not in " + secret + " on this machine: it is the file serve's --secret-file names."
-	}
 	_, err = fmt.Fprintf(stdout, "Backed up %s (schema version %d) to %s: %s in %s.\n"+
 		"The server secret is NOT in the backup: without it, the backup's codes, sealed message bodies\n"+
 		"and auth tokens cannot be read. Keep a copy of the secret apart from the backups. %s\n",
-		path, info.Version, info.Path, bytesWords(uint64(info.Size)), info.Took.Round(time.Millisecond), where)
+		absPath(path), info.Version, absPath(info.Path), bytesWords(uint64(info.Size)), info.Took.Round(time.Millisecond),
+		whereSecret(ctx, serverSecret{File: *secretFile, DataDir: *dataDir}, info.Path))
 	return err
+}
+
+// whereSecret says where the server secret of the backup at file is.
+func whereSecret(ctx context.Context, s serverSecret, file string) string {
+	path, _ := s.path()
+	if _, err := os.Stat(path); err != nil {
+		return "It is not in " + path + " on this machine: it is the file the server's --secret-file names."
+	}
+	in, err := sqlite.Inspect(ctx, file)
+	switch {
+	case err != nil || in.SecretFingerprint == nil:
+		return "It is in " + path + "."
+	case s.compare(in.SecretFingerprint) != nil:
+		return "The one in " + path + " is another secret than the database's (their fingerprints differ): it is the file the server's --secret-file names."
+	}
+	return "It is in " + path + " (its fingerprint is the database's)."
 }
 
 func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("otpgate restore", flag.ContinueOnError)
 	from := fs.String("from", "", "the backup file, made by otpgate backup (required)")
 	dataDir := fs.String("data-dir", "", "the data directory to restore into, as DATA_DIR/otpgate.db (required; created if missing)")
-	secretFile := fs.String("secret-file", "", "the server secret the restored server will run with, when not DATA_DIR/secret: checked against the backup")
+	secretFile := fs.String("secret-file", "", "the server secret the restored server will run with, when not DATA_DIR/secret: checked against the backup's")
 	force := fs.Bool("force", false, "replace an existing database, keeping it as otpgate.db.before-restore-TIME")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), restoreUsage)
-		fs.PrintDefaults()
+		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
@@ -127,59 +134,55 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *from == "" || *dataDir == "" {
 		return errors.New("restore: give --from FILE and --data-dir DIR (see --help)")
 	}
-	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
-		return fmt.Errorf("--data-dir: %w", err)
+	// The secret in place, if there is one, must be the backup's; the
+	// backup itself is checked by sqlite.Restore.
+	secret := serverSecret{File: *secretFile, DataDir: *dataDir}
+	in, err := sqlite.Inspect(ctx, *from)
+	if err == nil && in.SecretFingerprint != nil {
+		if err := secret.compare(in.SecretFingerprint); err != nil {
+			return fmt.Errorf("restore: %w", err) // before anything is changed
+		}
+	}
+	_, statErr := os.Stat(*dataDir)
+	made := errors.Is(statErr, os.ErrNotExist)
+	if err := makeDataDir(*dataDir, "database", sayOn(stderr)); err != nil {
+		return err
 	}
 	lock, err := lockDataDir(*dataDir)
 	if err != nil {
 		return fmt.Errorf("restore: %w (stop the server first)", err)
 	}
-	defer lock.Close()
 	db := filepath.Join(*dataDir, "otpgate.db")
 	info, err := sqlite.Restore(ctx, *from, db, *force, time.Now())
+	lock.Close()
+	if err != nil && made { // a refused restore leaves no new data directory
+		os.Remove(filepath.Join(*dataDir, "otpgate.lock"))
+		os.Remove(*dataDir)
+	}
 	switch {
 	case errors.Is(err, sqlite.ErrExists):
-		return fmt.Errorf("restore: %s already holds a database; give --force to replace it (it is then kept as otpgate.db.before-restore-TIME)", *dataDir)
+		return fmt.Errorf("restore: %s already holds a database; give --force to replace it (it is then kept as otpgate.db.before-restore-TIME)", absPath(*dataDir))
 	case err != nil && info.Kept == "":
 		return fmt.Errorf("restore: %w (nothing was changed)", err)
 	case err != nil:
 		return fmt.Errorf("restore: %w", err)
 	}
-	fmt.Fprintf(stdout, "Restored %s as %s: %s, %s in %s.\n", *from, db, schemaWords(info.Version, info.Known, false),
+	fmt.Fprintf(stdout, "Restored %s as %s: %s, %s in %s.\n", absPath(*from), absPath(db), schemaWords(info.Version, info.Known, false),
 		bytesWords(uint64(info.Size)), info.Took.Round(time.Millisecond))
 	if info.Kept != "" {
-		fmt.Fprintf(stdout, "The database it replaced is kept as %s.\n", info.Kept)
+		fmt.Fprintf(stdout, "The database it replaced is kept as %s.\n", absPath(info.Kept))
 	}
-	return restoredSecret(stdout, info, *secretFile, *dataDir)
-}
-
-// restoredSecret says which server secret the restored database needs, and
-// whether the one in place opens what the backup sealed.
-func restoredSecret(stdout io.Writer, info sqlite.RestoreInfo, secretFile, dataDir string) error {
-	file := secretFile
-	if file == "" {
-		file = filepath.Join(dataDir, "secret")
-	}
-	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
-		_, err := fmt.Fprintf(stdout, "The backup does not hold the server secret. Put the secret it was made with in place before\n"+
-			"starting serve: %s (mode 0600), or give serve --secret-file FILE. Without it, serve makes a new\n"+
-			"secret, with which the backup's codes, sealed message bodies and sealed tokens cannot be read.\n", file)
+	file, _ := secret.path()
+	switch _, err := os.Stat(file); {
+	case err != nil:
+		_, err = fmt.Fprintf(stdout, "The backup does not hold the server secret, and serve starts only with the one it was made with:\n"+
+			"put it in place as %s (mode 0600), or give serve --secret-file FILE.\n", file)
+		return err
+	case in.SecretFingerprint == nil:
+		_, err = fmt.Fprintf(stdout, "The server secret is %s: it must be the one the backup was made with (the backup records no\n"+
+			"fingerprint of it; serve checks it against the accounts' sealed tokens when it starts).\n", file)
 		return err
 	}
-	secret, err := loadSecret(file, dataDir)
-	if err == nil {
-		var keys *keyring.Keys
-		if keys, err = keyring.New(secret); err == nil && info.SealedSID != "" {
-			_, err = keys.Open(account.TokenAAD(info.SealedSID), info.SealedToken)
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("restore: the database is in place, but the server secret %s does not open what the backup sealed (%v): it is not the secret the backup was made with. Put that one in place before starting serve", file, err)
-	}
-	if info.SealedSID == "" {
-		_, err = fmt.Fprintf(stdout, "The server secret is %s (the backup seals no token to check it against): it must be the one the backup was made with.\n", file)
-		return err
-	}
-	_, err = fmt.Fprintf(stdout, "The server secret %s opens the backup's sealed tokens: it is the one the backup was made with.\n", file)
+	_, err = fmt.Fprintf(stdout, "The server secret %s is the one the backup was made with (its fingerprint is the backup's).\n", file)
 	return err
 }

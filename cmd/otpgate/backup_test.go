@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,25 +27,18 @@ import (
 // database (no first account is made, none printed).
 func startOn(tb testing.TB, dir string) *testServer {
 	tb.Helper()
-	var out bytes.Buffer
-	m := &Main{Config: ServeConfig{
-		Addr: "127.0.0.1:0", DataDir: dir, Region: "JO", CodeLength: 6, CodeTTL: 10 * time.Minute,
-		LogLevel: "warn", LogFormat: "text", NoAbuseGuard: true,
-	}, Stdout: &out, LogOutput: io.Discard}
-	if err := m.Run(context.Background()); err != nil {
-		m.Close()
+	m, err := startMain(tb, ServeConfig{DataDir: dir, NoAbuseGuard: true}, nil)
+	if err != nil {
 		tb.Fatalf("start otpgate on %s: %v", dir, err)
 	}
-	tb.Cleanup(func() { m.Close() })
-	return &testServer{Main: m, URL: "http://" + m.Addr(), stdout: &out}
+	return &testServer{Main: m, URL: "http://" + m.Addr()}
 }
 
-// runCmd runs an otpgate command in this process and returns its output
-// and error.
-func runCmd(args ...string) (string, error) {
-	var out bytes.Buffer
-	err := run(context.Background(), args, &out, &out)
-	return out.String(), err
+// runOut runs an otpgate command in this process and returns what it
+// wrote (stdout and stderr) and its error.
+func runOut(args ...string) (string, error) {
+	out, errOut, err := runCmd(args...)
+	return out + errOut, err
 }
 
 // fillDB adds about mb MiB of delivered messages of another account to the
@@ -214,7 +208,7 @@ func TestBackupWhileSending(t *testing.T) {
 	secret := filepath.Join(dir, "secret")
 	for _, want := range []string{
 		"Backed up " + filepath.Join(dir, "otpgate.db") + " (schema version ", " to " + file + ": ",
-		"The server secret is NOT in the backup", "Keep a copy of the secret apart from the backups. It is in " + secret + ".",
+		"The server secret is NOT in the backup", "Keep a copy of the secret apart from the backups. It is in " + secret + " (its fingerprint is the database's).",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("otpgate backup's output lacks %q:\n%s", want, out)
@@ -230,12 +224,12 @@ func TestBackupWhileSending(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyFileMode(t, secret, filepath.Join(newDir, "secret"))
-	rout, err := runCmd("restore", "--from", file, "--data-dir", newDir)
+	rout, err := runOut("restore", "--from", file, "--data-dir", newDir)
 	if err != nil {
 		t.Fatalf("otpgate restore: %v\n%s", err, rout)
 	}
 	if !regexp.MustCompile(`Restored .* as .*restored/otpgate.db: schema version \d+, current, `).MatchString(rout) ||
-		!strings.Contains(rout, "opens the backup's sealed tokens") {
+		!strings.Contains(rout, "The server secret "+filepath.Join(newDir, "secret")+" is the one the backup was made with (its fingerprint is the backup's).") {
 		t.Errorf("otpgate restore said:\n%s", rout)
 	}
 	r := startOn(t, newDir)
@@ -264,7 +258,7 @@ func copyFileMode(tb testing.TB, from, to string) {
 func mustBackup(tb testing.TB, s *testServer) string {
 	tb.Helper()
 	file := filepath.Join(tb.TempDir(), "backup.db")
-	if out, err := runCmd("backup", "--data-dir", s.Config.DataDir, "--to", file); err != nil {
+	if out, err := runOut("backup", "--data-dir", s.Config.DataDir, "--to", file); err != nil {
 		tb.Fatalf("otpgate backup: %v\n%s", err, out)
 	}
 	return file
@@ -278,7 +272,7 @@ func TestRestoreRefuses(t *testing.T) {
 	file := mustBackup(t, s)
 
 	t.Run("server running", func(t *testing.T) {
-		out, err := runCmd("restore", "--from", file, "--data-dir", s.Config.DataDir, "--force")
+		out, err := runOut("restore", "--from", file, "--data-dir", s.Config.DataDir, "--force")
 		if err == nil || !strings.Contains(err.Error(), "is in use by another otpgate serve") || !strings.Contains(err.Error(), "stop the server first") {
 			t.Fatalf("restore onto a running server: %v\n%s", err, out)
 		}
@@ -289,14 +283,14 @@ func TestRestoreRefuses(t *testing.T) {
 	t.Run("database in place", func(t *testing.T) {
 		dir := t.TempDir()
 		copyFileMode(t, filepath.Join(s.Config.DataDir, "secret"), filepath.Join(dir, "secret"))
-		if out, err := runCmd("restore", "--from", file, "--data-dir", dir); err != nil {
+		if out, err := runOut("restore", "--from", file, "--data-dir", dir); err != nil {
 			t.Fatalf("first restore: %v\n%s", err, out)
 		}
-		out, err := runCmd("restore", "--from", file, "--data-dir", dir)
+		out, err := runOut("restore", "--from", file, "--data-dir", dir)
 		if err == nil || !strings.Contains(err.Error(), "already holds a database; give --force") {
 			t.Fatalf("second restore without --force: %v\n%s", err, out)
 		}
-		out, err = runCmd("restore", "--from", file, "--data-dir", dir, "--force")
+		out, err = runOut("restore", "--from", file, "--data-dir", dir, "--force")
 		if err != nil {
 			t.Fatalf("restore --force: %v\n%s", err, out)
 		}
@@ -325,7 +319,7 @@ func TestRestoreRefuses(t *testing.T) {
 		text := filepath.Join(t.TempDir(), "notes.txt")
 		os.WriteFile(text, bytes.Repeat([]byte("not a database\n"), 100), 0o600)
 		for _, from := range []string{other, text} {
-			out, err := runCmd("restore", "--from", from, "--data-dir", dir)
+			out, err := runOut("restore", "--from", from, "--data-dir", dir)
 			if err == nil || !strings.Contains(err.Error(), "not an otpgate database") || !strings.Contains(err.Error(), "nothing was changed") {
 				t.Errorf("restore %s: %v\n%s", from, err, out)
 			}
@@ -336,17 +330,37 @@ func TestRestoreRefuses(t *testing.T) {
 	})
 	t.Run("another secret", func(t *testing.T) {
 		dir := t.TempDir()
-		os.WriteFile(filepath.Join(dir, "secret"), []byte(strings.Repeat("cd", 32)+"\n"), 0o600)
-		out, err := runCmd("restore", "--from", file, "--data-dir", dir)
-		if err == nil || !strings.Contains(err.Error(), "does not open what the backup sealed") {
+		other := filepath.Join(dir, "secret")
+		os.WriteFile(other, []byte(strings.Repeat("cd", 32)+"\n"), 0o600)
+		out, err := runOut("restore", "--from", file, "--data-dir", dir)
+		wantRefused(t, "restore beside another secret", err, other, false)
+		if err == nil || !strings.HasPrefix(err.Error(), "restore: ") {
 			t.Errorf("restore beside another secret: %v\n%s", err, out)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "otpgate.db")); err == nil {
+			t.Error("it restored the database beside another secret")
 		}
 	})
 	t.Run("no secret", func(t *testing.T) {
-		dir := t.TempDir()
-		out, err := runCmd("restore", "--from", file, "--data-dir", dir)
-		if err != nil || !strings.Contains(out, "Put the secret it was made with in place before\nstarting serve: "+filepath.Join(dir, "secret")) {
+		dir := filepath.Join(t.TempDir(), "new")
+		out, err := runOut("restore", "--from", file, "--data-dir", dir)
+		if err != nil || !strings.Contains(out, "otpgate: creating a new data directory "+dir+" (database)") ||
+			!strings.Contains(out, "serve starts only with the one it was made with:\nput it in place as "+filepath.Join(dir, "secret")+" (mode 0600)") {
 			t.Errorf("restore without a secret: %v\n%s", err, out)
+		}
+		if _, err := startMain(t, ServeConfig{DataDir: dir}, nil); err == nil || !strings.Contains(err.Error(), "no server secret at "+filepath.Join(dir, "secret")+", and this database was set up with one") {
+			t.Errorf("serve on the restored database without its secret: %v", err)
+		}
+	})
+	t.Run("refused into a new directory", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "new")
+		text := filepath.Join(t.TempDir(), "notes.txt")
+		os.WriteFile(text, bytes.Repeat([]byte("not a database\n"), 100), 0o600)
+		if out, err := runOut("restore", "--from", text, "--data-dir", dir); err == nil {
+			t.Fatalf("restore of a text file: %s", out)
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a refused restore left the data directory it made: %v", err)
 		}
 	})
 }
@@ -354,7 +368,7 @@ func TestRestoreRefuses(t *testing.T) {
 // otpgate backup refuses PostgreSQL, naming pg_dump (and no password), and
 // an existing file unless --force.
 func TestBackupRefuses(t *testing.T) {
-	out, err := runCmd("backup", "--to", filepath.Join(t.TempDir(), "b.db"), "--db", "postgres://otpgate:pgPw5521@db.example:5432/otpgate")
+	out, err := runOut("backup", "--to", filepath.Join(t.TempDir(), "b.db"), "--db", "postgres://otpgate:pgPw5521@db.example:5432/otpgate")
 	if err == nil || !strings.Contains(err.Error(), "pg_dump --format=custom --file otpgate.dump 'postgres://otpgate:xxxxx@db.example:5432/otpgate'") ||
 		!strings.Contains(err.Error(), "everything otpgate keeps but the server secret") || strings.Contains(err.Error()+out, "pgPw5521") {
 		t.Errorf("backup --db postgres://: %v\n%s", err, out)
@@ -363,17 +377,17 @@ func TestBackupRefuses(t *testing.T) {
 	s := mustServe(t, nil)
 	file := mustBackup(t, s)
 	before, _ := os.ReadFile(file)
-	out, err = runCmd("backup", "--data-dir", s.Config.DataDir, "--to", file)
+	out, err = runOut("backup", "--data-dir", s.Config.DataDir, "--to", file)
 	if err == nil || !strings.Contains(err.Error(), "the file exists (give --force to replace it)") {
 		t.Errorf("backup over a file: %v\n%s", err, out)
 	}
 	if after, _ := os.ReadFile(file); !bytes.Equal(before, after) {
 		t.Error("the refused backup changed the file")
 	}
-	if out, err := runCmd("backup", "--data-dir", s.Config.DataDir, "--to", file, "--force"); err != nil {
+	if out, err := runOut("backup", "--data-dir", s.Config.DataDir, "--to", file, "--force"); err != nil {
 		t.Errorf("backup --force: %v\n%s", err, out)
 	}
-	if out, err := runCmd("backup", "--data-dir", t.TempDir(), "--to", filepath.Join(t.TempDir(), "b.db")); err == nil || !strings.Contains(err.Error(), "no database at") {
+	if out, err := runOut("backup", "--data-dir", t.TempDir(), "--to", filepath.Join(t.TempDir(), "b.db")); err == nil || !strings.Contains(err.Error(), "backup: no database in the data directory") {
 		t.Errorf("backup of an empty data directory: %v\n%s", err, out)
 	}
 }

@@ -328,11 +328,6 @@ type RestoreInfo struct {
 	Size    int64         // its size in bytes
 	Kept    string        // where the database it replaced was kept; "" when there was none
 	Took    time.Duration // from start to the database in place
-	// A sample of what is sealed under the server secret: an account's
-	// SID and its sealed auth token ("" and nil when no account has one),
-	// for the caller to try the secret it will run with.
-	SealedSID   string
-	SealedToken []byte
 }
 
 // Restore puts the backup at from in place as the database at db, for a
@@ -381,7 +376,7 @@ func Restore(ctx context.Context, from, db string, keep bool, now time.Time) (Re
 	if info.Version > info.Known {
 		return info, fmt.Errorf("%w: the backup is at version %d, this otpgate knows up to %d; restore it with the newer otpgate", ErrSchemaNewer, info.Version, info.Known)
 	}
-	if err := checkRestored(ctx, tmp, &info); err != nil {
+	if err := quickCheck(ctx, tmp); err != nil {
 		return info, fmt.Errorf("%s: %w", from, err)
 	}
 	if st, err := os.Stat(tmp); err == nil {
@@ -404,9 +399,8 @@ func Restore(ctx context.Context, from, db string, keep bool, now time.Time) (Re
 	return info, syncDir(filepath.Dir(db))
 }
 
-// checkRestored runs SQLite's quick_check on the copy, and reads a sealed
-// token from it.
-func checkRestored(ctx context.Context, path string, info *RestoreInfo) error {
+// quickCheck runs SQLite's quick_check on the database at path.
+func quickCheck(ctx context.Context, path string) error {
 	db, err := sql.Open("sqlite", readOnlyDSN(path))
 	if err != nil {
 		return err
@@ -432,10 +426,6 @@ func checkRestored(ctx context.Context, path string, info *RestoreInfo) error {
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("the database is damaged (quick_check: %s)", strings.Join(problems[:min(len(problems), 3)], "; "))
-	}
-	err = db.QueryRowContext(ctx, `SELECT sid, token_sealed FROM accounts WHERE token_sealed IS NOT NULL ORDER BY created_at LIMIT 1`).Scan(&info.SealedSID, &info.SealedToken)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return err
 	}
 	return nil
 }
