@@ -58,6 +58,9 @@ type writer struct {
 	// walFrames is the WAL's length as the checkpointer last saw it.
 	walFrames atomic.Int64
 	maxWAL    int64 // restart past this many frames
+	// restartAfter: a RESTART checkpoint found a reader of old frames (a
+	// backup's snapshot); the next waits until then.
+	restartAfter time.Time
 }
 
 func newWriter(ctx context.Context, conn *sql.Conn, maxBatch int) (*writer, error) {
@@ -281,19 +284,35 @@ func (w *writer) pass(batch []*op, safe bool) bool {
 // the WAL over: 16k pages of 4 KiB, 64 MiB.
 const maxWALFrames = 16384
 
+// restartWait is how long a RESTART checkpoint waits for readers of old
+// frames; restartBackoff, how long the writer then leaves the WAL be.
+const (
+	restartWait    = 20 * time.Millisecond
+	restartBackoff = time.Second
+)
+
 // maybeRestartWAL runs a RESTART checkpoint when the checkpointer saw the
 // WAL grow past maxWALFrames. It copies what the PASSIVE checkpoints have not
 // yet, waits (busy_timeout) for readers of the old frames, and lets the next
 // transaction write the WAL from its start. Writes wait meanwhile; with the
 // WAL kept short that is a few milliseconds.
 func (w *writer) maybeRestartWAL() {
-	if w.walFrames.Load() <= w.maxWAL {
+	if w.walFrames.Load() <= w.maxWAL || time.Now().Before(w.restartAfter) {
 		return
 	}
+	ctx := context.Background()
 	start := time.Now()
+	// The server's own reads end within milliseconds; a reader that holds
+	// its snapshot longer (otpgate backup, for as long as it copies) is
+	// not waited for: the WAL grows meanwhile, and is started over after.
+	w.conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", restartWait.Milliseconds()))
 	var busy, log, done int64
-	if err := w.st.restartWAL.QueryRowContext(context.Background()).Scan(&busy, &log, &done); err == nil && busy == 0 {
+	err := w.st.restartWAL.QueryRowContext(ctx).Scan(&busy, &log, &done)
+	w.conn.ExecContext(ctx, "PRAGMA busy_timeout = 10000")
+	if err == nil && busy == 0 {
 		w.walFrames.Store(0)
+	} else {
+		w.restartAfter = time.Now().Add(restartBackoff)
 	}
 	w.stats.walRestarts.Add(1)
 	w.stats.walRestartTime.Add(uint64(time.Since(start)))
