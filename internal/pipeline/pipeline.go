@@ -198,9 +198,16 @@ type Result struct {
 	Verification *verification.Change // for a code SMS: the verification as stored
 }
 
-// composeAttempts bounds how often a send is composed again after a
-// concurrent send to the same number changed its verification.
-const composeAttempts = 4
+// composeAttempts bounds how often a code is composed again after its
+// store refused the verification change (store.ErrConflict): another send
+// to the same verification was stored first. A verification takes at most
+// verification.MaxSends codes, then its compose refuses (429); so, counting
+// the first try (a new verification, unread), MaxSends+1 compositions end a
+// burst at one verification in a stored send or a refusal. Three more cover
+// a verification that ended in the burst (approved, locked) and was started
+// again. Four were too few: 20 codes at once to one number and service,
+// without a resend cooldown, ended in a 500 in about half the bursts.
+const composeAttempts = verification.MaxSends + 4
 
 // Send makes one outgoing SMS. When it returns nil, the message is stored
 // (durably) and on its way.
@@ -235,8 +242,17 @@ func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
 		}
 		r := p.record(s, c)
 		err := p.cfg.Store.InsertSend(ctx, r.Message, r.Outbound, r.Verification, limits...)
-		if errors.Is(err, store.ErrConflict) && req.Compose != nil && attempt < composeAttempts {
-			continue // another send to the number got there first: decide again
+		if errors.Is(err, store.ErrConflict) && req.Compose != nil {
+			if attempt < composeAttempts {
+				continue // another send to the number got there first: decide again
+			}
+			// Sends to this verification kept getting there first: as
+			// many as it takes were made at this moment.
+			e := otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
+				"Too many codes to %s at once: other sends to it were stored first, %d times; try again in a second",
+				phone.Mask(s.To.E164), composeAttempts)
+			e.RetryAfter = time.Second
+			return Result{}, e
 		}
 		if le, ok := errors.AsType[*store.LimitError](err); ok {
 			for i, lim := range limits {

@@ -256,3 +256,41 @@ func TestComposeAgainAfterAConflict(t *testing.T) {
 		t.Errorf("verification stored with the SMS: %+v, %v", v, err)
 	}
 }
+
+// conflictAlways fails every InsertSend with a conflict.
+type conflictAlways struct {
+	pipeline.Store
+	n int
+}
+
+func (c *conflictAlways) InsertSend(context.Context, message.Message, message.Outbound, *verification.Change, ...store.Limit) error {
+	c.n++
+	return store.ErrConflict
+}
+
+// A code whose verification keeps changing under it is composed a bounded
+// number of times (more than a verification's codes: each conflict is one
+// of them stored first), then refused with a 429 to try again, not an
+// internal error.
+func TestComposeGivesUpWithATooMany(t *testing.T) {
+	var wrapped *conflictAlways
+	e := newEnv(t, func(c *pipeline.Config) { wrapped = &conflictAlways{Store: c.Store}; c.Store = wrapped })
+	calls := 0
+	_, err := e.p.Send(ctx, pipeline.Request{AccountSID: "AC1", To: "0790320012", From: "MyApp",
+		Compose: func(_ context.Context, s pipeline.Send) (pipeline.Composed, error) {
+			calls++
+			v := verification.Verification{SID: "VE1", AccountSID: "AC1", ServiceSID: "VA1", To: s.To.E164, Status: verification.Pending, SendAttempts: 1}
+			return pipeline.Composed{Body: "code 123456", Verification: &verification.Change{V: v, New: true}}, nil
+		}})
+	oe := otpgate.AsError(err)
+	if oe == nil || oe.Kind != otpgate.KindTooMany || oe.Code != otpgate.CodeMaxSendAttempts || oe.RetryAfter != time.Second ||
+		!strings.Contains(oe.Message, "+96279*****12") {
+		t.Fatalf("Send after endless conflicts = %#v, want a 429 (60203) to try again in a second, naming the masked number", err)
+	}
+	if calls <= verification.MaxSends+1 || calls != wrapped.n || calls > 2*verification.MaxSends {
+		t.Errorf("composed %d times, inserted %d: want more than MaxSends+1 (%d), each inserted, and a bound", calls, wrapped.n, verification.MaxSends+1)
+	}
+	if len(e.deliv.taken) != 0 {
+		t.Errorf("a send never stored was handed off")
+	}
+}

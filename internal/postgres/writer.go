@@ -213,8 +213,8 @@ func (c *committer) drain() {
 // result. No op hears success before the COMMIT returned. The first pass
 // runs the ops back to back; if one fails after writing (or its statement
 // failed, which aborts the transaction), the group runs again with each op
-// in its own savepoint. A group that deadlocked with another node's, or
-// lost its connection before COMMIT, runs again from the start.
+// in its own savepoint. A group that deadlocked with another node's runs
+// again from the start; one that still did after its retries, op by op.
 func (c *committer) commit(batch []*op) {
 	results := make([]error, len(batch))
 	var err error
@@ -228,6 +228,16 @@ func (c *committer) commit(batch []*op) {
 			break
 		}
 		time.Sleep(time.Duration(1+rand.IntN(10*(attempt+1))) * time.Millisecond)
+	}
+	if err != nil && retriable(err) && len(batch) > 1 {
+		// The group lost every race it ran: its ops run again one by one,
+		// each with its own retries, so that one op in the thick of it
+		// (a verification or a number many nodes write at once) does not
+		// fail the others with it.
+		for _, o := range batch {
+			c.commit([]*op{o})
+		}
+		return
 	}
 	for i, o := range batch {
 		if err != nil {

@@ -96,6 +96,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Services", serviceTests},
 		{"Sends", sendTests},
 		{"Limits", limitTests},
+		{"Races", raceTests},
 		{"Checks", checkTests},
 		{"Expiry", expiryTests},
 		{"Messages", messageTests},

@@ -1,0 +1,26 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/otpgate/otpgate/internal/postgres"
+	"github.com/otpgate/otpgate/internal/storetest"
+)
+
+// Three nodes on one database take bursts of sends to one number at once:
+// storetest.SendRace, each send through the next node.
+func TestSendRaceAcrossNodes(t *testing.T) {
+	u := freshSchema(t)
+	var nodes []storetest.Store
+	for i := range 3 {
+		s, err := postgres.Open(context.Background(), u, postgres.Options{Node: fmt.Sprintf("node-%d", i+1)})
+		if err != nil {
+			t.Fatalf("Open node %d: %v", i+1, err)
+		}
+		t.Cleanup(func() { s.Close() })
+		nodes = append(nodes, s)
+	}
+	storetest.SendRace(t, nodes...)
+}

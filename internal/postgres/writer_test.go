@@ -1,0 +1,45 @@
+package postgres_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/postgres"
+)
+
+// A group that keeps losing (an op whose statement deadlocks at every try)
+// fails that op only: the others of its group are stored after its
+// retries, op by op.
+func TestGroupThatKeepsLosingFailsOnlyTheLoser(t *testing.T) {
+	s := MustOpenFresh(t, postgres.Options{Writers: 1})
+	ctx := context.Background()
+	if err := s.ExecInGroup(ctx, `CREATE TABLE kept (n int)`); err != nil {
+		t.Fatal(err)
+	}
+	// The one writer is busy while the two ops queue: they make one group.
+	busy := make(chan error)
+	go func() { busy <- s.ExecInGroup(ctx, `SELECT pg_sleep(0.3)`) }()
+	time.Sleep(100 * time.Millisecond)
+	var wg sync.WaitGroup
+	var loser, other error
+	wg.Go(func() {
+		loser = s.ExecInGroup(ctx, `DO $$ BEGIN RAISE EXCEPTION 'lost again' USING ERRCODE = '40P01'; END $$`)
+	})
+	wg.Go(func() { other = s.ExecInGroup(ctx, `INSERT INTO kept VALUES (1)`) })
+	wg.Wait()
+	if err := <-busy; err != nil {
+		t.Fatal(err)
+	}
+	if loser == nil || !strings.Contains(loser.Error(), "40P01") {
+		t.Errorf("the op that deadlocks at every try: %v, want its deadlock", loser)
+	}
+	if other != nil {
+		t.Errorf("the other op of its group: %v, want it stored", other)
+	}
+	if err := s.ExecInGroup(ctx, `DO $$ BEGIN IF (SELECT count(*) FROM kept) <> 1 THEN RAISE 'not kept'; END IF; END $$`); err != nil {
+		t.Errorf("the other op's row: %v", err)
+	}
+}

@@ -1,0 +1,119 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/verification"
+)
+
+var raceTests = []testCase{
+	{"SendsToOneNumber", func(t *testing.T, s Store) { SendRace(t, s) }},
+}
+
+// SendRace sends bursts to one number at once, each send through one of
+// nodes in turn (stores that share one database; one store is one node):
+// new verifications through a service each, messages, and resends of one
+// verification (which race for its row: one wins, the others conflict),
+// under a limit of 5 per number and one per account that never refuses (so
+// each send counts two keys, the number's new in the burst). Every send is
+// stored or refused (a *store.LimitError, or store.ErrConflict for a
+// resend that lost), never failed; exactly 5 are stored, each whole, and
+// a refused one left nothing. A backend with several nodes calls it from
+// its own test; Run calls it with one store.
+func SendRace(t *testing.T, nodes ...Store) {
+	s := nodes[0]
+	MustInsertAccount(t, s, newAccount("AC1"))
+	const services, messages, resends = 8, 6, 6
+	for i := range services + 1 {
+		_, err := s.CreateService(ctx, newService("AC1", fmt.Sprintf("SV%d", i), fmt.Sprintf("svc%d", i)))
+		check(t, "CreateService", err)
+	}
+	account := store.Limit{Key: "a:AC1", Max: 1 << 20, Window: time.Hour}
+	for round := range 10 {
+		num := fmt.Sprintf("+4477009%05d", round)
+		perNumber := store.Limit{Key: "n:AC1:" + num, Max: 5, Window: time.Hour}
+		start := at(time.Duration(round) * time.Minute)
+		// The verification the resends race for (its send not counted).
+		shared := newVerification("AC1", fmt.Sprintf("SV%d", services), fmt.Sprintf("VR%02d", round), num, start)
+		first := newMessage("AC1", "SM"+shared.SID, start)
+		first.To, first.VerificationSID = num, shared.SID
+		check(t, "the shared verification", s.InsertSend(ctx, first, newOutbound(first), &verification.Change{V: shared, New: true}))
+
+		type result struct {
+			kind string
+			sid  string // the message's
+			vsid string // a new verification's
+			err  error
+		}
+		results := make([]result, services+messages+resends)
+		var wg sync.WaitGroup
+		for i := range results {
+			wg.Go(func() {
+				node := nodes[i%len(nodes)]
+				now := start.Add(time.Second)
+				m := newMessage("AC1", fmt.Sprintf("SMR%02d%02d", round, i), now)
+				m.To = num
+				r := result{sid: m.SID}
+				var c *verification.Change
+				switch {
+				case i < services:
+					v := newVerification("AC1", fmt.Sprintf("SV%d", i), fmt.Sprintf("VN%02d%02d", round, i), num, now)
+					c, r.kind, r.vsid = &verification.Change{V: v, New: true}, "new verification", v.SID
+				case i < services+messages:
+					r.kind = "message"
+				default:
+					c, r.kind = &verification.Change{V: resend(shared, time.Second)}, "resend"
+				}
+				if c != nil {
+					m.VerificationSID = c.V.SID
+				}
+				r.err = node.InsertSend(ctx, m, newOutbound(m), c, perNumber, account)
+				results[i] = r
+			})
+		}
+		wg.Wait()
+
+		stored := 0
+		for _, r := range results {
+			var le *store.LimitError
+			switch {
+			case r.err == nil:
+				stored++
+			case errors.As(r.err, &le) && le.Limit.Key == perNumber.Key:
+			case errors.Is(r.err, store.ErrConflict) && r.kind == "resend":
+			default:
+				t.Errorf("round %d: a %s: %v, want it stored or refused", round, r.kind, r.err)
+				continue
+			}
+			_, err := s.Message(ctx, "AC1", r.sid)
+			if r.err == nil {
+				check(t, fmt.Sprintf("round %d: a stored %s's message", round, r.kind), err)
+			} else {
+				wantNotFound(t, fmt.Sprintf("round %d: a refused %s's message", round, r.kind), err)
+			}
+			if r.vsid != "" {
+				_, err := s.VerificationBySID(ctx, "AC1", r.vsid)
+				if r.err == nil {
+					check(t, fmt.Sprintf("round %d: a stored new verification", round), err)
+				} else {
+					wantNotFound(t, fmt.Sprintf("round %d: a refused new verification", round), err)
+				}
+			}
+		}
+		if stored != 5 {
+			t.Errorf("round %d: %d of %d sends at once to one number stored under a limit of 5", round, stored, len(results))
+		}
+		// The number's count is full: the next send is refused.
+		m := newMessage("AC1", fmt.Sprintf("SMX%02d", round), start.Add(2*time.Second))
+		m.To = num
+		var le *store.LimitError
+		if err := s.InsertSend(ctx, m, newOutbound(m), nil, perNumber, account); !errors.As(err, &le) || le.Limit.Key != perNumber.Key {
+			t.Errorf("round %d: a send after the burst: %v, want the number's limit", round, err)
+		}
+	}
+}
