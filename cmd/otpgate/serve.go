@@ -641,7 +641,12 @@ func (m *Main) Run(ctx context.Context) error {
 	} else {
 		go func() { m.serveDone <- server.Serve(api.JSONErrorsListener(listener)) }()
 	}
-	log.Info("otpgate listening", "addr", m.listener.Addr().String(), "data_dir", m.Config.DataDir, "version", version)
+	delivery := "sandbox"
+	if len(m.smpp) > 0 {
+		delivery = "SMPP"
+	}
+	log.Info("otpgate listening", "addr", m.listener.Addr().String(), "store", describeStore(m.Config.DB, m.Config.DataDir),
+		"delivery", delivery, "data_dir", m.Config.DataDir, "version", version)
 	if len(m.smpp) == 0 {
 		log.Info("delivery: sandbox (no real connector configured); messages are kept in the sandbox inbox at GET /sandbox/messages?to=NUMBER")
 	} else {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -175,6 +176,31 @@ func inspectStore(ctx context.Context, db, dataDir string, timeout time.Duration
 	}
 	in, err := sqlite.Inspect(ctx, path)
 	return inspection{in.Version, in.Known, in.SecretFingerprint}, err
+}
+
+// describeStore names the store a --db URL opens, for the startup line:
+// "PostgreSQL HOST:PORT/DB as USER" (never the password), or "SQLite PATH"
+// (absolute).
+func describeStore(db, dataDir string) string {
+	if isPostgres(db) {
+		u, err := url.Parse(db)
+		if err != nil {
+			return "PostgreSQL " + postgres.Redact(db)
+		}
+		d := "PostgreSQL " + u.Host + u.Path
+		if u.User != nil && u.User.Username() != "" {
+			d += " as " + u.User.Username()
+		}
+		return d
+	}
+	path, err := sqlitePath(db, dataDir)
+	if err != nil {
+		return "SQLite"
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return "SQLite " + path
 }
 
 func sqlitePath(db, dataDir string) (string, error) {

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/storetest"
+	"github.com/otpgate/otpgate/internal/syncbuf"
 )
 
 // The conformance suite tests every operation otpgate uses: its Store and
@@ -41,5 +43,32 @@ func TestOpenStoreURLs(t *testing.T) {
 		if st != nil {
 			st.Close()
 		}
+	}
+}
+
+// The startup line names the store a node uses: the SQLite file's absolute
+// path, or PostgreSQL's host, database and user, never its password; and
+// the delivery.
+func TestStartupLineNamesStoreAndDelivery(t *testing.T) {
+	for db, want := range map[string]string{
+		"postgres://otpgate:s3cret@db.example:5432/otpgate?sslmode=require": "PostgreSQL db.example:5432/otpgate as otpgate",
+		"postgresql://db.example/otp":                                       "PostgreSQL db.example/otp",
+		"sqlite:/var/lib/otpgate/otpgate.db":                                "SQLite /var/lib/otpgate/otpgate.db",
+	} {
+		if got := describeStore(db, "unused"); got != want {
+			t.Errorf("describeStore(%q) = %q; want %q", db, got, want)
+		}
+	}
+	var logs syncbuf.Buffer
+	s := mustServeLogging(t, &logs, func(c *ServeConfig) {})
+	abs, _ := filepath.Abs(filepath.Join(s.Config.DataDir, "otpgate.db"))
+	line := ""
+	for l := range strings.SplitSeq(logs.String(), "\n") {
+		if strings.Contains(l, "otpgate listening") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, `store="SQLite `+abs+`"`) || !strings.Contains(line, "delivery=sandbox") {
+		t.Fatalf("the startup line: %s", line)
 	}
 }
