@@ -29,6 +29,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	smscListen := fs.String("smsc-listen", "", "run an SMPP SMSC on this address (e.g. 127.0.0.1:2775) for the otpgate under test to deliver to, and report what reaches it")
 	receiptDelay := fs.Duration("receipt-delay", loadgen.DefaultReceiptDelay, "with --smsc-listen: delay before the SMSC sends a delivery receipt")
 	bindWait := fs.Duration("bind-wait", time.Minute, "with --smsc-listen: how long to wait for otpgate to bind before the load starts")
+	metricsToken := fs.String("metrics-token", "", "the server's --metrics-token: report where a send's time went, stage by stage (p50/p99 of each, from the server's /metrics)")
 	drainTimeout := fs.Duration("drain-timeout", loadgen.DefaultDrainTimeout, "with --smsc-listen: how long to keep watching, after the send phase, for accepted sends still on their way to the SMSC")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: otpgate bench --url URL --sid SID --token TOKEN [flags]
@@ -48,6 +49,10 @@ acknowledged), the backlog (accepted, not yet at the SMSC) and the age of its
 oldest entry, and p50/p99 from request sent to submit_sm. After the load it
 keeps watching until the backlog is empty (or --drain-timeout).
 
+With --metrics-token (the server's), bench also reports where a send's time
+went, as the server timed it: p50/p99 of each stage, from the request read to
+the SMSC's submit_sm_resp (otpgate_send_stage_seconds).
+
 Flags (each also an OTPGATE_* environment variable):
 `)
 		printFlags(fs.Output(), fs)
@@ -65,6 +70,7 @@ Flags (each also an OTPGATE_* environment variable):
 	cfg := loadgen.Config{
 		URL: *url, SID: *sid, Token: *token, Concurrency: *conc, Duration: *dur, Warmup: warmup,
 		Service: *service, Phases: strings.Split(*phases, ","), DrainTimeout: *drainTimeout,
+		MetricsToken: *metricsToken,
 	}
 	if *smscListen != "" {
 		smsc, err := loadgen.StartSMSC(loadgen.SMSCConfig{Addr: *smscListen, ReceiptDelay: *receiptDelay})

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/otpgate/otpgate/internal/latency"
 	"github.com/otpgate/otpgate/internal/metricstest"
 	"github.com/otpgate/otpgate/internal/smscsim"
 )
@@ -172,6 +173,31 @@ func TestMetricsEndpoint(t *testing.T) {
 		if v := metricstest.Sum(mfs, c.name, c.labels...); v != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, v, c.want)
 		}
+	}
+	// Both sends (the code and the message) went through every stage to
+	// the SMSC's submit_sm_resp, each timed once; their stages add up to
+	// their total, from the request's arrival.
+	var parts, total float64
+	for _, st := range latency.Stages() {
+		want := 2.0
+		if st == latency.Request {
+			want = metricstest.Sum(mfs, "otpgate_send_stage_seconds", "stage", "policies") // and the send refused in the pipeline
+		}
+		if v := metricstest.Sum(mfs, "otpgate_send_stage_seconds", "stage", st.String()); v < 2 || v < want {
+			t.Errorf("otpgate_send_stage_seconds{stage=%q}: %v observations, want %v", st, v, want)
+		}
+		for _, m := range mfs["otpgate_send_stage_seconds"].GetMetric() {
+			if m.GetLabel()[0].GetValue() == st.String() && st != latency.Request {
+				if st == latency.Total {
+					total = m.GetHistogram().GetSampleSum()
+				} else {
+					parts += m.GetHistogram().GetSampleSum()
+				}
+			}
+		}
+	}
+	if total <= 0 || parts > total {
+		t.Errorf("the stages after the request took %vs together, more than the total %vs", parts, total)
 	}
 	if v := metricstest.Sum(mfs, "otpgate_callbacks_pending"); v < 0 {
 		t.Error("no otpgate_callbacks_pending")

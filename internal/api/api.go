@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/otpgate/otpgate/internal/latency"
 	"log/slog"
 	"net/http"
 	"path"
@@ -255,7 +256,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
 		w = sw
 		route := new(string) // the pattern that served it, set by handle
-		r = r.WithContext(context.WithValue(r.Context(), keyRoute, route))
+		ctx := context.WithValue(r.Context(), keyRoute, route)
+		if r.Method == http.MethodPost {
+			ctx = latency.Start(ctx, s.metrics.stages, start) // if it sends, its stages
+		}
+		r = r.WithContext(ctx)
 		defer func() { s.metrics.observe(cmp.Or(*route, r.Pattern), sw.status, time.Since(start)) }()
 	}
 	var b [10]byte

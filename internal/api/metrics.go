@@ -7,15 +7,20 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/otpgate/otpgate/internal/latency"
 )
 
 // Metrics are the HTTP metrics: requests by route and status, and their
 // latency by route. A route is the pattern that served the request
 // ("POST /2fa/send", "GET /v2/Services/{sid}"), so the series are as many
-// as the routes; a request no route takes is "unmatched".
+// as the routes; a request no route takes is "unmatched". With them, the
+// time each send spends in each stage on its way to the SMSC
+// (latency.Histograms), followed from the request's arrival.
 type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	stages   *latency.Histograms
 }
 
 // NewMetrics registers the HTTP metrics with reg.
@@ -32,6 +37,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"route"}),
 	}
 	reg.MustRegister(m.requests, m.latency)
+	m.stages = latency.NewHistograms(reg)
 	return m
 }
 

@@ -80,7 +80,7 @@ func TestAdmitRefusesWhatCannotBeSentInTime(t *testing.T) {
 		if err := st.InsertSend(context.Background(), m, o, nil); err != nil {
 			t.Fatal(err)
 		}
-		d.Take(o)
+		d.Take(context.Background(), o)
 	}
 	err = d.Admit("+962790000000")
 	e := otpgate.AsError(err)
@@ -164,7 +164,7 @@ func TestAdmitForgetsWhatAnotherNodeSent(t *testing.T) {
 		if err := st.InsertSend(context.Background(), m, o, nil); err != nil {
 			t.Fatal(err)
 		}
-		a.Take(o)
+		a.Take(context.Background(), o)
 	}
 	waitFor(t, 5*time.Second, "node A tried every message once", func() bool {
 		failing.mu.Lock()
@@ -234,7 +234,7 @@ func TestAdmitWarmUpAndStall(t *testing.T) {
 	// Handed over at once, after the inserts (150 commits take longer than
 	// a measure on a loaded machine): the route's work starts here.
 	for _, o := range taken {
-		d.Take(o)
+		d.Take(context.Background(), o)
 	}
 	conn.release <- struct{}{}
 	conn.release <- struct{}{}

@@ -15,6 +15,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"github.com/otpgate/otpgate/internal/latency"
 	"log/slog"
 	"strings"
 	"sync"
@@ -111,7 +112,7 @@ func Backoff(attempt int) time.Duration {
 type Dispatcher struct {
 	cfg      Config
 	wake     chan struct{}
-	handoff  chan message.Outbound
+	handoff  chan handed
 	sem      chan struct{}
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -157,7 +158,7 @@ func New(cfg Config) *Dispatcher {
 	return &Dispatcher{
 		cfg:     cfg,
 		wake:    make(chan struct{}, 1),
-		handoff: make(chan message.Outbound, 1024),
+		handoff: make(chan handed, 1024),
 		sem:     make(chan struct{}, cfg.Concurrency),
 		done:    make(chan struct{}),
 		backlog: newBacklog(cfg.MaxBacklog),
@@ -174,11 +175,11 @@ func (d *Dispatcher) Lease(o *message.Outbound) {
 // Take starts delivering a committed message that Lease marked. It never
 // blocks: when too many are waiting it gives the message back to the outbox
 // (due at once) for the poller to take.
-func (d *Dispatcher) Take(o message.Outbound) {
+func (d *Dispatcher) Take(ctx context.Context, o message.Outbound) {
 	route := d.cfg.Route(o.To)
 	d.backlog.add(route, o.SID, o.CreatedAt)
 	select {
-	case d.handoff <- o:
+	case d.handoff <- handed{o, latency.From(ctx)}:
 	default:
 		go func() {
 			now := d.cfg.Clock.Now().UTC()
@@ -190,6 +191,12 @@ func (d *Dispatcher) Take(o message.Outbound) {
 			d.Wake()
 		}()
 	}
+}
+
+// handed is a message Take was given, with its request's latency.Span.
+type handed struct {
+	o    message.Outbound
+	span *latency.Span
 }
 
 // Wake tells the dispatcher messages are due. It never blocks.
@@ -243,7 +250,7 @@ func (d *Dispatcher) run(ctx context.Context) {
 		}
 		for _, o := range items {
 			d.backlog.add(d.cfg.Route(o.To), o.SID, o.CreatedAt)
-			if !d.start(ctx, o) {
+			if !d.start(ctx, o, nil) {
 				return // the rest stay claimed; their lease runs out and they come back
 			}
 		}
@@ -266,7 +273,7 @@ func (d *Dispatcher) run(ctx context.Context) {
 
 // start delivers o on a goroutine of its own, once a slot is free; false
 // when the dispatcher stops first.
-func (d *Dispatcher) start(ctx context.Context, o message.Outbound) bool {
+func (d *Dispatcher) start(ctx context.Context, o message.Outbound, span *latency.Span) bool {
 	select {
 	case d.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -275,7 +282,7 @@ func (d *Dispatcher) start(ctx context.Context, o message.Outbound) bool {
 	d.inflight.Add(1)
 	go func() {
 		defer func() { <-d.sem; d.inflight.Done() }()
-		d.deliver(o)
+		d.deliver(o, span)
 	}()
 	return true
 }
@@ -287,8 +294,8 @@ func (d *Dispatcher) takeHandoffs(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case o := <-d.handoff:
-			if !d.start(ctx, o) {
+		case h := <-d.handoff:
+			if !d.start(ctx, h.o, h.span) {
 				return
 			}
 		}
@@ -297,8 +304,9 @@ func (d *Dispatcher) takeHandoffs(ctx context.Context) {
 
 // deliver sends one message and records the outcome. It runs to completion
 // even while the dispatcher stops, so an outcome is not lost for a send that
-// happened.
-func (d *Dispatcher) deliver(o message.Outbound) {
+// happened. span, when the message came from Take, follows its stages.
+func (d *Dispatcher) deliver(o message.Outbound, span *latency.Span) {
+	span.Mark(latency.Handoff)
 	ctx := context.Background()
 	log := d.cfg.Logger.With("message_sid", o.SID, "to", phone.Mask(o.To))
 	route := d.cfg.Route(o.To)
@@ -321,10 +329,11 @@ func (d *Dispatcher) deliver(o message.Outbound) {
 		if h, ok := c.(Healthy); ok && !h.Healthy() {
 			continue
 		}
-		sctx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
+		sctx, cancel := context.WithTimeout(latency.With(ctx, span), d.cfg.SendTimeout)
 		pid, err := c.Send(sctx, msg)
 		cancel()
 		if err == nil {
+			span.Mark(latency.SubmitResp) // a connector that did not mark it
 			d.finish(ctx, log, route, o, c, pid, nil)
 			return
 		}

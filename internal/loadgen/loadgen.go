@@ -99,6 +99,10 @@ type Config struct {
 	SMSC *SMSC
 	// DrainTimeout bounds that wait (default 60s).
 	DrainTimeout time.Duration
+	// MetricsToken, when set, is the server's --metrics-token: each phase
+	// then reads the server's stage histograms from /metrics at the start
+	// and the end of its measured window (PhaseResult.Stages).
+	MetricsToken string
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -338,6 +342,7 @@ func (r *runner) runPhase(ctx context.Context, name string) (PhaseResult, error)
 	end := r.cfg.Warmup + r.cfg.Duration
 	p.stopAt.Store(int64(end))
 	p.base = time.Now()
+	stagesBefore := r.stagesAt(ctx, p.base.Add(max(r.cfg.Warmup, 0)))
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Go(func() { w.loop(phaseCtx) })
@@ -384,7 +389,41 @@ func (r *runner) runPhase(ctx context.Context, name string) (PhaseResult, error)
 	if p.exhausted.Load() {
 		r.notes.add(exhaustedNote(r.cfg, res.Duration, stopAt < p.start, len(r.pool.nums)))
 	}
+	if before, ok := <-stagesBefore; ok && ctx.Err() == nil {
+		after, err := scrapeStages(ctx, http.DefaultClient, r.cfg.URL, r.cfg.MetricsToken)
+		if err != nil {
+			r.notes.add(fmt.Sprintf("%s: the stages of a send were not read: %v", name, err))
+		} else {
+			res.Stages = stagesBetween(before, after)
+		}
+	}
 	return res, ctx.Err()
+}
+
+// stagesAt reads the server's stage histograms at t, without holding up
+// the load; the channel is closed without a value when they are not read
+// (no MetricsToken, or the read failed: a note says why).
+func (r *runner) stagesAt(ctx context.Context, t time.Time) <-chan stageSnapshot {
+	ch := make(chan stageSnapshot, 1)
+	if r.cfg.MetricsToken == "" {
+		close(ch)
+		return ch
+	}
+	go func() {
+		defer close(ch)
+		select {
+		case <-time.After(time.Until(t)):
+		case <-ctx.Done():
+			return
+		}
+		snap, err := scrapeStages(ctx, http.DefaultClient, r.cfg.URL, r.cfg.MetricsToken)
+		if err != nil {
+			r.notes.add(fmt.Sprintf("the stages of a send were not read: %v", err))
+			return
+		}
+		ch <- snap
+	}()
+	return ch
 }
 
 // observeSMSC waits for the send phase's accepted sends to reach the SMSC

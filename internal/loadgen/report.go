@@ -29,6 +29,9 @@ type PhaseResult struct {
 	P90      time.Duration
 	P99      time.Duration
 	Max      time.Duration
+	// Stages are where a send's time went, as the server timed it (with
+	// Config.MetricsToken; nil without).
+	Stages []StageResult
 }
 
 // Report is the outcome of Run: one result per phase, and notes explaining
@@ -53,6 +56,11 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, p := range r.Phases {
+		if err := writeStages(w, p.Name, p.Stages); err != nil {
+			return err
+		}
 	}
 	if r.SMSC != nil {
 		if err := r.SMSC.writeText(w); err != nil {
@@ -83,6 +91,14 @@ type jsonPhase struct {
 	P90Ms           float64          `json:"p90_ms"`
 	P99Ms           float64          `json:"p99_ms"`
 	MaxMs           float64          `json:"max_ms"`
+	Stages          []jsonStage      `json:"stages,omitempty"`
+}
+
+type jsonStage struct {
+	Stage string  `json:"stage"`
+	Count int64   `json:"sends"`
+	P50Ms float64 `json:"p50_ms"`
+	P99Ms float64 `json:"p99_ms"`
 }
 
 type jsonReport struct {
@@ -113,6 +129,7 @@ func (r Report) WriteJSON(w io.Writer) error {
 			P90Ms:           ms(p.P90),
 			P99Ms:           ms(p.P99),
 			MaxMs:           ms(p.Max),
+			Stages:          jsonStages(p.Stages),
 		})
 	}
 	if r.SMSC != nil {
@@ -121,6 +138,14 @@ func (r Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+func jsonStages(stages []StageResult) []jsonStage {
+	var out []jsonStage
+	for _, s := range stages {
+		out = append(out, jsonStage{Stage: s.Stage, Count: s.Count, P50Ms: ms(s.P50), P99Ms: ms(s.P99)})
+	}
+	return out
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

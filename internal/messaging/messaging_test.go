@@ -31,7 +31,7 @@ func (l leaser) Lease(o *message.Outbound) {
 		o.LeaseUntil = o.CreatedAt.Add(time.Hour)
 	}
 }
-func (leaser) Take(message.Outbound) {}
+func (leaser) Take(context.Context, message.Outbound) {}
 
 func newService(t *testing.T, hold bool) (*messaging.Service, *sqlite.Store, *clock) {
 	t.Helper()

@@ -22,6 +22,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"github.com/otpgate/otpgate/internal/latency"
 	"strconv"
 	"strings"
 	"time"
@@ -63,8 +64,9 @@ type Delivery interface {
 	// for delivery (message.Outbound.LeaseUntil).
 	Lease(o *message.Outbound)
 	// Take starts delivering a committed message that Lease marked. It never
-	// blocks.
-	Take(o message.Outbound)
+	// blocks. ctx is the request's (for its latency.Span); the delivery
+	// outlives it.
+	Take(ctx context.Context, o message.Outbound)
 }
 
 // Senders settles a send's sender for a destination: from as given ("" when
@@ -212,6 +214,8 @@ const composeAttempts = verification.MaxSends + 4
 // Send makes one outgoing SMS. When it returns nil, the message is stored
 // (durably) and on its way.
 func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
+	span := latency.From(ctx)
+	span.Mark(latency.Request)
 	s, err := p.normalise(ctx, req)
 	if err != nil {
 		return Result{}, err
@@ -241,6 +245,7 @@ func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
 			}
 		}
 		r := p.record(s, c)
+		span.Mark(latency.Policies)
 		err := p.cfg.Store.InsertSend(ctx, r.Message, r.Outbound, r.Verification, limits...)
 		if errors.Is(err, store.ErrConflict) && req.Compose != nil {
 			if attempt < composeAttempts {
@@ -265,7 +270,7 @@ func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
 			return Result{}, err
 		}
 		if p.cfg.Delivery != nil {
-			p.cfg.Delivery.Take(r.Outbound)
+			p.cfg.Delivery.Take(ctx, r.Outbound)
 		}
 		res := Result{Message: r.Message, To: s.To, Verification: c.Verification}
 		for _, o := range p.cfg.Observers {

@@ -43,7 +43,7 @@ func (d *delivery) Lease(o *message.Outbound) {
 	d.leased = append(d.leased, o.SID)
 }
 
-func (d *delivery) Take(o message.Outbound) {
+func (d *delivery) Take(_ context.Context, o message.Outbound) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.taken = append(d.taken, o)

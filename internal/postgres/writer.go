@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/otpgate/otpgate/internal/latency"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
@@ -41,6 +42,8 @@ type op struct {
 	ctx  context.Context
 	fn   func(*tx) error
 	done chan error
+	// when the op's group began, its COMMIT started and returned (latency)
+	began, committing, committed time.Time
 }
 
 var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
@@ -98,6 +101,11 @@ func (s *Store) submit(ctx context.Context, prio priority, fn func(*tx) error) e
 		s.w.ops <- o
 	}
 	err := <-o.done
+	if span := latency.From(ctx); span != nil && err == nil {
+		span.At(latency.StoreWait, o.began)
+		span.At(latency.StoreWrite, o.committing)
+		span.At(latency.Commit, o.committed)
+	}
 	o.ctx, o.fn = nil, nil
 	opPool.Put(o)
 	return err
@@ -109,6 +117,8 @@ type committer struct {
 	lazy      []*op
 	lazySince time.Time
 	t         tx
+	// when the last pass began, its COMMIT started and returned
+	began, committing, committed time.Time
 }
 
 func (c *committer) run() {
@@ -243,6 +253,7 @@ func (c *committer) commit(batch []*op) {
 		if err != nil {
 			o.done <- fmt.Errorf("postgres: group commit failed: %w", unavailable(err))
 		} else {
+			o.began, o.committing, o.committed = c.began, c.committing, c.committed
 			o.done <- results[i]
 		}
 	}
@@ -263,6 +274,7 @@ func retriable(err error) bool {
 // fails (or retries) the whole group.
 func (c *committer) pass(batch []*op, safe bool, results []error) (redo bool, err error) {
 	ctx := context.Background()
+	c.began = time.Now()
 	conn, err := c.w.pool.Acquire(ctx)
 	if err != nil {
 		return false, err
@@ -308,9 +320,11 @@ func (c *committer) pass(batch []*op, safe bool, results []error) (redo bool, er
 			return false, rerr
 		}
 	}
+	c.committing = time.Now()
 	if err := ptx.Commit(ctx); err != nil {
 		return false, err
 	}
+	c.committed = time.Now()
 	return false, nil
 }
 

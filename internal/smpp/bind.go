@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/otpgate/otpgate/internal/latency"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -209,6 +210,8 @@ func (b *bind) submit(ctx context.Context, sm *pdu.SubmitSM) (*pdu.SubmitSMResp,
 	if !up || tx == nil {
 		return nil, errBindLost
 	}
+	span := latency.From(ctx)
+	span.Mark(latency.Connector)
 	if err := tx.Transmitter().Submit(sm); err != nil {
 		b.forget(seq)
 		return nil, fmt.Errorf("smpp: submit: %w", err)
@@ -220,6 +223,7 @@ func (b *bind) submit(ctx context.Context, sm *pdu.SubmitSM) (*pdu.SubmitSMResp,
 		if !ok || resp == nil {
 			return nil, errBindLost
 		}
+		span.Mark(latency.SubmitResp)
 		return resp, nil
 	case <-t.C:
 		b.forget(seq)

@@ -15,6 +15,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"github.com/otpgate/otpgate/internal/latency"
 	"io/fs"
 	"log/slog"
 	"net/url"
@@ -202,6 +203,11 @@ func (s *Store) submit(ctx context.Context, prio priority, fn func(*tx) error) e
 		s.w.ops <- o
 	}
 	err := <-o.done
+	if span := latency.From(ctx); span != nil && err == nil {
+		span.At(latency.StoreWait, o.began)
+		span.At(latency.StoreWrite, o.committing)
+		span.At(latency.Commit, o.committed)
+	}
 	o.ctx, o.fn = nil, nil
 	opPool.Put(o)
 	return unavailable(err)

@@ -14,6 +14,9 @@ type op struct {
 	ctx  context.Context
 	fn   func(*tx) error
 	done chan error
+	// When the op's group began, its COMMIT started, and the COMMIT
+	// returned: set by the writer before done (latency's stages).
+	began, committing, committed time.Time
 }
 
 var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
@@ -219,6 +222,7 @@ func (w *writer) pass(batch []*op, safe bool) bool {
 		w.results = make([]error, len(batch))
 	}
 	results := w.results[:len(batch)]
+	began := time.Now()
 	if _, err := w.st.begin.ExecContext(ctx); err != nil {
 		for _, o := range batch {
 			o.done <- fmt.Errorf("sqlite: begin: %w", err)
@@ -259,12 +263,14 @@ func (w *writer) pass(batch []*op, safe bool) bool {
 			break
 		}
 	}
+	var committing, committed time.Time
 	if fatal == nil {
-		start := time.Now()
+		committing = time.Now()
 		if _, err := w.st.commit.ExecContext(ctx); err != nil {
 			fatal = fmt.Errorf("sqlite: commit: %w", err)
 		}
-		w.stats.commitTime.Add(uint64(time.Since(start)))
+		committed = time.Now()
+		w.stats.commitTime.Add(uint64(committed.Sub(committing)))
 	}
 	if fatal != nil {
 		w.st.rollback.ExecContext(ctx)
@@ -274,6 +280,7 @@ func (w *writer) pass(batch []*op, safe bool) bool {
 		return true
 	}
 	for i, o := range batch {
+		o.began, o.committing, o.committed = began, committing, committed
 		o.done <- results[i]
 		results[i] = nil
 	}

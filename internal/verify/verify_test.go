@@ -46,7 +46,7 @@ type outbox struct {
 }
 
 func (o *outbox) Lease(*message.Outbound) {}
-func (o *outbox) Take(m message.Outbound) {
+func (o *outbox) Take(_ context.Context, m message.Outbound) {
 	body, err := o.keys.Open(m.SID, m.Payload)
 	if err != nil {
 		panic(err)
