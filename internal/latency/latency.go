@@ -5,12 +5,15 @@
 // A Span travels in the request's context: the HTTP server starts it, and
 // each part that a send passes through marks the end of its stage. It only
 // measures: it holds no rule, and a context without a Span costs nothing.
-// A Span belongs to one goroutine at a time: the request's until the
-// pipeline hands the message to the dispatcher, the dispatcher's after.
+// The request's goroutine marks a Span until the pipeline hands the
+// message to the dispatcher, the dispatcher's after; work the request starts
+// meanwhile (an observer's write, with the request's context) may mark it
+// too, and is ignored (its stage has passed), so a Span locks.
 package latency
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -69,6 +72,7 @@ type Observer interface {
 
 // Span is one send's way through the stages.
 type Span struct {
+	mu    sync.Mutex
 	obs   Observer
 	start time.Time
 	last  time.Time
@@ -116,7 +120,12 @@ func (s *Span) Mark(st Stage) {
 // check, times no stage), and the store's stages only once Policies is
 // marked (the store's work for composing a code is part of Policies).
 func (s *Span) At(st Stage, t time.Time) {
-	if s == nil || st < s.next || st >= Total ||
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st < s.next || st >= Total ||
 		(s.next == Request && st != Request) ||
 		(st >= StoreWait && st <= Commit && s.next < StoreWait) {
 		return
