@@ -8,11 +8,18 @@
 #      (send, then verify), and by `otpgate bench` (send, then verify);
 #   3. `otpgate serve --smpp` bound to bench's embedded SMSC: bench at the
 #      full concurrency (accepted, handed to the SMSC, delivered per second,
-#      the backlog), then one request at a time (request -> submit_sm).
+#      the backlog), then one request at a time (request -> submit_sm), each
+#      with the server's own breakdown of a send's stages; then under wrk,
+#      bound to `otpgate smsc-sim`;
+#   4. the baseline: Kannel (Debian's bearerbox and smsbox, in memory)
+#      bound to the same SMSCs and loaded the same ways: wrk, then bench at
+#      the full concurrency and one at a time, with delivery receipts asked
+#      for (as otpgate asks) and without.
 # Every server runs with --abuse-guard=off: bench traffic (codes to
 # sequential numbers, never checked) is what the SMS-pumping guard blocks.
 # scripts/bench-guard.sh measures the guard's cost.
-# Needs Go and wrk (Debian/Ubuntu: apt-get install wrk).
+# Needs Go and wrk (Debian/Ubuntu: apt-get install wrk); Kannel for phase 4
+# (apt-get install kannel; without it phase 4 is skipped).
 #   scripts/bench.sh [concurrency] [duration]      (default 64 10s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -136,12 +143,108 @@ stop "$serve_pid"
 echo
 echo "== 3. otpgate serve --smpp bound to bench's embedded SMSC (smscsim, receipts after 100ms), fresh data dir"
 smsc_port=$(free_port)
-serve smpp --abuse-guard=off --smpp "smpp://otpgate:secret@127.0.0.1:$smsc_port?name=sim"
+mtoken=bench-metrics-token-$RANDOM$RANDOM
+serve smpp --abuse-guard=off --metrics-token "$mtoken" --smpp "smpp://otpgate:secret@127.0.0.1:$smsc_port?name=sim"
 echo "-- $conc connections, $dur"
-bench --url "$url" --phases send --smsc-listen 127.0.0.1:$smsc_port 2>&1 | tee "$work/bench-smpp.txt"
+bench --url "$url" --phases send --smsc-listen 127.0.0.1:$smsc_port --metrics-token "$mtoken" 2>&1 | tee "$work/bench-smpp.txt"
 echo "-- one request at a time (--concurrency 1), $dur"
-conc=1 bench --url "$url" --phases send --smsc-listen 127.0.0.1:$smsc_port 2>&1 | tee "$work/bench-smpp-1.txt"
+conc=1 bench --url "$url" --phases send --smsc-listen 127.0.0.1:$smsc_port --metrics-token "$mtoken" 2>&1 | tee "$work/bench-smpp-1.txt"
 stop "$serve_pid"
+echo "-- under wrk, $conc connections, $dur: bound to otpgate smsc-sim (receipts after 100ms)"
+sim_port=$(free_port)
+"$otpgate" smsc-sim --addr 127.0.0.1:$sim_port --http "" --print-messages=false >"$work/sim.log" 2>&1 &
+sim_pid=$!
+pids+=("$sim_pid")
+serve smpp-wrk --abuse-guard=off --smpp "smpp://otpgate:secret@127.0.0.1:$sim_port?name=sim"
+wait_for "$work/smpp-wrk.log" "smpp bound"
+BENCH_BASIC=$basic BENCH_BASE=$((RANDOM * 300 % 10000000)) BENCH_THREADS=$threads BENCH_CONNS=$conc \
+	wrk -t$threads -c"$conc" -d"$dur" --latency -s scripts/wrk/send.lua "$url" | tee "$work/wrk-smpp.txt"
+stop "$serve_pid"
+
+echo
+if command -v bearerbox >/dev/null && command -v smsbox >/dev/null; then
+	echo "== 4. the baseline: Kannel ($(bearerbox --version 2>&1 | grep -o 'Kannel bearerbox version `[^'"'"']*' | sed 's/.*`//' | head -1 || echo '?')), bearerbox + smsbox, in memory, bound to the same SMSCs"
+	# kannel SMSC_PORT NAME: starts bearerbox and smsbox bound to an SMSC on
+	# SMSC_PORT; sets kannel_url. Kannel retries a failed connect every 10s.
+	kannel() {
+		local admin sb http dir=$work/kannel-$2
+		admin=$(free_port) sb=$(free_port) http=$(free_port)
+		mkdir -p "$dir"
+		cat >"$dir/kannel.conf" <<-EOF
+			group = core
+			admin-port = $admin
+			admin-password = bench
+			smsbox-port = $sb
+			log-level = 3
+			log-file = "$dir/bearerbox.log"
+			dlr-storage = internal
+			box-allow-ip = "127.0.0.1"
+
+			group = smsc
+			smsc = smpp
+			smsc-id = sim
+			host = 127.0.0.1
+			port = $1
+			transceiver-mode = true
+			smsc-username = otpgate
+			smsc-password = secret
+			system-type = ""
+			source-addr-ton = 5
+			source-addr-npi = 0
+			dest-addr-ton = 1
+			dest-addr-npi = 1
+			max-pending-submits = 50
+
+			group = smsbox
+			bearerbox-host = 127.0.0.1
+			sendsms-port = $http
+			log-level = 3
+			log-file = "$dir/smsbox.log"
+
+			group = sendsms-user
+			username = bench
+			password = benchpass
+			max-messages = 3
+			concatenation = true
+		EOF
+		bearerbox "$dir/kannel.conf" >"$dir/bearerbox.out" 2>&1 &
+		pids+=($!)
+		kannel_pids=($!)
+		sleep 1
+		smsbox "$dir/kannel.conf" >"$dir/smsbox.out" 2>&1 &
+		pids+=($!)
+		kannel_pids+=($!)
+		for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$http") 2>/dev/null && break; sleep 0.1; done
+		kannel_url=http://127.0.0.1:$http
+	}
+	stop_kannel() { for p in "${kannel_pids[@]}"; do stop "$p"; done; }
+	kbench() { OTPGATE_TOKEN=benchpass "$otpgate" bench --target kannel --sid bench --concurrency "$conc" --duration "$dur" "$@"; }
+
+	echo "-- under wrk, $conc connections, $dur: bound to otpgate smsc-sim (scripts/wrk/kannel.lua)"
+	kannel "$sim_port" wrk
+	for _ in $(seq 150); do grep -q "online" <(curl -s "http://127.0.0.1:$(awk '/admin-port/ {print $3}' "$work/kannel-wrk/kannel.conf")/status?password=bench") && break; sleep 0.1; done
+	KANNEL_USER=bench KANNEL_PASS=benchpass BENCH_BASE=$((RANDOM * 300 % 10000000)) BENCH_THREADS=$threads \
+		wrk -t$threads -c"$conc" -d"$dur" --latency -s scripts/wrk/kannel.lua "$kannel_url" | tee "$work/wrk-kannel.txt"
+	stop_kannel
+	stop "$sim_pid"
+
+	"$otpgate" noop-server --addr 127.0.0.1:0 >"$work/dlr.out" 2>&1 &
+	pids+=($!)
+	wait_for "$work/dlr.out" "listening"
+	dlr_url="http://$(awk '/noop-server listening on/ {print $4}' "$work/dlr.out")/dlr?status=%d"
+	ksmsc=$(free_port)
+	kannel "$ksmsc" bench
+	echo "-- bench, $conc connections, $dur, receipts asked for (dlr-mask 3, each to a no-op HTTP server)"
+	kbench --url "$kannel_url" --phases send --smsc-listen 127.0.0.1:$ksmsc --kannel-dlr-url "$dlr_url" 2>&1 | tee "$work/kannel-smpp.txt"
+	echo "-- one request at a time, $dur, receipts asked for"
+	conc=1 kbench --url "$kannel_url" --phases send --smsc-listen 127.0.0.1:$ksmsc --kannel-dlr-url "$dlr_url" 2>&1 | tee "$work/kannel-smpp-1.txt"
+	echo "-- one request at a time, $dur, no receipts"
+	conc=1 kbench --url "$kannel_url" --phases send --smsc-listen 127.0.0.1:$ksmsc 2>&1 | tee "$work/kannel-smpp-1-nodlr.txt"
+	stop_kannel
+else
+	echo "== 4. the baseline, Kannel: skipped (no bearerbox/smsbox; apt-get install kannel)"
+	stop "$sim_pid"
+fi
 
 echo
 echo "== summary (requests/s)"
@@ -153,5 +256,13 @@ echo "serve --smpp, $conc connections: $(grep '^send window' "$work/bench-smpp.t
 echo "   $(grep '^request -> submit_sm' "$work/bench-smpp.txt")"
 echo "   $(grep '^drain' "$work/bench-smpp.txt")"
 echo "serve --smpp, one at a time: $(grep '^request -> submit_sm' "$work/bench-smpp-1.txt")"
+echo "serve --smpp under wrk:       $(rps_wrk "$work/wrk-smpp.txt") accepted/s (non-2xx: $(awk '/Non-2xx/ {print $5}' "$work/wrk-smpp.txt" | grep . || echo 0))"
+if [ -f "$work/kannel-smpp.txt" ]; then
+	echo "Kannel under wrk:             $(rps_wrk "$work/wrk-kannel.txt") accepted/s (non-2xx: $(awk '/Non-2xx/ {print $5}' "$work/wrk-kannel.txt" | grep . || echo 0))"
+	echo "Kannel, $conc connections, receipts: $(grep '^send window' "$work/kannel-smpp.txt")"
+	echo "   $(grep '^request -> submit_sm' "$work/kannel-smpp.txt")"
+	echo "Kannel, one at a time, receipts:    $(grep '^request -> submit_sm' "$work/kannel-smpp-1.txt")"
+	echo "Kannel, one at a time, no receipts: $(grep '^request -> submit_sm' "$work/kannel-smpp-1-nodlr.txt")"
+fi
 echo "   the disk, one at a time: $(awk '/^BenchmarkFsync/ {print "fsync p50", $5, "ms, p99", $7, "ms;"} /^BenchmarkCommitLatency/ {print "a send'"'"'s commit p50", $5, "ms, p99", $7, "ms"}' "$work/disk.txt" | tr '\n' ' ')"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') (other work on the machine skews every figure)"

@@ -29,6 +29,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	smscListen := fs.String("smsc-listen", "", "run an SMPP SMSC on this address (e.g. 127.0.0.1:2775) for the otpgate under test to deliver to, and report what reaches it")
 	receiptDelay := fs.Duration("receipt-delay", loadgen.DefaultReceiptDelay, "with --smsc-listen: delay before the SMSC sends a delivery receipt")
 	bindWait := fs.Duration("bind-wait", time.Minute, "with --smsc-listen: how long to wait for otpgate to bind before the load starts")
+	target := fs.String("target", loadgen.TargetOtpgate, "what serves --url: otpgate, or kannel (Kannel's smsbox, a baseline: send phase only, GET /cgi-bin/sendsms with --sid and --token as its username and password)")
+	kannelDLR := fs.String("kannel-dlr-url", "", "with --target kannel: ask Kannel for delivery receipts, and to call this URL with each (say, an otpgate noop-server)")
 	metricsToken := fs.String("metrics-token", "", "the server's --metrics-token: report where a send's time went, stage by stage (p50/p99 of each, from the server's /metrics)")
 	drainTimeout := fs.Duration("drain-timeout", loadgen.DefaultDrainTimeout, "with --smsc-listen: how long to keep watching, after the send phase, for accepted sends still on their way to the SMSC")
 	fs.Usage = func() {
@@ -70,7 +72,7 @@ Flags (each also an OTPGATE_* environment variable):
 	cfg := loadgen.Config{
 		URL: *url, SID: *sid, Token: *token, Concurrency: *conc, Duration: *dur, Warmup: warmup,
 		Service: *service, Phases: strings.Split(*phases, ","), DrainTimeout: *drainTimeout,
-		MetricsToken: *metricsToken,
+		MetricsToken: *metricsToken, Target: *target, KannelDLRURL: *kannelDLR,
 	}
 	if *smscListen != "" {
 		smsc, err := loadgen.StartSMSC(loadgen.SMSCConfig{Addr: *smscListen, ReceiptDelay: *receiptDelay})
@@ -88,7 +90,7 @@ Flags (each also an OTPGATE_* environment variable):
 		}
 		cfg.SMSC = smsc
 	}
-	if guardOn(ctx, *url) {
+	if *target == loadgen.TargetOtpgate && guardOn(ctx, *url) {
 		fmt.Fprintln(stderr, "bench: the abuse guard of the server under test is ON: its rate limits and SMS-pumping guard will refuse much of this load (429 and 403/60410), as they would an attack; to measure throughput, start it with --abuse-guard=off")
 	}
 	// On a terminal, a line on stderr says how far the load has gone; piped,

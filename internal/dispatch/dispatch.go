@@ -17,6 +17,7 @@ import (
 	"errors"
 	"github.com/otpgate/otpgate/internal/latency"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -118,8 +119,12 @@ type Dispatcher struct {
 	done     chan struct{}
 	inflight sync.WaitGroup
 	stopOnce sync.Once
-	backlog  *backlog
-	metrics  *metrics // nil until Register
+	// running is true from Start to Stop: Take starts a delivery itself
+	// then, when a slot is free (no hand-off to another goroutine).
+	mu      sync.RWMutex
+	running bool
+	backlog *backlog
+	metrics *metrics // nil until Register
 }
 
 // New returns a Dispatcher.
@@ -178,8 +183,28 @@ func (d *Dispatcher) Lease(o *message.Outbound) {
 func (d *Dispatcher) Take(ctx context.Context, o message.Outbound) {
 	route := d.cfg.Route(o.To)
 	d.backlog.add(route, o.SID, o.CreatedAt)
+	span := latency.From(ctx)
+	d.mu.RLock()
+	if d.running {
+		select {
+		case d.sem <- struct{}{}:
+			d.inflight.Add(1)
+			d.mu.RUnlock()
+			go func() {
+				defer func() { <-d.sem; d.inflight.Done() }()
+				d.deliver(o, span)
+			}()
+			// Let the delivery run first: it hands the message to the SMSC
+			// within microseconds, while this goroutine's caller would first
+			// write its HTTP answer.
+			runtime.Gosched()
+			return
+		default:
+		}
+	}
+	d.mu.RUnlock()
 	select {
-	case d.handoff <- handed{o, latency.From(ctx)}:
+	case d.handoff <- handed{o, span}:
 	default:
 		go func() {
 			now := d.cfg.Clock.Now().UTC()
@@ -210,6 +235,9 @@ func (d *Dispatcher) Wake() {
 // Start runs the dispatcher until Stop.
 func (d *Dispatcher) Start(ctx context.Context) {
 	ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	d.mu.Lock()
+	d.running = true
+	d.mu.Unlock()
 	go d.run(ctx)
 }
 
@@ -220,6 +248,9 @@ func (d *Dispatcher) Stop() {
 			close(d.done)
 			return
 		}
+		d.mu.Lock()
+		d.running = false // no Take starts a delivery from now on
+		d.mu.Unlock()
 		d.cancel()
 		<-d.done
 	})

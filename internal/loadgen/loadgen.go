@@ -29,6 +29,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,12 @@ const (
 	probeTimeout = 30 * time.Second
 )
 
+// Targets: what serves Config.URL.
+const (
+	TargetOtpgate = "otpgate"
+	TargetKannel  = "kannel"
+)
+
 // ErrRefused is returned (wrapped) by Run when the server answers the first
 // send with 401: the SID/token pair is wrong, so benchmarking is pointless.
 var ErrRefused = errors.New("loadgen: the SID/token were refused")
@@ -99,6 +106,16 @@ type Config struct {
 	SMSC *SMSC
 	// DrainTimeout bounds that wait (default 60s).
 	DrainTimeout time.Duration
+	// Target is what serves URL: TargetOtpgate (the default), or
+	// TargetKannel: Kannel's smsbox, whose send phase GETs
+	// /cgi-bin/sendsms with SID and Token as its username and password and
+	// expects 202 (Kannel has no verify phase). A baseline to compare
+	// otpgate with, delivering to the same SMSC.
+	Target string
+	// KannelDLRURL, with TargetKannel, asks Kannel for each message's
+	// delivery receipt and to call this URL with it (as otpgate asks the
+	// SMSC for receipts and records them); "" asks for none.
+	KannelDLRURL string
 	// MetricsToken, when set, is the server's --metrics-token: each phase
 	// then reads the server's stage histograms from /metrics at the start
 	// and the end of its measured window (PhaseResult.Stages).
@@ -144,6 +161,12 @@ func (c Config) validate() error {
 	}
 	if c.SID == "" || c.Token == "" {
 		return errors.New("loadgen: SID and token are required")
+	}
+	if c.Target != "" && c.Target != TargetOtpgate && c.Target != TargetKannel {
+		return fmt.Errorf("loadgen: unknown target %q (want %q or %q)", c.Target, TargetOtpgate, TargetKannel)
+	}
+	if c.Target == TargetKannel && slices.Contains(c.Phases, PhaseVerify) {
+		return errors.New("loadgen: Kannel sends only: its phases are just send")
 	}
 	if c.Concurrency < 0 {
 		return fmt.Errorf("loadgen: concurrency %d must be positive", c.Concurrency)
@@ -256,6 +279,19 @@ func newRunner(cfg Config) *runner {
 		`{"service":`+service+`,"from":`+from+`,"to":"+96279`, `","body":"Your code is {code}"}`)
 	r.verify = spec(PhaseVerify, "/2fa/verify", http.StatusOK,
 		`{"service":`+service+`,"number":"+96279`, `","code":"000000"}`)
+	if cfg.Target == TargetKannel {
+		// Kannel's sendsms: the number in the query, a code in the text as
+		// otpgate would send it.
+		q := "username=" + url.QueryEscape(cfg.SID) + "&password=" + url.QueryEscape(cfg.Token) +
+			"&from=" + url.QueryEscape(cfg.From) + "&text=" + url.QueryEscape("Your bench code is 123456")
+		if cfg.KannelDLRURL != "" {
+			q += "&dlr-mask=3&dlr-url=" + url.QueryEscape(cfg.KannelDLRURL)
+		}
+		q += "&to=%2B96279"
+		path := u.Path + "/cgi-bin/sendsms?" + q
+		req, at := buildGet(u.Host, path+"0000000", []string{"User-Agent: otpgate-bench"}, len(path))
+		r.send = phaseSpec{name: PhaseSend, url: cfg.URL + "/cgi-bin/sendsms", expect: http.StatusAccepted, req: req, digits: at}
+	}
 	return r
 }
 

@@ -67,6 +67,20 @@ func buildRequest(host, path string, headers []string, body []byte, bodyDigits i
 	return b.Bytes(), at
 }
 
+// buildGet returns a GET request for target (a path and query) on host,
+// and the offset in it of the seven digits at targetDigits in target.
+func buildGet(host, target string, headers []string, targetDigits int) ([]byte, int) {
+	var b bytes.Buffer
+	b.WriteString("GET ")
+	at := b.Len() + targetDigits
+	b.WriteString(target + " HTTP/1.1\r\nHost: " + host + "\r\n")
+	for _, h := range headers {
+		b.WriteString(h + "\r\n")
+	}
+	b.WriteString("\r\n")
+	return b.Bytes(), at
+}
+
 // setNumber writes n as the request's seven digits.
 func (c *rawClient) setNumber(n uint32) {
 	d := c.req[c.digits : c.digits+7]

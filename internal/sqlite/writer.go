@@ -24,10 +24,12 @@ var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }
 // priority orders the ops waiting for a group: urgent ones (the outbox's
 // claims and reschedules) join the next group before normal ones (new
 // sends, checks, and the rest). Lazy ones (delivery outcomes, receipts, the
-// sandbox inbox: nobody waits for them) wait up to lazyLinger, or until
-// lazyBatch of them wait, so that many share one commit: under light load a
-// send then seldom waits behind a commit of theirs; under heavy load they
-// still go within lazyLinger, so the outbox drains as fast as it fills.
+// sandbox inbox: nobody waits for them) ride with the other ops: once the
+// oldest has waited lazyLinger, or lazyBatch of them wait, they join the
+// next group, and share its commit. They commit on their own only when no
+// other op came for lazyAlone (or lazyAloneBatch of them wait): a send then
+// never waits behind a commit of theirs (an fsync), and the outbox still
+// drains as fast as it fills.
 type priority int
 
 const (
@@ -37,8 +39,10 @@ const (
 )
 
 const (
-	lazyLinger = 10 * time.Millisecond
-	lazyBatch  = 64
+	lazyLinger     = 10 * time.Millisecond
+	lazyBatch      = 64
+	lazyAlone      = 50 * time.Millisecond
+	lazyAloneBatch = 256
 )
 
 // writer owns the write connection and runs group commits.
@@ -99,7 +103,7 @@ func (w *writer) run() {
 		var first *op
 		var wait <-chan time.Time
 		if len(w.lazy) > 0 {
-			timer.Reset(time.Until(w.lazySince.Add(lazyLinger)))
+			timer.Reset(time.Until(w.lazySince.Add(lazyAlone)))
 			wait = timer.C
 		}
 		select {
@@ -141,7 +145,7 @@ func (w *writer) run() {
 				break lazy
 			}
 		}
-		if len(w.lazy) > 0 && (len(w.lazy) >= lazyBatch || time.Since(w.lazySince) >= lazyLinger) {
+		if len(w.lazy) > 0 && w.lazyDue(len(batch) > 0 || len(w.ops) > 0) {
 			n := min(len(w.lazy), max(0, w.maxBatch-len(batch)))
 			batch = append(batch, w.lazy[:n]...)
 			w.lazy = append(w.lazy[:0], w.lazy[n:]...)
@@ -164,6 +168,16 @@ func (w *writer) run() {
 		clear(batch)
 		w.batch = batch[:0]
 	}
+}
+
+// lazyDue reports whether the lazy ops waiting join this group: with
+// other ops in it (riding), or alone.
+func (w *writer) lazyDue(riding bool) bool {
+	waited := time.Since(w.lazySince)
+	if riding {
+		return len(w.lazy) >= lazyBatch || waited >= lazyLinger
+	}
+	return len(w.lazy) >= lazyAloneBatch || waited >= lazyAlone
 }
 
 func (w *writer) addLazy(o *op) {
