@@ -356,6 +356,7 @@ type Stats struct {
 	Commit         time.Duration // time spent in COMMIT (the WAL write and fsync)
 	WALRestarts    uint64        // RESTART checkpoints the writer ran
 	WALRestartTime time.Duration // time they took
+	LazyWaiting    int64         // lazy writes the writer holds for a group now
 }
 
 // Stats returns the writer's counters.
@@ -365,6 +366,7 @@ func (s *Store) Stats() Stats {
 		Batches: st.batches.Load(), Ops: st.ops.Load(), SafePasses: st.safePasses.Load(),
 		Busy: time.Duration(st.busy.Load()), Commit: time.Duration(st.commitTime.Load()),
 		WALRestarts: st.walRestarts.Load(), WALRestartTime: time.Duration(st.walRestartTime.Load()),
+		LazyWaiting: st.lazyWaiting.Load(),
 	}
 }
 

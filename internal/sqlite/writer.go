@@ -149,6 +149,7 @@ func (w *writer) run() {
 			n := min(len(w.lazy), max(0, w.maxBatch-len(batch)))
 			batch = append(batch, w.lazy[:n]...)
 			w.lazy = append(w.lazy[:0], w.lazy[n:]...)
+			w.stats.lazyWaiting.Store(int64(len(w.lazy)))
 			w.lazySince = time.Now()
 		}
 	fill:
@@ -185,6 +186,7 @@ func (w *writer) addLazy(o *op) {
 		w.lazySince = time.Now()
 	}
 	w.lazy = append(w.lazy, o)
+	w.stats.lazyWaiting.Store(int64(len(w.lazy)))
 }
 
 // drain commits what callers queued before Close stopped taking new ones.
@@ -216,11 +218,9 @@ func (w *writer) drain() {
 // the domain's refusals do, cost nothing extra.
 func (w *writer) commit(batch []*op) {
 	start := time.Now()
-	defer func() {
-		w.stats.batches.Add(1)
-		w.stats.ops.Add(uint64(len(batch)))
-		w.stats.busy.Add(uint64(time.Since(start)))
-	}()
+	w.stats.batches.Add(1) // before any op hears of it
+	w.stats.ops.Add(uint64(len(batch)))
+	defer func() { w.stats.busy.Add(uint64(time.Since(start))) }()
 	if w.pass(batch, false) {
 		return
 	}
@@ -343,4 +343,5 @@ type writerStats struct {
 	walRestarts, walRestartTime atomic.Uint64
 	batches, ops, safePasses    atomic.Uint64
 	busy, commitTime            atomic.Uint64 // nanoseconds
+	lazyWaiting                 atomic.Int64  // len(writer.lazy)
 }
