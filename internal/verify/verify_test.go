@@ -71,6 +71,7 @@ func (o *outbox) last(t *testing.T) string {
 
 type env struct {
 	v     *verify.Service
+	svcs  *verify.Services
 	st    *sqlite.Store
 	clk   *clock
 	box   *outbox
@@ -97,7 +98,10 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.reg = prometheus.NewPedanticRegistry()
-	e.v, err = verify.New(verify.Config{Store: st, SMS: p, Keys: keys, Phones: phones, Clock: e.clk, AfterEvent: func() { e.event.Add(1) },
+	if e.svcs, err = verify.NewServices(verify.ServicesConfig{Store: st, Clock: e.clk}); err != nil {
+		t.Fatal(err)
+	}
+	e.v, err = verify.New(verify.Config{Store: st, Services: e.svcs, SMS: p, Keys: keys, Phones: phones, Clock: e.clk, AfterEvent: func() { e.event.Add(1) },
 		Metrics: verify.NewMetrics(e.reg)})
 	if err != nil {
 		t.Fatal(err)
@@ -245,16 +249,14 @@ func TestCodesExpire(t *testing.T) {
 
 func TestEventsOnApprovalAndExpiry(t *testing.T) {
 	e := newEnv(t)
-	e.send(t, "0790320012")
-	svc, err := e.st.Service(ctx, "AC1", "login")
+	res := e.send(t, "0790320012")
+	_, svc, err := e.svcs.Update(ctx, "AC1", res.Service.SID, func(svc *verification.Service) error {
+		svc.EventsURL = "https://example.com/events"
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.EventsURL = "https://example.com/events"
-	if err := e.st.UpdateService(ctx, svc); err != nil {
-		t.Fatal(err)
-	}
-	e.clk.Add(6 * time.Second) // past the service cache
 	e.send(t, "0790320013")
 	if _, err := e.check("0790320013", e.box.last(t)); err != nil {
 		t.Fatal(err)

@@ -52,23 +52,30 @@ var Dialect = &api.Dialect{
 	},
 }
 
-// Store is what the dialect reads and changes besides sends and checks.
+// Store is what the dialect reads besides sends and checks.
 type Store interface {
 	ServiceBySID(ctx context.Context, sid string) (verification.Service, error)
 	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
-	CreateService(ctx context.Context, svc verification.Service) (verification.Service, error)
-	UpdateService(ctx context.Context, svc verification.Service) error
-	DeleteService(ctx context.Context, accountSID, sid string) error
 	VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error)
 	Resolve(ctx context.Context, rs []verification.Resolution, events []callback.Callback) (int, error)
 }
 
+// Services makes, changes and deletes verification services
+// (verify.Services, the one owner of their settings).
+type Services interface {
+	New(accountSID, name string) verification.Service
+	Create(ctx context.Context, svc verification.Service) (_ verification.Service, created bool, err error)
+	Update(ctx context.Context, accountSID, sid string, change func(*verification.Service) error) (before, after verification.Service, err error)
+	Delete(ctx context.Context, accountSID, sid string) error
+}
+
+var _ Services = (*verify.Services)(nil)
+
 // Config configures the routes.
 type Config struct {
-	Store      Store
-	Verify     *verify.Service
-	CodeLength int // of services created without CodeLength
-	TTL        time.Duration
+	Store    Store
+	Services Services
+	Verify   *verify.Service
 	// Sender is the sender of codes where the destination's route has no
 	// default_sender (Verify v2 requests name none); default "Verify".
 	Sender string
@@ -283,23 +290,21 @@ func (h handlers) createService(w http.ResponseWriter, r *http.Request) error {
 	if err := verify.ValidServiceName(name); err != nil {
 		return err
 	}
-	n, err := codeLength(f, h.cfg.CodeLength)
-	if err != nil {
+	svc := h.cfg.Services.New(api.Account(r), name)
+	if svc.CodeLength, err = codeLength(f, svc.CodeLength); err != nil {
 		return err
 	}
 	if err := unsupported(f); err != nil {
 		return err
 	}
-	svc := verification.Service{SID: otpgate.NewSID(otpgate.PrefixService), AccountSID: api.Account(r), Name: name,
-		CodeLength: n, TTL: h.cfg.TTL, CreatedAt: h.cfg.Clock.Now().UTC()}
 	if err := h.settings(r.Context(), f, &svc); err != nil {
 		return err
 	}
-	got, err := h.cfg.Store.CreateService(r.Context(), svc)
+	got, created, err := h.cfg.Services.Create(r.Context(), svc)
 	if err != nil {
 		return err
 	}
-	if got.SID != svc.SID {
+	if !created {
 		return otpgate.Errorf(otpgate.KindConflict, otpgate.CodeInvalidParameter,
 			"Invalid parameter 'FriendlyName': the account has a service named %q already (%s); otpgate's 2FA API names services by it, so names are unique", name, got.SID)
 	}
@@ -322,27 +327,28 @@ func (h handlers) updateService(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	svc, err := h.service(r.Context(), r, "Sid")
+	found, err := h.service(r.Context(), r, "Sid")
 	if err != nil {
 		return err
 	}
-	before := svc
-	if name := strings.TrimSpace(f.Get("FriendlyName")); f.Has("FriendlyName") && name != svc.Name {
-		return otpgate.FieldError("service", otpgate.InvalidField, " %q: a service keeps its name (%q): the 2FA API names services by it", name, svc.Name)
-	}
-	if svc.CodeLength, err = codeLength(f, svc.CodeLength); err != nil {
+	before, svc, err := h.cfg.Services.Update(r.Context(), found.AccountSID, found.SID, func(svc *verification.Service) error {
+		var err error
+		if name := strings.TrimSpace(f.Get("FriendlyName")); f.Has("FriendlyName") && name != svc.Name {
+			return otpgate.FieldError("service", otpgate.InvalidField, " %q: a service keeps its name (%q): the 2FA API names services by it", name, svc.Name)
+		}
+		if svc.CodeLength, err = codeLength(f, svc.CodeLength); err != nil {
+			return err
+		}
+		if err := h.settings(r.Context(), f, svc); err != nil {
+			return err
+		}
+		return unsupported(f)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound, "The requested resource /Services/%s was not found", found.SID)
+	} else if err != nil {
 		return err
 	}
-	if err := h.settings(r.Context(), f, &svc); err != nil {
-		return err
-	}
-	if err := unsupported(f); err != nil {
-		return err
-	}
-	if err := h.cfg.Store.UpdateService(r.Context(), svc); err != nil {
-		return err
-	}
-	h.cfg.Verify.Forget(svc) // this node's next code uses the new settings
 	h.audited(r, "update", &before, &svc)
 	api.WriteJSON(w, http.StatusOK, newServiceJSON(baseURL(r), svc))
 	return nil
@@ -355,10 +361,9 @@ func (h handlers) deleteService(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.cfg.Store.DeleteService(r.Context(), svc.AccountSID, svc.SID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := h.cfg.Services.Delete(r.Context(), svc.AccountSID, svc.SID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	h.cfg.Verify.Forget(svc)
 	h.audited(r, "delete", &svc, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
