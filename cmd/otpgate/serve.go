@@ -555,7 +555,7 @@ func (m *Main) Run(ctx context.Context) error {
 	operatorapi.Register(srv, admin, m.store)
 	accountsapi.Register(srv, accountsapi.Config{Store: m.store, Keys: m.keys, Auth: auth, Audit: m.audit, Clock: m.Clock})
 	verifyv2.Register(srv, verifyv2.Config{Store: m.store, Services: services, Verify: vs,
-		Sender: m.Config.VerifySender, AfterEvent: m.webhooks.Wake, URLs: policy, Audit: m.audit, Clock: m.Clock})
+		Sender: m.Config.VerifySender, URLs: policy, Audit: m.audit})
 	if err := m.serveConsole(srv, phones, fileCfg.Routes, admin); err != nil {
 		return err
 	}

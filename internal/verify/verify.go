@@ -10,6 +10,7 @@ package verify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +47,8 @@ type Store interface {
 	// or it is not live. judge must be quick and do no I/O.
 	CountCheck(ctx context.Context, key verification.Key, max int, now time.Time,
 		judge func(verification.Verification) (verification.Status, []callback.Callback)) (v verification.Verification, counted bool, err error)
+	// VerificationBySID returns one of an account's verifications.
+	VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error)
 	// DueExpirations returns up to limit pending verifications whose codes
 	// expired after since and at or before now, earliest first.
 	DueExpirations(ctx context.Context, since, now time.Time, limit int) ([]verification.Verification, error)
@@ -398,6 +401,48 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, err
 		res.AttemptsRemaining = max(0, verification.MaxChecks-v.CheckAttempts)
 	}
 	return res, nil
+}
+
+// Conclude ends the account's pending verification sid of service
+// serviceSID on the app's word, without a code (Verify v2's
+// Status=approved|canceled): its codes stop verifying. An approval owes
+// the service's verification.approved event, as a right code does; a
+// cancellation owes none. Neither is an approval the pumping guard counts
+// (Approved): an app saying so is not a user typing a code. It returns the
+// verification as changed; store.ErrNotFound when there is no such
+// verification of that service or it is no longer pending.
+func (s *Service) Conclude(ctx context.Context, accountSID, serviceSID, sid string, to verification.Status) (verification.Verification, error) {
+	if to != verification.Approved && to != verification.Canceled {
+		return verification.Verification{}, fmt.Errorf("verify: a verification is concluded approved or canceled, not %q", to)
+	}
+	v, err := s.cfg.Store.VerificationBySID(ctx, accountSID, sid)
+	if err == nil && v.ServiceSID != serviceSID {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return verification.Verification{}, err
+	}
+	svc, err := s.serviceBySID(ctx, serviceSID)
+	if err != nil {
+		return verification.Verification{}, err
+	}
+	now := s.cfg.Clock.Now().UTC()
+	v.Status, v.UpdatedAt = to, now
+	var events []callback.Callback
+	if ev, ok := callback.ForEvent(v, svc, now); ok && to == verification.Approved {
+		events = append(events, ev)
+	}
+	n, err := s.cfg.Store.Resolve(ctx, []verification.Resolution{{SID: v.SID, From: []verification.Status{verification.Pending}, To: to, At: now}}, events)
+	if err != nil {
+		return verification.Verification{}, err
+	}
+	if n == 0 {
+		return verification.Verification{}, store.ErrNotFound
+	}
+	if len(events) > 0 && s.cfg.AfterEvent != nil {
+		s.cfg.AfterEvent()
+	}
+	return v, nil
 }
 
 // service returns the account's service of that name (Services' cached

@@ -20,7 +20,6 @@ import (
 
 	"github.com/otpgate/otpgate/internal/api"
 	"github.com/otpgate/otpgate/internal/audit"
-	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
@@ -57,7 +56,6 @@ type Store interface {
 	ServiceBySID(ctx context.Context, sid string) (verification.Service, error)
 	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
 	VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error)
-	Resolve(ctx context.Context, rs []verification.Resolution, events []callback.Callback) (int, error)
 }
 
 // Services makes, changes and deletes verification services
@@ -79,16 +77,12 @@ type Config struct {
 	// Sender is the sender of codes where the destination's route has no
 	// default_sender (Verify v2 requests name none); default "Verify".
 	Sender string
-	// AfterEvent, if set, is called after an event was stored (to wake the
-	// webhook sender).
-	AfterEvent func()
 	// URLs checks a service's EventsUrl (webhook.Policy); nil refuses any.
 	URLs interface {
 		ValidateURL(ctx context.Context, raw string) error
 	}
 	// Audit, if set, records each service made, changed or deleted.
 	Audit *audit.Log
-	Clock otpgate.Clock
 }
 
 // audited records a change to a service.
@@ -108,9 +102,6 @@ func (h handlers) audited(r *http.Request, action string, before, after *verific
 
 // Register adds the Verify v2 routes.
 func Register(s *api.Server, cfg Config) {
-	if cfg.Clock == nil {
-		cfg.Clock = otpgate.SystemClock{}
-	}
 	if cfg.Sender == "" {
 		cfg.Sender = "Verify"
 	}
@@ -554,31 +545,13 @@ func (h handlers) updateVerification(w http.ResponseWriter, r *http.Request) err
 		return otpgate.FieldError("status", otpgate.InvalidField, " %q: canceled or approved", to)
 	}
 	sid := r.PathValue("Sid")
-	notFound := otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound, "The requested resource /Services/%s/Verifications/%s was not found (or is no longer pending)", svc.SID, sid)
-	v, err := h.verification(r, svc, sid)
-	if e := otpgate.AsError(err); e != nil && e.Kind == otpgate.KindNotFound {
-		return notFound
+	v, err := h.cfg.Verify.Conclude(r.Context(), api.Account(r), svc.SID, sid, to)
+	if errors.Is(err, store.ErrNotFound) {
+		return otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound, "The requested resource /Services/%s/Verifications/%s was not found (or is no longer pending)", svc.SID, sid)
 	} else if err != nil {
 		return err
 	}
-	now := h.cfg.Clock.Now().UTC()
-	changed := v
-	changed.Status, changed.UpdatedAt = to, now
-	var events []callback.Callback
-	if ev, ok := callback.ForEvent(changed, svc, now); ok && to == verification.Approved {
-		events = append(events, ev)
-	}
-	n, err := h.cfg.Store.Resolve(r.Context(), []verification.Resolution{{SID: v.SID, From: []verification.Status{verification.Pending}, To: to, At: now}}, events)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return notFound
-	}
-	if len(events) > 0 && h.cfg.AfterEvent != nil {
-		h.cfg.AfterEvent()
-	}
-	api.WriteJSON(w, http.StatusOK, newVerificationJSON(baseURL(r), changed, svc))
+	api.WriteJSON(w, http.StatusOK, newVerificationJSON(baseURL(r), v, svc))
 	return nil
 }
 
