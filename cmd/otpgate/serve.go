@@ -32,9 +32,9 @@ import (
 	"github.com/otpgate/otpgate/internal/api/guardapi"
 	"github.com/otpgate/otpgate/internal/api/inbox"
 	"github.com/otpgate/otpgate/internal/api/operatorapi"
-	"github.com/otpgate/otpgate/internal/api/restcomm"
+	"github.com/otpgate/otpgate/internal/api/restcomm2fa"
+	"github.com/otpgate/otpgate/internal/api/restcommsms"
 	"github.com/otpgate/otpgate/internal/api/twilio"
-	"github.com/otpgate/otpgate/internal/api/twofa"
 	"github.com/otpgate/otpgate/internal/api/verifyv2"
 	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/callback"
@@ -550,7 +550,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.api = srv
 	openapi.Register(srv)
 	admin := &guard.Admin{Store: m.store, Ceilings: m.ceilings, Pumping: pumping, Phones: phones, Audit: m.audit, Services: services}
-	twofa.Register(srv, vs)
+	restcomm2fa.Register(srv, vs)
 	guardapi.Register(srv, admin, pumping != nil)
 	operatorapi.Register(srv, admin, m.store)
 	accountsapi.Register(srv, accountsapi.Config{Store: m.store, Keys: m.keys, Auth: auth, Audit: m.audit, Clock: m.Clock})
@@ -560,7 +560,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	twilio.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})
-	restcomm.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})
+	restcommsms.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})
 	if m.sandboxed {
 		// The sandbox inbox exists only where the sandbox delivers; it
 		// forgets messages after --sandbox-keep.
