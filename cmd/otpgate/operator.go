@@ -20,6 +20,7 @@ import (
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/verify"
 )
 
 // The operator's commands, run on the server: tokens for the console and
@@ -65,6 +66,10 @@ func cliAdmin(st Store, stderr io.Writer) (*guard.Admin, error) {
 	if err != nil {
 		return nil, err
 	}
+	services, err := verify.NewServices(verify.ServicesConfig{Store: st})
+	if err != nil {
+		return nil, err
+	}
 	log := newLogger(ServeConfig{LogLevel: "warn", LogFormat: "text"}, stderr)
 	return &guard.Admin{
 		Store:    st,
@@ -72,6 +77,7 @@ func cliAdmin(st Store, stderr io.Writer) (*guard.Admin, error) {
 		Pumping:  guard.NewPumping(guard.PumpingConfig{Store: st}),
 		Phones:   phones,
 		Audit:    audit.NewLog(st, log, nil),
+		Services: services,
 	}, nil
 }
 

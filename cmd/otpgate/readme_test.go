@@ -2,9 +2,15 @@ package main
 
 import (
 	"flag"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -262,5 +268,119 @@ func TestGithubSlug(t *testing.T) {
 	}
 	if a["not-a-heading"] || a["hashtag"] {
 		t.Errorf("markdownAnchors: code or a hashtag taken for a heading: %v", a)
+	}
+}
+
+// docs/architecture.md draws the layout from the code: it names every
+// package directory under internal/ and cmd/ on a line of its own, in a
+// layer ("## Layer N"); every package it names exists; and every package
+// imports only packages of earlier layers (no circle, no upward arrow).
+func TestArchitectureNamesEveryPackage(t *testing.T) {
+	const root = "../.."
+	const page = "docs/architecture.md"
+	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	module := ""
+	for line := range strings.SplitSeq(string(gomod), "\n") {
+		if m, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
+			module = strings.TrimSpace(m)
+		}
+	}
+	if module == "" {
+		t.Fatal("go.mod names no module")
+	}
+
+	// The packages, with the otpgate packages each imports (test files aside).
+	imports := map[string][]string{}
+	for _, top := range []string{"internal", "cmd"} {
+		err := filepath.WalkDir(filepath.Join(root, top), func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			name := d.Name()
+			if d.IsDir() {
+				if name == "testdata" || name == "node_modules" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !strings.HasSuffix(name, ".go") {
+				return nil
+			}
+			rel, _ := filepath.Rel(root, filepath.Dir(path))
+			pkg := filepath.ToSlash(rel)
+			if _, ok := imports[pkg]; !ok {
+				imports[pkg] = nil
+			}
+			if strings.HasSuffix(name, "_test.go") {
+				return nil
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+			if err != nil {
+				return err
+			}
+			for _, imp := range f.Imports {
+				p, _ := strconv.Unquote(imp.Path.Value)
+				if dep, ok := strings.CutPrefix(p, module+"/"); ok && !slices.Contains(imports[pkg], dep) {
+					imports[pkg] = append(imports[pkg], dep)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(imports) < 30 {
+		t.Fatalf("only %d packages found under internal/ and cmd/: is the walk broken?", len(imports))
+	}
+
+	// The page's layers and the packages it names.
+	b, err := os.ReadFile(filepath.Join(root, page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	layerHeading := regexp.MustCompile(`^## Layer (\d+)\b`)
+	entry := regexp.MustCompile("^- `((?:internal|cmd)/[a-z0-9_/]+)`")
+	named := regexp.MustCompile("`((?:internal|cmd)/[a-z0-9_/]+)`")
+	layer := map[string]int{}
+	current := -1
+	markdownLines(string(b), func(line string, n int) {
+		if m := layerHeading.FindStringSubmatch(line); m != nil {
+			current, _ = strconv.Atoi(m[1])
+			return
+		}
+		if strings.HasPrefix(line, "## ") {
+			current = -1
+		}
+		if m := entry.FindStringSubmatch(line); m != nil {
+			switch _, seen := layer[m[1]]; {
+			case current < 0:
+				t.Errorf("%s:%d: %s is listed outside a \"## Layer N\" section", page, n, m[1])
+			case seen:
+				t.Errorf("%s:%d: %s is listed twice", page, n, m[1])
+			default:
+				layer[m[1]] = current
+			}
+		}
+		for _, m := range named.FindAllStringSubmatch(line, -1) {
+			if _, ok := imports[m[1]]; !ok {
+				t.Errorf("%s:%d: names %s, which is not a package of this repository", page, n, m[1])
+			}
+		}
+	})
+	for _, pkg := range slices.Sorted(maps.Keys(imports)) {
+		l, ok := layer[pkg]
+		if !ok {
+			t.Errorf("%s has no line for %s: add one, in the layer after the last of its imports", page, pkg)
+			continue
+		}
+		for _, dep := range imports[pkg] {
+			if dl, ok := layer[dep]; ok && dl >= l {
+				t.Errorf("%s (layer %d) imports %s (layer %d): a package imports only earlier layers; move one of them in %s", pkg, l, dep, dl, page)
+			}
+		}
 	}
 }

@@ -32,9 +32,9 @@ import (
 	"github.com/otpgate/otpgate/internal/api/guardapi"
 	"github.com/otpgate/otpgate/internal/api/inbox"
 	"github.com/otpgate/otpgate/internal/api/operatorapi"
-	"github.com/otpgate/otpgate/internal/api/restcomm"
+	"github.com/otpgate/otpgate/internal/api/restcomm2fa"
+	"github.com/otpgate/otpgate/internal/api/restcommsms"
 	"github.com/otpgate/otpgate/internal/api/twilio"
-	"github.com/otpgate/otpgate/internal/api/twofa"
 	"github.com/otpgate/otpgate/internal/api/verifyv2"
 	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/callback"
@@ -499,9 +499,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	services, err := verify.NewServices(verify.ServicesConfig{Store: m.store, Clock: m.Clock, CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL})
+	if err != nil {
+		return err
+	}
 	vs, err := verify.New(verify.Config{
-		Store: m.store, SMS: sends, Keys: m.keys, Phones: phones, Clock: m.Clock,
-		CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL, ResendCooldown: cooldown, AfterEvent: m.webhooks.Wake,
+		Store: m.store, Services: services, SMS: sends, Keys: m.keys, Phones: phones, Clock: m.Clock,
+		ResendCooldown: cooldown, AfterEvent: m.webhooks.Wake,
 		Approved: approved, Metrics: verify.NewMetrics(m.registry), Audit: m.audit,
 	})
 	if err != nil {
@@ -545,18 +549,18 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.api = srv
 	openapi.Register(srv)
-	admin := &guard.Admin{Store: m.store, Ceilings: m.ceilings, Pumping: pumping, Phones: phones, Audit: m.audit, ServiceChanged: vs.Forget}
-	twofa.Register(srv, vs)
+	admin := &guard.Admin{Store: m.store, Ceilings: m.ceilings, Pumping: pumping, Phones: phones, Audit: m.audit, Services: services}
+	restcomm2fa.Register(srv, vs)
 	guardapi.Register(srv, admin, pumping != nil)
 	operatorapi.Register(srv, admin, m.store)
 	accountsapi.Register(srv, accountsapi.Config{Store: m.store, Keys: m.keys, Auth: auth, Audit: m.audit, Clock: m.Clock})
-	verifyv2.Register(srv, verifyv2.Config{Store: m.store, Verify: vs, CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL,
-		Sender: m.Config.VerifySender, AfterEvent: m.webhooks.Wake, URLs: policy, Audit: m.audit, Clock: m.Clock})
+	verifyv2.Register(srv, verifyv2.Config{Store: m.store, Services: services, Verify: vs,
+		Sender: m.Config.VerifySender, URLs: policy, Audit: m.audit})
 	if err := m.serveConsole(srv, phones, fileCfg.Routes, admin); err != nil {
 		return err
 	}
 	twilio.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})
-	restcomm.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})
+	restcommsms.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})
 	if m.sandboxed {
 		// The sandbox inbox exists only where the sandbox delivers; it
 		// forgets messages after --sandbox-keep.

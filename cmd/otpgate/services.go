@@ -7,12 +7,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/otpgate/otpgate/internal/audit"
-	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/verification"
+	"github.com/otpgate/otpgate/internal/verify"
 	"github.com/otpgate/otpgate/internal/webhook"
 )
 
@@ -78,27 +77,7 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("services set: no account %s in %s", *acc, *dataDir)
 	}
 	log := audit.NewLog(st, nil, nil)
-	made := verification.Service{SID: otpgate.NewSID(otpgate.PrefixService), AccountSID: *acc, Name: *name,
-		CodeLength: verification.DefaultCodeLength, TTL: verification.DefaultTTL, CreatedAt: time.Now().UTC()}
-	svc, err := st.CreateService(ctx, made)
-	if err != nil {
-		return err
-	}
-	if svc.SID == made.SID {
-		log.Record(ctx, cliActor(), audit.Entry{AccountSID: *acc, Kind: audit.KindService, Action: "create", Target: svc.SID, After: audit.Service(svc)})
-	}
-	before := svc
-	if given["events-url"] {
-		svc.EventsURL = *eventsURL
-	}
-	if given["code-length"] {
-		svc.CodeLength = *codeLength
-	}
-	if given["code-ttl"] {
-		svc.TTL = *codeTTL
-	}
 	if given["countries"] {
-		svc.Countries = *countries
 		admin, err := cliAdmin(st, stderr)
 		if err != nil {
 			return err
@@ -112,7 +91,35 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 				*countries, strings.Join(beyond, ", "), policy.Describe(ceiling), *acc)
 		}
 	}
-	if err := st.UpdateService(ctx, svc); err != nil {
+	// The server beside this command sees the change within its cache of
+	// services (seconds); a change through the API applies at once.
+	services, err := verify.NewServices(verify.ServicesConfig{Store: st})
+	if err != nil {
+		return err
+	}
+	svc, created, err := services.Create(ctx, services.New(*acc, *name))
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Record(ctx, cliActor(), audit.Entry{AccountSID: *acc, Kind: audit.KindService, Action: "create", Target: svc.SID, After: audit.Service(svc)})
+	}
+	before, svc, err := services.Update(ctx, *acc, svc.SID, func(svc *verification.Service) error {
+		if given["events-url"] {
+			svc.EventsURL = *eventsURL
+		}
+		if given["code-length"] {
+			svc.CodeLength = *codeLength
+		}
+		if given["code-ttl"] {
+			svc.TTL = *codeTTL
+		}
+		if given["countries"] {
+			svc.Countries = *countries
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	log.Record(ctx, cliActor(), audit.Entry{AccountSID: *acc, Kind: audit.KindService, Action: "update", Target: svc.SID,

@@ -36,6 +36,7 @@ import (
 type Store interface {
 	pipeline.Store
 	verify.Store
+	verify.ServiceStore
 	messaging.Store
 	dispatch.Store
 	inbound.Store
@@ -54,8 +55,6 @@ type Store interface {
 	guard.PumpingStore
 	guard.BudgetStore
 	console.Store
-	// UpdateService stores a service's code length, lifetime and events URL.
-	UpdateService(ctx context.Context, svc verification.Service) error
 	// Services returns an account's services, oldest first.
 	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
 	// Token rotation and disabling (account.TokenStore).
@@ -66,8 +65,6 @@ type Store interface {
 	SetAccountDisabled(ctx context.Context, sid string, disabled bool) error
 	// ForgetSandbox deletes sandbox inbox entries made before before.
 	ForgetSandbox(ctx context.Context, before time.Time) (int, error)
-	// DeleteService deletes an account's service and its verifications.
-	DeleteService(ctx context.Context, accountSID, sid string) error
 	// VerificationBySID returns one of an account's verifications.
 	VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error)
 	// ReleaseLeases makes the messages and callbacks this node claimed due

@@ -24,7 +24,12 @@ type AdminStore interface {
 	SetAccountPolicy(ctx context.Context, sid string, p policy.Policy) error
 	SetAccountCountries(ctx context.Context, sid, countries string) error
 	Service(ctx context.Context, accountSID, name string) (verification.Service, error)
-	UpdateService(ctx context.Context, svc verification.Service) error
+}
+
+// ServiceSettings changes a verification service's settings
+// (verify.Services, which this node's next code then obeys).
+type ServiceSettings interface {
+	Update(ctx context.Context, accountSID, sid string, change func(*verification.Service) error) (before, after verification.Service, err error)
 }
 
 // Admin is the one way the abuse controls change, whoever asks: the
@@ -41,9 +46,8 @@ type Admin struct {
 	Pumping *Pumping
 	Phones  *phone.Parser
 	Audit   *audit.Log
-	// ServiceChanged, if set, is told of a service whose countries changed
-	// (verify.Service.Forget: this node uses the new list at once).
-	ServiceChanged func(svc verification.Service)
+	// Services changes a service's countries; nil refuses such a change.
+	Services ServiceSettings
 }
 
 // refuse records a refused attempt and returns err.
@@ -203,17 +207,21 @@ func (a *Admin) SetCountries(ctx context.Context, actor audit.Actor, sid, servic
 		return a.refuse(ctx, actor, entry, e)
 	}
 	if service != "" {
+		if a.Services == nil {
+			return errors.New("guard: Admin has no Services to change a service's countries with")
+		}
 		svc, err := a.Store.Service(ctx, sid, service)
 		if err != nil {
 			return err
 		}
-		entry.Before, svc.Countries = svc.Countries, countries
-		if err := a.Store.UpdateService(ctx, svc); err != nil {
+		before, _, err := a.Services.Update(ctx, sid, svc.SID, func(svc *verification.Service) error {
+			svc.Countries = countries
+			return nil
+		})
+		if err != nil {
 			return err
 		}
-		if a.ServiceChanged != nil {
-			a.ServiceChanged(svc)
-		}
+		entry.Before = before.Countries
 		a.record(ctx, actor, entry)
 		return nil
 	}

@@ -1,6 +1,7 @@
 package guard_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -12,13 +13,18 @@ import (
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/guard"
+	"github.com/otpgate/otpgate/internal/keyring"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
+	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/sqlite"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
+	"github.com/otpgate/otpgate/internal/verify"
 )
+
+var _ guard.ServiceSettings = (*verify.Services)(nil)
 
 // adminEnv is guard.Admin over a real store, with accounts AC1 and AC2.
 func adminEnv(t *testing.T) (*guard.Admin, *sqlite.Store) {
@@ -37,6 +43,10 @@ func adminEnv(t *testing.T) (*guard.Admin, *sqlite.Store) {
 		t.Fatal(err)
 	}
 	phones, _ := phone.NewParser("JO")
+	services, err := verify.NewServices(verify.ServicesConfig{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defaults := policy.Effective{Countries: "JO", PerNumber: guard.DefaultPerNumber, DailyBudget: policy.DefaultDailyBudget, Messages: policy.MessagesAny}
 	a := &guard.Admin{
 		Store:    st,
@@ -44,6 +54,7 @@ func adminEnv(t *testing.T) (*guard.Admin, *sqlite.Store) {
 		Pumping:  guard.NewPumping(guard.PumpingConfig{Store: st}),
 		Phones:   phones,
 		Audit:    audit.NewLog(st, nil, nil),
+		Services: services,
 	}
 	return a, st
 }
@@ -215,5 +226,44 @@ func TestSafeListCap(t *testing.T) {
 	}
 	if _, err := a.RemoveSafe(ctx, own, "AC1", "+962792000000"); err != store.ErrNotFound {
 		t.Fatalf("removing a number not on the list: %v", err)
+	}
+}
+
+// A service's countries changed through the guard (POST /guard/countries,
+// the console) apply to this node's very next code, not when its cache of
+// services runs out.
+func TestServiceCountriesApplyAtOnce(t *testing.T) {
+	ctx := context.Background()
+	a, st := adminEnv(t)
+	keys, err := keyring.New(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.New(pipeline.Config{Store: st, Phones: a.Phones, Sealer: keys, Ceilings: a.Ceilings, Policies: []pipeline.Policy{guard.Geo{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verify.New(verify.Config{Store: st, Services: a.Services.(*verify.Services), SMS: p, Keys: keys, Phones: a.Phones})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(to string) error {
+		_, err := v.Send(ctx, verify.SendRequest{AccountSID: "AC1", Service: "login", From: "MyApp", To: to})
+		return err
+	}
+	if err := send("+962790312345"); err != nil {
+		t.Fatalf("a code to Jordan before the change: %v", err)
+	}
+	if _, err := a.SetPolicy(ctx, audit.CLI("root"), "AC1", policy.Policy{Countries: "JO,SA"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetCountries(ctx, audit.Account("AC1", ""), "AC1", "login", "SA"); err != nil {
+		t.Fatal(err)
+	}
+	if err := send("+962790312346"); otpgate.AsError(err) == nil || otpgate.AsError(err).Code != otpgate.CodeGeoPermission {
+		t.Fatalf("a code to Jordan just after the service's countries became SA: %v; want refused (%d)", err, otpgate.CodeGeoPermission)
+	}
+	if err := send("+966501234567"); err != nil {
+		t.Fatalf("a code to Saudi Arabia just after the change: %v", err)
 	}
 }

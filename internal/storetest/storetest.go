@@ -1,8 +1,9 @@
 // Package storetest is the conformance suite every otpgate store must pass:
 // every method of every interface otpgate's parts declare for a store
-// (pipeline.Store, verify.Store, messaging.Store, dispatch.Store,
-// inbound.Store, webhook.Store, sandbox.Store, inbox.Store, account.Store,
-// and what the command line uses), against their documented contracts. A
+// (pipeline.Store, verify.Store, verify.ServiceStore, messaging.Store,
+// dispatch.Store, inbound.Store, webhook.Store, sandbox.Store, inbox.Store,
+// account.Store, and what the command line uses), against their documented
+// contracts. A
 // backend's test calls Run with a function that opens a new, empty store and
 // closes it in t.Cleanup:
 //
@@ -48,6 +49,7 @@ import (
 type Store interface {
 	pipeline.Store
 	verify.Store
+	verify.ServiceStore
 	messaging.Store
 	dispatch.Store
 	inbound.Store
@@ -62,9 +64,7 @@ type Store interface {
 	guard.PumpingStore
 	guard.BudgetStore
 	console.Store
-	UpdateService(ctx context.Context, svc verification.Service) error
 	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
-	DeleteService(ctx context.Context, accountSID, sid string) error
 	account.TokenStore
 	ForgetSandbox(ctx context.Context, before time.Time) (int, error)
 	VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error)

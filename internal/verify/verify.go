@@ -3,7 +3,8 @@
 // of package verification: a code per send, every code valid until its own
 // expiry, at most verification.MaxSends codes and verification.MaxChecks
 // checks per verification. The store makes each step atomic; this package
-// decides.
+// decides. Services owns the verification services' settings: every path
+// that makes, changes or deletes one goes through it.
 package verify
 
 import (
@@ -32,15 +33,8 @@ const (
 	MaxServiceName  = 64
 )
 
-// Store keeps services and verifications.
+// Store keeps verifications.
 type Store interface {
-	// Service returns the account's service of that name.
-	Service(ctx context.Context, accountSID, name string) (verification.Service, error)
-	// ServiceBySID returns a service.
-	ServiceBySID(ctx context.Context, sid string) (verification.Service, error)
-	// CreateService inserts svc, or returns the account's service of that
-	// name if there is one already.
-	CreateService(ctx context.Context, svc verification.Service) (verification.Service, error)
 	// LatestVerification returns the newest verification of key, whatever
 	// its status: the latest CreatedAt, and of equal ones the greatest SID.
 	LatestVerification(ctx context.Context, key verification.Key) (verification.Verification, error)
@@ -53,6 +47,8 @@ type Store interface {
 	// or it is not live. judge must be quick and do no I/O.
 	CountCheck(ctx context.Context, key verification.Key, max int, now time.Time,
 		judge func(verification.Verification) (verification.Status, []callback.Callback)) (v verification.Verification, counted bool, err error)
+	// VerificationBySID returns one of an account's verifications.
+	VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error)
 	// DueExpirations returns up to limit pending verifications whose codes
 	// expired after since and at or before now, earliest first.
 	DueExpirations(ctx context.Context, since, now time.Time, limit int) ([]verification.Verification, error)
@@ -75,15 +71,13 @@ type Hasher interface {
 
 // Config configures a Service.
 type Config struct {
-	Store  Store
-	SMS    Sender
-	Keys   Hasher
-	Phones *phone.Parser
-	Clock  otpgate.Clock
-	// CodeLength and TTL are the settings of services created from now on;
-	// 0 means verification.DefaultCodeLength and DefaultTTL.
-	CodeLength int
-	TTL        time.Duration
+	Store Store
+	// Services are the verification services (made on a first code).
+	Services *Services
+	SMS      Sender
+	Keys     Hasher
+	Phones   *phone.Parser
+	Clock    otpgate.Clock
 	// ResendCooldown is the least time between two codes of one
 	// verification, so a double tap does not send two; 0: none.
 	ResendCooldown time.Duration
@@ -101,8 +95,7 @@ type Config struct {
 
 // Service sends and checks verifications.
 type Service struct {
-	cfg      Config
-	services *serviceCache
+	cfg Config
 
 	sweepMu sync.Mutex
 	swept   time.Time // expiries up to here were handled (ExpireDue)
@@ -110,25 +103,13 @@ type Service struct {
 
 // New returns a Service.
 func New(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.SMS == nil || cfg.Keys == nil || cfg.Phones == nil {
-		return nil, errors.New("verify: Store, SMS, Keys and Phones are required")
+	if cfg.Store == nil || cfg.Services == nil || cfg.SMS == nil || cfg.Keys == nil || cfg.Phones == nil {
+		return nil, errors.New("verify: Store, Services, SMS, Keys and Phones are required")
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = otpgate.SystemClock{}
 	}
-	if cfg.CodeLength == 0 {
-		cfg.CodeLength = verification.DefaultCodeLength
-	}
-	if cfg.CodeLength < verification.MinCodeLength || cfg.CodeLength > verification.MaxCodeLength {
-		return nil, fmt.Errorf("verify: code length %d is outside %d-%d", cfg.CodeLength, verification.MinCodeLength, verification.MaxCodeLength)
-	}
-	if cfg.TTL == 0 {
-		cfg.TTL = verification.DefaultTTL
-	}
-	if cfg.TTL < verification.MinTTL || cfg.TTL > verification.MaxTTL {
-		return nil, fmt.Errorf("verify: code lifetime %s is outside %s-%s", cfg.TTL, verification.MinTTL, verification.MaxTTL)
-	}
-	return &Service{cfg: cfg, services: newServiceCache()}, nil
+	return &Service{cfg: cfg}, nil
 }
 
 // SendRequest is a request to text a code.
@@ -422,105 +403,66 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, err
 	return res, nil
 }
 
-// service returns the account's service of that name, from the cache or
-// the store; create makes it with the default settings when there is none.
+// Conclude ends the account's pending verification sid of service
+// serviceSID on the app's word, without a code (Verify v2's
+// Status=approved|canceled): its codes stop verifying. An approval owes
+// the service's verification.approved event, as a right code does; a
+// cancellation owes none. Neither is an approval the pumping guard counts
+// (Approved): an app saying so is not a user typing a code. It returns the
+// verification as changed; store.ErrNotFound when there is no such
+// verification of that service or it is no longer pending.
+func (s *Service) Conclude(ctx context.Context, accountSID, serviceSID, sid string, to verification.Status) (verification.Verification, error) {
+	if to != verification.Approved && to != verification.Canceled {
+		return verification.Verification{}, fmt.Errorf("verify: a verification is concluded approved or canceled, not %q", to)
+	}
+	v, err := s.cfg.Store.VerificationBySID(ctx, accountSID, sid)
+	if err == nil && v.ServiceSID != serviceSID {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return verification.Verification{}, err
+	}
+	svc, err := s.serviceBySID(ctx, serviceSID)
+	if err != nil {
+		return verification.Verification{}, err
+	}
+	now := s.cfg.Clock.Now().UTC()
+	v.Status, v.UpdatedAt = to, now
+	var events []callback.Callback
+	if ev, ok := callback.ForEvent(v, svc, now); ok && to == verification.Approved {
+		events = append(events, ev)
+	}
+	n, err := s.cfg.Store.Resolve(ctx, []verification.Resolution{{SID: v.SID, From: []verification.Status{verification.Pending}, To: to, At: now}}, events)
+	if err != nil {
+		return verification.Verification{}, err
+	}
+	if n == 0 {
+		return verification.Verification{}, store.ErrNotFound
+	}
+	if len(events) > 0 && s.cfg.AfterEvent != nil {
+		s.cfg.AfterEvent()
+	}
+	return v, nil
+}
+
+// service returns the account's service of that name (Services' cached
+// copy); create makes it with the default settings when there is none.
 func (s *Service) service(ctx context.Context, accountSID, name string, create bool) (verification.Service, error) {
-	now := s.cfg.Clock.Now()
-	if svc, ok := s.services.byName(accountSID, name, now); ok {
-		return svc, nil
+	svc, err := s.cfg.Services.Get(ctx, accountSID, name)
+	if !create || !errors.Is(err, store.ErrNotFound) {
+		return svc, err
 	}
-	svc, err := s.cfg.Store.Service(ctx, accountSID, name)
-	if errors.Is(err, store.ErrNotFound) && create {
-		made := verification.Service{
-			SID: otpgate.NewSID(otpgate.PrefixService), AccountSID: accountSID, Name: name,
-			CodeLength: s.cfg.CodeLength, TTL: s.cfg.TTL, CreatedAt: now.UTC(),
-		}
-		svc, err = s.cfg.Store.CreateService(ctx, made)
-		if err == nil && svc.SID == made.SID && s.cfg.Audit != nil {
-			s.cfg.Audit.Record(ctx, audit.Account(accountSID, ""), audit.Entry{AccountSID: accountSID, Kind: audit.KindService,
-				Action: "create", Target: svc.SID, After: audit.Service(svc)})
-		}
+	svc, created, err := s.cfg.Services.Create(ctx, s.cfg.Services.New(accountSID, name))
+	if err == nil && created && s.cfg.Audit != nil {
+		s.cfg.Audit.Record(ctx, audit.Account(accountSID, ""), audit.Entry{AccountSID: accountSID, Kind: audit.KindService,
+			Action: "create", Target: svc.SID, After: audit.Service(svc)})
 	}
-	if err != nil {
-		return verification.Service{}, err
-	}
-	s.services.put(svc, now)
-	return svc, nil
+	return svc, err
 }
 
-// serviceBySID returns a service from the cache or the store.
+// serviceBySID returns a service (Services' cached copy).
 func (s *Service) serviceBySID(ctx context.Context, sid string) (verification.Service, error) {
-	now := s.cfg.Clock.Now()
-	if svc, ok := s.services.bySID(sid, now); ok {
-		return svc, nil
-	}
-	svc, err := s.cfg.Store.ServiceBySID(ctx, sid)
-	if err != nil {
-		return verification.Service{}, err
-	}
-	s.services.put(svc, now)
-	return svc, nil
-}
-
-// serviceCache keeps service records for a few seconds: looking one up is on
-// every request's path, and a change made with `otpgate services set` while
-// the server runs applies within serviceCacheTTL.
-type serviceCache struct {
-	mu    sync.RWMutex
-	names map[serviceKey]cached
-	sids  map[string]cached
-}
-
-type serviceKey struct{ account, name string }
-
-type cached struct {
-	verification.Service
-	until time.Time
-}
-
-const (
-	serviceCacheTTL   = 5 * time.Second
-	maxCachedServices = 100_000
-)
-
-func newServiceCache() *serviceCache {
-	return &serviceCache{names: map[serviceKey]cached{}, sids: map[string]cached{}}
-}
-
-func (c *serviceCache) byName(account, name string, now time.Time) (verification.Service, bool) {
-	c.mu.RLock()
-	e, ok := c.names[serviceKey{account, name}]
-	c.mu.RUnlock()
-	return e.Service, ok && now.Before(e.until)
-}
-
-func (c *serviceCache) bySID(sid string, now time.Time) (verification.Service, bool) {
-	c.mu.RLock()
-	e, ok := c.sids[sid]
-	c.mu.RUnlock()
-	return e.Service, ok && now.Before(e.until)
-}
-
-func (c *serviceCache) put(svc verification.Service, now time.Time) {
-	c.mu.Lock()
-	if len(c.names) >= maxCachedServices {
-		clear(c.names)
-		clear(c.sids)
-	}
-	e := cached{svc, now.Add(serviceCacheTTL)}
-	c.names[serviceKey{svc.AccountSID, svc.Name}] = e
-	c.sids[svc.SID] = e
-	c.mu.Unlock()
-}
-
-// Forget drops a service from this node's cache (after it changed or was
-// deleted); other nodes see the change within serviceCacheTTL.
-func (s *Service) Forget(svc verification.Service) {
-	c := s.services
-	c.mu.Lock()
-	delete(c.names, serviceKey{svc.AccountSID, svc.Name})
-	delete(c.sids, svc.SID)
-	c.mu.Unlock()
+	return s.cfg.Services.BySID(ctx, sid)
 }
 
 func validServiceName(name string) error {

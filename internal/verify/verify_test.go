@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -24,6 +25,7 @@ import (
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/sqlite"
+	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 	"github.com/otpgate/otpgate/internal/verify"
 )
@@ -71,6 +73,7 @@ func (o *outbox) last(t *testing.T) string {
 
 type env struct {
 	v     *verify.Service
+	svcs  *verify.Services
 	st    *sqlite.Store
 	clk   *clock
 	box   *outbox
@@ -97,7 +100,10 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.reg = prometheus.NewPedanticRegistry()
-	e.v, err = verify.New(verify.Config{Store: st, SMS: p, Keys: keys, Phones: phones, Clock: e.clk, AfterEvent: func() { e.event.Add(1) },
+	if e.svcs, err = verify.NewServices(verify.ServicesConfig{Store: st, Clock: e.clk}); err != nil {
+		t.Fatal(err)
+	}
+	e.v, err = verify.New(verify.Config{Store: st, Services: e.svcs, SMS: p, Keys: keys, Phones: phones, Clock: e.clk, AfterEvent: func() { e.event.Add(1) },
 		Metrics: verify.NewMetrics(e.reg)})
 	if err != nil {
 		t.Fatal(err)
@@ -245,16 +251,14 @@ func TestCodesExpire(t *testing.T) {
 
 func TestEventsOnApprovalAndExpiry(t *testing.T) {
 	e := newEnv(t)
-	e.send(t, "0790320012")
-	svc, err := e.st.Service(ctx, "AC1", "login")
+	res := e.send(t, "0790320012")
+	_, svc, err := e.svcs.Update(ctx, "AC1", res.Service.SID, func(svc *verification.Service) error {
+		svc.EventsURL = "https://example.com/events"
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.EventsURL = "https://example.com/events"
-	if err := e.st.UpdateService(ctx, svc); err != nil {
-		t.Fatal(err)
-	}
-	e.clk.Add(6 * time.Second) // past the service cache
 	e.send(t, "0790320013")
 	if _, err := e.check("0790320013", e.box.last(t)); err != nil {
 		t.Fatal(err)
@@ -354,5 +358,54 @@ otpgate_verify_sends_total{kind="resend",operator="Zain",service="login"} 1
 	}
 	if problems, err := testutil.GatherAndLint(e.reg); err != nil || len(problems) > 0 {
 		t.Errorf("metric names: %v %v", problems, err)
+	}
+}
+
+// An app ends a verification without a code (Verify v2's Status): an
+// approval owes the service's event, a cancellation none; either ends it
+// (its codes stop verifying), and one that is no longer pending, or of
+// another service, is not found.
+func TestConclude(t *testing.T) {
+	e := newEnv(t)
+	first := e.send(t, "0790320012")
+	if _, _, err := e.svcs.Update(ctx, "AC1", first.Service.SID, func(svc *verification.Service) error {
+		svc.EventsURL = "https://example.com/events"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	code := e.box.last(t)
+	v, err := e.v.Conclude(ctx, "AC1", first.Service.SID, first.Verification.SID, verification.Canceled)
+	if err != nil || v.Status != verification.Canceled || !v.UpdatedAt.Equal(e.clk.Now()) {
+		t.Fatalf("Conclude canceled: %+v, %v", v, err)
+	}
+	if _, err := e.check("0790320012", code); otpgate.AsError(err) == nil || otpgate.AsError(err).Code != otpgate.CodeNotFound {
+		t.Fatalf("the code of a canceled verification: %v; want not found", err)
+	}
+	if _, err := e.v.Conclude(ctx, "AC1", first.Service.SID, first.Verification.SID, verification.Approved); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Conclude of a canceled verification: %v; want store.ErrNotFound", err)
+	}
+	second := e.send(t, "0790320013")
+	if _, err := e.v.Conclude(ctx, "AC1", "VA0", second.Verification.SID, verification.Approved); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Conclude under another service: %v; want store.ErrNotFound", err)
+	}
+	if _, err := e.v.Conclude(ctx, "AC1", second.Service.SID, second.Verification.SID, verification.Expired); err == nil {
+		t.Fatal("Conclude took the status expired")
+	}
+	if e.event.Load() != 0 {
+		t.Fatalf("AfterEvent called %d times before an approval", e.event.Load())
+	}
+	if v, err := e.v.Conclude(ctx, "AC1", second.Service.SID, second.Verification.SID, verification.Approved); err != nil || v.Status != verification.Approved {
+		t.Fatalf("Conclude approved: %+v, %v", v, err)
+	}
+	if e.event.Load() != 1 {
+		t.Fatalf("AfterEvent called %d times after an approval, want 1", e.event.Load())
+	}
+	cbs, err := e.st.ClaimCallbacks(ctx, e.clk.Now(), e.clk.Now().Add(time.Minute), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cbs) != 1 || !strings.Contains(cbs[0].Body, `"verification.approved"`) || !strings.Contains(cbs[0].Body, second.Verification.SID) {
+		t.Fatalf("events after a cancel and an approval: %+v; want the approval's only", cbs)
 	}
 }

@@ -18,7 +18,7 @@ import (
 	"strings"
 
 	"github.com/otpgate/otpgate/internal/api"
-	"github.com/otpgate/otpgate/internal/api/twofa"
+	"github.com/otpgate/otpgate/internal/api/restcomm2fa"
 	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/guard"
 	"github.com/otpgate/otpgate/internal/otpgate"
@@ -55,16 +55,16 @@ var safeListDialect = &api.Dialect{
 // (its blocks and safe list exist).
 func Register(s *api.Server, a Admin, guardOn bool) {
 	h := handlers{a}
-	s.Authenticated("GET /guard/countries", twofa.Dialect, h.countries)
-	s.Authenticated("POST /guard/countries", twofa.Dialect, h.setCountries)
+	s.Authenticated("GET /guard/countries", restcomm2fa.Dialect, h.countries)
+	s.Authenticated("POST /guard/countries", restcomm2fa.Dialect, h.setCountries)
 	if !guardOn {
 		return
 	}
-	s.Authenticated("GET /guard/blocks", twofa.Dialect, h.blocks)
-	s.Authenticated("DELETE /guard/blocks/{key...}", twofa.Dialect, h.lift)
-	s.Authenticated("GET /guard/safe", twofa.Dialect, h.safe)
-	s.Authenticated("POST /guard/safe", twofa.Dialect, h.addSafe)
-	s.Authenticated("DELETE /guard/safe/{entry...}", twofa.Dialect, h.removeSafe)
+	s.Authenticated("GET /guard/blocks", restcomm2fa.Dialect, h.blocks)
+	s.Authenticated("DELETE /guard/blocks/{key...}", restcomm2fa.Dialect, h.lift)
+	s.Authenticated("GET /guard/safe", restcomm2fa.Dialect, h.safe)
+	s.Authenticated("POST /guard/safe", restcomm2fa.Dialect, h.addSafe)
+	s.Authenticated("DELETE /guard/safe/{entry...}", restcomm2fa.Dialect, h.removeSafe)
 	s.Authenticated("POST /v2/SafeList/Numbers", safeListDialect, h.twilioAdd)
 	s.Authenticated("GET /v2/SafeList/Numbers/{PhoneNumber}", safeListDialect, h.twilioFetch)
 	s.Authenticated("DELETE /v2/SafeList/Numbers/{PhoneNumber}", safeListDialect, h.twilioRemove)

@@ -14,8 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/otpgate/otpgate/internal/api"
+	"github.com/otpgate/otpgate/internal/api/restcomm2fa"
 	"github.com/otpgate/otpgate/internal/api/twilio"
-	"github.com/otpgate/otpgate/internal/api/twofa"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/messaging"
 	"github.com/otpgate/otpgate/internal/otpgate"
@@ -50,7 +50,7 @@ func Register(s *api.Server, in Inbox) {
 	if in.Clock == nil {
 		in.Clock = otpgate.SystemClock{}
 	}
-	s.Authenticated("GET /sandbox/messages", twofa.Dialect, in.list)
+	s.Authenticated("GET /sandbox/messages", restcomm2fa.Dialect, in.list)
 	if in.Inbound != nil {
 		s.Authenticated("POST /sandbox/inbound", twilio.Dialect, in.inject)
 	}

@@ -4,7 +4,7 @@
 // SDKs work unchanged. Its errors name fields as Twilio does ("To", "From",
 // "Body", "StatusCallback") and carry Twilio's codes (21211 for To, 21212
 // for From, 21602/21617 for Body, 21609 for StatusCallback). Restcomm's SMS
-// API (package restcomm) is served by the same handlers.
+// API (package restcommsms) is served by the same handlers.
 package twilio
 
 import (

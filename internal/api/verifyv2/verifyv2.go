@@ -20,7 +20,6 @@ import (
 
 	"github.com/otpgate/otpgate/internal/api"
 	"github.com/otpgate/otpgate/internal/audit"
-	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
@@ -52,36 +51,38 @@ var Dialect = &api.Dialect{
 	},
 }
 
-// Store is what the dialect reads and changes besides sends and checks.
+// Store is what the dialect reads besides sends and checks.
 type Store interface {
 	ServiceBySID(ctx context.Context, sid string) (verification.Service, error)
 	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
-	CreateService(ctx context.Context, svc verification.Service) (verification.Service, error)
-	UpdateService(ctx context.Context, svc verification.Service) error
-	DeleteService(ctx context.Context, accountSID, sid string) error
 	VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error)
-	Resolve(ctx context.Context, rs []verification.Resolution, events []callback.Callback) (int, error)
 }
+
+// Services makes, changes and deletes verification services
+// (verify.Services, the one owner of their settings).
+type Services interface {
+	New(accountSID, name string) verification.Service
+	Create(ctx context.Context, svc verification.Service) (_ verification.Service, created bool, err error)
+	Update(ctx context.Context, accountSID, sid string, change func(*verification.Service) error) (before, after verification.Service, err error)
+	Delete(ctx context.Context, accountSID, sid string) error
+}
+
+var _ Services = (*verify.Services)(nil)
 
 // Config configures the routes.
 type Config struct {
-	Store      Store
-	Verify     *verify.Service
-	CodeLength int // of services created without CodeLength
-	TTL        time.Duration
+	Store    Store
+	Services Services
+	Verify   *verify.Service
 	// Sender is the sender of codes where the destination's route has no
 	// default_sender (Verify v2 requests name none); default "Verify".
 	Sender string
-	// AfterEvent, if set, is called after an event was stored (to wake the
-	// webhook sender).
-	AfterEvent func()
 	// URLs checks a service's EventsUrl (webhook.Policy); nil refuses any.
 	URLs interface {
 		ValidateURL(ctx context.Context, raw string) error
 	}
 	// Audit, if set, records each service made, changed or deleted.
 	Audit *audit.Log
-	Clock otpgate.Clock
 }
 
 // audited records a change to a service.
@@ -101,9 +102,6 @@ func (h handlers) audited(r *http.Request, action string, before, after *verific
 
 // Register adds the Verify v2 routes.
 func Register(s *api.Server, cfg Config) {
-	if cfg.Clock == nil {
-		cfg.Clock = otpgate.SystemClock{}
-	}
 	if cfg.Sender == "" {
 		cfg.Sender = "Verify"
 	}
@@ -283,23 +281,21 @@ func (h handlers) createService(w http.ResponseWriter, r *http.Request) error {
 	if err := verify.ValidServiceName(name); err != nil {
 		return err
 	}
-	n, err := codeLength(f, h.cfg.CodeLength)
-	if err != nil {
+	svc := h.cfg.Services.New(api.Account(r), name)
+	if svc.CodeLength, err = codeLength(f, svc.CodeLength); err != nil {
 		return err
 	}
 	if err := unsupported(f); err != nil {
 		return err
 	}
-	svc := verification.Service{SID: otpgate.NewSID(otpgate.PrefixService), AccountSID: api.Account(r), Name: name,
-		CodeLength: n, TTL: h.cfg.TTL, CreatedAt: h.cfg.Clock.Now().UTC()}
 	if err := h.settings(r.Context(), f, &svc); err != nil {
 		return err
 	}
-	got, err := h.cfg.Store.CreateService(r.Context(), svc)
+	got, created, err := h.cfg.Services.Create(r.Context(), svc)
 	if err != nil {
 		return err
 	}
-	if got.SID != svc.SID {
+	if !created {
 		return otpgate.Errorf(otpgate.KindConflict, otpgate.CodeInvalidParameter,
 			"Invalid parameter 'FriendlyName': the account has a service named %q already (%s); otpgate's 2FA API names services by it, so names are unique", name, got.SID)
 	}
@@ -322,27 +318,28 @@ func (h handlers) updateService(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	svc, err := h.service(r.Context(), r, "Sid")
+	found, err := h.service(r.Context(), r, "Sid")
 	if err != nil {
 		return err
 	}
-	before := svc
-	if name := strings.TrimSpace(f.Get("FriendlyName")); f.Has("FriendlyName") && name != svc.Name {
-		return otpgate.FieldError("service", otpgate.InvalidField, " %q: a service keeps its name (%q): the 2FA API names services by it", name, svc.Name)
-	}
-	if svc.CodeLength, err = codeLength(f, svc.CodeLength); err != nil {
+	before, svc, err := h.cfg.Services.Update(r.Context(), found.AccountSID, found.SID, func(svc *verification.Service) error {
+		var err error
+		if name := strings.TrimSpace(f.Get("FriendlyName")); f.Has("FriendlyName") && name != svc.Name {
+			return otpgate.FieldError("service", otpgate.InvalidField, " %q: a service keeps its name (%q): the 2FA API names services by it", name, svc.Name)
+		}
+		if svc.CodeLength, err = codeLength(f, svc.CodeLength); err != nil {
+			return err
+		}
+		if err := h.settings(r.Context(), f, svc); err != nil {
+			return err
+		}
+		return unsupported(f)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound, "The requested resource /Services/%s was not found", found.SID)
+	} else if err != nil {
 		return err
 	}
-	if err := h.settings(r.Context(), f, &svc); err != nil {
-		return err
-	}
-	if err := unsupported(f); err != nil {
-		return err
-	}
-	if err := h.cfg.Store.UpdateService(r.Context(), svc); err != nil {
-		return err
-	}
-	h.cfg.Verify.Forget(svc) // this node's next code uses the new settings
 	h.audited(r, "update", &before, &svc)
 	api.WriteJSON(w, http.StatusOK, newServiceJSON(baseURL(r), svc))
 	return nil
@@ -355,10 +352,9 @@ func (h handlers) deleteService(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.cfg.Store.DeleteService(r.Context(), svc.AccountSID, svc.SID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := h.cfg.Services.Delete(r.Context(), svc.AccountSID, svc.SID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	h.cfg.Verify.Forget(svc)
 	h.audited(r, "delete", &svc, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -549,31 +545,13 @@ func (h handlers) updateVerification(w http.ResponseWriter, r *http.Request) err
 		return otpgate.FieldError("status", otpgate.InvalidField, " %q: canceled or approved", to)
 	}
 	sid := r.PathValue("Sid")
-	notFound := otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound, "The requested resource /Services/%s/Verifications/%s was not found (or is no longer pending)", svc.SID, sid)
-	v, err := h.verification(r, svc, sid)
-	if e := otpgate.AsError(err); e != nil && e.Kind == otpgate.KindNotFound {
-		return notFound
+	v, err := h.cfg.Verify.Conclude(r.Context(), api.Account(r), svc.SID, sid, to)
+	if errors.Is(err, store.ErrNotFound) {
+		return otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound, "The requested resource /Services/%s/Verifications/%s was not found (or is no longer pending)", svc.SID, sid)
 	} else if err != nil {
 		return err
 	}
-	now := h.cfg.Clock.Now().UTC()
-	changed := v
-	changed.Status, changed.UpdatedAt = to, now
-	var events []callback.Callback
-	if ev, ok := callback.ForEvent(changed, svc, now); ok && to == verification.Approved {
-		events = append(events, ev)
-	}
-	n, err := h.cfg.Store.Resolve(r.Context(), []verification.Resolution{{SID: v.SID, From: []verification.Status{verification.Pending}, To: to, At: now}}, events)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return notFound
-	}
-	if len(events) > 0 && h.cfg.AfterEvent != nil {
-		h.cfg.AfterEvent()
-	}
-	api.WriteJSON(w, http.StatusOK, newVerificationJSON(baseURL(r), changed, svc))
+	api.WriteJSON(w, http.StatusOK, newVerificationJSON(baseURL(r), v, svc))
 	return nil
 }
 

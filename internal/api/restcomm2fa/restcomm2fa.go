@@ -1,9 +1,9 @@
-// Package twofa serves Restcomm's 2FA API: POST /2fa/send texts a code,
+// Package restcomm2fa serves Restcomm's 2FA API: POST /2fa/send texts a code,
 // POST /2fa/verify checks one. Its fields are lowercase JSON or form fields
 // ("service", "to", "from", "body", "number", "code"; Twilio-style
 // capitalised names are accepted too), its errors carry Twilio Verify's
 // codes (60200 for a bad field, 60202/60203 for the limits, 20404).
-package twofa
+package restcomm2fa
 
 import (
 	"net/http"
@@ -14,7 +14,8 @@ import (
 	"github.com/otpgate/otpgate/internal/verify"
 )
 
-// Dialect is the 2FA API's: the domain's field names and codes.
+// Dialect is the 2FA API's: the domain's field names and codes. The
+// guard's routes (package guardapi) and the sandbox inbox speak it too.
 var Dialect = &api.Dialect{Noun: "field"}
 
 // Register adds the 2FA routes.

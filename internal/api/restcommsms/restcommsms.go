@@ -1,11 +1,11 @@
-// Package restcomm serves Restcomm Connect's SMS API:
+// Package restcommsms serves Restcomm Connect's SMS API:
 // /2012-04-24/Accounts/{AccountSid}/SMS/Messages[.json] (also under
 // /restcomm, where Restcomm Connect itself serves it). Restcomm's API copies
 // Twilio's: the same parameters, JSON shapes and error codes, so the routes
 // are Twilio's handlers (package twilio) under Restcomm's paths, and its
 // dialect is Twilio's. Unlike Restcomm Connect, numbers are parsed in the
 // server's region (not the US), and bodies are not cut at 160 bytes.
-package restcomm
+package restcommsms
 
 import (
 	"github.com/otpgate/otpgate/internal/api"
