@@ -23,6 +23,7 @@ import (
 	"github.com/otpgate/otpgate/internal/dlr"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/periodic"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/store"
@@ -110,13 +111,11 @@ func Backoff(attempt int) time.Duration {
 // Dispatcher sends outbox messages. Start it once; Stop is safe to call twice.
 type Dispatcher struct {
 	cfg      Config
-	wake     chan struct{}
+	wake     periodic.Signal
 	handoff  chan message.Outbound
 	sem      chan struct{}
-	cancel   context.CancelFunc
-	done     chan struct{}
+	runner   periodic.Runner
 	inflight sync.WaitGroup
-	stopOnce sync.Once
 	backlog  *backlog
 	metrics  *metrics // nil until Register
 }
@@ -156,10 +155,9 @@ func New(cfg Config) *Dispatcher {
 	}
 	return &Dispatcher{
 		cfg:     cfg,
-		wake:    make(chan struct{}, 1),
+		wake:    periodic.NewSignal(),
 		handoff: make(chan message.Outbound, 1024),
 		sem:     make(chan struct{}, cfg.Concurrency),
-		done:    make(chan struct{}),
 		backlog: newBacklog(cfg.MaxBacklog),
 	}
 }
@@ -193,33 +191,15 @@ func (d *Dispatcher) Take(o message.Outbound) {
 }
 
 // Wake tells the dispatcher messages are due. It never blocks.
-func (d *Dispatcher) Wake() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
-}
+func (d *Dispatcher) Wake() { d.wake.Wake() }
 
 // Start runs the dispatcher until Stop.
-func (d *Dispatcher) Start(ctx context.Context) {
-	ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	go d.run(ctx)
-}
+func (d *Dispatcher) Start(ctx context.Context) { d.runner.Start(context.WithoutCancel(ctx), d.run) }
 
 // Stop stops claiming, waits for sends in flight and records their outcomes.
-func (d *Dispatcher) Stop() {
-	d.stopOnce.Do(func() {
-		if d.cancel == nil {
-			close(d.done)
-			return
-		}
-		d.cancel()
-		<-d.done
-	})
-}
+func (d *Dispatcher) Stop() { d.runner.Stop() }
 
 func (d *Dispatcher) run(ctx context.Context) {
-	defer close(d.done)
 	defer d.inflight.Wait()
 	handoffsDone := make(chan struct{})
 	defer func() { <-handoffsDone }() // before inflight.Wait: no Add after it
