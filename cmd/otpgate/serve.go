@@ -1,10 +1,8 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -37,7 +35,6 @@ import (
 	"github.com/otpgate/otpgate/internal/api/twofa"
 	"github.com/otpgate/otpgate/internal/api/verifyv2"
 	"github.com/otpgate/otpgate/internal/audit"
-	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/dispatch"
 	"github.com/otpgate/otpgate/internal/guard"
 	"github.com/otpgate/otpgate/internal/inbound"
@@ -53,7 +50,6 @@ import (
 	"github.com/otpgate/otpgate/internal/sandbox"
 	"github.com/otpgate/otpgate/internal/smpp"
 	"github.com/otpgate/otpgate/internal/sms"
-	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 	"github.com/otpgate/otpgate/internal/verify"
 	"github.com/otpgate/otpgate/internal/webhook"
@@ -324,17 +320,19 @@ type Main struct {
 	audit      *audit.Log
 	// auditForgetter deletes audit entries older than --audit-keep.
 	auditForgetter *periodic.Loop
-	stopWatch      context.CancelFunc // the token cache's watch
-	certs          *certReloader      // with --tls-cert
-	sandboxed      bool               // delivery is the sandbox: its inbox is served, and forgotten after SandboxKeep
-	smpp           []*smpp.Connector
-	api            *api.Server // its Routes are what /openapi.json must describe
-	server         *http.Server
-	listener       net.Listener
-	serveDone      chan error
-	debug          *http.Server
-	metrics        *http.Server         // with --metrics-addr
-	registry       *prometheus.Registry // every component's metrics
+	watch          *periodic.Loop // the token cache's
+	// sandboxForgetter deletes sandbox inbox messages older than --sandbox-keep.
+	sandboxForgetter *periodic.Loop
+	certs            *certReloader // with --tls-cert
+	sandboxed        bool          // delivery is the sandbox: its inbox is served, and forgotten after SandboxKeep
+	smpp             []*smpp.Connector
+	api              *api.Server // its Routes are what /openapi.json must describe
+	server           *http.Server
+	listener         net.Listener
+	serveDone        chan error
+	debug            *http.Server
+	metrics          *http.Server         // with --metrics-addr
+	registry         *prometheus.Registry // every component's metrics
 }
 
 // Run opens the data directory and starts the server; it returns once the
@@ -477,7 +475,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.forgetter.Start(context.WithoutCancel(ctx))
 		pc := m.Config.Pumping
 		pc.Store, pc.Clock, pc.Logger, pc.AfterEvent, pc.Audit = m.store, m.Clock, log, m.webhooks.Wake, m.audit
-		pc.Events = m.guardEvents
+		pc.Services = m.store
 		m.pumping = guard.NewPumping(pc)
 		m.pumping.Register(m.registry)
 		m.pumping.Start(context.WithoutCancel(ctx))
@@ -487,10 +485,7 @@ func (m *Main) Run(ctx context.Context) error {
 		observers = append(observers, m.budget, m.pumping)
 		approved = m.pumping.Approved
 	}
-	m.auditForgetter = &periodic.Loop{Every: time.Hour, Run: func(ctx context.Context) error {
-		_, err := m.store.ForgetAudit(ctx, m.Clock.Now().Add(-cmp.Or(m.Config.AuditKeep, 90*24*time.Hour)))
-		return err
-	}, OnError: func(err error) { log.Warn("forgetting old audit entries failed; retried in an hour", "err", err) }}
+	m.auditForgetter = audit.Forgetter(m.store, m.Config.AuditKeep, m.Clock, log)
 	m.auditForgetter.Start(context.WithoutCancel(ctx))
 	sends, err := pipeline.New(pipeline.Config{
 		Store: m.store, Delivery: m.dispatcher, Phones: phones, Sealer: m.keys, Senders: senders, Ceilings: m.ceilings, Callback: policy,
@@ -514,9 +509,8 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	// A token rotated or an account disabled on any node (or by the CLI)
 	// stops working here within a quarter second.
-	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
-	m.stopWatch = stopWatch
-	go auth.Watch(watchCtx, 250*time.Millisecond)
+	m.watch = auth.Watcher(250 * time.Millisecond)
+	m.watch.Start(context.WithoutCancel(ctx))
 	pumping := m.pumping
 	health := func() map[string]string {
 		switch {
@@ -532,16 +526,7 @@ func (m *Main) Run(ctx context.Context) error {
 	metricsHandler := promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), ErrorHandling: promhttp.ContinueOnError})
 	if token := m.Config.MetricsToken; token != "" {
-		srv.Public("GET /metrics", nil, func(w http.ResponseWriter, r *http.Request) error {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="otpgate metrics"`)
-				return otpgate.Errorf(otpgate.KindUnauthorized, otpgate.CodeUnauthorized,
-					"Metrics need the bearer token of --metrics-token: Authorization: Bearer TOKEN")
-			}
-			metricsHandler.ServeHTTP(w, r)
-			return nil
-		})
+		srv.ServeMetrics(metricsHandler, token)
 	}
 	m.api = srv
 	openapi.Register(srv)
@@ -561,24 +546,8 @@ func (m *Main) Run(ctx context.Context) error {
 		// The sandbox inbox exists only where the sandbox delivers; it
 		// forgets messages after --sandbox-keep.
 		inbox.Register(srv, inbox.Inbox{Store: m.store, Phones: phones, Inbound: receiver, Messages: msgs, Clock: m.Clock})
-		keep := m.Config.SandboxKeep
-		if keep <= 0 {
-			keep = 24 * time.Hour
-		}
-		go func() {
-			t := time.NewTicker(time.Minute)
-			defer t.Stop()
-			for {
-				select {
-				case <-watchCtx.Done():
-					return
-				case <-t.C:
-					if _, err := m.store.ForgetSandbox(watchCtx, m.Clock.Now().Add(-keep)); err != nil && watchCtx.Err() == nil {
-						log.Warn("forgetting old sandbox messages failed; retried in a minute", "err", err)
-					}
-				}
-			}
-		}()
+		m.sandboxForgetter = sandbox.Forgetter(m.store, m.Config.SandboxKeep, m.Clock, log)
+		m.sandboxForgetter.Start(context.WithoutCancel(ctx))
 	}
 
 	for _, c := range m.smpp {
@@ -659,27 +628,6 @@ func (m *Main) Run(ctx context.Context) error {
 			"connectors", strings.Join(names, ","), "smsc_sim_messages", "http://"+defaultSimHTTP+"/messages?to=NUMBER")
 	}
 	return nil
-}
-
-// guardEvents returns the guard.blocked event a block owes: to the events
-// URL of the service whose code tipped it.
-func (m *Main) guardEvents(ctx context.Context, b store.GuardBlock, service string) []callback.Callback {
-	if service == "" {
-		return nil
-	}
-	svc, err := m.store.Service(ctx, b.AccountSID, service)
-	if err != nil {
-		return nil
-	}
-	cb, ok := callback.ForGuardEvent(callback.GuardEvent{
-		Type: "guard.blocked", AccountSID: b.AccountSID, Key: b.Key, Sends: b.Sends, Approvals: b.Approvals,
-		WindowSeconds: int(b.Window.Seconds()), Level: b.Level, Reason: b.Reason,
-		Since: b.Since.UTC().Format(time.RFC3339), Until: b.Until.UTC().Format(time.RFC3339),
-	}, svc, m.Clock.Now())
-	if !ok {
-		return nil
-	}
-	return []callback.Callback{cb}
 }
 
 // defaultCeilings are the ceilings of an account the operator set none
@@ -788,9 +736,13 @@ func (m *Main) Close() error {
 		m.auditForgetter.Stop()
 		m.auditForgetter = nil
 	}
-	if m.stopWatch != nil {
-		m.stopWatch()
-		m.stopWatch = nil
+	if m.watch != nil {
+		m.watch.Stop()
+		m.watch = nil
+	}
+	if m.sandboxForgetter != nil {
+		m.sandboxForgetter.Stop()
+		m.sandboxForgetter = nil
 	}
 	if m.pumping != nil {
 		m.pumping.Stop() // a last share of its counts
