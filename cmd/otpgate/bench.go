@@ -15,23 +15,7 @@ import (
 	"github.com/otpgate/otpgate/internal/loadgen"
 )
 
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("otpgate bench", flag.ContinueOnError)
-	url := fs.String("url", "http://127.0.0.1:8080", "base URL of the otpgate to load")
-	sid := fs.String("sid", "", "account SID (required)")
-	token := fs.String("token", "", "auth token (required; OTPGATE_TOKEN keeps it off the command line)")
-	conc := fs.Int("concurrency", loadgen.DefaultConcurrency, "connections, each sending its next request when the last one answered")
-	dur := fs.Duration("duration", loadgen.DefaultDuration, "measured time of each phase")
-	warm := fs.Duration("warmup", loadgen.DefaultWarmup, "unmeasured time before each phase")
-	phases := fs.String("phases", "send,verify", "phases in order: send (POST /2fa/send to fresh numbers), verify (POST /2fa/verify with wrong codes on numbers sent to, 4 per number)")
-	service := fs.String("service", loadgen.DefaultService, "service name in the requests")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	smscListen := fs.String("smsc-listen", "", "run an SMPP SMSC on this address (e.g. 127.0.0.1:2775) for the otpgate under test to deliver to, and report what reaches it")
-	receiptDelay := fs.Duration("receipt-delay", loadgen.DefaultReceiptDelay, "with --smsc-listen: delay before the SMSC sends a delivery receipt")
-	bindWait := fs.Duration("bind-wait", time.Minute, "with --smsc-listen: how long to wait for otpgate to bind before the load starts")
-	drainTimeout := fs.Duration("drain-timeout", loadgen.DefaultDrainTimeout, "with --smsc-listen: how long to keep watching, after the send phase, for accepted sends still on their way to the SMSC")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: otpgate bench --url URL --sid SID --token TOKEN [flags]
+const benchUsage = `Usage: otpgate bench --url URL --sid SID --token TOKEN [flags]
 
 Load-tests a running otpgate: requests/s and p50/p90/p99/max latency of
 send and verify, with error counts. The sends are real: against a server with
@@ -49,7 +33,25 @@ oldest entry, and p50/p99 from request sent to submit_sm. After the load it
 keeps watching until the backlog is empty (or --drain-timeout).
 
 Flags (each also an OTPGATE_* environment variable):
-`)
+`
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("otpgate bench", flag.ContinueOnError)
+	url := fs.String("url", "http://127.0.0.1:8080", "base URL of the otpgate to load")
+	sid := fs.String("sid", "", "account SID (required)")
+	token := fs.String("token", "", "auth token (required; OTPGATE_TOKEN keeps it off the command line)")
+	conc := fs.Int("concurrency", loadgen.DefaultConcurrency, "connections, each sending its next request when the last one answered")
+	dur := fs.Duration("duration", loadgen.DefaultDuration, "measured time of each phase")
+	warm := fs.Duration("warmup", loadgen.DefaultWarmup, "unmeasured time before each phase")
+	phases := fs.String("phases", "send,verify", "phases in order: send (POST /2fa/send to fresh numbers), verify (POST /2fa/verify with wrong codes on numbers sent to, 4 per number)")
+	service := fs.String("service", loadgen.DefaultService, "service name in the requests")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	smscListen := fs.String("smsc-listen", "", "run an SMPP SMSC on this address (e.g. 127.0.0.1:2775) for the otpgate under test to deliver to, and report what reaches it")
+	receiptDelay := fs.Duration("receipt-delay", loadgen.DefaultReceiptDelay, "with --smsc-listen: delay before the SMSC sends a delivery receipt")
+	bindWait := fs.Duration("bind-wait", time.Minute, "with --smsc-listen: how long to wait for otpgate to bind before the load starts")
+	drainTimeout := fs.Duration("drain-timeout", loadgen.DefaultDrainTimeout, "with --smsc-listen: how long to keep watching, after the send phase, for accepted sends still on their way to the SMSC")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), benchUsage)
 		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
