@@ -347,8 +347,10 @@ func (m *Main) Run(ctx context.Context) error {
 		m.start(ctx, c) // stopped after the dispatcher: its last sends finish first
 	}
 	m.start(ctx, m.webhooks, m.dispatcher) // the sender outlives the dispatcher, to POST its last statuses' callbacks
-	if g.forgetter != nil {
-		m.start(ctx, g.forgetter, m.pumping, g.budget) // the pumping guard and the budgets read the shared state first
+	if !m.Config.NoAbuseGuard {
+		// The pumping guard's and the budgets' Start read the shared counts
+		// and blocks, before the first request.
+		m.start(ctx, g.forgetter, m.pumping, g.budget)
 	}
 	m.start(ctx, audit.Forgetter(m.store, m.Config.AuditKeep, m.Clock, m.Logger))
 	// A token rotated or an account disabled on any node (or by the CLI)
