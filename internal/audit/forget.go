@@ -21,9 +21,12 @@ type ForgetStore interface {
 }
 
 // Forgetter deletes the entries older than keep (0: MinKeep), every hour,
-// from its Start until its Stop.
+// from its Start until its Stop; it logs a failure to logger (nil: none).
 func Forgetter(st ForgetStore, keep time.Duration, clock otpgate.Clock, logger *slog.Logger) *periodic.Loop {
 	keep = cmp.Or(keep, MinKeep)
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	return &periodic.Loop{Every: time.Hour, Run: func(ctx context.Context) error {
 		_, err := st.ForgetAudit(ctx, clock.Now().Add(-keep))
 		return err

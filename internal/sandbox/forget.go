@@ -20,11 +20,17 @@ type ForgetStore interface {
 }
 
 // Forgetter deletes the inbox messages older than keep (0 or less:
-// DefaultKeep), every minute, from its Start until its Stop.
+// DefaultKeep), every minute, from its Start until its Stop; it logs a
+// failure to logger (nil: none).
 func Forgetter(st ForgetStore, keep time.Duration, clock otpgate.Clock, logger *slog.Logger) *periodic.Loop {
 	keep = cmp.Or(max(keep, 0), DefaultKeep)
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	return &periodic.Loop{Every: time.Minute, Run: func(ctx context.Context) error {
 		_, err := st.ForgetSandbox(ctx, clock.Now().Add(-keep))
 		return err
-	}, OnError: func(err error) { logger.Warn("forgetting old sandbox messages failed; retried in a minute", "err", err) }}
+	}, OnError: func(err error) {
+		logger.Warn("forgetting old sandbox messages failed; retried in a minute", "err", err)
+	}}
 }
