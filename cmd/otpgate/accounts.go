@@ -193,46 +193,54 @@ func runAccountsSet(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer st.Close()
-	notFound := func(err error) error {
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("accounts set: no account %s in %s", *sid, *dataDir)
-		}
-		return err
-	}
 	if given["sms-url"] {
-		old, err := st.Account(ctx, *sid)
-		if err != nil {
-			return notFound(err)
-		}
-		if err := st.SetAccountSMSURL(ctx, *sid, *smsURL); err != nil {
-			return notFound(err)
-		}
-		audit.NewLog(st, nil, nil).Record(ctx, cliActor(), audit.Entry{AccountSID: *sid, Kind: audit.KindAccount, Action: "set_sms_url",
-			Target: *sid, Before: audit.BareURL(old.SMSURL), After: audit.BareURL(*smsURL)})
-		if _, err := fmt.Fprintf(stdout, "Account %s: inbound SMS go to %q\n", *sid, *smsURL); err != nil {
+		if err := setAccountSMSURL(ctx, st, *sid, *smsURL, stdout); errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("accounts set: no account %s in %s", *sid, *dataDir)
+		} else if err != nil {
 			return err
 		}
 	}
 	if given["countries"] {
-		admin, err := cliAdmin(st, stderr)
-		if err != nil {
-			return err
-		}
-		p, _, err := admin.Policy(ctx, cliActor(), *sid)
-		if err != nil {
-			return err
-		}
-		p.Countries = *countries
-		if _, err := admin.SetPolicy(ctx, cliActor(), *sid, p); err != nil {
-			return err
-		}
-		to := *countries
-		if to == "" {
-			to = "the server's default (--region, or the config file's countries)"
-		}
-		if _, err := fmt.Fprintf(stdout, "Account %s: may send to %s at most (its ceiling; see otpgate policy show)\n", *sid, to); err != nil {
-			return err
-		}
+		return setAccountCountries(ctx, st, *sid, *countries, stdout, stderr)
 	}
 	return nil
+}
+
+// setAccountSMSURL sets where an account's inbound SMS are POSTed, and
+// audits it.
+func setAccountSMSURL(ctx context.Context, st Store, sid, smsURL string, stdout io.Writer) error {
+	old, err := st.Account(ctx, sid)
+	if err != nil {
+		return err
+	}
+	if err := st.SetAccountSMSURL(ctx, sid, smsURL); err != nil {
+		return err
+	}
+	audit.NewLog(st, nil, nil).Record(ctx, cliActor(), audit.Entry{AccountSID: sid, Kind: audit.KindAccount, Action: "set_sms_url",
+		Target: sid, Before: audit.BareURL(old.SMSURL), After: audit.BareURL(smsURL)})
+	_, err = fmt.Fprintf(stdout, "Account %s: inbound SMS go to %q\n", sid, smsURL)
+	return err
+}
+
+// setAccountCountries sets an account's countries ceiling ("": the
+// server's default), as otpgate policy set --countries does.
+func setAccountCountries(ctx context.Context, st Store, sid, countries string, stdout, stderr io.Writer) error {
+	admin, err := cliAdmin(st, stderr)
+	if err != nil {
+		return err
+	}
+	p, _, err := admin.Policy(ctx, cliActor(), sid)
+	if err != nil {
+		return err
+	}
+	p.Countries = countries
+	if _, err := admin.SetPolicy(ctx, cliActor(), sid, p); err != nil {
+		return err
+	}
+	to := countries
+	if to == "" {
+		to = "the server's default (--region, or the config file's countries)"
+	}
+	_, err = fmt.Fprintf(stdout, "Account %s: may send to %s at most (its ceiling; see otpgate policy show)\n", sid, to)
+	return err
 }

@@ -15,26 +15,7 @@ import (
 	"github.com/otpgate/otpgate/internal/loadgen"
 )
 
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("otpgate bench", flag.ContinueOnError)
-	url := fs.String("url", "http://127.0.0.1:8080", "base URL of the otpgate to load")
-	sid := fs.String("sid", "", "account SID (required)")
-	token := fs.String("token", "", "auth token (required; OTPGATE_TOKEN keeps it off the command line)")
-	conc := fs.Int("concurrency", loadgen.DefaultConcurrency, "connections, each sending its next request when the last one answered")
-	dur := fs.Duration("duration", loadgen.DefaultDuration, "measured time of each phase")
-	warm := fs.Duration("warmup", loadgen.DefaultWarmup, "unmeasured time before each phase")
-	phases := fs.String("phases", "send,verify", "phases in order: send (POST /2fa/send to fresh numbers), verify (POST /2fa/verify with wrong codes on numbers sent to, 4 per number)")
-	service := fs.String("service", loadgen.DefaultService, "service name in the requests")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	smscListen := fs.String("smsc-listen", "", "run an SMPP SMSC on this address (e.g. 127.0.0.1:2775) for the otpgate under test to deliver to, and report what reaches it")
-	receiptDelay := fs.Duration("receipt-delay", loadgen.DefaultReceiptDelay, "with --smsc-listen: delay before the SMSC sends a delivery receipt")
-	bindWait := fs.Duration("bind-wait", time.Minute, "with --smsc-listen: how long to wait for otpgate to bind before the load starts")
-	target := fs.String("target", loadgen.TargetOtpgate, "what serves --url: otpgate, or kannel (Kannel's smsbox, a baseline: send phase only, GET /cgi-bin/sendsms with --sid and --token as its username and password)")
-	kannelDLR := fs.String("kannel-dlr-url", "", "with --target kannel: ask Kannel for delivery receipts, and to call this URL with each (say, an otpgate noop-server)")
-	metricsToken := fs.String("metrics-token", "", "the server's --metrics-token: report where a send's time went, stage by stage (p50/p99 of each, from the server's /metrics)")
-	drainTimeout := fs.Duration("drain-timeout", loadgen.DefaultDrainTimeout, "with --smsc-listen: how long to keep watching, after the send phase, for accepted sends still on their way to the SMSC")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: otpgate bench --url URL --sid SID --token TOKEN [flags]
+const benchUsage = `Usage: otpgate bench --url URL --sid SID --token TOKEN [flags]
 
 Load-tests a running otpgate: requests/s and p50/p90/p99/max latency of
 send and verify, with error counts. The sends are real: against a server with
@@ -55,34 +36,78 @@ With --metrics-token (the server's), bench also reports where a send's time
 went, as the server timed it: p50/p99 of each stage, from the request read to
 the SMSC's submit_sm_resp (otpgate_send_stage_seconds).
 
+With --target kannel, the same load goes to Kannel's smsbox instead (a
+baseline: the send phase only, GET /cgi-bin/sendsms).
+
 Flags (each also an OTPGATE_* environment variable):
-`)
+`
+
+// benchFlags are bench's flags, read into a loadgen.Config by config.
+type benchFlags struct {
+	url, sid, token, phases, service, smscListen *string
+	target, kannelDLR, metricsToken              *string
+	conc                                         *int
+	dur, warm, receiptDelay, bindWait, drain     *time.Duration
+	asJSON                                       *bool
+}
+
+func newBenchFlags(fs *flag.FlagSet) benchFlags {
+	return benchFlags{
+		url:          fs.String("url", "http://127.0.0.1:8080", "base URL of the otpgate to load"),
+		sid:          fs.String("sid", "", "account SID (required)"),
+		token:        fs.String("token", "", "auth token (required; OTPGATE_TOKEN keeps it off the command line)"),
+		conc:         fs.Int("concurrency", loadgen.DefaultConcurrency, "connections, each sending its next request when the last one answered"),
+		dur:          fs.Duration("duration", loadgen.DefaultDuration, "measured time of each phase"),
+		warm:         fs.Duration("warmup", loadgen.DefaultWarmup, "unmeasured time before each phase"),
+		phases:       fs.String("phases", "send,verify", "phases in order: send (POST /2fa/send to fresh numbers), verify (POST /2fa/verify with wrong codes on numbers sent to, 4 per number)"),
+		service:      fs.String("service", loadgen.DefaultService, "service name in the requests"),
+		asJSON:       fs.Bool("json", false, "print the report as JSON"),
+		smscListen:   fs.String("smsc-listen", "", "run an SMPP SMSC on this address (e.g. 127.0.0.1:2775) for the otpgate under test to deliver to, and report what reaches it"),
+		receiptDelay: fs.Duration("receipt-delay", loadgen.DefaultReceiptDelay, "with --smsc-listen: delay before the SMSC sends a delivery receipt"),
+		bindWait:     fs.Duration("bind-wait", time.Minute, "with --smsc-listen: how long to wait for otpgate to bind before the load starts"),
+		target:       fs.String("target", loadgen.TargetOtpgate, "what serves --url: otpgate, or kannel (Kannel's smsbox, a baseline: send phase only, GET /cgi-bin/sendsms with --sid and --token as its username and password)"),
+		kannelDLR:    fs.String("kannel-dlr-url", "", "with --target kannel: ask Kannel for delivery receipts, and to call this URL with each (say, an otpgate noop-server)"),
+		metricsToken: fs.String("metrics-token", "", "the server's --metrics-token: report where a send's time went, stage by stage (p50/p99 of each, from the server's /metrics)"),
+		drain:        fs.Duration("drain-timeout", loadgen.DefaultDrainTimeout, "with --smsc-listen: how long to keep watching, after the send phase, for accepted sends still on their way to the SMSC"),
+	}
+}
+
+// config is the loadgen.Config the flags say, without its SMSC.
+func (f benchFlags) config() loadgen.Config {
+	warmup := *f.warm
+	if warmup == 0 {
+		warmup = -1 // loadgen reads 0 as "the default"
+	}
+	return loadgen.Config{
+		URL: *f.url, SID: *f.sid, Token: *f.token, Concurrency: *f.conc, Duration: *f.dur, Warmup: warmup,
+		Service: *f.service, Phases: strings.Split(*f.phases, ","), DrainTimeout: *f.drain,
+		MetricsToken: *f.metricsToken, Target: *f.target, KannelDLRURL: *f.kannelDLR,
+	}
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("otpgate bench", flag.ContinueOnError)
+	f := newBenchFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), benchUsage)
 		printFlags(fs.Output(), fs)
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
-	if *sid == "" || *token == "" {
+	if *f.sid == "" || *f.token == "" {
 		return errors.New("bench: --sid and --token are required")
 	}
-	warmup := *warm
-	if warmup == 0 {
-		warmup = -1 // loadgen reads 0 as "the default"
-	}
-	cfg := loadgen.Config{
-		URL: *url, SID: *sid, Token: *token, Concurrency: *conc, Duration: *dur, Warmup: warmup,
-		Service: *service, Phases: strings.Split(*phases, ","), DrainTimeout: *drainTimeout,
-		MetricsToken: *metricsToken, Target: *target, KannelDLRURL: *kannelDLR,
-	}
-	if *smscListen != "" {
-		smsc, err := loadgen.StartSMSC(loadgen.SMSCConfig{Addr: *smscListen, ReceiptDelay: *receiptDelay})
+	cfg := f.config()
+	if *f.smscListen != "" {
+		smsc, err := loadgen.StartSMSC(loadgen.SMSCConfig{Addr: *f.smscListen, ReceiptDelay: *f.receiptDelay})
 		if err != nil {
 			return fmt.Errorf("--smsc-listen: %w", err)
 		}
 		defer smsc.Close()
 		fmt.Fprintf(stderr, "bench: SMSC listening on %s; waiting up to %s for a bind (otpgate serve --smpp 'smpp://otpgate:secret@%s?name=sim')\n",
-			smsc.Addr(), *bindWait, smsc.Addr())
-		wctx, cancel := context.WithTimeout(ctx, *bindWait)
+			smsc.Addr(), *f.bindWait, smsc.Addr())
+		wctx, cancel := context.WithTimeout(ctx, *f.bindWait)
 		err = smsc.WaitBind(wctx)
 		cancel()
 		if err != nil {
@@ -90,7 +115,7 @@ Flags (each also an OTPGATE_* environment variable):
 		}
 		cfg.SMSC = smsc
 	}
-	if *target == loadgen.TargetOtpgate && guardOn(ctx, *url) {
+	if *f.target == loadgen.TargetOtpgate && guardOn(ctx, *f.url) {
 		fmt.Fprintln(stderr, "bench: the abuse guard of the server under test is ON: its rate limits and SMS-pumping guard will refuse much of this load (429 and 403/60410), as they would an attack; to measure throughput, start it with --abuse-guard=off")
 	}
 	// On a terminal, a line on stderr says how far the load has gone; piped,
@@ -102,7 +127,7 @@ Flags (each also an OTPGATE_* environment variable):
 		return err
 	}
 	// On Ctrl-C, print what was measured so far.
-	if *asJSON {
+	if *f.asJSON {
 		return rep.WriteJSON(stdout)
 	}
 	return rep.WriteText(stdout)

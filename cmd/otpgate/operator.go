@@ -131,44 +131,9 @@ func runOperatorToken(ctx context.Context, args []string, stdout, stderr io.Writ
 	log := audit.NewLog(st, newLogger(ServeConfig{LogLevel: "warn", LogFormat: "text"}, stderr), nil)
 	switch {
 	case *list:
-		toks, err := st.OperatorTokens(ctx)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tSEES\tCREATED (UTC)\tREVOKED (UTC)")
-		for _, t := range toks {
-			revoked, sees := "-", "every account"
-			if !t.RevokedAt.IsZero() {
-				revoked = t.RevokedAt.UTC().Format(time.DateTime)
-			}
-			if t.AccountSID != "" {
-				sees = t.AccountSID + " (read only)"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, sees, t.CreatedAt.UTC().Format(time.DateTime), revoked)
-		}
-		return tw.Flush()
+		return listOperatorTokens(ctx, st, stdout)
 	case *revoke != "":
-		if err := st.RevokeOperatorToken(ctx, *revoke, now); errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("operator-token: no token %s works (see --list)", *revoke)
-		} else if err != nil {
-			return err
-		}
-		// A token made for one account: its revocation is that account's
-		// record too.
-		toks, err := st.OperatorTokens(ctx)
-		if err != nil {
-			return err
-		}
-		e := audit.Entry{Kind: audit.KindToken, Action: "revoke_operator_token", Target: *revoke}
-		for _, t := range toks {
-			if t.ID == *revoke {
-				e.AccountSID = t.AccountSID
-			}
-		}
-		log.Record(ctx, cliActor(), e)
-		_, err = fmt.Fprintf(stdout, "Revoked operator token %s; its console sessions are signed out.\n", *revoke)
-		return err
+		return revokeOperatorToken(ctx, st, log, *revoke, now, stdout)
 	}
 	if *acc != "" {
 		if _, err := st.Account(ctx, *acc); errors.Is(err, store.ErrNotFound) {
@@ -190,6 +155,51 @@ func runOperatorToken(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	_, err = fmt.Fprintf(stdout, "Created operator token %s (%q; it sees %s). It is shown only this once; only its hash is kept.\n  Token: %s\nSign in at http://HOST:PORT/console/ (otpgate serve --console), or call the operator API with\n  Authorization: Bearer %s\nRevoke it with: otpgate operator-token --revoke %s\n",
 		rec.ID, rec.Name, sees, token, token, rec.ID)
+	return err
+}
+
+// listOperatorTokens prints the operator tokens, revoked ones too.
+func listOperatorTokens(ctx context.Context, st Store, stdout io.Writer) error {
+	toks, err := st.OperatorTokens(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tSEES\tCREATED (UTC)\tREVOKED (UTC)")
+	for _, t := range toks {
+		revoked, sees := "-", "every account"
+		if !t.RevokedAt.IsZero() {
+			revoked = t.RevokedAt.UTC().Format(time.DateTime)
+		}
+		if t.AccountSID != "" {
+			sees = t.AccountSID + " (read only)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, sees, t.CreatedAt.UTC().Format(time.DateTime), revoked)
+	}
+	return tw.Flush()
+}
+
+// revokeOperatorToken revokes the operator token id, and audits it.
+func revokeOperatorToken(ctx context.Context, st Store, log *audit.Log, id string, now time.Time, stdout io.Writer) error {
+	if err := st.RevokeOperatorToken(ctx, id, now); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("operator-token: no token %s works (see --list)", id)
+	} else if err != nil {
+		return err
+	}
+	// A token made for one account: its revocation is that account's
+	// record too.
+	toks, err := st.OperatorTokens(ctx)
+	if err != nil {
+		return err
+	}
+	e := audit.Entry{Kind: audit.KindToken, Action: "revoke_operator_token", Target: id}
+	for _, t := range toks {
+		if t.ID == id {
+			e.AccountSID = t.AccountSID
+		}
+	}
+	log.Record(ctx, cliActor(), e)
+	_, err = fmt.Fprintf(stdout, "Revoked operator token %s; its console sessions are signed out.\n", id)
 	return err
 }
 
@@ -247,55 +257,70 @@ func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	actor := cliActor()
 	switch what {
 	case "list":
-		accs, err := st.Accounts(ctx)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ACCOUNT\tNAME\tCOUNTRIES\tPER NUMBER\tDAILY BUDGET\tMESSAGES\tTRANSACTIONAL")
-		for _, a := range accs {
-			p := a.Policy
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.SID, a.Name, orDefault(p.Countries), rateOrDefault(p.PerNumber),
-				intOrDefault(p.DailyBudget), orDefault(string(p.Messages)), boolOrDefault(p.Transactional))
-		}
-		return tw.Flush()
+		return listPolicies(ctx, st, stdout)
 	case "set":
-		p, _, err := admin.Policy(ctx, actor, *acc)
-		if err != nil {
-			return err
-		}
-		n := 0
-		for _, f := range policy.Fields {
-			if !given[f] {
-				continue
-			}
-			n++
-			if p, err = p.With(f, *fields[f]); err != nil {
-				return fmt.Errorf("policy set: --%s", strings.ReplaceAll(err.Error(), "_", "-"))
-			}
-		}
-		if n == 0 {
-			return errors.New("policy set: nothing to set; give --countries, --per-number, --daily-budget, --messages or --transactional (a value, or default)")
-		}
-		if _, err := admin.SetPolicy(ctx, actor, *acc, p); err != nil {
+		if err := setPolicy(ctx, admin, *acc, given, fields); err != nil {
 			return err
 		}
 	}
-	p, eff, err := admin.Policy(ctx, actor, *acc)
+	p, eff, err := admin.Policy(ctx, cliActor(), *acc)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(map[string]any{"account_sid": *acc, "policy": p, "effective": eff})
 	}
+	return printPolicy(stdout, *acc, p, eff)
+}
+
+// listPolicies prints every account's policy.
+func listPolicies(ctx context.Context, st Store, stdout io.Writer) error {
+	accs, err := st.Accounts(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT\tNAME\tCOUNTRIES\tPER NUMBER\tDAILY BUDGET\tMESSAGES\tTRANSACTIONAL")
+	for _, a := range accs {
+		p := a.Policy
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.SID, a.Name, orDefault(p.Countries), rateOrDefault(p.PerNumber),
+			intOrDefault(p.DailyBudget), orDefault(string(p.Messages)), boolOrDefault(p.Transactional))
+	}
+	return tw.Flush()
+}
+
+// setPolicy sets the fields given (by their flags) of an account's policy.
+func setPolicy(ctx context.Context, admin *guard.Admin, acc string, given map[string]bool, fields map[string]*string) error {
+	p, _, err := admin.Policy(ctx, cliActor(), acc)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, f := range policy.Fields {
+		if !given[f] {
+			continue
+		}
+		n++
+		if p, err = p.With(f, *fields[f]); err != nil {
+			return fmt.Errorf("policy set: --%s", strings.ReplaceAll(err.Error(), "_", "-"))
+		}
+	}
+	if n == 0 {
+		return errors.New("policy set: nothing to set; give --countries, --per-number, --daily-budget, --messages or --transactional (a value, or default)")
+	}
+	_, err = admin.SetPolicy(ctx, cliActor(), acc, p)
+	return err
+}
+
+// printPolicy prints an account's policy as set, and what applies.
+func printPolicy(stdout io.Writer, acc string, p policy.Policy, eff policy.Effective) error {
 	budget := "none"
 	if eff.DailyBudget > 0 {
 		budget = fmt.Sprintf("%d SMS a day", eff.DailyBudget)
 	}
-	fmt.Fprintf(stdout, "Account %s: set (default: the server's default), and what applies (as on a server started without flags)\n", *acc)
+	fmt.Fprintf(stdout, "Account %s: set (default: the server's default), and what applies (as on a server started without flags)\n", acc)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  countries\t%s\t%s\n", orDefault(p.Countries), policy.Describe(eff.Countries))
 	fmt.Fprintf(tw, "  per-number\t%s\t%s\n", rateOrDefault(p.PerNumber), eff.PerNumber)

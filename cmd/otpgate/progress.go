@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/otpgate/otpgate/internal/periodic"
 )
 
 // progressLine is a one-line progress display for a terminal: each show
@@ -17,8 +20,6 @@ type progressLine struct {
 	w     io.Writer
 	on    bool
 	shown bool
-	stop  chan struct{}
-	done  chan struct{}
 }
 
 // progressWidth keeps the line within an 80-column terminal: a longer one
@@ -75,28 +76,12 @@ func (p *progressLine) every(interval time.Duration, text func() string) (done f
 	if !p.on {
 		return func() {}
 	}
-	p.stop, p.done = make(chan struct{}), make(chan struct{})
 	p.show(text())
-	go func() {
-		defer close(p.done)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.stop:
-				return
-			case <-t.C:
-				p.show(text())
-			}
-		}
-	}()
-	var once sync.Once
+	loop := &periodic.Loop{Every: interval, Run: func(context.Context) error { p.show(text()); return nil }}
+	loop.Start(context.Background())
 	return func() {
-		once.Do(func() {
-			close(p.stop)
-			<-p.done
-			p.clear()
-		})
+		loop.Stop() // safe twice
+		p.clear()
 	}
 }
 

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -13,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	_ "net/http/pprof" // served only on --debug-addr
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,38 +19,18 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/term"
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/api"
-	"github.com/otpgate/otpgate/internal/api/accountsapi"
-	"github.com/otpgate/otpgate/internal/api/guardapi"
-	"github.com/otpgate/otpgate/internal/api/inbox"
-	"github.com/otpgate/otpgate/internal/api/operatorapi"
-	"github.com/otpgate/otpgate/internal/api/restcomm2fa"
-	"github.com/otpgate/otpgate/internal/api/restcommsms"
-	"github.com/otpgate/otpgate/internal/api/twilio"
-	"github.com/otpgate/otpgate/internal/api/verifyv2"
 	"github.com/otpgate/otpgate/internal/audit"
-	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/dispatch"
 	"github.com/otpgate/otpgate/internal/guard"
-	"github.com/otpgate/otpgate/internal/inbound"
 	"github.com/otpgate/otpgate/internal/keyring"
-	"github.com/otpgate/otpgate/internal/messaging"
-	"github.com/otpgate/otpgate/internal/openapi"
 	"github.com/otpgate/otpgate/internal/otpgate"
-	"github.com/otpgate/otpgate/internal/periodic"
-	"github.com/otpgate/otpgate/internal/phone"
-	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/policy"
-	"github.com/otpgate/otpgate/internal/routing"
 	"github.com/otpgate/otpgate/internal/sandbox"
 	"github.com/otpgate/otpgate/internal/smpp"
-	"github.com/otpgate/otpgate/internal/sms"
-	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 	"github.com/otpgate/otpgate/internal/verify"
 	"github.com/otpgate/otpgate/internal/webhook"
@@ -314,514 +291,97 @@ type Main struct {
 	lock       *os.File
 	store      Store
 	keys       *keyring.Keys
-	dispatcher *dispatch.Dispatcher
-	webhooks   *webhook.Sender
-	sweeper    *verify.Sweeper
-	forgetter  *guard.Forgetter
-	pumping    *guard.Pumping
-	budget     *guard.Budget
-	ceilings   *guard.Ceilings
+	registry   *prometheus.Registry // every component's metrics
+	metrics    http.Handler         // serves registry
 	audit      *audit.Log
-	// auditForgetter deletes audit entries older than --audit-keep.
-	auditForgetter *periodic.Loop
-	stopWatch      context.CancelFunc // the token cache's watch
-	certs          *certReloader      // with --tls-cert
-	sandboxed      bool               // delivery is the sandbox: its inbox is served, and forgotten after SandboxKeep
-	smpp           []*smpp.Connector
-	api            *api.Server // its Routes are what /openapi.json must describe
-	server         *http.Server
-	listener       net.Listener
-	serveDone      chan error
-	debug          *http.Server
-	metrics        *http.Server         // with --metrics-addr
-	registry       *prometheus.Registry // every component's metrics
+	ceilings   *guard.Ceilings
+	smpp       []*smpp.Connector
+	sandboxed  bool // delivery is the sandbox: its inbox is served, and forgotten after SandboxKeep
+	webhooks   *webhook.Sender
+	dispatcher *dispatch.Dispatcher
+	pumping    *guard.Pumping // nil with --abuse-guard=off
+	api        *api.Server    // its Routes are what /openapi.json must describe
+	certs      *certReloader  // with --tls-cert
+	http       *httpServer    // the API's
+	// running are the components started, in order; Close stops them in
+	// the reverse order.
+	running []component
 }
 
 // Run opens the data directory and starts the server; it returns once the
-// server is listening.
+// server is listening. It builds each part from the config, then starts
+// the components in order: the delivery, the guard's and the services'
+// loops, and HTTP last.
 func (m *Main) Run(ctx context.Context) error {
-	if err := m.Config.Validate(); err != nil {
+	if err := m.setDefaults(); err != nil {
 		return err
 	}
-	if m.Clock == nil {
-		m.Clock = otpgate.SystemClock{}
-	}
-	if m.Stdout == nil {
-		m.Stdout = io.Discard
-	}
-	if m.LogOutput == nil {
-		m.LogOutput = io.Discard
-	}
-	if m.Logger == nil {
-		m.Logger = newLogger(m.Config, m.LogOutput)
-	}
-	log := m.Logger
-	if err := makeDataDir(m.Config.DataDir, dataDirHolds(m.Config.DB, m.Config.SecretFile), func(line string) { log.Warn(line) }); err != nil {
-		return err
-	}
-	lock, err := lockDataDir(m.Config.DataDir)
+	fc, phones, err := m.open(ctx)
 	if err != nil {
 		return err
 	}
-	m.lock = lock
-	phones, err := phone.NewParser(m.Config.Region)
-	if err != nil {
-		return fmt.Errorf("--region: %w", err)
-	}
-	dbo := DBOptions{MaxConns: m.Config.DBMaxConns, StatementTimeout: m.Config.DBStatementTimeout}
-	if isPostgres(m.Config.DB) {
-		if dbo.Node, err = nodeID(m.Config.DataDir); err != nil {
-			return err
-		}
-	}
-	if m.store, err = openStore(ctx, m.Config.DB, m.Config.DataDir, log, dbo); err != nil {
-		return err
-	}
-	// The secret the store was set up with, or a new one for a new store
-	// (before the first account is sealed under it).
-	secret := serverSecret{File: m.Config.SecretFile, DataDir: m.Config.DataDir, Shared: isPostgres(m.Config.DB), Create: true,
-		Notice: func(line string) { log.Info(line) }}
-	if m.keys, err = secret.keys(ctx, m.store); err != nil {
-		return err
-	}
-	if err := m.firstStart(ctx); err != nil {
-		return err
-	}
-	// This process holds the data directory's lock, so no other dispatcher
-	// can hold a claim: what a crashed run had claimed is due again now.
-	if n, err := m.store.ReleaseLeases(ctx); err != nil {
-		return err
-	} else if n > 0 {
-		log.Info("outbox: messages claimed before a crash are due again", "count", n)
-	}
-	var fileCfg FileConfig
-	if m.Config.ConfigFile != "" {
-		if fileCfg, err = LoadFileConfig(m.Config.ConfigFile); err != nil {
-			return err
-		}
-	}
-
-	// Metrics: one registry, given to each component.
-	m.registry = prometheus.NewRegistry()
-	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	bi := buildInfo()
-	buildGauge := prometheus.NewGauge(prometheus.GaugeOpts{Name: "otpgate_build_info", Help: "Always 1; the labels say which build runs.",
-		ConstLabels: prometheus.Labels{"version": bi.Version, "commit": bi.Commit, "goversion": bi.GoVersion}})
-	buildGauge.Set(1)
-	m.registry.MustRegister(buildGauge)
-
-	// Delivery: connectors, routes, the dispatcher, the webhook sender.
-	sink := &smppSink{}
-	connectors, err := m.connectors(fileCfg, sink)
+	m.newMetrics()
+	d, err := m.newDelivery(fc)
 	if err != nil {
 		return err
 	}
-	if len(connectors) > 0 {
-		sm := smpp.NewMetrics(m.registry)
-		for _, c := range connectors {
-			c.Instrument(sm)
-		}
-	}
-	var senders pipeline.Senders
-	var route func(string) dispatch.Route
-	if len(connectors) == 0 {
-		if len(fileCfg.Routes) > 0 {
-			return errors.New("--config has routes but no connectors; add connectors to it (or --smpp)")
-		}
-		sb := sandbox.New(m.store, m.Clock, log)
-		route = func(string) dispatch.Route { return dispatch.Route{Key: "", Connectors: []sms.Connector{sb}} }
-		m.sandboxed = true
-	} else {
-		if senders, route, err = routes(fileCfg, connectors); err != nil {
-			return err
-		}
-	}
-	policy := webhook.Policy{AllowPrivate: m.Config.WebhookAllowPrivate}
-	m.webhooks = webhook.NewSender(webhook.SenderConfig{Store: m.store, Tokens: m.keys, Policy: policy, Clock: m.Clock, Logger: log, FirstRetry: m.Config.CallbackRetry})
-	m.webhooks.Register(m.registry)
-	maxBacklog := m.Config.MaxBacklog
-	if maxBacklog <= 0 {
-		maxBacklog = -1
-	}
-	m.dispatcher = dispatch.New(dispatch.Config{Store: m.store, Opener: m.keys, Route: route, Clock: m.Clock, Logger: log,
-		MaxBacklog: maxBacklog, Lease: m.Config.OutboxLease, AfterStatus: m.webhooks.Wake})
-	m.dispatcher.Register(m.registry)
-	inboundAccounts := map[string]string{}
-	for _, in := range fileCfg.Inbound {
-		inboundAccounts[strings.TrimPrefix(in.To, "+")] = in.Account
-	}
-	receiver := &inbound.Receiver{Store: m.store, Log: log, Notify: m.webhooks.Wake,
-		AccountFor: func(to string) string { return inboundAccounts[strings.TrimPrefix(to, "+")] }}
-	sink.dispatcher, sink.inbound = m.dispatcher, receiver
-
-	// Sending: the one pipeline, and the APIs' domains on it. Every send is
-	// judged by its account's ceilings (the operator's policy for it over
-	// the defaults), and every change to them is audited.
-	m.audit = audit.NewLog(m.store, log, m.Clock)
-	m.ceilings = guard.NewCeilings(guard.CeilingsConfig{Defaults: m.defaultCeilings(phones.Region(), fileCfg), Accounts: m.store, Clock: m.Clock})
-	var limiters []pipeline.Limiter
-	cooldown := m.Config.ResendCooldown
-	var observers []pipeline.Observer
-	policies := []pipeline.Policy{
-		guard.Geo{},
-		pipeline.PolicyFunc(guard.MessagesAPI),
-		pipeline.PolicyFunc(func(_ context.Context, s pipeline.Send) error { return m.dispatcher.Admit(s.To.E164) }),
-	}
-	var approved func(context.Context, string, phone.Number)
-	if m.Config.NoAbuseGuard {
-		cooldown = 0
-		log.Warn("the abuse guard is OFF (--abuse-guard=off): no rate limits, no daily budgets, no resend cooldown, no SMS-pumping guard; for load tests only, never in production")
-	} else {
-		limiters = append(limiters, guard.NewLimits(m.Config.Limits))
-		m.forgetter = &guard.Forgetter{Store: m.store, Clock: m.Clock, Logger: log}
-		m.forgetter.Start(context.WithoutCancel(ctx))
-		pc := m.Config.Pumping
-		pc.Store, pc.Clock, pc.Logger, pc.AfterEvent, pc.Audit = m.store, m.Clock, log, m.webhooks.Wake, m.audit
-		pc.Events = m.guardEvents
-		m.pumping = guard.NewPumping(pc)
-		m.pumping.Register(m.registry)
-		m.pumping.Start(context.WithoutCancel(ctx))
-		m.budget = guard.NewBudget(guard.BudgetConfig{Store: m.store, Clock: m.Clock, Logger: log})
-		m.budget.Start(context.WithoutCancel(ctx))
-		policies = append(policies, m.budget, m.pumping)
-		observers = append(observers, m.budget, m.pumping)
-		approved = m.pumping.Approved
-	}
-	m.auditForgetter = &periodic.Loop{Every: time.Hour, Run: func(ctx context.Context) error {
-		_, err := m.store.ForgetAudit(ctx, m.Clock.Now().Add(-cmp.Or(m.Config.AuditKeep, 90*24*time.Hour)))
-		return err
-	}, OnError: func(err error) { log.Warn("forgetting old audit entries failed; retried in an hour", "err", err) }}
-	m.auditForgetter.Start(context.WithoutCancel(ctx))
-	sends, err := pipeline.New(pipeline.Config{
-		Store: m.store, Delivery: m.dispatcher, Phones: phones, Sealer: m.keys, Senders: senders, Ceilings: m.ceilings, Callback: policy,
-		Clock: m.Clock, Policies: policies, Limiters: limiters, Observers: observers,
-	})
+	g := m.newGuard(phones, fc)
+	svc, err := m.newServices(phones, d, g)
 	if err != nil {
 		return err
 	}
-	services, err := verify.NewServices(verify.ServicesConfig{Store: m.store, Clock: m.Clock, CodeLength: m.Config.CodeLength, TTL: m.Config.CodeTTL})
-	if err != nil {
-		return err
-	}
-	vs, err := verify.New(verify.Config{
-		Store: m.store, Services: services, SMS: sends, Keys: m.keys, Phones: phones, Clock: m.Clock,
-		ResendCooldown: cooldown, AfterEvent: m.webhooks.Wake,
-		Approved: approved, Metrics: verify.NewMetrics(m.registry), Audit: m.audit,
-	})
-	if err != nil {
-		return err
-	}
-	msgs := messaging.New(messaging.Config{Store: m.store, SMS: sends, Clock: m.Clock, AfterStatus: m.webhooks.Wake})
 	auth := account.NewAuthenticator(m.store)
 	if err := auth.Load(ctx); err != nil {
 		return err
 	}
-	// A token rotated or an account disabled on any node (or by the CLI)
-	// stops working here within a quarter second.
-	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
-	m.stopWatch = stopWatch
-	go auth.Watch(watchCtx, 250*time.Millisecond)
-	pumping := m.pumping
-	health := func() map[string]string {
-		switch {
-		case pumping == nil:
-			return map[string]string{"abuse_guard": "off"}
-		case pumping.Failing():
-			return map[string]string{"abuse_guard": "on", "pumping_guard": "failing open: its shared state cannot be reached"}
-		}
-		return map[string]string{"abuse_guard": "on"}
-	}
-	srv := api.New(api.Config{Auth: auth, Logger: log, Ready: m.store.Ping, Health: health, Metrics: api.NewMetrics(m.registry),
-		Operators: m.store, Audit: m.audit, HSTS: m.Config.TLSCert != ""})
-	metricsHandler := promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), ErrorHandling: promhttp.ContinueOnError})
-	if token := m.Config.MetricsToken; token != "" {
-		srv.Public("GET /metrics", nil, func(w http.ResponseWriter, r *http.Request) error {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="otpgate metrics"`)
-				return otpgate.Errorf(otpgate.KindUnauthorized, otpgate.CodeUnauthorized,
-					"Metrics need the bearer token of --metrics-token: Authorization: Bearer TOKEN")
-			}
-			metricsHandler.ServeHTTP(w, r)
-			return nil
-		})
-	}
-	m.api = srv
-	openapi.Register(srv)
-	admin := &guard.Admin{Store: m.store, Ceilings: m.ceilings, Pumping: pumping, Phones: phones, Audit: m.audit, Services: services}
-	restcomm2fa.Register(srv, vs)
-	guardapi.Register(srv, admin, pumping != nil)
-	operatorapi.Register(srv, admin, m.store)
-	accountsapi.Register(srv, accountsapi.Config{Store: m.store, Keys: m.keys, Auth: auth, Audit: m.audit, Clock: m.Clock})
-	verifyv2.Register(srv, verifyv2.Config{Store: m.store, Services: services, Verify: vs,
-		Sender: m.Config.VerifySender, URLs: policy, Audit: m.audit})
-	if err := m.serveConsole(srv, phones, fileCfg.Routes, admin); err != nil {
+	handler, err := m.newAPI(phones, fc, d, svc, auth)
+	if err != nil {
 		return err
 	}
-	twilio.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})
-	restcommsms.Register(srv, twilio.Messages{Messages: msgs, Phones: phones})
-	if m.sandboxed {
-		// The sandbox inbox exists only where the sandbox delivers; it
-		// forgets messages after --sandbox-keep.
-		inbox.Register(srv, inbox.Inbox{Store: m.store, Phones: phones, Inbound: receiver, Messages: msgs, Clock: m.Clock})
-		keep := m.Config.SandboxKeep
-		if keep <= 0 {
-			keep = 24 * time.Hour
-		}
-		go func() {
-			t := time.NewTicker(time.Minute)
-			defer t.Stop()
-			for {
-				select {
-				case <-watchCtx.Done():
-					return
-				case <-t.C:
-					if _, err := m.store.ForgetSandbox(watchCtx, m.Clock.Now().Add(-keep)); err != nil && watchCtx.Err() == nil {
-						log.Warn("forgetting old sandbox messages failed; retried in a minute", "err", err)
-					}
-				}
-			}
-		}()
+	servers, err := m.listen(handler)
+	if err != nil {
+		return err
 	}
 
 	for _, c := range m.smpp {
-		c.Start(ctx)
+		m.start(ctx, c) // stopped after the dispatcher: its last sends finish first
 	}
-	m.dispatcher.Start(ctx)
-	m.webhooks.Start(ctx)
-	m.sweeper = &verify.Sweeper{Service: vs, Logger: log}
-	m.sweeper.Start(ctx)
-
-	// The listener and the server are Main's only once serving starts, so
-	// a Run that fails before that leaves nothing for Close to wait on.
-	listener, err := net.Listen("tcp", m.Config.Addr)
-	if err != nil {
-		return fmt.Errorf("--addr: %w", err)
+	m.start(ctx, m.webhooks, m.dispatcher) // the sender outlives the dispatcher, to POST its last statuses' callbacks
+	if !m.Config.NoAbuseGuard {
+		// The pumping guard's and the budgets' Start read the shared counts
+		// and blocks, before the first request.
+		m.start(ctx, g.forgetter, m.pumping, g.budget)
 	}
-	server := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    4 * api.MaxHeaderBytes, // above the API's own limit, which answers in JSON
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	m.start(ctx, audit.Forgetter(m.store, m.Config.AuditKeep, m.Clock, m.Logger))
+	// A token rotated or an account disabled on any node (or by the CLI)
+	// stops working here within a quarter second.
+	m.start(ctx, auth.Watcher(250*time.Millisecond))
+	if m.sandboxed {
+		m.start(ctx, sandbox.Forgetter(m.store, m.Config.SandboxKeep, m.Clock, m.Logger))
 	}
-	if m.Config.TLSCert != "" {
-		if m.certs, err = newCertReloader(m.Config.TLSCert, m.Config.TLSKey); err != nil {
-			listener.Close()
-			return err
-		}
-		server.TLSConfig = m.certs.tlsConfig()
+	m.start(ctx, &verify.Sweeper{Service: svc.verify, Logger: m.Logger})
+	for _, s := range servers {
+		m.start(ctx, s) // the API's last, and stopped first
 	}
-	if m.Config.DebugAddr != "" {
-		dl, err := net.Listen("tcp", m.Config.DebugAddr)
-		if err != nil {
-			listener.Close()
-			return fmt.Errorf("--debug-addr: %w", err)
-		}
-		m.debug = &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
-		go m.debug.Serve(dl)
-		log.Info("pprof listening", "addr", dl.Addr().String())
-	}
-	if m.Config.MetricsAddr != "" {
-		ml, err := net.Listen("tcp", m.Config.MetricsAddr)
-		if err != nil {
-			listener.Close()
-			return fmt.Errorf("--metrics-addr: %w", err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", metricsHandler)
-		m.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go m.metrics.Serve(ml)
-		log.Info("metrics listening", "url", "http://"+ml.Addr().String()+"/metrics")
-	} else if m.Config.MetricsToken == "" {
-		log.Info("metrics are not served: set --metrics-addr, or --metrics-token to serve GET /metrics here")
-	}
-	m.listener, m.server, m.serveDone = listener, server, make(chan error, 1)
-	if m.Config.TLSCert != "" {
-		go func() { m.serveDone <- server.ServeTLS(listener, "", "") }()
-	} else {
-		go func() { m.serveDone <- server.Serve(api.JSONErrorsListener(listener)) }()
-	}
-	delivery := "sandbox"
-	if len(m.smpp) > 0 {
-		delivery = "SMPP"
-	}
-	log.Info("otpgate listening", "addr", m.listener.Addr().String(), "store", describeStore(m.Config.DB, m.Config.DataDir),
-		"delivery", delivery, "data_dir", m.Config.DataDir, "version", version)
-	if len(m.smpp) == 0 {
-		log.Info("delivery: sandbox (no real connector configured); messages are kept in the sandbox inbox at GET /sandbox/messages?to=NUMBER")
-	} else {
-		names := make([]string, len(m.smpp))
-		for i, c := range m.smpp {
-			names[i] = c.Name()
-		}
-		log.Info("delivery: SMPP, every destination to the first bound connector of its route; a real SMSC delivers to the phone, "+
-			"and the message log hides codes; with otpgate smsc-sim as the SMSC, read what it took at its --http address",
-			"connectors", strings.Join(names, ","), "smsc_sim_messages", "http://"+defaultSimHTTP+"/messages?to=NUMBER")
-	}
+	m.http = servers[len(servers)-1]
+	m.announce()
 	return nil
 }
 
-// guardEvents returns the guard.blocked event a block owes: to the events
-// URL of the service whose code tipped it.
-func (m *Main) guardEvents(ctx context.Context, b store.GuardBlock, service string) []callback.Callback {
-	if service == "" {
-		return nil
-	}
-	svc, err := m.store.Service(ctx, b.AccountSID, service)
-	if err != nil {
-		return nil
-	}
-	cb, ok := callback.ForGuardEvent(callback.GuardEvent{
-		Type: "guard.blocked", AccountSID: b.AccountSID, Key: b.Key, Sends: b.Sends, Approvals: b.Approvals,
-		WindowSeconds: int(b.Window.Seconds()), Level: b.Level, Reason: b.Reason,
-		Since: b.Since.UTC().Format(time.RFC3339), Until: b.Until.UTC().Format(time.RFC3339),
-	}, svc, m.Clock.Now())
-	if !ok {
-		return nil
-	}
-	return []callback.Callback{cb}
-}
-
-// defaultCeilings are the ceilings of an account the operator set none
-// for: the flags, under what the config file's "policy" sets (its
-// "countries", or the top-level "countries", or else the region).
-func (m *Main) defaultCeilings(region string, fc FileConfig) policy.Effective {
-	d := policy.Effective{Countries: region, PerNumber: m.Config.PerNumber, DailyBudget: m.Config.DailyBudget, Messages: policy.MessagesAny}
-	if fc.Countries != "" {
-		d.Countries = fc.Countries
-	}
-	return d.Apply(fc.Policy)
-}
-
-// connectors makes the SMPP connectors of --smpp and the config file, in
-// order; they are started later.
-func (m *Main) connectors(fileCfg FileConfig, sink *smppSink) ([]*smpp.Connector, error) {
-	urls := m.Config.SMPP
-	for _, c := range fileCfg.Connectors {
-		urls = append(urls, c.URL) // named below
-	}
-	seen := map[string]bool{}
-	for i, u := range urls {
-		cfg, err := smpp.ParseURL(u, os.LookupEnv)
-		if j := i - len(m.Config.SMPP); err != nil && j >= 0 {
-			return nil, fmt.Errorf("--config %s: connector %q: %w", m.Config.ConfigFile, fileCfg.Connectors[j].Name, err)
-		} else if err != nil {
-			return nil, fmt.Errorf("--smpp: %w", err)
-		}
-		if j := i - len(m.Config.SMPP); j >= 0 {
-			cfg.Name = fileCfg.Connectors[j].Name
-		}
-		if seen[cfg.Name] {
-			return nil, fmt.Errorf("two connectors are named %q; give each its own name", cfg.Name)
-		}
-		seen[cfg.Name] = true
-		c, err := smpp.New(cfg, sink, m.Logger)
-		if err != nil {
-			return nil, err
-		}
-		m.smpp = append(m.smpp, c)
-	}
-	return m.smpp, nil
-}
-
-// routes makes the routing table of the config file over the connectors.
-func routes(fileCfg FileConfig, conns []*smpp.Connector) (*routing.Table, func(string) dispatch.Route, error) {
-	byName := map[string]*smpp.Connector{}
-	var names []string
-	for _, c := range conns {
-		byName[c.Name()] = c
-		names = append(names, c.Name())
-	}
-	table, err := routing.New(fileCfg.Routes, names)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--config: %w", err)
-	}
-	route := func(to string) dispatch.Route {
-		key := ""
-		if r, ok := table.Match(to); ok {
-			key = r.Prefix
-		}
-		out := dispatch.Route{Key: key}
-		limited := true
-		for _, n := range table.Connectors(to) {
-			c := byName[n]
-			out.Connectors = append(out.Connectors, c)
-			if tps := c.TPS(); tps > 0 {
-				out.TPS += tps
-			} else {
-				limited = false
-			}
-		}
-		if !limited {
-			out.TPS = 0
-		}
-		return out
-	}
-	return table, route, nil
-}
-
 // Addr is the address the server listens on.
-func (m *Main) Addr() string { return m.listener.Addr().String() }
+func (m *Main) Addr() string { return m.http.Addr() }
 
-// Close stops taking requests, finishes those in flight, drains the
-// dispatcher and closes the store. It is safe to call twice.
+// Close stops the components Run started, in the reverse order: HTTP first
+// (the requests in flight finish), then the workers drain; then it closes
+// the store. It is safe to call twice.
 func (m *Main) Close() error {
 	var errs []error
-	if m.server != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-		errs = append(errs, m.server.Shutdown(ctx))
-		cancel()
-		if err := <-m.serveDone; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errs = append(errs, err)
-		}
-		m.server = nil
+	for i := len(m.running) - 1; i >= 0; i-- {
+		m.running[i].Stop()
 	}
-	if m.sweeper != nil {
-		m.sweeper.Stop()
-		m.sweeper = nil
-	}
-	if m.forgetter != nil {
-		m.forgetter.Stop()
-		m.forgetter = nil
-	}
-	if m.auditForgetter != nil {
-		m.auditForgetter.Stop()
-		m.auditForgetter = nil
-	}
-	if m.stopWatch != nil {
-		m.stopWatch()
-		m.stopWatch = nil
-	}
-	if m.pumping != nil {
-		m.pumping.Stop() // a last share of its counts
-		m.pumping = nil
-	}
-	if m.budget != nil {
-		m.budget.Stop()
-		m.budget = nil
-	}
-	if m.debug != nil {
-		m.debug.Close()
-		m.debug = nil
-	}
-	if m.metrics != nil {
-		m.metrics.Close()
-		m.metrics = nil
-	}
-	if m.dispatcher != nil {
-		m.dispatcher.Stop()
-		m.dispatcher = nil
-	}
-	if m.webhooks != nil {
-		m.webhooks.Stop()
-		m.webhooks = nil
-	}
-	for _, c := range m.smpp {
-		c.Stop() // after the dispatcher: its last sends finish first
+	m.running = nil
+	if m.http != nil {
+		errs = append(errs, m.http.shutdownErr())
 	}
 	m.smpp = nil
 	if m.store != nil {

@@ -31,8 +31,18 @@ func mustServeSMPP(tb testing.TB, urls ...string) *testServer {
 	return mustServeWith(tb, nil, func(c *ServeConfig) { c.SMPP = urls; c.NoAbuseGuard = true })
 }
 
-// mustServeWith starts otpgate with the test defaults changed by set.
+// mustServeWith starts otpgate with the test defaults changed by set; its
+// log is dropped.
 func mustServeWith(tb testing.TB, clock *fakeClock, set func(*ServeConfig)) *testServer {
+	tb.Helper()
+	return mustServeLogging(tb, clock, io.Discard, set)
+}
+
+// mustServeLogging starts otpgate in-process on a free loopback port with
+// a temporary data directory, the test defaults changed by set (clock may
+// be nil), and its log, at level warn unless set says otherwise, written
+// to logs. It is closed when the test ends.
+func mustServeLogging(tb testing.TB, clock *fakeClock, logs io.Writer, set func(*ServeConfig)) *testServer {
 	tb.Helper()
 	var out bytes.Buffer
 	cfg := ServeConfig{
@@ -40,7 +50,7 @@ func mustServeWith(tb testing.TB, clock *fakeClock, set func(*ServeConfig)) *tes
 		LogLevel: "warn", LogFormat: "text",
 	}
 	set(&cfg)
-	m := &Main{Config: cfg, Stdout: &out, LogOutput: io.Discard}
+	m := &Main{Config: cfg, Stdout: &out, LogOutput: logs}
 	if clock != nil {
 		m.Clock = clock
 	}

@@ -109,24 +109,12 @@ func (s *simCLI) messages(tb testing.TB, to string, want int) []simEntry {
 // start) and its log at info.
 func serveLogged(tb testing.TB, set func(*ServeConfig)) (*testServer, *syncbuf.Buffer) {
 	tb.Helper()
-	var out bytes.Buffer
 	log := &syncbuf.Buffer{}
-	cfg := ServeConfig{
-		Addr: "127.0.0.1:0", DataDir: tb.TempDir(), Region: "JO", CodeLength: 6, CodeTTL: 10 * time.Minute,
-		LogLevel: "info", LogFormat: "text", NoAbuseGuard: true,
-	}
-	set(&cfg)
-	m := &Main{Config: cfg, Stdout: &out, LogOutput: log}
-	if err := m.Run(context.Background()); err != nil {
-		m.Close()
-		tb.Fatalf("start otpgate: %v", err)
-	}
-	tb.Cleanup(func() { m.Close() })
-	sm := firstAccountRE.FindStringSubmatch(out.String())
-	if sm == nil {
-		tb.Fatalf("first start printed no account:\n%s", out.String())
-	}
-	return &testServer{Main: m, URL: "http://" + m.Addr(), SID: sm[1], Token: sm[2], stdout: &out}, log
+	s := mustServeLogging(tb, nil, log, func(c *ServeConfig) {
+		c.LogLevel, c.NoAbuseGuard = "info", true
+		set(c)
+	})
+	return s, log
 }
 
 // With --smpp to otpgate smsc-sim, a developer reads the code where the

@@ -60,7 +60,7 @@ func TestStartupLineNamesStoreAndDelivery(t *testing.T) {
 		}
 	}
 	var logs syncbuf.Buffer
-	s := mustServeLogging(t, &logs, func(c *ServeConfig) {})
+	s := mustServeLogging(t, nil, &logs, func(c *ServeConfig) { c.LogLevel = "debug" })
 	abs, _ := filepath.Abs(filepath.Join(s.Config.DataDir, "otpgate.db"))
 	line := ""
 	for l := range strings.SplitSeq(logs.String(), "\n") {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
 	"fmt"
 	"io"
@@ -134,7 +133,8 @@ func TestWebhookSecretNotLoggedOrStored(t *testing.T) {
 	closed := "http://" + freeAddr(t) // nothing listens there
 
 	logs := &syncbuf.Buffer{}
-	s := mustServeLogging(t, logs, func(c *ServeConfig) {
+	s := mustServeLogging(t, nil, logs, func(c *ServeConfig) {
+		c.LogLevel = "debug"
 		c.WebhookAllowPrivate = true
 		c.CallbackRetry = 20 * time.Millisecond
 		c.NoAbuseGuard = noGuardForCallbacks
@@ -262,28 +262,6 @@ func secretCells(tb testing.TB, db *sql.DB, secret string) map[string]string {
 // of one range, which the SMS-pumping guard would block after 15; the
 // callbacks, not the guard, are under test.
 const noGuardForCallbacks = true
-
-// mustServeLogging is mustServeWith with the log, at level debug, kept in logs.
-func mustServeLogging(tb testing.TB, logs io.Writer, set func(*ServeConfig)) *testServer {
-	tb.Helper()
-	var out bytes.Buffer
-	cfg := ServeConfig{
-		Addr: "127.0.0.1:0", DataDir: tb.TempDir(), Region: "JO", CodeLength: 6, CodeTTL: 10 * time.Minute,
-		LogLevel: "debug", LogFormat: "text",
-	}
-	set(&cfg)
-	m := &Main{Config: cfg, Stdout: &out, LogOutput: logs}
-	if err := m.Run(context.Background()); err != nil {
-		m.Close()
-		tb.Fatalf("start otpgate: %v", err)
-	}
-	tb.Cleanup(func() { m.Close() })
-	sm := firstAccountRE.FindStringSubmatch(out.String())
-	if sm == nil {
-		tb.Fatalf("first start printed no account:\n%s", out.String())
-	}
-	return &testServer{Main: m, URL: "http://" + m.Addr(), SID: sm[1], Token: sm[2], stdout: &out}
-}
 
 // callbackTimes is a status callback receiver that records, for each
 // callback, its message and status and when it arrived, and answers 500 to
@@ -490,7 +468,8 @@ func TestWebhookFairShareHangingAccounts(t *testing.T) {
 // each half-open trial went to one of A's.
 func TestWebhookCircuitPerAccount(t *testing.T) {
 	logs := &syncbuf.Buffer{}
-	s := mustServeLogging(t, logs, func(c *ServeConfig) {
+	s := mustServeLogging(t, nil, logs, func(c *ServeConfig) {
+		c.LogLevel = "debug"
 		c.WebhookAllowPrivate = true
 		c.CallbackRetry = 50 * time.Millisecond
 		c.NoAbuseGuard = noGuardForCallbacks

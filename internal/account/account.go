@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/periodic"
 	"github.com/otpgate/otpgate/internal/policy"
 )
 
@@ -228,17 +229,9 @@ func (a *Authenticator) Refresh(ctx context.Context) error {
 // Load reads every account now (at start-up), so the first request is not slower.
 func (a *Authenticator) Load(ctx context.Context) error { return a.Refresh(ctx) }
 
-// Watch re-reads the accounts whenever they change, checking every interval,
-// until ctx ends; failures are retried at the next tick (the copy stays).
-func (a *Authenticator) Watch(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			a.Refresh(ctx)
-		}
-	}
+// Watcher re-reads the accounts whenever they change, checking every
+// interval, from its Start until its Stop; a failure is retried at the next
+// check (the copy stays).
+func (a *Authenticator) Watcher(every time.Duration) *periodic.Loop {
+	return &periodic.Loop{Every: every, Run: a.Refresh}
 }

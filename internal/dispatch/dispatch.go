@@ -25,6 +25,7 @@ import (
 	"github.com/otpgate/otpgate/internal/dlr"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/periodic"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/store"
@@ -112,13 +113,11 @@ func Backoff(attempt int) time.Duration {
 // Dispatcher sends outbox messages. Start it once; Stop is safe to call twice.
 type Dispatcher struct {
 	cfg      Config
-	wake     chan struct{}
+	wake     periodic.Signal
 	handoff  chan handed
 	sem      chan struct{}
-	cancel   context.CancelFunc
-	done     chan struct{}
+	runner   periodic.Runner
 	inflight sync.WaitGroup
-	stopOnce sync.Once
 	// running is true from Start to Stop: Take starts a delivery itself
 	// then, when a slot is free (no hand-off to another goroutine).
 	mu      sync.RWMutex
@@ -162,10 +161,9 @@ func New(cfg Config) *Dispatcher {
 	}
 	return &Dispatcher{
 		cfg:     cfg,
-		wake:    make(chan struct{}, 1),
+		wake:    periodic.NewSignal(),
 		handoff: make(chan handed, 1024),
 		sem:     make(chan struct{}, cfg.Concurrency),
-		done:    make(chan struct{}),
 		backlog: newBacklog(cfg.MaxBacklog),
 	}
 }
@@ -225,39 +223,25 @@ type handed struct {
 }
 
 // Wake tells the dispatcher messages are due. It never blocks.
-func (d *Dispatcher) Wake() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
-}
+func (d *Dispatcher) Wake() { d.wake.Wake() }
 
 // Start runs the dispatcher until Stop.
 func (d *Dispatcher) Start(ctx context.Context) {
-	ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	d.mu.Lock()
 	d.running = true
 	d.mu.Unlock()
-	go d.run(ctx)
+	d.runner.Start(context.WithoutCancel(ctx), d.run)
 }
 
 // Stop stops claiming, waits for sends in flight and records their outcomes.
 func (d *Dispatcher) Stop() {
-	d.stopOnce.Do(func() {
-		if d.cancel == nil {
-			close(d.done)
-			return
-		}
-		d.mu.Lock()
-		d.running = false // no Take starts a delivery from now on
-		d.mu.Unlock()
-		d.cancel()
-		<-d.done
-	})
+	d.mu.Lock()
+	d.running = false // no Take starts a delivery from now on
+	d.mu.Unlock()
+	d.runner.Stop()
 }
 
 func (d *Dispatcher) run(ctx context.Context) {
-	defer close(d.done)
 	defer d.inflight.Wait()
 	handoffsDone := make(chan struct{})
 	defer func() { <-handoffsDone }() // before inflight.Wait: no Add after it

@@ -1,17 +1,17 @@
 package guard
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/periodic"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/policy"
@@ -151,9 +151,7 @@ type Forgetter struct {
 	Logger *slog.Logger
 	Every  time.Duration // default 1m
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	loop periodic.Loop
 }
 
 // Start runs the forgetter until Stop.
@@ -164,34 +162,16 @@ func (f *Forgetter) Start(ctx context.Context) {
 	if f.Logger == nil {
 		f.Logger = slog.New(slog.DiscardHandler)
 	}
-	if f.Every == 0 {
-		f.Every = time.Minute
+	f.loop.Every = cmp.Or(f.Every, time.Minute)
+	f.loop.Run = func(ctx context.Context) error {
+		_, err := f.Store.ForgetLimits(ctx, f.Clock.Now())
+		return err
 	}
-	ctx, f.cancel = context.WithCancel(ctx)
-	f.done = make(chan struct{})
-	go func() {
-		defer close(f.done)
-		t := time.NewTicker(f.Every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if _, err := f.Store.ForgetLimits(ctx, f.Clock.Now()); err != nil && !errors.Is(err, context.Canceled) {
-					f.Logger.Warn("forgetting old rate-limit counts failed; retried in a minute", "err", err)
-				}
-			}
-		}
-	}()
+	f.loop.OnError = func(err error) {
+		f.Logger.Warn("forgetting old rate-limit counts failed; retried in a minute", "err", err)
+	}
+	f.loop.Start(ctx)
 }
 
 // Stop stops the forgetter; safe to call twice, or without Start.
-func (f *Forgetter) Stop() {
-	f.once.Do(func() {
-		if f.cancel != nil {
-			f.cancel()
-			<-f.done
-		}
-	})
-}
+func (f *Forgetter) Stop() { f.loop.Stop() }

@@ -13,6 +13,7 @@ import (
 	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/periodic"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/policy"
@@ -55,9 +56,9 @@ type PumpingConfig struct {
 	Store  PumpingStore
 	Clock  otpgate.Clock
 	Logger *slog.Logger
-	// Events, if set, returns the callbacks announcing a block (the events
-	// webhook of the service whose send triggered it).
-	Events func(ctx context.Context, b store.GuardBlock, service string) []callback.Callback
+	// Services, if set, reads the service whose code tipped a block: its
+	// events URL is sent the guard.blocked event, stored with the block.
+	Services ServiceReader
 	// AfterEvent, if set, is called after a block was stored (to wake the
 	// webhook sender).
 	AfterEvent func()
@@ -132,8 +133,7 @@ type Pumping struct {
 	lastSync    time.Time
 	forgotAt    time.Time
 	unstored    []unstored // blocks to store again at the next sync
-	cancel      context.CancelFunc
-	done        chan struct{}
+	loop        *periodic.Loop
 	writes      sync.WaitGroup
 	stopOnce    sync.Once
 	syncMu      sync.Mutex
@@ -390,11 +390,7 @@ func (p *Pumping) announce(ctx context.Context, b store.GuardBlock, service stri
 	go func() {
 		defer p.writes.Done()
 		ctx := context.WithoutCancel(ctx)
-		var cbs []callback.Callback
-		if p.cfg.Events != nil {
-			cbs = p.cfg.Events(ctx, b, service)
-		}
-		p.put(ctx, unstored{b, cbs})
+		p.put(ctx, unstored{b, p.blockedEvents(ctx, b, service)})
 	}()
 }
 
@@ -550,30 +546,16 @@ func (p *Pumping) Lift(ctx context.Context, accountSID, key string) (store.Guard
 
 // Start shares counts and blocks with the other nodes every Sync until Stop.
 func (p *Pumping) Start(ctx context.Context) {
-	ctx, p.cancel = context.WithCancel(ctx)
-	p.done = make(chan struct{})
 	p.SyncNow(ctx)
-	go func() {
-		defer close(p.done)
-		t := time.NewTicker(p.cfg.Sync)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				p.SyncNow(ctx)
-			}
-		}
-	}()
+	p.loop = &periodic.Loop{Every: p.cfg.Sync, Run: func(ctx context.Context) error { p.SyncNow(ctx); return nil }}
+	p.loop.Start(ctx)
 }
 
 // Stop stops sharing, after a last flush of this node's counts.
 func (p *Pumping) Stop() {
 	p.stopOnce.Do(func() {
-		if p.cancel != nil {
-			p.cancel()
-			<-p.done
+		if p.loop != nil {
+			p.loop.Stop()
 			p.SyncNow(context.Background())
 		}
 		p.writes.Wait()

@@ -3,10 +3,10 @@ package verify
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/callback"
+	"github.com/otpgate/otpgate/internal/periodic"
 	"github.com/otpgate/otpgate/internal/verification"
 )
 
@@ -71,9 +71,7 @@ type Sweeper struct {
 	Interval time.Duration // default 2 s
 	Logger   *slog.Logger
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	loop periodic.Loop
 }
 
 // Start runs the sweeper until Stop.
@@ -84,40 +82,20 @@ func (w *Sweeper) Start(ctx context.Context) {
 	if w.Logger == nil {
 		w.Logger = slog.New(slog.DiscardHandler)
 	}
-	ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	w.done = make(chan struct{})
-	go w.run(ctx)
+	w.loop.Every, w.loop.Run = w.Interval, w.sweep
+	w.loop.OnError = func(err error) { w.Logger.Warn("marking expired verifications failed", "err", err) }
+	w.loop.Start(context.WithoutCancel(ctx))
 }
 
 // Stop ends the sweeper and waits for a sweep in progress.
-func (w *Sweeper) Stop() {
-	w.once.Do(func() {
-		if w.cancel == nil {
-			return
-		}
-		w.cancel()
-		<-w.done
-	})
-}
+func (w *Sweeper) Stop() { w.loop.Stop() }
 
-func (w *Sweeper) run(ctx context.Context) {
-	defer close(w.done)
-	t := time.NewTicker(w.Interval)
-	defer t.Stop()
+// sweep marks what expired, a batch at a time, until a batch is not full.
+func (w *Sweeper) sweep(ctx context.Context) error {
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		for ctx.Err() == nil {
-			n, err := w.Service.ExpireDue(ctx)
-			if err != nil && ctx.Err() == nil {
-				w.Logger.Warn("marking expired verifications failed", "err", err)
-			}
-			if n < expireBatch {
-				break
-			}
+		n, err := w.Service.ExpireDue(ctx)
+		if err != nil || n < expireBatch || ctx.Err() != nil {
+			return err
 		}
 	}
 }

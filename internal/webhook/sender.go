@@ -17,6 +17,7 @@ import (
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/periodic"
 )
 
 // Store keeps the callbacks waiting to be POSTed.
@@ -119,7 +120,7 @@ type Sender struct {
 	cfg    SenderConfig
 	client *http.Client
 	limits *limits
-	wake   chan struct{}
+	wake   periodic.Signal
 	letGo  []callback.Release // claimed callbacks dispatch let go; the run loop gives them back
 	// lastStart is the turn at which each account with callbacks held or in
 	// flight last had a POST started (turn counts them); only the run loop
@@ -129,9 +130,7 @@ type Sender struct {
 	// metrics, when registered; inFlight and held are read at scrapes.
 	metrics        *metrics
 	inFlight, held atomic.Int64
-	cancel         context.CancelFunc
-	done           chan struct{}
-	once           sync.Once
+	runner         periodic.Runner
 }
 
 // NewSender returns a Sender.
@@ -185,37 +184,20 @@ func NewSender(cfg SenderConfig) *Sender {
 	cfg.Poll = min(cfg.Poll, cfg.FirstRetry) // a retry is not kept waiting longer than its backoff
 	return &Sender{
 		cfg: cfg, client: cfg.Policy.client(cfg.Timeout, cfg.DialTimeout),
-		limits: newLimits(cfg.Concurrency, cfg.PerHost, cfg.PerAccount, cfg.BreakAfter, cfg.CoolDown, cfg.MaxCoolDown),
-		wake:   make(chan struct{}, 1), done: make(chan struct{}),
+		limits:    newLimits(cfg.Concurrency, cfg.PerHost, cfg.PerAccount, cfg.BreakAfter, cfg.CoolDown, cfg.MaxCoolDown),
+		wake:      periodic.NewSignal(),
 		lastStart: map[string]uint64{},
 	}
 }
 
 // Wake tells the sender callbacks may be due. It never blocks.
-func (s *Sender) Wake() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
+func (s *Sender) Wake() { s.wake.Wake() }
 
 // Start runs the sender until Stop.
-func (s *Sender) Start(ctx context.Context) {
-	ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	go s.run(ctx)
-}
+func (s *Sender) Start(ctx context.Context) { s.runner.Start(context.WithoutCancel(ctx), s.run) }
 
 // Stop stops claiming and waits for POSTs in flight. Safe to call twice.
-func (s *Sender) Stop() {
-	s.once.Do(func() {
-		if s.cancel == nil {
-			close(s.done)
-			return
-		}
-		s.cancel()
-		<-s.done
-	})
-}
+func (s *Sender) Stop() { s.runner.Stop() }
 
 // held is a claimed callback waiting for a worker, for its account to be
 // under its share, for its route to be under its cap, or for its route's
@@ -227,7 +209,6 @@ type held struct {
 }
 
 func (s *Sender) run(ctx context.Context) {
-	defer close(s.done)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, s.cfg.Concurrency)
