@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/callback"
+	"github.com/otpgate/otpgate/internal/sqlstore"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
@@ -109,7 +110,7 @@ func (s *Store) LiftGuardBlock(ctx context.Context, accountSID, key string, now 
 			RETURNING level, since, until, sends, approvals, window_ns, reason`, nanos(now), accountSID, key).
 			Scan(&level, &from, &until, &sends, &approvals, &window, &b.Reason)
 		if err != nil {
-			return notFound(err)
+			return sqlstore.NotFound(err)
 		}
 		t.wrote = true
 		b.Level, b.Sends, b.Approvals = int(level), int(sends), int(approvals)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/callback"
+	"github.com/otpgate/otpgate/internal/sqlstore"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
@@ -87,7 +88,7 @@ func (s *Store) LiftGuardBlock(ctx context.Context, accountSID, key string, now 
 		err := t.st.guardLift.QueryRowContext(bg, nanos(now), accountSID, key).Scan(&b.Level, &from, &until, &b.Sends, &b.Approvals, &window, &b.Reason)
 		if err != nil {
 			t.unchanged(false)
-			return notFound(err)
+			return sqlstore.NotFound(err)
 		}
 		b.Since, b.Until, b.Window = fromNanos(from), fromNanos(until), time.Duration(window)
 		_, err = t.exec(t.st.guardLiftCounts, accountSID, key)

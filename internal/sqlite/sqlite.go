@@ -338,8 +338,6 @@ func nanos(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-func duration(n int64) time.Duration { return time.Duration(n) }
-
 func fromNanos(n int64) time.Time {
 	if n == 0 {
 		return time.Time{}
