@@ -128,15 +128,8 @@ func (s *Store) GuardSafeList(ctx context.Context, accountSID string) ([]string,
 		return nil, unavailable(err)
 	}
 	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, unavailable(rows.Err())
+	out, err := sqlstore.Collect(rows, sqlstore.ScanString)
+	return out, unavailable(err)
 }
 
 // SetGuardSafe adds entries to an account's safe list and removes others;
@@ -179,16 +172,8 @@ func (t *tx) safeList(accountSID string) ([]string, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			t.failed = err
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlstore.Collect(rows, sqlstore.ScanString)
+	if err != nil {
 		t.failed = err
 		return nil, err
 	}

@@ -104,15 +104,7 @@ func (s *Store) GuardSafeList(ctx context.Context, accountSID string) ([]string,
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return sqlstore.Collect(rows, sqlstore.ScanString)
 }
 
 // SetGuardSafe adds entries to an account's safe list and removes others;
@@ -151,15 +143,7 @@ func (t *tx) safeList(accountSID string) ([]string, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return sqlstore.Collect(rows, sqlstore.ScanString)
 }
 
 // ForgetGuard deletes prefix counts older than prefixesBefore, every count
