@@ -5,17 +5,16 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/sqlstore"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
 // The audit log; see store.AuditEntry.
 
-const auditCols = `id, at, account_sid, actor, actor_name, kind, action, target, before, after, outcome, detail, request_id`
-
 // InsertAudit adds an entry to the audit log.
 func (s *Store) InsertAudit(ctx context.Context, e store.AuditEntry) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		_, err := t.exec(`INSERT INTO audit_log (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		_, err := t.exec(`INSERT INTO audit_log (`+sqlstore.AuditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			e.ID, nanos(e.At), e.AccountSID, e.Actor, e.ActorName, e.Kind, e.Action, e.Target, e.Before, e.After, e.Outcome, e.Detail, e.RequestID)
 		return err
 	})
@@ -23,7 +22,7 @@ func (s *Store) InsertAudit(ctx context.Context, e store.AuditEntry) error {
 
 // AuditLog lists the audit entries f selects, newest first (by At, then ID).
 func (s *Store) AuditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
-	q := `SELECT ` + auditCols + ` FROM audit_log WHERE true`
+	q := `SELECT ` + sqlstore.AuditCols + ` FROM audit_log WHERE true`
 	var args []any
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
 	if f.AccountSID != "" {
@@ -35,32 +34,14 @@ func (s *Store) AuditLog(ctx context.Context, f store.AuditFilter) ([]store.Audi
 	if c := f.Before; c != nil {
 		q += ` AND (at, id) < (` + arg(nanos(c.At)) + `, ` + arg(c.ID) + `)`
 	}
-	q += ` ORDER BY at DESC, id DESC LIMIT ` + arg(auditLimit(f.Limit))
+	q += ` ORDER BY at DESC, id DESC LIMIT ` + arg(sqlstore.ListLimit(f.Limit))
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, unavailable(err)
 	}
 	defer rows.Close()
-	var out []store.AuditEntry
-	for rows.Next() {
-		var e store.AuditEntry
-		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.AccountSID, &e.Actor, &e.ActorName, &e.Kind, &e.Action,
-			&e.Target, &e.Before, &e.After, &e.Outcome, &e.Detail, &e.RequestID); err != nil {
-			return nil, err
-		}
-		e.At = fromNanos(at)
-		out = append(out, e)
-	}
-	return out, unavailable(rows.Err())
-}
-
-// auditLimit is a listing's size: f.Limit, or 50 when it is not set.
-func auditLimit(n int) int {
-	if n <= 0 {
-		return 50
-	}
-	return n
+	out, err := sqlstore.Collect(rows, sqlstore.ScanAuditEntry)
+	return out, unavailable(err)
 }
 
 // ForgetAudit deletes the audit entries made before before.

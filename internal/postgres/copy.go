@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	_ "modernc.org/sqlite" // to read the embedded database being moved
+
+	"github.com/otpgate/otpgate/internal/sqlstore"
 )
 
 // copyTable is one table moved from SQLite: the columns read there (in
@@ -39,11 +41,11 @@ var copyTables = []copyTable{
 		convert: func(r []any) []any { r[10] = asBool(r[10]); return r }},
 	{name: "services", read: `SELECT sid, account_sid, name, code_length, ttl_ns, created_at, events_url, countries, texts FROM services`,
 		columns: []string{"sid", "account_sid", "name", "code_length", "ttl_ns", "created_at", "events_url", "countries", "texts"}},
-	{name: "verifications", read: `SELECT ` + verificationCols + ` FROM verifications`,
+	{name: "verifications", read: `SELECT ` + sqlstore.VerificationCols + ` FROM verifications`,
 		columns: []string{"sid", "account_sid", "service_sid", "to_number", "from_addr", "channel", "status", "codes", "send_attempts", "check_attempts", "created_at", "updated_at", "expires_at"}},
 	// Messages with their outbox: a claim held on SQLite is released (its
 	// message is due again at once here).
-	{name: "messages", read: `SELECT ` + messageCols + `, ob_queued, ob_payload, ob_attempts,
+	{name: "messages", read: `SELECT ` + sqlstore.MessageCols + `, ob_queued, ob_payload, ob_attempts,
 			CASE WHEN ob_claimed = 1 THEN ob_created_at ELSE ob_due END, ob_last_error, ob_expires_at, ob_created_at, final_at FROM messages`,
 		columns: []string{"sid", "account_sid", "verification_sid", "direction", "from_addr", "to_number", "body", "status", "encoding", "segments",
 			"connector", "provider_id", "error_code", "error_message", "created_at", "updated_at", "sent_at", "status_callback",
@@ -77,7 +79,7 @@ var copyTables = []copyTable{
 	{name: "operator_tokens", read: `SELECT id, name, account_sid, token_hash, created_at, revoked_at FROM operator_tokens`,
 		columns: []string{"id", "name", "account_sid", "token_hash", "created_at", "revoked_at"}},
 	// The audit log, so who changed what before the move stays on record.
-	{name: "audit_log", read: `SELECT ` + auditCols + ` FROM audit_log`,
+	{name: "audit_log", read: `SELECT ` + sqlstore.AuditCols + ` FROM audit_log`,
 		columns: []string{"id", "at", "account_sid", "actor", "actor_name", "kind", "action", "target", "before", "after", "outcome", "detail", "request_id"}},
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/callback"
+	"github.com/otpgate/otpgate/internal/sqlstore"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
@@ -109,7 +110,7 @@ func (s *Store) LiftGuardBlock(ctx context.Context, accountSID, key string, now 
 			RETURNING level, since, until, sends, approvals, window_ns, reason`, nanos(now), accountSID, key).
 			Scan(&level, &from, &until, &sends, &approvals, &window, &b.Reason)
 		if err != nil {
-			return notFound(err)
+			return sqlstore.NotFound(err)
 		}
 		t.wrote = true
 		b.Level, b.Sends, b.Approvals = int(level), int(sends), int(approvals)
@@ -127,15 +128,8 @@ func (s *Store) GuardSafeList(ctx context.Context, accountSID string) ([]string,
 		return nil, unavailable(err)
 	}
 	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, unavailable(rows.Err())
+	out, err := sqlstore.Collect(rows, sqlstore.ScanString)
+	return out, unavailable(err)
 }
 
 // SetGuardSafe adds entries to an account's safe list and removes others;
@@ -178,16 +172,8 @@ func (t *tx) safeList(accountSID string) ([]string, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			t.failed = err
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlstore.Collect(rows, sqlstore.ScanString)
+	if err != nil {
 		t.failed = err
 		return nil, err
 	}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/otpgate/otpgate/internal/sqlstore"
 )
 
 // What the server keeps about itself (server_meta): the fingerprint of its
@@ -18,7 +20,7 @@ const secretFingerprintKey = "secret_fingerprint"
 func (s *Store) SecretFingerprint(ctx context.Context) ([]byte, error) {
 	var fp []byte
 	err := s.pool.QueryRow(ctx, `SELECT value FROM server_meta WHERE key = $1`, secretFingerprintKey).Scan(&fp)
-	return fp, unavailable(notFound(err))
+	return fp, unavailable(sqlstore.NotFound(err))
 }
 
 // SetSecretFingerprintIfAbsent records fp as the fingerprint of the server

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/policy"
+	"github.com/otpgate/otpgate/internal/sqlstore"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 )
@@ -138,8 +138,8 @@ const liveVerification = `EXISTS (SELECT 1 FROM verifications WHERE account_sid 
 func (t *tx) insertVerified(margs []any, v *verification.Change, takes []store.Taken, first bool) (sent, conflict bool, inserted []string, err error) {
 	c := v.V
 	args := append(margs, c.SID, c.AccountSID, c.ServiceSID, c.To, c.From, c.Channel, string(c.Status),
-		encodeCodes(c.Codes), c.SendAttempts, c.CheckAttempts, nanos(c.CreatedAt), nanos(c.UpdatedAt), nanos(c.ExpiresAt), nanos(c.CreatedAt))
-	insertV := `INSERT INTO verifications (` + verificationCols + `) SELECT $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37`
+		sqlstore.EncodeCodes(c.Codes), c.SendAttempts, c.CheckAttempts, nanos(c.CreatedAt), nanos(c.UpdatedAt), nanos(c.ExpiresAt), nanos(c.CreatedAt))
+	insertV := `INSERT INTO verifications (` + sqlstore.VerificationCols + `) SELECT $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37`
 	if !first {
 		cte, args := limitsCTE(takes, args)
 		n, err := t.count(`WITH v AS (`+insertV+` WHERE NOT `+liveVerification+` RETURNING 1),
@@ -304,7 +304,7 @@ func (s *Store) ForgetLimits(ctx context.Context, now time.Time) (int, error) {
 
 // insertQueued and queuedValues insert a queued message ($1-$24).
 const (
-	insertQueued = `INSERT INTO messages (` + messageCols + `, ob_queued, ob_payload, ob_due, ob_claimed, ob_claimed_by, ob_expires_at, ob_created_at)`
+	insertQueued = `INSERT INTO messages (` + sqlstore.MessageCols + `, ob_queued, ob_payload, ob_due, ob_claimed, ob_claimed_by, ob_expires_at, ob_created_at)`
 	queuedValues = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, true, $19, $20, $21, $22, $23, $24`
 )
 
@@ -313,7 +313,7 @@ const (
 func (t *tx) addCode(v verification.Verification) error {
 	n, err := t.exec(`UPDATE verifications SET codes = $1, send_attempts = $2, updated_at = $3, expires_at = $4, from_addr = $5
 		WHERE sid = $6 AND send_attempts = $7 AND status = 'pending'`,
-		encodeCodes(v.Codes), v.SendAttempts, nanos(v.UpdatedAt), nanos(v.ExpiresAt), v.From, v.SID, v.SendAttempts-1)
+		sqlstore.EncodeCodes(v.Codes), v.SendAttempts, nanos(v.UpdatedAt), nanos(v.ExpiresAt), v.From, v.SID, v.SendAttempts-1)
 	if err == nil && n != 1 {
 		err = store.ErrConflict
 	}
@@ -324,12 +324,12 @@ func (t *tx) addCode(v verification.Verification) error {
 func (s *Store) CreateService(ctx context.Context, svc verification.Service) (verification.Service, error) {
 	var out verification.Service
 	err := s.submit(ctx, normal, func(t *tx) error {
-		if _, err := t.exec(`INSERT INTO services (`+serviceCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (account_sid, name) DO NOTHING`,
+		if _, err := t.exec(`INSERT INTO services (`+sqlstore.ServiceCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (account_sid, name) DO NOTHING`,
 			svc.SID, svc.AccountSID, svc.Name, svc.CodeLength, int64(svc.TTL), nanos(svc.CreatedAt), svc.EventsURL, svc.Countries, verification.EncodeTexts(svc.Texts)); err != nil {
 			return err
 		}
 		var err error
-		out, err = scanService(t.queryRow(`SELECT `+serviceCols+` FROM services WHERE account_sid = $1 AND name = $2`, svc.AccountSID, svc.Name))
+		out, err = sqlstore.ScanService(t.queryRow(`SELECT `+sqlstore.ServiceCols+` FROM services WHERE account_sid = $1 AND name = $2`, svc.AccountSID, svc.Name))
 		return err
 	})
 	return out, err
@@ -365,7 +365,7 @@ func (s *Store) CountCheck(ctx context.Context, key verification.Key, max int, n
 	err := s.submit(ctx, normal, func(t *tx) error {
 		counted = false
 		var err error
-		v, err = scanVerification(t.queryRow(`SELECT `+verificationCols+` FROM verifications
+		v, err = sqlstore.ScanVerification(t.queryRow(`SELECT `+sqlstore.VerificationCols+` FROM verifications
 			WHERE account_sid = $1 AND service_sid = $2 AND to_number = $3 ORDER BY created_at DESC, sid DESC LIMIT 1 FOR UPDATE`,
 			key.AccountSID, key.ServiceSID, key.To))
 		if err == nil && !v.Live(now) {
@@ -456,9 +456,9 @@ func (t *tx) missingOrConflict(accountSID, sid string) error {
 // CancelMessage cancels a queued message; see messaging.Store.
 func (s *Store) CancelMessage(ctx context.Context, accountSID, sid string, at time.Time) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		m, err := scanMessage(t.queryRow(`UPDATE messages SET status = 'canceled', updated_at = $1, ob_queued = false, ob_payload = NULL, ob_claimed = false
+		m, err := sqlstore.ScanMessage(t.queryRow(`UPDATE messages SET status = 'canceled', updated_at = $1, ob_queued = false, ob_payload = NULL, ob_claimed = false
 			WHERE sid = $2 AND account_sid = $3 AND status = 'queued' AND ob_queued AND NOT ob_claimed
-			RETURNING `+messageCols, nanos(at), sid, accountSID))
+			RETURNING `+sqlstore.MessageCols, nanos(at), sid, accountSID))
 		if errors.Is(err, store.ErrNotFound) {
 			return t.missingOrConflict(accountSID, sid)
 		}
@@ -529,21 +529,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limi
 		if len(out) > 0 {
 			t.wrote = true
 		}
-		idx := make([]int, len(out))
-		for i := range idx {
-			idx[i] = i
-		}
-		slices.SortFunc(idx, func(a, b int) int {
-			if c := cmp.Compare(due[a], due[b]); c != 0 {
-				return c
-			}
-			return strings.Compare(out[a].SID, out[b].SID)
-		})
-		sorted := make([]message.Outbound, len(out))
-		for i, j := range idx {
-			sorted[i] = out[j]
-		}
-		out = sorted
+		out = sqlstore.SortClaimed(out, due)
 		return nil
 	})
 	return out, err
@@ -751,7 +737,7 @@ func (t *tx) advance(dequeue bool, sid string, status message.Status, code int, 
 	if !changed || !listened {
 		return nil
 	}
-	m, err := scanMessage(t.queryRow(`SELECT `+messageCols+` FROM messages WHERE sid = $1`, sid))
+	m, err := sqlstore.ScanMessage(t.queryRow(`SELECT `+sqlstore.MessageCols+` FROM messages WHERE sid = $1`, sid))
 	if err != nil {
 		return err
 	}
@@ -806,7 +792,7 @@ func (s *Store) InsertInbound(ctx context.Context, m message.Message, parts *mes
 				return store.ErrConflict
 			}
 		}
-		if _, err := t.exec(`INSERT INTO messages (`+messageCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+		if _, err := t.exec(`INSERT INTO messages (`+sqlstore.MessageCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 			m.SID, m.AccountSID, m.VerificationSID, string(m.Direction), m.From, m.To, m.Body, string(m.Status),
 			m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback); err != nil {
 			return err

@@ -25,7 +25,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,6 +32,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/otpgate/otpgate/internal/store"
+
+	"github.com/otpgate/otpgate/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -75,9 +76,7 @@ type Store struct {
 	node string
 	w    *writer
 
-	mu     sync.RWMutex // guards closed against writes
-	closed bool
-	wg     sync.WaitGroup // writes in flight
+	gate sqlstore.Gate // writes in flight, until Close
 }
 
 // Redact returns a PostgreSQL URL with its password hidden.
@@ -300,14 +299,10 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close waits for writes in flight, stops the writers and closes the pool.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.gate.Close() {
 		return nil
 	}
-	s.closed = true
-	s.mu.Unlock()
-	s.wg.Wait()
+	s.gate.Wait()
 	s.w.stop()
 	s.pool.Close()
 	return nil
@@ -343,16 +338,6 @@ func outageCode(code string) bool {
 	return false
 }
 
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
+func nanos(t time.Time) int64 { return sqlstore.Nanos(t) }
 
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
+func fromNanos(n int64) time.Time { return sqlstore.FromNanos(n) }

@@ -3,13 +3,13 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/policy"
+	"github.com/otpgate/otpgate/internal/sqlstore"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 )
@@ -25,7 +25,7 @@ func (s *Store) Account(ctx context.Context, sid string) (account.Account, error
 	err := s.pool.QueryRow(ctx, `SELECT sid, name, token_hash, created_at, sms_url, countries, policy, disabled FROM accounts WHERE sid = $1`, sid).
 		Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SMSURL, &a.Countries, &pol, &a.Disabled)
 	if err != nil {
-		return account.Account{}, unavailable(notFound(err))
+		return account.Account{}, unavailable(sqlstore.NotFound(err))
 	}
 	a.CreatedAt = fromNanos(created)
 	if a.Policy, err = policy.Decode(pol); err != nil {
@@ -36,31 +36,13 @@ func (s *Store) Account(ctx context.Context, sid string) (account.Account, error
 
 // Accounts returns every account.
 func (s *Store) Accounts(ctx context.Context) ([]account.Account, error) {
-	rows, err := s.pool.Query(ctx, `SELECT sid, name, token_hash, created_at, secondary_hash, secondary_created_at, disabled, policy FROM accounts ORDER BY seq`)
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlstore.AccountCols+` FROM accounts ORDER BY seq`)
 	if err != nil {
 		return nil, unavailable(err)
 	}
 	defer rows.Close()
-	var out []account.Account
-	for rows.Next() {
-		var a account.Account
-		var created, secondary int64
-		var pol string
-		if err := rows.Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SecondaryHash, &secondary, &a.Disabled, &pol); err != nil {
-			return nil, err
-		}
-		a.CreatedAt = fromNanos(created)
-		if len(a.SecondaryHash) > 0 {
-			a.SecondaryCreatedAt = fromNanos(secondary)
-		} else {
-			a.SecondaryHash = nil
-		}
-		if a.Policy, err = policy.Decode(pol); err != nil {
-			return nil, fmt.Errorf("account %s: %w", a.SID, err)
-		}
-		out = append(out, a)
-	}
-	return out, unavailable(rows.Err())
+	out, err := sqlstore.Collect(rows, sqlstore.ScanAccount)
+	return out, unavailable(err)
 }
 
 // AccountsVersion changes whenever an account is added or removed, or its
@@ -75,7 +57,7 @@ func (s *Store) AccountsVersion(ctx context.Context) (int64, error) {
 func (s *Store) AccountTokenSealed(ctx context.Context, sid string) ([]byte, error) {
 	var b []byte
 	err := s.pool.QueryRow(ctx, `SELECT token_sealed FROM accounts WHERE sid = $1`, sid).Scan(&b)
-	return b, unavailable(notFound(err))
+	return b, unavailable(sqlstore.NotFound(err))
 }
 
 // NextDue returns when the earliest unclaimed outbox message is due.
@@ -92,18 +74,15 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 
 // Message returns one of the account's messages.
 func (s *Store) Message(ctx context.Context, accountSID, sid string) (message.Message, error) {
-	m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE sid = $1 AND account_sid = $2`, sid, accountSID))
+	m, err := sqlstore.ScanMessage(s.pool.QueryRow(ctx, `SELECT `+sqlstore.MessageCols+` FROM messages WHERE sid = $1 AND account_sid = $2`, sid, accountSID))
 	return m, unavailable(err)
 }
 
 // Messages lists an account's messages, newest first.
 func (s *Store) Messages(ctx context.Context, f message.Filter) ([]message.Message, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
+	limit := sqlstore.ListLimit(f.Limit)
 	args := []any{f.AccountSID}
-	q := `SELECT ` + messageCols + ` FROM messages WHERE account_sid = $1`
+	q := `SELECT ` + sqlstore.MessageCols + ` FROM messages WHERE account_sid = $1`
 	add := func(cond string, v ...any) {
 		for _, x := range v {
 			args = append(args, x)
@@ -135,11 +114,10 @@ func (s *Store) Messages(ctx context.Context, f message.Filter) ([]message.Messa
 	if !f.SentUntil.IsZero() {
 		add("sent_at < ? AND sent_at <> 0", nanos(f.SentUntil))
 	}
-	order := "DESC"
+	order := sqlstore.PageOrder(f.Cursor)
 	if c := f.Cursor; c != nil {
 		if c.Before {
 			add("(created_at, sid) > (?, ?)", nanos(c.CreatedAt), c.SID)
-			order = "ASC"
 		} else {
 			add("(created_at, sid) < (?, ?)", nanos(c.CreatedAt), c.SID)
 		}
@@ -151,18 +129,8 @@ func (s *Store) Messages(ctx context.Context, f message.Filter) ([]message.Messa
 		return nil, unavailable(err)
 	}
 	defer rows.Close()
-	var out []message.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	if order == "ASC" {
-		slices.Reverse(out)
-	}
-	return out, unavailable(rows.Err())
+	out, err := sqlstore.Collect(rows, sqlstore.ScanMessage)
+	return sqlstore.Page(out, order), unavailable(err)
 }
 
 func replaceFirst(s, old, repl string) string {
@@ -176,88 +144,63 @@ func replaceFirst(s, old, repl string) string {
 
 // SandboxEntries lists the account's sandbox messages to a number, newest first.
 func (s *Store) SandboxEntries(ctx context.Context, accountSID, to string, limit int) ([]message.SandboxEntry, error) {
-	rows, err := s.pool.Query(ctx, `SELECT sid, account_sid, from_addr, to_number, body, segments, encoding, created_at
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlstore.SandboxCols+`
 		FROM sandbox_messages WHERE account_sid = $1 AND to_number = $2 ORDER BY created_at DESC, sid DESC LIMIT $3`, accountSID, to, limit)
 	if err != nil {
 		return nil, unavailable(err)
 	}
 	defer rows.Close()
-	var out []message.SandboxEntry
-	for rows.Next() {
-		var m message.SandboxEntry
-		var created int64
-		if err := rows.Scan(&m.SID, &m.AccountSID, &m.From, &m.To, &m.Body, &m.Segments, &m.Encoding, &created); err != nil {
-			return nil, err
-		}
-		m.CreatedAt = fromNanos(created)
-		out = append(out, m)
-	}
-	return out, unavailable(rows.Err())
+	out, err := sqlstore.Collect(rows, sqlstore.ScanSandboxEntry)
+	return out, unavailable(err)
 }
 
 // Service returns the account's service of that name.
 func (s *Store) Service(ctx context.Context, accountSID, name string) (verification.Service, error) {
-	svc, err := scanService(s.pool.QueryRow(ctx, `SELECT `+serviceCols+` FROM services WHERE account_sid = $1 AND name = $2`, accountSID, name))
+	svc, err := sqlstore.ScanService(s.pool.QueryRow(ctx, `SELECT `+sqlstore.ServiceCols+` FROM services WHERE account_sid = $1 AND name = $2`, accountSID, name))
 	return svc, unavailable(err)
 }
 
 // ServiceBySID returns a service.
 func (s *Store) ServiceBySID(ctx context.Context, sid string) (verification.Service, error) {
-	svc, err := scanService(s.pool.QueryRow(ctx, `SELECT `+serviceCols+` FROM services WHERE sid = $1`, sid))
+	svc, err := sqlstore.ScanService(s.pool.QueryRow(ctx, `SELECT `+sqlstore.ServiceCols+` FROM services WHERE sid = $1`, sid))
 	return svc, unavailable(err)
 }
 
 // Services returns the account's services, oldest first.
 func (s *Store) Services(ctx context.Context, accountSID string) ([]verification.Service, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+serviceCols+` FROM services WHERE account_sid = $1 ORDER BY created_at, sid`, accountSID)
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlstore.ServiceCols+` FROM services WHERE account_sid = $1 ORDER BY created_at, sid`, accountSID)
 	if err != nil {
 		return nil, unavailable(err)
 	}
 	defer rows.Close()
-	var out []verification.Service
-	for rows.Next() {
-		svc, err := scanService(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, svc)
-	}
-	return out, unavailable(rows.Err())
+	out, err := sqlstore.Collect(rows, sqlstore.ScanService)
+	return out, unavailable(err)
 }
 
 // VerificationBySID returns one of the account's verifications.
 func (s *Store) VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error) {
-	v, err := scanVerification(s.pool.QueryRow(ctx, `SELECT `+verificationCols+` FROM verifications WHERE sid = $1 AND account_sid = $2`, sid, accountSID))
+	v, err := sqlstore.ScanVerification(s.pool.QueryRow(ctx, `SELECT `+sqlstore.VerificationCols+` FROM verifications WHERE sid = $1 AND account_sid = $2`, sid, accountSID))
 	return v, unavailable(err)
 }
 
 // LatestVerification returns the newest verification of a key.
 func (s *Store) LatestVerification(ctx context.Context, key verification.Key) (verification.Verification, error) {
-	v, err := scanVerification(s.pool.QueryRow(ctx, `SELECT `+verificationCols+` FROM verifications
+	v, err := sqlstore.ScanVerification(s.pool.QueryRow(ctx, `SELECT `+sqlstore.VerificationCols+` FROM verifications
 		WHERE account_sid = $1 AND service_sid = $2 AND to_number = $3 ORDER BY created_at DESC, sid DESC LIMIT 1`, key.AccountSID, key.ServiceSID, key.To))
 	return v, unavailable(err)
 }
 
 // DueExpirations returns pending verifications whose codes expired in (since, now].
 func (s *Store) DueExpirations(ctx context.Context, since, now time.Time, limit int) ([]verification.Verification, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+verificationCols+` FROM verifications
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlstore.VerificationCols+` FROM verifications
 		WHERE expires_at > $1 AND expires_at <= $2 AND status = 'pending' ORDER BY expires_at LIMIT $3`, nanos(since), nanos(now), limit)
 	if err != nil {
 		return nil, unavailable(err)
 	}
 	defer rows.Close()
-	var out []verification.Verification
-	for rows.Next() {
-		v, err := scanVerification(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, unavailable(rows.Err())
+	out, err := sqlstore.Collect(rows, sqlstore.ScanVerification)
+	return out, unavailable(err)
 }
-
-func durationOf(n int64) time.Duration { return time.Duration(n) }
 
 // CallbackBacklog counts the callbacks not yet delivered or given up, and
 // says when the oldest was made; see webhook.Store.

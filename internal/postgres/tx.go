@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -11,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/otpgate/otpgate/internal/callback"
-	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 )
@@ -144,66 +142,6 @@ func sortedUnique(ids []int64) []int64 {
 	return out
 }
 
-func notFound(err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.ErrNotFound
-	}
-	return err
-}
-
-const verificationCols = `sid, account_sid, service_sid, to_number, from_addr, channel, status, codes, send_attempts, check_attempts, created_at, updated_at, expires_at`
-
-const messageCols = `sid, account_sid, verification_sid, direction, from_addr, to_number, body, status, encoding, segments, connector, provider_id, error_code, error_message, created_at, updated_at, sent_at, status_callback`
-
-const serviceCols = `sid, account_sid, name, code_length, ttl_ns, created_at, events_url, countries, texts`
-
-type scanner interface{ Scan(dest ...any) error }
-
-func scanService(row scanner) (verification.Service, error) {
-	var s verification.Service
-	var ttl, created int64
-	var texts string
-	if err := row.Scan(&s.SID, &s.AccountSID, &s.Name, &s.CodeLength, &ttl, &created, &s.EventsURL, &s.Countries, &texts); err != nil {
-		return verification.Service{}, notFound(err)
-	}
-	var err error
-	if s.Texts, err = verification.DecodeTexts(texts); err != nil {
-		return verification.Service{}, fmt.Errorf("service %s: its texts: %w", s.SID, err)
-	}
-	s.TTL, s.CreatedAt = durationOf(ttl), fromNanos(created)
-	return s, nil
-}
-
-func scanVerification(row scanner) (verification.Verification, error) {
-	var v verification.Verification
-	var codes []byte
-	var status string
-	var created, updated, expires int64
-	err := row.Scan(&v.SID, &v.AccountSID, &v.ServiceSID, &v.To, &v.From, &v.Channel, &status, &codes,
-		&v.SendAttempts, &v.CheckAttempts, &created, &updated, &expires)
-	if err != nil {
-		return verification.Verification{}, notFound(err)
-	}
-	v.Status = verification.Status(status)
-	v.CreatedAt, v.UpdatedAt, v.ExpiresAt = fromNanos(created), fromNanos(updated), fromNanos(expires)
-	v.Codes, err = decodeCodes(codes)
-	return v, err
-}
-
-func scanMessage(row scanner) (message.Message, error) {
-	var m message.Message
-	var direction, status string
-	var created, updated, sent int64
-	err := row.Scan(&m.SID, &m.AccountSID, &m.VerificationSID, &direction, &m.From, &m.To, &m.Body, &status,
-		&m.Encoding, &m.Segments, &m.Connector, &m.ProviderID, &m.ErrorCode, &m.ErrorMessage, &created, &updated, &sent, &m.StatusCallback)
-	if err != nil {
-		return message.Message{}, notFound(err)
-	}
-	m.Direction, m.Status = message.Direction(direction), message.Status(status)
-	m.CreatedAt, m.UpdatedAt, m.SentAt = fromNanos(created), fromNanos(updated), fromNanos(sent)
-	return m, nil
-}
-
 func (t *tx) insertCallbacks(cbs []callback.Callback) error {
 	for _, c := range cbs {
 		if _, err := t.exec(`INSERT INTO callbacks (sid, message_sid, account_sid, url, params, attempts, next_attempt_at, created_at, content_type)
@@ -223,35 +161,6 @@ func statuses[S ~string](ss []S) []string {
 		out[i] = string(s)
 	}
 	return out
-}
-
-// Codes are kept as a blob of 40-byte entries, as on SQLite: expiry (8
-// bytes, big-endian Unix nanoseconds) then the 32-byte HMAC.
-const codeEntryLen = 40
-
-func encodeCodes(codes []verification.Code) []byte {
-	b := make([]byte, 0, len(codes)*codeEntryLen)
-	for _, c := range codes {
-		b = binary.BigEndian.AppendUint64(b, uint64(nanos(c.ExpiresAt)))
-		var h [32]byte
-		copy(h[:], c.Hash)
-		b = append(b, h[:]...)
-	}
-	return b
-}
-
-func decodeCodes(b []byte) ([]verification.Code, error) {
-	if len(b)%codeEntryLen != 0 {
-		return nil, fmt.Errorf("postgres: corrupt codes column (%d bytes)", len(b))
-	}
-	codes := make([]verification.Code, 0, len(b)/codeEntryLen)
-	for ; len(b) > 0; b = b[codeEntryLen:] {
-		codes = append(codes, verification.Code{
-			ExpiresAt: fromNanos(int64(binary.BigEndian.Uint64(b[:8]))),
-			Hash:      append([]byte(nil), b[8:codeEntryLen]...),
-		})
-	}
-	return codes, nil
 }
 
 func keyOf(k verification.Key) string {

@@ -12,56 +12,40 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/otpgate/otpgate/internal/latency"
 	"github.com/otpgate/otpgate/internal/store"
+
+	"github.com/otpgate/otpgate/internal/sqlstore"
 )
 
 // priority orders the ops waiting for a group, as on SQLite: urgent ones
 // (the outbox's claims and reschedules) first; lazy ones (outcomes, receipts,
-// the sandbox inbox) wait up to lazyLinger, or until lazyBatch wait, to
+// the sandbox inbox) wait up to sqlstore.LazyLinger, or until LazyBatch wait, to
 // share a commit; normal ones (sends, checks, the rest) as they come.
-type priority int
+type priority = sqlstore.Priority
+
+const normal, urgent, lazy = sqlstore.Normal, sqlstore.Urgent, sqlstore.Lazy
 
 const (
-	normal priority = iota
-	urgent
-	lazy
-)
-
-const (
-	lazyLinger = 10 * time.Millisecond
-	lazyBatch  = 64
-	maxBatch   = 256
+	maxBatch = 256
 	// retries is how often a group that deadlocked (with another node's)
 	// or lost a serialization race is run again before its ops fail.
 	retries = 5
 )
 
-// op is one write waiting for a group.
-type op struct {
-	ctx  context.Context
-	fn   func(*tx) error
-	done chan error
-	// when the op's group began, its COMMIT started and returned (latency)
-	began, committing, committed time.Time
-}
-
-var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
+// op is one write waiting for the writer.
+type op = sqlstore.Op[*tx]
 
 // writer runs group commits on a few connections at once.
 type writer struct {
-	pool    *pgxpool.Pool
-	ops     chan *op
-	urgent  chan *op
-	lazyOps chan *op
-	quit    chan struct{}
-	wg      sync.WaitGroup
-	once    sync.Once
+	pool *pgxpool.Pool
+	sqlstore.Queues[*tx]
+	quit chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
 }
 
 func newWriter(pool *pgxpool.Pool, n int) *writer {
-	w := &writer{pool: pool, ops: make(chan *op, maxBatch*4), urgent: make(chan *op, maxBatch*4),
-		lazyOps: make(chan *op, maxBatch*4), quit: make(chan struct{})}
+	w := &writer{pool: pool, Queues: sqlstore.NewQueues[*tx](maxBatch * 4), quit: make(chan struct{})}
 	for range n {
 		w.wg.Add(1)
 		go func() {
@@ -82,33 +66,11 @@ func (w *writer) stop() {
 // is durable. fn may run more than once, so it must only call tx methods and
 // set its own results afresh.
 func (s *Store) submit(ctx context.Context, prio priority, fn func(*tx) error) error {
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
+	if !s.gate.Enter() {
 		return store.ErrClosed
 	}
-	s.wg.Add(1)
-	s.mu.RUnlock()
-	defer s.wg.Done()
-	o := opPool.Get().(*op)
-	o.ctx, o.fn = ctx, func(t *tx) error { t.node = s.node; return fn(t) }
-	switch prio {
-	case urgent:
-		s.w.urgent <- o
-	case lazy:
-		s.w.lazyOps <- o
-	default:
-		s.w.ops <- o
-	}
-	err := <-o.done
-	if span := latency.From(ctx); span != nil && err == nil {
-		span.At(latency.StoreWait, o.began)
-		span.At(latency.StoreWrite, o.committing)
-		span.At(latency.Commit, o.committed)
-	}
-	o.ctx, o.fn = nil, nil
-	opPool.Put(o)
-	return err
+	defer s.gate.Leave()
+	return s.w.Submit(ctx, prio, func(t *tx) error { t.node = s.node; return fn(t) })
 }
 
 // committer is one writer goroutine with its own lingering lazy ops.
@@ -130,13 +92,13 @@ func (c *committer) run() {
 		var first *op
 		var wait <-chan time.Time
 		if len(c.lazy) > 0 {
-			timer.Reset(time.Until(c.lazySince.Add(lazyLinger)))
+			timer.Reset(time.Until(c.lazySince.Add(sqlstore.LazyLinger)))
 			wait = timer.C
 		}
 		select {
-		case first = <-w.urgent:
-		case first = <-w.ops:
-		case o := <-w.lazyOps:
+		case first = <-w.Urgent:
+		case first = <-w.Ops:
+		case o := <-w.LazyOps:
 			c.addLazy(o)
 		case <-wait:
 		case <-w.quit:
@@ -151,39 +113,15 @@ func (c *committer) run() {
 		if first != nil {
 			batch = append(batch, first)
 		}
-	urgent:
-		for len(batch) < maxBatch {
-			select {
-			case o := <-w.urgent:
-				batch = append(batch, o)
-			default:
-				break urgent
-			}
-		}
-	lazy:
-		for {
-			select {
-			case o := <-w.lazyOps:
-				c.addLazy(o)
-			default:
-				break lazy
-			}
-		}
-		if len(c.lazy) > 0 && (len(c.lazy) >= lazyBatch || time.Since(c.lazySince) >= lazyLinger) {
+		batch = sqlstore.Take(batch, w.Urgent, maxBatch)
+		w.TakeLazy(c.addLazy)
+		if len(c.lazy) > 0 && (len(c.lazy) >= sqlstore.LazyBatch || time.Since(c.lazySince) >= sqlstore.LazyLinger) {
 			n := min(len(c.lazy), max(0, maxBatch-len(batch)))
 			batch = append(batch, c.lazy[:n]...)
 			c.lazy = append(c.lazy[:0], c.lazy[n:]...)
 			c.lazySince = time.Now()
 		}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case o := <-w.ops:
-				batch = append(batch, o)
-			default:
-				break fill
-			}
-		}
+		batch = sqlstore.Take(batch, w.Ops, maxBatch)
 		if len(batch) == 0 {
 			continue
 		}
@@ -203,12 +141,8 @@ func (c *committer) addLazy(o *op) {
 func (c *committer) drain() {
 	w := c.w
 	for {
-		var o *op
-		select {
-		case o = <-w.urgent:
-		case o = <-w.ops:
-		case o = <-w.lazyOps:
-		default:
+		o := w.Next()
+		if o == nil {
 			if len(c.lazy) > 0 {
 				c.commit(c.lazy)
 				c.lazy = nil
@@ -251,10 +185,10 @@ func (c *committer) commit(batch []*op) {
 	}
 	for i, o := range batch {
 		if err != nil {
-			o.done <- fmt.Errorf("postgres: group commit failed: %w", unavailable(err))
+			o.Done <- fmt.Errorf("postgres: group commit failed: %w", unavailable(err))
 		} else {
-			o.began, o.committing, o.committed = c.began, c.committing, c.committed
-			o.done <- results[i]
+			o.Began, o.Committing, o.Committed = c.began, c.committing, c.committed
+			o.Done <- results[i]
 		}
 	}
 }
@@ -287,7 +221,7 @@ func (c *committer) pass(batch []*op, safe bool, results []error) (redo bool, er
 	defer ptx.Rollback(ctx) // after COMMIT, a no-op
 	t := &c.t
 	for i, o := range batch {
-		if err := o.ctx.Err(); err != nil {
+		if err := o.Ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
@@ -297,7 +231,7 @@ func (c *committer) pass(batch []*op, safe bool, results []error) (redo bool, er
 				return false, err
 			}
 		}
-		err := o.fn(t)
+		err := o.Fn(t)
 		if err == nil && t.failed != nil {
 			err = t.failed // a statement failed and fn went on regardless
 		}

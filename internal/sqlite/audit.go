@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/sqlstore"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
@@ -16,11 +17,9 @@ type auditStmts struct {
 }
 
 func (s *auditStmts) prepareAudit(p func(**sql.Stmt, string)) {
-	p(&s.auditInsert, `INSERT INTO audit_log (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	p(&s.auditInsert, `INSERT INTO audit_log (`+sqlstore.AuditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.auditForget, `DELETE FROM audit_log WHERE at < ?`)
 }
-
-const auditCols = `id, at, account_sid, actor, actor_name, kind, action, target, before, after, outcome, detail, request_id`
 
 // InsertAudit adds an entry to the audit log.
 func (s *Store) InsertAudit(ctx context.Context, e store.AuditEntry) error {
@@ -33,7 +32,7 @@ func (s *Store) InsertAudit(ctx context.Context, e store.AuditEntry) error {
 
 // AuditLog lists the audit entries f selects, newest first (by At, then ID).
 func (s *Store) AuditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
-	q := `SELECT ` + auditCols + ` FROM audit_log WHERE 1 = 1`
+	q := `SELECT ` + sqlstore.AuditCols + ` FROM audit_log WHERE 1 = 1`
 	var args []any
 	if f.AccountSID != "" {
 		q += ` AND account_sid = ?`
@@ -48,32 +47,13 @@ func (s *Store) AuditLog(ctx context.Context, f store.AuditFilter) ([]store.Audi
 		args = append(args, nanos(c.At), c.ID)
 	}
 	q += ` ORDER BY at DESC, id DESC LIMIT ?`
-	args = append(args, auditLimit(f.Limit))
+	args = append(args, sqlstore.ListLimit(f.Limit))
 	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.AuditEntry
-	for rows.Next() {
-		var e store.AuditEntry
-		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.AccountSID, &e.Actor, &e.ActorName, &e.Kind, &e.Action,
-			&e.Target, &e.Before, &e.After, &e.Outcome, &e.Detail, &e.RequestID); err != nil {
-			return nil, err
-		}
-		e.At = fromNanos(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
-// auditLimit is a listing's size: f.Limit, or 50 when it is not set.
-func auditLimit(n int) int {
-	if n <= 0 {
-		return 50
-	}
-	return n
+	return sqlstore.Collect(rows, sqlstore.ScanAuditEntry)
 }
 
 // ForgetAudit deletes the audit entries made before before.

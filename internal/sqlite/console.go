@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/sqlstore"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
@@ -41,38 +42,18 @@ func (s *Store) InsertOperatorToken(ctx context.Context, t store.OperatorToken) 
 // OperatorTokens returns every operator token, revoked ones too, oldest
 // first.
 func (s *Store) OperatorTokens(ctx context.Context) ([]store.OperatorToken, error) {
-	rows, err := s.query(ctx, `SELECT `+operatorTokenCols+` FROM operator_tokens ORDER BY created_at, id`)
+	rows, err := s.query(ctx, `SELECT `+sqlstore.OperatorTokenCols+` FROM operator_tokens ORDER BY created_at, id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.OperatorToken
-	for rows.Next() {
-		t, err := scanOperatorToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return sqlstore.Collect(rows, sqlstore.ScanOperatorToken)
 }
 
 // OperatorTokenByHash returns the operator token with that hash (revoked
 // or not); ErrNotFound if none.
 func (s *Store) OperatorTokenByHash(ctx context.Context, hash []byte) (store.OperatorToken, error) {
-	return scanOperatorToken(s.queryRow(ctx, `SELECT `+operatorTokenCols+` FROM operator_tokens WHERE token_hash = ?`, hash))
-}
-
-const operatorTokenCols = `id, name, account_sid, token_hash, created_at, revoked_at`
-
-func scanOperatorToken(row scanner) (store.OperatorToken, error) {
-	var t store.OperatorToken
-	var created, revoked int64
-	if err := row.Scan(&t.ID, &t.Name, &t.AccountSID, &t.Hash, &created, &revoked); err != nil {
-		return store.OperatorToken{}, notFound(err)
-	}
-	t.CreatedAt, t.RevokedAt = fromNanos(created), fromNanos(revoked)
-	return t, nil
+	return sqlstore.ScanOperatorToken(s.queryRow(ctx, `SELECT `+sqlstore.OperatorTokenCols+` FROM operator_tokens WHERE token_hash = ?`, hash))
 }
 
 // RevokeOperatorToken stops an operator token working and ends its
@@ -105,7 +86,7 @@ func (s *Store) ConsoleSession(ctx context.Context, hash []byte) (store.ConsoleS
 		WHERE s.hash = ? AND t.revoked_at = 0`, hash).
 		Scan(&se.Hash, &se.TokenID, &created, &expires, &se.TokenName, &se.AccountSID)
 	if err != nil {
-		return store.ConsoleSession{}, notFound(err)
+		return store.ConsoleSession{}, sqlstore.NotFound(err)
 	}
 	se.CreatedAt, se.ExpiresAt = fromNanos(created), fromNanos(expires)
 	return se, nil

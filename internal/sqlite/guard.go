@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/callback"
+	"github.com/otpgate/otpgate/internal/sqlstore"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
@@ -87,7 +88,7 @@ func (s *Store) LiftGuardBlock(ctx context.Context, accountSID, key string, now 
 		err := t.st.guardLift.QueryRowContext(bg, nanos(now), accountSID, key).Scan(&b.Level, &from, &until, &b.Sends, &b.Approvals, &window, &b.Reason)
 		if err != nil {
 			t.unchanged(false)
-			return notFound(err)
+			return sqlstore.NotFound(err)
 		}
 		b.Since, b.Until, b.Window = fromNanos(from), fromNanos(until), time.Duration(window)
 		_, err = t.exec(t.st.guardLiftCounts, accountSID, key)
@@ -103,15 +104,7 @@ func (s *Store) GuardSafeList(ctx context.Context, accountSID string) ([]string,
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return sqlstore.Collect(rows, sqlstore.ScanString)
 }
 
 // SetGuardSafe adds entries to an account's safe list and removes others;
@@ -150,15 +143,7 @@ func (t *tx) safeList(accountSID string) ([]string, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return sqlstore.Collect(rows, sqlstore.ScanString)
 }
 
 // ForgetGuard deletes prefix counts older than prefixesBefore, every count

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+
+	"github.com/otpgate/otpgate/internal/sqlstore"
 )
 
 // What the server keeps about itself (server_meta): the fingerprint of its
@@ -28,7 +30,7 @@ const secretFingerprintKey = "secret_fingerprint"
 func (s *Store) SecretFingerprint(ctx context.Context) ([]byte, error) {
 	var fp []byte
 	err := s.queryRow(ctx, `SELECT value FROM server_meta WHERE key = ?`, secretFingerprintKey).Scan(&fp)
-	return fp, notFound(err)
+	return fp, sqlstore.NotFound(err)
 }
 
 // SetSecretFingerprintIfAbsent records fp as the fingerprint of the server

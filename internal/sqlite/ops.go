@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/policy"
+	"github.com/otpgate/otpgate/internal/sqlstore"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 )
@@ -89,9 +89,9 @@ func (t *tx) writeChange(c verification.Change, now time.Time) error {
 			return err
 		}
 		n, err = t.exec(t.st.insertVerification, v.SID, v.AccountSID, v.ServiceSID, v.To, v.From, v.Channel, v.Status,
-			encodeCodes(v.Codes), v.SendAttempts, v.CheckAttempts, nanos(v.CreatedAt), nanos(v.UpdatedAt), nanos(v.ExpiresAt))
+			sqlstore.EncodeCodes(v.Codes), v.SendAttempts, v.CheckAttempts, nanos(v.CreatedAt), nanos(v.UpdatedAt), nanos(v.ExpiresAt))
 	} else {
-		n, err = t.exec(t.st.sendVerification, encodeCodes(v.Codes), v.SendAttempts, nanos(v.UpdatedAt), nanos(v.ExpiresAt), v.From,
+		n, err = t.exec(t.st.sendVerification, sqlstore.EncodeCodes(v.Codes), v.SendAttempts, nanos(v.UpdatedAt), nanos(v.ExpiresAt), v.From,
 			v.SID, v.SendAttempts-1)
 	}
 	if err == nil && n != 1 {
@@ -108,7 +108,7 @@ func (s *Store) CreateService(ctx context.Context, svc verification.Service) (ve
 			return err
 		}
 		var err error
-		out, err = scanService(t.st.service.QueryRowContext(bg, svc.AccountSID, svc.Name))
+		out, err = sqlstore.ScanService(t.st.service.QueryRowContext(bg, svc.AccountSID, svc.Name))
 		return err
 	})
 	return out, err
@@ -141,7 +141,7 @@ func (s *Store) CountCheck(ctx context.Context, key verification.Key, max int, n
 	err := s.submit(ctx, normal, func(t *tx) error {
 		counted = false
 		var err error
-		v, err = scanVerification(t.st.latestVerification.QueryRowContext(bg, key.AccountSID, key.ServiceSID, key.To))
+		v, err = sqlstore.ScanVerification(t.st.latestVerification.QueryRowContext(bg, key.AccountSID, key.ServiceSID, key.To))
 		if err == nil && !v.Live(now) {
 			err = store.ErrNotFound
 		}
@@ -212,7 +212,7 @@ func (s *Store) RedactMessage(ctx context.Context, accountSID, sid string, from 
 // missingOrConflict tells why a guarded write to one of the account's
 // messages changed nothing.
 func (t *tx) missingOrConflict(accountSID, sid string) error {
-	m, err := scanMessage(t.st.message.QueryRowContext(bg, sid))
+	m, err := sqlstore.ScanMessage(t.st.message.QueryRowContext(bg, sid))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && m.AccountSID != accountSID) {
 		return store.ErrNotFound
 	}
@@ -233,7 +233,7 @@ func (s *Store) CancelMessage(ctx context.Context, accountSID, sid string, at ti
 		var m message.Message
 		found := rows.Next()
 		if found {
-			m, err = scanMessage(rows)
+			m, err = sqlstore.ScanMessage(rows)
 		}
 		rows.Close()
 		if err != nil {
@@ -307,22 +307,7 @@ func (t *tx) claim(now, leaseUntil time.Time, limit int) ([]message.Outbound, er
 		t.failed = err
 		return nil, err
 	}
-	// Oldest due first; ties in SID order, which is creation order.
-	idx := make([]int, len(items))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(a, b int) bool {
-		if due[idx[a]] != due[idx[b]] {
-			return due[idx[a]] < due[idx[b]]
-		}
-		return items[idx[a]].SID < items[idx[b]].SID
-	})
-	sorted := make([]message.Outbound, len(items))
-	for i, j := range idx {
-		sorted[i] = items[j]
-	}
-	return sorted, nil
+	return sqlstore.SortClaimed(items, due), nil
 }
 
 // RescheduleOutbox releases a message's lease; see dispatch.Store.
@@ -488,7 +473,7 @@ func (t *tx) advance(st *sql.Stmt, sid string, status message.Status, code int, 
 	if !changed || !listened {
 		return nil
 	}
-	m, err := scanMessage(t.st.message.QueryRowContext(bg, sid))
+	m, err := sqlstore.ScanMessage(t.st.message.QueryRowContext(bg, sid))
 	if err != nil {
 		return err
 	}

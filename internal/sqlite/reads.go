@@ -4,12 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/policy"
+	"github.com/otpgate/otpgate/internal/sqlstore"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 )
@@ -25,7 +25,7 @@ func (s *Store) Account(ctx context.Context, sid string) (account.Account, error
 	err := s.queryRow(ctx, `SELECT sid, name, token_hash, created_at, sms_url, countries, policy, disabled FROM accounts WHERE sid = ?`, sid).
 		Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SMSURL, &a.Countries, &pol, &a.Disabled)
 	if err != nil {
-		return account.Account{}, notFound(err)
+		return account.Account{}, sqlstore.NotFound(err)
 	}
 	a.CreatedAt = fromNanos(created)
 	if a.Policy, err = policy.Decode(pol); err != nil {
@@ -36,31 +36,12 @@ func (s *Store) Account(ctx context.Context, sid string) (account.Account, error
 
 // Accounts returns every account.
 func (s *Store) Accounts(ctx context.Context) ([]account.Account, error) {
-	rows, err := s.query(ctx, `SELECT sid, name, token_hash, created_at, secondary_hash, secondary_created_at, disabled, policy FROM accounts ORDER BY rowid`)
+	rows, err := s.query(ctx, `SELECT `+sqlstore.AccountCols+` FROM accounts ORDER BY rowid`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []account.Account
-	for rows.Next() {
-		var a account.Account
-		var created, secondary int64
-		var pol string
-		if err := rows.Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SecondaryHash, &secondary, &a.Disabled, &pol); err != nil {
-			return nil, err
-		}
-		a.CreatedAt = fromNanos(created)
-		if len(a.SecondaryHash) > 0 {
-			a.SecondaryCreatedAt = fromNanos(secondary)
-		} else {
-			a.SecondaryHash = nil
-		}
-		if a.Policy, err = policy.Decode(pol); err != nil {
-			return nil, fmt.Errorf("account %s: %w", a.SID, err)
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return sqlstore.Collect(rows, sqlstore.ScanAccount)
 }
 
 // AccountsVersion changes whenever an account is added or removed, or its
@@ -75,7 +56,7 @@ func (s *Store) AccountsVersion(ctx context.Context) (int64, error) {
 func (s *Store) AccountTokenSealed(ctx context.Context, sid string) ([]byte, error) {
 	var b []byte
 	err := s.queryRow(ctx, `SELECT token_sealed FROM accounts WHERE sid = ?`, sid).Scan(&b)
-	return b, notFound(err)
+	return b, sqlstore.NotFound(err)
 }
 
 // NextDue returns when the earliest outbox item is due.
@@ -92,17 +73,14 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 
 // Message returns one of the account's messages.
 func (s *Store) Message(ctx context.Context, accountSID, sid string) (message.Message, error) {
-	m, err := scanMessage(s.queryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE sid = ? AND account_sid = ?`, sid, accountSID))
+	m, err := sqlstore.ScanMessage(s.queryRow(ctx, `SELECT `+sqlstore.MessageCols+` FROM messages WHERE sid = ? AND account_sid = ?`, sid, accountSID))
 	return m, err
 }
 
 // Messages lists an account's messages, newest first.
 func (s *Store) Messages(ctx context.Context, f message.Filter) ([]message.Message, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	q := `SELECT ` + messageCols + ` FROM messages WHERE account_sid = ?`
+	limit := sqlstore.ListLimit(f.Limit)
+	q := `SELECT ` + sqlstore.MessageCols + ` FROM messages WHERE account_sid = ?`
 	args := []any{f.AccountSID}
 	add := func(cond string, v ...any) { q += " AND " + cond; args = append(args, v...) }
 	if f.To != "" {
@@ -129,11 +107,10 @@ func (s *Store) Messages(ctx context.Context, f message.Filter) ([]message.Messa
 	if !f.SentUntil.IsZero() {
 		add("sent_at < ? AND sent_at != 0", nanos(f.SentUntil))
 	}
-	order := "DESC"
+	order := sqlstore.PageOrder(f.Cursor)
 	if c := f.Cursor; c != nil {
 		if c.Before {
 			add("(created_at > ? OR (created_at = ? AND sid > ?))", nanos(c.CreatedAt), nanos(c.CreatedAt), c.SID)
-			order = "ASC"
 		} else {
 			add("(created_at < ? OR (created_at = ? AND sid < ?))", nanos(c.CreatedAt), nanos(c.CreatedAt), c.SID)
 		}
@@ -145,97 +122,61 @@ func (s *Store) Messages(ctx context.Context, f message.Filter) ([]message.Messa
 		return nil, err
 	}
 	defer rows.Close()
-	var out []message.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	if order == "ASC" {
-		slices.Reverse(out)
-	}
-	return out, rows.Err()
+	out, err := sqlstore.Collect(rows, sqlstore.ScanMessage)
+	return sqlstore.Page(out, order), err
 }
 
 // SandboxEntries lists the account's sandbox messages to a number, newest first.
 func (s *Store) SandboxEntries(ctx context.Context, accountSID, to string, limit int) ([]message.SandboxEntry, error) {
-	rows, err := s.query(ctx, `SELECT sid, account_sid, from_addr, to_number, body, segments, encoding, created_at
+	rows, err := s.query(ctx, `SELECT `+sqlstore.SandboxCols+`
 		FROM sandbox_messages WHERE account_sid = ? AND to_number = ? ORDER BY created_at DESC, sid DESC LIMIT ?`, accountSID, to, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []message.SandboxEntry
-	for rows.Next() {
-		var m message.SandboxEntry
-		var created int64
-		if err := rows.Scan(&m.SID, &m.AccountSID, &m.From, &m.To, &m.Body, &m.Segments, &m.Encoding, &created); err != nil {
-			return nil, err
-		}
-		m.CreatedAt = fromNanos(created)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return sqlstore.Collect(rows, sqlstore.ScanSandboxEntry)
 }
 
 // Service returns the account's service of that name.
 func (s *Store) Service(ctx context.Context, accountSID, name string) (verification.Service, error) {
-	return scanService(s.queryRow(ctx, `SELECT `+serviceCols+` FROM services WHERE account_sid = ? AND name = ?`, accountSID, name))
+	return sqlstore.ScanService(s.queryRow(ctx, `SELECT `+sqlstore.ServiceCols+` FROM services WHERE account_sid = ? AND name = ?`, accountSID, name))
 }
 
 // ServiceBySID returns a service.
 func (s *Store) ServiceBySID(ctx context.Context, sid string) (verification.Service, error) {
-	return scanService(s.queryRow(ctx, `SELECT `+serviceCols+` FROM services WHERE sid = ?`, sid))
+	return sqlstore.ScanService(s.queryRow(ctx, `SELECT `+sqlstore.ServiceCols+` FROM services WHERE sid = ?`, sid))
 }
 
 // Services returns the account's services, oldest first.
 func (s *Store) Services(ctx context.Context, accountSID string) ([]verification.Service, error) {
-	rows, err := s.query(ctx, `SELECT `+serviceCols+` FROM services WHERE account_sid = ? ORDER BY created_at, sid`, accountSID)
+	rows, err := s.query(ctx, `SELECT `+sqlstore.ServiceCols+` FROM services WHERE account_sid = ? ORDER BY created_at, sid`, accountSID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []verification.Service
-	for rows.Next() {
-		svc, err := scanService(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, svc)
-	}
-	return out, rows.Err()
+	return sqlstore.Collect(rows, sqlstore.ScanService)
 }
 
 // VerificationBySID returns one of the account's verifications.
 func (s *Store) VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error) {
-	return scanVerification(s.queryRow(ctx, `SELECT `+verificationCols+` FROM verifications WHERE sid = ? AND account_sid = ?`, sid, accountSID))
+	return sqlstore.ScanVerification(s.queryRow(ctx, `SELECT `+sqlstore.VerificationCols+` FROM verifications WHERE sid = ? AND account_sid = ?`, sid, accountSID))
 }
 
 // LatestVerification returns the newest verification of a key.
 func (s *Store) LatestVerification(ctx context.Context, key verification.Key) (verification.Verification, error) {
-	return scanVerification(s.queryRow(ctx, `SELECT `+verificationCols+` FROM verifications
+	return sqlstore.ScanVerification(s.queryRow(ctx, `SELECT `+sqlstore.VerificationCols+` FROM verifications
 		WHERE account_sid = ? AND service_sid = ? AND to_number = ? ORDER BY created_at DESC, sid DESC LIMIT 1`, key.AccountSID, key.ServiceSID, key.To))
 }
 
 // DueExpirations returns pending verifications whose codes expired in (since, now].
 func (s *Store) DueExpirations(ctx context.Context, since, now time.Time, limit int) ([]verification.Verification, error) {
-	rows, err := s.query(ctx, `SELECT `+verificationCols+` FROM verifications
+	rows, err := s.query(ctx, `SELECT `+sqlstore.VerificationCols+` FROM verifications
 		WHERE expires_at > ? AND expires_at <= ? AND status = 'pending' ORDER BY expires_at LIMIT ?`, nanos(since), nanos(now), limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []verification.Verification
-	for rows.Next() {
-		v, err := scanVerification(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return sqlstore.Collect(rows, sqlstore.ScanVerification)
 }
 
 // queryRow runs a read through a statement prepared once per query text

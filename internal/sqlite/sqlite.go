@@ -15,7 +15,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"github.com/otpgate/otpgate/internal/latency"
 	"io/fs"
 	"log/slog"
 	"net/url"
@@ -28,6 +27,8 @@ import (
 
 	"github.com/otpgate/otpgate/internal/store"
 	msqlite "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/otpgate/otpgate/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -44,9 +45,8 @@ type Store struct {
 	ckptDB  *sql.DB
 	w       *writer
 
-	mu     sync.RWMutex // guards closed against Update callers
-	closed bool
-	wg     sync.WaitGroup // Update callers in flight
+	gate sqlstore.Gate // Update callers in flight, until Close
+	mu   sync.Mutex    // guards statsQuit
 
 	ckptQuit, ckptDone chan struct{}
 	statsQuit          chan struct{}
@@ -159,19 +159,17 @@ func dsn(path string, readOnly bool) string {
 
 // Close waits for Updates in flight, stops the writer and closes the database.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.gate.Close() {
 		return nil
 	}
-	s.closed = true
+	s.mu.Lock()
 	statsQuit := s.statsQuit
 	s.mu.Unlock()
 	if statsQuit != nil {
 		close(statsQuit)
 		<-s.statsDone
 	}
-	s.wg.Wait()
+	s.gate.Wait()
 	close(s.ckptQuit)
 	<-s.ckptDone
 	s.w.stop()
@@ -184,33 +182,11 @@ func (s *Store) Close() error {
 // in a savepoint, when an op fails after writing), so it must only call tx
 // methods and set its own results afresh.
 func (s *Store) submit(ctx context.Context, prio priority, fn func(*tx) error) error {
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
+	if !s.gate.Enter() {
 		return store.ErrClosed
 	}
-	s.wg.Add(1)
-	s.mu.RUnlock()
-	defer s.wg.Done()
-	o := opPool.Get().(*op)
-	o.ctx, o.fn = ctx, fn
-	switch prio {
-	case urgent:
-		s.w.urgent <- o
-	case lazy:
-		s.w.lazyOps <- o
-	default:
-		s.w.ops <- o
-	}
-	err := <-o.done
-	if span := latency.From(ctx); span != nil && err == nil {
-		span.At(latency.StoreWait, o.began)
-		span.At(latency.StoreWrite, o.committing)
-		span.At(latency.Commit, o.committed)
-	}
-	o.ctx, o.fn = nil, nil
-	opPool.Put(o)
-	return unavailable(err)
+	defer s.gate.Leave()
+	return unavailable(s.w.Submit(ctx, prio, fn))
 }
 
 // unavailable marks the errors of a disk that is full or failing
@@ -331,21 +307,9 @@ func applyMigration(ctx context.Context, db *sql.DB, version int, body string) e
 	return err
 }
 
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
+func nanos(t time.Time) int64 { return sqlstore.Nanos(t) }
 
-func duration(n int64) time.Duration { return time.Duration(n) }
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
+func fromNanos(n int64) time.Time { return sqlstore.FromNanos(n) }
 
 // Stats are the writer's counters since Open.
 type Stats struct {
@@ -375,7 +339,7 @@ func (s *Store) Stats() Stats {
 func (s *Store) LogStats(log *slog.Logger, every time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.statsQuit != nil {
+	if s.gate.Closed() || s.statsQuit != nil {
 		return
 	}
 	s.statsQuit, s.statsDone = make(chan struct{}), make(chan struct{})

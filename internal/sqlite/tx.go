@@ -3,15 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/otpgate/otpgate/internal/callback"
-	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/sqlstore"
 	"github.com/otpgate/otpgate/internal/store"
-	"github.com/otpgate/otpgate/internal/verification"
 )
 
 // stmts are the writer connection's prepared statements.
@@ -47,12 +44,6 @@ type stmts struct {
 	metaStmts                                                // meta.go
 	all                                                      []*sql.Stmt
 }
-
-const verificationCols = `sid, account_sid, service_sid, to_number, from_addr, channel, status, codes, send_attempts, check_attempts, created_at, updated_at, expires_at`
-
-const messageCols = `sid, account_sid, verification_sid, direction, from_addr, to_number, body, status, encoding, segments, connector, provider_id, error_code, error_message, created_at, updated_at, sent_at, status_callback`
-
-const serviceCols = `sid, account_sid, name, code_length, ttl_ns, created_at, events_url, countries, texts`
 
 // dequeueSet takes a message out of the outbox.
 const dequeueSet = `ob_queued = 0, ob_payload = NULL, ob_claimed = 0`
@@ -92,21 +83,21 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.release, `RELEASE op`)
 	p(&s.restartWAL, `PRAGMA wal_checkpoint(RESTART)`)
 
-	p(&s.service, `SELECT `+serviceCols+` FROM services WHERE account_sid = ? AND name = ?`)
-	p(&s.serviceBySID, `SELECT `+serviceCols+` FROM services WHERE sid = ?`)
-	p(&s.insertService, `INSERT INTO services (`+serviceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_sid, name) DO NOTHING`)
+	p(&s.service, `SELECT `+sqlstore.ServiceCols+` FROM services WHERE account_sid = ? AND name = ?`)
+	p(&s.serviceBySID, `SELECT `+sqlstore.ServiceCols+` FROM services WHERE sid = ?`)
+	p(&s.insertService, `INSERT INTO services (`+sqlstore.ServiceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_sid, name) DO NOTHING`)
 	p(&s.deleteService, `DELETE FROM services WHERE sid = ? AND account_sid = ?`)
 	p(&s.deleteServiceVerifications, `DELETE FROM verifications WHERE service_sid = ? AND account_sid = ?`)
 	p(&s.updateService, `UPDATE services SET code_length = ?, ttl_ns = ?, events_url = ?, countries = ?, texts = ? WHERE sid = ?`)
 
-	p(&s.latestVerification, `SELECT `+verificationCols+` FROM verifications WHERE account_sid = ? AND service_sid = ? AND to_number = ? ORDER BY created_at DESC, sid DESC LIMIT 1`)
+	p(&s.latestVerification, `SELECT `+sqlstore.VerificationCols+` FROM verifications WHERE account_sid = ? AND service_sid = ? AND to_number = ? ORDER BY created_at DESC, sid DESC LIMIT 1`)
 	// Whether a verification of a key is live and pending or locked
 	// (verification.Blocks): a new one may not start. Asked in the op that
 	// inserts (the writer is alone, so nothing comes in between); an
 	// INSERT ... SELECT from the same table would cost twice as much.
 	p(&s.blocking, `SELECT 1 FROM verifications WHERE account_sid = ? AND service_sid = ? AND to_number = ?
 		AND status IN ('pending', 'max_attempts_reached') AND expires_at > ? LIMIT 1`)
-	p(&s.insertVerification, `INSERT INTO verifications (`+verificationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	p(&s.insertVerification, `INSERT INTO verifications (`+sqlstore.VerificationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	// One more code, if no other send or check moved the verification on.
 	p(&s.sendVerification, `UPDATE verifications SET codes = ?, send_attempts = ?, updated_at = ?, expires_at = ?, from_addr = ?
 		WHERE sid = ? AND send_attempts = ? AND status = 'pending'`)
@@ -120,14 +111,14 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.resolveVerification, `UPDATE verifications SET status = ?1, updated_at = ?4
 		WHERE sid = ?5 AND instr(?2, ',' || status || ',') > 0 AND (?3 = 0 OR expires_at <= ?3)`)
 
-	p(&s.insertQueued, `INSERT INTO messages (`+messageCols+`, ob_queued, ob_payload, ob_attempts, ob_due, ob_claimed, ob_last_error, ob_expires_at, ob_created_at)
+	p(&s.insertQueued, `INSERT INTO messages (`+sqlstore.MessageCols+`, ob_queued, ob_payload, ob_attempts, ob_due, ob_claimed, ob_last_error, ob_expires_at, ob_created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, 0, ?, ?, '', ?, ?)`)
-	p(&s.insertMessage, `INSERT INTO messages (`+messageCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	p(&s.message, `SELECT `+messageCols+` FROM messages WHERE sid = ?`)
+	p(&s.insertMessage, `INSERT INTO messages (`+sqlstore.MessageCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	p(&s.message, `SELECT `+sqlstore.MessageCols+` FROM messages WHERE sid = ?`)
 	p(&s.redactMessage, `UPDATE messages SET body = '', updated_at = ? WHERE sid = ? AND account_sid = ? AND instr(?, ',' || status || ',') > 0`)
 	p(&s.cancelMessage, `UPDATE messages SET status = 'canceled', last_transition = 'canceled', updated_at = ?, `+dequeueSet+`
 		WHERE sid = ? AND account_sid = ? AND status = 'queued' AND ob_queued = 1 AND ob_claimed = 0
-		RETURNING `+messageCols)
+		RETURNING `+sqlstore.MessageCols)
 	p(&s.deleteMessage, `DELETE FROM messages WHERE sid = ? AND account_sid = ?`)
 	p(&s.redactSandbox, `UPDATE sandbox_messages SET body = '' WHERE sid = ? AND account_sid = ?`)
 	p(&s.deleteSandbox, `DELETE FROM sandbox_messages WHERE sid = ? AND account_sid = ?`)
@@ -304,56 +295,6 @@ func (t *tx) query(s *sql.Stmt, args ...any) (*sql.Rows, error) {
 // only what it had before.
 func (t *tx) unchanged(before bool) { t.wrote = before }
 
-func notFound(err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.ErrNotFound
-	}
-	return err
-}
-
-type scanner interface{ Scan(dest ...any) error }
-
-func scanService(row scanner) (verification.Service, error) {
-	var s verification.Service
-	var ttl, created int64
-	var texts string
-	if err := row.Scan(&s.SID, &s.AccountSID, &s.Name, &s.CodeLength, &ttl, &created, &s.EventsURL, &s.Countries, &texts); err != nil {
-		return verification.Service{}, notFound(err)
-	}
-	var err error
-	if s.Texts, err = verification.DecodeTexts(texts); err != nil {
-		return verification.Service{}, fmt.Errorf("service %s: its texts: %w", s.SID, err)
-	}
-	s.TTL, s.CreatedAt = duration(ttl), fromNanos(created)
-	return s, nil
-}
-
-func scanVerification(row scanner) (verification.Verification, error) {
-	var v verification.Verification
-	var codes []byte
-	var created, updated, expires int64
-	err := row.Scan(&v.SID, &v.AccountSID, &v.ServiceSID, &v.To, &v.From, &v.Channel, &v.Status, &codes,
-		&v.SendAttempts, &v.CheckAttempts, &created, &updated, &expires)
-	if err != nil {
-		return verification.Verification{}, notFound(err)
-	}
-	v.CreatedAt, v.UpdatedAt, v.ExpiresAt = fromNanos(created), fromNanos(updated), fromNanos(expires)
-	v.Codes, err = decodeCodes(codes)
-	return v, err
-}
-
-func scanMessage(row scanner) (message.Message, error) {
-	var m message.Message
-	var created, updated, sent int64
-	err := row.Scan(&m.SID, &m.AccountSID, &m.VerificationSID, &m.Direction, &m.From, &m.To, &m.Body, &m.Status,
-		&m.Encoding, &m.Segments, &m.Connector, &m.ProviderID, &m.ErrorCode, &m.ErrorMessage, &created, &updated, &sent, &m.StatusCallback)
-	if err != nil {
-		return message.Message{}, notFound(err)
-	}
-	m.CreatedAt, m.UpdatedAt, m.SentAt = fromNanos(created), fromNanos(updated), fromNanos(sent)
-	return m, nil
-}
-
 func (t *tx) insertCallbacks(cbs []callback.Callback) error {
 	for _, c := range cbs {
 		if _, err := t.exec(t.st.insertCallback, c.SID, c.Subject, c.AccountSID, c.URL, c.Body, c.Attempts,
@@ -374,35 +315,6 @@ func statusList[S ~string](ss []S) string {
 		b.WriteByte(',')
 	}
 	return b.String()
-}
-
-// Codes are stored as a blob of 40-byte entries: expiry (8 bytes, big-endian
-// Unix nanoseconds) then the 32-byte HMAC.
-const codeEntryLen = 40
-
-func encodeCodes(codes []verification.Code) []byte {
-	b := make([]byte, 0, len(codes)*codeEntryLen)
-	for _, c := range codes {
-		b = binary.BigEndian.AppendUint64(b, uint64(nanos(c.ExpiresAt)))
-		var h [32]byte
-		copy(h[:], c.Hash)
-		b = append(b, h[:]...)
-	}
-	return b
-}
-
-func decodeCodes(b []byte) ([]verification.Code, error) {
-	if len(b)%codeEntryLen != 0 {
-		return nil, fmt.Errorf("sqlite: corrupt codes column (%d bytes)", len(b))
-	}
-	codes := make([]verification.Code, 0, len(b)/codeEntryLen)
-	for ; len(b) > 0; b = b[codeEntryLen:] {
-		codes = append(codes, verification.Code{
-			ExpiresAt: fromNanos(int64(binary.BigEndian.Uint64(b[:8]))),
-			Hash:      append([]byte(nil), b[8:codeEntryLen]...),
-		})
-	}
-	return codes, nil
 }
 
 // keys3 pads up to three keys to three (repeating the first) for the

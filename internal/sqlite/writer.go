@@ -7,50 +7,35 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/otpgate/otpgate/internal/sqlstore"
 )
 
-// op is one Update waiting for the writer.
-type op struct {
-	ctx  context.Context
-	fn   func(*tx) error
-	done chan error
-	// When the op's group began, its COMMIT started, and the COMMIT
-	// returned: set by the writer before done (latency's stages).
-	began, committing, committed time.Time
-}
-
-var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
+// op is one write waiting for the writer.
+type op = sqlstore.Op[*tx]
 
 // priority orders the ops waiting for a group: urgent ones (the outbox's
 // claims and reschedules) join the next group before normal ones (new
 // sends, checks, and the rest). Lazy ones (delivery outcomes, receipts, the
 // sandbox inbox: nobody waits for them) ride with the other ops: once the
-// oldest has waited lazyLinger, or lazyBatch of them wait, they join the
+// oldest has waited LazyLinger, or LazyBatch of them wait (sqlstore), they join the
 // next group, and share its commit. They commit on their own only when no
 // other op came for lazyAlone (or lazyAloneBatch of them wait): a send then
 // never waits behind a commit of theirs (an fsync), and the outbox still
 // drains as fast as it fills.
-type priority int
+type priority = sqlstore.Priority
+
+const normal, urgent, lazy = sqlstore.Normal, sqlstore.Urgent, sqlstore.Lazy
 
 const (
-	normal priority = iota
-	urgent
-	lazy
-)
-
-const (
-	lazyLinger     = 10 * time.Millisecond
-	lazyBatch      = 64
 	lazyAlone      = 50 * time.Millisecond
 	lazyAloneBatch = 256
 )
 
 // writer owns the write connection and runs group commits.
 type writer struct {
-	conn      *sql.Conn
-	ops       chan *op
-	urgent    chan *op
-	lazyOps   chan *op
+	conn *sql.Conn
+	sqlstore.Queues[*tx]
 	lazy      []*op     // lazy ops taken off lazyOps, waiting for their group
 	lazySince time.Time // when the oldest of lazy arrived
 	maxBatch  int
@@ -73,9 +58,7 @@ type writer struct {
 func newWriter(ctx context.Context, conn *sql.Conn, maxBatch int) (*writer, error) {
 	w := &writer{
 		conn:     conn,
-		ops:      make(chan *op, maxBatch*4),
-		urgent:   make(chan *op, maxBatch*4),
-		lazyOps:  make(chan *op, maxBatch*4),
+		Queues:   sqlstore.NewQueues[*tx](maxBatch * 4),
 		maxBatch: maxBatch,
 		maxWAL:   maxWALFrames,
 		quit:     make(chan struct{}),
@@ -107,9 +90,9 @@ func (w *writer) run() {
 			wait = timer.C
 		}
 		select {
-		case first = <-w.urgent:
-		case first = <-w.ops:
-		case o := <-w.lazyOps:
+		case first = <-w.Urgent:
+		case first = <-w.Ops:
+		case o := <-w.LazyOps:
 			w.addLazy(o)
 		case <-wait:
 		case <-w.quit:
@@ -127,40 +110,16 @@ func (w *writer) run() {
 		if first != nil {
 			batch = append(batch, first)
 		}
-	urgent:
-		for len(batch) < w.maxBatch {
-			select {
-			case o := <-w.urgent:
-				batch = append(batch, o)
-			default:
-				break urgent
-			}
-		}
-	lazy:
-		for {
-			select {
-			case o := <-w.lazyOps:
-				w.addLazy(o)
-			default:
-				break lazy
-			}
-		}
-		if len(w.lazy) > 0 && w.lazyDue(len(batch) > 0 || len(w.ops) > 0) {
+		batch = sqlstore.Take(batch, w.Urgent, w.maxBatch)
+		w.TakeLazy(w.addLazy)
+		if len(w.lazy) > 0 && w.lazyDue(len(batch) > 0 || len(w.Ops) > 0) {
 			n := min(len(w.lazy), max(0, w.maxBatch-len(batch)))
 			batch = append(batch, w.lazy[:n]...)
 			w.lazy = append(w.lazy[:0], w.lazy[n:]...)
 			w.stats.lazyWaiting.Store(int64(len(w.lazy)))
 			w.lazySince = time.Now()
 		}
-	fill:
-		for len(batch) < w.maxBatch {
-			select {
-			case o := <-w.ops:
-				batch = append(batch, o)
-			default:
-				break fill
-			}
-		}
+		batch = sqlstore.Take(batch, w.Ops, w.maxBatch)
 		if len(batch) == 0 {
 			continue // lazy ops still lingering
 		}
@@ -176,7 +135,7 @@ func (w *writer) run() {
 func (w *writer) lazyDue(riding bool) bool {
 	waited := time.Since(w.lazySince)
 	if riding {
-		return len(w.lazy) >= lazyBatch || waited >= lazyLinger
+		return len(w.lazy) >= sqlstore.LazyBatch || waited >= sqlstore.LazyLinger
 	}
 	return len(w.lazy) >= lazyAloneBatch || waited >= lazyAlone
 }
@@ -192,12 +151,8 @@ func (w *writer) addLazy(o *op) {
 // drain commits what callers queued before Close stopped taking new ones.
 func (w *writer) drain() {
 	for {
-		var o *op
-		select {
-		case o = <-w.urgent:
-		case o = <-w.ops:
-		case o = <-w.lazyOps:
-		default:
+		o := w.Next()
+		if o == nil {
 			if len(w.lazy) > 0 {
 				w.commit(w.lazy)
 				w.lazy = nil
@@ -239,18 +194,18 @@ func (w *writer) pass(batch []*op, safe bool) bool {
 	began := time.Now()
 	if _, err := w.st.begin.ExecContext(ctx); err != nil {
 		for _, o := range batch {
-			o.done <- fmt.Errorf("sqlite: begin: %w", err)
+			o.Done <- fmt.Errorf("sqlite: begin: %w", err)
 		}
 		return true
 	}
 	var fatal error
 	for i, o := range batch {
-		if err := o.ctx.Err(); err != nil {
+		if err := o.Ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
 		w.t.reset(safe)
-		err := o.fn(&w.t)
+		err := o.Fn(&w.t)
 		if err == nil && w.t.failed != nil {
 			// A write failed and fn went on regardless: undo the op all the same.
 			err = w.t.failed
@@ -289,13 +244,13 @@ func (w *writer) pass(batch []*op, safe bool) bool {
 	if fatal != nil {
 		w.st.rollback.ExecContext(ctx)
 		for _, o := range batch {
-			o.done <- fmt.Errorf("sqlite: group commit failed: %w", fatal)
+			o.Done <- fmt.Errorf("sqlite: group commit failed: %w", fatal)
 		}
 		return true
 	}
 	for i, o := range batch {
-		o.began, o.committing, o.committed = began, committing, committed
-		o.done <- results[i]
+		o.Began, o.Committing, o.Committed = began, committing, committed
+		o.Done <- results[i]
 		results[i] = nil
 	}
 	return true

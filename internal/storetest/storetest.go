@@ -1,9 +1,8 @@
 // Package storetest is the conformance suite every otpgate store must pass:
 // every method of every interface otpgate's parts declare for a store
-// (pipeline.Store, verify.Store, verify.ServiceStore, messaging.Store,
-// dispatch.Store, inbound.Store, webhook.Store, sandbox.Store, inbox.Store,
-// account.Store, and what the command line uses), against their documented
-// contracts. A
+// (pipeline.Store, verify.Store, verify.ServiceStore, messaging.Store, dispatch.Store,
+// inbound.Store, webhook.Store, sandbox.Store, inbox.Store, account.Store,
+// and what the command line uses), against their documented contracts. A
 // backend's test calls Run with a function that opens a new, empty store and
 // closes it in t.Cleanup:
 //
@@ -27,62 +26,16 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
-	"github.com/otpgate/otpgate/internal/api/inbox"
+	"github.com/otpgate/otpgate/internal/backend"
 	"github.com/otpgate/otpgate/internal/callback"
-	"github.com/otpgate/otpgate/internal/console"
-	"github.com/otpgate/otpgate/internal/dispatch"
-	"github.com/otpgate/otpgate/internal/guard"
-	"github.com/otpgate/otpgate/internal/inbound"
 	"github.com/otpgate/otpgate/internal/message"
-	"github.com/otpgate/otpgate/internal/messaging"
-	"github.com/otpgate/otpgate/internal/pipeline"
-	"github.com/otpgate/otpgate/internal/policy"
-	"github.com/otpgate/otpgate/internal/sandbox"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
-	"github.com/otpgate/otpgate/internal/verify"
-	"github.com/otpgate/otpgate/internal/webhook"
 )
 
-// Store is every operation otpgate needs of a store (cmd/otpgate's Store
-// is the same set; a test there holds the two equal).
-type Store interface {
-	pipeline.Store
-	verify.Store
-	verify.ServiceStore
-	messaging.Store
-	dispatch.Store
-	inbound.Store
-	webhook.Store
-	sandbox.Store
-	inbox.Store
-	account.Store
-	SetAccountSMSURL(ctx context.Context, sid, url string) error
-	SetAccountCountries(ctx context.Context, sid, countries string) error
-	SetAccountPolicy(ctx context.Context, sid string, p policy.Policy) error
-	guard.LimitStore
-	guard.PumpingStore
-	guard.BudgetStore
-	console.Store
-	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
-	account.TokenStore
-	ForgetSandbox(ctx context.Context, before time.Time) (int, error)
-	VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error)
-	ReleaseLeases(ctx context.Context) (int, error)
-	Ping(ctx context.Context) error
-	Close() error
-	// The console-token command's, beyond what console.Store reads.
-	InsertOperatorToken(ctx context.Context, t store.OperatorToken) error
-	OperatorTokens(ctx context.Context) ([]store.OperatorToken, error)
-	RevokeOperatorToken(ctx context.Context, id string, at time.Time) error
-	// The audit log.
-	InsertAudit(ctx context.Context, e store.AuditEntry) error
-	AuditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
-	ForgetAudit(ctx context.Context, before time.Time) (int, error)
-	// The fingerprint of the server secret (see secret.go).
-	SecretFingerprint(ctx context.Context) ([]byte, error)
-	SetSecretFingerprintIfAbsent(ctx context.Context, fp []byte) ([]byte, error)
-}
+// Store is every operation otpgate needs of a store: backend.Store, which
+// cmd/otpgate opens.
+type Store = backend.Store
 
 // Run runs the suite. open must return a new, empty store on each call and
 // close it when the test ends (some tests close it first: Close twice must
