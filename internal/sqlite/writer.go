@@ -19,10 +19,11 @@ type op = sqlstore.Op[*tx]
 // sends, checks, and the rest). Lazy ones (delivery outcomes, receipts, the
 // sandbox inbox: nobody waits for them) ride with the other ops: once the
 // oldest has waited LazyLinger, or LazyBatch of them wait (sqlstore), they join the
-// next group, and share its commit. They commit on their own only when no
-// other op came for lazyAlone (or lazyAloneBatch of them wait): a send then
-// never waits behind a commit of theirs (an fsync), and the outbox still
-// drains as fast as it fills.
+// next group, and share its commit. While other ops come (one within
+// LazyLinger), lazy ones commit on their own only after lazyAlone (or once
+// lazyAloneBatch of them wait): a send then does not wait behind a commit
+// of theirs (an fsync). With no other op coming, they commit after
+// LazyLinger, so receipts alone still go as fast as the SMSC sends them.
 type priority = sqlstore.Priority
 
 const normal, urgent, lazy = sqlstore.Normal, sqlstore.Urgent, sqlstore.Lazy
@@ -38,6 +39,7 @@ type writer struct {
 	sqlstore.Queues[*tx]
 	lazy      []*op     // lazy ops taken off lazyOps, waiting for their group
 	lazySince time.Time // when the oldest of lazy arrived
+	lastOther time.Time // when the last group with other than lazy ops began
 	maxBatch  int
 	quit      chan struct{}
 	stopped   chan struct{}
@@ -86,7 +88,7 @@ func (w *writer) run() {
 		var first *op
 		var wait <-chan time.Time
 		if len(w.lazy) > 0 {
-			timer.Reset(time.Until(w.lazySince.Add(lazyAlone)))
+			timer.Reset(time.Until(w.lazyAloneAt()))
 			wait = timer.C
 		}
 		select {
@@ -112,8 +114,10 @@ func (w *writer) run() {
 		}
 		batch = sqlstore.Take(batch, w.Urgent, w.maxBatch)
 		w.TakeLazy(w.addLazy)
+		riders := 0
 		if len(w.lazy) > 0 && w.lazyDue(len(batch) > 0 || len(w.Ops) > 0) {
 			n := min(len(w.lazy), max(0, w.maxBatch-len(batch)))
+			riders = n
 			batch = append(batch, w.lazy[:n]...)
 			w.lazy = append(w.lazy[:0], w.lazy[n:]...)
 			w.stats.lazyWaiting.Store(int64(len(w.lazy)))
@@ -122,6 +126,9 @@ func (w *writer) run() {
 		batch = sqlstore.Take(batch, w.Ops, w.maxBatch)
 		if len(batch) == 0 {
 			continue // lazy ops still lingering
+		}
+		if len(batch) > riders {
+			w.lastOther = time.Now()
 		}
 		w.commit(batch)
 		w.maybeRestartWAL()
@@ -137,7 +144,20 @@ func (w *writer) lazyDue(riding bool) bool {
 	if riding {
 		return len(w.lazy) >= sqlstore.LazyBatch || waited >= sqlstore.LazyLinger
 	}
-	return len(w.lazy) >= lazyAloneBatch || waited >= lazyAlone
+	return len(w.lazy) >= lazyAloneBatch || !time.Now().Before(w.lazyAloneAt())
+}
+
+// lazyAloneAt is when the lazy ops waiting commit on their own: LazyLinger
+// after the oldest came, or, while other ops come, lazyAlone after.
+func (w *writer) lazyAloneAt() time.Time {
+	at := w.lazySince.Add(sqlstore.LazyLinger)
+	if quiet := w.lastOther.Add(sqlstore.LazyLinger); quiet.After(at) {
+		at = quiet // others came lately: wait for one to ride with
+	}
+	if limit := w.lazySince.Add(lazyAlone); limit.Before(at) {
+		return limit
+	}
+	return at
 }
 
 func (w *writer) addLazy(o *op) {
