@@ -19,7 +19,7 @@ type op = sqlstore.Op[*tx]
 // sends, checks, and the rest). Lazy ones (delivery outcomes, receipts, the
 // sandbox inbox: nobody waits for them) ride with the other ops: once the
 // oldest has waited LazyLinger, or LazyBatch of them wait (sqlstore), they join the
-// next group, and share its commit. While other ops come (one within
+// next groups (a few with each), and share their commits. While other ops come (one within
 // LazyLinger), lazy ones commit on their own only after lazyAlone (or once
 // lazyAloneBatch of them wait): a send then does not wait behind a commit
 // of theirs (an fsync). With no other op coming, they commit after
@@ -31,6 +31,9 @@ const normal, urgent, lazy = sqlstore.Normal, sqlstore.Urgent, sqlstore.Lazy
 const (
 	lazyAlone      = 50 * time.Millisecond
 	lazyAloneBatch = 256
+	// lazyRiders is the fewest lazy ops a group takes along; a group takes
+	// up to twice as many as its other ops.
+	lazyRiders = 4
 )
 
 // writer owns the write connection and runs group commits.
@@ -115,13 +118,19 @@ func (w *writer) run() {
 		batch = sqlstore.Take(batch, w.Urgent, w.maxBatch)
 		w.TakeLazy(w.addLazy)
 		riders := 0
-		if len(w.lazy) > 0 && w.lazyDue(len(batch) > 0 || len(w.Ops) > 0) {
+		others := len(batch) + len(w.Ops)
+		if len(w.lazy) > 0 && w.lazyDue(others > 0) {
 			n := min(len(w.lazy), max(0, w.maxBatch-len(batch)))
+			if others > 0 {
+				// A few ride with each group, so that no one send carries
+				// the execution of all that lingered.
+				n = min(n, max(lazyRiders, 2*others))
+			}
 			riders = n
 			batch = append(batch, w.lazy[:n]...)
 			w.lazy = append(w.lazy[:0], w.lazy[n:]...)
 			w.stats.lazyWaiting.Store(int64(len(w.lazy)))
-			w.lazySince = time.Now()
+			// The rest stay due: they ride with the next groups.
 		}
 		batch = sqlstore.Take(batch, w.Ops, w.maxBatch)
 		if len(batch) == 0 {
