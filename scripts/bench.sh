@@ -177,8 +177,8 @@ if command -v bearerbox >/dev/null && command -v smsbox >/dev/null; then
 			smsbox-port = $sb
 			log-level = 3
 			log-file = "$dir/bearerbox.log"
-			dlr-storage = internal
 			box-allow-ip = "127.0.0.1"
+			$dlr_storage
 
 			group = smsc
 			smsc = smpp
@@ -218,23 +218,53 @@ if command -v bearerbox >/dev/null && command -v smsbox >/dev/null; then
 		kannel_url=http://127.0.0.1:$http
 	}
 	stop_kannel() { for p in "${kannel_pids[@]}"; do stop "$p"; done; }
-	kbench() { OTPGATE_TOKEN=benchpass "$otpgate" bench --target kannel --sid bench --concurrency "$conc" --duration "$dur" "$@"; }
+	# Kannel keeps what it needs to match receipts in Redis when one answers
+	# on 127.0.0.1:6379 (its internal store is a list, searched from end to
+	# end for each receipt), else in memory.
+	if command -v redis-cli >/dev/null && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+		dlr_note="receipts matched in Redis"
+		dlr_storage="dlr-storage = redis
 
-	echo "-- under wrk, $conc connections, $dur: bound to otpgate smsc-sim (scripts/wrk/kannel.lua)"
-	kannel "$sim_port" wrk
-	for _ in $(seq 150); do grep -q "online" <(curl -s "http://127.0.0.1:$(awk '/admin-port/ {print $3}' "$work/kannel-wrk/kannel.conf")/status?password=bench") && break; sleep 0.1; done
-	KANNEL_USER=bench KANNEL_PASS=benchpass BENCH_BASE=$((RANDOM * 300 % 10000000)) BENCH_THREADS=$threads \
-		wrk -t$threads -c"$conc" -d"$dur" --latency -s scripts/wrk/kannel.lua "$kannel_url" | tee "$work/wrk-kannel.txt"
-	stop_kannel
-	stop "$sim_pid"
+group = redis-connection
+id = dlr
+host = 127.0.0.1
+port = 6379
+database = 9
+
+group = dlr-db
+id = dlr
+table = otpgate-bench-dlr-$$
+ttl = 3600
+field-smsc = smsc
+field-timestamp = ts
+field-source = source
+field-destination = destination
+field-service = service
+field-url = url
+field-mask = mask
+field-status = status
+field-boxc-id = boxc"
+	else
+		dlr_note="receipts matched in Kannel's memory"
+		dlr_storage="dlr-storage = internal"
+	fi
+	kbench() { OTPGATE_TOKEN=benchpass "$otpgate" bench --target kannel --sid bench --concurrency "$conc" --duration "$dur" "$@"; }
 
 	"$otpgate" noop-server --addr 127.0.0.1:0 >"$work/dlr.out" 2>&1 &
 	pids+=($!)
 	wait_for "$work/dlr.out" "listening"
 	dlr_url="http://$(awk '/noop-server listening on/ {print $4}' "$work/dlr.out")/dlr?status=%d"
+	echo "-- under wrk, $conc connections, $dur: bound to otpgate smsc-sim, receipts asked for ($dlr_note; scripts/wrk/kannel.lua)"
+	kannel "$sim_port" wrk
+	for _ in $(seq 150); do grep -q "online" <(curl -s "http://127.0.0.1:$(awk '/admin-port/ {print $3}' "$work/kannel-wrk/kannel.conf")/status?password=bench") && break; sleep 0.1; done
+	KANNEL_USER=bench KANNEL_PASS=benchpass KANNEL_DLR_URL=$dlr_url BENCH_BASE=$((RANDOM * 300 % 10000000)) BENCH_THREADS=$threads \
+		wrk -t$threads -c"$conc" -d"$dur" --latency -s scripts/wrk/kannel.lua "$kannel_url" | tee "$work/wrk-kannel.txt"
+	stop_kannel
+	stop "$sim_pid"
+
 	ksmsc=$(free_port)
 	kannel "$ksmsc" bench
-	echo "-- bench, $conc connections, $dur, receipts asked for (dlr-mask 3, each to a no-op HTTP server)"
+	echo "-- bench, $conc connections, $dur, receipts asked for (dlr-mask 3, each to a no-op HTTP server; $dlr_note)"
 	kbench --url "$kannel_url" --phases send --smsc-listen 127.0.0.1:$ksmsc --kannel-dlr-url "$dlr_url" 2>&1 | tee "$work/kannel-smpp.txt"
 	echo "-- one request at a time, $dur, receipts asked for"
 	conc=1 kbench --url "$kannel_url" --phases send --smsc-listen 127.0.0.1:$ksmsc --kannel-dlr-url "$dlr_url" 2>&1 | tee "$work/kannel-smpp-1.txt"
@@ -258,7 +288,7 @@ echo "   $(grep '^drain' "$work/bench-smpp.txt")"
 echo "serve --smpp, one at a time: $(grep '^request -> submit_sm' "$work/bench-smpp-1.txt")"
 echo "serve --smpp under wrk:       $(rps_wrk "$work/wrk-smpp.txt") accepted/s (non-2xx: $(awk '/Non-2xx/ {print $5}' "$work/wrk-smpp.txt" | grep . || echo 0))"
 if [ -f "$work/kannel-smpp.txt" ]; then
-	echo "Kannel under wrk:             $(rps_wrk "$work/wrk-kannel.txt") accepted/s (non-2xx: $(awk '/Non-2xx/ {print $5}' "$work/wrk-kannel.txt" | grep . || echo 0))"
+	echo "Kannel under wrk, receipts:   $(rps_wrk "$work/wrk-kannel.txt") accepted/s (non-2xx: $(awk '/Non-2xx/ {print $5}' "$work/wrk-kannel.txt" | grep . || echo 0))"
 	echo "Kannel, $conc connections, receipts: $(grep '^send window' "$work/kannel-smpp.txt")"
 	echo "   $(grep '^request -> submit_sm' "$work/kannel-smpp.txt")"
 	echo "Kannel, one at a time, receipts:    $(grep '^request -> submit_sm' "$work/kannel-smpp-1.txt")"
