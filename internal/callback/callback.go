@@ -62,6 +62,21 @@ type Attempt struct {
 	Duration    time.Duration
 }
 
+// ForStatusChange is what a change of m's status owes, with m as it is
+// after the change: its status callback when the status moved (moved is
+// false when the change found m past it already) and m has a
+// StatusCallback; nothing otherwise. Stores write what it returns in the
+// transaction of the change.
+func ForStatusChange(m message.Message, moved bool, now time.Time) []Callback {
+	if !moved {
+		return nil
+	}
+	if c, ok := ForStatus(m, now); ok {
+		return []Callback{c}
+	}
+	return nil
+}
+
 // ForStatus is the status callback for m as it is now, after its status
 // changed; ok is false when m has no StatusCallback (nothing to send).
 func ForStatus(m message.Message, now time.Time) (c Callback, ok bool) {
@@ -131,6 +146,20 @@ type Event struct {
 	CheckAttempts   int    `json:"check_attempts"`
 	CreatedAt       string `json:"created_at"`
 	At              string `json:"at"`
+}
+
+// ForVerificationChange is what v owes on reaching its status (as v has
+// it): the event of an approval, an expiry or the last wrong code, when its
+// service has an events URL; nothing for a cancellation or when the service
+// has none. Stores write what it returns in the transaction of the change.
+func ForVerificationChange(v verification.Verification, svc verification.Service, now time.Time) []Callback {
+	switch v.Status {
+	case verification.Approved, verification.Expired, verification.MaxAttempts:
+		if c, ok := ForEvent(v, svc, now); ok {
+			return []Callback{c}
+		}
+	}
+	return nil
 }
 
 // ForEvent is the event for v, which just reached its status, when its

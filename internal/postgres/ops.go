@@ -466,10 +466,7 @@ func (s *Store) CancelMessage(ctx context.Context, accountSID, sid string, at ti
 			return err
 		}
 		t.wrote = true
-		if cb, ok := callback.ForStatus(m, at); ok {
-			return t.insertCallbacks([]callback.Callback{cb})
-		}
-		return nil
+		return t.insertCallbacks(callback.ForStatusChange(m, true, at))
 	})
 }
 
@@ -723,10 +720,11 @@ func (t *tx) advance(dequeue bool, sid string, status message.Status, code int, 
 	} else {
 		q += ` FROM old WHERE m.sid = old.sid`
 	}
-	q += ` RETURNING old.status = ANY($1::text[]), m.status_callback <> ''`
-	var changed, listened bool
+	q += ` RETURNING old.status = ANY($1::text[]), m.sid, m.account_sid, m.status, m.to_number, m.from_addr, m.error_code, m.error_message, m.status_callback`
+	var moved bool
+	var m message.Message
 	err := t.queryRow(q, statuses(message.Before(status)), string(status), code, errMsg, connector, pid, nanos(sentAt), nanos(at), sid).
-		Scan(&changed, &listened)
+		Scan(&moved, &m.SID, &m.AccountSID, &m.Status, &m.To, &m.From, &m.ErrorCode, &m.ErrorMessage, &m.StatusCallback)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("advance message %s: %w", sid, store.ErrNotFound)
 	}
@@ -734,15 +732,7 @@ func (t *tx) advance(dequeue bool, sid string, status message.Status, code int, 
 		return err
 	}
 	t.wrote = true
-	if !changed || !listened {
-		return nil
-	}
-	m, err := sqlstore.ScanMessage(t.queryRow(`SELECT `+sqlstore.MessageCols+` FROM messages WHERE sid = $1`, sid))
-	if err != nil {
-		return err
-	}
-	cb, _ := callback.ForStatus(m, at)
-	return t.insertCallbacks([]callback.Callback{cb})
+	return t.insertCallbacks(callback.ForStatusChange(m, moved, at))
 }
 
 // AddInboundPart keeps a part of a long inbound message; see inbound.Store.

@@ -244,10 +244,7 @@ func (s *Store) CancelMessage(ctx context.Context, accountSID, sid string, at ti
 			t.unchanged(before)
 			return t.missingOrConflict(accountSID, sid)
 		}
-		if cb, ok := callback.ForStatus(m, at); ok {
-			return t.insertCallbacks([]callback.Callback{cb})
-		}
-		return nil
+		return t.insertCallbacks(callback.ForStatusChange(m, true, at))
 	})
 }
 
@@ -459,9 +456,10 @@ func (t *tx) advance(st *sql.Stmt, sid string, status message.Status, code int, 
 	if err := t.beforeWrite(); err != nil {
 		return err
 	}
-	var changed, listened bool
+	var moved bool
+	var m message.Message
 	err := st.QueryRowContext(bg, statusList(message.Before(status)), status, code, errMsg, connector, pid, nanos(sentAt), nanos(at), sid).
-		Scan(&changed, &listened)
+		Scan(&moved, &m.SID, &m.AccountSID, &m.Status, &m.To, &m.From, &m.ErrorCode, &m.ErrorMessage, &m.StatusCallback)
 	if errors.Is(err, sql.ErrNoRows) {
 		t.unchanged(before)
 		return fmt.Errorf("advance message %s: %w", sid, store.ErrNotFound)
@@ -470,15 +468,7 @@ func (t *tx) advance(st *sql.Stmt, sid string, status message.Status, code int, 
 		t.failed = err
 		return err
 	}
-	if !changed || !listened {
-		return nil
-	}
-	m, err := sqlstore.ScanMessage(t.st.message.QueryRowContext(bg, sid))
-	if err != nil {
-		return err
-	}
-	cb, _ := callback.ForStatus(m, at)
-	return t.insertCallbacks([]callback.Callback{cb})
+	return t.insertCallbacks(callback.ForStatusChange(m, moved, at))
 }
 
 // AddInboundPart keeps a part of a long inbound message; see inbound.Store.

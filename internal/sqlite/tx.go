@@ -62,6 +62,10 @@ const advanceSet = `UPDATE messages SET
 		final_at        = CASE WHEN instr(?1, ',' || status || ',') > 0 AND ?2 IN ('delivered', 'undelivered', 'failed') THEN ?8 ELSE final_at END,
 		updated_at      = ?8`
 
+// advanced is what an advance returns: whether the status moved, and the
+// message as callback.ForStatusChange needs it.
+const advanced = `last_transition != '', sid, account_sid, status, to_number, from_addr, error_code, error_message, status_callback`
+
 func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	var err error
 	p := func(dst **sql.Stmt, q string) {
@@ -123,8 +127,8 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.redactSandbox, `UPDATE sandbox_messages SET body = '' WHERE sid = ? AND account_sid = ?`)
 	p(&s.deleteSandbox, `DELETE FROM sandbox_messages WHERE sid = ? AND account_sid = ?`)
 	p(&s.forgetSandbox, `DELETE FROM sandbox_messages WHERE created_at < ?`)
-	p(&s.advance, advanceSet+` WHERE sid = ?9 RETURNING last_transition != '', status_callback != ''`)
-	p(&s.advanceDequeue, advanceSet+`, `+dequeueSet+` WHERE sid = ?9 AND ob_queued = 1 RETURNING last_transition != '', status_callback != ''`)
+	p(&s.advance, advanceSet+` WHERE sid = ?9 RETURNING `+advanced)
+	p(&s.advanceDequeue, advanceSet+`, `+dequeueSet+` WHERE sid = ?9 AND ob_queued = 1 RETURNING `+advanced)
 
 	// RETURNING gives rows in no set order; claimed_due (the old due time,
 	// as SET reads the row before the update) lets the caller sort them.

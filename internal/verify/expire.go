@@ -41,9 +41,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		v.Status = verification.Expired
-		if ev, ok := callback.ForEvent(v, svc, now); ok {
-			events = append(events, ev)
-		}
+		events = append(events, callback.ForVerificationChange(v, svc, now)...)
 	}
 	if len(rs) > 0 {
 		if _, err = s.cfg.Store.Resolve(ctx, rs, events); err != nil {

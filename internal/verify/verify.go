@@ -364,12 +364,9 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, err
 		default:
 			return verification.Pending, nil
 		}
-		ev, ok := callback.ForEvent(v, svc, now)
-		if !ok {
-			return v.Status, nil
-		}
-		events = true
-		return v.Status, []callback.Callback{ev}
+		owed := callback.ForVerificationChange(v, svc, now)
+		events = len(owed) > 0
+		return v.Status, owed
 	}
 	key := verification.Key{AccountSID: req.AccountSID, ServiceSID: svc.SID, To: num.E164}
 	v, counted, err := s.cfg.Store.CountCheck(ctx, key, verification.MaxChecks, now, judge)
@@ -428,10 +425,7 @@ func (s *Service) Conclude(ctx context.Context, accountSID, serviceSID, sid stri
 	}
 	now := s.cfg.Clock.Now().UTC()
 	v.Status, v.UpdatedAt = to, now
-	var events []callback.Callback
-	if ev, ok := callback.ForEvent(v, svc, now); ok && to == verification.Approved {
-		events = append(events, ev)
-	}
+	events := callback.ForVerificationChange(v, svc, now)
 	n, err := s.cfg.Store.Resolve(ctx, []verification.Resolution{{SID: v.SID, From: []verification.Status{verification.Pending}, To: to, At: now}}, events)
 	if err != nil {
 		return verification.Verification{}, err
