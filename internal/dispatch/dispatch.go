@@ -323,7 +323,7 @@ func (d *Dispatcher) takeHandoffs(ctx context.Context) {
 func (d *Dispatcher) deliver(o message.Outbound, span *latency.Span) {
 	span.Mark(latency.Handoff)
 	ctx := context.Background()
-	log := d.cfg.Logger.With("message_sid", o.SID, "to", phone.Mask(o.To))
+	log := msgLog{l: d.cfg.Logger, sid: o.SID, to: o.To}
 	route := d.cfg.Route(o.To)
 	now := d.cfg.Clock.Now()
 	if !o.ExpiresAt.IsZero() && !now.Before(o.ExpiresAt) {
@@ -369,7 +369,7 @@ func (d *Dispatcher) deliver(o message.Outbound, span *latency.Span) {
 
 // park puts a message back for a second later without counting an attempt:
 // no connector of its route was up. It fails only when it expires.
-func (d *Dispatcher) park(ctx context.Context, log *slog.Logger, route Route, o message.Outbound) {
+func (d *Dispatcher) park(ctx context.Context, log msgLog, route Route, o message.Outbound) {
 	next := d.cfg.Clock.Now().UTC().Add(time.Second)
 	err := d.persist(func() error {
 		return d.cfg.Store.RescheduleOutbox(ctx, o.SID, o.Attempts, next, "no connector of the route is bound")
@@ -389,7 +389,7 @@ func (d *Dispatcher) releasedUntil(due time.Time) time.Time {
 	return due.Add(d.cfg.Poll + measureEvery)
 }
 
-func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, route Route, o message.Outbound, c sms.Connector, pid string, sendErr error) {
+func (d *Dispatcher) finish(ctx context.Context, log msgLog, route Route, o message.Outbound, c sms.Connector, pid string, sendErr error) {
 	now := d.cfg.Clock.Now().UTC()
 	attempts := o.Attempts + 1
 	perm, isPerm := sms.IsPermanent(sendErr)
@@ -398,7 +398,7 @@ func (d *Dispatcher) finish(ctx context.Context, log *slog.Logger, route Route, 
 	out := message.Outcome{SID: o.SID, At: now}
 	if c != nil {
 		out.Connector = c.Name()
-		log = log.With("connector", out.Connector)
+		log.connector = out.Connector
 	}
 	var err error
 	switch {
@@ -501,3 +501,29 @@ func (d *Dispatcher) HandleReceipt(ctx context.Context, r sms.Receipt) error {
 	}
 	return err
 }
+
+// msgLog logs about one message: its SID, its masked number and, once
+// known, its connector. It formats them only for a line that is written
+// (slog's With would format them for every message, logged or not).
+type msgLog struct {
+	l         *slog.Logger
+	sid, to   string
+	connector string
+}
+
+func (m msgLog) log(level slog.Level, msg string, args []any) {
+	ctx := context.Background()
+	if !m.l.Enabled(ctx, level) {
+		return
+	}
+	attrs := []any{"message_sid", m.sid, "to", phone.Mask(m.to)}
+	if m.connector != "" {
+		attrs = append(attrs, "connector", m.connector)
+	}
+	m.l.Log(ctx, level, msg, append(attrs, args...)...)
+}
+
+func (m msgLog) Debug(msg string, args ...any) { m.log(slog.LevelDebug, msg, args) }
+func (m msgLog) Info(msg string, args ...any)  { m.log(slog.LevelInfo, msg, args) }
+func (m msgLog) Warn(msg string, args ...any)  { m.log(slog.LevelWarn, msg, args) }
+func (m msgLog) Error(msg string, args ...any) { m.log(slog.LevelError, msg, args) }

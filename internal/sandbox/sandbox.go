@@ -65,6 +65,8 @@ func (c *Connector) Send(ctx context.Context, m sms.Message) (string, error) {
 	if err != nil {
 		return "", err // transient: the store may recover
 	}
-	c.logger.Info("sandbox delivered", "message_sid", m.SID, "to", phone.Mask(m.To), "segments", info.Segments, "encoding", info.Encoding)
+	if c.logger.Enabled(ctx, slog.LevelDebug) {
+		c.logger.Debug("sandbox delivered", "message_sid", m.SID, "to", phone.Mask(m.To), "segments", info.Segments, "encoding", info.Encoding)
+	}
 	return m.SID, nil
 }
