@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"fmt"
+	"github.com/otpgate/otpgate/internal/periodic"
 	"math"
 	"sync"
 	"time"
@@ -121,41 +122,41 @@ func (b *backlog) done(r Route, sid string) {
 	b.mu.Unlock()
 }
 
-// measure updates each route's rate until ctx ends: from what it drained
-// while it had work, so an idle route keeps the rate it last sent at.
-func (b *backlog) measure(ctx context.Context) {
-	t := time.NewTicker(measureEvery)
-	defer t.Stop()
+// measurer updates each route's rate every measureEvery, from its Start
+// until its Stop: from what the route drained while it had work, so an
+// idle route keeps the rate it last sent at.
+func (b *backlog) measurer() *periodic.Loop {
 	last := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			secs := now.Sub(last).Seconds()
-			last = now
-			b.mu.Lock()
-			for _, l := range b.routes {
-				if l.drained == 0 && len(l.waiting) == 0 {
-					continue
-				}
-				l.windows[l.busy%rateWindows] = window{drained: l.drained, secs: secs}
-				l.busy++
-				var drained int
-				var total float64
-				for _, w := range l.windows[:min(l.busy, rateWindows)] {
-					drained += w.drained
-					total += w.secs
-				}
-				l.rate = float64(drained) / total
-				l.drained = 0
-				for sid, w := range l.waiting {
-					if !w.releasedUntil.IsZero() && now.After(w.releasedUntil) {
-						delete(l.waiting, sid) // another node took it, or it was deleted
-					}
-				}
+	return &periodic.Loop{Every: measureEvery, Run: func(context.Context) error {
+		now := time.Now()
+		b.measure(now.Sub(last).Seconds(), now)
+		last = now
+		return nil
+	}}
+}
+
+// measure ends one window of secs seconds at now.
+func (b *backlog) measure(secs float64, now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, l := range b.routes {
+		if l.drained == 0 && len(l.waiting) == 0 {
+			continue
+		}
+		l.windows[l.busy%rateWindows] = window{drained: l.drained, secs: secs}
+		l.busy++
+		var drained int
+		var total float64
+		for _, w := range l.windows[:min(l.busy, rateWindows)] {
+			drained += w.drained
+			total += w.secs
+		}
+		l.rate = float64(drained) / total
+		l.drained = 0
+		for sid, w := range l.waiting {
+			if !w.releasedUntil.IsZero() && now.After(w.releasedUntil) {
+				delete(l.waiting, sid) // another node took it, or it was deleted
 			}
-			b.mu.Unlock()
 		}
 	}
 }

@@ -249,12 +249,9 @@ func (d *Dispatcher) run(ctx context.Context) {
 		defer close(handoffsDone)
 		d.takeHandoffs(ctx)
 	}()
-	ratesDone := make(chan struct{})
-	defer func() { <-ratesDone }()
-	go func() {
-		defer close(ratesDone)
-		d.backlog.measure(ctx)
-	}()
+	rates := d.backlog.measurer()
+	rates.Start(ctx)
+	defer rates.Stop()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
