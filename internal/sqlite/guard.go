@@ -73,7 +73,7 @@ func (s *Store) PutGuardBlock(ctx context.Context, b store.GuardBlock, cbs []cal
 		if err != nil || n == 0 {
 			return err
 		}
-		return t.insertCallbacks(cbs)
+		return t.InsertCallbacks(cbs)
 	})
 }
 

@@ -299,7 +299,7 @@ func (t *tx) query(s *sql.Stmt, args ...any) (*sql.Rows, error) {
 // only what it had before.
 func (t *tx) unchanged(before bool) { t.wrote = before }
 
-func (t *tx) insertCallbacks(cbs []callback.Callback) error {
+func (t *tx) InsertCallbacks(cbs []callback.Callback) error {
 	for _, c := range cbs {
 		if _, err := t.exec(t.st.insertCallback, c.SID, c.Subject, c.AccountSID, c.URL, c.Body, c.Attempts,
 			nanos(c.NextAttemptAt), nanos(c.CreatedAt), string(c.ContentType)); err != nil {
