@@ -8,9 +8,9 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/otpgate/otpgate/internal/store"
 
 	"github.com/otpgate/otpgate/internal/callback"
-	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 )
 
