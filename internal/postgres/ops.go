@@ -14,6 +14,7 @@ import (
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/policy"
+	"github.com/otpgate/otpgate/internal/ratelimit"
 	"github.com/otpgate/otpgate/internal/verification"
 )
 
@@ -33,7 +34,7 @@ import (
 // and for resends and messages, the keys' rows are made (empty) where
 // missing and read under row locks (FOR UPDATE), then written with the
 // message.
-func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...store.Limit) error {
+func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...ratelimit.Limit) error {
 	return s.submit(ctx, normal, func(t *tx) error {
 		wrote := t.wrote
 		due, claimed, by := o.CreatedAt, false, ""
@@ -48,7 +49,7 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 			// A message: its keys' first counts and the message in one
 			// statement, when every key is new (a number's first SMS in the
 			// window, the common case); else the locked path below.
-			first, err := store.TakeLimits(limits, m.CreatedAt, func(string) ([]byte, error) { return nil, nil })
+			first, err := ratelimit.TakeAll(limits, m.CreatedAt, func(string) ([]byte, error) { return nil, nil })
 			if err != nil {
 				return err
 			}
@@ -64,7 +65,7 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 				return err
 			}
 			if len(limits) > 0 {
-				first, err := store.TakeLimits(limits, m.CreatedAt, func(string) ([]byte, error) { return nil, nil })
+				first, err := ratelimit.TakeAll(limits, m.CreatedAt, func(string) ([]byte, error) { return nil, nil })
 				if err != nil {
 					return err
 				}
@@ -78,7 +79,7 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 				ours = inserted
 			}
 		}
-		var takes []store.Taken
+		var takes []ratelimit.Taken
 		if len(limits) > 0 {
 			stored, placed, err := t.lockLimits(limits)
 			if err != nil {
@@ -87,7 +88,7 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 			for _, k := range ours {
 				delete(stored, k) // this op's own first count, from the try
 			}
-			takes, err = store.TakeLimits(limits, m.CreatedAt, func(key string) ([]byte, error) { return stored[key], nil })
+			takes, err = ratelimit.TakeAll(limits, m.CreatedAt, func(key string) ([]byte, error) { return stored[key], nil })
 			if err != nil {
 				// Refused: take back the rows this op made, so it changed nothing.
 				if undo := append(ours, placed...); len(undo) > 0 {
@@ -133,7 +134,7 @@ const liveVerification = `EXISTS (SELECT 1 FROM verifications WHERE account_sid 
 // the message only if every key was new; inserted names the keys it
 // inserted, conflict says a live verification blocked it. Otherwise the
 // counts are written (the rows locked by lockLimits) if the message was.
-func (t *tx) insertVerified(margs []any, v *verification.Change, takes []store.Taken, first bool) (sent, conflict bool, inserted []string, err error) {
+func (t *tx) insertVerified(margs []any, v *verification.Change, takes []ratelimit.Taken, first bool) (sent, conflict bool, inserted []string, err error) {
 	c := v.V
 	args := append(margs, c.SID, c.AccountSID, c.ServiceSID, c.To, c.From, c.Channel, string(c.Status),
 		sqlstore.EncodeCodes(c.Codes), c.SendAttempts, c.CheckAttempts, nanos(c.CreatedAt), nanos(c.UpdatedAt), nanos(c.ExpiresAt), nanos(c.CreatedAt))
@@ -170,7 +171,7 @@ func (t *tx) insertVerified(margs []any, v *verification.Change, takes []store.T
 // insertFirstCounts inserts a message (margs, $1-$24) and its limits'
 // first counts, each only where its key has no row, the message only if
 // every key was new. inserted names the keys it inserted.
-func (t *tx) insertFirstCounts(margs []any, takes []store.Taken) (sent bool, inserted []string, err error) {
+func (t *tx) insertFirstCounts(margs []any, takes []ratelimit.Taken) (sent bool, inserted []string, err error) {
 	keys, slots, forget := make([]string, len(takes)), make([][]byte, len(takes)), make([]int64, len(takes))
 	for i, tk := range takes {
 		keys[i], slots[i], forget[i] = tk.Key, tk.Slots, nanos(tk.ForgetAt)
@@ -210,7 +211,7 @@ func (t *tx) insertFirstCounts(margs []any, takes []store.Taken) (sent bool, ins
 // limitsCTE is the clause of a statement inserting a message (as m) that
 // writes the limits' counts if the message was inserted, and its arguments
 // after args.
-func limitsCTE(takes []store.Taken, args []any) (string, []any) {
+func limitsCTE(takes []ratelimit.Taken, args []any) (string, []any) {
 	if len(takes) == 0 {
 		return "", args
 	}
@@ -231,9 +232,9 @@ func limitsCTE(takes []store.Taken, args []any) (string, []any) {
 // in key order, in one round trip: the read, a statement after the insert,
 // sees the rows another transaction inserted meanwhile (the insert waited
 // for it), and holds them until this one ends.
-func (t *tx) lockLimits(limits []store.Limit) (stored map[string][]byte, placed []string, err error) {
+func (t *tx) lockLimits(limits []ratelimit.Limit) (stored map[string][]byte, placed []string, err error) {
 	var keys []string
-	for _, l := range store.SortLimits(limits) {
+	for _, l := range ratelimit.Sort(limits) {
 		if n := len(keys); n == 0 || keys[n-1] != l.Key {
 			keys = append(keys, l.Key)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/policy"
+	"github.com/otpgate/otpgate/internal/ratelimit"
 	"github.com/otpgate/otpgate/internal/sqlstore"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
@@ -23,7 +24,7 @@ import (
 // delays a send, and goes first once it waited.
 
 // InsertSend stores a send; see pipeline.Store.
-func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...store.Limit) error {
+func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...ratelimit.Limit) error {
 	return s.submit(ctx, normal, func(t *tx) error {
 		// One limit (the default: per number) whose key has no counts yet,
 		// the common case, costs one statement: its first count inserted
@@ -40,7 +41,7 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 				}
 			}
 		}
-		takes, err := store.TakeLimits(limits, m.CreatedAt, func(key string) ([]byte, error) {
+		takes, err := ratelimit.TakeAll(limits, m.CreatedAt, func(key string) ([]byte, error) {
 			var slots []byte
 			err := t.st.limitSlots.QueryRowContext(bg, key).Scan(&slots)
 			if errors.Is(err, sql.ErrNoRows) {
