@@ -11,7 +11,7 @@ import (
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/policy"
-	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/ratelimit"
 )
 
 func mustNumber(t *testing.T, s string) phone.Number {
@@ -95,7 +95,7 @@ func TestLimitsFromCeilings(t *testing.T) {
 	code := msg
 	code.Code, code.Service = true, "login"
 	for _, s := range []pipeline.Send{msg, code} {
-		keys := map[string]store.Limit{}
+		keys := map[string]ratelimit.Limit{}
 		for _, lim := range l.Limits(s) {
 			keys[lim.Key[:2]] = lim
 		}
@@ -109,7 +109,7 @@ func TestLimitsFromCeilings(t *testing.T) {
 		t.Fatalf("limits with no per-number limit: %+v", got)
 	}
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
-	err := l.Refuse(msg, store.Limit{Key: "n:AC1:+962790000001", Max: 3, Window: time.Hour}, now.Add(time.Minute), now)
+	err := l.Refuse(msg, ratelimit.Limit{Key: "n:AC1:+962790000001", Max: 3, Window: time.Hour}, now.Add(time.Minute), now)
 	if e := otpgate.AsError(err); e == nil || e.Code != otpgate.CodeMaxSendAttempts || !strings.Contains(e.Message, "codes and messages to +96279*****01") {
 		t.Fatalf("the per-number refusal of a message: %#v", err)
 	}

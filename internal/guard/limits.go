@@ -15,7 +15,7 @@ import (
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/policy"
-	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/ratelimit"
 )
 
 // per says "per hour", "per 10m".
@@ -66,11 +66,11 @@ const (
 )
 
 // Limits returns the limits s counts against.
-func (g *Limits) Limits(s pipeline.Send) []store.Limit {
-	var out []store.Limit
+func (g *Limits) Limits(s pipeline.Send) []ratelimit.Limit {
+	var out []ratelimit.Limit
 	add := func(r policy.Rate, key string) {
 		if !r.Off() {
-			out = append(out, store.Limit{Key: key, Max: r.Max, Window: r.Window})
+			out = append(out, ratelimit.Limit{Key: key, Max: r.Max, Window: r.Window})
 		}
 	}
 	add(g.cfg.PerAccount, kindAccount+s.AccountSID)
@@ -89,7 +89,7 @@ func (g *Limits) Limits(s pipeline.Send) []store.Limit {
 // Refuse words the refusal of s by l: 429 with Retry-After; code 60203 for
 // the limits of one person (number, rate_limit_key), 20429 for those of the
 // account or a service.
-func (g *Limits) Refuse(s pipeline.Send, l store.Limit, retryAt time.Time, now time.Time) error {
+func (g *Limits) Refuse(s pipeline.Send, l ratelimit.Limit, retryAt time.Time, now time.Time) error {
 	wait := max(retryAt.Sub(now), time.Second)
 	secs := int((wait + time.Second - 1) / time.Second)
 	in := "in " + roughly(wait)

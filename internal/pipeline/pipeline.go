@@ -33,6 +33,7 @@ import (
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/policy"
+	"github.com/otpgate/otpgate/internal/ratelimit"
 	"github.com/otpgate/otpgate/internal/smsenc"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
@@ -47,8 +48,8 @@ type Store interface {
 	// code SMS, its verification change, in one transaction, and counts the
 	// send against limits. It returns store.ErrConflict, having written
 	// nothing, when the change's guard failed (see verification.Change), and
-	// a *store.LimitError when a limit was reached.
-	InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...store.Limit) error
+	// a *ratelimit.Error when a limit was reached.
+	InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...ratelimit.Limit) error
 }
 
 // record is everything one send writes.
@@ -88,11 +89,11 @@ type PolicyFunc func(ctx context.Context, s Send) error
 func (f PolicyFunc) Allow(ctx context.Context, s Send) error { return f(ctx, s) }
 
 // Limiter names the rate limits a send counts against; the store counts
-// them in the send's own transaction (store.Limit). Refuse words the
+// them in the send's own transaction (ratelimit.Limit). Refuse words the
 // refusal of a send by one of them.
 type Limiter interface {
-	Limits(s Send) []store.Limit
-	Refuse(s Send, l store.Limit, retryAt, now time.Time) error
+	Limits(s Send) []ratelimit.Limit
+	Refuse(s Send, l ratelimit.Limit, retryAt, now time.Time) error
 }
 
 // Observer is told of every send once it is stored, with what it stored
@@ -230,7 +231,7 @@ func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
 			return Result{}, err
 		}
 	}
-	var limits []store.Limit
+	var limits []ratelimit.Limit
 	var owners []Limiter
 	for _, l := range p.cfg.Limiters {
 		for _, lim := range l.Limits(s) {
@@ -259,7 +260,7 @@ func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
 			e.RetryAfter = time.Second
 			return Result{}, e
 		}
-		if le, ok := errors.AsType[*store.LimitError](err); ok {
+		if le, ok := errors.AsType[*ratelimit.Error](err); ok {
 			for i, lim := range limits {
 				if lim.Key == le.Limit.Key {
 					return Result{}, owners[i].Refuse(s, le.Limit, le.RetryAt, r.Message.CreatedAt)

@@ -15,6 +15,7 @@ import (
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/pipeline"
+	"github.com/otpgate/otpgate/internal/ratelimit"
 	"github.com/otpgate/otpgate/internal/routing"
 	"github.com/otpgate/otpgate/internal/sqlite"
 	"github.com/otpgate/otpgate/internal/store"
@@ -221,7 +222,7 @@ type conflictOnce struct {
 	n int
 }
 
-func (c *conflictOnce) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...store.Limit) error {
+func (c *conflictOnce) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...ratelimit.Limit) error {
 	c.n++
 	if c.n == 1 {
 		return store.ErrConflict
@@ -263,7 +264,7 @@ type conflictAlways struct {
 	n int
 }
 
-func (c *conflictAlways) InsertSend(context.Context, message.Message, message.Outbound, *verification.Change, ...store.Limit) error {
+func (c *conflictAlways) InsertSend(context.Context, message.Message, message.Outbound, *verification.Change, ...ratelimit.Limit) error {
 	c.n++
 	return store.ErrConflict
 }

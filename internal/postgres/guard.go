@@ -6,9 +6,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/sqlstore"
 	"github.com/otpgate/otpgate/internal/store"
+
+	"github.com/otpgate/otpgate/internal/callback"
 )
 
 // The SMS-pumping guard's state; see guard.PumpingStore.
@@ -63,24 +64,13 @@ func (s *Store) GuardTotals(ctx context.Context, shortSince, baselineSince time.
 
 // GuardBlocks returns the blocks that end after since.
 func (s *Store) GuardBlocks(ctx context.Context, since time.Time) ([]store.GuardBlock, error) {
-	rows, err := s.pool.Query(ctx, `SELECT account_sid, key, level, since, until, lifted, sends, approvals, window_ns, reason
-		FROM guard_blocks WHERE until > $1`, nanos(since))
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlstore.GuardBlockCols+` FROM guard_blocks WHERE until > $1`, nanos(since))
 	if err != nil {
 		return nil, unavailable(err)
 	}
 	defer rows.Close()
-	var out []store.GuardBlock
-	for rows.Next() {
-		var b store.GuardBlock
-		var level, from, until, sends, approvals, window int64
-		if err := rows.Scan(&b.AccountSID, &b.Key, &level, &from, &until, &b.Lifted, &sends, &approvals, &window, &b.Reason); err != nil {
-			return nil, err
-		}
-		b.Level, b.Sends, b.Approvals = int(level), int(sends), int(approvals)
-		b.Since, b.Until, b.Window = fromNanos(from), fromNanos(until), time.Duration(window)
-		out = append(out, b)
-	}
-	return out, unavailable(rows.Err())
+	out, err := sqlstore.Collect(rows, sqlstore.ScanGuardBlock)
+	return out, unavailable(err)
 }
 
 // PutGuardBlock stores a block unless one of the key is in force, with its
@@ -96,29 +86,23 @@ func (s *Store) PutGuardBlock(ctx context.Context, b store.GuardBlock, cbs []cal
 		if err != nil || n == 0 {
 			return err
 		}
-		return t.insertCallbacks(cbs)
+		return t.InsertCallbacks(cbs)
 	})
 }
 
 // LiftGuardBlock ends a block in force now and forgets the key's counts.
 func (s *Store) LiftGuardBlock(ctx context.Context, accountSID, key string, now time.Time) (store.GuardBlock, error) {
-	b := store.GuardBlock{AccountSID: accountSID, Key: key, Lifted: true}
-	err := s.submit(ctx, normal, func(t *tx) error {
-		var level, from, until, sends, approvals, window int64
-		err := t.queryRow(`UPDATE guard_blocks SET until = $1, lifted = true
+	return sqlstore.One(ctx, s.submit, normal, func(t *tx) (store.GuardBlock, error) {
+		b, err := sqlstore.ScanGuardBlock(t.queryRow(`UPDATE guard_blocks SET until = $1, lifted = true
 			WHERE account_sid = $2 AND key = $3 AND NOT lifted AND until > $1
-			RETURNING level, since, until, sends, approvals, window_ns, reason`, nanos(now), accountSID, key).
-			Scan(&level, &from, &until, &sends, &approvals, &window, &b.Reason)
+			RETURNING `+sqlstore.GuardBlockCols, nanos(now), accountSID, key))
 		if err != nil {
-			return sqlstore.NotFound(err)
+			return store.GuardBlock{}, err
 		}
 		t.wrote = true
-		b.Level, b.Sends, b.Approvals = int(level), int(sends), int(approvals)
-		b.Since, b.Until, b.Window = fromNanos(from), fromNanos(until), time.Duration(window)
 		_, err = t.exec(`DELETE FROM guard_counts WHERE account_sid = $1 AND key = $2`, accountSID, key)
-		return err
+		return b, err
 	})
-	return b, err
 }
 
 // GuardSafeList returns an account's safe numbers and prefixes.
@@ -143,14 +127,8 @@ func (s *Store) SetGuardSafe(ctx context.Context, accountSID string, add, remove
 		if err := t.lock("guard_safe\x00" + accountSID); err != nil {
 			return err
 		}
-		if max > 0 {
-			have, err := t.safeList(accountSID)
-			if err != nil {
-				return err
-			}
-			if store.SafeListFull(have, add, remove, max) {
-				return store.ErrFull
-			}
+		if err := sqlstore.SafeListRoom(t.safeList, accountSID, add, remove, max); err != nil {
+			return err
 		}
 		if len(add) > 0 {
 			if _, err := t.exec(`INSERT INTO guard_safe (account_sid, entry) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, accountSID, add); err != nil {

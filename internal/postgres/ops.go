@@ -4,18 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/otpgate/otpgate/internal/sqlstore"
+	"github.com/otpgate/otpgate/internal/store"
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/policy"
-	"github.com/otpgate/otpgate/internal/sqlstore"
-	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/ratelimit"
 	"github.com/otpgate/otpgate/internal/verification"
 )
 
@@ -35,7 +34,7 @@ import (
 // and for resends and messages, the keys' rows are made (empty) where
 // missing and read under row locks (FOR UPDATE), then written with the
 // message.
-func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...store.Limit) error {
+func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...ratelimit.Limit) error {
 	return s.submit(ctx, normal, func(t *tx) error {
 		wrote := t.wrote
 		due, claimed, by := o.CreatedAt, false, ""
@@ -50,7 +49,7 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 			// A message: its keys' first counts and the message in one
 			// statement, when every key is new (a number's first SMS in the
 			// window, the common case); else the locked path below.
-			first, err := store.TakeLimits(limits, m.CreatedAt, func(string) ([]byte, error) { return nil, nil })
+			first, err := ratelimit.TakeAll(limits, m.CreatedAt, func(string) ([]byte, error) { return nil, nil })
 			if err != nil {
 				return err
 			}
@@ -66,7 +65,7 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 				return err
 			}
 			if len(limits) > 0 {
-				first, err := store.TakeLimits(limits, m.CreatedAt, func(string) ([]byte, error) { return nil, nil })
+				first, err := ratelimit.TakeAll(limits, m.CreatedAt, func(string) ([]byte, error) { return nil, nil })
 				if err != nil {
 					return err
 				}
@@ -80,7 +79,7 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 				ours = inserted
 			}
 		}
-		var takes []store.Taken
+		var takes []ratelimit.Taken
 		if len(limits) > 0 {
 			stored, placed, err := t.lockLimits(limits)
 			if err != nil {
@@ -89,7 +88,7 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 			for _, k := range ours {
 				delete(stored, k) // this op's own first count, from the try
 			}
-			takes, err = store.TakeLimits(limits, m.CreatedAt, func(key string) ([]byte, error) { return stored[key], nil })
+			takes, err = ratelimit.TakeAll(limits, m.CreatedAt, func(key string) ([]byte, error) { return stored[key], nil })
 			if err != nil {
 				// Refused: take back the rows this op made, so it changed nothing.
 				if undo := append(ours, placed...); len(undo) > 0 {
@@ -135,7 +134,7 @@ const liveVerification = `EXISTS (SELECT 1 FROM verifications WHERE account_sid 
 // the message only if every key was new; inserted names the keys it
 // inserted, conflict says a live verification blocked it. Otherwise the
 // counts are written (the rows locked by lockLimits) if the message was.
-func (t *tx) insertVerified(margs []any, v *verification.Change, takes []store.Taken, first bool) (sent, conflict bool, inserted []string, err error) {
+func (t *tx) insertVerified(margs []any, v *verification.Change, takes []ratelimit.Taken, first bool) (sent, conflict bool, inserted []string, err error) {
 	c := v.V
 	args := append(margs, c.SID, c.AccountSID, c.ServiceSID, c.To, c.From, c.Channel, string(c.Status),
 		sqlstore.EncodeCodes(c.Codes), c.SendAttempts, c.CheckAttempts, nanos(c.CreatedAt), nanos(c.UpdatedAt), nanos(c.ExpiresAt), nanos(c.CreatedAt))
@@ -172,7 +171,7 @@ func (t *tx) insertVerified(margs []any, v *verification.Change, takes []store.T
 // insertFirstCounts inserts a message (margs, $1-$24) and its limits'
 // first counts, each only where its key has no row, the message only if
 // every key was new. inserted names the keys it inserted.
-func (t *tx) insertFirstCounts(margs []any, takes []store.Taken) (sent bool, inserted []string, err error) {
+func (t *tx) insertFirstCounts(margs []any, takes []ratelimit.Taken) (sent bool, inserted []string, err error) {
 	keys, slots, forget := make([]string, len(takes)), make([][]byte, len(takes)), make([]int64, len(takes))
 	for i, tk := range takes {
 		keys[i], slots[i], forget[i] = tk.Key, tk.Slots, nanos(tk.ForgetAt)
@@ -212,7 +211,7 @@ func (t *tx) insertFirstCounts(margs []any, takes []store.Taken) (sent bool, ins
 // limitsCTE is the clause of a statement inserting a message (as m) that
 // writes the limits' counts if the message was inserted, and its arguments
 // after args.
-func limitsCTE(takes []store.Taken, args []any) (string, []any) {
+func limitsCTE(takes []ratelimit.Taken, args []any) (string, []any) {
 	if len(takes) == 0 {
 		return "", args
 	}
@@ -233,9 +232,9 @@ func limitsCTE(takes []store.Taken, args []any) (string, []any) {
 // in key order, in one round trip: the read, a statement after the insert,
 // sees the rows another transaction inserted meanwhile (the insert waited
 // for it), and holds them until this one ends.
-func (t *tx) lockLimits(limits []store.Limit) (stored map[string][]byte, placed []string, err error) {
+func (t *tx) lockLimits(limits []ratelimit.Limit) (stored map[string][]byte, placed []string, err error) {
 	var keys []string
-	for _, l := range store.SortLimits(limits) {
+	for _, l := range ratelimit.Sort(limits) {
 		if n := len(keys); n == 0 || keys[n-1] != l.Key {
 			keys = append(keys, l.Key)
 		}
@@ -322,17 +321,13 @@ func (t *tx) addCode(v verification.Verification) error {
 
 // CreateService inserts a service, or returns the one of that name.
 func (s *Store) CreateService(ctx context.Context, svc verification.Service) (verification.Service, error) {
-	var out verification.Service
-	err := s.submit(ctx, normal, func(t *tx) error {
+	return sqlstore.One(ctx, s.submit, normal, func(t *tx) (verification.Service, error) {
 		if _, err := t.exec(`INSERT INTO services (`+sqlstore.ServiceCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (account_sid, name) DO NOTHING`,
 			svc.SID, svc.AccountSID, svc.Name, svc.CodeLength, int64(svc.TTL), nanos(svc.CreatedAt), svc.EventsURL, svc.Countries, verification.EncodeTexts(svc.Texts)); err != nil {
-			return err
+			return verification.Service{}, err
 		}
-		var err error
-		out, err = sqlstore.ScanService(t.queryRow(`SELECT `+sqlstore.ServiceCols+` FROM services WHERE account_sid = $1 AND name = $2`, svc.AccountSID, svc.Name))
-		return err
+		return sqlstore.ScanService(t.queryRow(`SELECT `+sqlstore.ServiceCols+` FROM services WHERE account_sid = $1 AND name = $2`, svc.AccountSID, svc.Name))
 	})
-	return out, err
 }
 
 // DeleteService deletes one of the account's services and its
@@ -360,97 +355,64 @@ func (s *Store) UpdateService(ctx context.Context, svc verification.Service) err
 // take turns.
 func (s *Store) CountCheck(ctx context.Context, key verification.Key, max int, now time.Time,
 	judge func(verification.Verification) (verification.Status, []callback.Callback)) (verification.Verification, bool, error) {
-	var v verification.Verification
-	var counted bool
-	err := s.submit(ctx, normal, func(t *tx) error {
-		counted = false
-		var err error
-		v, err = sqlstore.ScanVerification(t.queryRow(`SELECT `+sqlstore.VerificationCols+` FROM verifications
-			WHERE account_sid = $1 AND service_sid = $2 AND to_number = $3 ORDER BY created_at DESC, sid DESC LIMIT 1 FOR UPDATE`,
-			key.AccountSID, key.ServiceSID, key.To))
-		if err == nil && !v.Live(now) {
-			err = store.ErrNotFound
-		}
-		if err != nil || v.Status != verification.Pending || v.CheckAttempts >= max {
-			return err
-		}
-		n, err := t.exec(`UPDATE verifications SET check_attempts = check_attempts + 1, updated_at = $1
-			WHERE sid = $2 AND status = 'pending' AND check_attempts < $3`, nanos(now), v.SID, max)
-		if err != nil || n != 1 {
-			return err
-		}
-		v.CheckAttempts++
-		counted = true
-		v.UpdatedAt = now
-		status, cbs := judge(v)
-		if status == v.Status {
-			return nil
-		}
-		v.Status = status
-		if _, err := t.exec(`UPDATE verifications SET status = $1, updated_at = $2 WHERE sid = $3`, string(status), nanos(now), v.SID); err != nil {
-			return err
-		}
-		return t.insertCallbacks(cbs)
-	})
-	return v, counted, err
+	return sqlstore.CountCheck(ctx, s.submit, key, max, now, judge)
+}
+
+// LatestVerification reads and locks key's newest verification; see
+// sqlstore.CheckWriter.
+func (t *tx) LatestVerification(key verification.Key) (verification.Verification, error) {
+	return sqlstore.ScanVerification(t.queryRow(`SELECT `+sqlstore.VerificationCols+` FROM verifications
+		WHERE account_sid = $1 AND service_sid = $2 AND to_number = $3 ORDER BY created_at DESC, sid DESC LIMIT 1 FOR UPDATE`,
+		key.AccountSID, key.ServiceSID, key.To))
+}
+
+// CountCheck counts a check with the limit, on the locked row.
+func (t *tx) CountCheck(sid string, max int, now time.Time) (int64, error) {
+	return t.exec(`UPDATE verifications SET check_attempts = check_attempts + 1, updated_at = $1
+		WHERE sid = $2 AND status = 'pending' AND check_attempts < $3`, nanos(now), sid, max)
+}
+
+// SetVerificationStatus sets a verification's status.
+func (t *tx) SetVerificationStatus(sid string, status verification.Status, now time.Time) error {
+	_, err := t.exec(`UPDATE verifications SET status = $1, updated_at = $2 WHERE sid = $3`, string(status), nanos(now), sid)
+	return err
 }
 
 // Resolve applies resolutions; see verify.Store.
 func (s *Store) Resolve(ctx context.Context, rs []verification.Resolution, events []callback.Callback) (int, error) {
-	var applied int
-	err := s.submit(ctx, normal, func(t *tx) error {
-		applied = 0
-		done := map[string]bool{}
-		for _, r := range rs {
-			n, err := t.exec(`UPDATE verifications SET status = $1, updated_at = $2
-				WHERE sid = $3 AND status = ANY($4) AND ($5::bigint = 0 OR expires_at <= $5::bigint)`,
-				string(r.To), nanos(r.At), r.SID, statuses(r.From), nanos(r.ExpiredBy))
-			if err != nil {
-				return err
-			}
-			if n == 1 {
-				applied++
-				done[r.SID] = true
-			}
-		}
-		var keep []callback.Callback
-		for _, e := range events {
-			if done[e.Subject] {
-				keep = append(keep, e)
-			}
-		}
-		return t.insertCallbacks(keep)
-	})
-	return applied, err
+	return sqlstore.Resolve(ctx, s.submit, rs, events)
+}
+
+// ResolveVerification applies a resolution if its guard holds.
+func (t *tx) ResolveVerification(r verification.Resolution) (int64, error) {
+	return t.exec(`UPDATE verifications SET status = $1, updated_at = $2
+		WHERE sid = $3 AND status = ANY($4) AND ($5::bigint = 0 OR expires_at <= $5::bigint)`,
+		string(r.To), nanos(r.At), r.SID, statuses(r.From), nanos(r.ExpiredBy))
 }
 
 // RedactMessage empties a message's body; see messaging.Store.
 func (s *Store) RedactMessage(ctx context.Context, accountSID, sid string, from []message.Status, at time.Time) error {
-	return s.submit(ctx, normal, func(t *tx) error {
-		n, err := t.exec(`UPDATE messages SET body = '', updated_at = $1 WHERE sid = $2 AND account_sid = $3 AND status = ANY($4)`,
-			nanos(at), sid, accountSID, statuses(from))
-		if err == nil && n == 1 {
-			_, err = t.exec(`UPDATE sandbox_messages SET body = '' WHERE sid = $1 AND account_sid = $2`, sid, accountSID) // its sandbox copy too
-		}
-		if err != nil || n == 1 {
-			return err
-		}
-		return t.missingOrConflict(accountSID, sid)
-	})
+	return sqlstore.RedactMessage(ctx, s.submit, accountSID, sid, from, at)
 }
 
-// missingOrConflict tells why a guarded write to one of the account's
+// RedactMessage empties a message's body if its status is one of from.
+func (t *tx) RedactMessage(accountSID, sid string, from []message.Status, at time.Time) (int64, error) {
+	return t.exec(`UPDATE messages SET body = '', updated_at = $1 WHERE sid = $2 AND account_sid = $3 AND status = ANY($4)`,
+		nanos(at), sid, accountSID, statuses(from))
+}
+
+// RedactSandbox empties the body of a message's sandbox copy.
+func (t *tx) RedactSandbox(accountSID, sid string) error {
+	_, err := t.exec(`UPDATE sandbox_messages SET body = '' WHERE sid = $1 AND account_sid = $2`, sid, accountSID)
+	return err
+}
+
+// MissingOrConflict tells why a guarded write to one of the account's
 // messages changed nothing.
-func (t *tx) missingOrConflict(accountSID, sid string) error {
+func (t *tx) MissingOrConflict(accountSID, sid string) error {
 	var owner string
 	err := t.queryRow(`SELECT account_sid FROM messages WHERE sid = $1`, sid).Scan(&owner)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && owner != accountSID) {
-		return store.ErrNotFound
-	}
-	if err != nil {
-		return err
-	}
-	return store.ErrConflict
+	return sqlstore.Unchanged(accountSID, owner, err)
 }
 
 // CancelMessage cancels a queued message; see messaging.Store.
@@ -460,13 +422,13 @@ func (s *Store) CancelMessage(ctx context.Context, accountSID, sid string, at ti
 			WHERE sid = $2 AND account_sid = $3 AND status = 'queued' AND ob_queued AND NOT ob_claimed
 			RETURNING `+sqlstore.MessageCols, nanos(at), sid, accountSID))
 		if errors.Is(err, store.ErrNotFound) {
-			return t.missingOrConflict(accountSID, sid)
+			return t.MissingOrConflict(accountSID, sid)
 		}
 		if err != nil {
 			return err
 		}
 		t.wrote = true
-		return t.insertCallbacks(callback.ForStatusChange(m, true, at))
+		return t.InsertCallbacks(callback.ForStatusChange(m, true, at))
 	})
 }
 
@@ -557,7 +519,9 @@ func (s *Store) ReleaseLeases(ctx context.Context) (int, error) {
 	return int(n), err
 }
 
-// RecordOutcome records a send's outcome; see dispatch.Store.
+// RecordOutcome records a send's outcome; see dispatch.Store. The parts'
+// keys are locked first, so a receipt for one of them on another node
+// waits for the parts to be known.
 func (s *Store) RecordOutcome(ctx context.Context, o message.Outcome) error {
 	return s.submit(ctx, lazy, func(t *tx) error {
 		var locks []string
@@ -569,61 +533,51 @@ func (s *Store) RecordOutcome(ctx context.Context, o message.Outcome) error {
 		if err := t.lock(locks...); err != nil {
 			return err
 		}
-		sentAt := time.Time{}
-		if o.Status == message.Sent || o.Status == message.Delivered {
-			sentAt = o.At
-		}
-		if err := t.advance(true, o.SID, o.Status, o.ErrorCode, o.ErrorMessage, o.Connector, o.ProviderID, sentAt, o.At); err != nil {
-			return err
-		}
-		for i, keys := range o.PartKeys {
-			if len(keys) == 0 {
-				continue
-			}
-			if _, err := t.exec(`INSERT INTO message_parts (connector, smsc_id, message_sid, part, total) VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT (connector, smsc_id) DO UPDATE SET message_sid = excluded.message_sid, part = excluded.part, total = excluded.total, status = '', error_code = 0`,
-				o.Connector, keys[0], o.SID, i+1, len(o.PartKeys)); err != nil {
-				return err
-			}
-		}
-		// Receipts that came before the parts were known.
-		for _, keys := range o.PartKeys {
-			if len(keys) == 0 {
-				continue
-			}
-			var r message.Receipt
-			var key, status string
-			err := t.queryRow(`DELETE FROM orphan_receipts WHERE (connector, smsc_id) IN
-				(SELECT connector, smsc_id FROM orphan_receipts WHERE connector = $1 AND smsc_id = ANY($2) LIMIT 1)
-				RETURNING smsc_id, status, error_code, error_message`, o.Connector, keys).Scan(&key, &status, &r.ErrorCode, &r.ErrorMessage)
-			if errors.Is(err, pgx.ErrNoRows) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			t.wrote = true
-			r.Status, r.Connector, r.Keys, r.At = message.Status(status), o.Connector, keys, o.At
-			if err := t.receiptOnPart(r); err != nil {
-				return err
-			}
-		}
-		return nil
+		return sqlstore.RecordOutcome(t, o)
 	})
+}
+
+// Dequeue records an outcome on its message and takes it out of the outbox.
+func (t *tx) Dequeue(o message.Outcome, sentAt time.Time) error {
+	return t.advance(true, o.SID, o.Status, o.ErrorCode, o.ErrorMessage, o.Connector, o.ProviderID, sentAt, o.At)
+}
+
+// InsertPart records which message and part a key names.
+func (t *tx) InsertPart(connector, key, sid string, part, total int) error {
+	_, err := t.exec(`INSERT INTO message_parts (connector, smsc_id, message_sid, part, total) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (connector, smsc_id) DO UPDATE SET message_sid = excluded.message_sid, part = excluded.part, total = excluded.total, status = '', error_code = 0`,
+		connector, key, sid, part, total)
+	return err
+}
+
+// TakeOrphan deletes and returns a receipt that came for one of keys
+// before its part was known, in one statement.
+func (t *tx) TakeOrphan(connector string, keys []string) (message.Receipt, bool, error) {
+	var r message.Receipt
+	var key, status string
+	err := t.queryRow(`DELETE FROM orphan_receipts WHERE (connector, smsc_id) IN
+		(SELECT connector, smsc_id FROM orphan_receipts WHERE connector = $1 AND smsc_id = ANY($2) LIMIT 1)
+		RETURNING smsc_id, status, error_code, error_message`, connector, keys).Scan(&key, &status, &r.ErrorCode, &r.ErrorMessage)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, err
+	}
+	t.wrote = true
+	r.Status = message.Status(status)
+	return r, true, nil
 }
 
 // ApplyReceipt records a receipt; see dispatch.Store.
 func (s *Store) ApplyReceipt(ctx context.Context, r message.Receipt) (bool, error) {
-	queued := false
-	err := s.submit(ctx, lazy, func(t *tx) error {
-		err := t.applyReceipt(r)
-		queued = t.callbacks > 0
-		return err
-	})
-	return queued, err
+	return sqlstore.ApplyReceipt(ctx, s.submit, r)
 }
 
-func (t *tx) applyReceipt(r message.Receipt) error {
+// ApplyReceipt records a receipt on its message, or on the part one of its
+// keys names (under the keys' locks), or keeps it as an orphan until the
+// part is known.
+func (t *tx) ApplyReceipt(r message.Receipt) error {
 	if r.MessageSID != "" {
 		return t.advance(false, r.MessageSID, r.Status, r.ErrorCode, r.ErrorMessage, "", "", time.Time{}, r.At)
 	}
@@ -634,7 +588,7 @@ func (t *tx) applyReceipt(r message.Receipt) error {
 	if err := t.lock(locks...); err != nil {
 		return err
 	}
-	err := t.receiptOnPart(r)
+	err := sqlstore.ReceiptOnPart(t, r)
 	if !errors.Is(err, store.ErrNotFound) || len(r.Keys) == 0 {
 		return err
 	}
@@ -644,59 +598,40 @@ func (t *tx) applyReceipt(r message.Receipt) error {
 	return err
 }
 
-// receiptOnPart records a receipt on the part one of its keys names (the
-// earliest key first) and moves the message as its parts decide.
-func (t *tx) receiptOnPart(r message.Receipt) error {
-	if len(r.Keys) == 0 {
-		return store.ErrNotFound
-	}
-	var sid, key string
-	var total int
-	err := t.queryRow(`SELECT message_sid, total, smsc_id FROM message_parts WHERE connector = $1 AND smsc_id = ANY($2)
-		ORDER BY array_position($2, smsc_id) LIMIT 1`, r.Connector, r.Keys).Scan(&sid, &total, &key)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.ErrNotFound
-	}
-	if err != nil {
-		return err
-	}
-	if total == 1 {
-		return t.advance(false, sid, r.Status, r.ErrorCode, r.ErrorMessage, "", "", time.Time{}, r.At)
-	}
-	if _, err := t.exec(`UPDATE message_parts SET status = $1, error_code = $2 WHERE connector = $3 AND smsc_id = $4`,
-		string(r.Status), r.ErrorCode, r.Connector, key); err != nil {
-		return err
-	}
+// Callbacks is how many callbacks the op stored.
+func (t *tx) Callbacks() int { return t.callbacks }
+
+// FindPart finds the part one of keys names, the earliest key first.
+func (t *tx) FindPart(connector string, keys []string) (sid string, total int, key string, err error) {
+	err = t.queryRow(`SELECT message_sid, total, smsc_id FROM message_parts WHERE connector = $1 AND smsc_id = ANY($2)
+		ORDER BY array_position($2, smsc_id) LIMIT 1`, connector, keys).Scan(&sid, &total, &key)
+	return sid, total, key, sqlstore.NotFound(err)
+}
+
+// SetPartStatus records a part's status.
+func (t *tx) SetPartStatus(connector, key string, status message.Status, code int) error {
+	_, err := t.exec(`UPDATE message_parts SET status = $1, error_code = $2 WHERE connector = $3 AND smsc_id = $4`,
+		string(status), code, connector, key)
+	return err
+}
+
+// PartStatuses reads the statuses of a message's parts.
+func (t *tx) PartStatuses(sid string) ([]message.PartStatus, error) {
 	rows, err := t.query(`SELECT part, status, error_code FROM message_parts WHERE message_sid = $1 AND total <> 1 ORDER BY part`, sid)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var parts []message.PartStatus
-	for rows.Next() {
-		var p message.PartStatus
-		var st string
-		if err := rows.Scan(&p.Part, &st, &p.ErrorCode); err != nil {
-			rows.Close()
-			t.failed = err
-			return err
-		}
-		p.Status = message.Status(st)
-		parts = append(parts, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	defer rows.Close()
+	parts, err := sqlstore.Collect(rows, sqlstore.ScanPartStatus)
+	if err != nil {
 		t.failed = err
-		return err
 	}
-	status, code, ok := message.FromParts(parts)
-	if !ok {
-		return nil
-	}
-	errMsg := ""
-	if status != message.Delivered {
-		errMsg = r.ErrorMessage
-	}
-	return t.advance(false, sid, status, code, errMsg, "", "", time.Time{}, r.At)
+	return parts, err
+}
+
+// AdvanceOnReceipt moves a message as a receipt says.
+func (t *tx) AdvanceOnReceipt(sid string, status message.Status, code int, errMsg string, at time.Time) error {
+	return t.advance(false, sid, status, code, errMsg, "", "", time.Time{}, at)
 }
 
 // advance moves a message to status when it may (message.Before), sets
@@ -732,41 +667,28 @@ func (t *tx) advance(dequeue bool, sid string, status message.Status, code int, 
 		return err
 	}
 	t.wrote = true
-	return t.insertCallbacks(callback.ForStatusChange(m, moved, at))
+	return t.InsertCallbacks(callback.ForStatusChange(m, moved, at))
 }
 
 // AddInboundPart keeps a part of a long inbound message; see inbound.Store.
 func (s *Store) AddInboundPart(ctx context.Context, p message.InboundPart) ([]message.InboundPart, error) {
-	var out []message.InboundPart
-	err := s.submit(ctx, normal, func(t *tx) error {
-		out = out[:0]
+	return sqlstore.One(ctx, s.submit, normal, func(t *tx) ([]message.InboundPart, error) {
 		if _, err := t.exec(`INSERT INTO inbound_parts (connector, from_addr, to_addr, ref, total, seq, text, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT DO NOTHING`, p.Connector, p.From, p.To, p.Ref, p.Total, p.Seq, p.Text, nanos(p.ReceivedAt)); err != nil {
-			return err
+			return nil, err
 		}
 		rows, err := t.query(`SELECT seq, text, received_at FROM inbound_parts WHERE connector = $1 AND from_addr = $2 AND to_addr = $3 AND ref = $4 AND total = $5 ORDER BY seq`,
 			p.Connector, p.From, p.To, p.Ref, p.Total)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			q := message.InboundPart{Connector: p.Connector, From: p.From, To: p.To, Ref: p.Ref, Total: p.Total}
-			var at int64
-			if err := rows.Scan(&q.Seq, &q.Text, &at); err != nil {
-				t.failed = err
-				return err
-			}
-			q.ReceivedAt = fromNanos(at)
-			out = append(out, q)
-		}
-		if err := rows.Err(); err != nil {
+		out, err := sqlstore.InboundParts(rows, p)
+		if err != nil {
 			t.failed = err
-			return err
 		}
-		return nil
+		return out, err
 	})
-	return out, err
 }
 
 // InsertInbound stores a received message; see inbound.Store.
@@ -783,20 +705,17 @@ func (s *Store) InsertInbound(ctx context.Context, m message.Message, parts *mes
 			}
 		}
 		if _, err := t.exec(`INSERT INTO messages (`+sqlstore.MessageCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
-			m.SID, m.AccountSID, m.VerificationSID, string(m.Direction), m.From, m.To, m.Body, string(m.Status),
-			m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback); err != nil {
+			sqlstore.MessageArgs(m)...); err != nil {
 			return err
 		}
-		return t.insertCallbacks(cbs)
+		return t.InsertCallbacks(cbs)
 	})
 }
 
 // ClaimCallbacks leases due callbacks, the oldest pending of each subject;
 // rows another node is claiming are skipped.
 func (s *Store) ClaimCallbacks(ctx context.Context, now, leaseUntil time.Time, limit int) ([]callback.Callback, error) {
-	var out []callback.Callback
-	err := s.submit(ctx, normal, func(t *tx) error {
-		out = out[:0]
+	return sqlstore.One(ctx, s.submit, normal, func(t *tx) ([]callback.Callback, error) {
 		rows, err := t.query(`UPDATE callbacks SET next_attempt_at = $1, claimed = true, claimed_by = $4
 			WHERE sid IN (SELECT c.sid FROM callbacks c WHERE c.next_attempt_at <= $2
 				AND c.sid = (SELECT min(d.sid) FROM callbacks d WHERE d.message_sid = c.message_sid)
@@ -804,31 +723,17 @@ func (s *Store) ClaimCallbacks(ctx context.Context, now, leaseUntil time.Time, l
 			RETURNING sid, message_sid, account_sid, url, params, attempts, created_at, content_type`,
 			nanos(leaseUntil), nanos(now), limit, t.node)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var c callback.Callback
-			var created int64
-			var ct string
-			if err := rows.Scan(&c.SID, &c.Subject, &c.AccountSID, &c.URL, &c.Body, &c.Attempts, &created, &ct); err != nil {
-				t.failed = err
-				return err
-			}
-			c.CreatedAt, c.NextAttemptAt, c.ContentType = fromNanos(created), leaseUntil.UTC(), callback.ContentType(ct)
-			out = append(out, c)
-		}
-		if err := rows.Err(); err != nil {
-			t.failed = err
-			return err
-		}
-		if len(out) > 0 {
+		out, err := sqlstore.ClaimedCallbacks(rows, leaseUntil)
+		if err == nil && len(out) > 0 {
 			t.wrote = true
+		} else if err != nil {
+			t.failed = err
 		}
-		slices.SortFunc(out, func(a, b callback.Callback) int { return strings.Compare(a.SID, b.SID) })
-		return nil
+		return out, err
 	})
-	return out, err
 }
 
 func (t *tx) insertAttempt(a callback.Attempt) error {

@@ -2,15 +2,15 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"time"
 
-	"github.com/otpgate/otpgate/internal/account"
-	"github.com/otpgate/otpgate/internal/message"
-	"github.com/otpgate/otpgate/internal/policy"
+	"github.com/jackc/pgx/v5"
 	"github.com/otpgate/otpgate/internal/sqlstore"
 	"github.com/otpgate/otpgate/internal/store"
+
+	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/verification"
 )
 
@@ -19,20 +19,14 @@ import (
 
 // Account returns the account with the given SID.
 func (s *Store) Account(ctx context.Context, sid string) (account.Account, error) {
-	var a account.Account
-	var created int64
-	var pol string
-	err := s.pool.QueryRow(ctx, `SELECT sid, name, token_hash, created_at, sms_url, countries, policy, disabled FROM accounts WHERE sid = $1`, sid).
-		Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SMSURL, &a.Countries, &pol, &a.Disabled)
-	if err != nil {
-		return account.Account{}, unavailable(sqlstore.NotFound(err))
-	}
-	a.CreatedAt = fromNanos(created)
-	if a.Policy, err = policy.Decode(pol); err != nil {
-		return account.Account{}, fmt.Errorf("account %s: %w", a.SID, err)
-	}
-	return a, nil
+	return sqlstore.ScanAccountDetail(readRow{s.pool.QueryRow(ctx, `SELECT `+sqlstore.AccountDetailCols+` FROM accounts WHERE sid = $1`, sid)})
 }
+
+// readRow is a row read from the pool: an error scanning it is
+// store.ErrNotFound for no row, store.ErrUnavailable for an outage.
+type readRow struct{ row pgx.Row }
+
+func (r readRow) Scan(dest ...any) error { return unavailable(sqlstore.NotFound(r.row.Scan(dest...))) }
 
 // Accounts returns every account.
 func (s *Store) Accounts(ctx context.Context) ([]account.Account, error) {

@@ -8,9 +8,9 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/otpgate/otpgate/internal/store"
 
 	"github.com/otpgate/otpgate/internal/callback"
-	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 )
 
@@ -142,7 +142,7 @@ func sortedUnique(ids []int64) []int64 {
 	return out
 }
 
-func (t *tx) insertCallbacks(cbs []callback.Callback) error {
+func (t *tx) InsertCallbacks(cbs []callback.Callback) error {
 	for _, c := range cbs {
 		if _, err := t.exec(`INSERT INTO callbacks (sid, message_sid, account_sid, url, params, attempts, next_attempt_at, created_at, content_type)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,

@@ -46,23 +46,12 @@ func (s *Store) GuardTotals(ctx context.Context, shortSince, baselineSince time.
 
 // GuardBlocks returns the blocks that end after since.
 func (s *Store) GuardBlocks(ctx context.Context, since time.Time) ([]store.GuardBlock, error) {
-	rows, err := s.query(ctx, `SELECT account_sid, key, level, since, until, lifted, sends, approvals, window_ns, reason
-		FROM guard_blocks WHERE until > ?`, nanos(since))
+	rows, err := s.query(ctx, `SELECT `+sqlstore.GuardBlockCols+` FROM guard_blocks WHERE until > ?`, nanos(since))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.GuardBlock
-	for rows.Next() {
-		var b store.GuardBlock
-		var from, until, window int64
-		if err := rows.Scan(&b.AccountSID, &b.Key, &b.Level, &from, &until, &b.Lifted, &b.Sends, &b.Approvals, &window, &b.Reason); err != nil {
-			return nil, err
-		}
-		b.Since, b.Until, b.Window = fromNanos(from), fromNanos(until), time.Duration(window)
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return sqlstore.Collect(rows, sqlstore.ScanGuardBlock)
 }
 
 // PutGuardBlock stores a block unless one of the key is in force, with its
@@ -73,28 +62,24 @@ func (s *Store) PutGuardBlock(ctx context.Context, b store.GuardBlock, cbs []cal
 		if err != nil || n == 0 {
 			return err
 		}
-		return t.insertCallbacks(cbs)
+		return t.InsertCallbacks(cbs)
 	})
 }
 
 // LiftGuardBlock ends a block in force now and forgets the key's counts.
 func (s *Store) LiftGuardBlock(ctx context.Context, accountSID, key string, now time.Time) (store.GuardBlock, error) {
-	b := store.GuardBlock{AccountSID: accountSID, Key: key, Lifted: true}
-	err := s.submit(ctx, normal, func(t *tx) error {
+	return sqlstore.One(ctx, s.submit, normal, func(t *tx) (store.GuardBlock, error) {
 		if err := t.beforeWrite(); err != nil {
-			return err
+			return store.GuardBlock{}, err
 		}
-		var from, until, window int64
-		err := t.st.guardLift.QueryRowContext(bg, nanos(now), accountSID, key).Scan(&b.Level, &from, &until, &b.Sends, &b.Approvals, &window, &b.Reason)
+		b, err := sqlstore.ScanGuardBlock(t.st.guardLift.QueryRowContext(bg, nanos(now), accountSID, key))
 		if err != nil {
 			t.unchanged(false)
-			return sqlstore.NotFound(err)
+			return store.GuardBlock{}, err
 		}
-		b.Since, b.Until, b.Window = fromNanos(from), fromNanos(until), time.Duration(window)
 		_, err = t.exec(t.st.guardLiftCounts, accountSID, key)
-		return err
+		return b, err
 	})
-	return b, err
 }
 
 // GuardSafeList returns an account's safe numbers and prefixes.
@@ -113,14 +98,8 @@ func (s *Store) GuardSafeList(ctx context.Context, accountSID string) ([]string,
 // changes.
 func (s *Store) SetGuardSafe(ctx context.Context, accountSID string, add, remove []string, max int) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		if max > 0 {
-			have, err := t.safeList(accountSID)
-			if err != nil {
-				return err
-			}
-			if store.SafeListFull(have, add, remove, max) {
-				return store.ErrFull
-			}
+		if err := sqlstore.SafeListRoom(t.safeList, accountSID, add, remove, max); err != nil {
+			return err
 		}
 		for _, e := range add {
 			if _, err := t.exec(t.st.guardSafeAdd, accountSID, e); err != nil {

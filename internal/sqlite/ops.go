@@ -5,14 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/policy"
+	"github.com/otpgate/otpgate/internal/ratelimit"
 	"github.com/otpgate/otpgate/internal/sqlstore"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
@@ -25,7 +24,7 @@ import (
 // delays a send, and goes first once it waited.
 
 // InsertSend stores a send; see pipeline.Store.
-func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...store.Limit) error {
+func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...ratelimit.Limit) error {
 	return s.submit(ctx, normal, func(t *tx) error {
 		// One limit (the default: per number) whose key has no counts yet,
 		// the common case, costs one statement: its first count inserted
@@ -42,7 +41,7 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 				}
 			}
 		}
-		takes, err := store.TakeLimits(limits, m.CreatedAt, func(key string) ([]byte, error) {
+		takes, err := ratelimit.TakeAll(limits, m.CreatedAt, func(key string) ([]byte, error) {
 			var slots []byte
 			err := t.st.limitSlots.QueryRowContext(bg, key).Scan(&slots)
 			if errors.Is(err, sql.ErrNoRows) {
@@ -102,16 +101,12 @@ func (t *tx) writeChange(c verification.Change, now time.Time) error {
 
 // CreateService inserts a service, or returns the one of that name.
 func (s *Store) CreateService(ctx context.Context, svc verification.Service) (verification.Service, error) {
-	var out verification.Service
-	err := s.submit(ctx, normal, func(t *tx) error {
+	return sqlstore.One(ctx, s.submit, normal, func(t *tx) (verification.Service, error) {
 		if _, err := t.exec(t.st.insertService, svc.SID, svc.AccountSID, svc.Name, svc.CodeLength, int64(svc.TTL), nanos(svc.CreatedAt), svc.EventsURL, svc.Countries, verification.EncodeTexts(svc.Texts)); err != nil {
-			return err
+			return verification.Service{}, err
 		}
-		var err error
-		out, err = sqlstore.ScanService(t.st.service.QueryRowContext(bg, svc.AccountSID, svc.Name))
-		return err
+		return sqlstore.ScanService(t.st.service.QueryRowContext(bg, svc.AccountSID, svc.Name))
 	})
-	return out, err
 }
 
 // UpdateService stores a service's settings (code length, lifetime, events URL).
@@ -136,90 +131,57 @@ func (s *Store) DeleteService(ctx context.Context, accountSID, sid string) error
 // CountCheck counts a check; see verify.Store.
 func (s *Store) CountCheck(ctx context.Context, key verification.Key, max int, now time.Time,
 	judge func(verification.Verification) (verification.Status, []callback.Callback)) (verification.Verification, bool, error) {
-	var v verification.Verification
-	var counted bool
-	err := s.submit(ctx, normal, func(t *tx) error {
-		counted = false
-		var err error
-		v, err = sqlstore.ScanVerification(t.st.latestVerification.QueryRowContext(bg, key.AccountSID, key.ServiceSID, key.To))
-		if err == nil && !v.Live(now) {
-			err = store.ErrNotFound
-		}
-		if err != nil || v.Status != verification.Pending || v.CheckAttempts >= max {
-			return err // not counted: the verification says why
-		}
-		n, err := t.exec(t.st.countCheck, nanos(now), v.SID, max)
-		if err != nil || n != 1 {
-			return err
-		}
-		v.CheckAttempts++
-		counted = true
-		v.UpdatedAt = now
-		status, cbs := judge(v)
-		if status == v.Status {
-			return nil
-		}
-		v.Status = status
-		if _, err := t.exec(t.st.setVerificationStatus, status, nanos(now), v.SID); err != nil {
-			return err
-		}
-		return t.insertCallbacks(cbs)
-	})
-	return v, counted, err
+	return sqlstore.CountCheck(ctx, s.submit, key, max, now, judge)
+}
+
+// LatestVerification reads key's newest verification; see sqlstore.CheckWriter.
+func (t *tx) LatestVerification(key verification.Key) (verification.Verification, error) {
+	return sqlstore.ScanVerification(t.st.latestVerification.QueryRowContext(bg, key.AccountSID, key.ServiceSID, key.To))
+}
+
+// CountCheck counts a check with the limit: the op read the row first and
+// the writer is alone, so this is its compare-and-set.
+func (t *tx) CountCheck(sid string, max int, now time.Time) (int64, error) {
+	return t.exec(t.st.countCheck, nanos(now), sid, max)
+}
+
+// SetVerificationStatus sets a verification's status.
+func (t *tx) SetVerificationStatus(sid string, status verification.Status, now time.Time) error {
+	_, err := t.exec(t.st.setVerificationStatus, status, nanos(now), sid)
+	return err
 }
 
 // Resolve applies resolutions; see verify.Store.
 func (s *Store) Resolve(ctx context.Context, rs []verification.Resolution, events []callback.Callback) (int, error) {
-	var applied int
-	err := s.submit(ctx, normal, func(t *tx) error {
-		applied = 0
-		done := map[string]bool{}
-		for _, r := range rs {
-			n, err := t.exec(t.st.resolveVerification, r.To, statusList(r.From), nanos(r.ExpiredBy), nanos(r.At), r.SID)
-			if err != nil {
-				return err
-			}
-			if n == 1 {
-				applied++
-				done[r.SID] = true
-			}
-		}
-		var keep []callback.Callback
-		for _, e := range events {
-			if done[e.Subject] {
-				keep = append(keep, e)
-			}
-		}
-		return t.insertCallbacks(keep)
-	})
-	return applied, err
+	return sqlstore.Resolve(ctx, s.submit, rs, events)
+}
+
+// ResolveVerification applies a resolution if its guard holds.
+func (t *tx) ResolveVerification(r verification.Resolution) (int64, error) {
+	return t.exec(t.st.resolveVerification, r.To, statusList(r.From), nanos(r.ExpiredBy), nanos(r.At), r.SID)
 }
 
 // RedactMessage empties a message's body; see messaging.Store.
 func (s *Store) RedactMessage(ctx context.Context, accountSID, sid string, from []message.Status, at time.Time) error {
-	return s.submit(ctx, normal, func(t *tx) error {
-		n, err := t.exec(t.st.redactMessage, nanos(at), sid, accountSID, statusList(from))
-		if err == nil && n == 1 {
-			_, err = t.exec(t.st.redactSandbox, sid, accountSID) // its sandbox copy too
-		}
-		if err != nil || n == 1 {
-			return err
-		}
-		return t.missingOrConflict(accountSID, sid)
-	})
+	return sqlstore.RedactMessage(ctx, s.submit, accountSID, sid, from, at)
 }
 
-// missingOrConflict tells why a guarded write to one of the account's
+// RedactMessage empties a message's body if its status is one of from.
+func (t *tx) RedactMessage(accountSID, sid string, from []message.Status, at time.Time) (int64, error) {
+	return t.exec(t.st.redactMessage, nanos(at), sid, accountSID, statusList(from))
+}
+
+// RedactSandbox empties the body of a message's sandbox copy.
+func (t *tx) RedactSandbox(accountSID, sid string) error {
+	_, err := t.exec(t.st.redactSandbox, sid, accountSID)
+	return err
+}
+
+// MissingOrConflict tells why a guarded write to one of the account's
 // messages changed nothing.
-func (t *tx) missingOrConflict(accountSID, sid string) error {
+func (t *tx) MissingOrConflict(accountSID, sid string) error {
 	m, err := sqlstore.ScanMessage(t.st.message.QueryRowContext(bg, sid))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && m.AccountSID != accountSID) {
-		return store.ErrNotFound
-	}
-	if err != nil {
-		return err
-	}
-	return store.ErrConflict
+	return sqlstore.Unchanged(accountSID, m.AccountSID, err)
 }
 
 // CancelMessage cancels a queued message; see messaging.Store.
@@ -242,9 +204,9 @@ func (s *Store) CancelMessage(ctx context.Context, accountSID, sid string, at ti
 		}
 		if !found {
 			t.unchanged(before)
-			return t.missingOrConflict(accountSID, sid)
+			return t.MissingOrConflict(accountSID, sid)
 		}
-		return t.insertCallbacks(callback.ForStatusChange(m, true, at))
+		return t.InsertCallbacks(callback.ForStatusChange(m, true, at))
 	})
 }
 
@@ -331,65 +293,49 @@ func (s *Store) ReleaseLeases(ctx context.Context) (int, error) {
 
 // RecordOutcome records a send's outcome; see dispatch.Store.
 func (s *Store) RecordOutcome(ctx context.Context, o message.Outcome) error {
-	return s.submit(ctx, lazy, func(t *tx) error {
-		sentAt := time.Time{}
-		if o.Status == message.Sent || o.Status == message.Delivered {
-			sentAt = o.At
-		}
-		if err := t.advance(t.st.advanceDequeue, o.SID, o.Status, o.ErrorCode, o.ErrorMessage, o.Connector, o.ProviderID, sentAt, o.At); err != nil {
-			return err
-		}
-		for i, keys := range o.PartKeys {
-			if len(keys) == 0 {
-				continue
-			}
-			if _, err := t.exec(t.st.insertPart, o.Connector, keys[0], o.SID, i+1, len(o.PartKeys)); err != nil {
-				return err
-			}
-		}
-		// Receipts that came before the parts were known.
-		for _, keys := range o.PartKeys {
-			if len(keys) == 0 {
-				continue
-			}
-			k1, k2, k3 := keys3(keys)
-			var r message.Receipt
-			var key string
-			err := t.st.findOrphan.QueryRowContext(bg, o.Connector, k1, k2, k3).Scan(&key, &r.Status, &r.ErrorCode, &r.ErrorMessage)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if _, err := t.exec(t.st.deleteOrphan, o.Connector, key); err != nil {
-				return err
-			}
-			r.Connector, r.Keys, r.At = o.Connector, keys, o.At
-			if err := t.receiptOnPart(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return s.submit(ctx, lazy, func(t *tx) error { return sqlstore.RecordOutcome(t, o) })
+}
+
+// Dequeue records an outcome on its message and takes it out of the outbox.
+func (t *tx) Dequeue(o message.Outcome, sentAt time.Time) error {
+	return t.advance(t.st.advanceDequeue, o.SID, o.Status, o.ErrorCode, o.ErrorMessage, o.Connector, o.ProviderID, sentAt, o.At)
+}
+
+// InsertPart records which message and part a key names.
+func (t *tx) InsertPart(connector, key, sid string, part, total int) error {
+	_, err := t.exec(t.st.insertPart, connector, key, sid, part, total)
+	return err
+}
+
+// TakeOrphan deletes and returns a receipt that came for one of keys
+// before its part was known.
+func (t *tx) TakeOrphan(connector string, keys []string) (message.Receipt, bool, error) {
+	k1, k2, k3 := keys3(keys)
+	var r message.Receipt
+	var key string
+	err := t.st.findOrphan.QueryRowContext(bg, connector, k1, k2, k3).Scan(&key, &r.Status, &r.ErrorCode, &r.ErrorMessage)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, err
+	}
+	_, err = t.exec(t.st.deleteOrphan, connector, key)
+	return r, err == nil, err
 }
 
 // ApplyReceipt records a receipt; see dispatch.Store.
 func (s *Store) ApplyReceipt(ctx context.Context, r message.Receipt) (bool, error) {
-	queued := false
-	err := s.submit(ctx, lazy, func(t *tx) error {
-		err := t.applyReceipt(r)
-		queued = t.callbacks > 0
-		return err
-	})
-	return queued, err
+	return sqlstore.ApplyReceipt(ctx, s.submit, r)
 }
 
-func (t *tx) applyReceipt(r message.Receipt) error {
+// ApplyReceipt records a receipt on its message, or on the part one of its
+// keys names, or keeps it as an orphan until the part is known.
+func (t *tx) ApplyReceipt(r message.Receipt) error {
 	if r.MessageSID != "" {
 		return t.advance(t.st.advance, r.MessageSID, r.Status, r.ErrorCode, r.ErrorMessage, "", "", time.Time{}, r.At)
 	}
-	err := t.receiptOnPart(r)
+	err := sqlstore.ReceiptOnPart(t, r)
 	if !errors.Is(err, store.ErrNotFound) || len(r.Keys) == 0 {
 		return err
 	}
@@ -397,55 +343,35 @@ func (t *tx) applyReceipt(r message.Receipt) error {
 	return err
 }
 
-// receiptOnPart records a receipt on the part one of its keys names and
-// moves the message as its parts decide; ErrNotFound when no part has a key.
-func (t *tx) receiptOnPart(r message.Receipt) error {
-	if len(r.Keys) == 0 {
-		return store.ErrNotFound
-	}
-	var sid, key string
-	var total int
-	k1, k2, k3 := keys3(r.Keys)
-	err := t.st.findPart.QueryRowContext(bg, r.Connector, k1, k2, k3).Scan(&sid, &total, &key)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.ErrNotFound
-	}
-	if err != nil {
-		return err
-	}
-	if total == 1 {
-		// The part is the message.
-		return t.advance(t.st.advance, sid, r.Status, r.ErrorCode, r.ErrorMessage, "", "", time.Time{}, r.At)
-	}
-	if _, err := t.exec(t.st.setPartStatus, r.Status, r.ErrorCode, r.Connector, key); err != nil {
-		return err
-	}
+// Callbacks is how many callbacks the op stored.
+func (t *tx) Callbacks() int { return t.callbacks }
+
+// FindPart finds the part one of up to three keys names.
+func (t *tx) FindPart(connector string, keys []string) (sid string, total int, key string, err error) {
+	k1, k2, k3 := keys3(keys)
+	err = t.st.findPart.QueryRowContext(bg, connector, k1, k2, k3).Scan(&sid, &total, &key)
+	return sid, total, key, sqlstore.NotFound(err)
+}
+
+// SetPartStatus records a part's status.
+func (t *tx) SetPartStatus(connector, key string, status message.Status, code int) error {
+	_, err := t.exec(t.st.setPartStatus, status, code, connector, key)
+	return err
+}
+
+// PartStatuses reads the statuses of a message's parts.
+func (t *tx) PartStatuses(sid string) ([]message.PartStatus, error) {
 	rows, err := t.st.partsOf.QueryContext(bg, sid)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var parts []message.PartStatus
-	for rows.Next() {
-		var p message.PartStatus
-		if err := rows.Scan(&p.Part, &p.Status, &p.ErrorCode); err != nil {
-			rows.Close()
-			return err
-		}
-		parts = append(parts, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	status, code, ok := message.FromParts(parts)
-	if !ok {
-		return nil
-	}
-	errMsg := ""
-	if status != message.Delivered {
-		errMsg = r.ErrorMessage
-	}
-	return t.advance(t.st.advance, sid, status, code, errMsg, "", "", time.Time{}, r.At)
+	defer rows.Close()
+	return sqlstore.Collect(rows, sqlstore.ScanPartStatus)
+}
+
+// AdvanceOnReceipt moves a message as a receipt says.
+func (t *tx) AdvanceOnReceipt(sid string, status message.Status, code int, errMsg string, at time.Time) error {
+	return t.advance(t.st.advance, sid, status, code, errMsg, "", "", time.Time{}, at)
 }
 
 // advance moves a message to status when it may (message.Before) and
@@ -468,34 +394,22 @@ func (t *tx) advance(st *sql.Stmt, sid string, status message.Status, code int, 
 		t.failed = err
 		return err
 	}
-	return t.insertCallbacks(callback.ForStatusChange(m, moved, at))
+	return t.InsertCallbacks(callback.ForStatusChange(m, moved, at))
 }
 
 // AddInboundPart keeps a part of a long inbound message; see inbound.Store.
 func (s *Store) AddInboundPart(ctx context.Context, p message.InboundPart) ([]message.InboundPart, error) {
-	var out []message.InboundPart
-	err := s.submit(ctx, normal, func(t *tx) error {
-		out = out[:0]
+	return sqlstore.One(ctx, s.submit, normal, func(t *tx) ([]message.InboundPart, error) {
 		if _, err := t.exec(t.st.insertInboundPart, p.Connector, p.From, p.To, p.Ref, p.Total, p.Seq, p.Text, nanos(p.ReceivedAt)); err != nil {
-			return err
+			return nil, err
 		}
 		rows, err := t.st.inboundParts.QueryContext(bg, p.Connector, p.From, p.To, p.Ref, p.Total)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			q := message.InboundPart{Connector: p.Connector, From: p.From, To: p.To, Ref: p.Ref, Total: p.Total}
-			var at int64
-			if err := rows.Scan(&q.Seq, &q.Text, &at); err != nil {
-				return err
-			}
-			q.ReceivedAt = fromNanos(at)
-			out = append(out, q)
-		}
-		return rows.Err()
+		return sqlstore.InboundParts(rows, p)
 	})
-	return out, err
 }
 
 // InsertInbound stores a received message; see inbound.Store.
@@ -510,42 +424,27 @@ func (s *Store) InsertInbound(ctx context.Context, m message.Message, parts *mes
 				return store.ErrConflict
 			}
 		}
-		if _, err := t.exec(t.st.insertMessage, m.SID, m.AccountSID, m.VerificationSID, m.Direction, m.From, m.To, m.Body, m.Status,
-			m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback); err != nil {
+		if _, err := t.exec(t.st.insertMessage, sqlstore.MessageArgs(m)...); err != nil {
 			return err
 		}
-		return t.insertCallbacks(cbs)
+		return t.InsertCallbacks(cbs)
 	})
 }
 
 // ClaimCallbacks leases due callbacks; see webhook.Store.
 func (s *Store) ClaimCallbacks(ctx context.Context, now, leaseUntil time.Time, limit int) ([]callback.Callback, error) {
-	var out []callback.Callback
-	err := s.submit(ctx, normal, func(t *tx) error {
-		out = out[:0]
+	return sqlstore.One(ctx, s.submit, normal, func(t *tx) ([]callback.Callback, error) {
 		rows, err := t.query(t.st.claimCallbacks, nanos(leaseUntil), nanos(now), limit)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var c callback.Callback
-			var created int64
-			if err := rows.Scan(&c.SID, &c.Subject, &c.AccountSID, &c.URL, &c.Body, &c.Attempts, &created, &c.ContentType); err != nil {
-				t.failed = err
-				return err
-			}
-			c.CreatedAt, c.NextAttemptAt = fromNanos(created), leaseUntil.UTC()
-			out = append(out, c)
-		}
-		if err := rows.Err(); err != nil {
+		out, err := sqlstore.ClaimedCallbacks(rows, leaseUntil)
+		if err != nil {
 			t.failed = err
-			return err
 		}
-		slices.SortFunc(out, func(a, b callback.Callback) int { return strings.Compare(a.SID, b.SID) })
-		return nil
+		return out, err
 	})
-	return out, err
 }
 
 func (t *tx) insertAttempt(a callback.Attempt) error {

@@ -3,12 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/message"
-	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/sqlstore"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
@@ -19,19 +17,7 @@ import (
 
 // Account returns the account with the given SID.
 func (s *Store) Account(ctx context.Context, sid string) (account.Account, error) {
-	var a account.Account
-	var created int64
-	var pol string
-	err := s.queryRow(ctx, `SELECT sid, name, token_hash, created_at, sms_url, countries, policy, disabled FROM accounts WHERE sid = ?`, sid).
-		Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SMSURL, &a.Countries, &pol, &a.Disabled)
-	if err != nil {
-		return account.Account{}, sqlstore.NotFound(err)
-	}
-	a.CreatedAt = fromNanos(created)
-	if a.Policy, err = policy.Decode(pol); err != nil {
-		return account.Account{}, fmt.Errorf("account %s: %w", a.SID, err)
-	}
-	return a, nil
+	return sqlstore.ScanAccountDetail(s.queryRow(ctx, `SELECT `+sqlstore.AccountDetailCols+` FROM accounts WHERE sid = ?`, sid))
 }
 
 // Accounts returns every account.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/ratelimit"
 	"github.com/otpgate/otpgate/internal/sqlite"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/storetest"
@@ -590,9 +591,9 @@ func BenchmarkSendLimit(b *testing.B) {
 					n := seq.Add(1)
 					m.SID = "SM" + strconv.FormatInt(n, 10)
 					m.VerificationSID, o.SID = "", m.SID
-					var limits []store.Limit
+					var limits []ratelimit.Limit
 					if limited {
-						limits = []store.Limit{{Key: "number:" + strconv.FormatInt(n, 10), Max: 10, Window: time.Hour}}
+						limits = []ratelimit.Limit{{Key: "number:" + strconv.FormatInt(n, 10), Max: 10, Window: time.Hour}}
 					}
 					if err := s.InsertSend(ctx, m, o, nil, limits...); err != nil {
 						b.Error(err)

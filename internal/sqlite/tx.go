@@ -194,7 +194,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 			sends = excluded.sends, approvals = excluded.approvals, window_ns = excluded.window_ns, reason = excluded.reason
 		WHERE guard_blocks.lifted = 1 OR guard_blocks.until <= excluded.since`)
 	p(&s.guardLift, `UPDATE guard_blocks SET until = ?1, lifted = 1 WHERE account_sid = ?2 AND key = ?3 AND lifted = 0 AND until > ?1
-		RETURNING level, since, until, sends, approvals, window_ns, reason`)
+		RETURNING `+sqlstore.GuardBlockCols)
 	p(&s.guardLiftCounts, `DELETE FROM guard_counts WHERE account_sid = ? AND key = ?`)
 	p(&s.guardSafeList, `SELECT entry FROM guard_safe WHERE account_sid = ?`)
 	p(&s.guardSafeAdd, `INSERT INTO guard_safe (account_sid, entry) VALUES (?, ?) ON CONFLICT DO NOTHING`)
@@ -299,7 +299,7 @@ func (t *tx) query(s *sql.Stmt, args ...any) (*sql.Rows, error) {
 // only what it had before.
 func (t *tx) unchanged(before bool) { t.wrote = before }
 
-func (t *tx) insertCallbacks(cbs []callback.Callback) error {
+func (t *tx) InsertCallbacks(cbs []callback.Callback) error {
 	for _, c := range cbs {
 		if _, err := t.exec(t.st.insertCallback, c.SID, c.Subject, c.AccountSID, c.URL, c.Body, c.Attempts,
 			nanos(c.NextAttemptAt), nanos(c.CreatedAt), string(c.ContentType)); err != nil {

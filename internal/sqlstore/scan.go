@@ -195,3 +195,40 @@ func ScanString(row Scanner) (string, error) {
 	err := row.Scan(&s)
 	return s, err
 }
+
+// AccountDetailCols are the columns ScanAccountDetail reads: an account as
+// one is read alone, with where it chose to send and its inbound URL.
+const AccountDetailCols = `sid, name, token_hash, created_at, sms_url, countries, policy, disabled`
+
+// ScanAccountDetail reads a row of AccountDetailCols; ErrNotFound when
+// there is none.
+func ScanAccountDetail(row Scanner) (account.Account, error) {
+	var a account.Account
+	var created int64
+	var pol string
+	err := row.Scan(&a.SID, &a.Name, &a.TokenHash, &created, &a.SMSURL, &a.Countries, &pol, &a.Disabled)
+	if err != nil {
+		return account.Account{}, NotFound(err)
+	}
+	a.CreatedAt = FromNanos(created)
+	if a.Policy, err = policy.Decode(pol); err != nil {
+		return account.Account{}, fmt.Errorf("account %s: %w", a.SID, err)
+	}
+	return a, nil
+}
+
+// GuardBlockCols are the columns ScanGuardBlock reads.
+const GuardBlockCols = `account_sid, key, level, since, until, lifted, sends, approvals, window_ns, reason`
+
+// ScanGuardBlock reads a row of GuardBlockCols; ErrNotFound when there is
+// none.
+func ScanGuardBlock(row Scanner) (store.GuardBlock, error) {
+	var b store.GuardBlock
+	var level, from, until, sends, approvals, window int64
+	if err := row.Scan(&b.AccountSID, &b.Key, &level, &from, &until, &b.Lifted, &sends, &approvals, &window, &b.Reason); err != nil {
+		return store.GuardBlock{}, NotFound(err)
+	}
+	b.Level, b.Sends, b.Approvals = int(level), int(sends), int(approvals)
+	b.Since, b.Until, b.Window = FromNanos(from), FromNanos(until), time.Duration(window)
+	return b, nil
+}

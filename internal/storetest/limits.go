@@ -7,15 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/ratelimit"
 	"github.com/otpgate/otpgate/internal/verification"
 )
 
 var limitTests = []testCase{
 	{"CountsAndRefuses", func(t *testing.T, s Store) {
 		svc := mustSetup(t, s)
-		l := store.Limit{Key: "n:AC1:" + to, Max: 2, Window: time.Hour}
-		other := store.Limit{Key: "a:AC1", Max: 100, Window: time.Hour}
+		l := ratelimit.Limit{Key: "n:AC1:" + to, Max: 2, Window: time.Hour}
+		other := ratelimit.Limit{Key: "a:AC1", Max: 100, Window: time.Hour}
 		for i := range 2 {
 			m := newMessage("AC1", fmt.Sprintf("SM%d", i), at(time.Duration(i)*time.Minute))
 			check(t, "InsertSend under the limit", s.InsertSend(ctx, m, newOutbound(m), nil, l, other))
@@ -25,9 +25,9 @@ var limitTests = []testCase{
 		m := newMessage("AC1", "SM3", at(2*time.Minute))
 		m.VerificationSID = v.SID
 		err := s.InsertSend(ctx, m, newOutbound(m), &verification.Change{V: v, New: true}, other, l)
-		var le *store.LimitError
+		var le *ratelimit.Error
 		if !errors.As(err, &le) || le.Limit.Key != l.Key {
-			t.Fatalf("the third send: %v, want a *store.LimitError for %s", err, l.Key)
+			t.Fatalf("the third send: %v, want a *ratelimit.Error for %s", err, l.Key)
 		}
 		// The window is counted in minutes: the first send's minute leaves it an hour after it began.
 		if want := at(0).Truncate(time.Minute).Add(time.Hour); !le.RetryAt.Equal(want) {
@@ -52,7 +52,7 @@ var limitTests = []testCase{
 	}},
 	{"ExactUnderConcurrency", func(t *testing.T, s Store) {
 		MustInsertAccount(t, s, newAccount("AC1"))
-		l := store.Limit{Key: "n:AC1:" + to, Max: 10, Window: time.Hour}
+		l := ratelimit.Limit{Key: "n:AC1:" + to, Max: 10, Window: time.Hour}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		var ok, refused int
@@ -62,7 +62,7 @@ var limitTests = []testCase{
 				defer wg.Done()
 				m := newMessage("AC1", fmt.Sprintf("SMC%02d", i), at(time.Second))
 				err := s.InsertSend(ctx, m, newOutbound(m), nil, l)
-				var le *store.LimitError
+				var le *ratelimit.Error
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -85,9 +85,9 @@ var limitTests = []testCase{
 		// limit of 10 and each its own fresh one: 10 stored, and the
 		// refused left no count behind on their own keys.
 		svc := mustSetup(t, s)
-		shared := store.Limit{Key: "k:AC1:shared", Max: 10, Window: time.Hour}
-		own := func(i int) store.Limit {
-			return store.Limit{Key: fmt.Sprintf("k:AC1:own%02d", i), Max: 1, Window: time.Hour}
+		shared := ratelimit.Limit{Key: "k:AC1:shared", Max: 10, Window: time.Hour}
+		own := func(i int) ratelimit.Limit {
+			return ratelimit.Limit{Key: fmt.Sprintf("k:AC1:own%02d", i), Max: 1, Window: time.Hour}
 		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -102,7 +102,7 @@ var limitTests = []testCase{
 				m := newMessage("AC1", fmt.Sprintf("SMV%02d", i), at(time.Second))
 				m.VerificationSID, m.To = v.SID, num
 				err := s.InsertSend(ctx, m, newOutbound(m), &verification.Change{V: v, New: true}, shared, own(i))
-				var le *store.LimitError
+				var le *ratelimit.Error
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -133,7 +133,7 @@ var limitTests = []testCase{
 			// Each own key (a limit of 1) holds a count only if its send was stored.
 			m := newMessage("AC1", fmt.Sprintf("SMW%02d", i), at(2*time.Second))
 			err = s.InsertSend(ctx, m, newOutbound(m), nil, own(i))
-			var le *store.LimitError
+			var le *ratelimit.Error
 			if done[i] != errors.As(err, &le) {
 				t.Errorf("send %d (stored %v): a second send on its own key: %v", i, done[i], err)
 			}
@@ -141,8 +141,8 @@ var limitTests = []testCase{
 	}},
 	{"Forget", func(t *testing.T, s Store) {
 		MustInsertAccount(t, s, newAccount("AC1"))
-		short := store.Limit{Key: "k:short", Max: 5, Window: time.Minute}
-		long := store.Limit{Key: "k:long", Max: 5, Window: 24 * time.Hour}
+		short := ratelimit.Limit{Key: "k:short", Max: 5, Window: time.Minute}
+		long := ratelimit.Limit{Key: "k:long", Max: 5, Window: 24 * time.Hour}
 		m := newMessage("AC1", "SM1", at(0))
 		check(t, "InsertSend", s.InsertSend(ctx, m, newOutbound(m), nil, short, long))
 		n, err := s.ForgetLimits(ctx, at(2*time.Minute))

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/ratelimit"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 )
@@ -21,7 +22,7 @@ var raceTests = []testCase{
 // verification (which race for its row: one wins, the others conflict),
 // under a limit of 5 per number and one per account that never refuses (so
 // each send counts two keys, the number's new in the burst). Every send is
-// stored or refused (a *store.LimitError, or store.ErrConflict for a
+// stored or refused (a *ratelimit.Error, or store.ErrConflict for a
 // resend that lost), never failed; exactly 5 are stored, each whole, and
 // a refused one left nothing. A backend with several nodes calls it from
 // its own test; Run calls it with one store.
@@ -33,10 +34,10 @@ func SendRace(t *testing.T, nodes ...Store) {
 		_, err := s.CreateService(ctx, newService("AC1", fmt.Sprintf("SV%d", i), fmt.Sprintf("svc%d", i)))
 		check(t, "CreateService", err)
 	}
-	account := store.Limit{Key: "a:AC1", Max: 1 << 20, Window: time.Hour}
+	account := ratelimit.Limit{Key: "a:AC1", Max: 1 << 20, Window: time.Hour}
 	for round := range 10 {
 		num := fmt.Sprintf("+4477009%05d", round)
-		perNumber := store.Limit{Key: "n:AC1:" + num, Max: 5, Window: time.Hour}
+		perNumber := ratelimit.Limit{Key: "n:AC1:" + num, Max: 5, Window: time.Hour}
 		start := at(time.Duration(round) * time.Minute)
 		// The verification the resends race for (its send not counted).
 		shared := newVerification("AC1", fmt.Sprintf("SV%d", services), fmt.Sprintf("VR%02d", round), num, start)
@@ -80,7 +81,7 @@ func SendRace(t *testing.T, nodes ...Store) {
 
 		stored := 0
 		for _, r := range results {
-			var le *store.LimitError
+			var le *ratelimit.Error
 			switch {
 			case r.err == nil:
 				stored++
@@ -111,7 +112,7 @@ func SendRace(t *testing.T, nodes ...Store) {
 		// The number's count is full: the next send is refused.
 		m := newMessage("AC1", fmt.Sprintf("SMX%02d", round), start.Add(2*time.Second))
 		m.To = num
-		var le *store.LimitError
+		var le *ratelimit.Error
 		if err := s.InsertSend(ctx, m, newOutbound(m), nil, perNumber, account); !errors.As(err, &le) || le.Limit.Key != perNumber.Key {
 			t.Errorf("round %d: a send after the burst: %v, want the number's limit", round, err)
 		}

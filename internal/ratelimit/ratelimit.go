@@ -1,4 +1,8 @@
-package store
+// Package ratelimit is the arithmetic of the send rate limits: a key's
+// counts kept as slots of a window, what a send takes from them and when a
+// refused send may go again. It does no I/O: a store keeps the slots and
+// counts a send's limits in the send's own transaction.
+package ratelimit
 
 import (
 	"encoding/binary"
@@ -8,12 +12,12 @@ import (
 	"time"
 )
 
-// LimitSlots is how many slots a Limit's window is counted in: a limit of N
+// Slots is how many slots a Limit's window is counted in: a limit of N
 // per hour counts sends per minute, and allows N in any 59 to 60 minutes.
-const LimitSlots = 60
+const Slots = 60
 
 // Limit caps the sends made under one key: at most Max in any Window,
-// counted in LimitSlots slots. A store checks and counts a send's limits in
+// counted in Slots slots. A store checks and counts a send's limits in
 // the send's own transaction (pipeline.Store.InsertSend): atomically, across
 // nodes, and durably.
 type Limit struct {
@@ -22,18 +26,18 @@ type Limit struct {
 	Window time.Duration
 }
 
-// LimitError is a send refused by a Limit; nothing was written.
-type LimitError struct {
+// Error is a send refused by a Limit; nothing was written.
+type Error struct {
 	Limit   Limit
 	RetryAt time.Time // when a send under the key would be allowed again
 }
 
-func (e *LimitError) Error() string {
+func (e *Error) Error() string {
 	return fmt.Sprintf("store: limit of %d per %s reached for %s until %s", e.Limit.Max, e.Limit.Window, e.Limit.Key, e.RetryAt.Format(time.RFC3339))
 }
 
 // step is the length of one slot.
-func (l Limit) step() int64 { return max(int64(l.Window)/LimitSlots, 1) }
+func (l Limit) step() int64 { return max(int64(l.Window)/Slots, 1) }
 
 // slotBytes is one slot as stored: its index (time / step), big-endian, and
 // its count.
@@ -46,7 +50,7 @@ const slotBytes = 12
 func (l Limit) Take(slots []byte, now time.Time) (next []byte, forgetAt time.Time, retryAt time.Time, ok bool) {
 	step := l.step()
 	cur := now.UnixNano() / step
-	first := cur - LimitSlots + 1 // the oldest slot still in the window
+	first := cur - Slots + 1 // the oldest slot still in the window
 	type slot struct {
 		idx   int64
 		count uint32
@@ -68,7 +72,7 @@ func (l Limit) Take(slots []byte, now time.Time) (next []byte, forgetAt time.Tim
 		for _, s := range live {
 			over -= int(s.count)
 			if over <= 0 {
-				return nil, time.Time{}, time.Unix(0, (s.idx+LimitSlots)*step), false
+				return nil, time.Time{}, time.Unix(0, (s.idx+Slots)*step), false
 			}
 		}
 	}
@@ -83,7 +87,7 @@ func (l Limit) Take(slots []byte, now time.Time) (next []byte, forgetAt time.Tim
 		next = binary.BigEndian.AppendUint64(next, uint64(s.idx))
 		next = binary.BigEndian.AppendUint32(next, s.count)
 	}
-	return next, time.Unix(0, (cur+LimitSlots)*step), time.Time{}, true
+	return next, time.Unix(0, (cur+Slots)*step), time.Time{}, true
 }
 
 // Taken is a key's slots after a send was counted, for the store to write.
@@ -93,16 +97,16 @@ type Taken struct {
 	ForgetAt time.Time
 }
 
-// TakeLimits counts a send at now against each limit, reading a key's
+// TakeAll counts a send at now against each limit, reading a key's
 // stored slots with read (nil for none), in the order of the keys (a store
 // that locks them takes the locks in this order). It returns what to write,
-// or the *LimitError of the first limit reached; a key given twice is
+// or the *Error of the first limit reached; a key given twice is
 // counted twice.
-func TakeLimits(limits []Limit, now time.Time, read func(key string) ([]byte, error)) ([]Taken, error) {
+func TakeAll(limits []Limit, now time.Time, read func(key string) ([]byte, error)) ([]Taken, error) {
 	if len(limits) == 0 {
 		return nil, nil
 	}
-	sorted := SortLimits(limits)
+	sorted := Sort(limits)
 	out := make([]Taken, 0, len(sorted))
 	for _, l := range sorted {
 		var slots []byte
@@ -116,7 +120,7 @@ func TakeLimits(limits []Limit, now time.Time, read func(key string) ([]byte, er
 		}
 		next, forget, retry, ok := l.Take(slots, now)
 		if !ok {
-			return nil, &LimitError{Limit: l, RetryAt: retry}
+			return nil, &Error{Limit: l, RetryAt: retry}
 		}
 		if n := len(out); n > 0 && out[n-1].Key == l.Key {
 			out[n-1].Slots, out[n-1].ForgetAt = next, maxTime(out[n-1].ForgetAt, forget)
@@ -127,8 +131,8 @@ func TakeLimits(limits []Limit, now time.Time, read func(key string) ([]byte, er
 	return out, nil
 }
 
-// SortLimits returns the limits ordered by key (a copy).
-func SortLimits(limits []Limit) []Limit {
+// Sort returns the limits ordered by key (a copy).
+func Sort(limits []Limit) []Limit {
 	sorted := slices.Clone(limits)
 	slices.SortStableFunc(sorted, func(a, b Limit) int { return strings.Compare(a.Key, b.Key) })
 	return sorted
