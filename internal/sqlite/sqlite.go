@@ -28,6 +28,7 @@ import (
 	"github.com/otpgate/otpgate/internal/store"
 	msqlite "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/otpgate/otpgate/internal/periodic"
 	"github.com/otpgate/otpgate/internal/sqlstore"
 )
 
@@ -46,11 +47,10 @@ type Store struct {
 	w       *writer
 
 	gate sqlstore.Gate // Update callers in flight, until Close
-	mu   sync.Mutex    // guards statsQuit
+	mu   sync.Mutex    // guards stats
 
-	ckptQuit, ckptDone chan struct{}
-	statsQuit          chan struct{}
-	statsDone          chan struct{}
+	ckpt  *periodic.Loop
+	stats *periodic.Loop // LogStats's, or nil
 }
 
 // checkpointer copies the WAL back into the database file in the background,
@@ -61,21 +61,14 @@ type Store struct {
 // SQLite only starts the WAL over after one that does: so the checkpointer
 // publishes the WAL's length, and the writer, between two groups, runs a
 // RESTART checkpoint when it is too long (see writer.maybeRestartWAL).
-func (s *Store) checkpointer() {
-	defer close(s.ckptDone)
-	t := time.NewTicker(200 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ckptQuit:
-			return
-		case <-t.C:
-			var busy, log, done int64
-			if err := s.ckptDB.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done); err == nil {
-				s.w.walFrames.Store(log)
-			}
+func (s *Store) checkpointer() *periodic.Loop {
+	return &periodic.Loop{Every: 200 * time.Millisecond, Run: func(ctx context.Context) error {
+		var busy, log, done int64
+		if err := s.ckptDB.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done); err == nil {
+			s.w.walFrames.Store(log)
 		}
-	}
+		return nil
+	}}
 }
 
 // Open opens (creating if needed) the database at path and applies pending migrations.
@@ -136,8 +129,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	ckptDB.SetMaxOpenConns(1)
-	s := &Store{writeDB: writeDB, readDB: readDB, ckptDB: ckptDB, w: w, ckptDone: make(chan struct{}), ckptQuit: make(chan struct{})}
-	go s.checkpointer()
+	s := &Store{writeDB: writeDB, readDB: readDB, ckptDB: ckptDB, w: w}
+	s.ckpt = s.checkpointer()
+	s.ckpt.Start(context.Background())
 	return s, nil
 }
 
@@ -163,15 +157,13 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.mu.Lock()
-	statsQuit := s.statsQuit
+	stats := s.stats
 	s.mu.Unlock()
-	if statsQuit != nil {
-		close(statsQuit)
-		<-s.statsDone
+	if stats != nil {
+		stats.Stop()
 	}
 	s.gate.Wait()
-	close(s.ckptQuit)
-	<-s.ckptDone
+	s.ckpt.Stop()
 	s.w.stop()
 	s.reads.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
 	return errors.Join(s.w.conn.Close(), s.writeDB.Close(), s.readDB.Close(), s.ckptDB.Close())
@@ -339,35 +331,26 @@ func (s *Store) Stats() Stats {
 func (s *Store) LogStats(log *slog.Logger, every time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.gate.Closed() || s.statsQuit != nil {
+	if s.gate.Closed() || s.stats != nil {
 		return
 	}
-	s.statsQuit, s.statsDone = make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(s.statsDone)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		var last Stats
-		for {
-			select {
-			case <-s.statsQuit:
-				return
-			case <-t.C:
-			}
-			if !log.Enabled(context.Background(), slog.LevelDebug) {
-				continue
-			}
-			st := s.Stats()
-			batches := st.Batches - last.Batches
-			if batches == 0 {
-				continue
-			}
-			log.Debug("store group commits", "every", every, "batches", batches, "ops", st.Ops-last.Ops,
-				"ops_per_batch", float64(st.Ops-last.Ops)/float64(batches),
-				"busy", (st.Busy - last.Busy).Round(time.Millisecond), "in_commit", (st.Commit - last.Commit).Round(time.Millisecond),
-				"safe_passes", st.SafePasses-last.SafePasses,
-				"wal_restarts", st.WALRestarts-last.WALRestarts, "in_wal_restarts", (st.WALRestartTime - last.WALRestartTime).Round(time.Millisecond))
-			last = st
+	var last Stats
+	s.stats = &periodic.Loop{Every: every, Run: func(ctx context.Context) error {
+		if !log.Enabled(ctx, slog.LevelDebug) {
+			return nil
 		}
-	}()
+		st := s.Stats()
+		batches := st.Batches - last.Batches
+		if batches == 0 {
+			return nil
+		}
+		log.Debug("store group commits", "every", every, "batches", batches, "ops", st.Ops-last.Ops,
+			"ops_per_batch", float64(st.Ops-last.Ops)/float64(batches),
+			"busy", (st.Busy - last.Busy).Round(time.Millisecond), "in_commit", (st.Commit - last.Commit).Round(time.Millisecond),
+			"safe_passes", st.SafePasses-last.SafePasses,
+			"wal_restarts", st.WALRestarts-last.WALRestarts, "in_wal_restarts", (st.WALRestartTime - last.WALRestartTime).Round(time.Millisecond))
+		last = st
+		return nil
+	}}
+	s.stats.Start(context.Background())
 }
