@@ -464,7 +464,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer st.Close()
-	entries, err := st.AuditLog(ctx, store.AuditFilter{AccountSID: *acc, Kind: *kind, Limit: *limit})
+	entries, err := st.AuditLog(ctx, audit.Filter{AccountSID: *acc, Kind: *kind, Limit: *limit})
 	if err != nil {
 		return err
 	}

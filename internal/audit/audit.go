@@ -19,7 +19,6 @@ import (
 
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
-	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 )
 
@@ -127,7 +126,7 @@ type Entry struct {
 
 // Store keeps the audit log.
 type Store interface {
-	InsertAudit(ctx context.Context, e store.AuditEntry) error
+	InsertAudit(ctx context.Context, e Row) error
 }
 
 // Log records entries.
@@ -152,7 +151,7 @@ func NewLog(st Store, logger *slog.Logger, clock otpgate.Clock) *Log {
 // that fails leaves the change made: the log line, at ERROR, says it with
 // everything the row would have held but a full phone number.
 func (l *Log) Record(ctx context.Context, actor Actor, e Entry) {
-	row := store.AuditEntry{
+	row := Row{
 		ID: otpgate.NewSID("AU"), At: l.Clock.Now().UTC(), AccountSID: e.AccountSID,
 		Actor: actor.String(), ActorName: actor.Name, Kind: e.Kind, Action: e.Action, Target: e.Target,
 		Before: encode(e.Before), After: encode(e.After), Outcome: Done, RequestID: actor.RequestID,

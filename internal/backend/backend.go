@@ -11,6 +11,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/api/inbox"
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/console"
 	"github.com/otpgate/otpgate/internal/dispatch"
 	"github.com/otpgate/otpgate/internal/guard"
@@ -75,8 +76,8 @@ type Store interface {
 	RevokeOperatorToken(ctx context.Context, id string, at time.Time) error
 	// The audit log: InsertAudit records an entry, AuditLog lists them
 	// newest first, ForgetAudit deletes those older than before.
-	InsertAudit(ctx context.Context, e store.AuditEntry) error
-	AuditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
+	InsertAudit(ctx context.Context, e audit.Row) error
+	AuditLog(ctx context.Context, f audit.Filter) ([]audit.Row, error)
 	ForgetAudit(ctx context.Context, before time.Time) (int, error)
 	// The fingerprint of the server secret the store was set up with
 	// (secretStore, secret.go).

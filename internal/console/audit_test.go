@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/audit"
-	"github.com/otpgate/otpgate/internal/store"
 )
 
 // auditRows counts the rows of the audit page's table.
@@ -32,7 +31,7 @@ func TestAuditPage(t *testing.T) {
 	start := e.clock.Now().Add(-time.Hour)
 	long := `{"sid":"VA1","name":"` + strings.Repeat("x", 200) + `"}`
 	for i := range 60 {
-		en := store.AuditEntry{ID: fmt.Sprintf("AU%032d", i), At: start.Add(time.Duration(i) * time.Minute), AccountSID: "AC1",
+		en := audit.Row{ID: fmt.Sprintf("AU%032d", i), At: start.Add(time.Duration(i) * time.Minute), AccountSID: "AC1",
 			Actor: "cli", ActorName: "root", Kind: audit.KindService, Action: "update", Target: "VA1", After: long, Outcome: audit.Done}
 		switch {
 		case i == 59:

@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/otpgate/otpgate/internal/audit"
-	"github.com/otpgate/otpgate/internal/store"
 )
 
 // The audit log: every change to who may do what, and every attempt at one
@@ -26,7 +25,7 @@ type auditQuery struct {
 // auditRow is an entry as the page shows it: phone numbers masked, before
 // and after in a few words (Short), whole in a tooltip (Full).
 type auditRow struct {
-	store.AuditEntry
+	audit.Row
 	AccountName           string
 	Before, After         compactJSON
 	MaskedTarget, Details string
@@ -110,7 +109,7 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, sc scope) {
 		names[a.SID] = a.Name
 	}
 	data := map[string]any{"Q": aq, "Kinds": audit.Kinds, "Accounts": accounts, "EveryAccount": sc.everyAccount()}
-	f := store.AuditFilter{AccountSID: aq.Account, Kind: aq.Kind, Limit: pageSize + 1}
+	f := audit.Filter{AccountSID: aq.Account, Kind: aq.Kind, Limit: pageSize + 1}
 	switch {
 	case aq.Kind != "" && !slices.Contains(audit.Kinds, aq.Kind):
 		data["Error"] = "Kind: not one of the kinds listed"
@@ -123,7 +122,7 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, sc scope) {
 			data["Error"] = "The page link is broken: open the audit log again"
 			break
 		}
-		f.Before = &store.AuditCursor{At: time.Unix(0, n).UTC(), ID: id}
+		f.Before = &audit.Cursor{At: time.Unix(0, n).UTC(), ID: id}
 	}
 	if data["Error"] != nil {
 		c.render(w, r, http.StatusBadRequest, "audit", data)
@@ -148,7 +147,7 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, sc scope) {
 	}
 	rows := make([]auditRow, len(entries))
 	for i, e := range entries {
-		rows[i] = auditRow{AuditEntry: e, AccountName: names[e.AccountSID], Before: compactOf(e.Before), After: compactOf(e.After),
+		rows[i] = auditRow{Row: e, AccountName: names[e.AccountSID], Before: compactOf(e.Before), After: compactOf(e.After),
 			MaskedTarget: audit.MaskNumbers(e.Target), Details: audit.MaskNumbers(e.Detail)}
 	}
 	data["Rows"] = rows

@@ -55,7 +55,7 @@ type Store interface {
 	MessageStats(ctx context.Context, q store.StatsQuery) ([]store.MessageStat, error)
 	VerificationStats(ctx context.Context, q store.StatsQuery) ([]store.VerificationStat, error)
 	SenderStats(ctx context.Context, q store.StatsQuery) ([]store.SenderStat, error)
-	AuditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
+	AuditLog(ctx context.Context, f audit.Filter) ([]audit.Row, error)
 }
 
 // Admin is the abuse controls as the console reads and changes them

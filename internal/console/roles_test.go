@@ -12,7 +12,6 @@ import (
 	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/console"
 	"github.com/otpgate/otpgate/internal/routing"
-	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 )
 
@@ -144,7 +143,7 @@ func TestRoles(t *testing.T) {
 			t.Errorf("AC1's token lifted %s's block", acc)
 		}
 	}
-	refused, err := e.st.AuditLog(context.Background(), store.AuditFilter{Kind: audit.KindBlock, Limit: 10})
+	refused, err := e.st.AuditLog(context.Background(), audit.Filter{Kind: audit.KindBlock, Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +167,7 @@ func TestRoles(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther || len(e.blocks("AC2")) != 0 {
 		t.Errorf("the operator lifting AC2's block: %d, %d left", res.StatusCode, len(e.blocks("AC2")))
 	}
-	done, _ := e.st.AuditLog(context.Background(), store.AuditFilter{Kind: audit.KindBlock, Limit: 1})
+	done, _ := e.st.AuditLog(context.Background(), audit.Filter{Kind: audit.KindBlock, Limit: 1})
 	if len(done) != 1 || done[0].Outcome != audit.Done || done[0].Actor != "operator:"+e.tokID || done[0].AccountSID != "AC2" {
 		t.Errorf("the lift in the audit log: %+v", done)
 	}

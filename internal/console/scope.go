@@ -118,7 +118,7 @@ func (s scope) lift(ctx context.Context, accountSID, key string) (store.GuardBlo
 
 // auditLog lists the audit log; a session of one account reads that
 // account's entries only, whatever f asks.
-func (s scope) auditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
+func (s scope) auditLog(ctx context.Context, f audit.Filter) ([]audit.Row, error) {
 	if s.account != "" {
 		f.AccountSID = s.account
 	}

@@ -59,9 +59,9 @@ func adminEnv(t *testing.T) (*guard.Admin, *sqlite.Store) {
 	return a, st
 }
 
-func entries(t *testing.T, st *sqlite.Store, account string) []store.AuditEntry {
+func entries(t *testing.T, st *sqlite.Store, account string) []audit.Row {
 	t.Helper()
-	es, err := st.AuditLog(context.Background(), store.AuditFilter{AccountSID: account, Limit: 1000})
+	es, err := st.AuditLog(context.Background(), audit.Filter{AccountSID: account, Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestAdminPermissions(t *testing.T) {
 		t.Fatalf("safe list: %v", list)
 	}
 	// The policy row keeps before and after; the safe-list row the number.
-	var pol, sl store.AuditEntry
+	var pol, sl audit.Row
 	for _, e := range entries(t, st, "AC1") {
 		if e.Kind == audit.KindPolicy && e.Outcome == audit.Done && e.Actor == "operator:CT1" {
 			pol = e

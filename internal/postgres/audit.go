@@ -5,14 +5,14 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/sqlstore"
-	"github.com/otpgate/otpgate/internal/store"
 )
 
-// The audit log; see store.AuditEntry.
+// The audit log; see audit.Row.
 
 // InsertAudit adds an entry to the audit log.
-func (s *Store) InsertAudit(ctx context.Context, e store.AuditEntry) error {
+func (s *Store) InsertAudit(ctx context.Context, e audit.Row) error {
 	return s.submit(ctx, normal, func(t *tx) error {
 		_, err := t.exec(`INSERT INTO audit_log (`+sqlstore.AuditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			e.ID, nanos(e.At), e.AccountSID, e.Actor, e.ActorName, e.Kind, e.Action, e.Target, e.Before, e.After, e.Outcome, e.Detail, e.RequestID)
@@ -21,7 +21,7 @@ func (s *Store) InsertAudit(ctx context.Context, e store.AuditEntry) error {
 }
 
 // AuditLog lists the audit entries f selects, newest first (by At, then ID).
-func (s *Store) AuditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
+func (s *Store) AuditLog(ctx context.Context, f audit.Filter) ([]audit.Row, error) {
 	q := `SELECT ` + sqlstore.AuditCols + ` FROM audit_log WHERE true`
 	var args []any
 	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/postgres"
 	"github.com/otpgate/otpgate/internal/sqlite"
@@ -33,9 +34,9 @@ func TestCopyFromSQLite(t *testing.T) {
 		src.SetAccountCountries(ctx, "AC1", "JO"),
 		src.InsertOperatorToken(ctx, store.OperatorToken{ID: "CT1", Name: "ops", Hash: []byte("h1"), CreatedAt: at}),
 		src.InsertOperatorToken(ctx, store.OperatorToken{ID: "CT2", Name: "acme's", AccountSID: "AC1", Hash: []byte("h2"), CreatedAt: at.Add(time.Nanosecond)}),
-		src.InsertAudit(ctx, store.AuditEntry{ID: "AU1", At: at, AccountSID: "AC1", Actor: "cli", ActorName: "root", Kind: "policy", Action: "set",
+		src.InsertAudit(ctx, audit.Row{ID: "AU1", At: at, AccountSID: "AC1", Actor: "cli", ActorName: "root", Kind: "policy", Action: "set",
 			Target: "AC1", Before: "", After: acct.Policy.Encode(), Outcome: "done"}),
-		src.InsertAudit(ctx, store.AuditEntry{ID: "AU2", At: at.Add(time.Nanosecond), Actor: "cli", ActorName: "root", Kind: "token", Action: "create",
+		src.InsertAudit(ctx, audit.Row{ID: "AU2", At: at.Add(time.Nanosecond), Actor: "cli", ActorName: "root", Kind: "token", Action: "create",
 			Target: "CT2", Outcome: "done", RequestID: "req"}),
 	}
 	for i, err := range write {
@@ -46,19 +47,19 @@ func TestCopyFromSQLite(t *testing.T) {
 	type snapshot struct {
 		Account account.Account
 		Tokens  []store.OperatorToken
-		Audit   []store.AuditEntry
+		Audit   []audit.Row
 	}
 	read := func(s interface {
 		Account(context.Context, string) (account.Account, error)
 		OperatorTokens(context.Context) ([]store.OperatorToken, error)
-		AuditLog(context.Context, store.AuditFilter) ([]store.AuditEntry, error)
+		AuditLog(context.Context, audit.Filter) ([]audit.Row, error)
 	}) snapshot {
 		t.Helper()
 		var sn snapshot
 		var errs [3]error
 		sn.Account, errs[0] = s.Account(ctx, "AC1")
 		sn.Tokens, errs[1] = s.OperatorTokens(ctx)
-		sn.Audit, errs[2] = s.AuditLog(ctx, store.AuditFilter{Limit: 10})
+		sn.Audit, errs[2] = s.AuditLog(ctx, audit.Filter{Limit: 10})
 		for _, err := range errs {
 			if err != nil {
 				t.Fatal(err)

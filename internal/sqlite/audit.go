@@ -5,11 +5,11 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/sqlstore"
-	"github.com/otpgate/otpgate/internal/store"
 )
 
-// The audit log; see store.AuditEntry.
+// The audit log; see audit.Row.
 
 // auditStmts are the writer's statements for the audit log.
 type auditStmts struct {
@@ -22,7 +22,7 @@ func (s *auditStmts) prepareAudit(p func(**sql.Stmt, string)) {
 }
 
 // InsertAudit adds an entry to the audit log.
-func (s *Store) InsertAudit(ctx context.Context, e store.AuditEntry) error {
+func (s *Store) InsertAudit(ctx context.Context, e audit.Row) error {
 	return s.submit(ctx, normal, func(t *tx) error {
 		_, err := t.exec(t.st.auditInsert, e.ID, nanos(e.At), e.AccountSID, e.Actor, e.ActorName, e.Kind, e.Action,
 			e.Target, e.Before, e.After, e.Outcome, e.Detail, e.RequestID)
@@ -31,7 +31,7 @@ func (s *Store) InsertAudit(ctx context.Context, e store.AuditEntry) error {
 }
 
 // AuditLog lists the audit entries f selects, newest first (by At, then ID).
-func (s *Store) AuditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
+func (s *Store) AuditLog(ctx context.Context, f audit.Filter) ([]audit.Row, error) {
 	q := `SELECT ` + sqlstore.AuditCols + ` FROM audit_log WHERE 1 = 1`
 	var args []any
 	if f.AccountSID != "" {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/store"
@@ -140,12 +141,12 @@ func ScanOperatorToken(row Scanner) (store.OperatorToken, error) {
 }
 
 // ScanAuditEntry reads a row of AuditCols.
-func ScanAuditEntry(row Scanner) (store.AuditEntry, error) {
-	var e store.AuditEntry
+func ScanAuditEntry(row Scanner) (audit.Row, error) {
+	var e audit.Row
 	var at int64
 	if err := row.Scan(&e.ID, &at, &e.AccountSID, &e.Actor, &e.ActorName, &e.Kind, &e.Action,
 		&e.Target, &e.Before, &e.After, &e.Outcome, &e.Detail, &e.RequestID); err != nil {
-		return store.AuditEntry{}, err
+		return audit.Row{}, err
 	}
 	e.At = FromNanos(at)
 	return e, nil

@@ -2,21 +2,20 @@ package storetest
 
 import (
 	"fmt"
+	"github.com/otpgate/otpgate/internal/audit"
 	"testing"
 	"time"
-
-	"github.com/otpgate/otpgate/internal/store"
 )
 
-func newAudit(n int, accountSID, kind string, d time.Duration) store.AuditEntry {
-	return store.AuditEntry{
+func newAudit(n int, accountSID, kind string, d time.Duration) audit.Row {
+	return audit.Row{
 		ID: fmt.Sprintf("AU%032x", n), At: at(d), AccountSID: accountSID, Actor: "operator:CT1", ActorName: "ops CT1",
 		Kind: kind, Action: "set", Target: fmt.Sprintf("target %d", n), Before: `{"countries":"JO"}`, After: `{"countries":"JO,SA"}`,
 		Outcome: "done", RequestID: fmt.Sprintf("req-%d", n),
 	}
 }
 
-func auditIDs(es []store.AuditEntry) string {
+func auditIDs(es []audit.Row) string {
 	ids := make([]string, len(es))
 	for i, e := range es {
 		ids[i] = e.ID[len(e.ID)-2:] // the number, in two hex digits
@@ -27,8 +26,8 @@ func auditIDs(es []store.AuditEntry) string {
 // auditEntries makes seven entries, returned newest first: three share a
 // time (their IDs order them), two are a nanosecond apart, one is the
 // operator's own (no account) and one is a refusal.
-func auditEntries() []store.AuditEntry {
-	e := []store.AuditEntry{
+func auditEntries() []audit.Row {
+	e := []audit.Row{
 		newAudit(7, "AC1", "policy", 3*time.Minute),
 		newAudit(6, "AC2", "policy", 2*time.Minute),
 		newAudit(5, "AC1", "policy", time.Minute),
@@ -49,22 +48,22 @@ var auditTests = []testCase{
 		for _, i := range []int{2, 4, 0, 6, 1, 3, 5} { // not in time or ID order
 			check(t, "InsertAudit("+all[i].ID+")", s.InsertAudit(ctx, all[i]))
 		}
-		got, err := s.AuditLog(ctx, store.AuditFilter{Limit: 100})
+		got, err := s.AuditLog(ctx, audit.Filter{Limit: 100})
 		check(t, "AuditLog", err)
 		assertEqual(t, "AuditLog (newest first)", got, all)
 		for _, tt := range []struct {
 			name string
-			f    store.AuditFilter
+			f    audit.Filter
 			want string
 		}{
-			{"an account", store.AuditFilter{AccountSID: "AC1", Limit: 100}, "[07 05 04 01]"},
-			{"a kind", store.AuditFilter{Kind: "policy", Limit: 100}, "[07 06 05 01]"},
-			{"an account and a kind", store.AuditFilter{AccountSID: "AC1", Kind: "policy", Limit: 100}, "[07 05 01]"},
-			{"an account with none", store.AuditFilter{AccountSID: "AC9", Limit: 100}, "[]"},
-			{"a limit", store.AuditFilter{Limit: 2}, "[07 06]"},
-			{"before a tie", store.AuditFilter{Before: &store.AuditCursor{At: all[2].At, ID: all[2].ID}, Limit: 100}, "[04 03 02 01]"},
-			{"before, at the same nanosecond and a lower ID", store.AuditFilter{Before: &store.AuditCursor{At: at(time.Minute), ID: "AU"}, Limit: 100}, "[02 01]"},
-			{"before, an account's", store.AuditFilter{AccountSID: "AC2", Before: &store.AuditCursor{At: at(2 * time.Minute), ID: all[1].ID}, Limit: 100}, "[02]"},
+			{"an account", audit.Filter{AccountSID: "AC1", Limit: 100}, "[07 05 04 01]"},
+			{"a kind", audit.Filter{Kind: "policy", Limit: 100}, "[07 06 05 01]"},
+			{"an account and a kind", audit.Filter{AccountSID: "AC1", Kind: "policy", Limit: 100}, "[07 05 01]"},
+			{"an account with none", audit.Filter{AccountSID: "AC9", Limit: 100}, "[]"},
+			{"a limit", audit.Filter{Limit: 2}, "[07 06]"},
+			{"before a tie", audit.Filter{Before: &audit.Cursor{At: all[2].At, ID: all[2].ID}, Limit: 100}, "[04 03 02 01]"},
+			{"before, at the same nanosecond and a lower ID", audit.Filter{Before: &audit.Cursor{At: at(time.Minute), ID: "AU"}, Limit: 100}, "[02 01]"},
+			{"before, an account's", audit.Filter{AccountSID: "AC2", Before: &audit.Cursor{At: at(2 * time.Minute), ID: all[1].ID}, Limit: 100}, "[02]"},
 		} {
 			got, err := s.AuditLog(ctx, tt.f)
 			check(t, "AuditLog("+tt.name+")", err)
@@ -84,8 +83,8 @@ var auditTests = []testCase{
 		}
 		// Page by page, each after the last of the one before: every entry
 		// once, in order, whatever the page's size.
-		for _, f := range []store.AuditFilter{{}, {AccountSID: "AC1"}, {Kind: "policy"}} {
-			var want []store.AuditEntry
+		for _, f := range []audit.Filter{{}, {AccountSID: "AC1"}, {Kind: "policy"}} {
+			var want []audit.Row
 			for _, e := range all {
 				if (f.AccountSID == "" || e.AccountSID == f.AccountSID) && (f.Kind == "" || e.Kind == f.Kind) {
 					want = append(want, e)
@@ -93,7 +92,7 @@ var auditTests = []testCase{
 			}
 			for size := 1; size <= 3; size++ {
 				f.Limit, f.Before = size, nil
-				var got []store.AuditEntry
+				var got []audit.Row
 				for range len(all) + 1 {
 					page, err := s.AuditLog(ctx, f)
 					check(t, "AuditLog", err)
@@ -105,7 +104,7 @@ var auditTests = []testCase{
 					}
 					got = append(got, page...)
 					last := page[len(page)-1]
-					f.Before = &store.AuditCursor{At: last.At.In(zone), ID: last.ID}
+					f.Before = &audit.Cursor{At: last.At.In(zone), ID: last.ID}
 				}
 				what := fmt.Sprintf("pages of %d (account %q, kind %q)", size, f.AccountSID, f.Kind)
 				if g, w := auditIDs(got), auditIDs(want); g != w {
@@ -125,7 +124,7 @@ var auditTests = []testCase{
 		if err != nil || n != 2 {
 			t.Errorf("ForgetAudit = %d, %v; want 2", n, err)
 		}
-		got, err := s.AuditLog(ctx, store.AuditFilter{Limit: 100})
+		got, err := s.AuditLog(ctx, audit.Filter{Limit: 100})
 		check(t, "AuditLog", err)
 		assertEqual(t, "AuditLog after ForgetAudit", got, all[:5])
 		if n, err := s.ForgetAudit(ctx, at(time.Minute)); n != 0 || err != nil {

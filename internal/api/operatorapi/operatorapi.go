@@ -41,7 +41,7 @@ var _ Admin = (*guard.Admin)(nil)
 // Store reads accounts and the audit log.
 type Store interface {
 	Accounts(ctx context.Context) ([]account.Account, error)
-	AuditLog(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
+	AuditLog(ctx context.Context, f audit.Filter) ([]audit.Row, error)
 }
 
 // Dialect is the operator API's: the domain's field names, its codes.
@@ -205,7 +205,7 @@ func (j jsonText) MarshalJSON() ([]byte, error) { return []byte(j), nil }
 // with PageSize (50, at most 1000) and the next_page_uri it answers.
 func (h handlers) audit(w http.ResponseWriter, r *http.Request) error {
 	q, actor := r.URL.Query(), api.Actor(r)
-	f := store.AuditFilter{AccountSID: q.Get("account"), Kind: q.Get("kind"), Limit: defaultPageSize}
+	f := audit.Filter{AccountSID: q.Get("account"), Kind: q.Get("kind"), Limit: defaultPageSize}
 	if f.Kind != "" && !slices.Contains(audit.Kinds, f.Kind) {
 		return otpgate.FieldError("kind", otpgate.InvalidField, " %q: one of %s", f.Kind, strings.Join(audit.Kinds, ", "))
 	}
@@ -245,7 +245,7 @@ func (h handlers) audit(w http.ResponseWriter, r *http.Request) error {
 				v[k] = vs
 			}
 		}
-		v.Set("PageToken", encodeCursor(store.AuditCursor{At: last.At, ID: last.ID}))
+		v.Set("PageToken", encodeCursor(audit.Cursor{At: last.At, ID: last.ID}))
 		u := "/operator/audit?" + v.Encode()
 		next = &u
 	}
@@ -259,19 +259,19 @@ func (h handlers) audit(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func encodeCursor(c store.AuditCursor) string {
+func encodeCursor(c audit.Cursor) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.At.UnixNano(), 10) + ":" + c.ID))
 }
 
-func decodeCursor(tok string) (store.AuditCursor, bool) {
+func decodeCursor(tok string) (audit.Cursor, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil {
-		return store.AuditCursor{}, false
+		return audit.Cursor{}, false
 	}
 	at, id, ok := strings.Cut(string(b), ":")
 	n, err := strconv.ParseInt(at, 10, 64)
 	if !ok || err != nil || id == "" || len(id) > 64 {
-		return store.AuditCursor{}, false
+		return audit.Cursor{}, false
 	}
-	return store.AuditCursor{At: time.Unix(0, n).UTC(), ID: id}, true
+	return audit.Cursor{At: time.Unix(0, n).UTC(), ID: id}, true
 }
