@@ -26,6 +26,7 @@ import (
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/api"
 	"github.com/otpgate/otpgate/internal/audit"
+	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
@@ -61,8 +62,8 @@ type Store interface {
 // Admin is the abuse controls as the console reads and changes them
 // (guard.Admin): it decides what the signed-in token may do, and audits it.
 type Admin interface {
-	Blocks(ctx context.Context, actor audit.Actor, accountSID string) ([]store.GuardBlock, error)
-	Lift(ctx context.Context, actor audit.Actor, accountSID, key string) (store.GuardBlock, error)
+	Blocks(ctx context.Context, actor audit.Actor, accountSID string) ([]guardstate.Block, error)
+	Lift(ctx context.Context, actor audit.Actor, accountSID, key string) (guardstate.Block, error)
 }
 
 // Config is what the console needs.

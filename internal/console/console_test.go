@@ -21,11 +21,11 @@ import (
 	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/console"
 	"github.com/otpgate/otpgate/internal/guard"
+	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/routing"
 	"github.com/otpgate/otpgate/internal/sqlite"
-	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 )
 
@@ -109,14 +109,14 @@ func (e *env) mustAccount(sid, name string) {
 func (e *env) mustBlock(accountSID, key string) {
 	e.t.Helper()
 	now := e.clock.Now()
-	b := store.GuardBlock{AccountSID: accountSID, Key: key, Level: 1, Since: now, Until: now.Add(time.Hour), Sends: 15, Window: 10 * time.Minute, Reason: "15 codes, none approved"}
+	b := guardstate.Block{AccountSID: accountSID, Key: key, Level: 1, Since: now, Until: now.Add(time.Hour), Sends: 15, Window: 10 * time.Minute, Reason: "15 codes, none approved"}
 	if err := e.st.PutGuardBlock(context.Background(), b, nil); err != nil {
 		e.t.Fatal(err)
 	}
 }
 
 // blocks lists an account's blocks in force.
-func (e *env) blocks(accountSID string) []store.GuardBlock {
+func (e *env) blocks(accountSID string) []guardstate.Block {
 	e.t.Helper()
 	bs, err := e.admin.Blocks(context.Background(), audit.CLI("test"), accountSID)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/account"
+	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
@@ -403,7 +404,7 @@ func (c *Console) sendersPage(w http.ResponseWriter, r *http.Request, sc scope) 
 // token made for one account: it reads them only).
 
 type blockView struct {
-	store.GuardBlock
+	guardstate.Block
 	AccountName string
 	Conversion  *float64
 }
@@ -420,7 +421,7 @@ func (c *Console) blocks(ctx context.Context, sc scope) ([]blockView, error) {
 			return nil, err
 		}
 		for _, b := range bs {
-			out = append(out, blockView{GuardBlock: b, AccountName: a.Name, Conversion: ratio(b.Approvals, b.Sends)})
+			out = append(out, blockView{Block: b, AccountName: a.Name, Conversion: ratio(b.Approvals, b.Sends)})
 		}
 	}
 	return out, nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/audit"
+	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
@@ -103,7 +104,7 @@ func (s scope) senderStats(ctx context.Context, q store.StatsQuery) ([]store.Sen
 	return s.st.SenderStats(ctx, q)
 }
 
-func (s scope) blocks(ctx context.Context, accountSID string) ([]store.GuardBlock, error) {
+func (s scope) blocks(ctx context.Context, accountSID string) ([]guardstate.Block, error) {
 	if !s.sees(accountSID) {
 		return nil, errUnseen
 	}
@@ -112,7 +113,7 @@ func (s scope) blocks(ctx context.Context, accountSID string) ([]store.GuardBloc
 
 // lift asks the guard to lift a block as the session's token: the guard
 // refuses a token that may not (and records the refusal in the audit log).
-func (s scope) lift(ctx context.Context, accountSID, key string) (store.GuardBlock, error) {
+func (s scope) lift(ctx context.Context, accountSID, key string) (guardstate.Block, error) {
 	return s.admin.Lift(ctx, s.actor, accountSID, key)
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/audit"
+	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/policy"
@@ -344,7 +345,7 @@ func (a *Admin) mayChangeSafe(actor audit.Actor, sid string) error {
 }
 
 // Blocks returns an account's blocks in force, newest first.
-func (a *Admin) Blocks(ctx context.Context, actor audit.Actor, sid string) ([]store.GuardBlock, error) {
+func (a *Admin) Blocks(ctx context.Context, actor audit.Actor, sid string) ([]guardstate.Block, error) {
 	if err := a.account(ctx, actor, sid); err != nil {
 		return nil, err
 	}
@@ -356,22 +357,22 @@ func (a *Admin) Blocks(ctx context.Context, actor audit.Actor, sid string) ([]st
 
 // Lift ends a block now and forgets its counts; only the operator may. An
 // account's attempt is refused (403) saying who can lift it.
-func (a *Admin) Lift(ctx context.Context, actor audit.Actor, sid, rawKey string) (store.GuardBlock, error) {
+func (a *Admin) Lift(ctx context.Context, actor audit.Actor, sid, rawKey string) (guardstate.Block, error) {
 	entry := audit.Entry{AccountSID: sid, Kind: audit.KindBlock, Action: "lift", Target: rawKey}
 	if !actor.Operator() {
-		return store.GuardBlock{}, a.refuse(ctx, actor, entry, onlyOperator(actor, "lift a block of the SMS-pumping guard",
+		return guardstate.Block{}, a.refuse(ctx, actor, entry, onlyOperator(actor, "lift a block of the SMS-pumping guard",
 			"with otpgate guard lift --account "+sid+" --key "+rawKey+", DELETE /operator/accounts/"+sid+"/guard/blocks/KEY with an operator token, or the console; an account may put its own users' numbers on its safe list (POST /v2/SafeList/Numbers)"))
 	}
 	key, err := ParseBlockKey(rawKey)
 	if err != nil {
-		return store.GuardBlock{}, err
+		return guardstate.Block{}, err
 	}
 	entry.Target = key
 	if err := a.account(ctx, actor, sid); err != nil {
-		return store.GuardBlock{}, err
+		return guardstate.Block{}, err
 	}
 	if a.Pumping == nil {
-		return store.GuardBlock{}, errGuardOff
+		return guardstate.Block{}, errGuardOff
 	}
 	b, err := a.Pumping.Lift(ctx, sid, key)
 	if errors.Is(err, store.ErrNotFound) {
@@ -432,7 +433,7 @@ type BlockJSON struct {
 }
 
 // BlockViews are blocks as BlockJSON ([] for none).
-func BlockViews(bs []store.GuardBlock) []BlockJSON {
+func BlockViews(bs []guardstate.Block) []BlockJSON {
 	out := make([]BlockJSON, len(bs))
 	for i, b := range bs {
 		out[i] = BlockView(b)
@@ -441,7 +442,7 @@ func BlockViews(bs []store.GuardBlock) []BlockJSON {
 }
 
 // BlockView is b as BlockJSON.
-func BlockView(b store.GuardBlock) BlockJSON {
+func BlockView(b guardstate.Block) BlockJSON {
 	kind, value, _ := strings.Cut(b.Key, ":")
 	out := BlockJSON{
 		Key: b.Key, Kind: kind, Value: value, Sends: b.Sends, Approvals: b.Approvals,

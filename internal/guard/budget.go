@@ -8,25 +8,25 @@ import (
 	"sync"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/periodic"
 	"github.com/otpgate/otpgate/internal/pipeline"
-	"github.com/otpgate/otpgate/internal/store"
 )
 
 // budgetKey is the key the daily budget's counts are shared under
-// (store.GuardCount), one per account and hour.
+// (guardstate.Count), one per account and hour.
 const budgetKey = "sms"
 
 // BudgetStore shares the daily budget's counts between nodes.
 type BudgetStore interface {
 	// AddGuardCounts adds counts (increments: nodes add concurrently).
-	AddGuardCounts(ctx context.Context, counts []store.GuardCount) error
+	AddGuardCounts(ctx context.Context, counts []guardstate.Count) error
 	// GuardKeyTotals sums one key's sends per account since since.
-	GuardKeyTotals(ctx context.Context, key string, since time.Time) ([]store.GuardTotal, error)
+	GuardKeyTotals(ctx context.Context, key string, since time.Time) ([]guardstate.Total, error)
 	// GuardKeyCounts returns an account's counts of one key since since,
 	// oldest first.
-	GuardKeyCounts(ctx context.Context, accountSID, key string, since time.Time) ([]store.GuardCount, error)
+	GuardKeyCounts(ctx context.Context, accountSID, key string, since time.Time) ([]guardstate.Count, error)
 }
 
 // BudgetConfig configures Budget.
@@ -56,7 +56,7 @@ type Budget struct {
 	mu      sync.Mutex
 	shared  map[string]int                // every node's sends in the window, at the last sync
 	pending map[string]map[int64]int      // this node's sends since, by account and hour (Unix minutes)
-	counts  map[string][]store.GuardCount // an account's hours, read when it was refused, until the next sync
+	counts  map[string][]guardstate.Count // an account's hours, read when it was refused, until the next sync
 	failing bool
 	lastErr time.Time
 
@@ -76,7 +76,7 @@ func NewBudget(cfg BudgetConfig) *Budget {
 	if cfg.Sync == 0 {
 		cfg.Sync = 2 * time.Second
 	}
-	return &Budget{cfg: cfg, shared: map[string]int{}, pending: map[string]map[int64]int{}, counts: map[string][]store.GuardCount{}}
+	return &Budget{cfg: cfg, shared: map[string]int{}, pending: map[string]map[int64]int{}, counts: map[string][]guardstate.Count{}}
 }
 
 // hourOf is the hour an SMS at t is counted in, as Unix minutes.
@@ -196,10 +196,10 @@ func (b *Budget) SyncNow(ctx context.Context) {
 	flushing := b.pending
 	b.pending = map[string]map[int64]int{}
 	b.mu.Unlock()
-	var counts []store.GuardCount
+	var counts []guardstate.Count
 	for account, hours := range flushing {
 		for h, n := range hours {
-			counts = append(counts, store.GuardCount{AccountSID: account, Key: budgetKey, Minute: h, Sends: n})
+			counts = append(counts, guardstate.Count{AccountSID: account, Key: budgetKey, Minute: h, Sends: n})
 		}
 	}
 	if len(counts) > 0 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/guard"
+	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/pipeline"
@@ -41,13 +42,13 @@ func (f *downStore) err() error {
 	}
 	return nil
 }
-func (f *downStore) AddGuardCounts(ctx context.Context, c []store.GuardCount) error {
+func (f *downStore) AddGuardCounts(ctx context.Context, c []guardstate.Count) error {
 	if err := f.err(); err != nil {
 		return err
 	}
 	return f.BudgetStore.AddGuardCounts(ctx, c)
 }
-func (f *downStore) GuardKeyTotals(ctx context.Context, key string, since time.Time) ([]store.GuardTotal, error) {
+func (f *downStore) GuardKeyTotals(ctx context.Context, key string, since time.Time) ([]guardstate.Total, error) {
 	if err := f.err(); err != nil {
 		return nil, err
 	}

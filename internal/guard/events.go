@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/callback"
-	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/verification"
 )
 
@@ -18,7 +18,7 @@ type ServiceReader interface {
 // blockedEvents returns the guard.blocked event a block owes: to the events
 // URL of the service whose code tipped it; none when the block has no such
 // service, it cannot be read, or it has no events URL.
-func (p *Pumping) blockedEvents(ctx context.Context, b store.GuardBlock, service string) []callback.Callback {
+func (p *Pumping) blockedEvents(ctx context.Context, b guardstate.Block, service string) []callback.Callback {
 	if p.cfg.Services == nil || service == "" {
 		return nil
 	}

@@ -12,12 +12,12 @@ import (
 
 	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/callback"
+	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/periodic"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/policy"
-	"github.com/otpgate/otpgate/internal/store"
 )
 
 // CodeBlocked is the error code of a send the pumping guard refused.
@@ -26,19 +26,19 @@ const CodeBlocked = 60410
 // PumpingStore keeps the guard's state where every node sees it.
 type PumpingStore interface {
 	// AddGuardCounts adds counts (increments: nodes add concurrently).
-	AddGuardCounts(ctx context.Context, counts []store.GuardCount) error
+	AddGuardCounts(ctx context.Context, counts []guardstate.Count) error
 	// GuardTotals sums every key's counts since shortSince (Sends,
 	// Approvals) and since baselineSince (BaselineSends), for keys with
 	// sends since shortSince.
-	GuardTotals(ctx context.Context, shortSince, baselineSince time.Time) ([]store.GuardTotal, error)
+	GuardTotals(ctx context.Context, shortSince, baselineSince time.Time) ([]guardstate.Total, error)
 	// GuardBlocks returns the blocks that ended (or were lifted) after since.
-	GuardBlocks(ctx context.Context, since time.Time) ([]store.GuardBlock, error)
+	GuardBlocks(ctx context.Context, since time.Time) ([]guardstate.Block, error)
 	// PutGuardBlock stores a block, unless one of the key is still in
 	// force, with the callbacks announcing it.
-	PutGuardBlock(ctx context.Context, b store.GuardBlock, cbs []callback.Callback) error
+	PutGuardBlock(ctx context.Context, b guardstate.Block, cbs []callback.Callback) error
 	// LiftGuardBlock ends a key's block now and forgets its counts;
 	// store.ErrNotFound if none is in force.
-	LiftGuardBlock(ctx context.Context, accountSID, key string, now time.Time) (store.GuardBlock, error)
+	LiftGuardBlock(ctx context.Context, accountSID, key string, now time.Time) (guardstate.Block, error)
 	// GuardSafeList returns an account's safe numbers.
 	GuardSafeList(ctx context.Context, accountSID string) ([]string, error)
 	// SetGuardSafe adds entries to an account's safe list and removes
@@ -124,9 +124,9 @@ type Pumping struct {
 	cfg PumpingConfig
 
 	mu          sync.Mutex
-	shared      map[gkey]store.GuardTotal // all nodes' counts at the last sync
+	shared      map[gkey]guardstate.Total // all nodes' counts at the last sync
 	pending     map[gkey]*pendingCount    // this node's counts since
-	blocks      map[gkey]store.GuardBlock // the latest block of each key
+	blocks      map[gkey]guardstate.Block // the latest block of each key
 	safe        map[string]cachedSafe
 	failing     bool
 	lastWarn    time.Time
@@ -156,8 +156,8 @@ type cachedSafe struct {
 func NewPumping(cfg PumpingConfig) *Pumping {
 	cfg.defaults()
 	return &Pumping{
-		cfg: cfg, shared: map[gkey]store.GuardTotal{}, pending: map[gkey]*pendingCount{},
-		blocks: map[gkey]store.GuardBlock{}, safe: map[string]cachedSafe{}, liftSeen: map[gkey]time.Time{},
+		cfg: cfg, shared: map[gkey]guardstate.Total{}, pending: map[gkey]*pendingCount{},
+		blocks: map[gkey]guardstate.Block{}, safe: map[string]cachedSafe{}, liftSeen: map[gkey]time.Time{},
 		lastService: map[gkey]string{},
 	}
 }
@@ -284,7 +284,7 @@ func (p *Pumping) Approved(ctx context.Context, accountSID string, to phone.Numb
 func (p *Pumping) count(ctx context.Context, account string, to phone.Number, which int, service string) {
 	now := p.cfg.Clock.Now()
 	minute := now.Unix() / 60
-	var blocks []store.GuardBlock
+	var blocks []guardstate.Block
 	p.mu.Lock()
 	ks, c := keysOf(account, to)
 	for _, i := range ks[:c] {
@@ -321,10 +321,10 @@ func (p *Pumping) count(ctx context.Context, account string, to phone.Number, wh
 
 // judge decides, with p.mu held, whether a key must be blocked now; if so
 // it records the block (in force at once on this node) and returns it.
-func (p *Pumping) judge(i gkey, now time.Time) (store.GuardBlock, bool) {
+func (p *Pumping) judge(i gkey, now time.Time) (guardstate.Block, bool) {
 	prev, hasPrev := p.blocks[i]
 	if hasPrev && !prev.Lifted && now.Before(prev.Until) {
-		return store.GuardBlock{}, false // in force already
+		return guardstate.Block{}, false // in force already
 	}
 	t := p.shared[i]
 	sends, appr := t.Sends, t.Approvals
@@ -332,7 +332,7 @@ func (p *Pumping) judge(i gkey, now time.Time) (store.GuardBlock, bool) {
 		sends, appr = sends+pc.sends, appr+pc.appr
 	}
 	if sends < p.threshold(i) || float64(appr) >= p.cfg.MaxConversion*float64(sends) {
-		return store.GuardBlock{}, false
+		return guardstate.Block{}, false
 	}
 	reason := fmt.Sprintf("%d SMS were sent there in the last %s and %d codes were approved (%.1f%%), under the %.0f%% the guard expects",
 		sends, policy.ShortDuration(p.cfg.Window), appr, math.Floor(1000*float64(appr)/float64(sends))/10, 100*p.cfg.MaxConversion)
@@ -343,11 +343,11 @@ func (p *Pumping) judge(i gkey, now time.Time) (store.GuardBlock, bool) {
 		// to spike over.
 		history := now.Add(-p.cfg.Window).Sub(time.Unix(t.Oldest*60, 0))
 		if t.Sends == 0 || history < p.cfg.Baseline/2 { // no shared counts yet, or too few
-			return store.GuardBlock{}, false
+			return guardstate.Block{}, false
 		}
 		usual := float64(t.BaselineSends-t.Sends) * float64(p.cfg.Window) / float64(history)
 		if float64(sends) < p.cfg.Spike*usual {
-			return store.GuardBlock{}, false
+			return guardstate.Block{}, false
 		}
 		reason += fmt.Sprintf(", %.1f times its usual %.0f per %s", float64(sends)/max(usual, 1), usual, policy.ShortDuration(p.cfg.Window))
 	}
@@ -359,7 +359,7 @@ func (p *Pumping) judge(i gkey, now time.Time) (store.GuardBlock, bool) {
 	for range level - 1 {
 		d = min(d*4, p.cfg.MaxBlock)
 	}
-	b := store.GuardBlock{AccountSID: i.account, Key: i.String(), Level: level, Since: now, Until: now.Add(d),
+	b := guardstate.Block{AccountSID: i.account, Key: i.String(), Level: level, Since: now, Until: now.Add(d),
 		Sends: sends, Approvals: appr, Window: p.cfg.Window, Reason: reason}
 	p.blocks[i] = b
 	return b, true
@@ -374,7 +374,7 @@ func (p *Pumping) threshold(k gkey) int {
 
 // announce logs a block and stores it (with its event), off the request's
 // path.
-func (p *Pumping) announce(ctx context.Context, b store.GuardBlock, service string) {
+func (p *Pumping) announce(ctx context.Context, b guardstate.Block, service string) {
 	p.mu.Lock()
 	m := p.metrics
 	p.mu.Unlock()
@@ -396,7 +396,7 @@ func (p *Pumping) announce(ctx context.Context, b store.GuardBlock, service stri
 
 // unstored is a block this node could not store yet, with its event.
 type unstored struct {
-	b   store.GuardBlock
+	b   guardstate.Block
 	cbs []callback.Callback
 }
 
@@ -464,9 +464,9 @@ func (p *Pumping) safeListed(ctx context.Context, account, e164 string) bool {
 
 // Blocks returns an account's blocks in force, newest first: every node's,
 // as stored, and this node's not yet stored.
-func (p *Pumping) Blocks(ctx context.Context, accountSID string) ([]store.GuardBlock, error) {
+func (p *Pumping) Blocks(ctx context.Context, accountSID string) ([]guardstate.Block, error) {
 	now := p.cfg.Clock.Now()
-	byKey := map[string]store.GuardBlock{}
+	byKey := map[string]guardstate.Block{}
 	if p.cfg.Store != nil {
 		stored, err := p.cfg.Store.GuardBlocks(ctx, now)
 		if err != nil {
@@ -485,7 +485,7 @@ func (p *Pumping) Blocks(ctx context.Context, accountSID string) ([]store.GuardB
 		}
 	}
 	p.mu.Unlock()
-	var out []store.GuardBlock
+	var out []guardstate.Block
 	for _, b := range byKey {
 		if !b.Lifted && now.Before(b.Until) {
 			out = append(out, b)
@@ -523,7 +523,7 @@ func (p *Pumping) Failing() bool {
 
 // Lift ends a block now (all nodes see it at their next sync) and forgets
 // the key's counts, so it is judged afresh.
-func (p *Pumping) Lift(ctx context.Context, accountSID, key string) (store.GuardBlock, error) {
+func (p *Pumping) Lift(ctx context.Context, accountSID, key string) (guardstate.Block, error) {
 	// Not while a sync shares this node's counts: it could write back,
 	// after the lift forgot them, the counts that made the block.
 	p.syncMu.Lock()
@@ -531,7 +531,7 @@ func (p *Pumping) Lift(ctx context.Context, accountSID, key string) (store.Guard
 	now := p.cfg.Clock.Now()
 	b, err := p.cfg.Store.LiftGuardBlock(ctx, accountSID, key, now)
 	if err != nil {
-		return store.GuardBlock{}, err
+		return guardstate.Block{}, err
 	}
 	i, _ := parseKey(accountSID, key)
 	p.mu.Lock()
@@ -575,11 +575,11 @@ func (p *Pumping) SyncNow(ctx context.Context) {
 	flushing := p.pending
 	p.pending = map[gkey]*pendingCount{}
 	p.mu.Unlock()
-	var counts []store.GuardCount
+	var counts []guardstate.Count
 	for k, pc := range flushing {
 		key := k.String()
 		for m, c := range pc.minutes {
-			counts = append(counts, store.GuardCount{AccountSID: k.account, Key: key, Minute: m, Sends: c[0], Approvals: c[1]})
+			counts = append(counts, guardstate.Count{AccountSID: k.account, Key: key, Minute: m, Sends: c[0], Approvals: c[1]})
 		}
 	}
 	if len(counts) > 0 {
@@ -622,13 +622,13 @@ func (p *Pumping) SyncNow(ctx context.Context) {
 			p.put(ctx, u)
 		}
 	}
-	var tipped []store.GuardBlock
+	var tipped []guardstate.Block
 	p.mu.Lock()
 	if p.failing {
 		p.failing = false
 		p.cfg.Logger.Info("SMS-pumping guard: its shared state is reachable again")
 	}
-	p.shared = make(map[gkey]store.GuardTotal, len(totals))
+	p.shared = make(map[gkey]guardstate.Total, len(totals))
 	for _, t := range totals {
 		if k, ok := parseKey(t.AccountSID, t.Key); ok {
 			p.shared[k] = t
@@ -697,6 +697,6 @@ func (p *Pumping) SyncNow(ctx context.Context) {
 }
 
 // sortBlocks orders blocks newest first.
-func sortBlocks(bs []store.GuardBlock) {
-	slices.SortStableFunc(bs, func(a, b store.GuardBlock) int { return b.Since.Compare(a.Since) })
+func sortBlocks(bs []guardstate.Block) {
+	slices.SortStableFunc(bs, func(a, b guardstate.Block) int { return b.Since.Compare(a.Since) })
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/guard"
+	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/metricstest"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/pipeline"
@@ -30,15 +31,15 @@ import (
 type memStore struct {
 	mu     sync.Mutex
 	counts map[[2]string]map[int64]*[2]int
-	blocks map[[2]string]store.GuardBlock
+	blocks map[[2]string]guardstate.Block
 	safe   map[string][]string
 }
 
 func newMemStore() *memStore {
-	return &memStore{counts: map[[2]string]map[int64]*[2]int{}, blocks: map[[2]string]store.GuardBlock{}, safe: map[string][]string{}}
+	return &memStore{counts: map[[2]string]map[int64]*[2]int{}, blocks: map[[2]string]guardstate.Block{}, safe: map[string][]string{}}
 }
 
-func (m *memStore) AddGuardCounts(_ context.Context, cs []store.GuardCount) error {
+func (m *memStore) AddGuardCounts(_ context.Context, cs []guardstate.Count) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, c := range cs {
@@ -55,13 +56,13 @@ func (m *memStore) AddGuardCounts(_ context.Context, cs []store.GuardCount) erro
 	return nil
 }
 
-func (m *memStore) GuardTotals(_ context.Context, short, baseline time.Time) ([]store.GuardTotal, error) {
+func (m *memStore) GuardTotals(_ context.Context, short, baseline time.Time) ([]guardstate.Total, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s, b := short.Unix()/60, baseline.Unix()/60
-	var out []store.GuardTotal
+	var out []guardstate.Total
 	for k, mins := range m.counts {
-		t := store.GuardTotal{AccountSID: k[0], Key: k[1], Oldest: math.MaxInt64}
+		t := guardstate.Total{AccountSID: k[0], Key: k[1], Oldest: math.MaxInt64}
 		for minute, c := range mins {
 			if minute >= s {
 				t.Sends += c[0]
@@ -79,10 +80,10 @@ func (m *memStore) GuardTotals(_ context.Context, short, baseline time.Time) ([]
 	return out, nil
 }
 
-func (m *memStore) GuardBlocks(_ context.Context, since time.Time) ([]store.GuardBlock, error) {
+func (m *memStore) GuardBlocks(_ context.Context, since time.Time) ([]guardstate.Block, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []store.GuardBlock
+	var out []guardstate.Block
 	for _, b := range m.blocks {
 		if b.Until.After(since) {
 			out = append(out, b)
@@ -91,7 +92,7 @@ func (m *memStore) GuardBlocks(_ context.Context, since time.Time) ([]store.Guar
 	return out, nil
 }
 
-func (m *memStore) PutGuardBlock(_ context.Context, b store.GuardBlock, _ []callback.Callback) error {
+func (m *memStore) PutGuardBlock(_ context.Context, b guardstate.Block, _ []callback.Callback) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := [2]string{b.AccountSID, b.Key}
@@ -102,13 +103,13 @@ func (m *memStore) PutGuardBlock(_ context.Context, b store.GuardBlock, _ []call
 	return nil
 }
 
-func (m *memStore) LiftGuardBlock(_ context.Context, account, key string, now time.Time) (store.GuardBlock, error) {
+func (m *memStore) LiftGuardBlock(_ context.Context, account, key string, now time.Time) (guardstate.Block, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := [2]string{account, key}
 	b, ok := m.blocks[k]
 	if !ok || b.Lifted || !b.Until.After(now) {
-		return store.GuardBlock{}, store.ErrNotFound
+		return guardstate.Block{}, store.ErrNotFound
 	}
 	b.Until, b.Lifted = now, true
 	m.blocks[k] = b
@@ -196,7 +197,7 @@ type event struct {
 type simResult struct {
 	ordinary, ordinaryRefused int
 	refusedBy                 map[string]int
-	blocks                    []store.GuardBlock
+	blocks                    []guardstate.Block
 	attacks                   []*attack
 }
 
@@ -370,7 +371,7 @@ func TestPumpingSimulatedDay(t *testing.T) {
 			attacked["prefix:"+a.first] = true
 		}
 	}
-	var umniah store.GuardBlock
+	var umniah guardstate.Block
 	for _, b := range res.blocks {
 		t.Logf("block %-22s level %d %s-%s: %s", b.Key, b.Level, b.Since.Format("Jan 2 15:04:05"), b.Until.Format("15:04:05"), b.Reason)
 		if !attacked[b.Key] {
@@ -452,14 +453,14 @@ func (f *failingStore) err() error {
 	return nil
 }
 
-func (f *failingStore) AddGuardCounts(ctx context.Context, cs []store.GuardCount) error {
+func (f *failingStore) AddGuardCounts(ctx context.Context, cs []guardstate.Count) error {
 	if err := f.err(); err != nil {
 		return err
 	}
 	return f.memStore.AddGuardCounts(ctx, cs)
 }
 
-func (f *failingStore) GuardTotals(ctx context.Context, a, b time.Time) ([]store.GuardTotal, error) {
+func (f *failingStore) GuardTotals(ctx context.Context, a, b time.Time) ([]guardstate.Total, error) {
 	if err := f.err(); err != nil {
 		return nil, err
 	}
@@ -473,7 +474,7 @@ func (f *failingStore) GuardSafeList(ctx context.Context, account string) ([]str
 	return f.memStore.GuardSafeList(ctx, account)
 }
 
-func (f *failingStore) PutGuardBlock(ctx context.Context, b store.GuardBlock, cbs []callback.Callback) error {
+func (f *failingStore) PutGuardBlock(ctx context.Context, b guardstate.Block, cbs []callback.Callback) error {
 	if err := f.err(); err != nil {
 		return err
 	}

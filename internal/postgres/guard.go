@@ -7,21 +7,21 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/sqlstore"
-	"github.com/otpgate/otpgate/internal/store"
 
 	"github.com/otpgate/otpgate/internal/callback"
+	"github.com/otpgate/otpgate/internal/guardstate"
 )
 
 // The SMS-pumping guard's state; see guard.PumpingStore.
 
 // AddGuardCounts adds counts, in one statement. Rows are locked in key
 // order, so two nodes adding to the same keys never deadlock.
-func (s *Store) AddGuardCounts(ctx context.Context, counts []store.GuardCount) error {
+func (s *Store) AddGuardCounts(ctx context.Context, counts []guardstate.Count) error {
 	if len(counts) == 0 {
 		return nil
 	}
 	counts = slices.Clone(counts)
-	slices.SortFunc(counts, func(a, b store.GuardCount) int {
+	slices.SortFunc(counts, func(a, b guardstate.Count) int {
 		return cmp.Or(cmp.Compare(a.AccountSID, b.AccountSID), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Minute, b.Minute))
 	})
 	accounts, keys := make([]string, len(counts)), make([]string, len(counts))
@@ -40,7 +40,7 @@ func (s *Store) AddGuardCounts(ctx context.Context, counts []store.GuardCount) e
 }
 
 // GuardTotals sums the counts of the keys with sends since shortSince.
-func (s *Store) GuardTotals(ctx context.Context, shortSince, baselineSince time.Time) ([]store.GuardTotal, error) {
+func (s *Store) GuardTotals(ctx context.Context, shortSince, baselineSince time.Time) ([]guardstate.Total, error) {
 	rows, err := s.pool.Query(ctx, `SELECT account_sid, key,
 			sum(sends) FILTER (WHERE minute >= $1), sum(approvals) FILTER (WHERE minute >= $1), sum(sends), min(minute)
 		FROM guard_counts WHERE minute >= $2 GROUP BY account_sid, key
@@ -49,9 +49,9 @@ func (s *Store) GuardTotals(ctx context.Context, shortSince, baselineSince time.
 		return nil, unavailable(err)
 	}
 	defer rows.Close()
-	var out []store.GuardTotal
+	var out []guardstate.Total
 	for rows.Next() {
-		var t store.GuardTotal
+		var t guardstate.Total
 		var sends, approvals, baseline int64
 		if err := rows.Scan(&t.AccountSID, &t.Key, &sends, &approvals, &baseline, &t.Oldest); err != nil {
 			return nil, err
@@ -63,7 +63,7 @@ func (s *Store) GuardTotals(ctx context.Context, shortSince, baselineSince time.
 }
 
 // GuardBlocks returns the blocks that end after since.
-func (s *Store) GuardBlocks(ctx context.Context, since time.Time) ([]store.GuardBlock, error) {
+func (s *Store) GuardBlocks(ctx context.Context, since time.Time) ([]guardstate.Block, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+sqlstore.GuardBlockCols+` FROM guard_blocks WHERE until > $1`, nanos(since))
 	if err != nil {
 		return nil, unavailable(err)
@@ -75,7 +75,7 @@ func (s *Store) GuardBlocks(ctx context.Context, since time.Time) ([]store.Guard
 
 // PutGuardBlock stores a block unless one of the key is in force, with its
 // callbacks.
-func (s *Store) PutGuardBlock(ctx context.Context, b store.GuardBlock, cbs []callback.Callback) error {
+func (s *Store) PutGuardBlock(ctx context.Context, b guardstate.Block, cbs []callback.Callback) error {
 	return s.submit(ctx, normal, func(t *tx) error {
 		n, err := t.exec(`INSERT INTO guard_blocks (account_sid, key, level, since, until, lifted, sends, approvals, window_ns, reason)
 			VALUES ($1, $2, $3, $4, $5, false, $6, $7, $8, $9)
@@ -91,13 +91,13 @@ func (s *Store) PutGuardBlock(ctx context.Context, b store.GuardBlock, cbs []cal
 }
 
 // LiftGuardBlock ends a block in force now and forgets the key's counts.
-func (s *Store) LiftGuardBlock(ctx context.Context, accountSID, key string, now time.Time) (store.GuardBlock, error) {
-	return sqlstore.One(ctx, s.submit, normal, func(t *tx) (store.GuardBlock, error) {
+func (s *Store) LiftGuardBlock(ctx context.Context, accountSID, key string, now time.Time) (guardstate.Block, error) {
+	return sqlstore.One(ctx, s.submit, normal, func(t *tx) (guardstate.Block, error) {
 		b, err := sqlstore.ScanGuardBlock(t.queryRow(`UPDATE guard_blocks SET until = $1, lifted = true
 			WHERE account_sid = $2 AND key = $3 AND NOT lifted AND until > $1
 			RETURNING `+sqlstore.GuardBlockCols, nanos(now), accountSID, key))
 		if err != nil {
-			return store.GuardBlock{}, err
+			return guardstate.Block{}, err
 		}
 		t.wrote = true
 		_, err = t.exec(`DELETE FROM guard_counts WHERE account_sid = $1 AND key = $2`, accountSID, key)
@@ -179,16 +179,16 @@ func (s *Store) ForgetGuard(ctx context.Context, prefixesBefore, before time.Tim
 }
 
 // GuardKeyTotals sums one key's sends per account since since.
-func (s *Store) GuardKeyTotals(ctx context.Context, key string, since time.Time) ([]store.GuardTotal, error) {
+func (s *Store) GuardKeyTotals(ctx context.Context, key string, since time.Time) ([]guardstate.Total, error) {
 	rows, err := s.pool.Query(ctx, `SELECT account_sid, sum(sends), min(minute) FROM guard_counts
 		WHERE key = $1 AND minute >= $2 GROUP BY account_sid`, key, since.Unix()/60)
 	if err != nil {
 		return nil, unavailable(err)
 	}
 	defer rows.Close()
-	var out []store.GuardTotal
+	var out []guardstate.Total
 	for rows.Next() {
-		t := store.GuardTotal{Key: key}
+		t := guardstate.Total{Key: key}
 		var sends int64
 		if err := rows.Scan(&t.AccountSID, &sends, &t.Oldest); err != nil {
 			return nil, err
@@ -201,16 +201,16 @@ func (s *Store) GuardKeyTotals(ctx context.Context, key string, since time.Time)
 
 // GuardKeyCounts returns an account's counts of one key since since,
 // oldest first, one per minute (all nodes' together).
-func (s *Store) GuardKeyCounts(ctx context.Context, accountSID, key string, since time.Time) ([]store.GuardCount, error) {
+func (s *Store) GuardKeyCounts(ctx context.Context, accountSID, key string, since time.Time) ([]guardstate.Count, error) {
 	rows, err := s.pool.Query(ctx, `SELECT minute, sends, approvals FROM guard_counts
 		WHERE account_sid = $1 AND key = $2 AND minute >= $3 ORDER BY minute`, accountSID, key, since.Unix()/60)
 	if err != nil {
 		return nil, unavailable(err)
 	}
 	defer rows.Close()
-	var out []store.GuardCount
+	var out []guardstate.Count
 	for rows.Next() {
-		c := store.GuardCount{AccountSID: accountSID, Key: key}
+		c := guardstate.Count{AccountSID: accountSID, Key: key}
 		var sends, approvals int64
 		if err := rows.Scan(&c.Minute, &sends, &approvals); err != nil {
 			return nil, err

@@ -5,14 +5,14 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/callback"
+	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/sqlstore"
-	"github.com/otpgate/otpgate/internal/store"
 )
 
 // The SMS-pumping guard's state; see guard.PumpingStore.
 
 // AddGuardCounts adds counts.
-func (s *Store) AddGuardCounts(ctx context.Context, counts []store.GuardCount) error {
+func (s *Store) AddGuardCounts(ctx context.Context, counts []guardstate.Count) error {
 	return s.submit(ctx, lazy, func(t *tx) error {
 		for _, c := range counts {
 			if _, err := t.exec(t.st.guardAdd, c.AccountSID, c.Key, c.Minute, c.Sends, c.Approvals); err != nil {
@@ -24,7 +24,7 @@ func (s *Store) AddGuardCounts(ctx context.Context, counts []store.GuardCount) e
 }
 
 // GuardTotals sums the counts of the keys with sends since shortSince.
-func (s *Store) GuardTotals(ctx context.Context, shortSince, baselineSince time.Time) ([]store.GuardTotal, error) {
+func (s *Store) GuardTotals(ctx context.Context, shortSince, baselineSince time.Time) ([]guardstate.Total, error) {
 	rows, err := s.query(ctx, `SELECT account_sid, key,
 			sum(CASE WHEN minute >= ?1 THEN sends ELSE 0 END), sum(CASE WHEN minute >= ?1 THEN approvals ELSE 0 END), sum(sends), min(minute)
 		FROM guard_counts WHERE minute >= ?2 GROUP BY account_sid, key
@@ -33,9 +33,9 @@ func (s *Store) GuardTotals(ctx context.Context, shortSince, baselineSince time.
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.GuardTotal
+	var out []guardstate.Total
 	for rows.Next() {
-		var t store.GuardTotal
+		var t guardstate.Total
 		if err := rows.Scan(&t.AccountSID, &t.Key, &t.Sends, &t.Approvals, &t.BaselineSends, &t.Oldest); err != nil {
 			return nil, err
 		}
@@ -45,7 +45,7 @@ func (s *Store) GuardTotals(ctx context.Context, shortSince, baselineSince time.
 }
 
 // GuardBlocks returns the blocks that end after since.
-func (s *Store) GuardBlocks(ctx context.Context, since time.Time) ([]store.GuardBlock, error) {
+func (s *Store) GuardBlocks(ctx context.Context, since time.Time) ([]guardstate.Block, error) {
 	rows, err := s.query(ctx, `SELECT `+sqlstore.GuardBlockCols+` FROM guard_blocks WHERE until > ?`, nanos(since))
 	if err != nil {
 		return nil, err
@@ -56,7 +56,7 @@ func (s *Store) GuardBlocks(ctx context.Context, since time.Time) ([]store.Guard
 
 // PutGuardBlock stores a block unless one of the key is in force, with its
 // callbacks.
-func (s *Store) PutGuardBlock(ctx context.Context, b store.GuardBlock, cbs []callback.Callback) error {
+func (s *Store) PutGuardBlock(ctx context.Context, b guardstate.Block, cbs []callback.Callback) error {
 	return s.submit(ctx, normal, func(t *tx) error {
 		n, err := t.exec(t.st.guardPutBlock, b.AccountSID, b.Key, b.Level, nanos(b.Since), nanos(b.Until), b.Sends, b.Approvals, int64(b.Window), b.Reason)
 		if err != nil || n == 0 {
@@ -67,15 +67,15 @@ func (s *Store) PutGuardBlock(ctx context.Context, b store.GuardBlock, cbs []cal
 }
 
 // LiftGuardBlock ends a block in force now and forgets the key's counts.
-func (s *Store) LiftGuardBlock(ctx context.Context, accountSID, key string, now time.Time) (store.GuardBlock, error) {
-	return sqlstore.One(ctx, s.submit, normal, func(t *tx) (store.GuardBlock, error) {
+func (s *Store) LiftGuardBlock(ctx context.Context, accountSID, key string, now time.Time) (guardstate.Block, error) {
+	return sqlstore.One(ctx, s.submit, normal, func(t *tx) (guardstate.Block, error) {
 		if err := t.beforeWrite(); err != nil {
-			return store.GuardBlock{}, err
+			return guardstate.Block{}, err
 		}
 		b, err := sqlstore.ScanGuardBlock(t.st.guardLift.QueryRowContext(bg, nanos(now), accountSID, key))
 		if err != nil {
 			t.unchanged(false)
-			return store.GuardBlock{}, err
+			return guardstate.Block{}, err
 		}
 		_, err = t.exec(t.st.guardLiftCounts, accountSID, key)
 		return b, err
@@ -146,16 +146,16 @@ func (s *Store) ForgetGuard(ctx context.Context, prefixesBefore, before time.Tim
 }
 
 // GuardKeyTotals sums one key's sends per account since since.
-func (s *Store) GuardKeyTotals(ctx context.Context, key string, since time.Time) ([]store.GuardTotal, error) {
+func (s *Store) GuardKeyTotals(ctx context.Context, key string, since time.Time) ([]guardstate.Total, error) {
 	rows, err := s.query(ctx, `SELECT account_sid, sum(sends), min(minute) FROM guard_counts
 		WHERE key = ? AND minute >= ? GROUP BY account_sid`, key, since.Unix()/60)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.GuardTotal
+	var out []guardstate.Total
 	for rows.Next() {
-		t := store.GuardTotal{Key: key}
+		t := guardstate.Total{Key: key}
 		if err := rows.Scan(&t.AccountSID, &t.Sends, &t.Oldest); err != nil {
 			return nil, err
 		}
@@ -166,16 +166,16 @@ func (s *Store) GuardKeyTotals(ctx context.Context, key string, since time.Time)
 
 // GuardKeyCounts returns an account's counts of one key since since,
 // oldest first, one per minute (all nodes' together).
-func (s *Store) GuardKeyCounts(ctx context.Context, accountSID, key string, since time.Time) ([]store.GuardCount, error) {
+func (s *Store) GuardKeyCounts(ctx context.Context, accountSID, key string, since time.Time) ([]guardstate.Count, error) {
 	rows, err := s.query(ctx, `SELECT minute, sends, approvals FROM guard_counts
 		WHERE account_sid = ? AND key = ? AND minute >= ? ORDER BY minute`, accountSID, key, since.Unix()/60)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.GuardCount
+	var out []guardstate.Count
 	for rows.Next() {
-		c := store.GuardCount{AccountSID: accountSID, Key: key}
+		c := guardstate.Count{AccountSID: accountSID, Key: key}
 		if err := rows.Scan(&c.Minute, &c.Sends, &c.Approvals); err != nil {
 			return nil, err
 		}

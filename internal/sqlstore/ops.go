@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/callback"
+	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
@@ -337,7 +338,7 @@ func ClaimedCallbacks(rows Rows, leaseUntil time.Time) ([]callback.Callback, err
 }
 
 // SafeListRoom is store.ErrFull when changing accountSID's safe list, as
-// list reads it, would take it past max (store.SafeListFull); nil when it
+// list reads it, would take it past max (guardstate.SafeListFull); nil when it
 // would not or max is 0 (no cap, and the list is not read).
 func SafeListRoom(list func(accountSID string) ([]string, error), accountSID string, add, remove []string, max int) error {
 	if max <= 0 {
@@ -347,7 +348,7 @@ func SafeListRoom(list func(accountSID string) ([]string, error), accountSID str
 	if err != nil {
 		return err
 	}
-	if store.SafeListFull(have, add, remove, max) {
+	if guardstate.SafeListFull(have, add, remove, max) {
 		return store.ErrFull
 	}
 	return nil

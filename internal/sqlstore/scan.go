@@ -14,6 +14,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/audit"
+	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/store"
@@ -223,11 +224,11 @@ const GuardBlockCols = `account_sid, key, level, since, until, lifted, sends, ap
 
 // ScanGuardBlock reads a row of GuardBlockCols; ErrNotFound when there is
 // none.
-func ScanGuardBlock(row Scanner) (store.GuardBlock, error) {
-	var b store.GuardBlock
+func ScanGuardBlock(row Scanner) (guardstate.Block, error) {
+	var b guardstate.Block
 	var level, from, until, sends, approvals, window int64
 	if err := row.Scan(&b.AccountSID, &b.Key, &level, &from, &until, &b.Lifted, &sends, &approvals, &window, &b.Reason); err != nil {
-		return store.GuardBlock{}, NotFound(err)
+		return guardstate.Block{}, NotFound(err)
 	}
 	b.Level, b.Sends, b.Approvals = int(level), int(sends), int(approvals)
 	b.Since, b.Until, b.Window = FromNanos(from), FromNanos(until), time.Duration(window)

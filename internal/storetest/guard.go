@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/callback"
+	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
@@ -18,33 +19,33 @@ var m0 = base.Unix() / 60
 
 const pfx, zain, jo = "prefix:+96279031", "operator:JO:Zain", "country:JO"
 
-func newBlock(accountSID, key string, since, until time.Duration) store.GuardBlock {
-	return store.GuardBlock{AccountSID: accountSID, Key: key, Level: 1, Since: at(since), Until: at(until),
+func newBlock(accountSID, key string, since, until time.Duration) guardstate.Block {
+	return guardstate.Block{AccountSID: accountSID, Key: key, Level: 1, Since: at(since), Until: at(until),
 		Sends: 40, Approvals: 2, Window: 10 * time.Minute, Reason: "40 codes to " + key + " in 10m, 2 approved"}
 }
 
-func mustAdd(tb testing.TB, s Store, counts ...store.GuardCount) {
+func mustAdd(tb testing.TB, s Store, counts ...guardstate.Count) {
 	tb.Helper()
 	check(tb, "AddGuardCounts", s.AddGuardCounts(ctx, counts))
 }
 
 // totals returns GuardTotals sorted by account and key.
-func totals(tb testing.TB, s Store, shortSince, baselineSince time.Time) []store.GuardTotal {
+func totals(tb testing.TB, s Store, shortSince, baselineSince time.Time) []guardstate.Total {
 	tb.Helper()
 	out, err := s.GuardTotals(ctx, shortSince, baselineSince)
 	check(tb, "GuardTotals", err)
-	slices.SortFunc(out, func(a, b store.GuardTotal) int {
+	slices.SortFunc(out, func(a, b guardstate.Total) int {
 		return cmp.Or(cmp.Compare(a.AccountSID, b.AccountSID), cmp.Compare(a.Key, b.Key))
 	})
 	return out
 }
 
 // blocks returns GuardBlocks sorted by account and key.
-func blocks(tb testing.TB, s Store, since time.Time) []store.GuardBlock {
+func blocks(tb testing.TB, s Store, since time.Time) []guardstate.Block {
 	tb.Helper()
 	out, err := s.GuardBlocks(ctx, since)
 	check(tb, "GuardBlocks", err)
-	slices.SortFunc(out, func(a, b store.GuardBlock) int {
+	slices.SortFunc(out, func(a, b guardstate.Block) int {
 		return cmp.Or(cmp.Compare(a.AccountSID, b.AccountSID), cmp.Compare(a.Key, b.Key))
 	})
 	return out
@@ -53,30 +54,30 @@ func blocks(tb testing.TB, s Store, since time.Time) []store.GuardBlock {
 var guardTests = []testCase{
 	{"Totals", func(t *testing.T, s Store) {
 		mustAdd(t, s,
-			store.GuardCount{AccountSID: "AC1", Key: pfx, Minute: m0, Sends: 3, Approvals: 1},
-			store.GuardCount{AccountSID: "AC1", Key: pfx, Minute: m0 - 5, Sends: 4, Approvals: 2},
-			store.GuardCount{AccountSID: "AC1", Key: pfx, Minute: m0 - 10, Sends: 1},               // shortSince's minute: in
-			store.GuardCount{AccountSID: "AC1", Key: pfx, Minute: m0 - 11, Sends: 2, Approvals: 5}, // baseline only
-			store.GuardCount{AccountSID: "AC1", Key: pfx, Minute: m0 - 1440, Sends: 10},            // baselineSince's minute
-			store.GuardCount{AccountSID: "AC1", Key: pfx, Minute: m0 - 1441, Sends: 100},           // before both
-			store.GuardCount{AccountSID: "AC1", Key: jo, Minute: m0 - 30, Sends: 7},                // no short sends
-			store.GuardCount{AccountSID: "AC1", Key: zain, Minute: m0, Approvals: 3},               // approvals only
-			store.GuardCount{AccountSID: "AC2", Key: pfx, Minute: m0, Sends: 1},
+			guardstate.Count{AccountSID: "AC1", Key: pfx, Minute: m0, Sends: 3, Approvals: 1},
+			guardstate.Count{AccountSID: "AC1", Key: pfx, Minute: m0 - 5, Sends: 4, Approvals: 2},
+			guardstate.Count{AccountSID: "AC1", Key: pfx, Minute: m0 - 10, Sends: 1},               // shortSince's minute: in
+			guardstate.Count{AccountSID: "AC1", Key: pfx, Minute: m0 - 11, Sends: 2, Approvals: 5}, // baseline only
+			guardstate.Count{AccountSID: "AC1", Key: pfx, Minute: m0 - 1440, Sends: 10},            // baselineSince's minute
+			guardstate.Count{AccountSID: "AC1", Key: pfx, Minute: m0 - 1441, Sends: 100},           // before both
+			guardstate.Count{AccountSID: "AC1", Key: jo, Minute: m0 - 30, Sends: 7},                // no short sends
+			guardstate.Count{AccountSID: "AC1", Key: zain, Minute: m0, Approvals: 3},               // approvals only
+			guardstate.Count{AccountSID: "AC2", Key: pfx, Minute: m0, Sends: 1},
 		)
 		// Adding to a row adds to it.
-		mustAdd(t, s, store.GuardCount{AccountSID: "AC1", Key: pfx, Minute: m0, Sends: 2, Approvals: 1})
-		assertEqual(t, "GuardTotals", totals(t, s, at(-10*time.Minute), at(-24*time.Hour)), []store.GuardTotal{
+		mustAdd(t, s, guardstate.Count{AccountSID: "AC1", Key: pfx, Minute: m0, Sends: 2, Approvals: 1})
+		assertEqual(t, "GuardTotals", totals(t, s, at(-10*time.Minute), at(-24*time.Hour)), []guardstate.Total{
 			{AccountSID: "AC1", Key: pfx, Sends: 10, Approvals: 4, BaselineSends: 22, Oldest: m0 - 1440},
 			{AccountSID: "AC2", Key: pfx, Sends: 1, Approvals: 0, BaselineSends: 1, Oldest: m0},
 		})
-		assertEqual(t, "GuardTotals a minute later", totals(t, s, at(time.Minute), at(0)), []store.GuardTotal(nil))
+		assertEqual(t, "GuardTotals a minute later", totals(t, s, at(time.Minute), at(0)), []guardstate.Total(nil))
 	}},
 	{"ConcurrentAddsAllCount", func(t *testing.T, s Store) {
 		var wg sync.WaitGroup
 		for range 8 {
 			wg.Go(func() {
 				for range 25 {
-					if err := s.AddGuardCounts(ctx, []store.GuardCount{
+					if err := s.AddGuardCounts(ctx, []guardstate.Count{
 						{AccountSID: "AC1", Key: pfx, Minute: m0, Sends: 1, Approvals: 1},
 						{AccountSID: "AC1", Key: jo, Minute: m0, Sends: 2},
 					}); err != nil {
@@ -87,7 +88,7 @@ var guardTests = []testCase{
 			})
 		}
 		wg.Wait()
-		assertEqual(t, "GuardTotals after 8×25 concurrent adds", totals(t, s, at(0), at(0)), []store.GuardTotal{
+		assertEqual(t, "GuardTotals after 8×25 concurrent adds", totals(t, s, at(0), at(0)), []guardstate.Total{
 			{AccountSID: "AC1", Key: jo, Sends: 400, BaselineSends: 400, Oldest: m0},
 			{AccountSID: "AC1", Key: pfx, Sends: 200, Approvals: 200, BaselineSends: 200, Oldest: m0},
 		})
@@ -102,17 +103,17 @@ var guardTests = []testCase{
 		// Another account's block of the same key is its own.
 		o := newBlock("AC2", pfx, 5*time.Minute, 20*time.Minute)
 		check(t, "PutGuardBlock of AC2", s.PutGuardBlock(ctx, o, nil))
-		assertEqual(t, "GuardBlocks", blocks(t, s, at(0)), []store.GuardBlock{b1, o})
+		assertEqual(t, "GuardBlocks", blocks(t, s, at(0)), []guardstate.Block{b1, o})
 		if got := claimAllCallbacks(t, s, at(time.Hour)); callbackSIDs(got) != "[CB1]" {
 			t.Errorf("callbacks %s, want [CB1] (not the ignored block's)", callbackSIDs(got))
 		}
 		// GuardBlocks returns the blocks ending after since: b1 ends at 15m.
-		assertEqual(t, "GuardBlocks(15m)", blocks(t, s, at(15*time.Minute)), []store.GuardBlock{o})
+		assertEqual(t, "GuardBlocks(15m)", blocks(t, s, at(15*time.Minute)), []guardstate.Block{o})
 		// A block that has ended is replaced.
 		b3 := newBlock("AC1", pfx, 15*time.Minute, 75*time.Minute)
 		b3.Level, b3.Sends, b3.Approvals, b3.Window, b3.Reason = 2, 17, 0, 5*time.Minute, "17 codes, none approved"
 		check(t, "PutGuardBlock after the first ended", s.PutGuardBlock(ctx, b3, []callback.Callback{newCallback("CB3", "GB3", 0)}))
-		assertEqual(t, "GuardBlocks after the replacement", blocks(t, s, at(0)), []store.GuardBlock{b3, o})
+		assertEqual(t, "GuardBlocks after the replacement", blocks(t, s, at(0)), []guardstate.Block{b3, o})
 		if got := claimAllCallbacks(t, s, at(time.Hour)); callbackSIDs(got) != "[CB3]" {
 			t.Errorf("callbacks %s, want [CB3]", callbackSIDs(got))
 		}
@@ -141,10 +142,10 @@ var guardTests = []testCase{
 		check(t, "PutGuardBlock", s.PutGuardBlock(ctx, b, nil))
 		check(t, "PutGuardBlock", s.PutGuardBlock(ctx, ended, nil))
 		mustAdd(t, s,
-			store.GuardCount{AccountSID: "AC1", Key: pfx, Minute: m0, Sends: 40, Approvals: 2},
-			store.GuardCount{AccountSID: "AC1", Key: pfx, Minute: m0 - 60, Sends: 5},
-			store.GuardCount{AccountSID: "AC1", Key: jo, Minute: m0, Sends: 3},
-			store.GuardCount{AccountSID: "AC2", Key: pfx, Minute: m0, Sends: 1},
+			guardstate.Count{AccountSID: "AC1", Key: pfx, Minute: m0, Sends: 40, Approvals: 2},
+			guardstate.Count{AccountSID: "AC1", Key: pfx, Minute: m0 - 60, Sends: 5},
+			guardstate.Count{AccountSID: "AC1", Key: jo, Minute: m0, Sends: 3},
+			guardstate.Count{AccountSID: "AC2", Key: pfx, Minute: m0, Sends: 1},
 		)
 		_, err := s.LiftGuardBlock(ctx, "AC2", pfx, at(5*time.Minute))
 		wantNotFound(t, "LiftGuardBlock of another account's key", err)
@@ -158,10 +159,10 @@ var guardTests = []testCase{
 		lifted := b
 		lifted.Until, lifted.Lifted = at(5*time.Minute), true
 		assertEqual(t, "the lifted block", got, lifted)
-		assertEqual(t, "GuardBlocks", blocks(t, s, at(0)), []store.GuardBlock{ended, lifted})
-		assertEqual(t, "GuardBlocks(5m)", blocks(t, s, at(5*time.Minute)), []store.GuardBlock{ended})
+		assertEqual(t, "GuardBlocks", blocks(t, s, at(0)), []guardstate.Block{ended, lifted})
+		assertEqual(t, "GuardBlocks(5m)", blocks(t, s, at(5*time.Minute)), []guardstate.Block{ended})
 		// The key's counts are gone, and only its.
-		assertEqual(t, "GuardTotals", totals(t, s, at(-2*time.Hour), at(-2*time.Hour)), []store.GuardTotal{
+		assertEqual(t, "GuardTotals", totals(t, s, at(-2*time.Hour), at(-2*time.Hour)), []guardstate.Total{
 			{AccountSID: "AC1", Key: jo, Sends: 3, BaselineSends: 3, Oldest: m0},
 			{AccountSID: "AC2", Key: pfx, Sends: 1, BaselineSends: 1, Oldest: m0},
 		})
@@ -171,7 +172,7 @@ var guardTests = []testCase{
 		next := newBlock("AC1", pfx, 4*time.Minute, time.Hour)
 		next.Level = 2
 		check(t, "PutGuardBlock after a lift", s.PutGuardBlock(ctx, next, []callback.Callback{newCallback("CB1", "GB1", 0)}))
-		assertEqual(t, "GuardBlocks after the new block", blocks(t, s, at(0)), []store.GuardBlock{ended, next})
+		assertEqual(t, "GuardBlocks after the new block", blocks(t, s, at(0)), []guardstate.Block{ended, next})
 		if got := claimAllCallbacks(t, s, at(time.Hour)); callbackSIDs(got) != "[CB1]" {
 			t.Errorf("callbacks %s, want [CB1]", callbackSIDs(got))
 		}
@@ -181,24 +182,24 @@ var guardTests = []testCase{
 	{"KeyTotalsAndCounts", func(t *testing.T, s Store) {
 		h := m0 / 60 * 60 // an hour, as Unix minutes
 		mustAdd(t, s,
-			store.GuardCount{AccountSID: "AC1", Key: "sms", Minute: h, Sends: 3},
-			store.GuardCount{AccountSID: "AC1", Key: "sms", Minute: h - 60, Sends: 4},
-			store.GuardCount{AccountSID: "AC1", Key: "sms", Minute: h - 25*60, Sends: 100}, // before since
-			store.GuardCount{AccountSID: "AC1", Key: pfx, Minute: h, Sends: 50},            // another key
-			store.GuardCount{AccountSID: "AC2", Key: "sms", Minute: h - 120, Sends: 1},
+			guardstate.Count{AccountSID: "AC1", Key: "sms", Minute: h, Sends: 3},
+			guardstate.Count{AccountSID: "AC1", Key: "sms", Minute: h - 60, Sends: 4},
+			guardstate.Count{AccountSID: "AC1", Key: "sms", Minute: h - 25*60, Sends: 100}, // before since
+			guardstate.Count{AccountSID: "AC1", Key: pfx, Minute: h, Sends: 50},            // another key
+			guardstate.Count{AccountSID: "AC2", Key: "sms", Minute: h - 120, Sends: 1},
 		)
-		mustAdd(t, s, store.GuardCount{AccountSID: "AC1", Key: "sms", Minute: h, Sends: 2}) // another node's
+		mustAdd(t, s, guardstate.Count{AccountSID: "AC1", Key: "sms", Minute: h, Sends: 2}) // another node's
 		since := time.Unix((h-24*60)*60, 0).In(zone)
 		got, err := s.GuardKeyTotals(ctx, "sms", since)
 		check(t, "GuardKeyTotals", err)
-		slices.SortFunc(got, func(a, b store.GuardTotal) int { return cmp.Compare(a.AccountSID, b.AccountSID) })
-		assertEqual(t, "GuardKeyTotals", got, []store.GuardTotal{
+		slices.SortFunc(got, func(a, b guardstate.Total) int { return cmp.Compare(a.AccountSID, b.AccountSID) })
+		assertEqual(t, "GuardKeyTotals", got, []guardstate.Total{
 			{AccountSID: "AC1", Key: "sms", Sends: 9, Oldest: h - 60},
 			{AccountSID: "AC2", Key: "sms", Sends: 1, Oldest: h - 120},
 		})
 		counts, err := s.GuardKeyCounts(ctx, "AC1", "sms", since)
 		check(t, "GuardKeyCounts", err)
-		assertEqual(t, "GuardKeyCounts", counts, []store.GuardCount{
+		assertEqual(t, "GuardKeyCounts", counts, []guardstate.Count{
 			{AccountSID: "AC1", Key: "sms", Minute: h - 60, Sends: 4},
 			{AccountSID: "AC1", Key: "sms", Minute: h, Sends: 5},
 		})
@@ -279,19 +280,19 @@ var guardTests = []testCase{
 	}},
 	{"Forget", func(t *testing.T, s Store) {
 		mustAdd(t, s,
-			store.GuardCount{AccountSID: "AC1", Key: pfx, Minute: m0 - 2000, Sends: 1}, // gone (both)
-			store.GuardCount{AccountSID: "AC1", Key: pfx, Minute: m0 - 100, Sends: 1},  // gone
-			store.GuardCount{AccountSID: "AC1", Key: pfx, Minute: m0 - 61, Sends: 1},   // gone
-			store.GuardCount{AccountSID: "AC1", Key: pfx, Minute: m0 - 60, Sends: 1},   // kept
-			store.GuardCount{AccountSID: "AC2", Key: pfx, Minute: m0 - 30, Sends: 1},   // kept
-			store.GuardCount{AccountSID: "AC1", Key: jo, Minute: m0 - 1441, Sends: 1},  // gone
-			store.GuardCount{AccountSID: "AC1", Key: jo, Minute: m0 - 1440, Sends: 1},  // kept
-			store.GuardCount{AccountSID: "AC1", Key: zain, Minute: m0 - 100, Sends: 1}, // kept
+			guardstate.Count{AccountSID: "AC1", Key: pfx, Minute: m0 - 2000, Sends: 1}, // gone (both)
+			guardstate.Count{AccountSID: "AC1", Key: pfx, Minute: m0 - 100, Sends: 1},  // gone
+			guardstate.Count{AccountSID: "AC1", Key: pfx, Minute: m0 - 61, Sends: 1},   // gone
+			guardstate.Count{AccountSID: "AC1", Key: pfx, Minute: m0 - 60, Sends: 1},   // kept
+			guardstate.Count{AccountSID: "AC2", Key: pfx, Minute: m0 - 30, Sends: 1},   // kept
+			guardstate.Count{AccountSID: "AC1", Key: jo, Minute: m0 - 1441, Sends: 1},  // gone
+			guardstate.Count{AccountSID: "AC1", Key: jo, Minute: m0 - 1440, Sends: 1},  // kept
+			guardstate.Count{AccountSID: "AC1", Key: zain, Minute: m0 - 100, Sends: 1}, // kept
 		)
 		gone := newBlock("AC1", pfx, -26*time.Hour, -25*time.Hour)
 		kept := newBlock("AC1", jo, -25*time.Hour, -24*time.Hour)
 		other := newBlock("AC2", pfx, 0, time.Hour)
-		for _, b := range []store.GuardBlock{gone, kept, other} {
+		for _, b := range []guardstate.Block{gone, kept, other} {
 			check(t, "PutGuardBlock", s.PutGuardBlock(ctx, b, nil))
 		}
 		n, err := s.ForgetGuard(ctx, at(-time.Hour), at(-24*time.Hour))
@@ -299,13 +300,13 @@ var guardTests = []testCase{
 		if n != 5 {
 			t.Errorf("ForgetGuard deleted %d rows, want 5 (4 counts, 1 block)", n)
 		}
-		assertEqual(t, "GuardTotals", totals(t, s, at(-48*time.Hour), at(-48*time.Hour)), []store.GuardTotal{
+		assertEqual(t, "GuardTotals", totals(t, s, at(-48*time.Hour), at(-48*time.Hour)), []guardstate.Total{
 			{AccountSID: "AC1", Key: jo, Sends: 1, BaselineSends: 1, Oldest: m0 - 1440},
 			{AccountSID: "AC1", Key: zain, Sends: 1, BaselineSends: 1, Oldest: m0 - 100},
 			{AccountSID: "AC1", Key: pfx, Sends: 1, BaselineSends: 1, Oldest: m0 - 60},
 			{AccountSID: "AC2", Key: pfx, Sends: 1, BaselineSends: 1, Oldest: m0 - 30},
 		})
-		assertEqual(t, "GuardBlocks", blocks(t, s, at(-48*time.Hour)), []store.GuardBlock{kept, other})
+		assertEqual(t, "GuardBlocks", blocks(t, s, at(-48*time.Hour)), []guardstate.Block{kept, other})
 		if n, err := s.ForgetGuard(ctx, at(-time.Hour), at(-24*time.Hour)); n != 0 || err != nil {
 			t.Errorf("ForgetGuard again: %d, %v", n, err)
 		}

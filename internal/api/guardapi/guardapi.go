@@ -21,6 +21,7 @@ import (
 	"github.com/otpgate/otpgate/internal/api/restcomm2fa"
 	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/guard"
+	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/store"
@@ -30,8 +31,8 @@ import (
 type Admin interface {
 	Countries(ctx context.Context, actor audit.Actor, sid string) (ceiling, own, effective string, err error)
 	SetCountries(ctx context.Context, actor audit.Actor, sid, service, countries string) error
-	Blocks(ctx context.Context, actor audit.Actor, sid string) ([]store.GuardBlock, error)
-	Lift(ctx context.Context, actor audit.Actor, sid, key string) (store.GuardBlock, error)
+	Blocks(ctx context.Context, actor audit.Actor, sid string) ([]guardstate.Block, error)
+	Lift(ctx context.Context, actor audit.Actor, sid, key string) (guardstate.Block, error)
 	SafeList(ctx context.Context, actor audit.Actor, sid string) ([]string, error)
 	AddSafe(ctx context.Context, actor audit.Actor, sid, raw string) (string, bool, error)
 	RemoveSafe(ctx context.Context, actor audit.Actor, sid, raw string) (string, error)

@@ -22,9 +22,9 @@ import (
 	"github.com/otpgate/otpgate/internal/api"
 	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/guard"
+	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/policy"
-	"github.com/otpgate/otpgate/internal/store"
 )
 
 // Admin reads and changes the abuse controls (guard.Admin).
@@ -32,8 +32,8 @@ type Admin interface {
 	Policy(ctx context.Context, actor audit.Actor, sid string) (policy.Policy, policy.Effective, error)
 	MaySetPolicy(ctx context.Context, actor audit.Actor, sid string) error
 	SetPolicy(ctx context.Context, actor audit.Actor, sid string, p policy.Policy) (policy.Effective, error)
-	Blocks(ctx context.Context, actor audit.Actor, sid string) ([]store.GuardBlock, error)
-	Lift(ctx context.Context, actor audit.Actor, sid, key string) (store.GuardBlock, error)
+	Blocks(ctx context.Context, actor audit.Actor, sid string) ([]guardstate.Block, error)
+	Lift(ctx context.Context, actor audit.Actor, sid, key string) (guardstate.Block, error)
 }
 
 var _ Admin = (*guard.Admin)(nil)

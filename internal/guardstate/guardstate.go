@@ -1,16 +1,17 @@
-package store
+// Package guardstate is the abuse guard's shared state as the stores keep
+// it: per-minute counts of codes sent and approved per account and key,
+// their totals over the guard's windows, the blocks the guard decided, and
+// the cap of an account's safe list. It holds no rule of the guard's
+// (package guard decides) and does no I/O.
+package guardstate
 
 import (
 	"slices"
 	"time"
 )
 
-// The SMS-pumping guard's shared state (package guard): counts of codes
-// sent and approved per account and key, per minute, added to by every
-// node; the blocks it decided; each account's safe list.
-
-// GuardCount is what one node adds to a key's count for one minute.
-type GuardCount struct {
+// Count is what one node adds to a key's count for one minute.
+type Count struct {
 	AccountSID string
 	Key        string // "prefix:+96279032", "operator:JO:Zain", "country:JO"
 	Minute     int64  // Unix minutes
@@ -18,9 +19,9 @@ type GuardCount struct {
 	Approvals  int
 }
 
-// GuardTotal is a key's counts over the guard's windows, all nodes
+// Total is a key's counts over the guard's windows, all nodes
 // together.
-type GuardTotal struct {
+type Total struct {
 	AccountSID    string
 	Key           string
 	Sends         int   // in the short window
@@ -29,8 +30,8 @@ type GuardTotal struct {
 	Oldest        int64 // the Unix minute of its oldest count in the baseline window
 }
 
-// GuardBlock is a key the guard blocked.
-type GuardBlock struct {
+// Block is a key the guard blocked.
+type Block struct {
 	AccountSID string
 	Key        string
 	Level      int // 1 for a first block, +1 for each block within a day of the last
