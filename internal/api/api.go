@@ -27,6 +27,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/audit"
+	"github.com/otpgate/otpgate/internal/operator"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/store"
 )
@@ -71,7 +72,7 @@ type Config struct {
 
 // Operators finds operator tokens by their hash (the store).
 type Operators interface {
-	OperatorTokenByHash(ctx context.Context, hash []byte) (store.OperatorToken, error)
+	OperatorTokenByHash(ctx context.Context, hash []byte) (operator.Token, error)
 }
 
 // Server is the HTTP handler of every API.

@@ -17,10 +17,10 @@ import (
 	"github.com/otpgate/otpgate/internal/guard"
 	"github.com/otpgate/otpgate/internal/inbound"
 	"github.com/otpgate/otpgate/internal/messaging"
+	"github.com/otpgate/otpgate/internal/operator"
 	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/sandbox"
-	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 	"github.com/otpgate/otpgate/internal/verify"
 	"github.com/otpgate/otpgate/internal/webhook"
@@ -71,8 +71,8 @@ type Store interface {
 	Close() error
 	// The operator's tokens, beyond what console.Store reads (otpgate
 	// console-token).
-	InsertOperatorToken(ctx context.Context, t store.OperatorToken) error
-	OperatorTokens(ctx context.Context) ([]store.OperatorToken, error)
+	InsertOperatorToken(ctx context.Context, t operator.Token) error
+	OperatorTokens(ctx context.Context) ([]operator.Token, error)
 	RevokeOperatorToken(ctx context.Context, id string, at time.Time) error
 	// The audit log: InsertAudit records an entry, AuditLog lists them
 	// newest first, ForgetAudit deletes those older than before.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/api"
 	"github.com/otpgate/otpgate/internal/audit"
+	"github.com/otpgate/otpgate/internal/operator"
 	"github.com/otpgate/otpgate/internal/store"
 )
 
@@ -32,12 +33,12 @@ const TokenPrefix = "otpc_"
 // sign-in is counted against the ID it names as well as its address. The
 // store finds a token by the hash of the whole string, so tokens of the
 // older form (TokenPrefix and 64 hex characters, no ID) still sign in.
-func NewToken(name string, now time.Time) (store.OperatorToken, string) {
+func NewToken(name string, now time.Time) (operator.Token, string) {
 	var id [16]byte
 	rand.Read(id[:])
 	var s [32]byte
 	rand.Read(s[:])
-	rec := store.OperatorToken{ID: "CT" + hex.EncodeToString(id[:]), Name: name, CreatedAt: now}
+	rec := operator.Token{ID: "CT" + hex.EncodeToString(id[:]), Name: name, CreatedAt: now}
 	token := TokenPrefix + rec.ID + "_" + hex.EncodeToString(s[:])
 	rec.Hash = HashToken(token)
 	return rec, token
@@ -229,7 +230,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.tooMany(w, r, next, wait)
 		return
 	}
-	var tok store.OperatorToken
+	var tok operator.Token
 	err := store.ErrNotFound
 	if token != "" && len(token) <= 256 {
 		tok, err = c.cfg.Store.OperatorTokenByHash(r.Context(), HashToken(token))
@@ -261,7 +262,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	var b [32]byte
 	rand.Read(b[:])
 	cookie := hex.EncodeToString(b[:])
-	se := store.ConsoleSession{Hash: HashToken(cookie), TokenID: tok.ID, CreatedAt: now, ExpiresAt: now.Add(c.cfg.SessionTTL)}
+	se := operator.Session{Hash: HashToken(cookie), TokenID: tok.ID, CreatedAt: now, ExpiresAt: now.Add(c.cfg.SessionTTL)}
 	if err := c.cfg.Store.InsertConsoleSession(r.Context(), se); err != nil {
 		if errors.Is(err, store.ErrNotFound) { // revoked in between
 			c.render(w, r, http.StatusUnauthorized, "login", map[string]any{"Next": next, "Error": "That token was revoked."})

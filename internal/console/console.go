@@ -28,10 +28,10 @@ import (
 	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/operator"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/routing"
-	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 )
 
@@ -48,14 +48,14 @@ type Store interface {
 	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
 	Message(ctx context.Context, accountSID, sid string) (message.Message, error)
 	Messages(ctx context.Context, f message.Filter) ([]message.Message, error)
-	OperatorTokenByHash(ctx context.Context, hash []byte) (store.OperatorToken, error)
-	InsertConsoleSession(ctx context.Context, se store.ConsoleSession) error
-	ConsoleSession(ctx context.Context, hash []byte) (store.ConsoleSession, error)
+	OperatorTokenByHash(ctx context.Context, hash []byte) (operator.Token, error)
+	InsertConsoleSession(ctx context.Context, se operator.Session) error
+	ConsoleSession(ctx context.Context, hash []byte) (operator.Session, error)
 	DeleteConsoleSession(ctx context.Context, hash []byte) error
 	ForgetConsoleSessions(ctx context.Context, now time.Time) (int, error)
-	MessageStats(ctx context.Context, q store.StatsQuery) ([]store.MessageStat, error)
-	VerificationStats(ctx context.Context, q store.StatsQuery) ([]store.VerificationStat, error)
-	SenderStats(ctx context.Context, q store.StatsQuery) ([]store.SenderStat, error)
+	MessageStats(ctx context.Context, q operator.StatsQuery) ([]operator.MessageStat, error)
+	VerificationStats(ctx context.Context, q operator.StatsQuery) ([]operator.VerificationStat, error)
+	SenderStats(ctx context.Context, q operator.StatsQuery) ([]operator.SenderStat, error)
 	AuditLog(ctx context.Context, f audit.Filter) ([]audit.Row, error)
 }
 

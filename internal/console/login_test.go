@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/console"
-	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/operator"
 )
 
 // A new token names its ID: otpc_, the ID, _ and a 64-hex secret; the
@@ -121,7 +121,7 @@ func TestLoginLockoutPerTokenID(t *testing.T) {
 func TestLoginOldFormToken(t *testing.T) {
 	e := newEnv(t, nil)
 	old := "otpc_" + strings.Repeat("ab", 32)
-	rec := store.OperatorToken{ID: "CT" + strings.Repeat("0", 31) + "1", Name: "carol", Hash: console.HashToken(old), CreatedAt: e.clock.Now()}
+	rec := operator.Token{ID: "CT" + strings.Repeat("0", 31) + "1", Name: "carol", Hash: console.HashToken(old), CreatedAt: e.clock.Now()}
 	if err := e.st.InsertOperatorToken(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/message"
-	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/operator"
 	"github.com/otpgate/otpgate/internal/verification"
 )
 
@@ -93,7 +93,7 @@ func ratio(a, b int) *float64 {
 	return &r
 }
 
-func (t *Totals) add(m store.MessageStat) {
+func (t *Totals) add(m operator.MessageStat) {
 	t.Sends += m.Count
 	switch message.Status(m.Status) {
 	case message.Delivered:
@@ -141,7 +141,7 @@ func (c *Console) overview(ctx context.Context, sc scope, w window) (Overview, e
 	services := map[string]*Conversion{}
 	prefixes := map[string]*Conversion{}
 	for _, a := range accounts {
-		q := store.StatsQuery{AccountSID: a.SID, Since: since, Until: until, Step: w.Step, PrefixLen: operatorPrefixLen, Direction: string(message.OutboundAPI)}
+		q := operator.StatsQuery{AccountSID: a.SID, Since: since, Until: until, Step: w.Step, PrefixLen: operatorPrefixLen, Direction: string(message.OutboundAPI)}
 		stats, err := sc.messageStats(ctx, q)
 		if err != nil {
 			return out, err

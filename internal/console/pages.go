@@ -14,6 +14,7 @@ import (
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/operator"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/routing"
@@ -327,7 +328,7 @@ func (c *Console) sendersPage(w http.ResponseWriter, r *http.Request, sc scope) 
 	}
 	used := map[string]map[int]int{} // sender -> column -> sends
 	for _, a := range accounts {
-		stats, err := sc.senderStats(r.Context(), store.StatsQuery{AccountSID: a.SID, Since: now.Add(-24 * time.Hour), Until: now.Add(time.Second),
+		stats, err := sc.senderStats(r.Context(), operator.StatsQuery{AccountSID: a.SID, Since: now.Add(-24 * time.Hour), Until: now.Add(time.Second),
 			Step: time.Hour, PrefixLen: operatorPrefixLen, Direction: string(message.OutboundAPI)})
 		if err != nil {
 			c.serverError(w, r, err)

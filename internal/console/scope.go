@@ -9,6 +9,7 @@ import (
 	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/operator"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
 )
@@ -83,21 +84,21 @@ func (s scope) messages(ctx context.Context, f message.Filter) ([]message.Messag
 	return s.st.Messages(ctx, f)
 }
 
-func (s scope) messageStats(ctx context.Context, q store.StatsQuery) ([]store.MessageStat, error) {
+func (s scope) messageStats(ctx context.Context, q operator.StatsQuery) ([]operator.MessageStat, error) {
 	if !s.sees(q.AccountSID) {
 		return nil, errUnseen
 	}
 	return s.st.MessageStats(ctx, q)
 }
 
-func (s scope) verificationStats(ctx context.Context, q store.StatsQuery) ([]store.VerificationStat, error) {
+func (s scope) verificationStats(ctx context.Context, q operator.StatsQuery) ([]operator.VerificationStat, error) {
 	if !s.sees(q.AccountSID) {
 		return nil, errUnseen
 	}
 	return s.st.VerificationStats(ctx, q)
 }
 
-func (s scope) senderStats(ctx context.Context, q store.StatsQuery) ([]store.SenderStat, error) {
+func (s scope) senderStats(ctx context.Context, q operator.StatsQuery) ([]operator.SenderStat, error) {
 	if !s.sees(q.AccountSID) {
 		return nil, errUnseen
 	}

@@ -9,10 +9,10 @@ import (
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/audit"
+	"github.com/otpgate/otpgate/internal/operator"
 	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/postgres"
 	"github.com/otpgate/otpgate/internal/sqlite"
-	"github.com/otpgate/otpgate/internal/store"
 )
 
 // otpgate copy moves an account's policy, the operator's tokens (one of
@@ -32,8 +32,8 @@ func TestCopyFromSQLite(t *testing.T) {
 	write := []error{
 		src.InsertAccount(ctx, acct),
 		src.SetAccountCountries(ctx, "AC1", "JO"),
-		src.InsertOperatorToken(ctx, store.OperatorToken{ID: "CT1", Name: "ops", Hash: []byte("h1"), CreatedAt: at}),
-		src.InsertOperatorToken(ctx, store.OperatorToken{ID: "CT2", Name: "acme's", AccountSID: "AC1", Hash: []byte("h2"), CreatedAt: at.Add(time.Nanosecond)}),
+		src.InsertOperatorToken(ctx, operator.Token{ID: "CT1", Name: "ops", Hash: []byte("h1"), CreatedAt: at}),
+		src.InsertOperatorToken(ctx, operator.Token{ID: "CT2", Name: "acme's", AccountSID: "AC1", Hash: []byte("h2"), CreatedAt: at.Add(time.Nanosecond)}),
 		src.InsertAudit(ctx, audit.Row{ID: "AU1", At: at, AccountSID: "AC1", Actor: "cli", ActorName: "root", Kind: "policy", Action: "set",
 			Target: "AC1", Before: "", After: acct.Policy.Encode(), Outcome: "done"}),
 		src.InsertAudit(ctx, audit.Row{ID: "AU2", At: at.Add(time.Nanosecond), Actor: "cli", ActorName: "root", Kind: "token", Action: "create",
@@ -46,12 +46,12 @@ func TestCopyFromSQLite(t *testing.T) {
 	}
 	type snapshot struct {
 		Account account.Account
-		Tokens  []store.OperatorToken
+		Tokens  []operator.Token
 		Audit   []audit.Row
 	}
 	read := func(s interface {
 		Account(context.Context, string) (account.Account, error)
-		OperatorTokens(context.Context) ([]store.OperatorToken, error)
+		OperatorTokens(context.Context) ([]operator.Token, error)
 		AuditLog(context.Context, audit.Filter) ([]audit.Row, error)
 	}) snapshot {
 		t.Helper()

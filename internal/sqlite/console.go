@@ -5,12 +5,12 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/operator"
 	"github.com/otpgate/otpgate/internal/sqlstore"
-	"github.com/otpgate/otpgate/internal/store"
 )
 
 // The operator's tokens, the web console's sessions, and the aggregates its
-// pages read; see store.OperatorToken and store.StatsQuery.
+// pages read; see operator.Token and operator.StatsQuery.
 
 // consoleStmts are the writer's statements for operator tokens and the
 // console's sessions.
@@ -32,7 +32,7 @@ func (s *consoleStmts) prepareConsole(p func(**sql.Stmt, string)) {
 }
 
 // InsertOperatorToken stores a new operator token.
-func (s *Store) InsertOperatorToken(ctx context.Context, t store.OperatorToken) error {
+func (s *Store) InsertOperatorToken(ctx context.Context, t operator.Token) error {
 	return s.submit(ctx, normal, func(tx *tx) error {
 		_, err := tx.exec(tx.st.operatorInsertToken, t.ID, t.Name, t.AccountSID, t.Hash, nanos(t.CreatedAt))
 		return err
@@ -41,7 +41,7 @@ func (s *Store) InsertOperatorToken(ctx context.Context, t store.OperatorToken) 
 
 // OperatorTokens returns every operator token, revoked ones too, oldest
 // first.
-func (s *Store) OperatorTokens(ctx context.Context) ([]store.OperatorToken, error) {
+func (s *Store) OperatorTokens(ctx context.Context) ([]operator.Token, error) {
 	rows, err := s.query(ctx, `SELECT `+sqlstore.OperatorTokenCols+` FROM operator_tokens ORDER BY created_at, id`)
 	if err != nil {
 		return nil, err
@@ -52,7 +52,7 @@ func (s *Store) OperatorTokens(ctx context.Context) ([]store.OperatorToken, erro
 
 // OperatorTokenByHash returns the operator token with that hash (revoked
 // or not); ErrNotFound if none.
-func (s *Store) OperatorTokenByHash(ctx context.Context, hash []byte) (store.OperatorToken, error) {
+func (s *Store) OperatorTokenByHash(ctx context.Context, hash []byte) (operator.Token, error) {
 	return sqlstore.ScanOperatorToken(s.queryRow(ctx, `SELECT `+sqlstore.OperatorTokenCols+` FROM operator_tokens WHERE token_hash = ?`, hash))
 }
 
@@ -70,7 +70,7 @@ func (s *Store) RevokeOperatorToken(ctx context.Context, id string, at time.Time
 
 // InsertConsoleSession stores a session of a token that works; ErrNotFound
 // if the token is unknown or revoked.
-func (s *Store) InsertConsoleSession(ctx context.Context, se store.ConsoleSession) error {
+func (s *Store) InsertConsoleSession(ctx context.Context, se operator.Session) error {
 	return s.submit(ctx, normal, func(tx *tx) error {
 		return tx.execOne(tx.st.consoleInsertSession, "console session of token "+se.TokenID, se.Hash, se.TokenID, nanos(se.CreatedAt), nanos(se.ExpiresAt))
 	})
@@ -78,15 +78,15 @@ func (s *Store) InsertConsoleSession(ctx context.Context, se store.ConsoleSessio
 
 // ConsoleSession returns the session with that hash, with its token's name
 // and account; ErrNotFound if none (or its token no longer works).
-func (s *Store) ConsoleSession(ctx context.Context, hash []byte) (store.ConsoleSession, error) {
-	var se store.ConsoleSession
+func (s *Store) ConsoleSession(ctx context.Context, hash []byte) (operator.Session, error) {
+	var se operator.Session
 	var created, expires int64
 	err := s.queryRow(ctx, `SELECT s.hash, s.token_id, s.created_at, s.expires_at, t.name, t.account_sid
 		FROM console_sessions AS s JOIN operator_tokens AS t ON t.id = s.token_id
 		WHERE s.hash = ? AND t.revoked_at = 0`, hash).
 		Scan(&se.Hash, &se.TokenID, &created, &expires, &se.TokenName, &se.AccountSID)
 	if err != nil {
-		return store.ConsoleSession{}, sqlstore.NotFound(err)
+		return operator.Session{}, sqlstore.NotFound(err)
 	}
 	se.CreatedAt, se.ExpiresAt = fromNanos(created), fromNanos(expires)
 	return se, nil
@@ -113,7 +113,7 @@ func (s *Store) ForgetConsoleSessions(ctx context.Context, now time.Time) (int, 
 
 // MessageStats counts an account's messages by bucket, connector, number
 // prefix and status.
-func (s *Store) MessageStats(ctx context.Context, q store.StatsQuery) ([]store.MessageStat, error) {
+func (s *Store) MessageStats(ctx context.Context, q operator.StatsQuery) ([]operator.MessageStat, error) {
 	rows, err := s.query(ctx, `SELECT (created_at - ?1) / ?2, connector, substr(to_number, 1, ?3), status, count(*),
 			sum(sent_at != 0 AND final_at >= sent_at),
 			coalesce(sum(CASE WHEN sent_at != 0 AND final_at >= sent_at THEN final_at - sent_at ELSE 0 END), 0),
@@ -125,9 +125,9 @@ func (s *Store) MessageStats(ctx context.Context, q store.StatsQuery) ([]store.M
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.MessageStat
+	var out []operator.MessageStat
 	for rows.Next() {
-		var m store.MessageStat
+		var m operator.MessageStat
 		var sum, mx int64
 		if err := rows.Scan(&m.Bucket, &m.Connector, &m.Prefix, &m.Status, &m.Count, &m.Timed, &sum, &mx); err != nil {
 			return nil, err
@@ -141,7 +141,7 @@ func (s *Store) MessageStats(ctx context.Context, q store.StatsQuery) ([]store.M
 // VerificationStats counts an account's verifications whose code SMS were
 // made in the query's range, by the bucket of the first of them, service,
 // number prefix and status.
-func (s *Store) VerificationStats(ctx context.Context, q store.StatsQuery) ([]store.VerificationStat, error) {
+func (s *Store) VerificationStats(ctx context.Context, q operator.StatsQuery) ([]operator.VerificationStat, error) {
 	rows, err := s.query(ctx, `SELECT (m.first - ?1) / ?2, v.service_sid, substr(v.to_number, 1, ?3), v.status, count(*)
 		FROM (SELECT verification_sid, min(created_at) AS first FROM messages
 			WHERE account_sid = ?4 AND created_at >= ?1 AND created_at < ?5 AND verification_sid != ''
@@ -153,9 +153,9 @@ func (s *Store) VerificationStats(ctx context.Context, q store.StatsQuery) ([]st
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.VerificationStat
+	var out []operator.VerificationStat
 	for rows.Next() {
-		var v store.VerificationStat
+		var v operator.VerificationStat
 		if err := rows.Scan(&v.Bucket, &v.ServiceSID, &v.Prefix, &v.Status, &v.Count); err != nil {
 			return nil, err
 		}
@@ -166,7 +166,7 @@ func (s *Store) VerificationStats(ctx context.Context, q store.StatsQuery) ([]st
 
 // SenderStats counts an account's messages in the query's range by sender
 // and number prefix (Step is not used).
-func (s *Store) SenderStats(ctx context.Context, q store.StatsQuery) ([]store.SenderStat, error) {
+func (s *Store) SenderStats(ctx context.Context, q operator.StatsQuery) ([]operator.SenderStat, error) {
 	rows, err := s.query(ctx, `SELECT from_addr, substr(to_number, 1, ?1), count(*) FROM messages
 		WHERE account_sid = ?2 AND created_at >= ?3 AND created_at < ?4 AND (?5 = '' OR direction = ?5)
 		GROUP BY 1, 2 ORDER BY 1, 2`, q.PrefixLen, q.AccountSID, nanos(q.Since), nanos(q.Until), q.Direction)
@@ -174,9 +174,9 @@ func (s *Store) SenderStats(ctx context.Context, q store.StatsQuery) ([]store.Se
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.SenderStat
+	var out []operator.SenderStat
 	for rows.Next() {
-		var st store.SenderStat
+		var st operator.SenderStat
 		if err := rows.Scan(&st.From, &st.Prefix, &st.Count); err != nil {
 			return nil, err
 		}

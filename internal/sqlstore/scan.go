@@ -16,6 +16,7 @@ import (
 	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/operator"
 	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
@@ -131,11 +132,11 @@ func ScanMessage(row Scanner) (message.Message, error) {
 
 // ScanOperatorToken reads a row of OperatorTokenCols; ErrNotFound when
 // there is none.
-func ScanOperatorToken(row Scanner) (store.OperatorToken, error) {
-	var t store.OperatorToken
+func ScanOperatorToken(row Scanner) (operator.Token, error) {
+	var t operator.Token
 	var created, revoked int64
 	if err := row.Scan(&t.ID, &t.Name, &t.AccountSID, &t.Hash, &created, &revoked); err != nil {
-		return store.OperatorToken{}, NotFound(err)
+		return operator.Token{}, NotFound(err)
 	}
 	t.CreatedAt, t.RevokedAt = FromNanos(created), FromNanos(revoked)
 	return t, nil

@@ -26,3 +26,7 @@ var ErrClosed = errors.New("store: closed")
 // connection refused or lost, the server restarting); the request may be
 // tried again. APIs answer it with 503.
 var ErrUnavailable = errors.New("store: the database is unavailable")
+
+// ErrFull is returned when an addition would take a list past its cap;
+// nothing was written.
+var ErrFull = errors.New("store: full")

@@ -6,22 +6,22 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/message"
-	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/operator"
 	"github.com/otpgate/otpgate/internal/verification"
 )
 
-func newConsoleToken(id string) store.OperatorToken {
-	return store.OperatorToken{ID: id, Name: "ops " + id, Hash: hash("console " + id), CreatedAt: at(-time.Hour)}
+func newConsoleToken(id string) operator.Token {
+	return operator.Token{ID: id, Name: "ops " + id, Hash: hash("console " + id), CreatedAt: at(-time.Hour)}
 }
 
-func newConsoleSession(tokenID, cookie string, expires time.Duration) store.ConsoleSession {
-	return store.ConsoleSession{Hash: hash("session " + cookie), TokenID: tokenID, CreatedAt: at(0), ExpiresAt: at(expires)}
+func newConsoleSession(tokenID, cookie string, expires time.Duration) operator.Session {
+	return operator.Session{Hash: hash("session " + cookie), TokenID: tokenID, CreatedAt: at(0), ExpiresAt: at(expires)}
 }
 
 // statsAt makes a stats query of AC1 from base, in steps of a minute, for
 // an hour.
-func statsQuery(prefixLen int) store.StatsQuery {
-	return store.StatsQuery{AccountSID: "AC1", Since: at(0), Until: at(time.Hour), Step: time.Minute, PrefixLen: prefixLen, Direction: string(message.OutboundAPI)}
+func statsQuery(prefixLen int) operator.StatsQuery {
+	return operator.StatsQuery{AccountSID: "AC1", Since: at(0), Until: at(time.Hour), Step: time.Minute, PrefixLen: prefixLen, Direction: string(message.OutboundAPI)}
 }
 
 var consoleTests = []testCase{
@@ -33,8 +33,8 @@ var consoleTests = []testCase{
 		check(t, "InsertOperatorToken(CT1)", s.InsertOperatorToken(ctx, t1))
 		got, err := s.OperatorTokens(ctx)
 		check(t, "OperatorTokens", err)
-		assertEqual(t, "OperatorTokens (oldest first)", got, []store.OperatorToken{t1, t2})
-		for _, want := range []store.OperatorToken{t1, t2} {
+		assertEqual(t, "OperatorTokens (oldest first)", got, []operator.Token{t1, t2})
+		for _, want := range []operator.Token{t1, t2} {
 			one, err := s.OperatorTokenByHash(ctx, want.Hash)
 			check(t, "OperatorTokenByHash", err)
 			assertEqual(t, "OperatorTokenByHash("+want.ID+")", one, want)
@@ -53,12 +53,12 @@ var consoleTests = []testCase{
 		check(t, "InsertOperatorToken", s.InsertOperatorToken(ctx, t1))
 		check(t, "InsertOperatorToken", s.InsertOperatorToken(ctx, t2))
 		a, b, c := newConsoleSession("CT1", "a", 12*time.Hour), newConsoleSession("CT2", "b", 12*time.Hour), newConsoleSession("CT1", "c", time.Minute)
-		for _, se := range []store.ConsoleSession{a, b, c} {
+		for _, se := range []operator.Session{a, b, c} {
 			check(t, "InsertConsoleSession", s.InsertConsoleSession(ctx, se))
 		}
 		// A session comes with its token's name and account.
 		a.TokenName, b.TokenName, b.AccountSID = "ops CT1", "ops CT2", "AC2"
-		for _, want := range []store.ConsoleSession{a, b} {
+		for _, want := range []operator.Session{a, b} {
 			got, err := s.ConsoleSession(ctx, want.Hash)
 			check(t, "ConsoleSession", err)
 			assertEqual(t, "ConsoleSession (of "+want.TokenID+")", got, want)
@@ -132,7 +132,7 @@ var consoleTests = []testCase{
 
 		got, err := s.MessageStats(ctx, statsQuery(6))
 		check(t, "MessageStats", err)
-		want := []store.MessageStat{
+		want := []operator.MessageStat{
 			{Bucket: 0, Connector: "orange", Prefix: "+96277", Status: "failed", Count: 1},
 			{Bucket: 0, Connector: "zain", Prefix: "+96279", Status: "delivered", Count: 2, Timed: 2, DelaySum: 10 * time.Second, DelayMax: 7 * time.Second},
 			{Bucket: 2, Connector: "", Prefix: "+96279", Status: "queued", Count: 1},
@@ -144,7 +144,7 @@ var consoleTests = []testCase{
 		q.Direction, q.Step = "", 90*time.Second
 		got, err = s.MessageStats(ctx, q)
 		check(t, "MessageStats(all directions)", err)
-		want = []store.MessageStat{
+		want = []operator.MessageStat{
 			{Bucket: 0, Connector: "", Prefix: "+9627900", Status: "received", Count: 1},
 			{Bucket: 0, Connector: "orange", Prefix: "+9627700", Status: "failed", Count: 1},
 			{Bucket: 0, Connector: "zain", Prefix: "+9627900", Status: "delivered", Count: 2, Timed: 2, DelaySum: 10 * time.Second, DelayMax: 7 * time.Second},
@@ -154,7 +154,7 @@ var consoleTests = []testCase{
 
 		senders, err := s.SenderStats(ctx, statsQuery(6))
 		check(t, "SenderStats", err)
-		assertEqual(t, "SenderStats", senders, []store.SenderStat{{From: "otpgate", Prefix: "+96277", Count: 1}, {From: "otpgate", Prefix: "+96279", Count: 3}})
+		assertEqual(t, "SenderStats", senders, []operator.SenderStat{{From: "otpgate", Prefix: "+96277", Count: 1}, {From: "otpgate", Prefix: "+96279", Count: 3}})
 	}},
 	{"VerificationStats", func(t *testing.T, s Store) {
 		mustSetup(t, s)
@@ -181,7 +181,7 @@ var consoleTests = []testCase{
 
 		got, err := s.VerificationStats(ctx, statsQuery(6))
 		check(t, "VerificationStats", err)
-		assertEqual(t, "VerificationStats", got, []store.VerificationStat{
+		assertEqual(t, "VerificationStats", got, []operator.VerificationStat{
 			{Bucket: 0, ServiceSID: "SV1", Prefix: "+96279", Status: "approved", Count: 1},
 			{Bucket: 0, ServiceSID: "SV1", Prefix: "+96279", Status: "pending", Count: 1},
 			{Bucket: 3, ServiceSID: "SV2", Prefix: "+96277", Status: "pending", Count: 1},

@@ -1,19 +1,19 @@
-package store
+// Package operator is the model of the operator's records: the tokens that
+// sign in to the web console and call the operator API (/operator/...), the
+// console's sessions, and the aggregates its pages read. A store keeps and
+// counts them; what a figure means (which statuses are a failure, which
+// prefix is which mobile operator, when a session has expired) is the
+// console's to decide. No I/O.
+package operator
 
 import "time"
 
-// The operator's records: the tokens that sign in to the web console and
-// call the operator API (/operator/...), the console's sessions, and the
-// aggregates and searches its pages read. A store keeps and counts; what a figure means (which statuses are a
-// failure, which prefix is which operator, when a session has expired) is
-// the console's to decide.
-
-// OperatorToken is a token of the operator who runs otpgate: it signs in to
+// Token is a token of the operator who runs otpgate: it signs in to
 // the web console and calls the operator API (Authorization: Bearer). Only
 // its hash is kept: the token itself is shown once, when it is made. A
 // token made for one account (AccountSID set) sees that account only, and
 // changes nothing.
-type OperatorToken struct {
+type Token struct {
 	ID         string // "CT" and 32 hex characters: names the token in lists, logs, the audit log and for revoking
 	Name       string
 	AccountSID string // "" for the operator's own token (every account); else the one account it may read
@@ -22,9 +22,9 @@ type OperatorToken struct {
 	RevokedAt  time.Time // zero while the token works
 }
 
-// ConsoleSession is a browser signed in with an operator token, kept by the
+// Session is a browser signed in with an operator token, kept by the
 // hash of its cookie.
-type ConsoleSession struct {
+type Session struct {
 	Hash      []byte // SHA-256 of the session cookie's value
 	TokenID   string
 	CreatedAt time.Time
