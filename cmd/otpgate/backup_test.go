@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/metricstest"
 	"github.com/otpgate/otpgate/internal/sqlite"
 )
 
@@ -72,41 +72,9 @@ func fillDB(tb testing.TB, path string, mb int) {
 	}
 }
 
-// sendTimes are sends' start times and durations, from several senders.
-type sendTimes struct {
-	mu    sync.Mutex
-	start []time.Time
-	took  []time.Duration
-}
-
-func (s *sendTimes) add(start time.Time, took time.Duration) {
-	s.mu.Lock()
-	s.start = append(s.start, start)
-	s.took = append(s.took, took)
-	s.mu.Unlock()
-}
-
-// between returns the count, p50, p99 and longest of the sends started in [from, to).
-func (s *sendTimes) between(from, to time.Time) (n int, p50, p99, most time.Duration) {
-	s.mu.Lock()
-	var d []time.Duration
-	for i, t := range s.start {
-		if !t.Before(from) && t.Before(to) {
-			d = append(d, s.took[i])
-		}
-	}
-	s.mu.Unlock()
-	if len(d) == 0 {
-		return 0, 0, 0, 0
-	}
-	slices.Sort(d)
-	q := func(p float64) time.Duration { return d[min(len(d)-1, int(float64(len(d))*p))] }
-	return len(d), q(0.5), q(0.99), d[len(d)-1]
-}
-
 // sendLoad sends codes to new numbers from senders goroutines until stop
 // is closed, and returns the first failure (a refusal, an error) if any.
-func sendLoad(s *testServer, senders int, times *sendTimes, stop <-chan struct{}) (wait func() error) {
+func sendLoad(s *testServer, senders int, times *metricstest.Timings, stop <-chan struct{}) (wait func() error) {
 	var seq atomic.Int64
 	var wg sync.WaitGroup
 	var once sync.Once
@@ -137,7 +105,7 @@ func sendLoad(s *testServer, senders int, times *sendTimes, stop <-chan struct{}
 					once.Do(func() { first = err })
 					return
 				}
-				times.add(start, time.Since(start))
+				times.Add(start, time.Since(start))
 			}
 		})
 	}
@@ -170,7 +138,7 @@ func TestBackupWhileSending(t *testing.T) {
 	t.Logf("filled the database to %d MiB in %s", mb, time.Since(fillStart).Round(time.Millisecond))
 
 	stats := func() sqlite.Stats { return s.store.(*sqlite.Store).Stats() }
-	var times sendTimes
+	var times metricstest.Timings
 	stop := make(chan struct{})
 	wait := sendLoad(s, 4, &times, stop)
 	t0, st0 := time.Now(), stats()
@@ -194,8 +162,8 @@ func TestBackupWhileSending(t *testing.T) {
 		t.Fatalf("a send failed while the backup ran: %v", sendErr)
 	}
 	t.Logf("otpgate backup said:\n%s", out)
-	n0, p50b, p99b, maxb := times.between(t0.Add(500*time.Millisecond), t1)
-	n1, p50d, p99d, maxd := times.between(t1, t2)
+	n0, p50b, p99b, maxb := times.Between(t0.Add(500*time.Millisecond), t1)
+	n1, p50d, p99d, maxd := times.Between(t1, t2)
 	fi, _ := os.Stat(file)
 	t.Logf("%d MiB database, backup %d MiB, the command ran %s; sends before the backup: %d (%.0f/s), p50 %s, p99 %s, max %s; during it: %d (%.0f/s), p50 %s, p99 %s, max %s; the WAL at its end: %d MiB; the writer's WAL restarts before: %d (%s), during and 0.5 s after: %d (%s)",
 		mb, fi.Size()>>20, t2.Sub(t1).Round(time.Millisecond),

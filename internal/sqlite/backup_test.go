@@ -16,6 +16,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/account"
 	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/metricstest"
 )
 
 var testBase = time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
@@ -319,38 +320,6 @@ func fill(tb testing.TB, path string, mb int) {
 	}
 }
 
-// latencies are the sends' start times and durations, from several writers.
-type latencies struct {
-	mu    sync.Mutex
-	start []time.Time
-	took  []time.Duration
-}
-
-func (l *latencies) add(start time.Time, took time.Duration) {
-	l.mu.Lock()
-	l.start = append(l.start, start)
-	l.took = append(l.took, took)
-	l.mu.Unlock()
-}
-
-// between returns the count, p50, p99 and max of the sends started in [from, to).
-func (l *latencies) between(from, to time.Time) (n int, p50, p99, most time.Duration) {
-	l.mu.Lock()
-	var d []time.Duration
-	for i, s := range l.start {
-		if !s.Before(from) && s.Before(to) {
-			d = append(d, l.took[i])
-		}
-	}
-	l.mu.Unlock()
-	if len(d) == 0 {
-		return 0, 0, 0, 0
-	}
-	slices.Sort(d)
-	q := func(p float64) time.Duration { return d[min(len(d)-1, int(float64(len(d))*p))] }
-	return len(d), q(0.5), q(0.99), d[len(d)-1]
-}
-
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 
 // A backup taken while writers send: it completes, holds a consistent
@@ -394,7 +363,7 @@ func TestBackupWhileWriting(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := mustStore(t, src)
 			s.w.maxWAL = tc.maxWAL // before the first write: the writer reads it after each
-			var lat latencies
+			var lat metricstest.Timings
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
 			var mu sync.Mutex
@@ -414,7 +383,7 @@ func TestBackupWhileWriting(t *testing.T) {
 							mu.Unlock()
 							return
 						}
-						lat.add(start, time.Since(start))
+						lat.Add(start, time.Since(start))
 					}
 				})
 			}
@@ -440,8 +409,8 @@ func TestBackupWhileWriting(t *testing.T) {
 			if in < before || in > after {
 				t.Errorf("the backup holds %d messages; %d were committed before it began, %d after it ended", in, before, after)
 			}
-			n0, p50b, p99b, maxb := lat.between(t0.Add(300*time.Millisecond), t1)
-			n1, p50d, p99d, maxd := lat.between(t1, t2)
+			n0, p50b, p99b, maxb := lat.Between(t0.Add(300*time.Millisecond), t1)
+			n1, p50d, p99d, maxd := lat.Between(t1, t2)
 			t.Logf("%s: %d MiB database, backup %d MiB in %s; sends before: %d, p50 %s p99 %s max %s; during: %d (%.0f/s), p50 %s p99 %s max %s; WAL restarts during: %d, %s",
 				tc.name, mb, info.Size>>20, info.Took.Round(time.Millisecond),
 				n0, ms(p50b), ms(p99b), ms(maxb),
