@@ -27,8 +27,7 @@ func Forgetter(st ForgetStore, keep time.Duration, clock otpgate.Clock, logger *
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &periodic.Loop{Every: time.Hour, Run: func(ctx context.Context) error {
-		_, err := st.ForgetAudit(ctx, clock.Now().Add(-keep))
-		return err
-	}, OnError: func(err error) { logger.Warn("forgetting old audit entries failed; retried in an hour", "err", err) }}
+	return periodic.Forgetter(time.Hour, keep, clock.Now, st.ForgetAudit, func(err error) {
+		logger.Warn("forgetting old audit entries failed; retried in an hour", "err", err)
+	})
 }

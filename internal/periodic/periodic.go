@@ -103,3 +103,12 @@ func (s Signal) Wake() {
 	default:
 	}
 }
+
+// Forgetter is a Loop that, every every, deletes what is older than keep:
+// it calls forget with now() less keep, and gives a failure to onError.
+func Forgetter(every, keep time.Duration, now func() time.Time, forget func(ctx context.Context, before time.Time) (int, error), onError func(error)) *Loop {
+	return &Loop{Every: every, OnError: onError, Run: func(ctx context.Context) error {
+		_, err := forget(ctx, now().Add(-keep))
+		return err
+	}}
+}

@@ -27,10 +27,7 @@ func Forgetter(st ForgetStore, keep time.Duration, clock otpgate.Clock, logger *
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &periodic.Loop{Every: time.Minute, Run: func(ctx context.Context) error {
-		_, err := st.ForgetSandbox(ctx, clock.Now().Add(-keep))
-		return err
-	}, OnError: func(err error) {
+	return periodic.Forgetter(time.Minute, keep, clock.Now, st.ForgetSandbox, func(err error) {
 		logger.Warn("forgetting old sandbox messages failed; retried in a minute", "err", err)
-	}}
+	})
 }
