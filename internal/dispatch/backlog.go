@@ -3,12 +3,12 @@ package dispatch
 import (
 	"context"
 	"fmt"
-	"github.com/otpgate/otpgate/internal/periodic"
 	"math"
 	"sync"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/periodic"
 )
 
 // DefaultMaxBacklog is how long a route's backlog may take to drain before

@@ -15,7 +15,6 @@ package dispatch
 import (
 	"context"
 	"errors"
-	"github.com/otpgate/otpgate/internal/latency"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/dlr"
+	"github.com/otpgate/otpgate/internal/latency"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/periodic"
@@ -122,6 +122,7 @@ type Dispatcher struct {
 	// then, when a slot is free (no hand-off to another goroutine).
 	mu      sync.RWMutex
 	running bool
+	stopped bool // Stop was called: a later Start starts nothing
 	backlog *backlog
 	metrics *metrics // nil until Register
 }
@@ -186,12 +187,8 @@ func (d *Dispatcher) Take(ctx context.Context, o message.Outbound) {
 	if d.running {
 		select {
 		case d.sem <- struct{}{}:
-			d.inflight.Add(1)
+			d.launch(o, span)
 			d.mu.RUnlock()
-			go func() {
-				defer func() { <-d.sem; d.inflight.Done() }()
-				d.deliver(o, span)
-			}()
 			// Let the delivery run first: it hands the message to the SMSC
 			// within microseconds, while this goroutine's caller would first
 			// write its HTTP answer.
@@ -228,7 +225,7 @@ func (d *Dispatcher) Wake() { d.wake.Wake() }
 // Start runs the dispatcher until Stop.
 func (d *Dispatcher) Start(ctx context.Context) {
 	d.mu.Lock()
-	d.running = true
+	d.running = !d.stopped
 	d.mu.Unlock()
 	d.runner.Start(context.WithoutCancel(ctx), d.run)
 }
@@ -236,7 +233,7 @@ func (d *Dispatcher) Start(ctx context.Context) {
 // Stop stops claiming, waits for sends in flight and records their outcomes.
 func (d *Dispatcher) Stop() {
 	d.mu.Lock()
-	d.running = false // no Take starts a delivery from now on
+	d.running, d.stopped = false, true // no Take starts a delivery from now on
 	d.mu.Unlock()
 	d.runner.Stop()
 }
@@ -291,12 +288,18 @@ func (d *Dispatcher) start(ctx context.Context, o message.Outbound, span *latenc
 	case <-ctx.Done():
 		return false
 	}
+	d.launch(o, span)
+	return true
+}
+
+// launch delivers o on a goroutine of its own, in the slot of d.sem its
+// caller took.
+func (d *Dispatcher) launch(o message.Outbound, span *latency.Span) {
 	d.inflight.Add(1)
 	go func() {
 		defer func() { <-d.sem; d.inflight.Done() }()
 		d.deliver(o, span)
 	}()
-	return true
 }
 
 // takeHandoffs delivers the messages Take was given. Messages still waiting

@@ -22,13 +22,13 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"github.com/otpgate/otpgate/internal/latency"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/otpgate/otpgate/internal/latency"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/otpgate/otpgate/internal/latency"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/linxGnu/gosmpp/pdu"
 
 	"github.com/otpgate/otpgate/internal/dlr"
+	"github.com/otpgate/otpgate/internal/latency"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/smsenc"

@@ -2,9 +2,10 @@ package storetest
 
 import (
 	"fmt"
-	"github.com/otpgate/otpgate/internal/audit"
 	"testing"
 	"time"
+
+	"github.com/otpgate/otpgate/internal/audit"
 )
 
 func newAudit(n int, accountSID, kind string, d time.Duration) audit.Row {
