@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/otpgate/otpgate/internal/latency"
 )
 
 // StageResult is one stage of a send, as the server under test timed it
@@ -26,7 +28,7 @@ type StageResult struct {
 }
 
 // stageMetric is the server's histogram of a send's stages.
-const stageMetric = "otpgate_send_stage_seconds"
+const stageMetric = latency.MetricName
 
 // stageHist is one stage's cumulative bucket counts at a moment.
 type stageHist struct {
@@ -111,7 +113,10 @@ func stagesBetween(before, after stageSnapshot) []StageResult {
 // stageOrder is the server's stages in the order a send passes them
 // (names the server lists that this bench does not know go last).
 func stageOrder(have []string) []string {
-	known := []string{"request", "policies", "store_wait", "store_write", "commit", "handoff", "connector", "submit_resp", "total"}
+	var known []string
+	for _, st := range latency.Stages() {
+		known = append(known, st.String())
+	}
 	var out []string
 	seen := map[string]bool{}
 	for _, k := range known {

@@ -18,12 +18,13 @@ type op = sqlstore.Op[*tx]
 // claims and reschedules) join the next group before normal ones (new
 // sends, checks, and the rest). Lazy ones (delivery outcomes, receipts, the
 // sandbox inbox: nobody waits for them) ride with the other ops: once the
-// oldest has waited LazyLinger, or LazyBatch of them wait (sqlstore), they join the
-// next groups (a few with each), and share their commits. While other ops come (one within
-// LazyLinger), lazy ones commit on their own only after lazyAlone (or once
-// lazyAloneBatch of them wait): a send then does not wait behind a commit
-// of theirs (an fsync). With no other op coming, they commit after
-// LazyLinger, so receipts alone still go as fast as the SMSC sends them.
+// oldest has waited LazyLinger, or LazyBatch of them wait (sqlstore), they
+// join the next groups, a few with each, and share their commits. While
+// other ops come (one within LazyLinger), lazy ones commit on their own only
+// after lazyAlone (or once lazyAloneBatch of them wait): a send then does
+// not wait behind a commit of theirs (an fsync). With no other op coming,
+// they commit after LazyLinger, so receipts alone still go as fast as the
+// SMSC sends them.
 type priority = sqlstore.Priority
 
 const normal, urgent, lazy = sqlstore.Normal, sqlstore.Urgent, sqlstore.Lazy
