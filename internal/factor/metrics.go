@@ -12,7 +12,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		made: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "otpgate_totp_factors_madetotal",
+			Name: "otpgate_totp_factors_created_total",
 			Help: "TOTP factors made.",
 		}),
 		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
