@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 
 	"github.com/otpgate/otpgate/internal/factor"
 	"github.com/otpgate/otpgate/internal/sqlstore"
@@ -156,4 +157,9 @@ func (s *Store) Factors(ctx context.Context, accountSID, serviceSID, identity st
 func (s *Store) Challenge(ctx context.Context, accountSID, sid string) (factor.Challenge, error) {
 	return sqlstore.ScanChallenge(readRow{s.pool.QueryRow(ctx, `SELECT `+sqlstore.ChallengeCols+` FROM totp_challenges
 		WHERE account_sid = $1 AND sid = $2`, accountSID, sid)})
+}
+
+// columnsOf splits a column list ("a, b,\n c") into its names.
+func columnsOf(cols string) []string {
+	return strings.FieldsFunc(cols, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
 }
