@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/metricstest"
 	"github.com/otpgate/otpgate/internal/syncbuf"
 )
@@ -269,6 +271,22 @@ func TestTOTPAccountsAndDelete(t *testing.T) {
 		if r := call(t, "GET", u, s.SID, s.Token, "", ""); r.Status != 404 {
 			t.Errorf("GET %s after the entity's delete: %d %s", u, r.Status, r.Raw)
 		}
+	}
+	// The audit log: the factor made and verified, the entity deleted;
+	// never the secret.
+	rows, err := s.store.AuditLog(context.Background(), audit.Filter{AccountSID: s.SID, Kind: audit.KindFactor, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, row := range rows {
+		actions = append(actions, row.Action)
+		if strings.Contains(row.Before+row.After, secret) {
+			t.Errorf("the audit log shows the secret: %+v", row)
+		}
+	}
+	if strings.Join(actions, " ") != "delete_entity verify create" {
+		t.Errorf("audit log of factors, newest first: %v", actions)
 	}
 }
 

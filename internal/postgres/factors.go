@@ -59,6 +59,17 @@ func (t *tx) InsertChallenge(c factor.Challenge) error {
 	return err
 }
 
+// deleteServiceFactors deletes a service's entities, factors and
+// challenges (with the service).
+func (t *tx) deleteServiceFactors(accountSID, serviceSID string) error {
+	for _, table := range []string{"totp_challenges", "totp_factors", "totp_entities"} {
+		if _, err := t.exec(`DELETE FROM `+table+` WHERE service_sid = $1 AND account_sid = $2`, serviceSID, accountSID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // CreateEntity stores e unless the service has an entity of its identity.
 func (s *Store) CreateEntity(ctx context.Context, e factor.Entity) (factor.Entity, bool, error) {
 	var got factor.Entity

@@ -23,6 +23,7 @@ type factorStmts struct {
 	factorAccept, factorFail                          *sql.Stmt
 	challengeInsert, challengesOfFactor, entityFactor *sql.Stmt
 	challengesOfEntity                                *sql.Stmt
+	serviceFactors                                    [3]*sql.Stmt
 }
 
 func (s *factorStmts) prepareFactors(p func(**sql.Stmt, string)) {
@@ -42,6 +43,9 @@ func (s *factorStmts) prepareFactors(p func(**sql.Stmt, string)) {
 	p(&s.factorFail, `UPDATE totp_factors SET failures = CASE WHEN last_failure > ?2 THEN failures + 1 ELSE 1 END,
 			last_failure = ?1, updated_at = ?1
 		WHERE account_sid = ?3 AND sid = ?4 AND NOT (failures >= ?5 AND last_failure > ?2)`)
+	for i, table := range []string{"totp_challenges", "totp_factors", "totp_entities"} {
+		p(&s.serviceFactors[i], `DELETE FROM `+table+` WHERE service_sid = ? AND account_sid = ?`)
+	}
 	p(&s.challengeInsert, `INSERT INTO totp_challenges (`+sqlstore.ChallengeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 }
 
@@ -90,6 +94,17 @@ func (t *tx) FailFactorCode(a factor.Attempt) (bool, error) {
 func (t *tx) InsertChallenge(c factor.Challenge) error {
 	_, err := t.exec(t.st.challengeInsert, sqlstore.ChallengeArgs(c)...)
 	return err
+}
+
+// deleteServiceFactors deletes a service's entities, factors and
+// challenges (with the service).
+func (t *tx) deleteServiceFactors(accountSID, serviceSID string) error {
+	for _, st := range t.st.serviceFactors {
+		if _, err := t.exec(st, serviceSID, accountSID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CreateEntity stores e unless the service has an entity of its identity.

@@ -210,6 +210,22 @@ var factorTests = []testCase{
 		check(t, "another identity's factor stays", err)
 		wantNotFound(t, "DeleteEntity twice", s.DeleteEntity(ctx, "AC1", "VA1", "user-0001"))
 	}},
+	{"DeleteService", func(t *testing.T, s Store) {
+		check(t, "InsertAccount", s.InsertAccount(ctx, newAccount("AC1")))
+		_, err := s.CreateService(ctx, newService("AC1", "VA1", "Bank"))
+		check(t, "CreateService", err)
+		f := mustFactor(t, s, "YF1")
+		other := newEntity("AC1", "VA2", "YE9", "user-0001")
+		_, err = s.CreateFactor(ctx, other, newFactor(other, "YF9", 0))
+		check(t, "CreateFactor (another service)", err)
+		check(t, "DeleteService", s.DeleteService(ctx, "AC1", "VA1"))
+		_, err = s.Factor(ctx, "AC1", f.SID)
+		wantNotFound(t, "a factor of a deleted service", err)
+		_, err = s.Entity(ctx, "AC1", "VA1", "user-0001")
+		wantNotFound(t, "an entity of a deleted service", err)
+		_, err = s.Factor(ctx, "AC1", "YF9")
+		check(t, "another service's factor stays", err)
+	}},
 	{"OneCodeAcceptedOnce", func(t *testing.T, s Store) {
 		// Many requests with one code at once: exactly one is accepted,
 		// every other counts as a failure (or finds the factor locked).

@@ -130,6 +130,25 @@ func (h factorHandlers) entity(r *http.Request) (verification.Service, factor.En
 	return svc, e, err
 }
 
+// pathFactor returns the account's factor the path names.
+func (h factorHandlers) pathFactor(r *http.Request) (factor.Factor, error) {
+	svc, err := h.service(r.Context(), r, "ServiceSid")
+	if err != nil {
+		return factor.Factor{}, err
+	}
+	return h.factorOf(r, svc, r.PathValue("Sid"))
+}
+
+// decode reads a request's body and the account's service of its path.
+func (h factorHandlers) decode(w http.ResponseWriter, r *http.Request) (api.Fields, verification.Service, error) {
+	f, err := api.Decode(w, r)
+	if err != nil {
+		return nil, verification.Service{}, err
+	}
+	svc, err := h.service(r.Context(), r, "ServiceSid")
+	return f, svc, err
+}
+
 // factorOf returns the account's factor sid of the path's service and
 // entity, or the 404 of a resource not found (also for another entity's).
 func (h factorHandlers) factorOf(r *http.Request, svc verification.Service, sid string) (factor.Factor, error) {
@@ -142,11 +161,7 @@ func (h factorHandlers) factorOf(r *http.Request, svc verification.Service, sid 
 }
 
 func (h factorHandlers) createEntity(w http.ResponseWriter, r *http.Request) error {
-	f, err := api.Decode(w, r)
-	if err != nil {
-		return err
-	}
-	svc, err := h.service(r.Context(), r, "ServiceSid")
+	f, svc, err := h.decode(w, r)
 	if err != nil {
 		return err
 	}
@@ -269,11 +284,7 @@ func config(f api.Fields) (factor.Config, error) {
 }
 
 func (h factorHandlers) createFactor(w http.ResponseWriter, r *http.Request) error {
-	f, err := api.Decode(w, r)
-	if err != nil {
-		return err
-	}
-	svc, err := h.service(r.Context(), r, "ServiceSid")
+	f, svc, err := h.decode(w, r)
 	if err != nil {
 		return err
 	}
@@ -312,11 +323,7 @@ func (h factorHandlers) createFactor(w http.ResponseWriter, r *http.Request) err
 }
 
 func (h factorHandlers) fetchFactor(w http.ResponseWriter, r *http.Request) error {
-	svc, err := h.service(r.Context(), r, "ServiceSid")
-	if err != nil {
-		return err
-	}
-	f, err := h.factorOf(r, svc, r.PathValue("Sid"))
+	f, err := h.pathFactor(r)
 	if err != nil {
 		return err
 	}
@@ -328,11 +335,7 @@ func (h factorHandlers) fetchFactor(w http.ResponseWriter, r *http.Request) erro
 // verified; a wrong one leaves it as it was (200, Twilio's answer since
 // 2021) and counts toward the lockout.
 func (h factorHandlers) updateFactor(w http.ResponseWriter, r *http.Request) error {
-	fields, err := api.Decode(w, r)
-	if err != nil {
-		return err
-	}
-	svc, err := h.service(r.Context(), r, "ServiceSid")
+	fields, svc, err := h.decode(w, r)
 	if err != nil {
 		return err
 	}
@@ -358,11 +361,7 @@ func (h factorHandlers) updateFactor(w http.ResponseWriter, r *http.Request) err
 
 // deleteFactor deletes a factor and its challenges.
 func (h factorHandlers) deleteFactor(w http.ResponseWriter, r *http.Request) error {
-	svc, err := h.service(r.Context(), r, "ServiceSid")
-	if err != nil {
-		return err
-	}
-	f, err := h.factorOf(r, svc, r.PathValue("Sid"))
+	f, err := h.pathFactor(r)
 	if err != nil {
 		return err
 	}
@@ -377,11 +376,7 @@ func (h factorHandlers) deleteFactor(w http.ResponseWriter, r *http.Request) err
 // createChallenge checks AuthPayload against a verified factor: 201 with
 // status approved for a right code, pending for a wrong or replayed one.
 func (h factorHandlers) createChallenge(w http.ResponseWriter, r *http.Request) error {
-	fields, err := api.Decode(w, r)
-	if err != nil {
-		return err
-	}
-	svc, err := h.service(r.Context(), r, "ServiceSid")
+	fields, svc, err := h.decode(w, r)
 	if err != nil {
 		return err
 	}
