@@ -12,10 +12,10 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
@@ -222,7 +222,7 @@ func (s *Service) Create(ctx context.Context, req NewFactor) (Created, error) {
 	if name == "" {
 		return Created{}, otpgate.FieldError("friendlyName", otpgate.MissingField, ": a name of the factor for the user (shown in the authenticator app)")
 	}
-	if len(name) > 64 {
+	if utf8.RuneCountInString(name) > 64 {
 		return Created{}, otpgate.FieldError("friendlyName", otpgate.FieldTooLong, ": at most 64 characters")
 	}
 	if err := req.Config.Validate(); err != nil {
@@ -356,13 +356,4 @@ func locked(f Factor, until, now time.Time, challenge bool) error {
 		e.RetryAfter = time.Second
 	}
 	return e
-}
-
-// Secret returns a factor's secret.
-func (s *Service) Secret(f Factor) ([]byte, error) {
-	b, err := s.Keys.Open(f.SID, f.Sealed)
-	if err != nil {
-		return nil, fmt.Errorf("factor %s: %w", f.SID, err)
-	}
-	return b, nil
 }

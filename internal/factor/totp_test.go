@@ -116,3 +116,24 @@ func TestIdentity(t *testing.T) {
 		}
 	}
 }
+
+// The parsers of what callers send: a secret and a code never panic, and
+// what they accept is what they say.
+func FuzzSecretAndCode(f *testing.F) {
+	for _, s := range []string{"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "gezd gnbv gy3t qojq", "12 34-56", "٠١٢٣٤٥", "", "=="} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if b, err := DecodeSecret(s); err == nil {
+			if len(b) < 10 {
+				t.Errorf("DecodeSecret(%q) accepted %d bytes", s, len(b))
+			}
+			if again, err := DecodeSecret(EncodeSecret(b)); err != nil || string(again) != string(b) {
+				t.Errorf("DecodeSecret(EncodeSecret(%x)) = %x, %v", b, again, err)
+			}
+		}
+		if c, err := code(s, DefaultConfig); err == nil && (len(c) != 6 || strings.Trim(c, "0123456789") != "") {
+			t.Errorf("code(%q) = %q", s, c)
+		}
+	})
+}
