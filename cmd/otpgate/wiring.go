@@ -21,6 +21,7 @@ import (
 	"github.com/otpgate/otpgate/internal/api/verifyv2"
 	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/dispatch"
+	"github.com/otpgate/otpgate/internal/factor"
 	"github.com/otpgate/otpgate/internal/guard"
 	"github.com/otpgate/otpgate/internal/inbound"
 	"github.com/otpgate/otpgate/internal/messaging"
@@ -374,6 +375,8 @@ func (m *Main) newAPI(phones *phone.Parser, fc FileConfig, d delivery, svc servi
 	accountsapi.Register(srv, accountsapi.Config{Store: m.store, Keys: m.keys, Auth: auth, Audit: m.audit, Clock: m.Clock})
 	verifyv2.Register(srv, verifyv2.Config{Store: m.store, Services: svc.settings, Verify: svc.verify,
 		Sender: m.Config.VerifySender, URLs: d.urls, Audit: m.audit})
+	verifyv2.RegisterFactors(srv, verifyv2.FactorsConfig{Store: m.store, Audit: m.audit,
+		Factors: &factor.Service{Store: m.store, Keys: m.keys, Clock: m.Clock, Metrics: factor.NewMetrics(m.registry)}})
 	if err := m.serveConsole(srv, phones, fc.Routes, admin); err != nil {
 		return nil, err
 	}

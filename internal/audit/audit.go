@@ -32,10 +32,11 @@ const (
 	KindService   = "service"   // a verification service made, changed or deleted
 	KindAccount   = "account"   // an account made, disabled, enabled, its inbound URL
 	KindAccess    = "access"    // an attempt to read what the caller may not (the operator API with an account's token)
+	KindFactor    = "factor"    // a TOTP factor made, verified or deleted, an entity deleted
 )
 
 // Kinds lists every kind, for the API's and the CLI's filter.
-var Kinds = []string{KindToken, KindPolicy, KindCountries, KindSafeList, KindBlock, KindService, KindAccount, KindAccess}
+var Kinds = []string{KindToken, KindPolicy, KindCountries, KindSafeList, KindBlock, KindService, KindAccount, KindAccess, KindFactor}
 
 // Outcomes.
 const (

@@ -14,6 +14,7 @@ import (
 	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/console"
 	"github.com/otpgate/otpgate/internal/dispatch"
+	"github.com/otpgate/otpgate/internal/factor"
 	"github.com/otpgate/otpgate/internal/guard"
 	"github.com/otpgate/otpgate/internal/inbound"
 	"github.com/otpgate/otpgate/internal/messaging"
@@ -50,6 +51,8 @@ type Store interface {
 	guard.PumpingStore
 	guard.BudgetStore
 	console.Store
+	// TOTP factors (Verify v2's Entities, Factors and Challenges).
+	factor.Store
 	// Services returns an account's services, oldest first.
 	Services(ctx context.Context, accountSID string) ([]verification.Service, error)
 	// Token rotation and disabling (account.TokenStore).

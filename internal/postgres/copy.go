@@ -78,6 +78,11 @@ var copyTables = []copyTable{
 	// the console's sessions are not moved: operators sign in again.
 	{name: "operator_tokens", read: `SELECT id, name, account_sid, token_hash, created_at, revoked_at FROM operator_tokens`,
 		columns: []string{"id", "name", "account_sid", "token_hash", "created_at", "revoked_at"}},
+	// TOTP factors (secrets sealed as they were: the server secret is the
+	// same), their entities and challenges.
+	{name: "totp_entities", read: `SELECT ` + sqlstore.EntityCols + ` FROM totp_entities`, columns: columnsOf(sqlstore.EntityCols)},
+	{name: "totp_factors", read: `SELECT ` + sqlstore.FactorCols + ` FROM totp_factors`, columns: columnsOf(sqlstore.FactorCols)},
+	{name: "totp_challenges", read: `SELECT ` + sqlstore.ChallengeCols + ` FROM totp_challenges`, columns: columnsOf(sqlstore.ChallengeCols)},
 	// The audit log, so who changed what before the move stays on record.
 	{name: "audit_log", read: `SELECT ` + sqlstore.AuditCols + ` FROM audit_log`,
 		columns: []string{"id", "at", "account_sid", "actor", "actor_name", "kind", "action", "target", "before", "after", "outcome", "detail", "request_id"}},
@@ -88,7 +93,7 @@ var copyTables = []copyTable{
 // services, verifications, messages with their outbox, parts and receipts,
 // callbacks still to send and every attempt, the sandbox inbox, the rate
 // limits' counts, the SMS-pumping guard's state, the operator's tokens,
-// the audit log, and the fingerprint of the server secret (server_meta).
+// the audit log, TOTP factors, and the fingerprint of the server secret (server_meta).
 // The SQLite database must be at the same schema version (otpgate migrate
 // it first) and no server may be using it; the PostgreSQL database is
 // migrated, must hold no account yet, and no fingerprint of another

@@ -337,8 +337,10 @@ func (s *Store) DeleteService(ctx context.Context, accountSID, sid string) error
 		if err := t.execOne("delete service "+sid, `DELETE FROM services WHERE sid = $1 AND account_sid = $2`, sid, accountSID); err != nil {
 			return err
 		}
-		_, err := t.exec(`DELETE FROM verifications WHERE service_sid = $1 AND account_sid = $2`, sid, accountSID)
-		return err
+		if _, err := t.exec(`DELETE FROM verifications WHERE service_sid = $1 AND account_sid = $2`, sid, accountSID); err != nil {
+			return err
+		}
+		return t.deleteServiceFactors(accountSID, sid)
 	})
 }
 

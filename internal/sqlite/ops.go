@@ -123,8 +123,10 @@ func (s *Store) DeleteService(ctx context.Context, accountSID, sid string) error
 		if err := t.execOne(t.st.deleteService, "delete service "+sid, sid, accountSID); err != nil {
 			return err
 		}
-		_, err := t.exec(t.st.deleteServiceVerifications, sid, accountSID)
-		return err
+		if _, err := t.exec(t.st.deleteServiceVerifications, sid, accountSID); err != nil {
+			return err
+		}
+		return t.deleteServiceFactors(accountSID, sid)
 	})
 }
 

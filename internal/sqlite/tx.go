@@ -42,6 +42,7 @@ type stmts struct {
 	consoleStmts                                             // console.go
 	auditStmts                                               // audit.go
 	metaStmts                                                // meta.go
+	factorStmts                                              // factors.go
 	all                                                      []*sql.Stmt
 }
 
@@ -205,6 +206,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	s.prepareConsole(p)
 	s.prepareAudit(p)
 	s.prepareMeta(p)
+	s.prepareFactors(p)
 	if err != nil {
 		s.close()
 	}

@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Console", consoleTests},
 		{"Audit", auditTests},
 		{"Secret", secretTests},
+		{"Factors", factorTests},
 		{"Close", closeTests},
 	}
 	for _, g := range groups {
