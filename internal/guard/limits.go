@@ -12,7 +12,6 @@ import (
 
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/periodic"
-	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/ratelimit"
@@ -74,7 +73,7 @@ func (g *Limits) Limits(s pipeline.Send) []ratelimit.Limit {
 		}
 	}
 	add(g.cfg.PerAccount, kindAccount+s.AccountSID)
-	add(s.Ceilings.PerNumber, kindNumber+s.AccountSID+":"+s.To.E164)
+	add(s.Ceilings.PerNumber, kindNumber+s.AccountSID+":"+s.Dest())
 	if s.Code {
 		add(g.cfg.PerService, kindService+s.AccountSID+":"+s.Service)
 		if s.RateLimitKey != "" {
@@ -101,8 +100,8 @@ func (g *Limits) Refuse(s pipeline.Send, l ratelimit.Limit, retryAt time.Time, n
 			what = "codes"
 		}
 		e = otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
-			"Too many %s to %s: %d SMS were sent to it in the last %s, the most for one number this account's ceilings allow; the next can be sent %s",
-			what, phone.Mask(s.To.E164), l.Max, per(l.Window), in)
+			"Too many %s to %s: %d were sent to it in the last %s, the most for one number or address this account's ceilings allow; the next can be sent %s",
+			what, s.MaskedDest(), l.Max, per(l.Window), in)
 	case strings.HasPrefix(l.Key, kindKey):
 		e = otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
 			"Too many codes for this rate_limit_key: %d were sent under it for service %q in the last %s; the next can be sent %s",
