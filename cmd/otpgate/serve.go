@@ -27,10 +27,10 @@ import (
 	"github.com/otpgate/otpgate/internal/dispatch"
 	"github.com/otpgate/otpgate/internal/guard"
 	"github.com/otpgate/otpgate/internal/keyring"
+	"github.com/otpgate/otpgate/internal/mail"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/sandbox"
-	"github.com/otpgate/otpgate/internal/mail"
 	"github.com/otpgate/otpgate/internal/smpp"
 	"github.com/otpgate/otpgate/internal/verification"
 	"github.com/otpgate/otpgate/internal/verify"
@@ -305,7 +305,7 @@ type Main struct {
 	smpp       []*smpp.Connector
 	smtp       *mail.Connector // with --smtp
 	emailFrom  string          // the sender of emails; "" when none are sent
-	sandboxed  bool // delivery is the sandbox: its inbox is served, and forgotten after SandboxKeep
+	sandboxed  bool            // delivery is the sandbox: its inbox is served, and forgotten after SandboxKeep
 	webhooks   *webhook.Sender
 	dispatcher *dispatch.Dispatcher
 	pumping    *guard.Pumping // nil with --abuse-guard=off

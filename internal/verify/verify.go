@@ -124,7 +124,7 @@ type SendRequest struct {
 	Channel message.Channel
 	From    string
 	To      string
-	Body       string // template with {code} (and {friendly_name}); "" for the service's text in the locale
+	Body    string // template with {code} (and {friendly_name}); "" for the service's text in the locale
 	// RateLimitKey, if set, is a key the app wants codes limited under too
 	// (the end user's IP address, say): 1-128 characters, no control
 	// characters.
