@@ -350,12 +350,12 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, err
 		if address, err = emailaddr.Parse(req.Number); err != nil {
 			return CheckResult{}, pipeline.AddressError("number", err)
 		}
-		dest, masked = address, emailaddr.Mask(address)
+		dest, masked = address, "address "+emailaddr.Mask(address)
 	} else {
 		if num, err = s.cfg.Phones.Parse(req.Number); err != nil {
 			return CheckResult{}, pipeline.NumberError("number", err)
 		}
-		dest, masked = num.E164, phone.Mask(num.E164)
+		dest, masked = num.E164, "number "+phone.Mask(num.E164)
 	}
 	if strings.TrimSpace(req.Code) == "" {
 		return CheckResult{}, otpgate.FieldError("code", otpgate.MissingField, ": the code the user typed, %d-%d digits", verification.MinCodeLength, verification.MaxCodeLength)
