@@ -25,6 +25,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/emailaddr"
 	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/sms"
 )
 
@@ -79,15 +80,8 @@ func ParseURL(s string, lookupEnv func(string) (string, bool)) (Config, error) {
 	}
 	c.Username = u.User.Username()
 	c.Password, _ = u.User.Password()
-	if name, ok := strings.CutPrefix(c.Password, "$"); ok && lookupEnv != nil {
-		v, set := lookupEnv(name)
-		switch {
-		case !set:
-			return Config{}, fmt.Errorf("the password is $%s, which is not set in the environment", name)
-		case v == "":
-			return Config{}, fmt.Errorf("the password is $%s, which is empty in the environment", name)
-		}
-		c.Password = v
+	if c.Password, err = otpgate.EnvPassword(c.Password, lookupEnv); err != nil {
+		return Config{}, err
 	}
 	for key, vals := range u.Query() {
 		v := vals[0]
