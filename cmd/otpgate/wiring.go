@@ -440,6 +440,9 @@ func (m *Main) announce() {
 	}
 	log.Info("otpgate listening", "addr", m.Addr(), "store", describeStore(m.Config.DB, m.Config.DataDir),
 		"delivery", delivery, "data_dir", m.Config.DataDir, "version", version)
+	if m.smtp != nil {
+		log.Info("email: codes sent by email go through the SMTP relay", "relay", m.smtp.Relay(), "from", m.emailFrom)
+	}
 	if len(m.smpp) == 0 {
 		log.Info("delivery: sandbox (no real connector configured); messages are kept in the sandbox inbox at GET /sandbox/messages?to=NUMBER")
 		return

@@ -167,6 +167,9 @@ func New(cfg Config, logger *slog.Logger) (*Connector, error) {
 // Name is the connector's name.
 func (c *Connector) Name() string { return c.cfg.Name }
 
+// Relay is the relay's URL without its password, for logs.
+func (c *Connector) Relay() string { return c.cfg.Redacted() }
+
 // From is the sender address, as emails carry it.
 func (c *Connector) From() string { return c.from }
 
