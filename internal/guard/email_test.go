@@ -79,7 +79,7 @@ func TestEmailGeoAndLimits(t *testing.T) {
 		t.Fatalf("limits of an email: %+v", limits)
 	}
 	err := l.Refuse(s, limits[0], time.Now().Add(time.Minute), time.Now())
-	if err == nil || strings.Contains(err.Error(), "jo@example.com") || !strings.Contains(err.Error(), "j***@example.com") {
+	if err == nil || strings.Contains(err.Error(), "jo@example.com") || !strings.Contains(err.Error(), "j***@example.com") || !strings.Contains(err.Error(), "3 emails were sent") {
 		t.Fatalf("the refusal: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/periodic"
 	"github.com/otpgate/otpgate/internal/pipeline"
@@ -99,9 +100,13 @@ func (g *Limits) Refuse(s pipeline.Send, l ratelimit.Limit, retryAt time.Time, n
 		if s.Code {
 			what = "codes"
 		}
+		sent, one := "SMS", "number"
+		if s.Channel == message.Email {
+			sent, one = "emails", "email address"
+		}
 		e = otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
-			"Too many %s to %s: %d were sent to it in the last %s, the most for one number or address this account's ceilings allow; the next can be sent %s",
-			what, s.MaskedDest(), l.Max, per(l.Window), in)
+			"Too many %s to %s: %d %s were sent to it in the last %s, the most for one %s this account's ceilings allow; the next can be sent %s",
+			what, s.MaskedDest(), l.Max, sent, per(l.Window), one, in)
 	case strings.HasPrefix(l.Key, kindKey):
 		e = otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
 			"Too many codes for this rate_limit_key: %d were sent under it for service %q in the last %s; the next can be sent %s",
