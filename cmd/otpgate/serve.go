@@ -27,6 +27,7 @@ import (
 	"github.com/otpgate/otpgate/internal/dispatch"
 	"github.com/otpgate/otpgate/internal/guard"
 	"github.com/otpgate/otpgate/internal/keyring"
+	"github.com/otpgate/otpgate/internal/mail"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/sandbox"
@@ -64,6 +65,10 @@ type ServeConfig struct {
 	SandboxKeep time.Duration
 	SMPP        []string // smpp:// URLs, in order of preference
 	ConfigFile  string
+	// SMTP, if set, is the relay emails go through (an smtp:// or smtps://
+	// URL); SMTPFrom is their sender. Without SMTP, emails go to the
+	// sandbox inbox when delivery is the sandbox, else are refused.
+	SMTP, SMTPFrom string
 
 	WebhookAllowPrivate bool
 	CallbackRetry       time.Duration
@@ -156,6 +161,8 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 		c.SMPP = append(c.SMPP, v)
 		return nil
 	})
+	fs.StringVar(&c.SMTP, "smtp", "", "the SMTP relay codes sent by email go through: smtp://USER:PASSWORD@HOST:PORT (STARTTLS when offered) or smtps://... (TLS from the start), ?auth=plain|login&ca=FILE&conns=4 (PASSWORD may be $ENV_VAR); none: emails go to the sandbox inbox with sandbox delivery, else are refused")
+	fs.StringVar(&c.SMTPFrom, "smtp-from", "", "the sender address of code emails, e.g. codes@example.com (required with --smtp)")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "allow callback URLs on loopback, private and link-local addresses (development and tests only)")
 	fs.DurationVar(&c.CallbackRetry, "callback-retry", 5*time.Second, "wait before a failed status callback is tried again, doubling up to 1h; callbacks are tried for at least 24h")
 	fs.DurationVar(&c.MaxBacklog, "max-backlog", dispatch.DefaultMaxBacklog, "refuse new sends (429, code 20429) while a route's waiting messages would take longer than this to send at its rate; 0 or less: never refuse")
@@ -296,7 +303,9 @@ type Main struct {
 	audit      *audit.Log
 	ceilings   *guard.Ceilings
 	smpp       []*smpp.Connector
-	sandboxed  bool // delivery is the sandbox: its inbox is served, and forgotten after SandboxKeep
+	smtp       *mail.Connector // with --smtp
+	emailFrom  string          // the sender of emails; "" when none are sent
+	sandboxed  bool            // delivery is the sandbox: its inbox is served, and forgotten after SandboxKeep
 	webhooks   *webhook.Sender
 	dispatcher *dispatch.Dispatcher
 	pumping    *guard.Pumping // nil with --abuse-guard=off

@@ -22,8 +22,10 @@ import (
 	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/dispatch"
 	"github.com/otpgate/otpgate/internal/factor"
+	"github.com/otpgate/otpgate/internal/emailaddr"
 	"github.com/otpgate/otpgate/internal/guard"
 	"github.com/otpgate/otpgate/internal/inbound"
+	"github.com/otpgate/otpgate/internal/mail"
 	"github.com/otpgate/otpgate/internal/messaging"
 	"github.com/otpgate/otpgate/internal/openapi"
 	"github.com/otpgate/otpgate/internal/otpgate"
@@ -169,6 +171,9 @@ func (m *Main) newDelivery(fc FileConfig) (delivery, error) {
 	} else if d.senders, route, err = routes(fc, connectors); err != nil {
 		return d, err
 	}
+	if route, err = m.emailRoute(route); err != nil {
+		return d, err
+	}
 	d.urls = webhook.Policy{AllowPrivate: m.Config.WebhookAllowPrivate}
 	m.webhooks = webhook.NewSender(webhook.SenderConfig{Store: m.store, Tokens: m.keys, Policy: d.urls, Clock: m.Clock, Logger: m.Logger,
 		FirstRetry: m.Config.CallbackRetry})
@@ -188,6 +193,46 @@ func (m *Main) newDelivery(fc FileConfig) (delivery, error) {
 		AccountFor: func(to string) string { return inboundAccounts[strings.TrimPrefix(to, "+")] }}
 	sink.dispatcher, sink.inbound = m.dispatcher, d.receiver
 	return d, nil
+}
+
+// sandboxEmailFrom is the sender of emails kept in the sandbox inbox when
+// --smtp-from is not given.
+const sandboxEmailFrom = "otpgate@sandbox.invalid"
+
+// emailRoute routes email addresses to the SMTP relay of --smtp (a route
+// of their own, "email"), or with sandbox delivery to the sandbox, and
+// everything else as route does.
+func (m *Main) emailRoute(route func(string) dispatch.Route) (func(string) dispatch.Route, error) {
+	var email dispatch.Route
+	switch {
+	case m.Config.SMTP != "":
+		cfg, err := mail.ParseURL(m.Config.SMTP, os.LookupEnv)
+		if err != nil {
+			return nil, fmt.Errorf("--smtp: %w", err)
+		}
+		if cfg.From = m.Config.SMTPFrom; cfg.From == "" {
+			return nil, errors.New("--smtp needs --smtp-from, the sender address of code emails (e.g. codes@example.com)")
+		}
+		if m.smtp, err = mail.New(cfg, m.Logger); err != nil {
+			return nil, err
+		}
+		m.emailFrom = m.smtp.From()
+		email = dispatch.Route{Key: "email", Connectors: []sms.Connector{m.smtp}}
+	case m.Config.SMTPFrom != "":
+		return nil, errors.New("--smtp-from is set but --smtp is not: give the relay (smtp://HOST:PORT) too")
+	case m.sandboxed:
+		m.emailFrom = sandboxEmailFrom
+		email = route("")
+		email.Key = "email"
+	default:
+		return route, nil // no email: the pipeline refuses it
+	}
+	return func(to string) dispatch.Route {
+		if emailaddr.Looks(to) {
+			return email
+		}
+		return route(to)
+	}, nil
 }
 
 // defaultCeilings are the ceilings of an account the operator set none
@@ -275,8 +320,8 @@ type guarding struct {
 	policies  []pipeline.Policy
 	limiters  []pipeline.Limiter
 	observers []pipeline.Observer
-	approved  func(context.Context, string, phone.Number) // tells the pumping guard of an approved code
-	cooldown  time.Duration                               // the resend cooldown
+	approved  func(context.Context, string, phone.Number, string) // tells the pumping guard of an approved code
+	cooldown  time.Duration                                       // the resend cooldown
 	forgetter *guard.Forgetter
 	budget    *guard.Budget
 }
@@ -293,7 +338,7 @@ func (m *Main) newGuard(phones *phone.Parser, fc FileConfig) guarding {
 	g := guarding{cooldown: m.Config.ResendCooldown, policies: []pipeline.Policy{
 		guard.Geo{},
 		pipeline.PolicyFunc(guard.MessagesAPI),
-		pipeline.PolicyFunc(func(_ context.Context, s pipeline.Send) error { return m.dispatcher.Admit(s.To.E164) }),
+		pipeline.PolicyFunc(func(_ context.Context, s pipeline.Send) error { return m.dispatcher.Admit(s.Dest()) }),
 	}}
 	if m.Config.NoAbuseGuard {
 		g.cooldown = 0
@@ -325,7 +370,7 @@ type services struct {
 func (m *Main) newServices(phones *phone.Parser, d delivery, g guarding) (services, error) {
 	sends, err := pipeline.New(pipeline.Config{
 		Store: m.store, Delivery: m.dispatcher, Phones: phones, Sealer: m.keys, Senders: d.senders, Ceilings: m.ceilings, Callback: d.urls,
-		Clock: m.Clock, Policies: g.policies, Limiters: g.limiters, Observers: g.observers,
+		Clock: m.Clock, Policies: g.policies, Limiters: g.limiters, Observers: g.observers, EmailFrom: m.emailFrom,
 	})
 	if err != nil {
 		return services{}, err
@@ -398,6 +443,9 @@ func (m *Main) announce() {
 	}
 	log.Info("otpgate listening", "addr", m.Addr(), "store", describeStore(m.Config.DB, m.Config.DataDir),
 		"delivery", delivery, "data_dir", m.Config.DataDir, "version", version)
+	if m.smtp != nil {
+		log.Info("email: codes sent by email go through the SMTP relay", "relay", m.smtp.Relay(), "from", m.emailFrom)
+	}
 	if len(m.smpp) == 0 {
 		log.Info("delivery: sandbox (no real connector configured); messages are kept in the sandbox inbox at GET /sandbox/messages?to=NUMBER")
 		return

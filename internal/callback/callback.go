@@ -141,6 +141,7 @@ type Event struct {
 	Service         string `json:"service"`
 	VerificationSID string `json:"verification_sid"`
 	To              string `json:"to"`
+	Channel         string `json:"channel"` // sms or email
 	Status          string `json:"status"`
 	SendAttempts    int    `json:"send_attempts"`
 	CheckAttempts   int    `json:"check_attempts"`
@@ -162,6 +163,14 @@ func ForVerificationChange(v verification.Verification, svc verification.Service
 	return nil
 }
 
+// channelOf is the channel v's codes went by: "sms" unless it says email.
+func channelOf(v verification.Verification) string {
+	if v.Channel == "" {
+		return "sms"
+	}
+	return v.Channel
+}
+
 // ForEvent is the event for v, which just reached its status, when its
 // service has an events URL; ok is false otherwise.
 func ForEvent(v verification.Verification, svc verification.Service, now time.Time) (c Callback, ok bool) {
@@ -170,7 +179,7 @@ func ForEvent(v verification.Verification, svc verification.Service, now time.Ti
 	}
 	body, err := json.Marshal(Event{
 		Type: "verification." + string(v.Status), AccountSID: v.AccountSID, ServiceSID: svc.SID, Service: svc.Name,
-		VerificationSID: v.SID, To: v.To, Status: string(v.Status), SendAttempts: v.SendAttempts, CheckAttempts: v.CheckAttempts,
+		VerificationSID: v.SID, To: v.To, Channel: channelOf(v), Status: string(v.Status), SendAttempts: v.SendAttempts, CheckAttempts: v.CheckAttempts,
 		CreatedAt: v.CreatedAt.UTC().Format(time.RFC3339), At: now.UTC().Format(time.RFC3339),
 	})
 	if err != nil {

@@ -192,6 +192,7 @@ type messageJSON struct {
 	AccountSID   string `json:"account_sid"`
 	Account      string `json:"account"`
 	Direction    string `json:"direction"`
+	Channel      string `json:"channel"`
 	From         string `json:"from"`
 	To           string `json:"to"`
 	Body         string `json:"body"`
@@ -214,8 +215,8 @@ func (c *Console) messagesJSON(w http.ResponseWriter, r *http.Request, sc scope)
 	}
 	out := make([]messageJSON, len(rows))
 	for i, m := range rows {
-		out[i] = messageJSON{SID: m.SID, AccountSID: m.AccountSID, Account: m.AccountName, Direction: string(m.Direction), From: m.From,
-			To: phone.Mask(m.To), Body: m.Body, Status: string(m.Status), Connector: m.Connector, ErrorCode: m.ErrorCode,
+		out[i] = messageJSON{SID: m.SID, AccountSID: m.AccountSID, Account: m.AccountName, Direction: string(m.Direction), Channel: string(m.Channel.Or()), From: m.From,
+			To: maskDest(m.To), Body: m.Body, Status: string(m.Status), Connector: m.Connector, ErrorCode: m.ErrorCode,
 			CreatedAt: m.CreatedAt.UTC().Format(time.RFC3339Nano), Verification: m.VerificationSID}
 		if !m.SentAt.IsZero() {
 			out[i].SentAt = m.SentAt.UTC().Format(time.RFC3339Nano)

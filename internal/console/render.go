@@ -13,11 +13,21 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/api"
+	"github.com/otpgate/otpgate/internal/emailaddr"
 	"github.com/otpgate/otpgate/internal/phone"
 )
 
+// maskDest masks a number as phone.Mask does, an email address as
+// emailaddr.Mask does.
+func maskDest(s string) string {
+	if emailaddr.Looks(s) {
+		return emailaddr.Mask(s)
+	}
+	return phone.Mask(s)
+}
+
 var funcs = template.FuncMap{
-	"mask": phone.Mask,
+	"mask": maskDest,
 	"time": func(t time.Time) string {
 		if t.IsZero() {
 			return ""

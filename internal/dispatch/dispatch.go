@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/dlr"
+	"github.com/otpgate/otpgate/internal/emailaddr"
 	"github.com/otpgate/otpgate/internal/latency"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
@@ -323,7 +324,7 @@ func (d *Dispatcher) takeHandoffs(ctx context.Context) {
 func (d *Dispatcher) deliver(o message.Outbound, span *latency.Span) {
 	span.Mark(latency.Handoff)
 	ctx := context.Background()
-	log := msgLog{l: d.cfg.Logger, sid: o.SID, to: o.To}
+	log := msgLog{l: d.cfg.Logger, sid: o.SID, to: o.To, channel: o.Channel.Or()}
 	route := d.cfg.Route(o.To)
 	now := d.cfg.Clock.Now()
 	if !o.ExpiresAt.IsZero() && !now.Before(o.ExpiresAt) {
@@ -335,7 +336,8 @@ func (d *Dispatcher) deliver(o message.Outbound, span *latency.Span) {
 		d.finish(ctx, log, route, o, nil, "", sms.Permanent(0, err))
 		return
 	}
-	msg := sms.Message{SID: o.SID, AccountSID: o.AccountSID, From: o.From, To: o.To, Body: string(body)}
+	msg := sms.Message{SID: o.SID, AccountSID: o.AccountSID, From: o.From, To: o.To, Body: string(body),
+		Channel: o.Channel.Or(), Subject: o.Subject}
 	// The route's connectors in order: the first that is up sends; one that
 	// fails transiently hands over to the next.
 	var lastErr error
@@ -379,7 +381,7 @@ func (d *Dispatcher) park(ctx context.Context, log msgLog, route Route, o messag
 		next = d.cfg.Clock.Now().UTC().Add(d.cfg.Lease)
 	}
 	d.backlog.release(route, o.SID, d.releasedUntil(next))
-	d.metrics.outcome(route.Key, "parked")
+	d.metrics.outcome(route.Key, log.channel, "parked")
 }
 
 // releasedUntil is how long a message this dispatcher gave back to the
@@ -411,16 +413,16 @@ func (d *Dispatcher) finish(ctx context.Context, log msgLog, route Route, o mess
 			next = d.cfg.Clock.Now().UTC().Add(d.cfg.Lease)
 		}
 		d.backlog.release(route, o.SID, d.releasedUntil(next))
-		d.metrics.outcome(route.Key, "retry")
+		d.metrics.outcome(route.Key, log.channel, "retry")
 	case sendErr != nil:
-		d.metrics.outcome(route.Key, "failed")
+		d.metrics.outcome(route.Key, log.channel, "failed")
 		out.Status, out.ErrorMessage = message.Failed, sendErr.Error()
 		if isPerm {
 			out.ErrorCode = perm.Code
 		}
 		err = d.persist(func() error { return d.cfg.Store.RecordOutcome(ctx, out) })
 	default:
-		d.metrics.outcome(route.Key, "sent")
+		d.metrics.outcome(route.Key, log.channel, "sent")
 		if d.metrics != nil {
 			d.metrics.handoff.WithLabelValues(routeLabel(route.Key)).Observe(now.Sub(o.CreatedAt).Seconds())
 		}
@@ -502,12 +504,13 @@ func (d *Dispatcher) HandleReceipt(ctx context.Context, r sms.Receipt) error {
 	return err
 }
 
-// msgLog logs about one message: its SID, its masked number and, once
-// known, its connector. It formats them only for a line that is written
+// msgLog logs about one message: its SID, its masked number or address
+// and, once known, its connector. It formats them only for a line that is written
 // (slog's With would format them for every message, logged or not).
 type msgLog struct {
 	l         *slog.Logger
 	sid, to   string
+	channel   message.Channel
 	connector string
 }
 
@@ -516,7 +519,11 @@ func (m msgLog) log(level slog.Level, msg string, args []any) {
 	if !m.l.Enabled(ctx, level) {
 		return
 	}
-	attrs := []any{"message_sid", m.sid, "to", phone.Mask(m.to)}
+	masked := phone.Mask(m.to)
+	if m.channel == message.Email {
+		masked = emailaddr.Mask(m.to)
+	}
+	attrs := []any{"message_sid", m.sid, "to", masked}
 	if m.connector != "" {
 		attrs = append(attrs, "connector", m.connector)
 	}

@@ -2,11 +2,14 @@ package dispatch
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/otpgate/otpgate/internal/message"
 )
 
 // metrics are the dispatcher's; nil until Register.
 type metrics struct {
 	outcomes *prometheus.CounterVec
+	channels *prometheus.CounterVec
 	handoff  *prometheus.HistogramVec
 	waiting  *prometheus.Desc
 	oldest   *prometheus.Desc
@@ -23,6 +26,10 @@ func (d *Dispatcher) Register(reg prometheus.Registerer) {
 			Name: "otpgate_dispatch_outcomes_total",
 			Help: "Send attempts by route and outcome: sent (a connector took it), failed (for good), retry (failed, tried again later), parked (no connector of the route bound).",
 		}, []string{"route", "outcome"}),
+		channels: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "otpgate_dispatch_channel_outcomes_total",
+			Help: "Send attempts by channel (sms, email) and outcome, as otpgate_dispatch_outcomes_total counts them by route.",
+		}, []string{"channel", "outcome"}),
 		handoff: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "otpgate_dispatch_handoff_seconds",
 			Help:    "Time from a message's acceptance (its 201) to a connector's SMSC taking it, by route.",
@@ -33,7 +40,7 @@ func (d *Dispatcher) Register(reg prometheus.Registerer) {
 		oldest: prometheus.NewDesc("otpgate_outbox_oldest_age_seconds",
 			"Age of the oldest message waiting on the route (0 when none waits).", []string{"route"}, nil),
 	}
-	reg.MustRegister(m.outcomes, m.handoff, backlogCollector{d, m})
+	reg.MustRegister(m.outcomes, m.channels, m.handoff, backlogCollector{d, m})
 	d.metrics = m
 }
 
@@ -54,9 +61,10 @@ func (c backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (m *metrics) outcome(route, outcome string) {
+func (m *metrics) outcome(route string, ch message.Channel, outcome string) {
 	if m != nil {
 		m.outcomes.WithLabelValues(routeLabel(route), outcome).Inc()
+		m.channels.WithLabelValues(string(ch.Or()), outcome).Inc()
 	}
 }
 

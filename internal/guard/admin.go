@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/audit"
+	"github.com/otpgate/otpgate/internal/emailaddr"
 	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
@@ -386,7 +387,8 @@ func (a *Admin) Lift(ctx context.Context, actor audit.Actor, sid, rawKey string)
 }
 
 // ParseBlockKey reads a block's key as a client writes it: a prefix
-// ("+96279031" or "prefix:+96279031"), "operator:JO:Zain" or "country:JO".
+// ("+96279031" or "prefix:+96279031"), an email domain
+// ("domain:example.com"), "operator:JO:Zain" or "country:JO".
 func ParseBlockKey(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if strings.HasPrefix(s, "+") {
@@ -397,13 +399,16 @@ func ParseBlockKey(s string) (string, error) {
 	switch kind {
 	case "prefix":
 		ok = ok && digitsAfterPlus(v)
+	case "domain":
+		addr, err := emailaddr.Parse("x@" + v)
+		ok = ok && err == nil && emailaddr.Domain(addr) == v
 	case "operator", "country":
 	default:
 		ok = false
 	}
 	if !ok {
 		return "", otpgate.FieldError("key", otpgate.InvalidField,
-			" %q: a block's key is a prefix (+96279031), operator:JO:Zain or country:JO, as the list of blocks shows it", s)
+			" %q: a block's key is a prefix (+96279031), domain:example.com, operator:JO:Zain or country:JO, as the list of blocks shows it", s)
 	}
 	return s, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nyaruka/phonenumbers"
 
+	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/policy"
@@ -29,6 +30,9 @@ type Geo struct{}
 // (the messages API says 21408), naming the country, the list that refused
 // it and who can change that list.
 func (Geo) Allow(_ context.Context, s pipeline.Send) error {
+	if s.Channel == message.Email {
+		return nil // an email address has no country
+	}
 	ceiling, region := s.Ceilings.Countries, s.To.Region
 	list, whose := s.Countries, "service"
 	if list == "" {

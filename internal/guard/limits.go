@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/periodic"
-	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/pipeline"
 	"github.com/otpgate/otpgate/internal/policy"
 	"github.com/otpgate/otpgate/internal/ratelimit"
@@ -74,7 +74,7 @@ func (g *Limits) Limits(s pipeline.Send) []ratelimit.Limit {
 		}
 	}
 	add(g.cfg.PerAccount, kindAccount+s.AccountSID)
-	add(s.Ceilings.PerNumber, kindNumber+s.AccountSID+":"+s.To.E164)
+	add(s.Ceilings.PerNumber, kindNumber+s.AccountSID+":"+s.Dest())
 	if s.Code {
 		add(g.cfg.PerService, kindService+s.AccountSID+":"+s.Service)
 		if s.RateLimitKey != "" {
@@ -100,9 +100,13 @@ func (g *Limits) Refuse(s pipeline.Send, l ratelimit.Limit, retryAt time.Time, n
 		if s.Code {
 			what = "codes"
 		}
+		sent, one := "SMS", "number"
+		if s.Channel == message.Email {
+			sent, one = "emails", "email address"
+		}
 		e = otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
-			"Too many %s to %s: %d SMS were sent to it in the last %s, the most for one number this account's ceilings allow; the next can be sent %s",
-			what, phone.Mask(s.To.E164), l.Max, per(l.Window), in)
+			"Too many %s to %s: %d %s were sent to it in the last %s, the most for one %s this account's ceilings allow; the next can be sent %s",
+			what, s.MaskedDest(), l.Max, sent, per(l.Window), one, in)
 	case strings.HasPrefix(l.Key, kindKey):
 		e = otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
 			"Too many codes for this rate_limit_key: %d were sent under it for service %q in the last %s; the next can be sent %s",

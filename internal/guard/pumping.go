@@ -12,6 +12,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/callback"
+	"github.com/otpgate/otpgate/internal/emailaddr"
 	"github.com/otpgate/otpgate/internal/guardstate"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/periodic"
@@ -167,21 +168,26 @@ func NewPumping(cfg PumpingConfig) *Pumping {
 // the send path); String is its stored form.
 type gkey struct {
 	account string
-	kind    byte   // 'p' prefix, 'o' operator, 'c' country
-	a, b    string // prefix: the prefix; operator: region, name; country: region
+	kind    byte   // 'p' prefix, 'd' email domain, 'o' operator, 'c' country
+	a, b    string // prefix: the prefix; domain: the domain; operator: region, name; country: region
 }
 
 func (k gkey) String() string {
 	switch k.kind {
 	case 'p':
 		return "prefix:" + k.a
+	case 'd':
+		return "domain:" + k.a
 	case 'o':
 		return "operator:" + k.a + ":" + k.b
 	}
 	return "country:" + k.a
 }
 
-func (k gkey) wide() bool { return k.kind != 'p' }
+// wide is true of an operator or a country; a prefix, or an email domain
+// (which an email's codes are watched under where an SMS's are under its
+// prefix), is narrow.
+func (k gkey) wide() bool { return k.kind != 'p' && k.kind != 'd' }
 
 // parseKey reads a key's stored form ("prefix:+96279031",
 // "operator:JO:Zain", "country:JO").
@@ -190,6 +196,8 @@ func parseKey(account, s string) (gkey, bool) {
 	switch kind {
 	case "prefix":
 		return gkey{account: account, kind: 'p', a: v}, v != ""
+	case "domain":
+		return gkey{account: account, kind: 'd', a: v}, v != ""
 	case "operator":
 		region, name, ok := strings.Cut(v, ":")
 		return gkey{account: account, kind: 'o', a: region, b: name}, ok
@@ -199,8 +207,16 @@ func parseKey(account, s string) (gkey, bool) {
 	return gkey{}, false
 }
 
-// keysOf returns the keys an account's number is watched under.
-func keysOf(account string, n phone.Number) (keys [3]gkey, count int) {
+// keysOf returns the keys an account's destination is watched under: a
+// number's prefix, operator and country, or an email address's domain.
+func keysOf(account string, n phone.Number, address string) (keys [3]gkey, count int) {
+	if address != "" {
+		if d := emailaddr.Domain(address); d != "" {
+			keys[count] = gkey{account: account, kind: 'd', a: d}
+			count++
+		}
+		return keys, count
+	}
 	if len(n.E164) > 5 {
 		keys[count] = gkey{account: account, kind: 'p', a: n.E164[:len(n.E164)-4]}
 		count++
@@ -218,13 +234,13 @@ func keysOf(account string, n phone.Number) (keys [3]gkey, count int) {
 
 // Allow refuses an SMS to a number under a key in force of a block.
 func (p *Pumping) Allow(ctx context.Context, s pipeline.Send) error {
-	if p.safeListed(ctx, s.AccountSID, s.To.E164) {
+	if p.safeListed(ctx, s.AccountSID, s.Dest()) {
 		return nil
 	}
 	now := p.cfg.Clock.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ks, c := keysOf(s.AccountSID, s.To)
+	ks, c := keysOf(s.AccountSID, s.To, s.Address)
 	for _, k := range ks[:c] {
 		b, ok := p.blocks[k]
 		if !ok || b.Lifted || !now.Before(b.Until) {
@@ -249,6 +265,8 @@ func describeKey(k string) string {
 	switch kind {
 	case "prefix":
 		return "numbers starting " + v
+	case "domain":
+		return "email addresses at " + v
 	case "operator":
 		return "operator " + v
 	}
@@ -270,23 +288,24 @@ func (p *Pumping) Sent(ctx context.Context, s pipeline.Send, r pipeline.Result) 
 	if !s.Code && s.Ceilings.Transactional {
 		return
 	}
-	if p.safeListed(ctx, s.AccountSID, s.To.E164) {
+	if p.safeListed(ctx, s.AccountSID, s.Dest()) {
 		return
 	}
-	p.count(ctx, s.AccountSID, s.To, 0, s.Service)
+	p.count(ctx, s.AccountSID, s.To, s.Address, 0, s.Service)
 }
 
-// Approved counts a code that was approved.
-func (p *Pumping) Approved(ctx context.Context, accountSID string, to phone.Number) {
-	p.count(ctx, accountSID, to, 1, "")
+// Approved counts a code that was approved: to a number, or to an email
+// address (to is then zero).
+func (p *Pumping) Approved(ctx context.Context, accountSID string, to phone.Number, address string) {
+	p.count(ctx, accountSID, to, address, 1, "")
 }
 
-func (p *Pumping) count(ctx context.Context, account string, to phone.Number, which int, service string) {
+func (p *Pumping) count(ctx context.Context, account string, to phone.Number, address string, which int, service string) {
 	now := p.cfg.Clock.Now()
 	minute := now.Unix() / 60
 	var blocks []guardstate.Block
 	p.mu.Lock()
-	ks, c := keysOf(account, to)
+	ks, c := keysOf(account, to, address)
 	for _, i := range ks[:c] {
 		if service != "" {
 			p.lastService[i] = service

@@ -300,7 +300,7 @@ func simulate(t *testing.T, start time.Time, length time.Duration, attacks []*at
 			if e.resend {
 				ordinary(e.num, true)
 			} else if !inOutage(e.at) {
-				g.Approved(ctx, "AC1", e.num)
+				g.Approved(ctx, "AC1", e.num, "")
 			}
 		}
 		for _, a := range attacks {

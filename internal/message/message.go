@@ -1,5 +1,5 @@
-// Package message is the model of an SMS in otpgate's message log: its
-// direction, its status and the order statuses move in, a message waiting in
+// Package message is the model of a message in otpgate's message log (an
+// SMS, or an email of a code): its channel, its direction, its status and the order statuses move in, a message waiting in
 // the outbox, and the receipts of its parts. It holds rules, not I/O: stores
 // keep these records, the dispatcher and the messaging API move them.
 package message
@@ -17,6 +17,23 @@ const (
 	OutboundAPI Direction = "outbound-api" // sent by an app through the API (a verification SMS too)
 	Inbound     Direction = "inbound"      // sent by a user to the service
 )
+
+// Channel is how a message reaches its recipient.
+type Channel string
+
+// Channels. A message of the log is an SMS unless it says otherwise.
+const (
+	SMS   Channel = "sms"
+	Email Channel = "email"
+)
+
+// Or is c, or SMS when c is unset (a message stored before channels).
+func (c Channel) Or() Channel {
+	if c == "" {
+		return SMS
+	}
+	return c
+}
 
 // Status is where a message is in its life.
 type Status string
@@ -81,6 +98,8 @@ type Message struct {
 	UpdatedAt       time.Time
 	SentAt          time.Time // zero until sent
 	StatusCallback  string    // where status changes are POSTed; "" for none
+	Channel         Channel   // SMS (To a number) or Email (To an address)
+	Subject         string    // an email's subject; "" for an SMS
 }
 
 // Outbound is a queued message as the dispatcher handles it: where it goes,
@@ -96,6 +115,8 @@ type Outbound struct {
 	ExpiresAt      time.Time // zero: never; a code SMS is useless once its code expired
 	CreatedAt      time.Time
 	StatusCallback string // the message's, so a dispatcher knows whether a change is listened for
+	Channel        Channel
+	Subject        string // an email's subject (it holds no code)
 	// LeaseUntil, when set, is how long a dispatcher holds the message: no
 	// other claim takes it before then. A message stored with a lease is
 	// delivered by the process that stored it (the hand-off after commit).
@@ -201,4 +222,6 @@ type SandboxEntry struct {
 	Segments   int
 	Encoding   string
 	CreatedAt  time.Time
+	Channel    Channel
+	Subject    string // an email's subject
 }

@@ -1,11 +1,12 @@
-// Package pipeline is where every outgoing SMS is made: a verification code
-// (package verify), a message of the messages API (package messaging), and
-// whatever later API sends one. A send goes through the same steps whoever
-// asks for it:
+// Package pipeline is where every outgoing message is made: a verification
+// code (package verify) by SMS or email, a message of the messages API
+// (package messaging), and whatever later API sends one. A send goes through
+// the same steps whoever asks for it:
 //
 //  1. normalise: the destination parsed to E.164 and checked to take SMS, the
 //     sender settled (the route's approved senders, its default) and checked,
-//     the status callback URL checked;
+//     the status callback URL checked; for an email, the address checked
+//     (package emailaddr) and the sender is the server's email sender;
 //  2. policies: each may refuse the send before anything is stored (the
 //     account's ceilings: countries, the messages API, the pumping guard;
 //     the delivery backlog), and limits counted in the send's transaction
@@ -28,6 +29,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/otpgate/otpgate/internal/emailaddr"
 	"github.com/otpgate/otpgate/internal/latency"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
@@ -132,6 +134,9 @@ type Config struct {
 	Observers []Observer      // told of each stored send, in order
 	Callback  CallbackChecker // nil: status callbacks are refused
 	Clock     otpgate.Clock
+	// EmailFrom is the sender of emails (--smtp-from); "" refuses email
+	// sends.
+	EmailFrom string
 }
 
 // Pipeline makes outgoing SMS.
@@ -150,7 +155,10 @@ func New(cfg Config) (*Pipeline, error) {
 
 // Request is one SMS an API asks for, with its fields as the client wrote them.
 type Request struct {
-	AccountSID     string
+	AccountSID string
+	// Channel is message.SMS (also when "") or message.Email; an email
+	// goes To an address, and only with Compose (a code).
+	Channel        message.Channel
 	To             string
 	From           string // "" for the route's default sender
 	Body           string // the text; unused when Compose is set
@@ -171,8 +179,11 @@ type Request struct {
 
 // Send is a request once normalised: who sends to whom.
 type Send struct {
-	AccountSID     string
-	To             phone.Number
+	AccountSID string
+	Channel    message.Channel // message.SMS or message.Email
+	// Address is an email's address (emailaddr.Parse); "" for an SMS.
+	Address        string
+	To             phone.Number // the number of an SMS; zero for an email
 	From           string
 	StatusCallback string
 	Countries      string // Request.Countries
@@ -188,6 +199,7 @@ type Send struct {
 
 // Composed is what Compose made.
 type Composed struct {
+	Subject      string // an email's subject (no code in it)
 	Body         string // the text to send (with the code in it)
 	Shown        string // what the message log keeps (the code masked)
 	ExpiresAt    time.Time
@@ -256,7 +268,7 @@ func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
 			// many as it takes were made at this moment.
 			e := otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
 				"Too many codes to %s at once: other sends to it were stored first, %d times; try again in a second",
-				phone.Mask(s.To.E164), composeAttempts)
+				s.MaskedDest(), composeAttempts)
 			e.RetryAfter = time.Second
 			return Result{}, e
 		}
@@ -284,12 +296,17 @@ func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
 // record builds what a send stores.
 func (p *Pipeline) record(s Send, c Composed) record {
 	now := p.cfg.Clock.Now().UTC()
-	info := smsenc.Analyze(c.Body)
 	m := message.Message{
 		SID: otpgate.NewSID(otpgate.PrefixMessage), AccountSID: s.AccountSID, Direction: message.OutboundAPI,
-		From: s.From, To: s.To.E164, Body: c.Shown, Status: message.Queued,
-		Encoding: string(info.Encoding), Segments: info.Segments,
+		From: s.From, To: s.Dest(), Body: c.Shown, Status: message.Queued,
 		CreatedAt: now, UpdatedAt: now, StatusCallback: s.StatusCallback,
+		Channel: s.Channel, Subject: c.Subject,
+	}
+	if s.Channel == message.Email {
+		m.Encoding, m.Segments = EmailEncoding, 1
+	} else {
+		info := smsenc.Analyze(c.Body)
+		m.Encoding, m.Segments = string(info.Encoding), info.Segments
 	}
 	if c.Verification != nil {
 		m.VerificationSID = c.Verification.V.SID
@@ -297,7 +314,7 @@ func (p *Pipeline) record(s Send, c Composed) record {
 	o := message.Outbound{
 		SID: m.SID, AccountSID: m.AccountSID, From: m.From, To: m.To,
 		Payload: p.cfg.Sealer.Seal(m.SID, []byte(c.Body)), ExpiresAt: c.ExpiresAt, CreatedAt: now,
-		StatusCallback: m.StatusCallback,
+		StatusCallback: m.StatusCallback, Channel: m.Channel, Subject: m.Subject,
 	}
 	if p.cfg.Delivery != nil {
 		p.cfg.Delivery.Lease(&o)
@@ -308,7 +325,14 @@ func (p *Pipeline) record(s Send, c Composed) record {
 // normalise parses and checks the destination, the sender and the status
 // callback.
 func (p *Pipeline) normalise(ctx context.Context, req Request) (Send, error) {
-	s := Send{AccountSID: req.AccountSID, Countries: req.Countries, Code: req.Compose != nil, Service: req.Service, RateLimitKey: req.RateLimitKey}
+	s := Send{AccountSID: req.AccountSID, Channel: req.Channel.Or(), Countries: req.Countries, Code: req.Compose != nil, Service: req.Service, RateLimitKey: req.RateLimitKey}
+	switch s.Channel {
+	case message.SMS:
+	case message.Email:
+		return p.normaliseEmail(ctx, req, s)
+	default:
+		return s, otpgate.FieldError("channel", otpgate.InvalidField, " %q: sms or email", req.Channel)
+	}
 	if strings.TrimSpace(req.To) == "" {
 		return s, otpgate.FieldError("to", otpgate.MissingField, ": the phone number to send to, e.g. +962790320012 (or 0790320012 in the default region)")
 	}
@@ -326,6 +350,65 @@ func (p *Pipeline) normalise(ctx context.Context, req Request) (Send, error) {
 	if s.From, err = CheckSender(p.cfg.Phones, from); err != nil {
 		return s, err
 	}
+	return p.common(ctx, req, s)
+}
+
+// EmailEncoding is what the message log says of an email's text.
+const EmailEncoding = "UTF-8"
+
+// normaliseEmail checks an email send: its address, and that this server
+// sends email at all.
+func (p *Pipeline) normaliseEmail(ctx context.Context, req Request, s Send) (Send, error) {
+	if strings.TrimSpace(req.To) == "" {
+		return s, otpgate.FieldError("to", otpgate.MissingField, ": the email address to send to, %s", emailaddr.Accepted)
+	}
+	addr, err := emailaddr.Parse(req.To)
+	if err != nil {
+		return s, AddressError("to", err)
+	}
+	if req.Compose == nil {
+		return s, otpgate.FieldError("channel", otpgate.InvalidField, " %q: only verification codes are sent by email", req.Channel)
+	}
+	if p.cfg.EmailFrom == "" {
+		return s, otpgate.FieldError("channel", otpgate.InvalidField, " %q: this server sends no email (it was started without --smtp-from)", req.Channel)
+	}
+	s.Address, s.From = addr, p.cfg.EmailFrom
+	return p.common(ctx, req, s)
+}
+
+// AddressError is the error for an email address field that did not parse.
+func AddressError(field string, err error) error {
+	if errors.Is(err, emailaddr.ErrTooLong) {
+		return otpgate.FieldError(field, otpgate.FieldTooLong, ": %v; it takes %s", err, emailaddr.Accepted)
+	}
+	return otpgate.FieldError(field, otpgate.InvalidField, ": %v; it takes %s", err, emailaddr.Accepted)
+}
+
+// Dest is the destination as stored and limited: the number in E.164, or
+// the email address.
+func (s Send) Dest() string {
+	if s.Channel == message.Email {
+		return s.Address
+	}
+	return s.To.E164
+}
+
+// MaskedDest is Dest masked for logs and errors.
+func (s Send) MaskedDest() string { return MaskDest(s.Channel, s.Dest()) }
+
+// MaskDest masks a destination for logs and errors: a number as phone.Mask
+// does, an address as emailaddr.Mask does.
+func MaskDest(ch message.Channel, dest string) string {
+	if ch == message.Email {
+		return emailaddr.Mask(dest)
+	}
+	return phone.Mask(dest)
+}
+
+// common reads the account's ceilings and checks the status callback, for
+// either channel.
+func (p *Pipeline) common(ctx context.Context, req Request, s Send) (Send, error) {
+	var err error
 	if p.cfg.Ceilings != nil {
 		if s.Ceilings, s.AccountCountries, err = p.cfg.Ceilings.Ceilings(ctx, s.AccountSID); err != nil {
 			return s, err

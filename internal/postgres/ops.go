@@ -43,7 +43,7 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 		}
 		margs := []any{m.SID, m.AccountSID, m.VerificationSID, string(m.Direction), m.From, m.To, m.Body, string(m.Status),
 			m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback,
-			o.Payload, nanos(due), claimed, by, nanos(o.ExpiresAt), nanos(o.CreatedAt)}
+			string(m.Channel.Or()), m.Subject, o.Payload, nanos(due), claimed, by, nanos(o.ExpiresAt), nanos(o.CreatedAt)}
 		var ours []string // keys whose first count the try below inserted
 		if v == nil && len(limits) > 0 {
 			// A message: its keys' first counts and the message in one
@@ -123,12 +123,12 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 	})
 }
 
-// liveVerification is true when the verification's key ($26-$28) has one
-// that blocks a new one at $38.
-const liveVerification = `EXISTS (SELECT 1 FROM verifications WHERE account_sid = $26 AND service_sid = $27 AND to_number = $28
-	AND status IN ('pending', 'max_attempts_reached') AND expires_at > $38)`
+// liveVerification is true when the verification's key ($28-$30) has one
+// that blocks a new one at $40.
+const liveVerification = `EXISTS (SELECT 1 FROM verifications WHERE account_sid = $28 AND service_sid = $29 AND to_number = $30
+	AND status IN ('pending', 'max_attempts_reached') AND expires_at > $40)`
 
-// insertVerified inserts a new verification and its message (margs, $1-$24)
+// insertVerified inserts a new verification and its message (margs, $1-$26)
 // unless a live one blocks it, with the limits' counts. With first, each
 // count is inserted only where its key has no row, and the verification and
 // the message only if every key was new; inserted names the keys it
@@ -138,7 +138,7 @@ func (t *tx) insertVerified(margs []any, v *verification.Change, takes []ratelim
 	c := v.V
 	args := append(margs, c.SID, c.AccountSID, c.ServiceSID, c.To, c.From, c.Channel, string(c.Status),
 		sqlstore.EncodeCodes(c.Codes), c.SendAttempts, c.CheckAttempts, nanos(c.CreatedAt), nanos(c.UpdatedAt), nanos(c.ExpiresAt), nanos(c.CreatedAt))
-	insertV := `INSERT INTO verifications (` + sqlstore.VerificationCols + `) SELECT $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37`
+	insertV := `INSERT INTO verifications (` + sqlstore.VerificationCols + `) SELECT $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39`
 	if !first {
 		cte, args := limitsCTE(takes, args)
 		n, err := t.count(`WITH v AS (`+insertV+` WHERE NOT `+liveVerification+` RETURNING 1),
@@ -154,9 +154,9 @@ func (t *tx) insertVerified(margs []any, v *verification.Change, takes []ratelim
 	var n int64
 	err = t.queryRow(`WITH l AS (
 			INSERT INTO rate_limits (key, slots, forget_at)
-			SELECT * FROM unnest($39::text[], $40::bytea[], $41::bigint[]) WHERE NOT `+liveVerification+`
+			SELECT * FROM unnest($41::text[], $42::bytea[], $43::bigint[]) WHERE NOT `+liveVerification+`
 			ON CONFLICT (key) DO NOTHING RETURNING key),
-		v AS (`+insertV+` WHERE (SELECT count(*) FROM l) = $42 RETURNING 1),
+		v AS (`+insertV+` WHERE (SELECT count(*) FROM l) = $44 RETURNING 1),
 		m AS (`+insertQueued+` SELECT `+queuedValues+` WHERE EXISTS (SELECT 1 FROM v) RETURNING 1)
 		SELECT (SELECT count(*) FROM m), `+liveVerification+`, ARRAY(SELECT key FROM l)`, args...).Scan(&n, &conflict, &inserted)
 	if err != nil {
@@ -168,7 +168,7 @@ func (t *tx) insertVerified(margs []any, v *verification.Change, takes []ratelim
 	return n > 0, conflict, inserted, nil
 }
 
-// insertFirstCounts inserts a message (margs, $1-$24) and its limits'
+// insertFirstCounts inserts a message (margs, $1-$26) and its limits'
 // first counts, each only where its key has no row, the message only if
 // every key was new. inserted names the keys it inserted.
 func (t *tx) insertFirstCounts(margs []any, takes []ratelimit.Taken) (sent bool, inserted []string, err error) {
@@ -180,7 +180,7 @@ func (t *tx) insertFirstCounts(margs []any, takes []ratelimit.Taken) (sent bool,
 	if len(takes) == 1 { // the usual case (a limit per number only): no arrays to encode
 		var fresh bool
 		err = t.queryRow(`WITH l AS (
-				INSERT INTO rate_limits (key, slots, forget_at) VALUES ($25, $26, $27)
+				INSERT INTO rate_limits (key, slots, forget_at) VALUES ($27, $28, $29)
 				ON CONFLICT (key) DO NOTHING RETURNING key),
 			m AS (`+insertQueued+` SELECT `+queuedValues+` WHERE EXISTS (SELECT 1 FROM l) RETURNING 1)
 			SELECT (SELECT count(*) FROM m), EXISTS (SELECT 1 FROM l)`, append(margs, keys[0], slots[0], forget[0])...).Scan(&n, &fresh)
@@ -195,9 +195,9 @@ func (t *tx) insertFirstCounts(margs []any, takes []ratelimit.Taken) (sent bool,
 	args := append(margs, keys, slots, forget, len(takes))
 	err = t.queryRow(`WITH l AS (
 			INSERT INTO rate_limits (key, slots, forget_at)
-			SELECT * FROM unnest($25::text[], $26::bytea[], $27::bigint[])
+			SELECT * FROM unnest($27::text[], $28::bytea[], $29::bigint[])
 			ON CONFLICT (key) DO NOTHING RETURNING key),
-		m AS (`+insertQueued+` SELECT `+queuedValues+` WHERE (SELECT count(*) FROM l) = $28 RETURNING 1)
+		m AS (`+insertQueued+` SELECT `+queuedValues+` WHERE (SELECT count(*) FROM l) = $30 RETURNING 1)
 		SELECT (SELECT count(*) FROM m), ARRAY(SELECT key FROM l)`, args...).Scan(&n, &inserted)
 	if err != nil {
 		return false, nil, err
@@ -301,10 +301,10 @@ func (s *Store) ForgetLimits(ctx context.Context, now time.Time) (int, error) {
 	return int(n), err
 }
 
-// insertQueued and queuedValues insert a queued message ($1-$24).
+// insertQueued and queuedValues insert a queued message ($1-$26).
 const (
 	insertQueued = `INSERT INTO messages (` + sqlstore.MessageCols + `, ob_queued, ob_payload, ob_due, ob_claimed, ob_claimed_by, ob_expires_at, ob_created_at)`
-	queuedValues = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, true, $19, $20, $21, $22, $23, $24`
+	queuedValues = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, true, $21, $22, $23, $24, $25, $26`
 )
 
 // addCode stores one more code of a verification, only if no other send
@@ -465,7 +465,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limi
 		rows, err := t.query(`UPDATE messages m SET ob_due = $1, ob_claimed = true, ob_claimed_by = $4
 			FROM (SELECT sid, ob_due AS was_due FROM messages WHERE ob_queued AND ob_due <= $2 ORDER BY ob_due LIMIT $3 FOR UPDATE SKIP LOCKED) d
 			WHERE m.sid = d.sid
-			RETURNING m.sid, m.account_sid, m.from_addr, m.to_number, m.ob_payload, m.ob_attempts, m.ob_last_error, m.ob_expires_at, m.ob_created_at, m.status_callback, d.was_due`,
+			RETURNING m.sid, m.account_sid, m.from_addr, m.to_number, m.ob_payload, m.ob_attempts, m.ob_last_error, m.ob_expires_at, m.ob_created_at, m.status_callback, m.channel, m.subject, d.was_due`,
 			nanos(leaseUntil), nanos(now), limit, t.node)
 		if err != nil {
 			return err
@@ -475,7 +475,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limi
 		for rows.Next() {
 			var o message.Outbound
 			var created, expires, wasDue int64
-			if err := rows.Scan(&o.SID, &o.AccountSID, &o.From, &o.To, &o.Payload, &o.Attempts, &o.LastError, &expires, &created, &o.StatusCallback, &wasDue); err != nil {
+			if err := rows.Scan(&o.SID, &o.AccountSID, &o.From, &o.To, &o.Payload, &o.Attempts, &o.LastError, &expires, &created, &o.StatusCallback, &o.Channel, &o.Subject, &wasDue); err != nil {
 				t.failed = err
 				return err
 			}
@@ -706,7 +706,7 @@ func (s *Store) InsertInbound(ctx context.Context, m message.Message, parts *mes
 				return store.ErrConflict
 			}
 		}
-		if _, err := t.exec(`INSERT INTO messages (`+sqlstore.MessageCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+		if _, err := t.exec(`INSERT INTO messages (`+sqlstore.MessageCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 			sqlstore.MessageArgs(m)...); err != nil {
 			return err
 		}
@@ -785,8 +785,9 @@ func (s *Store) ReleaseCallbacks(ctx context.Context, rs []callback.Release) err
 // InsertSandboxEntry keeps a sandbox delivery; see sandbox.Store.
 func (s *Store) InsertSandboxEntry(ctx context.Context, e message.SandboxEntry) error {
 	return s.submit(ctx, lazy, func(t *tx) error {
-		_, err := t.exec(`INSERT INTO sandbox_messages (sid, account_sid, from_addr, to_number, body, segments, encoding, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			ON CONFLICT (sid) DO NOTHING`, e.SID, e.AccountSID, e.From, e.To, e.Body, e.Segments, e.Encoding, nanos(e.CreatedAt))
+		_, err := t.exec(`INSERT INTO sandbox_messages (sid, account_sid, from_addr, to_number, body, segments, encoding, created_at, channel, subject)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (sid) DO NOTHING`,
+			e.SID, e.AccountSID, e.From, e.To, e.Body, e.Segments, e.Encoding, nanos(e.CreatedAt), string(e.Channel.Or()), e.Subject)
 		return err
 	})
 }

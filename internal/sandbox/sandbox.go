@@ -1,13 +1,14 @@
 // Package sandbox is the connector for development: instead of a network it
 // delivers each message to an inbox kept in the store, where the API serves
-// it (with the real body, so a developer can read the code). A message is
-// delivered when Send returns.
+// it (with the real body, so a developer can read the code): an SMS, or an
+// email with its subject. A message is delivered when Send returns.
 package sandbox
 
 import (
 	"context"
 	"log/slog"
 
+	"github.com/otpgate/otpgate/internal/emailaddr"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
@@ -57,16 +58,21 @@ func (c *Connector) Name() string { return Name }
 // Send stores m in the sandbox inbox.
 func (c *Connector) Send(ctx context.Context, m sms.Message) (string, error) {
 	info := smsenc.Analyze(m.Body)
+	encoding, masked := string(info.Encoding), phone.Mask(m.To)
+	if m.Channel == message.Email {
+		info.Segments, encoding, masked = 1, "UTF-8", emailaddr.Mask(m.To)
+	}
 	now := c.clock.Now().UTC()
 	err := c.store.InsertSandboxEntry(ctx, message.SandboxEntry{
 		SID: m.SID, AccountSID: m.AccountSID, From: m.From, To: m.To, Body: m.Body,
-		Segments: info.Segments, Encoding: string(info.Encoding), CreatedAt: now,
+		Segments: info.Segments, Encoding: encoding, CreatedAt: now,
+		Channel: m.Channel.Or(), Subject: m.Subject,
 	})
 	if err != nil {
 		return "", err // transient: the store may recover
 	}
 	if c.logger.Enabled(ctx, slog.LevelDebug) {
-		c.logger.Debug("sandbox delivered", "message_sid", m.SID, "to", phone.Mask(m.To), "segments", info.Segments, "encoding", info.Encoding)
+		c.logger.Debug("sandbox delivered", "message_sid", m.SID, "to", masked, "channel", m.Channel.Or(), "segments", info.Segments, "encoding", encoding)
 	}
 	return m.SID, nil
 }

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/otpgate/otpgate/internal/otpgate"
 )
 
 // Config configures one connector (one SMSC account).
@@ -131,15 +133,8 @@ func ParseURL(s string, lookupEnv func(string) (string, bool)) (Config, error) {
 	}
 	c := Config{Addr: u.Host, SystemID: u.User.Username(), SourceTON: -1, SourceNPI: -1}
 	c.Password, _ = u.User.Password()
-	if name, ok := strings.CutPrefix(c.Password, "$"); ok && lookupEnv != nil {
-		v, set := lookupEnv(name)
-		switch {
-		case !set:
-			return Config{}, fmt.Errorf("the password is $%s, which is not set in the environment", name)
-		case v == "":
-			return Config{}, fmt.Errorf("the password is $%s, which is empty in the environment", name)
-		}
-		c.Password = v
+	if c.Password, err = otpgate.EnvPassword(c.Password, lookupEnv); err != nil {
+		return Config{}, err
 	}
 	q := u.Query()
 	for key, vals := range q {

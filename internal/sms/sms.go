@@ -17,8 +17,10 @@ type Message struct {
 	SID        string
 	AccountSID string
 	From       string
-	To         string // E.164
+	To         string // E.164, or an email address when Channel is message.Email
 	Body       string
+	Channel    message.Channel // message.SMS or message.Email
+	Subject    string          // an email's subject
 }
 
 // Connector delivers messages. Send returns the provider's id for the

@@ -345,7 +345,7 @@ func Restore(ctx context.Context, from, db string, keep bool, now time.Time) (Re
 	if err != nil {
 		return info, err
 	}
-	info.Known = len(names)
+	info.Known = latest(names)
 	fi, err := os.Stat(from)
 	if err != nil {
 		return info, err

@@ -28,7 +28,7 @@ func Inspect(ctx context.Context, path string) (Inspection, error) {
 	if err != nil {
 		return Inspection{}, err
 	}
-	in := Inspection{Known: len(names)}
+	in := Inspection{Known: latest(names)}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return in, nil
 	} else if err != nil {

@@ -68,7 +68,7 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 		}
 		_, err = t.exec(t.st.insertQueued, m.SID, m.AccountSID, m.VerificationSID, m.Direction, m.From, m.To, m.Body, m.Status,
 			m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback,
-			o.Payload, nanos(due), claimed, nanos(o.ExpiresAt), nanos(o.CreatedAt))
+			string(m.Channel.Or()), m.Subject, o.Payload, nanos(due), claimed, nanos(o.ExpiresAt), nanos(o.CreatedAt))
 		return err
 	})
 }
@@ -256,7 +256,7 @@ func (t *tx) claim(now, leaseUntil time.Time, limit int) ([]message.Outbound, er
 	for rows.Next() {
 		var o message.Outbound
 		var created, expires, wasDue int64
-		if err := rows.Scan(&o.SID, &o.AccountSID, &o.From, &o.To, &o.Payload, &o.Attempts, &o.LastError, &expires, &created, &wasDue, &o.StatusCallback); err != nil {
+		if err := rows.Scan(&o.SID, &o.AccountSID, &o.From, &o.To, &o.Payload, &o.Attempts, &o.LastError, &expires, &created, &wasDue, &o.StatusCallback, &o.Channel, &o.Subject); err != nil {
 			t.failed = err
 			return nil, err
 		}
@@ -492,7 +492,7 @@ func (s *Store) ReleaseCallbacks(ctx context.Context, rs []callback.Release) err
 // InsertSandboxEntry keeps a sandbox delivery; see sandbox.Store.
 func (s *Store) InsertSandboxEntry(ctx context.Context, e message.SandboxEntry) error {
 	return s.submit(ctx, lazy, func(t *tx) error {
-		_, err := t.exec(t.st.insertSandbox, e.SID, e.AccountSID, e.From, e.To, e.Body, e.Segments, e.Encoding, nanos(e.CreatedAt))
+		_, err := t.exec(t.st.insertSandbox, e.SID, e.AccountSID, e.From, e.To, e.Body, e.Segments, e.Encoding, nanos(e.CreatedAt), string(e.Channel.Or()), e.Subject)
 		return err
 	})
 }

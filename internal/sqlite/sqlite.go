@@ -247,7 +247,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err := db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
 		return err
 	}
-	if known := len(names); have > known {
+	if known := latest(names); have > known {
 		return fmt.Errorf("%w: it is at version %d, this otpgate knows up to %d; run the newer otpgate", ErrSchemaNewer, have, known)
 	}
 	for _, name := range names {
@@ -265,6 +265,18 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		}
 	}
 	return nil
+}
+
+// latest is the highest version among the migrations' names (their numbers
+// need not be contiguous: a branch may add a later one first).
+func latest(names []string) int {
+	known := 0
+	for _, name := range names {
+		if v, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0]); err == nil && v > known {
+			known = v
+		}
+	}
+	return known
 }
 
 func applyMigration(ctx context.Context, db *sql.DB, version int, body string) error {

@@ -67,14 +67,14 @@ var (
 	msg = message.Message{
 		SID: "SM1", AccountSID: "AC1", VerificationSID: "VE1", Direction: message.OutboundAPI, From: "otpgate",
 		To: "+447700900123", Body: "Your code is ******", Status: message.Queued, Encoding: "GSM-7", Segments: 1,
-		CreatedAt: base, UpdatedAt: base,
+		CreatedAt: base, UpdatedAt: base, Channel: message.SMS,
 	}
 	outbound = message.Outbound{
 		SID: "SM1", AccountSID: "AC1", From: "otpgate", To: "+447700900123", Payload: []byte("sealed"),
 		ExpiresAt: base.Add(10 * time.Minute), CreatedAt: base,
 	}
 	sandboxEntry = message.SandboxEntry{SID: "SM1", AccountSID: "AC1", From: "otpgate", To: "+447700900123",
-		Body: "Your code is 123456", Segments: 1, Encoding: "GSM-7", CreatedAt: base}
+		Body: "Your code is 123456", Segments: 1, Encoding: "GSM-7", CreatedAt: base, Channel: message.SMS}
 )
 
 func writeFixture(t *testing.T, s *sqlite.Store) {

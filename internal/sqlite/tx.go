@@ -117,8 +117,8 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 		WHERE sid = ?5 AND instr(?2, ',' || status || ',') > 0 AND (?3 = 0 OR expires_at <= ?3)`)
 
 	p(&s.insertQueued, `INSERT INTO messages (`+sqlstore.MessageCols+`, ob_queued, ob_payload, ob_attempts, ob_due, ob_claimed, ob_last_error, ob_expires_at, ob_created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, 0, ?, ?, '', ?, ?)`)
-	p(&s.insertMessage, `INSERT INTO messages (`+sqlstore.MessageCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, 0, ?, ?, '', ?, ?)`)
+	p(&s.insertMessage, `INSERT INTO messages (`+sqlstore.MessageCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.message, `SELECT `+sqlstore.MessageCols+` FROM messages WHERE sid = ?`)
 	p(&s.redactMessage, `UPDATE messages SET body = '', updated_at = ? WHERE sid = ? AND account_sid = ? AND instr(?, ',' || status || ',') > 0`)
 	p(&s.cancelMessage, `UPDATE messages SET status = 'canceled', last_transition = 'canceled', updated_at = ?, `+dequeueSet+`
@@ -135,7 +135,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	// as SET reads the row before the update) lets the caller sort them.
 	p(&s.claimOutbox, `UPDATE messages SET ob_claimed_due = ob_due, ob_due = ?1, ob_claimed = 1
 		WHERE sid IN (SELECT sid FROM messages WHERE ob_queued = 1 AND ob_due <= ?2 ORDER BY ob_due LIMIT ?3)
-		RETURNING sid, account_sid, from_addr, to_number, ob_payload, ob_attempts, ob_last_error, ob_expires_at, ob_created_at, ob_claimed_due, status_callback`)
+		RETURNING sid, account_sid, from_addr, to_number, ob_payload, ob_attempts, ob_last_error, ob_expires_at, ob_created_at, ob_claimed_due, status_callback, channel, subject`)
 	p(&s.rescheduleOutbox, `UPDATE messages SET ob_attempts = ?, ob_due = ?, ob_last_error = ?, ob_claimed = 0 WHERE sid = ? AND ob_queued = 1`)
 	p(&s.releaseLeases, `UPDATE messages SET ob_due = ob_created_at, ob_claimed = 0 WHERE ob_queued = 1 AND ob_claimed = 1`)
 
@@ -170,7 +170,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.releaseCallbacks, `UPDATE callbacks SET next_attempt_at = created_at, claimed = 0 WHERE claimed = 1`)
 	p(&s.releaseCallback, `UPDATE callbacks SET next_attempt_at = ?, claimed = 0 WHERE sid = ? AND claimed = 1 AND next_attempt_at = ?`)
 
-	p(&s.insertSandbox, `INSERT INTO sandbox_messages (sid, account_sid, from_addr, to_number, body, segments, encoding, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING`)
+	p(&s.insertSandbox, `INSERT INTO sandbox_messages (sid, account_sid, from_addr, to_number, body, segments, encoding, created_at, channel, subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING`)
 	p(&s.insertAccount, `INSERT INTO accounts (sid, name, token_hash, created_at, token_sealed, policy) VALUES (?, ?, ?, ?, ?, ?)`)
 	p(&s.setSMSURL, `UPDATE accounts SET sms_url = ? WHERE sid = ?`)
 	p(&s.setCountries, `UPDATE accounts SET countries = ? WHERE sid = ?`)

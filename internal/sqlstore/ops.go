@@ -316,7 +316,7 @@ func InboundParts(rows Rows, p message.InboundPart) ([]message.InboundPart, erro
 // MessageArgs are m's values in the order of MessageCols.
 func MessageArgs(m message.Message) []any {
 	return []any{m.SID, m.AccountSID, m.VerificationSID, string(m.Direction), m.From, m.To, m.Body, string(m.Status),
-		m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, Nanos(m.CreatedAt), Nanos(m.UpdatedAt), Nanos(m.SentAt), m.StatusCallback}
+		m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, Nanos(m.CreatedAt), Nanos(m.UpdatedAt), Nanos(m.SentAt), m.StatusCallback, string(m.Channel.Or()), m.Subject}
 }
 
 // ClaimedCallbacks reads the rows of a claim of callbacks (sid,

@@ -75,7 +75,7 @@ func FromNanos(n int64) time.Time {
 // ScanOperatorToken and ScanAuditEntry read, in their order.
 const (
 	VerificationCols  = `sid, account_sid, service_sid, to_number, from_addr, channel, status, codes, send_attempts, check_attempts, created_at, updated_at, expires_at`
-	MessageCols       = `sid, account_sid, verification_sid, direction, from_addr, to_number, body, status, encoding, segments, connector, provider_id, error_code, error_message, created_at, updated_at, sent_at, status_callback`
+	MessageCols       = `sid, account_sid, verification_sid, direction, from_addr, to_number, body, status, encoding, segments, connector, provider_id, error_code, error_message, created_at, updated_at, sent_at, status_callback, channel, subject`
 	ServiceCols       = `sid, account_sid, name, code_length, ttl_ns, created_at, events_url, countries, texts`
 	OperatorTokenCols = `id, name, account_sid, token_hash, created_at, revoked_at`
 	AuditCols         = `id, at, account_sid, actor, actor_name, kind, action, target, before, after, outcome, detail, request_id`
@@ -121,7 +121,7 @@ func ScanMessage(row Scanner) (message.Message, error) {
 	var direction, status string
 	var created, updated, sent int64
 	err := row.Scan(&m.SID, &m.AccountSID, &m.VerificationSID, &direction, &m.From, &m.To, &m.Body, &status,
-		&m.Encoding, &m.Segments, &m.Connector, &m.ProviderID, &m.ErrorCode, &m.ErrorMessage, &created, &updated, &sent, &m.StatusCallback)
+		&m.Encoding, &m.Segments, &m.Connector, &m.ProviderID, &m.ErrorCode, &m.ErrorMessage, &created, &updated, &sent, &m.StatusCallback, &m.Channel, &m.Subject)
 	if err != nil {
 		return message.Message{}, NotFound(err)
 	}
@@ -179,13 +179,13 @@ func ScanAccount(row Scanner) (account.Account, error) {
 }
 
 // SandboxCols are the columns ScanSandboxEntry reads.
-const SandboxCols = `sid, account_sid, from_addr, to_number, body, segments, encoding, created_at`
+const SandboxCols = `sid, account_sid, from_addr, to_number, body, segments, encoding, created_at, channel, subject`
 
 // ScanSandboxEntry reads a row of SandboxCols.
 func ScanSandboxEntry(row Scanner) (message.SandboxEntry, error) {
 	var m message.SandboxEntry
 	var created int64
-	if err := row.Scan(&m.SID, &m.AccountSID, &m.From, &m.To, &m.Body, &m.Segments, &m.Encoding, &created); err != nil {
+	if err := row.Scan(&m.SID, &m.AccountSID, &m.From, &m.To, &m.Body, &m.Segments, &m.Encoding, &created, &m.Channel, &m.Subject); err != nil {
 		return message.SandboxEntry{}, err
 	}
 	m.CreatedAt = FromNanos(created)

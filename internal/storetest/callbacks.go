@@ -186,7 +186,7 @@ var inboundTests = []testCase{
 			t.Fatalf("parts = %+v, want a, b, c in order", got)
 		}
 		m := message.Message{SID: "SM1", AccountSID: "AC1", Direction: message.Inbound, From: p.From, To: p.To, Body: "abc",
-			Status: message.Received, Encoding: "GSM-7", Segments: 3, Connector: "zain", CreatedAt: at(0), UpdatedAt: at(0)}
+			Status: message.Received, Encoding: "GSM-7", Segments: 3, Connector: "zain", CreatedAt: at(0), UpdatedAt: at(0), Channel: message.SMS}
 		cb := newCallback("CB1", "SM1", 0)
 		check(t, "InsertInbound", s.InsertInbound(ctx, m, &p, []callback.Callback{cb}))
 		stored, err := s.Message(ctx, "AC1", "SM1")
@@ -247,7 +247,7 @@ var sandboxTests = []testCase{
 		}
 	}},
 	{"InsertTwiceKeepsOne", func(t *testing.T, s Store) {
-		e := message.SandboxEntry{SID: "SM1", AccountSID: "AC1", From: "otpgate", To: to, Body: "Your code is 123456", Segments: 1, Encoding: "GSM-7", CreatedAt: at(1)}
+		e := message.SandboxEntry{SID: "SM1", AccountSID: "AC1", From: "otpgate", To: to, Body: "Your code is 123456", Segments: 1, Encoding: "GSM-7", CreatedAt: at(1), Channel: message.SMS}
 		for i := range 2 { // as when a message is sent again after a crash
 			check(t, fmt.Sprintf("InsertSandboxEntry #%d", i+1), s.InsertSandboxEntry(ctx, e))
 		}
@@ -257,7 +257,7 @@ var sandboxTests = []testCase{
 	}},
 	{"ListNewestFirstScoped", func(t *testing.T, s Store) {
 		entry := func(sid, account, to string, created time.Time) message.SandboxEntry {
-			return message.SandboxEntry{SID: sid, AccountSID: account, From: "otpgate", To: to, Body: "code (" + sid + ")", Segments: 1, Encoding: "GSM-7", CreatedAt: created}
+			return message.SandboxEntry{SID: sid, AccountSID: account, From: "otpgate", To: to, Body: "code (" + sid + ")", Segments: 1, Encoding: "GSM-7", CreatedAt: created, Channel: message.SMS}
 		}
 		var mine []message.SandboxEntry // newest first
 		for i := 5; i > 0; i-- {

@@ -24,7 +24,7 @@ var messageTests = []testCase{
 			SID: "SM1", AccountSID: "AC1", VerificationSID: "", Direction: message.OutboundAPI,
 			From: "otpgate", To: to, Body: "Ваш код ****** 🙂", Status: message.Queued,
 			Encoding: "UCS-2", Segments: 2, CreatedAt: at(0), UpdatedAt: at(time.Second + 1),
-			StatusCallback: "https://example.com/status?a=1&b=2",
+			StatusCallback: "https://example.com/status?a=1&b=2", Channel: message.SMS,
 		}
 		bare := newMessage("AC1", "SM2", at(time.Second))
 		for _, m := range []message.Message{full, bare} {

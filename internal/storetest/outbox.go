@@ -71,6 +71,34 @@ var outboxTests = []testCase{
 		got := mustClaim(t, s, at(0), at(time.Minute), 10)
 		assertEqual(t, "claimed", got, []message.Outbound{leased(o, at(time.Minute))})
 	}},
+	{"EmailKeepsItsChannelAndSubject", func(t *testing.T, s Store) {
+		MustInsertAccount(t, s, newAccount("AC1"))
+		MustInsertAccount(t, s, newAccount("AC2"))
+		m := newMessage("AC1", "SM1", at(0))
+		m.To, m.Channel, m.Subject = "Jo.Smith@xn--bcher-kva.example", message.Email, "رمز التحقق: Acme"
+		m.Encoding, m.Segments = "", 0
+		o := newOutbound(m)
+		check(t, "InsertSend", s.InsertSend(ctx, m, o, nil))
+		sms := newMessage("AC1", "SM2", at(time.Second))
+		smsOut := mustSend(t, s, sms)
+		got, err := s.Message(ctx, "AC1", m.SID)
+		check(t, "Message", err)
+		assertEqual(t, "the email message", got, m)
+		assertEqual(t, "claimed", mustClaim(t, s, at(time.Hour), at(2*time.Hour), 10),
+			[]message.Outbound{leased(o, at(2*time.Hour)), leased(smsOut, at(2*time.Hour))})
+		e := message.SandboxEntry{SID: m.SID, AccountSID: "AC1", From: m.From, To: m.To, Body: "Your code is 123456",
+			CreatedAt: at(0), Channel: message.Email, Subject: m.Subject}
+		check(t, "InsertSandboxEntry", s.InsertSandboxEntry(ctx, e))
+		entries, err := s.SandboxEntries(ctx, "AC1", m.To, 10)
+		check(t, "SandboxEntries", err)
+		assertEqual(t, "the email in the sandbox", entries, []message.SandboxEntry{e})
+		if other, err := s.SandboxEntries(ctx, "AC2", m.To, 10); err != nil || len(other) != 0 {
+			t.Fatalf("another account's sandbox for the address: %v, %v", other, err)
+		}
+		if _, err := s.Message(ctx, "AC2", m.SID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("another account reads the email: %v", err)
+		}
+	}},
 	{"LeaseHoldsThenExpires", func(t *testing.T, s Store) {
 		items := mustQueue(t, s, at(-time.Second))
 		lease := at(time.Minute)

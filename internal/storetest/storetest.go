@@ -117,7 +117,7 @@ func newMessage(accountSID, sid string, created time.Time) message.Message {
 	return message.Message{
 		SID: sid, AccountSID: accountSID, Direction: message.OutboundAPI,
 		From: "otpgate", To: to, Body: "Your code is ******", Status: message.Queued,
-		Encoding: "GSM-7", Segments: 1, CreatedAt: created, UpdatedAt: created,
+		Encoding: "GSM-7", Segments: 1, CreatedAt: created, UpdatedAt: created, Channel: message.SMS,
 	}
 }
 
@@ -125,6 +125,7 @@ func newOutbound(m message.Message) message.Outbound {
 	return message.Outbound{
 		SID: m.SID, AccountSID: m.AccountSID, From: m.From, To: m.To, Payload: hash("sealed " + m.SID),
 		ExpiresAt: m.CreatedAt.Add(time.Hour), CreatedAt: m.CreatedAt, StatusCallback: m.StatusCallback,
+		Channel: m.Channel, Subject: m.Subject,
 	}
 }
 

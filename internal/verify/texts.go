@@ -20,6 +20,34 @@ var builtinTexts = map[string]string{
 	"ar": "رمز التحقق الخاص بك في {friendly_name} هو {code}",
 }
 
+// builtinEmails are the built-in subject and text of a code email, per
+// locale, with {code} and {friendly_name}. The code stays out of the
+// subject (mail clients show subjects on locked screens and in lists).
+var builtinEmails = map[string][2]string{
+	"en": {"Your {friendly_name} verification code",
+		"Your {friendly_name} verification code is: {code}\n\nIf you did not ask for this code, you can ignore this email."},
+	"ar": {"رمز التحقق الخاص بك في {friendly_name}",
+		"رمز التحقق الخاص بك في {friendly_name} هو {code}\n\nإذا لم تطلب هذا الرمز، يمكنك تجاهل هذه الرسالة."},
+}
+
+// emailTexts returns a code email's subject and text template for a
+// locale: the request's body when given, else the built-in email text of
+// the locale, else the service's own template of the locale (a locale only
+// it has) under the English subject.
+func emailTexts(svc verification.Service, loc, body string) (subject, tmpl string) {
+	e, ok := builtinEmails[loc]
+	if !ok {
+		e = builtinEmails["en"]
+		if t, own := svc.Texts.Templates[loc]; own {
+			e[1] = t
+		}
+	}
+	if body != "" {
+		e[1] = body
+	}
+	return e[0], e[1]
+}
+
 // doNotShare is the line a service with DoNotShare adds, per locale.
 var doNotShare = map[string]string{
 	"en": "Don't share this code with anyone.",

@@ -19,6 +19,8 @@ import (
 
 	"github.com/otpgate/otpgate/internal/audit"
 	"github.com/otpgate/otpgate/internal/callback"
+	"github.com/otpgate/otpgate/internal/emailaddr"
+	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/pipeline"
@@ -86,7 +88,8 @@ type Config struct {
 	AfterEvent func()
 	// Approved, if set, is told of each approved code (the pumping guard
 	// counts them); it must be quick and never block.
-	Approved func(ctx context.Context, accountSID string, to phone.Number)
+	// A code sent by email is told with to zero and its address.
+	Approved func(ctx context.Context, accountSID string, to phone.Number, address string)
 	// Metrics, if set, counts sends and checks by service and operator.
 	Metrics *Metrics
 	// Audit, if set, records each service a first code made.
@@ -116,9 +119,12 @@ func New(cfg Config) (*Service, error) {
 type SendRequest struct {
 	AccountSID string
 	Service    string // the service's name; created with the defaults on first use
-	From       string
-	To         string
-	Body       string // template with {code} (and {friendly_name}); "" for the service's text in the locale
+	// Channel is message.SMS (also when "") or message.Email; an email's
+	// To is an address.
+	Channel message.Channel
+	From    string
+	To      string
+	Body    string // template with {code} (and {friendly_name}); "" for the service's text in the locale
 	// RateLimitKey, if set, is a key the app wants codes limited under too
 	// (the end user's IP address, say): 1-128 characters, no control
 	// characters.
@@ -188,7 +194,7 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	var svc verification.Service
 	tries := 0
 	res, err := s.cfg.SMS.Send(ctx, pipeline.Request{
-		AccountSID: req.AccountSID, To: req.To, From: req.From, Countries: countries,
+		AccountSID: req.AccountSID, Channel: req.Channel, To: req.To, From: req.From, Countries: countries,
 		Service: req.Service, RateLimitKey: req.RateLimitKey,
 		Compose: func(ctx context.Context, snd pipeline.Send) (c pipeline.Composed, err error) {
 			tries++
@@ -216,13 +222,17 @@ func (s *Service) compose(ctx context.Context, svc verification.Service, snd pip
 		return pipeline.Composed{}, otpgate.FieldError("custom_code", otpgate.InvalidField,
 			": custom codes are not enabled for service %q (set CustomCodeEnabled on it first)", svc.Name)
 	}
-	tmpl, warning := req.Body, ""
-	if tmpl == "" {
+	tmpl, warning, subject := req.Body, "", ""
+	if tmpl == "" || snd.Channel == message.Email {
 		loc, err := locale(svc, req.Locale, snd.To.Region)
 		if err != nil {
 			return pipeline.Composed{}, err
 		}
-		tmpl = template(svc, loc)
+		if snd.Channel == message.Email {
+			subject, tmpl = emailTexts(svc, loc, tmpl)
+		} else {
+			tmpl = template(svc, loc)
+		}
 		if svc.Texts.DoNotShare {
 			if warning = doNotShare[loc]; warning == "" {
 				warning = doNotShare["en"]
@@ -233,7 +243,7 @@ func (s *Service) compose(ctx context.Context, svc verification.Service, snd pip
 	if name == "" {
 		name = svc.Name
 	}
-	key := verification.Key{AccountSID: snd.AccountSID, ServiceSID: svc.SID, To: snd.To.E164}
+	key := verification.Key{AccountSID: snd.AccountSID, ServiceSID: svc.SID, To: snd.Dest()}
 	var v verification.Verification
 	if read {
 		var err error
@@ -246,21 +256,21 @@ func (s *Service) compose(ctx context.Context, svc verification.Service, snd pip
 	switch {
 	case v.Live(now) && v.Status == verification.MaxAttempts:
 		return pipeline.Composed{}, otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
-			"Too many wrong codes were checked for %s; a new code can be sent after %s", phone.Mask(key.To), v.ExpiresAt.Format(time.RFC3339))
+			"Too many wrong codes were checked for %s; a new code can be sent after %s", snd.MaskedDest(), v.ExpiresAt.Format(time.RFC3339))
 	case v.Live(now) && v.Status == verification.Pending:
 		if v.SendAttempts >= verification.MaxSends {
 			return pipeline.Composed{}, otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
 				"Max send attempts reached: %d codes were sent to %s for service %q; a new verification can start after %s",
-				verification.MaxSends, phone.Mask(key.To), svc.Name, v.ExpiresAt.Format(time.RFC3339))
+				verification.MaxSends, snd.MaskedDest(), svc.Name, v.ExpiresAt.Format(time.RFC3339))
 		}
-		if err := s.cooldown(v, svc, key.To, now); err != nil {
+		if err := s.cooldown(v, svc, snd.MaskedDest(), now); err != nil {
 			return pipeline.Composed{}, err
 		}
 		ch.V.Codes = append([]verification.Code(nil), v.Codes...)
 	default:
 		ch = verification.Change{New: true, V: verification.Verification{
 			SID: otpgate.NewSID(otpgate.PrefixVerification), AccountSID: key.AccountSID, ServiceSID: key.ServiceSID,
-			To: key.To, Channel: "sms", Status: verification.Pending, CreatedAt: now,
+			To: key.To, Channel: string(snd.Channel), Status: verification.Pending, CreatedAt: now,
 		}}
 	}
 	code := req.CustomCode
@@ -271,8 +281,14 @@ func (s *Service) compose(ctx context.Context, svc verification.Service, snd pip
 	ch.V.Codes = append(ch.V.Codes, verification.Code{Hash: s.cfg.Keys.HashCode(ch.V.SID, code), ExpiresAt: expires})
 	ch.V.SendAttempts++
 	ch.V.UpdatedAt, ch.V.ExpiresAt, ch.V.From = now, expires, snd.From
-	body, shown := renderWarned(tmpl, warning, name, code, req.AppHash, svc.Texts.WebOTPDomain)
+	appHash, webOTP := req.AppHash, svc.Texts.WebOTPDomain
+	if snd.Channel == message.Email {
+		appHash, webOTP = "", "" // what a phone's autofill reads in an SMS
+		subject = strings.ReplaceAll(subject, FriendlyNamePlaceholder, name)
+	}
+	body, shown := renderWarned(tmpl, warning, name, code, appHash, webOTP)
 	return pipeline.Composed{
+		Subject:      subject,
 		Body:         body,
 		Shown:        shown,
 		ExpiresAt:    expires,
@@ -283,7 +299,7 @@ func (s *Service) compose(ctx context.Context, svc verification.Service, snd pip
 // cooldown refuses another code for a pending verification whose last one
 // was sent less than ResendCooldown ago. A code's send time is its expiry
 // less the service's lifetime (exact unless the lifetime changed since).
-func (s *Service) cooldown(v verification.Verification, svc verification.Service, to string, now time.Time) error {
+func (s *Service) cooldown(v verification.Verification, svc verification.Service, masked string, now time.Time) error {
 	if s.cfg.ResendCooldown <= 0 || len(v.Codes) == 0 {
 		return nil
 	}
@@ -296,7 +312,7 @@ func (s *Service) cooldown(v verification.Verification, svc verification.Service
 	secs := int((wait + time.Second - 1) / time.Second)
 	e := otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
 		"A code was sent to %s for service %q %d s ago; another can be sent in %d s (at most one every %s)",
-		phone.Mask(to), svc.Name, int(now.Sub(sent)/time.Second), secs, s.cfg.ResendCooldown)
+		masked, svc.Name, int(now.Sub(sent)/time.Second), secs, s.cfg.ResendCooldown)
 	e.RetryAfter = time.Duration(secs) * time.Second
 	return e
 }
@@ -305,7 +321,7 @@ func (s *Service) cooldown(v verification.Verification, svc verification.Service
 type CheckRequest struct {
 	AccountSID string
 	Service    string
-	Number     string
+	Number     string // a phone number, or the email address a code was sent to
 	Code       string
 }
 
@@ -327,9 +343,19 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, err
 	if err := validServiceName(req.Service); err != nil {
 		return CheckResult{}, err
 	}
-	num, err := s.cfg.Phones.Parse(req.Number)
-	if err != nil {
-		return CheckResult{}, pipeline.NumberError("number", err)
+	var num phone.Number
+	var address, dest, masked string
+	var err error
+	if emailaddr.Looks(req.Number) {
+		if address, err = emailaddr.Parse(req.Number); err != nil {
+			return CheckResult{}, pipeline.AddressError("number", err)
+		}
+		dest, masked = address, "address "+emailaddr.Mask(address)
+	} else {
+		if num, err = s.cfg.Phones.Parse(req.Number); err != nil {
+			return CheckResult{}, pipeline.NumberError("number", err)
+		}
+		dest, masked = num.E164, "number "+phone.Mask(num.E164)
 	}
 	if strings.TrimSpace(req.Code) == "" {
 		return CheckResult{}, otpgate.FieldError("code", otpgate.MissingField, ": the code the user typed, %d-%d digits", verification.MinCodeLength, verification.MaxCodeLength)
@@ -340,7 +366,7 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, err
 		return CheckResult{}, otpgate.FieldError("code", otpgate.InvalidField, ": it must be %d-%d digits (spaces, dashes and Arabic-Indic digits are accepted)", verification.MinCodeLength, verification.MaxCodeLength)
 	}
 	notPending := otpgate.Errorf(otpgate.KindNotFound, otpgate.CodeNotFound,
-		"No pending verification for service %q and number %s: none was sent, or it expired or was already approved", req.Service, phone.Mask(num.E164))
+		"No pending verification for service %q and %s: none was sent, or it expired or was already approved", req.Service, masked)
 	svc, err := s.service(ctx, req.AccountSID, req.Service, false)
 	if errors.Is(err, store.ErrNotFound) {
 		return CheckResult{}, notPending
@@ -368,7 +394,7 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, err
 		events = len(owed) > 0
 		return v.Status, owed
 	}
-	key := verification.Key{AccountSID: req.AccountSID, ServiceSID: svc.SID, To: num.E164}
+	key := verification.Key{AccountSID: req.AccountSID, ServiceSID: svc.SID, To: dest}
 	v, counted, err := s.cfg.Store.CountCheck(ctx, key, verification.MaxChecks, now, judge)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -392,7 +418,7 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (CheckResult, err
 		s.cfg.Metrics.checked(svc.Name, num.Operator, "wrong")
 	}
 	if res.Valid && s.cfg.Approved != nil {
-		s.cfg.Approved(ctx, req.AccountSID, num)
+		s.cfg.Approved(ctx, req.AccountSID, num, address)
 	}
 	if !res.Valid {
 		res.AttemptsRemaining = max(0, verification.MaxChecks-v.CheckAttempts)

@@ -1,6 +1,6 @@
 // Package inbox serves the sandbox's routes, for development: GET
-// /sandbox/messages lists what the sandbox connector delivered to a number,
-// with the real text (so a developer can read the code), and POST
+// /sandbox/messages lists what the sandbox connector delivered to a number or
+// an email address, with the real text (so a developer can read the code), and POST
 // /sandbox/inbound injects a message as if a user had texted the service.
 // The listing speaks the 2FA API's dialect (a lowercase "to"), the injection
 // Twilio's (From, To, Body, as Twilio's incoming-message webhook names them).
@@ -16,6 +16,7 @@ import (
 	"github.com/otpgate/otpgate/internal/api"
 	"github.com/otpgate/otpgate/internal/api/restcomm2fa"
 	"github.com/otpgate/otpgate/internal/api/twilio"
+	"github.com/otpgate/otpgate/internal/emailaddr"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/messaging"
 	"github.com/otpgate/otpgate/internal/otpgate"
@@ -58,8 +59,10 @@ func Register(s *api.Server, in Inbox) {
 
 type entryJSON struct {
 	SID       string `json:"sid"`
+	Channel   string `json:"channel"`
 	To        string `json:"to"`
 	From      string `json:"from"`
+	Subject   string `json:"subject,omitempty"`
 	Body      string `json:"body"`
 	Segments  int    `json:"segments"`
 	Encoding  string `json:"encoding"`
@@ -69,13 +72,23 @@ type entryJSON struct {
 func (in Inbox) list(w http.ResponseWriter, r *http.Request) error {
 	to := r.URL.Query().Get("to")
 	if to == "" {
-		return otpgate.Invalid("to", "Missing required query parameter 'to': the phone number whose sandbox messages to list, in any spelling")
+		return otpgate.Invalid("to", "Missing required query parameter 'to': the phone number (in any spelling) or email address whose sandbox messages to list")
 	}
-	n, err := in.Phones.Parse(to)
-	if err != nil {
-		return pipeline.NumberError("to", err)
+	var dest string
+	if emailaddr.Looks(to) {
+		addr, err := emailaddr.Parse(to)
+		if err != nil {
+			return pipeline.AddressError("to", err)
+		}
+		dest = addr
+	} else {
+		n, err := in.Phones.Parse(to)
+		if err != nil {
+			return pipeline.NumberError("to", err)
+		}
+		dest = n.E164
 	}
-	entries, err := in.Store.SandboxEntries(r.Context(), api.Account(r), n.E164, 100)
+	entries, err := in.Store.SandboxEntries(r.Context(), api.Account(r), dest, 100)
 	if err != nil {
 		return err
 	}
@@ -84,7 +97,7 @@ func (in Inbox) list(w http.ResponseWriter, r *http.Request) error {
 	}{Messages: make([]entryJSON, 0, len(entries))}
 	for _, e := range entries {
 		out.Messages = append(out.Messages, entryJSON{
-			SID: e.SID, To: e.To, From: e.From, Body: e.Body, Segments: e.Segments, Encoding: e.Encoding,
+			SID: e.SID, Channel: string(e.Channel.Or()), To: e.To, From: e.From, Subject: e.Subject, Body: e.Body, Segments: e.Segments, Encoding: e.Encoding,
 			CreatedAt: e.CreatedAt.UTC().Format(time.RFC3339),
 		})
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/api"
 	"github.com/otpgate/otpgate/internal/audit"
+	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
@@ -426,19 +427,26 @@ type verificationJSON struct {
 
 func newVerificationJSON(base string, v verification.Verification, svc verification.Service) verificationJSON {
 	attempts := make([]map[string]any, 0, len(v.Codes))
+	channel := channelOf(v)
 	for i, c := range v.Codes {
 		attempts = append(attempts, map[string]any{
 			"attempt_sid": fmt.Sprintf("VL%.30s%02d", strings.TrimPrefix(v.SID, "VE"), i+1),
-			"channel":     "sms",
+			"channel":     channel,
 			"time":        date(c.ExpiresAt.Add(-svc.TTL)),
 		})
 	}
 	return verificationJSON{
-		SID: v.SID, ServiceSID: v.ServiceSID, AccountSID: v.AccountSID, To: v.To, Channel: "sms", Status: string(v.Status),
+		SID: v.SID, ServiceSID: v.ServiceSID, AccountSID: v.AccountSID, To: v.To, Channel: channel, Status: string(v.Status),
 		Valid: v.Status == verification.Approved, Lookup: map[string]any{"carrier": nil}, SendCodeAttempts: attempts,
 		DateCreated: date(v.CreatedAt), DateUpdated: date(v.UpdatedAt),
 		URL: base + "/Services/" + v.ServiceSID + "/Verifications/" + v.SID,
 	}
+}
+
+// channelOf is the channel a verification's codes go by: sms or email
+// (every code of one verification goes to the same number or address).
+func channelOf(v verification.Verification) string {
+	return string(message.Channel(v.Channel).Or())
 }
 
 // rateLimitKey reads Twilio's RateLimits, a JSON object of the service's
@@ -473,12 +481,13 @@ func (h handlers) createVerification(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	switch ch := strings.TrimSpace(f.Get("Channel")); ch {
-	case "sms":
+	ch := message.Channel(strings.TrimSpace(f.Get("Channel")))
+	switch ch {
+	case message.SMS, message.Email:
 	case "":
-		return otpgate.FieldError("channel", otpgate.MissingField, ": sms (otpgate sends codes by SMS only)")
+		return otpgate.FieldError("channel", otpgate.MissingField, ": sms or email")
 	default:
-		return otpgate.FieldError("channel", otpgate.InvalidField, " %q: otpgate sends codes by sms only (not call, email, whatsapp or others)", ch)
+		return otpgate.FieldError("channel", otpgate.InvalidField, " %q: otpgate sends codes by sms or email only (not call, whatsapp or others)", ch)
 	}
 	key, err := rateLimitKey(f.Get("RateLimits"))
 	if err != nil {
@@ -487,7 +496,7 @@ func (h handlers) createVerification(w http.ResponseWriter, r *http.Request) err
 	if key == "" && strings.TrimSpace(f.Get("DeviceIp")) != "" {
 		key = "device_ip=" + strings.TrimSpace(f.Get("DeviceIp")) // limited like a RateLimits key
 	}
-	req := verify.SendRequest{AccountSID: api.Account(r), Service: svc.Name, To: f.Get("To"), RateLimitKey: key,
+	req := verify.SendRequest{AccountSID: api.Account(r), Service: svc.Name, Channel: ch, To: f.Get("To"), RateLimitKey: key,
 		Locale: f.Get("Locale"), AppHash: f.Get("AppHash"), FriendlyName: f.Get("CustomFriendlyName"), CustomCode: f.Get("CustomCode")}
 	res, err := h.cfg.Verify.Send(r.Context(), req)
 	if e, ok := errors.AsType[*otpgate.Error](err); ok && e.Field == "from" && e.Problem == otpgate.MissingField {
@@ -572,7 +581,7 @@ func (h handlers) check(w http.ResponseWriter, r *http.Request) error {
 		}
 		to = v.To
 	} else if strings.TrimSpace(to) == "" {
-		return otpgate.FieldError("to", otpgate.MissingField, ": the number the code was sent to (E.164), or VerificationSid")
+		return otpgate.FieldError("to", otpgate.MissingField, ": the number (E.164) or email address the code was sent to, or VerificationSid")
 	}
 	res, err := h.cfg.Verify.Check(r.Context(), verify.CheckRequest{AccountSID: api.Account(r), Service: svc.Name, Number: to, Code: f.Get("Code")})
 	if err != nil {
@@ -580,7 +589,7 @@ func (h handlers) check(w http.ResponseWriter, r *http.Request) error {
 	}
 	v := res.Verification
 	api.WriteJSON(w, http.StatusOK, map[string]any{
-		"sid": v.SID, "service_sid": v.ServiceSID, "account_sid": v.AccountSID, "to": v.To, "channel": "sms",
+		"sid": v.SID, "service_sid": v.ServiceSID, "account_sid": v.AccountSID, "to": v.To, "channel": channelOf(v),
 		"status": string(v.Status), "valid": res.Valid, "amount": nil, "payee": nil,
 		"date_created": date(v.CreatedAt), "date_updated": date(v.UpdatedAt), "sna_attempts_error_codes": []any{},
 	})

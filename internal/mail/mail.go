@@ -1,0 +1,243 @@
+// Package mail is the SMTP connector: it hands a code email to a relay
+// (github.com/wneessen/go-mail writes the MIME message and speaks SMTP):
+// STARTTLS when the relay offers it (smtp://) or TLS from the start
+// (smtps://), AUTH PLAIN or LOGIN with the URL's user and password. A relay
+// that is unreachable or answers 4xx is a transient failure (the dispatcher
+// retries); a 5xx answer to RCPT TO or to the message is permanent. The
+// password never leaves Config: not in errors, logs or Redacted.
+package mail
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/otpgate/otpgate/internal/emailaddr"
+	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/otpgate"
+	"github.com/otpgate/otpgate/internal/sms"
+)
+
+var _ sms.Connector = (*Connector)(nil)
+
+// Config is a relay and how to reach it.
+type Config struct {
+	Name     string // the connector's name in the message log; default "smtp"
+	Host     string
+	Port     int  // default 587 for smtp://, 465 for smtps://
+	SSL      bool // smtps://: TLS from the start; else STARTTLS when offered
+	Username string
+	Password string
+	Auth     string // "plain" (default) or "login"; unused without a user
+	// CAFile, when set, is the PEM file of the CAs the relay's certificate
+	// is checked against, instead of the system's.
+	CAFile  string
+	Timeout time.Duration // per connection and command; default 30s
+	// Conns is how many emails are sent at once (one connection each);
+	// default 4.
+	Conns int
+	From  string // the sender address (--smtp-from)
+}
+
+// Accepted says what --smtp takes, for errors.
+const Accepted = "smtp://[USER[:PASSWORD]@]HOST[:PORT] (STARTTLS when the relay offers it) or smtps://... (TLS from the start), with optional ?auth=plain|login&ca=FILE&timeout=30s&conns=4&name=NAME; a PASSWORD written $NAME is read from the environment variable NAME"
+
+// ParseURL reads a relay's URL. A password written $NAME is read with
+// lookupEnv (os.LookupEnv): a variable that is not set, or is empty, is an
+// error naming it.
+func ParseURL(s string, lookupEnv func(string) (string, bool)) (Config, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return Config{}, fmt.Errorf("it is not a URL; want %s", Accepted)
+	}
+	c := Config{Host: u.Hostname(), Name: "smtp", Auth: "plain", Timeout: 30 * time.Second, Conns: 4}
+	switch u.Scheme {
+	case "smtp":
+		c.Port = 587
+	case "smtps":
+		c.Port, c.SSL = 465, true
+	default:
+		return Config{}, fmt.Errorf("scheme %q: want %s", u.Scheme, Accepted)
+	}
+	if c.Host == "" {
+		return Config{}, fmt.Errorf("no host; want %s", Accepted)
+	}
+	if p := u.Port(); p != "" {
+		if c.Port, err = strconv.Atoi(p); err != nil || c.Port < 1 || c.Port > 65535 {
+			return Config{}, fmt.Errorf("port %q: want 1-65535", p)
+		}
+	}
+	c.Username = u.User.Username()
+	c.Password, _ = u.User.Password()
+	if c.Password, err = otpgate.EnvPassword(c.Password, lookupEnv); err != nil {
+		return Config{}, err
+	}
+	for key, vals := range u.Query() {
+		v := vals[0]
+		switch key {
+		case "auth":
+			c.Auth = strings.ToLower(v)
+			if c.Auth != "plain" && c.Auth != "login" {
+				return Config{}, fmt.Errorf("parameter auth=%q: plain or login", v)
+			}
+		case "ca":
+			c.CAFile = v
+		case "timeout":
+			if c.Timeout, err = time.ParseDuration(v); err != nil || c.Timeout <= 0 {
+				return Config{}, fmt.Errorf("parameter timeout=%q: a duration such as 30s", v)
+			}
+		case "conns":
+			if c.Conns, err = strconv.Atoi(v); err != nil || c.Conns < 1 || c.Conns > 64 {
+				return Config{}, fmt.Errorf("parameter conns=%q: 1-64", v)
+			}
+		case "name":
+			c.Name = v
+		default:
+			return Config{}, fmt.Errorf("unknown parameter %q (known: auth, ca, timeout, conns, name)", key)
+		}
+	}
+	return c, nil
+}
+
+// Redacted is the relay's URL without its password, for logs.
+func (c Config) Redacted() string {
+	scheme := "smtp"
+	if c.SSL {
+		scheme = "smtps"
+	}
+	user := ""
+	if c.Username != "" {
+		user = url.User(c.Username).String() + ":***@"
+	}
+	return scheme + "://" + user + net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
+}
+
+// Connector sends code emails through one relay.
+type Connector struct {
+	cfg    Config
+	from   string
+	tls    *tls.Config
+	slots  chan struct{}
+	logger *slog.Logger
+}
+
+// New returns a connector for cfg; cfg.From must be a bare address.
+func New(cfg Config, logger *slog.Logger) (*Connector, error) {
+	from, err := emailaddr.Parse(cfg.From)
+	if err != nil {
+		return nil, fmt.Errorf("--smtp-from %q: %v; it takes %s", cfg.From, err, emailaddr.Accepted)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	tc := &tls.Config{ServerName: cfg.Host, MinVersion: tls.VersionTLS12}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("--smtp ca: %w", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--smtp ca: %s holds no PEM certificate", cfg.CAFile)
+		}
+	}
+	if cfg.Conns < 1 {
+		cfg.Conns = 4
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.Name == "" {
+		cfg.Name = "smtp"
+	}
+	return &Connector{cfg: cfg, from: from, tls: tc, slots: make(chan struct{}, cfg.Conns), logger: logger}, nil
+}
+
+// Name is the connector's name.
+func (c *Connector) Name() string { return c.cfg.Name }
+
+// Relay is the relay's URL without its password, for logs.
+func (c *Connector) Relay() string { return c.cfg.Redacted() }
+
+// From is the sender address, as emails carry it.
+func (c *Connector) From() string { return c.from }
+
+// Send hands m to the relay and returns its Message-ID.
+func (c *Connector) Send(ctx context.Context, m sms.Message) (string, error) {
+	if m.Channel != message.Email {
+		return "", sms.Permanent(0, fmt.Errorf("the SMTP connector sends email, not %s", m.Channel.Or()))
+	}
+	msg := gomail.NewMsg()
+	if err := msg.From(c.from); err != nil {
+		return "", sms.Permanent(0, fmt.Errorf("the sender address: %v", err))
+	}
+	if err := msg.To(m.To); err != nil {
+		return "", sms.Permanent(0, fmt.Errorf("the address %s: %v", emailaddr.Mask(m.To), err))
+	}
+	id := m.SID + "@" + emailaddr.Domain(c.from)
+	msg.SetMessageIDWithValue(id)
+	msg.SetDate()
+	msg.Subject(m.Subject)
+	msg.SetBodyString(gomail.TypeTextPlain, m.Body)
+	select {
+	case c.slots <- struct{}{}:
+		defer func() { <-c.slots }()
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	client, err := c.client()
+	if err != nil {
+		return "", sms.Permanent(0, err)
+	}
+	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+		return "", c.classify(m.To, err)
+	}
+	return "<" + id + ">", nil
+}
+
+func (c *Connector) client() (*gomail.Client, error) {
+	opts := []gomail.Option{gomail.WithPort(c.cfg.Port), gomail.WithTimeout(c.cfg.Timeout), gomail.WithTLSConfig(c.tls)}
+	if c.cfg.SSL {
+		opts = append(opts, gomail.WithSSL())
+	} else {
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
+	}
+	if c.cfg.Username != "" {
+		auth := gomail.SMTPAuthPlain
+		if c.cfg.Auth == "login" {
+			auth = gomail.SMTPAuthLogin
+		}
+		opts = append(opts, gomail.WithSMTPAuth(auth), gomail.WithUsername(c.cfg.Username), gomail.WithPassword(c.cfg.Password))
+	}
+	client, err := gomail.NewClient(c.cfg.Host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("SMTP relay %s: %v", c.cfg.Redacted(), err)
+	}
+	return client, nil
+}
+
+// classify words a failed send, the address masked in it: permanent for a
+// 5xx answer to RCPT TO or to the message, else transient.
+func (c *Connector) classify(to string, err error) error {
+	text := strings.ReplaceAll(err.Error(), to, emailaddr.Mask(to))
+	if c.cfg.Password != "" {
+		text = strings.ReplaceAll(text, c.cfg.Password, "***")
+	}
+	werr := fmt.Errorf("SMTP relay %s: %s", c.cfg.Redacted(), text)
+	if se, ok := errors.AsType[*gomail.SendError](err); ok && !se.IsTemp() && se.ErrorCode() >= 500 &&
+		(se.Reason == gomail.ErrSMTPRcptTo || se.Reason == gomail.ErrSMTPDataClose || se.Reason == gomail.ErrSMTPData) {
+		return sms.Permanent(se.ErrorCode(), werr)
+	}
+	return werr
+}
