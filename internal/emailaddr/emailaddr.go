@@ -73,6 +73,11 @@ func Parse(s string) (string, error) {
 	if !strings.Contains(ascii, ".") || strings.HasSuffix(ascii, ".") {
 		return "", fmt.Errorf("the domain %q has no dot: give a full domain such as example.com", domain)
 	}
+	// A top-level domain is at least two letters (or an IDN's xn--): this
+	// refuses an IP address in place of a domain, and one-letter ones.
+	if tld := ascii[strings.LastIndexByte(ascii, '.')+1:]; len(tld) < 2 || strings.Trim(tld, "0123456789") == "" {
+		return "", fmt.Errorf("the domain %q has no top-level domain of two or more letters: give a domain name such as example.com, not an IP address", domain)
+	}
 	addr := local + "@" + ascii
 	// The syntax of the local part, and of the whole, by the standard
 	// library's parser (RFC 5322's addr-spec); it must read as the
@@ -94,6 +99,22 @@ func Domain(addr string) string {
 		return ""
 	}
 	return addr[at+1:]
+}
+
+// Mailbox is the mailbox an address Parse returned reaches, as limits
+// count it: the local part in lower case and without a +tag
+// (Victim+1@example.com and victim@example.com are one inbox at most
+// providers), then the domain. Codes still go to the address as typed.
+func Mailbox(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return strings.ToLower(addr)
+	}
+	local := addr[:at]
+	if plus := strings.IndexByte(local, '+'); plus > 0 {
+		local = local[:plus]
+	}
+	return strings.ToLower(local) + addr[at:]
 }
 
 // Mask hides most of an address's local part for logs: its first character

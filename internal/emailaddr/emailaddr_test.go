@@ -40,6 +40,8 @@ func TestParseRefuses(t *testing.T) {
 		{"double dot", "jo..smith@example.com", "not a valid address"},
 		{"bad domain", "jo@exa_mple.com", "not a valid domain"},
 		{"two ats", "jo@smith@example.com", "not a valid address"},
+		{"IP address as domain", "jo@10.0.0.1", "not an IP address"},
+		{"one-letter top-level domain", "jo@b.c", "two or more letters"},
 		{"too long local part", strings.Repeat("a", 65) + "@example.com", "at most 64"},
 		{"too long", long, "at most 254"},
 	} {
@@ -55,6 +57,25 @@ func TestParseRefuses(t *testing.T) {
 	}
 	if _, err := Parse(long); !errors.Is(err, ErrTooLong) {
 		t.Errorf("a long address: %v, want ErrTooLong", err)
+	}
+}
+
+// One inbox, one count: case and +tags of the local part name the same
+// mailbox; another domain or name is another.
+func TestMailbox(t *testing.T) {
+	for in, want := range map[string]string{
+		"Victim@example.com":       "victim@example.com",
+		"victim+1@example.com":     "victim@example.com",
+		"VICTIM+a+b@example.com":   "victim@example.com",
+		"+tag@example.com":         "+tag@example.com",
+		"o'brien@xn--bcher-kva.de": "o'brien@xn--bcher-kva.de",
+	} {
+		if got := Mailbox(in); got != want {
+			t.Errorf("Mailbox(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if Mailbox("victim@example.com") == Mailbox("victim@example.org") {
+		t.Error("two domains are one mailbox")
 	}
 }
 

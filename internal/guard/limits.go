@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/emailaddr"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/otpgate"
 	"github.com/otpgate/otpgate/internal/periodic"
@@ -74,7 +75,12 @@ func (g *Limits) Limits(s pipeline.Send) []ratelimit.Limit {
 		}
 	}
 	add(g.cfg.PerAccount, kindAccount+s.AccountSID)
-	add(s.Ceilings.PerNumber, kindNumber+s.AccountSID+":"+s.Dest())
+	dest := s.Dest()
+	if s.Channel == message.Email {
+		// Per mailbox: Victim+1@ and victim@ share one count.
+		dest = emailaddr.Mailbox(dest)
+	}
+	add(s.Ceilings.PerNumber, kindNumber+s.AccountSID+":"+dest)
 	if s.Code {
 		add(g.cfg.PerService, kindService+s.AccountSID+":"+s.Service)
 		if s.RateLimitKey != "" {

@@ -184,10 +184,12 @@ func (k gkey) String() string {
 	return "country:" + k.a
 }
 
-// wide is true of an operator or a country; a prefix, or an email domain
-// (which an email's codes are watched under where an SMS's are under its
-// prefix), is narrow.
-func (k gkey) wide() bool { return k.kind != 'p' && k.kind != 'd' }
+// wide is true of an operator, a country or an email domain (which an
+// email's codes are watched under where an SMS's are under its prefix); a
+// prefix is narrow. A domain is judged as wide: one domain (gmail.com) is
+// the inbox of many users, so a few made-up addresses under it must not
+// block it for everyone, only a spike far over its usual rate.
+func (k gkey) wide() bool { return k.kind != 'p' }
 
 // parseKey reads a key's stored form ("prefix:+96279031",
 // "operator:JO:Zain", "country:JO").
@@ -353,8 +355,12 @@ func (p *Pumping) judge(i gkey, now time.Time) (guardstate.Block, bool) {
 	if sends < p.threshold(i) || float64(appr) >= p.cfg.MaxConversion*float64(sends) {
 		return guardstate.Block{}, false
 	}
-	reason := fmt.Sprintf("%d SMS were sent there in the last %s and %d codes were approved (%.1f%%), under the %.0f%% the guard expects",
-		sends, policy.ShortDuration(p.cfg.Window), appr, math.Floor(1000*float64(appr)/float64(sends))/10, 100*p.cfg.MaxConversion)
+	what := "SMS"
+	if i.kind == 'd' {
+		what = "emails"
+	}
+	reason := fmt.Sprintf("%d %s were sent there in the last %s and %d codes were approved (%.1f%%), under the %.0f%% the guard expects",
+		sends, what, policy.ShortDuration(p.cfg.Window), appr, math.Floor(1000*float64(appr)/float64(sends))/10, 100*p.cfg.MaxConversion)
 	if i.wide() {
 		// An operator or a country: only a spike over its usual rate.
 		// Its usual rate is measured over the Baseline before the window,
