@@ -217,13 +217,13 @@ func (m *Main) emailRoute(route func(string) dispatch.Route) (func(string) dispa
 			return nil, err
 		}
 		m.emailFrom = m.smtp.From()
-		email = dispatch.Route{Key: "email", Connectors: []sms.Connector{m.smtp}}
+		email = dispatch.Route{Key: dispatch.EmailRoute, Connectors: []sms.Connector{m.smtp}}
 	case m.Config.SMTPFrom != "":
 		return nil, errors.New("--smtp-from is set but --smtp is not: give the relay (smtp://HOST:PORT) too")
 	case m.sandboxed:
 		m.emailFrom = sandboxEmailFrom
 		email = route("")
-		email.Key = "email"
+		email.Key = dispatch.EmailRoute
 	default:
 		return route, nil // no email: the pipeline refuses it
 	}

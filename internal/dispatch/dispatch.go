@@ -15,6 +15,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -71,12 +72,17 @@ type Healthy interface{ Healthy() bool }
 // Route is where messages to a destination go: a key naming the route (its
 // backlog is counted under it) and its connectors, in order of preference.
 type Route struct {
-	Key        string
+	Key        string // EmailRoute for the route of emails
 	Connectors []sms.Connector
 	// TPS is the most the route's connectors take per second together; 0
 	// when they have no limit (the rate is then measured).
 	TPS int
 }
+
+// EmailRoute is the key of the route that carries emails: an email on any
+// other route (a server restarted without its relay while emails waited) is
+// failed, never handed to an SMS connector.
+const EmailRoute = "email"
 
 // Config configures a Dispatcher.
 type Config struct {
@@ -329,6 +335,10 @@ func (d *Dispatcher) deliver(o message.Outbound, span *latency.Span) {
 	now := d.cfg.Clock.Now()
 	if !o.ExpiresAt.IsZero() && !now.Before(o.ExpiresAt) {
 		d.finish(ctx, log, route, o, nil, "", sms.Permanent(0, errors.New("the message expired before it could be sent")))
+		return
+	}
+	if (o.Channel.Or() == message.Email) != (route.Key == EmailRoute) {
+		d.finish(ctx, log, route, o, nil, "", sms.Permanent(0, fmt.Errorf("no route carries an %s here (an email needs a server started with --smtp, or the sandbox)", o.Channel.Or())))
 		return
 	}
 	body, err := d.cfg.Opener.Open(o.SID, o.Payload)

@@ -314,3 +314,28 @@ func TestWaitingCodeFailsAtExpiry(t *testing.T) {
 		t.Errorf("failed message %+v after %d sends; want failed as expired, never sent", m, conn.count("SMcode"))
 	}
 }
+
+// An email waiting in the outbox of a server that has no route for email
+// (restarted without its relay) fails, with why; it never reaches an SMS
+// connector as a message to an address.
+func TestEmailWithoutEmailRouteFails(t *testing.T) {
+	conn := &scripted{answers: map[string][]error{}, sent: map[string][]string{}}
+	clk := &clock{now: time.Now()}
+	st, _ := setup(t, conn, clk)
+	now := clk.Now()
+	m := message.Message{SID: "SMemail1", AccountSID: "AC1", Direction: message.OutboundAPI, From: "otp@example.com", To: "user@example.com",
+		Body: "masked", Status: message.Queued, Encoding: "UTF-8", Segments: 1, CreatedAt: now, UpdatedAt: now,
+		Channel: message.Email, Subject: "Your code"}
+	o := message.Outbound{SID: "SMemail1", AccountSID: "AC1", From: "otp@example.com", To: "user@example.com",
+		Payload: []byte("Your code is 123456"), CreatedAt: now, Channel: message.Email, Subject: "Your code"}
+	if err := st.InsertSend(context.Background(), m, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := waitStatus(t, st, "SMemail1", message.Failed)
+	if !strings.Contains(got.ErrorMessage, "--smtp") {
+		t.Errorf("error_message %q does not say why", got.ErrorMessage)
+	}
+	if n := conn.count("SMemail1"); n != 0 {
+		t.Fatalf("the SMS connector was handed the email %d times", n)
+	}
+}
