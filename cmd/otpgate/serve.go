@@ -161,7 +161,7 @@ func (c *ServeConfig) flags(fs *flag.FlagSet) {
 		c.SMPP = append(c.SMPP, v)
 		return nil
 	})
-	fs.StringVar(&c.SMTP, "smtp", "", "the SMTP relay codes sent by email go through: smtp://USER:PASSWORD@HOST:PORT (STARTTLS when offered) or smtps://... (TLS from the start), ?auth=plain|login&ca=FILE&conns=4 (PASSWORD may be $ENV_VAR); none: emails go to the sandbox inbox with sandbox delivery, else are refused")
+	fs.StringVar(&c.SMTP, "smtp", "", "the SMTP relay codes sent by email go through: smtp://USER:PASSWORD@HOST:PORT (STARTTLS required; tls=opportunistic for clear text to a relay without it) or smtps://... (TLS from the start), ?auth=plain|login&ca=FILE&conns=4&timeout=30s&name=NAME&tls=required|opportunistic (PASSWORD may be $ENV_VAR); none: emails go to the sandbox inbox with sandbox delivery, else are refused")
 	fs.StringVar(&c.SMTPFrom, "smtp-from", "", "the sender address of code emails, e.g. codes@example.com (required with --smtp)")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "allow callback URLs on loopback, private and link-local addresses (development and tests only)")
 	fs.DurationVar(&c.CallbackRetry, "callback-retry", 5*time.Second, "wait before a failed status callback is tried again, doubling up to 1h; callbacks are tried for at least 24h")

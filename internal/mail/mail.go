@@ -1,6 +1,6 @@
 // Package mail is the SMTP connector: it hands a code email to a relay
 // (github.com/wneessen/go-mail writes the MIME message and speaks SMTP):
-// STARTTLS when the relay offers it (smtp://) or TLS from the start
+// STARTTLS required (smtp://; ?tls=opportunistic allows clear text) or TLS from the start
 // (smtps://), AUTH PLAIN or LOGIN with the URL's user and password. A relay
 // that is unreachable or answers 4xx is a transient failure (the dispatcher
 // retries); a 5xx answer to RCPT TO or to the message is permanent. The
@@ -36,7 +36,12 @@ type Config struct {
 	Name     string // the connector's name in the message log; default "smtp"
 	Host     string
 	Port     int  // default 587 for smtp://, 465 for smtps://
-	SSL      bool // smtps://: TLS from the start; else STARTTLS when offered
+	SSL      bool // smtps://: TLS from the start; else STARTTLS
+	// Opportunistic (?tls=opportunistic) sends in clear text to a relay
+	// that offers no STARTTLS; by default a relay without it is refused,
+	// so that nobody between otpgate and the relay can strip STARTTLS and
+	// read the codes.
+	Opportunistic bool
 	Username string
 	Password string
 	Auth     string // "plain" (default) or "login"; unused without a user
@@ -51,7 +56,7 @@ type Config struct {
 }
 
 // Accepted says what --smtp takes, for errors.
-const Accepted = "smtp://[USER[:PASSWORD]@]HOST[:PORT] (STARTTLS when the relay offers it) or smtps://... (TLS from the start), with optional ?auth=plain|login&ca=FILE&timeout=30s&conns=4&name=NAME; a PASSWORD written $NAME is read from the environment variable NAME"
+const Accepted = "smtp://[USER[:PASSWORD]@]HOST[:PORT] (STARTTLS required; ?tls=opportunistic to send in clear text to a relay without it) or smtps://... (TLS from the start), with optional ?auth=plain|login&ca=FILE&timeout=30s&conns=4&name=NAME; a PASSWORD written $NAME is read from the environment variable NAME"
 
 // ParseURL reads a relay's URL. A password written $NAME is read with
 // lookupEnv (os.LookupEnv): a variable that is not set, or is empty, is an
@@ -103,8 +108,16 @@ func ParseURL(s string, lookupEnv func(string) (string, bool)) (Config, error) {
 			}
 		case "name":
 			c.Name = v
+		case "tls":
+			switch strings.ToLower(v) {
+			case "required":
+			case "opportunistic":
+				c.Opportunistic = true
+			default:
+				return Config{}, fmt.Errorf("parameter tls=%q: required (the default: STARTTLS or no email) or opportunistic (clear text to a relay without STARTTLS)", v)
+			}
 		default:
-			return Config{}, fmt.Errorf("unknown parameter %q (known: auth, ca, timeout, conns, name)", key)
+			return Config{}, fmt.Errorf("unknown parameter %q (known: auth, ca, timeout, conns, name, tls)", key)
 		}
 	}
 	return c, nil
@@ -211,7 +224,11 @@ func (c *Connector) client() (*gomail.Client, error) {
 	if c.cfg.SSL {
 		opts = append(opts, gomail.WithSSL())
 	} else {
-		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
+		policy := gomail.TLSMandatory
+		if c.cfg.Opportunistic {
+			policy = gomail.TLSOpportunistic
+		}
+		opts = append(opts, gomail.WithTLSPolicy(policy))
 	}
 	if c.cfg.Username != "" {
 		auth := gomail.SMTPAuthPlain

@@ -39,6 +39,7 @@ func TestParseURL(t *testing.T) {
 		"smtp://mail.example.com?auth=cram":     "plain or login",
 		"smtp://mail.example.com?colour=blue":   "unknown parameter",
 		"smtp://u:hunter2@mail.example.com?x=1": "unknown parameter",
+		"smtp://mail.example.com?tls=maybe":     "required",
 	} {
 		_, err := mail.ParseURL(in, lookup)
 		if err == nil || !strings.Contains(err.Error(), says) || strings.Contains(err.Error(), "hunter2") {
@@ -100,6 +101,35 @@ func TestSendSTARTTLSWithAuth(t *testing.T) {
 	}
 	if got := m.Parsed.Header.Get("Message-Id"); got != id || !strings.Contains(id, "SM1@otpgate.example") {
 		t.Errorf("Message-ID %q, Send returned %q", got, id)
+	}
+}
+
+// A relay that offers no STARTTLS (or one whose offer someone on the way
+// stripped) gets no code in clear text, unless the operator said
+// ?tls=opportunistic.
+func TestSendRefusesClearText(t *testing.T) {
+	r := smtptest.Start(t, smtptest.Options{})
+	_, err := connector(t, r, "smtp", "").Send(context.Background(), email("SM1", "jo@example.com"))
+	if err == nil {
+		t.Fatal("an email went to a relay without STARTTLS")
+	}
+	if ms := r.Messages(); len(ms) != 0 {
+		t.Fatalf("the relay got %d messages in clear text", len(ms))
+	}
+	cfg, err := mail.ParseURL("smtp://"+r.Addr()+"?timeout=5s&tls=opportunistic", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.From = "codes@otpgate.example"
+	c, err := mail.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(context.Background(), email("SM2", "jo@example.com")); err != nil {
+		t.Fatalf("with tls=opportunistic: %v", err)
+	}
+	if ms := r.Wait(1, 5*time.Second); len(ms) != 1 || ms[0].TLS {
+		t.Fatalf("the relay has %+v", ms)
 	}
 }
 
