@@ -33,18 +33,18 @@ var _ sms.Connector = (*Connector)(nil)
 
 // Config is a relay and how to reach it.
 type Config struct {
-	Name     string // the connector's name in the message log; default "smtp"
-	Host     string
-	Port     int  // default 587 for smtp://, 465 for smtps://
-	SSL      bool // smtps://: TLS from the start; else STARTTLS
+	Name string // the connector's name in the message log; default "smtp"
+	Host string
+	Port int  // default 587 for smtp://, 465 for smtps://
+	SSL  bool // smtps://: TLS from the start; else STARTTLS
 	// Opportunistic (?tls=opportunistic) sends in clear text to a relay
 	// that offers no STARTTLS; by default a relay without it is refused,
 	// so that nobody between otpgate and the relay can strip STARTTLS and
 	// read the codes.
 	Opportunistic bool
-	Username string
-	Password string
-	Auth     string // "plain" (default) or "login"; unused without a user
+	Username      string
+	Password      string
+	Auth          string // "plain" (default) or "login"; unused without a user
 	// CAFile, when set, is the PEM file of the CAs the relay's certificate
 	// is checked against, instead of the system's.
 	CAFile  string
