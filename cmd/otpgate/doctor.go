@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/mail"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/postgres"
 	"github.com/otpgate/otpgate/internal/routing"
@@ -125,8 +126,47 @@ func (d *doctor) run(ctx context.Context) [][]finding {
 	wg.Go(func() { slow[len(conns)] = d.storage(ctx) })
 	wg.Wait()
 	groups = append(groups, slow...)
-	groups = append(groups, d.secret(), d.secretMatches(ctx), d.secretApart(), d.tls(), d.addr(settings))
+	groups = append(groups, d.email(ctx), d.secret(), d.secretMatches(ctx), d.secretApart(), d.tls(), d.addr(settings))
 	return groups
+}
+
+// email checks --smtp and --smtp-from as serve reads them, and connects to
+// the relay as a send does (STARTTLS or TLS, AUTH) without sending.
+func (d *doctor) email(ctx context.Context) []finding {
+	if d.cfg.SMTP == "" {
+		if d.cfg.SMTPFrom != "" {
+			return []finding{fail("email: --smtp-from is set but --smtp is not: give the relay (smtp://HOST:PORT) too")}
+		}
+		return nil
+	}
+	cfg, err := mail.ParseURL(d.cfg.SMTP, os.LookupEnv)
+	if err != nil {
+		return []finding{fail("email: --smtp: %v", err)}
+	}
+	if cfg.Password != "" {
+		d.secrets = append(d.secrets, cfg.Password)
+	}
+	cfg.From = d.cfg.SMTPFrom
+	c, err := mail.New(cfg, nil)
+	if err != nil {
+		return []finding{fail("email: %v", err)}
+	}
+	pctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	if err := c.Probe(pctx); err != nil {
+		return []finding{fail("email: %v", err)}
+	}
+	how := "STARTTLS"
+	if cfg.SSL {
+		how = "TLS"
+	} else if cfg.Opportunistic {
+		how = "STARTTLS if offered (tls=opportunistic)"
+	}
+	auth := ""
+	if cfg.Username != "" {
+		auth = ", AUTH as " + cfg.Username
+	}
+	return []finding{ok("email: relay %s answers (%s%s); codes go from %s", cfg.Redacted(), how, auth, d.cfg.SMTPFrom)}
 }
 
 // settings checks serve's flags as serve does.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/smpptest"
+	"github.com/otpgate/otpgate/internal/smtptest"
 	"github.com/otpgate/otpgate/internal/smscsim"
 	"github.com/otpgate/otpgate/internal/syncbuf"
 )
@@ -227,4 +228,44 @@ func writeSecret(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	return path
+}
+
+// otpgate doctor checks the SMTP relay as a send reaches it: a relay with
+// STARTTLS and AUTH answers; a wrong password, a relay without STARTTLS, a
+// password variable that is not set and --smtp-from without --smtp fail,
+// each saying why; no password is printed.
+func TestDoctorEmail(t *testing.T) {
+	const pw = "relayPw5521"
+	relay := smtptest.Start(t, smtptest.Options{TLS: true, User: "relay", Pass: pw})
+	plain := smtptest.Start(t, smtptest.Options{})
+	common := []string{"--addr", "127.0.0.1:0", "--timeout", "5s", "--data-dir", t.TempDir(), "--smtp-from", "codes@example.com"}
+	env := []string{"DOCTOR_SMTP_PW=" + pw, "DOCTOR_SMTP_WRONG=wrong" + pw}
+	for _, tc := range []struct {
+		name, smtp, says string
+		ok               bool
+	}{
+		{"good", "smtp://relay:$DOCTOR_SMTP_PW@" + relay.Addr() + "?ca=" + relay.CAFile, "ok    email: relay smtp://relay:***@" + relay.Addr() + " answers (STARTTLS, AUTH as relay); codes go from codes@example.com", true},
+		{"wrong password", "smtp://relay:$DOCTOR_SMTP_WRONG@" + relay.Addr() + "?timeout=3s&ca=" + relay.CAFile, "FAIL  email: SMTP relay smtp://relay:***@" + relay.Addr(), false},
+		{"no STARTTLS", "smtp://" + plain.Addr(), "FAIL  email: SMTP relay smtp://" + plain.Addr(), false},
+		{"variable not set", "smtp://relay:$DOCTOR_SMTP_NOPE@" + relay.Addr(), "FAIL  email: --smtp: ", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runDoctorBinary(t, env, append(common, "--smtp", tc.smtp)...)
+			line := ""
+			for l := range strings.Lines(stdout) {
+				if strings.Contains(l, "email:") {
+					line = strings.TrimSpace(l)
+				}
+			}
+			if !strings.HasPrefix(line, tc.says) || (code == 0) != tc.ok || strings.Contains(stdout+stderr, pw) {
+				t.Errorf("exit %d, email line %q, want it to start %q; report:\n%s%s", code, line, tc.says, stdout, stderr)
+			} else {
+				t.Log(line)
+			}
+		})
+	}
+	code, stdout, _ := runDoctorBinary(t, nil, "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--smtp-from", "codes@example.com")
+	if code == 0 || !strings.Contains(stdout, "FAIL  email: --smtp-from is set but --smtp is not") {
+		t.Errorf("--smtp-from alone: exit %d, report:\n%s", code, stdout)
+	}
 }

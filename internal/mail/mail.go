@@ -219,6 +219,20 @@ func (c *Connector) Send(ctx context.Context, m sms.Message) (string, error) {
 	return "<" + id + ">", nil
 }
 
+// Probe connects to the relay as a send does (TLS, AUTH) and leaves
+// without sending: what otpgate doctor checks. Its error never holds the
+// password.
+func (c *Connector) Probe(ctx context.Context) error {
+	client, err := c.client()
+	if err != nil {
+		return err
+	}
+	if err := client.DialWithContext(ctx); err != nil {
+		return c.classify("", err)
+	}
+	return client.Close()
+}
+
 func (c *Connector) client() (*gomail.Client, error) {
 	opts := []gomail.Option{gomail.WithPort(c.cfg.Port), gomail.WithTimeout(c.cfg.Timeout), gomail.WithTLSConfig(c.tls)}
 	if c.cfg.SSL {
@@ -247,7 +261,10 @@ func (c *Connector) client() (*gomail.Client, error) {
 // classify words a failed send, the address masked in it: permanent for a
 // 5xx answer to RCPT TO or to the message, else transient.
 func (c *Connector) classify(to string, err error) error {
-	text := strings.ReplaceAll(err.Error(), to, emailaddr.Mask(to))
+	text := err.Error()
+	if to != "" {
+		text = strings.ReplaceAll(text, to, emailaddr.Mask(to))
+	}
 	if c.cfg.Password != "" {
 		text = strings.ReplaceAll(text, c.cfg.Password, "***")
 	}
