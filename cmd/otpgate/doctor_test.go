@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/smpptest"
-	"github.com/otpgate/otpgate/internal/smtptest"
 	"github.com/otpgate/otpgate/internal/smscsim"
+	"github.com/otpgate/otpgate/internal/smtptest"
 	"github.com/otpgate/otpgate/internal/syncbuf"
 )
 
