@@ -264,15 +264,26 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return err
 	}
-	var have int
-	if err := conn.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+	// Each migration not applied yet, by its number (as SQLite's store
+	// does), not only those past the highest applied.
+	rows, err := conn.Query(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
 		return err
+	}
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return err
+	}
+	have := 0
+	done := map[int]bool{}
+	for _, v := range applied {
+		done[v], have = true, max(have, v)
 	}
 	if known := ms[len(ms)-1].version; have > known {
 		return fmt.Errorf("%w: it is at version %d, this otpgate knows up to %d; run the newer otpgate (or migrate with it)", ErrSchemaNewer, have, known)
 	}
 	for _, m := range ms {
-		if m.version <= have {
+		if done[m.version] {
 			continue
 		}
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
