@@ -194,6 +194,14 @@ func TestEmailSandbox(t *testing.T) {
 		if r := call(t, "GET", s.URL+"/sandbox/messages?to=no-at-all.example", s.SID, s.Token, "", ""); r.Status != 400 {
 			t.Fatalf("a bad to: %d %s", r.Status, r.Raw)
 		}
+		// The message log (Twilio's Messages list) finds it by its address.
+		log := call(t, "GET", s.URL+"/2010-04-01/Accounts/"+s.SID+"/Messages.json?To="+url.QueryEscape("User@EXAMPLE.com"), s.SID, s.Token, "", "")
+		if ms, _ := log.Body["messages"].([]any); log.Status != 200 || len(ms) != 1 || ms[0].(map[string]any)["to"] != "User@example.com" {
+			t.Fatalf("the message log by address: %d %s", log.Status, log.Raw)
+		}
+		if bad := call(t, "GET", s.URL+"/2010-04-01/Accounts/"+s.SID+"/Messages.json?To="+url.QueryEscape("Jo <jo@example.com>"), s.SID, s.Token, "", ""); bad.Status != 400 || !strings.Contains(bad.Raw, "To") {
+			t.Fatalf("a bad To filter: %d %s", bad.Status, bad.Raw)
+		}
 	})
 }
 

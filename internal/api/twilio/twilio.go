@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/api"
+	"github.com/otpgate/otpgate/internal/emailaddr"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/messaging"
 	"github.com/otpgate/otpgate/internal/otpgate"
@@ -230,7 +231,14 @@ func (h Messages) list(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f := message.Filter{AccountSID: api.Account(r), Status: message.Status(q.Get("Status"))}
 	var err error
-	if to := q.Get("To"); to != "" {
+	if to := q.Get("To"); emailaddr.Looks(to) {
+		// A code sent by email is in the log too, to its address.
+		addr, perr := emailaddr.Parse(to)
+		if perr != nil {
+			return otpgate.Invalid("To", "Invalid 'To' filter: %v; it takes a phone number or %s", perr, emailaddr.Accepted)
+		}
+		f.To = addr
+	} else if to != "" {
 		n, perr := h.Phones.Parse(to)
 		if perr != nil {
 			return otpgate.Invalid("To", "Invalid 'To' filter: %v", perr)
