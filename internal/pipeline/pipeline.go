@@ -370,7 +370,7 @@ func (p *Pipeline) normaliseEmail(ctx context.Context, req Request, s Send) (Sen
 		return s, otpgate.FieldError("channel", otpgate.InvalidField, " %q: only verification codes are sent by email", req.Channel)
 	}
 	if p.cfg.EmailFrom == "" {
-		return s, otpgate.FieldError("channel", otpgate.InvalidField, " %q: this server sends no email (it was started without --smtp-from)", req.Channel)
+		return s, otpgate.FieldError("channel", otpgate.InvalidField, " %q: this server sends no email (it was started without --smtp)", req.Channel)
 	}
 	s.Address, s.From = addr, p.cfg.EmailFrom
 	return p.common(ctx, req, s)
