@@ -69,8 +69,40 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 		_, err = t.exec(t.st.insertQueued, m.SID, m.AccountSID, m.VerificationSID, m.Direction, m.From, m.To, m.Body, m.Status,
 			m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback,
 			string(m.Channel.Or()), m.Subject, o.Payload, nanos(due), claimed, nanos(o.ExpiresAt), nanos(o.CreatedAt))
+		if err != nil || v == nil {
+			return err
+		}
+		return t.writeFallback(*v, m.SID)
+	})
+}
+
+// writeFallback records a send's fallback and takes the one it claims
+// (store.ErrConflict when that one is gone); see verification.Change.
+func (t *tx) writeFallback(c verification.Change, messageSID string) error {
+	if f := c.Fallback; f != nil {
+		if _, err := t.exec(t.st.insertFallback, c.V.SID, c.V.AccountSID, messageSID, f.Address, nanos(f.DueAt), nanos(f.CreatedAt)); err != nil {
+			return err
+		}
+	}
+	if f := c.Claim; f != nil {
+		n, err := t.exec(t.st.claimFallback, f.VerificationSID, f.MessageSID)
+		if err == nil && n != 1 {
+			err = store.ErrConflict
+		}
+		return err
+	}
+	return nil
+}
+
+// DropFallback deletes a fallback that is not owed any more; see
+// verify.Store.
+func (s *Store) DropFallback(ctx context.Context, f verification.Fallback) (bool, error) {
+	var n int64
+	err := s.submit(ctx, normal, func(t *tx) (err error) {
+		n, err = t.exec(t.st.claimFallback, f.VerificationSID, f.MessageSID)
 		return err
 	})
+	return n == 1, err
 }
 
 // writeChange applies a send's verification change under its guard.
@@ -102,7 +134,8 @@ func (t *tx) writeChange(c verification.Change, now time.Time) error {
 // CreateService inserts a service, or returns the one of that name.
 func (s *Store) CreateService(ctx context.Context, svc verification.Service) (verification.Service, error) {
 	return sqlstore.One(ctx, s.submit, normal, func(t *tx) (verification.Service, error) {
-		if _, err := t.exec(t.st.insertService, svc.SID, svc.AccountSID, svc.Name, svc.CodeLength, int64(svc.TTL), nanos(svc.CreatedAt), svc.EventsURL, svc.Countries, verification.EncodeTexts(svc.Texts)); err != nil {
+		if _, err := t.exec(t.st.insertService, svc.SID, svc.AccountSID, svc.Name, svc.CodeLength, int64(svc.TTL), nanos(svc.CreatedAt), svc.EventsURL, svc.Countries, verification.EncodeTexts(svc.Texts),
+			svc.FallbackChannel, int64(svc.FallbackAfter)); err != nil {
 			return verification.Service{}, err
 		}
 		return sqlstore.ScanService(t.st.service.QueryRowContext(bg, svc.AccountSID, svc.Name))
@@ -112,7 +145,8 @@ func (s *Store) CreateService(ctx context.Context, svc verification.Service) (ve
 // UpdateService stores a service's settings (code length, lifetime, events URL).
 func (s *Store) UpdateService(ctx context.Context, svc verification.Service) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		return t.execOne(t.st.updateService, "update service "+svc.SID, svc.CodeLength, int64(svc.TTL), svc.EventsURL, svc.Countries, verification.EncodeTexts(svc.Texts), svc.SID)
+		return t.execOne(t.st.updateService, "update service "+svc.SID, svc.CodeLength, int64(svc.TTL), svc.EventsURL, svc.Countries, verification.EncodeTexts(svc.Texts),
+			svc.FallbackChannel, int64(svc.FallbackAfter), svc.SID)
 	})
 }
 
