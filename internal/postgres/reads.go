@@ -213,12 +213,6 @@ func (s *Store) DueFallbacks(ctx context.Context, now time.Time, limit int) ([]v
 	return out, unavailable(err)
 }
 
-// Fallback returns the fallback of one of the account's verifications.
-func (s *Store) Fallback(ctx context.Context, accountSID, verificationSID string) (verification.Fallback, error) {
-	f, err := sqlstore.ScanFallback(s.pool.QueryRow(ctx, fallbackRead+`WHERE f.verification_sid = $1 AND f.account_sid = $2`, verificationSID, accountSID))
-	return f, unavailable(err)
-}
-
 // CallbackBacklog counts the callbacks not yet delivered or given up, and
 // says when the oldest was made; see webhook.Store.
 func (s *Store) CallbackBacklog(ctx context.Context) (int, time.Time, error) {

@@ -178,12 +178,6 @@ func (s *Store) DueFallbacks(ctx context.Context, now time.Time, limit int) ([]v
 	return sqlstore.Collect(rows, sqlstore.ScanFallback)
 }
 
-// Fallback returns the fallback of one of the account's verifications.
-func (s *Store) Fallback(ctx context.Context, accountSID, verificationSID string) (verification.Fallback, error) {
-	return sqlstore.ScanFallback(s.queryRow(ctx, `SELECT f.verification_sid, f.account_sid, f.message_sid, f.address, f.due_at, f.created_at, m.status
-		FROM fallbacks f LEFT JOIN messages m ON m.sid = f.message_sid WHERE f.verification_sid = ? AND f.account_sid = ?`, verificationSID, accountSID))
-}
-
 // queryRow runs a read through a statement prepared once per query text
 // (parsing SQL is a tenth of a send's CPU otherwise).
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
