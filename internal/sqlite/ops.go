@@ -72,37 +72,25 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 		if err != nil || v == nil {
 			return err
 		}
-		return t.writeFallback(*v, m.SID)
+		return sqlstore.WriteFallback(t, *v, m.SID)
 	})
 }
 
-// writeFallback records a send's fallback and takes the one it claims
-// (store.ErrConflict when that one is gone); see verification.Change.
-func (t *tx) writeFallback(c verification.Change, messageSID string) error {
-	if f := c.Fallback; f != nil {
-		if _, err := t.exec(t.st.insertFallback, c.V.SID, c.V.AccountSID, messageSID, f.Address, nanos(f.DueAt), nanos(f.CreatedAt)); err != nil {
-			return err
-		}
-	}
-	if f := c.Claim; f != nil {
-		n, err := t.exec(t.st.claimFallback, f.VerificationSID, f.MessageSID)
-		if err == nil && n != 1 {
-			err = store.ErrConflict
-		}
-		return err
-	}
-	return nil
+// InsertFallback records a fallback; see sqlstore.FallbackWriter.
+func (t *tx) InsertFallback(f verification.Fallback) error {
+	_, err := t.exec(t.st.insertFallback, f.VerificationSID, f.AccountSID, f.MessageSID, f.Address, nanos(f.DueAt), nanos(f.CreatedAt))
+	return err
+}
+
+// ClaimFallback deletes a fallback; see sqlstore.FallbackWriter.
+func (t *tx) ClaimFallback(f verification.Fallback) (int64, error) {
+	return t.exec(t.st.claimFallback, f.VerificationSID, f.MessageSID)
 }
 
 // DropFallback deletes a fallback that is not owed any more; see
 // verify.Store.
 func (s *Store) DropFallback(ctx context.Context, f verification.Fallback) (bool, error) {
-	var n int64
-	err := s.submit(ctx, normal, func(t *tx) (err error) {
-		n, err = t.exec(t.st.claimFallback, f.VerificationSID, f.MessageSID)
-		return err
-	})
-	return n == 1, err
+	return sqlstore.DropFallback(ctx, s.submit, f)
 }
 
 // writeChange applies a send's verification change under its guard.

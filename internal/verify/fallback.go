@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -156,15 +157,7 @@ type Fallbacks struct {
 
 // Start runs the fallbacks until Stop.
 func (w *Fallbacks) Start(ctx context.Context) {
-	if w.Interval == 0 {
-		w.Interval = time.Second
-	}
-	if w.Logger == nil {
-		w.Logger = slog.New(slog.DiscardHandler)
-	}
-	w.loop.Every, w.loop.Run = w.Interval, w.run
-	w.loop.OnError = func(err error) { w.Logger.Warn("sending the codes' fallbacks to email failed", "err", err) }
-	w.loop.Start(context.WithoutCancel(ctx))
+	startLoop(ctx, &w.loop, cmp.Or(w.Interval, time.Second), w.Logger, "sending the codes' fallbacks to email failed", w.run)
 }
 
 // Stop ends the fallbacks and waits for a step in progress.

@@ -210,35 +210,27 @@ func (h handlers) settings(ctx context.Context, f api.Fields, svc *verification.
 		}
 		svc.EventsURL = u
 	}
-	var channel, after *string
-	if f.Has("FallbackChannel") {
-		v := f.Get("FallbackChannel")
-		channel = &v
-	}
-	if f.Has("FallbackAfter") {
-		v := f.Get("FallbackAfter")
-		after = &v
-	}
-	if err := verify.SetFallback(svc, channel, after); err != nil {
+	if err := verify.SetFallback(svc, optional(f, "FallbackChannel"), optional(f, "FallbackAfter")); err != nil {
 		return err
 	}
 	return texts(f, &svc.Texts)
+}
+
+// optional is a parameter of the request, nil when it has none.
+func optional(f api.Fields, name string) *string {
+	if !f.Has(name) {
+		return nil
+	}
+	v := f.Get(name)
+	return &v
 }
 
 // texts applies otpgate's text settings of a service's request: Locale,
 // LocaleByCountry, WebOtpDomain, and Template.{locale} (one per locale;
 // empty removes it).
 func texts(f api.Fields, t *verification.Texts) error {
-	var loc, web *string
+	loc, web := optional(f, "Locale"), optional(f, "WebOtpDomain")
 	var byCountry *bool
-	if f.Has("Locale") {
-		v := f.Get("Locale")
-		loc = &v
-	}
-	if f.Has("WebOtpDomain") {
-		v := f.Get("WebOtpDomain")
-		web = &v
-	}
 	if f.Has("LocaleByCountry") {
 		b, err := strconv.ParseBool(strings.TrimSpace(f.Get("LocaleByCountry")))
 		if err != nil {
