@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -197,5 +198,46 @@ func (f *fallbackServer) refusals(t *testing.T) {
 	}
 	if ms, _ := f.store.Messages(t.Context(), message.Filter{AccountSID: f.SID, To: "+962790380005"}); len(ms) != 0 {
 		t.Errorf("a refused send wrote %d messages", len(ms))
+	}
+}
+
+// Three nodes on one PostgreSQL database, each running the fallback loop:
+// every SMS left undelivered past FallbackAfter gets exactly one email.
+func TestClusterFallbackSentOnce(t *testing.T) {
+	peer, relay := smpptest.Start(t, smpptest.Options{}), smtptest.Start(t, smtptest.Options{})
+	c := newCluster(t, 3, func(_ int, cfg *ServeConfig) {
+		cfg.NoAbuseGuard, cfg.SMPP = true, []string{"smpp://otpgate:secret@" + peer.Addr + "?name=zain"}
+		cfg.SMTP, cfg.SMTPFrom = relayURL(t, relay, "", ""), "codes@otpgate.example"
+	})
+	svc := c.nodes[0].postForm(t, "/v2/Services", url.Values{"FriendlyName": {"Acme"}, "FallbackChannel": {"email"}, "FallbackAfter": {"5"}})
+	if svc.Status != 201 {
+		t.Fatalf("create service: %d %s", svc.Status, svc.Raw)
+	}
+	const n = 9
+	for i := range n {
+		r := c.nodes[i%3].postForm(t, "/v2/Services/"+svc.str("sid")+"/Verifications", url.Values{
+			"To": {fmt.Sprintf("+9627903800%02d", i)}, "Channel": {"sms"}, "FallbackTo": {fmt.Sprintf("user%d@example.com", i)}})
+		if r.Status != 201 {
+			t.Fatalf("send %d: %d %s", i, r.Status, r.Raw)
+		}
+	}
+	peer.WaitSubmits(t, n, 10*time.Second)
+	if ms := relay.Wait(n, 15*time.Second); len(ms) != n {
+		t.Fatalf("%d emails, want %d", len(ms), n)
+	}
+	time.Sleep(2 * time.Second) // every node's loop ran again since
+	seen := map[string]int{}
+	for _, m := range relay.Messages() {
+		seen[strings.Join(m.RcptTos, ",")]++
+	}
+	if len(seen) != n || len(relay.Messages()) != n {
+		t.Fatalf("emails by recipient: %v, want one to each of %d", seen, n)
+	}
+	sent := 0.0
+	for _, node := range c.nodes {
+		sent += metricstest.Value(t, node.registry, "otpgate_verify_fallbacks_total", "result", "sent")
+	}
+	if sent != n {
+		t.Fatalf("the nodes counted %v fallbacks sent, want %d", sent, n)
 	}
 }

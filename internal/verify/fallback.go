@@ -93,6 +93,8 @@ func (s *Service) fallBack(ctx context.Context, f verification.Fallback) error {
 	e := otpgate.AsError(err)
 	switch {
 	case err == nil:
+		s.cfg.Logger.Info("a code SMS fell back to email", "verification", f.VerificationSID, "sms", f.MessageSID,
+			"sms_status", cmp.Or(f.SMSStatus, "unknown"), "address", emailaddr.Mask(f.Address))
 		s.cfg.Metrics.sent(svc.Name, "", false)
 		s.cfg.Metrics.fellBack(FallbackSent)
 		return nil
