@@ -45,17 +45,17 @@ func startFallback(t *testing.T, db string) *fallbackServer {
 // send sends a code SMS with a fallback to address (Verify v2, or the 2FA
 // API), waits for its submit_sm, and returns its message's SID, its code
 // and the verification's SID.
-func (f *fallbackServer) send(t *testing.T, v2 bool, to, address string) (sid, code, vsid string) {
+func (f *fallbackServer) send(t *testing.T, v2 bool, to, address, locale string) (sid, code, vsid string) {
 	t.Helper()
 	n := len(f.peer.Submits())
 	if v2 {
-		r := f.postForm(t, f.base+"/Verifications", url.Values{"To": {to}, "Channel": {"sms"}, "FallbackTo": {address}})
+		r := f.postForm(t, f.base+"/Verifications", url.Values{"To": {to}, "Channel": {"sms"}, "FallbackTo": {address}, "Locale": {locale}})
 		if r.Status != 201 {
 			t.Fatalf("Verify v2 send to %s: %d %s", to, r.Status, r.Raw)
 		}
 		vsid = r.str("sid")
 	} else {
-		r := f.postJSON(t, "/2fa/send", map[string]string{"service": "Acme", "from": "Acme", "to": to, "fallback_to": address})
+		r := f.postJSON(t, "/2fa/send", map[string]string{"service": "Acme", "from": "Acme", "to": to, "fallback_to": address, "locale": locale})
 		if r.Status != 201 {
 			t.Fatalf("/2fa/send to %s: %d %s", to, r.Status, r.Raw)
 		}
@@ -87,8 +87,8 @@ func (f *fallbackServer) get(t *testing.T, path string) response {
 }
 
 // emailTo waits up to timeout for the n-th email and says it went to
-// address; it returns its code.
-func (f *fallbackServer) emailTo(t *testing.T, n int, address string, timeout time.Duration) string {
+// address, its text saying intro then the code; it returns the code.
+func (f *fallbackServer) emailTo(t *testing.T, n int, address, intro string, timeout time.Duration) string {
 	t.Helper()
 	ms := f.relay.Wait(n, timeout)
 	if len(ms) != n {
@@ -98,7 +98,7 @@ func (f *fallbackServer) emailTo(t *testing.T, n int, address string, timeout ti
 		t.Fatalf("email #%d went to %s, want %s", n, got, address)
 	}
 	code, text := codeOf(t, ms[n-1])
-	if code == "" || !strings.Contains(text, "Your Acme verification code is: "+code) {
+	if code == "" || !strings.Contains(text, intro+code) {
 		t.Fatalf("the fallback email: %q", text)
 	}
 	return code
@@ -116,29 +116,29 @@ func TestFallbackToEmail(t *testing.T) {
 		f := startFallback(t, db)
 
 		// Undelivered: the email follows at once, the clock unmoved.
-		failedSID, _, _ := f.send(t, true, "+962790380001", "failed@example.com")
+		failedSID, _, _ := f.send(t, true, "+962790380001", "failed@example.com", "ar")
 		sub := f.peer.Submits()[0]
 		f.peer.Receipt(t, sub.MessageID, "UNDELIV", "011")
 		f.waitMessage(t, failedSID, message.Undelivered)
-		f.emailTo(t, 1, "failed@example.com", 5*time.Second)
+		f.emailTo(t, 1, "failed@example.com", "رمز التحقق الخاص بك في Acme هو ", 5*time.Second) // in the SMS's language
 
 		// Delivered, and approved: no email is owed.
-		deliveredSID, _, _ := f.send(t, false, "+962790380002", "delivered@example.com")
+		deliveredSID, _, _ := f.send(t, false, "+962790380002", "delivered@example.com", "")
 		f.peer.Receipt(t, f.peer.Submits()[1].MessageID, "DELIVRD", "000")
 		f.waitMessage(t, deliveredSID, message.Delivered)
-		_, code, _ := f.send(t, false, "+962790380003", "approved@example.com")
+		_, code, _ := f.send(t, false, "+962790380003", "approved@example.com", "")
 		if r := f.check(t, "Acme", "+962790380003", code); r.Status != 200 || r.str("status") != "approved" {
 			t.Fatalf("the SMS code: %d %s", r.Status, r.Raw)
 		}
 
 		// Never delivered: nothing before FallbackAfter, the email after.
-		_, _, vsid := f.send(t, true, "+962790380004", "Silent@Example.com")
+		_, _, vsid := f.send(t, true, "+962790380004", "Silent@Example.com", "")
 		time.Sleep(1500 * time.Millisecond) // the loop runs every second
 		if n := len(f.relay.Messages()); n != 1 {
 			t.Fatalf("%d emails before the fallback was due, want 1", n)
 		}
 		f.clock.Advance(5 * time.Second)
-		code = f.emailTo(t, 2, "Silent@example.com", 7*time.Second)
+		code = f.emailTo(t, 2, "Silent@example.com", "Your Acme verification code is: ", 7*time.Second)
 		v := f.get(t, f.base+"/Verifications/"+vsid)
 		attempts, _ := v.Body["send_code_attempts"].([]any)
 		if v.Status != 200 || v.str("channel") != "sms" || len(attempts) != 2 ||

@@ -44,7 +44,7 @@ var copyTables = []copyTable{
 		columns: []string{"sid", "account_sid", "name", "code_length", "ttl_ns", "created_at", "events_url", "countries", "texts",
 			"fallback_channel", "fallback_after_ns"}},
 	{name: "fallbacks", read: `SELECT ` + sqlstore.FallbackCols + ` FROM fallbacks`,
-		columns: []string{"verification_sid", "account_sid", "message_sid", "address", "due_at", "created_at"}},
+		columns: []string{"verification_sid", "account_sid", "message_sid", "address", "locale", "due_at", "created_at"}},
 	{name: "verifications", read: `SELECT ` + sqlstore.VerificationCols + ` FROM verifications`,
 		columns: []string{"sid", "account_sid", "service_sid", "to_number", "from_addr", "channel", "status", "codes", "send_attempts", "check_attempts", "created_at", "updated_at", "expires_at"}},
 	// Messages with their outbox: a claim held on SQLite is released (its

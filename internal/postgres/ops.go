@@ -49,10 +49,10 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 
 // InsertFallback records a fallback; see sqlstore.FallbackWriter.
 func (t *tx) InsertFallback(f verification.Fallback) error {
-	_, err := t.exec(`INSERT INTO fallbacks (`+sqlstore.FallbackCols+`) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (verification_sid) DO UPDATE SET message_sid = excluded.message_sid, address = excluded.address,
+	_, err := t.exec(`INSERT INTO fallbacks (`+sqlstore.FallbackCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (verification_sid) DO UPDATE SET message_sid = excluded.message_sid, address = excluded.address, locale = excluded.locale,
 		due_at = excluded.due_at, created_at = excluded.created_at`,
-		f.VerificationSID, f.AccountSID, f.MessageSID, f.Address, nanos(f.DueAt), nanos(f.CreatedAt))
+		f.VerificationSID, f.AccountSID, f.MessageSID, f.Address, f.Locale, nanos(f.DueAt), nanos(f.CreatedAt))
 	return err
 }
 

@@ -197,7 +197,7 @@ func (s *Store) DueExpirations(ctx context.Context, since, now time.Time, limit 
 }
 
 // fallbackRead reads fallbacks with their SMS's status.
-const fallbackRead = `SELECT f.verification_sid, f.account_sid, f.message_sid, f.address, f.due_at, f.created_at, m.status
+const fallbackRead = `SELECT f.verification_sid, f.account_sid, f.message_sid, f.address, f.locale, f.due_at, f.created_at, m.status
 	FROM fallbacks f LEFT JOIN messages m ON m.sid = f.message_sid `
 
 // DueFallbacks returns up to limit fallbacks due at now or whose SMS

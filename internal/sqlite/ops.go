@@ -78,7 +78,7 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 
 // InsertFallback records a fallback; see sqlstore.FallbackWriter.
 func (t *tx) InsertFallback(f verification.Fallback) error {
-	_, err := t.exec(t.st.insertFallback, f.VerificationSID, f.AccountSID, f.MessageSID, f.Address, nanos(f.DueAt), nanos(f.CreatedAt))
+	_, err := t.exec(t.st.insertFallback, f.VerificationSID, f.AccountSID, f.MessageSID, f.Address, f.Locale, nanos(f.DueAt), nanos(f.CreatedAt))
 	return err
 }
 

@@ -95,8 +95,8 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.deleteServiceVerifications, `DELETE FROM verifications WHERE service_sid = ? AND account_sid = ?`)
 	p(&s.updateService, `UPDATE services SET code_length = ?, ttl_ns = ?, events_url = ?, countries = ?, texts = ?, fallback_channel = ?, fallback_after_ns = ? WHERE sid = ?`)
 	// A verification's fallback, recorded with its code SMS (a resend's replaces it).
-	p(&s.insertFallback, `INSERT INTO fallbacks (`+sqlstore.FallbackCols+`) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (verification_sid) DO UPDATE SET message_sid = excluded.message_sid, address = excluded.address,
+	p(&s.insertFallback, `INSERT INTO fallbacks (`+sqlstore.FallbackCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (verification_sid) DO UPDATE SET message_sid = excluded.message_sid, address = excluded.address, locale = excluded.locale,
 		due_at = excluded.due_at, created_at = excluded.created_at`)
 	p(&s.claimFallback, `DELETE FROM fallbacks WHERE verification_sid = ? AND message_sid = ?`)
 

@@ -77,7 +77,7 @@ const (
 	VerificationCols  = `sid, account_sid, service_sid, to_number, from_addr, channel, status, codes, send_attempts, check_attempts, created_at, updated_at, expires_at`
 	MessageCols       = `sid, account_sid, verification_sid, direction, from_addr, to_number, body, status, encoding, segments, connector, provider_id, error_code, error_message, created_at, updated_at, sent_at, status_callback, channel, subject`
 	ServiceCols       = `sid, account_sid, name, code_length, ttl_ns, created_at, events_url, countries, texts, fallback_channel, fallback_after_ns`
-	FallbackCols      = `verification_sid, account_sid, message_sid, address, due_at, created_at`
+	FallbackCols      = `verification_sid, account_sid, message_sid, address, locale, due_at, created_at`
 	OperatorTokenCols = `id, name, account_sid, token_hash, created_at, revoked_at`
 	AuditCols         = `id, at, account_sid, actor, actor_name, kind, action, target, before, after, outcome, detail, request_id`
 )
@@ -105,7 +105,7 @@ func ScanFallback(row Scanner) (verification.Fallback, error) {
 	var f verification.Fallback
 	var due, created int64
 	var status *string
-	if err := row.Scan(&f.VerificationSID, &f.AccountSID, &f.MessageSID, &f.Address, &due, &created, &status); err != nil {
+	if err := row.Scan(&f.VerificationSID, &f.AccountSID, &f.MessageSID, &f.Address, &f.Locale, &due, &created, &status); err != nil {
 		return verification.Fallback{}, NotFound(err)
 	}
 	f.DueAt, f.CreatedAt = FromNanos(due), FromNanos(created)

@@ -17,7 +17,7 @@ const fallbackAddress = "jo@example.com"
 // (message SID "SM"+v.SID) and its fallback, due at due.
 func mustStartWithFallback(tb testing.TB, s Store, v verification.Verification, due time.Time) verification.Fallback {
 	tb.Helper()
-	f := verification.Fallback{VerificationSID: v.SID, AccountSID: v.AccountSID, Address: fallbackAddress, DueAt: due, CreatedAt: v.CreatedAt}
+	f := verification.Fallback{VerificationSID: v.SID, AccountSID: v.AccountSID, Address: fallbackAddress, Locale: "ar", DueAt: due, CreatedAt: v.CreatedAt}
 	check(tb, "InsertSend(new verification with a fallback)", sendChange(s, "SM"+v.SID, verification.Change{V: v, New: true, Fallback: &f}, v.CreatedAt))
 	f.MessageSID = "SM" + v.SID
 	return f

@@ -152,6 +152,7 @@ type Fallback struct {
 	AccountSID      string
 	MessageSID      string
 	Address         string
+	Locale          string // the SMS's language ("" for the service's)
 	DueAt           time.Time
 	CreatedAt       time.Time
 	// SMSStatus is the SMS's status when the fallback was read (a

@@ -126,9 +126,11 @@ func (s *Service) composeFallback(ctx context.Context, svc verification.Service,
 	if err := maxSends(v, svc, snd.MaskedDest()); err != nil {
 		return pipeline.Composed{}, err
 	}
-	txt, err := textOf(svc, snd, "", "", region)
-	if err != nil {
-		return pipeline.Composed{}, err
+	txt, err := textOf(svc, snd, "", f.Locale, region)
+	if err != nil { // the SMS's locale is gone from the service since: the service's
+		if txt, err = textOf(svc, snd, "", "", region); err != nil {
+			return pipeline.Composed{}, err
+		}
 	}
 	claim := f
 	ch := verification.Change{V: v, Claim: &claim}

@@ -302,7 +302,7 @@ func (s *Service) compose(ctx context.Context, svc verification.Service, snd pip
 	ch.V.From = snd.From
 	if req.FallbackTo != "" && svc.FallbackChannel == verification.FallbackEmail {
 		ch.Fallback = &verification.Fallback{VerificationSID: ch.V.SID, AccountSID: ch.V.AccountSID, Address: req.FallbackTo,
-			DueAt: now.Add(svc.FallbackDelay()), CreatedAt: now}
+			Locale: txt.locale, DueAt: now.Add(svc.FallbackDelay()), CreatedAt: now}
 	}
 	return s.addCode(svc, snd, txt, req, &ch, now), nil
 }
@@ -317,8 +317,9 @@ func maxSends(v verification.Verification, svc verification.Service, masked stri
 		verification.MaxSends, masked, svc.Name, v.ExpiresAt.Format(time.RFC3339))
 }
 
-// text is how a code's message reads before the code is in it.
-type text struct{ subject, tmpl, warning string }
+// text is how a code's message reads before the code is in it, and its
+// locale ("" for a request's own body).
+type text struct{ subject, tmpl, warning, locale string }
 
 // textOf decides a code's text: the request's body (an SMS's), else the
 // service's text in the locale (requested, or the service's, or by the
@@ -330,6 +331,7 @@ func textOf(svc verification.Service, snd pipeline.Send, body, requested, region
 		if err != nil {
 			return t, err
 		}
+		t.locale = loc
 		if snd.Channel == message.Email {
 			t.subject, t.tmpl = emailTexts(svc, loc, t.tmpl)
 		} else {
