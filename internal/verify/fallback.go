@@ -44,18 +44,20 @@ var (
 // when the SMS was delivered or the verification is no longer pending, the
 // fallback dropped. A refused email (a rate limit, the pumping guard, the
 // verification's MaxSends) drops it too, and is logged with the address
-// masked. It returns how many it handled.
+// masked. It returns how many it read, and the first error of one it
+// could not handle (left for the next step).
 func (s *Service) FallBack(ctx context.Context) (int, error) {
 	due, err := s.cfg.Store.DueFallbacks(ctx, s.cfg.Clock.Now().UTC(), fallbackBatch)
 	if err != nil {
 		return 0, err
 	}
+	var first error // a fallback that failed is tried again at the next step; the others go on
 	for _, f := range due {
-		if err := s.fallBack(ctx, f); err != nil {
-			return 0, err
+		if err := s.fallBack(ctx, f); err != nil && first == nil {
+			first = err
 		}
 	}
-	return len(due), nil
+	return len(due), first
 }
 
 // fallBack handles one fallback; it returns only errors worth retrying
