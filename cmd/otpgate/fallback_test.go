@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"net/url"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -239,5 +241,39 @@ func TestClusterFallbackSentOnce(t *testing.T) {
 	}
 	if sent != n {
 		t.Fatalf("the nodes counted %v fallbacks sent, want %d", sent, n)
+	}
+}
+
+// kill -9 of otpgate right after a code SMS with a fallback was
+// acknowledged: after a restart the fallback is still owed, and its email
+// goes out once the SMS is overdue.
+func TestFallbackKill9(t *testing.T) {
+	peer, relay := smpptest.Start(t, smpptest.Options{}), smtptest.Start(t, smtptest.Options{})
+	dataDir, addr := t.TempDir(), freeAddr(t)
+	start := func() *child {
+		c := &child{url: "http://" + addr}
+		c.cmd = exec.Command(mustBuild(t), "serve", "--abuse-guard=off", "--addr", addr, "--data-dir", dataDir, "--log-level", "warn",
+			"--smpp", "smpp://otpgate:secret@"+peer.Addr+"?name=zain", "--smtp", relayURL(t, relay, "", ""), "--smtp-from", "codes@otpgate.example")
+		return startCmd(t, c)
+	}
+	c := start()
+	s := c.server(t)
+	svc := s.postForm(t, "/v2/Services", url.Values{"FriendlyName": {"Acme"}, "FallbackChannel": {"email"}, "FallbackAfter": {"5"}})
+	r := s.postForm(t, "/v2/Services/"+svc.str("sid")+"/Verifications", url.Values{"To": {"+962790380001"}, "Channel": {"sms"}, "FallbackTo": {"jo@example.com"}})
+	if r.Status != 201 {
+		t.Fatalf("send: %d %s", r.Status, r.Raw)
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	c.cmd.Wait()
+	start()
+	ms := relay.Wait(1, 15*time.Second)
+	if len(ms) != 1 || strings.Join(ms[0].RcptTos, ",") != "jo@example.com" {
+		t.Fatalf("after the restart the relay has %d emails", len(ms))
+	}
+	code, _ := codeOf(t, ms[0])
+	if r := s.postForm(t, "/v2/Services/"+svc.str("sid")+"/VerificationCheck", url.Values{"To": {"+962790380001"}, "Code": {code}}); r.Status != 200 || r.str("status") != "approved" {
+		t.Fatalf("the emailed code: %d %s", r.Status, r.Raw)
 	}
 }
