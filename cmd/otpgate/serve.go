@@ -369,6 +369,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.start(ctx, sandbox.Forgetter(m.store, m.Config.SandboxKeep, m.Clock, m.Logger))
 	}
 	m.start(ctx, &verify.Sweeper{Service: svc.verify, Logger: m.Logger})
+	m.start(ctx, &verify.Fallbacks{Service: svc.verify, Logger: m.Logger})
 	for _, s := range servers {
 		m.start(ctx, s) // the API's last, and stopped first
 	}

@@ -383,6 +383,7 @@ func (m *Main) newServices(phones *phone.Parser, d delivery, g guarding) (servic
 		Store: m.store, Services: settings, SMS: sends, Keys: m.keys, Phones: phones, Clock: m.Clock,
 		ResendCooldown: g.cooldown, AfterEvent: m.webhooks.Wake,
 		Approved: g.approved, Metrics: verify.NewMetrics(m.registry), Audit: m.audit,
+		Email: m.emailFrom != "", Logger: m.Logger,
 	})
 	if err != nil {
 		return services{}, err

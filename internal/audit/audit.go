@@ -264,8 +264,12 @@ func MaskNumbers(s string) string {
 // settings, its events URL without query, fragment or user (they may hold
 // the receiver's secret).
 func Service(svc verification.Service) map[string]any {
-	return map[string]any{"sid": svc.SID, "name": svc.Name, "code_length": svc.CodeLength, "ttl_seconds": int(svc.TTL.Seconds()),
+	m := map[string]any{"sid": svc.SID, "name": svc.Name, "code_length": svc.CodeLength, "ttl_seconds": int(svc.TTL.Seconds()),
 		"events_url": BareURL(svc.EventsURL), "countries": svc.Countries}
+	if svc.FallbackChannel != "" {
+		m["fallback_channel"], m["fallback_after_seconds"] = svc.FallbackChannel, int(svc.FallbackDelay().Seconds())
+	}
+	return m
 }
 
 // BareURL is a URL's scheme, host and path: what the audit log keeps of a

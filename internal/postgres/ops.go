@@ -34,93 +34,125 @@ import (
 // and for resends and messages, the keys' rows are made (empty) where
 // missing and read under row locks (FOR UPDATE), then written with the
 // message.
+//
+// A fallback the change records or claims is written last, once the send
+// is: a claim that finds its fallback gone fails the op, which is rolled
+// back.
 func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...ratelimit.Limit) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		wrote := t.wrote
-		due, claimed, by := o.CreatedAt, false, ""
-		if !o.LeaseUntil.IsZero() {
-			due, claimed, by = o.LeaseUntil, true, t.node
+		if err := t.insertSend(m, o, v, limits); err != nil || v == nil {
+			return err
 		}
-		margs := []any{m.SID, m.AccountSID, m.VerificationSID, string(m.Direction), m.From, m.To, m.Body, string(m.Status),
-			m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback,
-			string(m.Channel.Or()), m.Subject, o.Payload, nanos(due), claimed, by, nanos(o.ExpiresAt), nanos(o.CreatedAt)}
-		var ours []string // keys whose first count the try below inserted
-		if v == nil && len(limits) > 0 {
-			// A message: its keys' first counts and the message in one
-			// statement, when every key is new (a number's first SMS in the
-			// window, the common case); else the locked path below.
+		return sqlstore.WriteFallback(t, *v, m.SID)
+	})
+}
+
+// InsertFallback records a fallback; see sqlstore.FallbackWriter.
+func (t *tx) InsertFallback(f verification.Fallback) error {
+	_, err := t.exec(`INSERT INTO fallbacks (`+sqlstore.FallbackCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (verification_sid) DO UPDATE SET message_sid = excluded.message_sid, address = excluded.address, locale = excluded.locale,
+		due_at = excluded.due_at, created_at = excluded.created_at`,
+		f.VerificationSID, f.AccountSID, f.MessageSID, f.Address, f.Locale, nanos(f.DueAt), nanos(f.CreatedAt))
+	return err
+}
+
+// ClaimFallback deletes a fallback; see sqlstore.FallbackWriter.
+func (t *tx) ClaimFallback(f verification.Fallback) (int64, error) {
+	return t.exec(`DELETE FROM fallbacks WHERE verification_sid = $1 AND message_sid = $2`, f.VerificationSID, f.MessageSID)
+}
+
+// DropFallback deletes a fallback that is not owed any more; see
+// verify.Store.
+func (s *Store) DropFallback(ctx context.Context, f verification.Fallback) (bool, error) {
+	return sqlstore.DropFallback(ctx, s.submit, f)
+}
+
+// insertSend is InsertSend's op but for the fallback.
+func (t *tx) insertSend(m message.Message, o message.Outbound, v *verification.Change, limits []ratelimit.Limit) error {
+	wrote := t.wrote
+	due, claimed, by := o.CreatedAt, false, ""
+	if !o.LeaseUntil.IsZero() {
+		due, claimed, by = o.LeaseUntil, true, t.node
+	}
+	margs := []any{m.SID, m.AccountSID, m.VerificationSID, string(m.Direction), m.From, m.To, m.Body, string(m.Status),
+		m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback,
+		string(m.Channel.Or()), m.Subject, o.Payload, nanos(due), claimed, by, nanos(o.ExpiresAt), nanos(o.CreatedAt)}
+	var ours []string // keys whose first count the try below inserted
+	if v == nil && len(limits) > 0 {
+		// A message: its keys' first counts and the message in one
+		// statement, when every key is new (a number's first SMS in the
+		// window, the common case); else the locked path below.
+		first, err := ratelimit.TakeAll(limits, m.CreatedAt, func(string) ([]byte, error) { return nil, nil })
+		if err != nil {
+			return err
+		}
+		sent, inserted, err := t.insertFirstCounts(margs, first)
+		if err != nil || sent {
+			return err
+		}
+		ours = inserted
+	}
+	if v != nil && v.New {
+		// Every writer of a new verification holds its key's lock.
+		if err := t.lock(keyOf(v.V.Key())); err != nil {
+			return err
+		}
+		if len(limits) > 0 {
 			first, err := ratelimit.TakeAll(limits, m.CreatedAt, func(string) ([]byte, error) { return nil, nil })
 			if err != nil {
 				return err
 			}
-			sent, inserted, err := t.insertFirstCounts(margs, first)
+			sent, conflict, inserted, err := t.insertVerified(margs, v, first, true)
 			if err != nil || sent {
 				return err
 			}
+			if conflict {
+				return store.ErrConflict
+			}
 			ours = inserted
 		}
-		if v != nil && v.New {
-			// Every writer of a new verification holds its key's lock.
-			if err := t.lock(keyOf(v.V.Key())); err != nil {
-				return err
-			}
-			if len(limits) > 0 {
-				first, err := ratelimit.TakeAll(limits, m.CreatedAt, func(string) ([]byte, error) { return nil, nil })
-				if err != nil {
-					return err
-				}
-				sent, conflict, inserted, err := t.insertVerified(margs, v, first, true)
-				if err != nil || sent {
-					return err
-				}
-				if conflict {
-					return store.ErrConflict
-				}
-				ours = inserted
-			}
+	}
+	var takes []ratelimit.Taken
+	if len(limits) > 0 {
+		stored, placed, err := t.lockLimits(limits)
+		if err != nil {
+			return err
 		}
-		var takes []ratelimit.Taken
-		if len(limits) > 0 {
-			stored, placed, err := t.lockLimits(limits)
-			if err != nil {
-				return err
-			}
-			for _, k := range ours {
-				delete(stored, k) // this op's own first count, from the try
-			}
-			takes, err = ratelimit.TakeAll(limits, m.CreatedAt, func(key string) ([]byte, error) { return stored[key], nil })
-			if err != nil {
-				// Refused: take back the rows this op made, so it changed nothing.
-				if undo := append(ours, placed...); len(undo) > 0 {
-					if _, derr := t.exec(`DELETE FROM rate_limits WHERE key = ANY($1)`, undo); derr != nil {
-						return derr
-					}
-					t.wrote = wrote
-				}
-				return err
-			}
+		for _, k := range ours {
+			delete(stored, k) // this op's own first count, from the try
 		}
-		if v != nil && v.New {
-			sent, _, _, err := t.insertVerified(margs, v, takes, false)
-			if err == nil && !sent {
-				err = store.ErrConflict
+		takes, err = ratelimit.TakeAll(limits, m.CreatedAt, func(key string) ([]byte, error) { return stored[key], nil })
+		if err != nil {
+			// Refused: take back the rows this op made, so it changed nothing.
+			if undo := append(ours, placed...); len(undo) > 0 {
+				if _, derr := t.exec(`DELETE FROM rate_limits WHERE key = ANY($1)`, undo); derr != nil {
+					return derr
+				}
+				t.wrote = wrote
 			}
 			return err
 		}
-		if v != nil {
-			if err := t.addCode(v.V); err != nil {
-				return err
-			}
+	}
+	if v != nil && v.New {
+		sent, _, _, err := t.insertVerified(margs, v, takes, false)
+		if err == nil && !sent {
+			err = store.ErrConflict
 		}
-		if len(takes) == 0 {
-			_, err := t.exec(insertQueued+` VALUES (`+queuedValues+`)`, margs...)
-			return err
-		}
-		cte, args := limitsCTE(takes, margs)
-		_, err := t.count(`WITH m AS (`+insertQueued+` VALUES (`+queuedValues+`) RETURNING 1)`+cte+`
-			SELECT count(*) FROM m`, args...)
 		return err
-	})
+	}
+	if v != nil {
+		if err := t.addCode(v.V); err != nil {
+			return err
+		}
+	}
+	if len(takes) == 0 {
+		_, err := t.exec(insertQueued+` VALUES (`+queuedValues+`)`, margs...)
+		return err
+	}
+	cte, args := limitsCTE(takes, margs)
+	_, err := t.count(`WITH m AS (`+insertQueued+` VALUES (`+queuedValues+`) RETURNING 1)`+cte+`
+		SELECT count(*) FROM m`, args...)
+	return err
 }
 
 // liveVerification is true when the verification's key ($28-$30) has one
@@ -322,8 +354,9 @@ func (t *tx) addCode(v verification.Verification) error {
 // CreateService inserts a service, or returns the one of that name.
 func (s *Store) CreateService(ctx context.Context, svc verification.Service) (verification.Service, error) {
 	return sqlstore.One(ctx, s.submit, normal, func(t *tx) (verification.Service, error) {
-		if _, err := t.exec(`INSERT INTO services (`+sqlstore.ServiceCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (account_sid, name) DO NOTHING`,
-			svc.SID, svc.AccountSID, svc.Name, svc.CodeLength, int64(svc.TTL), nanos(svc.CreatedAt), svc.EventsURL, svc.Countries, verification.EncodeTexts(svc.Texts)); err != nil {
+		if _, err := t.exec(`INSERT INTO services (`+sqlstore.ServiceCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (account_sid, name) DO NOTHING`,
+			svc.SID, svc.AccountSID, svc.Name, svc.CodeLength, int64(svc.TTL), nanos(svc.CreatedAt), svc.EventsURL, svc.Countries, verification.EncodeTexts(svc.Texts),
+			svc.FallbackChannel, int64(svc.FallbackAfter)); err != nil {
 			return verification.Service{}, err
 		}
 		return sqlstore.ScanService(t.queryRow(`SELECT `+sqlstore.ServiceCols+` FROM services WHERE account_sid = $1 AND name = $2`, svc.AccountSID, svc.Name))
@@ -347,8 +380,10 @@ func (s *Store) DeleteService(ctx context.Context, accountSID, sid string) error
 // UpdateService stores a service's settings.
 func (s *Store) UpdateService(ctx context.Context, svc verification.Service) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		return t.execOne("update service "+svc.SID, `UPDATE services SET code_length = $1, ttl_ns = $2, events_url = $3, countries = $4, texts = $5 WHERE sid = $6`,
-			svc.CodeLength, int64(svc.TTL), svc.EventsURL, svc.Countries, verification.EncodeTexts(svc.Texts), svc.SID)
+		return t.execOne("update service "+svc.SID, `UPDATE services SET code_length = $1, ttl_ns = $2, events_url = $3, countries = $4, texts = $5,
+			fallback_channel = $6, fallback_after_ns = $7 WHERE sid = $8`,
+			svc.CodeLength, int64(svc.TTL), svc.EventsURL, svc.Countries, verification.EncodeTexts(svc.Texts),
+			svc.FallbackChannel, int64(svc.FallbackAfter), svc.SID)
 	})
 }
 

@@ -196,6 +196,23 @@ func (s *Store) DueExpirations(ctx context.Context, since, now time.Time, limit 
 	return out, unavailable(err)
 }
 
+// fallbackRead reads fallbacks with their SMS's status.
+const fallbackRead = `SELECT f.verification_sid, f.account_sid, f.message_sid, f.address, f.locale, f.due_at, f.created_at, m.status
+	FROM fallbacks f LEFT JOIN messages m ON m.sid = f.message_sid `
+
+// DueFallbacks returns up to limit fallbacks due at now or whose SMS
+// failed, earliest first; see verify.Store.
+func (s *Store) DueFallbacks(ctx context.Context, now time.Time, limit int) ([]verification.Fallback, error) {
+	rows, err := s.pool.Query(ctx, fallbackRead+`WHERE f.due_at <= $1 OR m.status IN ('failed', 'undelivered', 'canceled')
+		ORDER BY f.due_at LIMIT $2`, nanos(now), limit)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	out, err := sqlstore.Collect(rows, sqlstore.ScanFallback)
+	return out, unavailable(err)
+}
+
 // CallbackBacklog counts the callbacks not yet delivered or given up, and
 // says when the oldest was made; see webhook.Store.
 func (s *Store) CallbackBacklog(ctx context.Context) (int, time.Time, error) {

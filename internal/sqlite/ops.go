@@ -69,8 +69,28 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 		_, err = t.exec(t.st.insertQueued, m.SID, m.AccountSID, m.VerificationSID, m.Direction, m.From, m.To, m.Body, m.Status,
 			m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback,
 			string(m.Channel.Or()), m.Subject, o.Payload, nanos(due), claimed, nanos(o.ExpiresAt), nanos(o.CreatedAt))
-		return err
+		if err != nil || v == nil {
+			return err
+		}
+		return sqlstore.WriteFallback(t, *v, m.SID)
 	})
+}
+
+// InsertFallback records a fallback; see sqlstore.FallbackWriter.
+func (t *tx) InsertFallback(f verification.Fallback) error {
+	_, err := t.exec(t.st.insertFallback, f.VerificationSID, f.AccountSID, f.MessageSID, f.Address, f.Locale, nanos(f.DueAt), nanos(f.CreatedAt))
+	return err
+}
+
+// ClaimFallback deletes a fallback; see sqlstore.FallbackWriter.
+func (t *tx) ClaimFallback(f verification.Fallback) (int64, error) {
+	return t.exec(t.st.claimFallback, f.VerificationSID, f.MessageSID)
+}
+
+// DropFallback deletes a fallback that is not owed any more; see
+// verify.Store.
+func (s *Store) DropFallback(ctx context.Context, f verification.Fallback) (bool, error) {
+	return sqlstore.DropFallback(ctx, s.submit, f)
 }
 
 // writeChange applies a send's verification change under its guard.
@@ -102,7 +122,8 @@ func (t *tx) writeChange(c verification.Change, now time.Time) error {
 // CreateService inserts a service, or returns the one of that name.
 func (s *Store) CreateService(ctx context.Context, svc verification.Service) (verification.Service, error) {
 	return sqlstore.One(ctx, s.submit, normal, func(t *tx) (verification.Service, error) {
-		if _, err := t.exec(t.st.insertService, svc.SID, svc.AccountSID, svc.Name, svc.CodeLength, int64(svc.TTL), nanos(svc.CreatedAt), svc.EventsURL, svc.Countries, verification.EncodeTexts(svc.Texts)); err != nil {
+		if _, err := t.exec(t.st.insertService, svc.SID, svc.AccountSID, svc.Name, svc.CodeLength, int64(svc.TTL), nanos(svc.CreatedAt), svc.EventsURL, svc.Countries, verification.EncodeTexts(svc.Texts),
+			svc.FallbackChannel, int64(svc.FallbackAfter)); err != nil {
 			return verification.Service{}, err
 		}
 		return sqlstore.ScanService(t.st.service.QueryRowContext(bg, svc.AccountSID, svc.Name))
@@ -112,7 +133,8 @@ func (s *Store) CreateService(ctx context.Context, svc verification.Service) (ve
 // UpdateService stores a service's settings (code length, lifetime, events URL).
 func (s *Store) UpdateService(ctx context.Context, svc verification.Service) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		return t.execOne(t.st.updateService, "update service "+svc.SID, svc.CodeLength, int64(svc.TTL), svc.EventsURL, svc.Countries, verification.EncodeTexts(svc.Texts), svc.SID)
+		return t.execOne(t.st.updateService, "update service "+svc.SID, svc.CodeLength, int64(svc.TTL), svc.EventsURL, svc.Countries, verification.EncodeTexts(svc.Texts),
+			svc.FallbackChannel, int64(svc.FallbackAfter), svc.SID)
 	})
 }
 

@@ -165,6 +165,19 @@ func (s *Store) DueExpirations(ctx context.Context, since, now time.Time, limit 
 	return sqlstore.Collect(rows, sqlstore.ScanVerification)
 }
 
+// DueFallbacks returns up to limit fallbacks due at now or whose SMS
+// failed, earliest first; see verify.Store.
+func (s *Store) DueFallbacks(ctx context.Context, now time.Time, limit int) ([]verification.Fallback, error) {
+	rows, err := s.query(ctx, `SELECT f.verification_sid, f.account_sid, f.message_sid, f.address, f.locale, f.due_at, f.created_at, m.status
+		FROM fallbacks f LEFT JOIN messages m ON m.sid = f.message_sid
+		WHERE f.due_at <= ? OR m.status IN ('failed', 'undelivered', 'canceled') ORDER BY f.due_at LIMIT ?`, nanos(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return sqlstore.Collect(rows, sqlstore.ScanFallback)
+}
+
 // queryRow runs a read through a statement prepared once per query text
 // (parsing SQL is a tenth of a send's CPU otherwise).
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {

@@ -31,7 +31,7 @@ type stmts struct {
 	releaseCallback                                          *sql.Stmt
 	insertSandbox, insertAccount, setSMSURL, updateService   *sql.Stmt
 	setCountries, setPolicy, limitSlots, putLimit            *sql.Stmt
-	forgetLimits                                             *sql.Stmt
+	forgetLimits, insertFallback, claimFallback              *sql.Stmt
 	insertLimit, deleteService, deleteServiceVerifications   *sql.Stmt
 	setSecondary, deleteSecondary, promoteSecondary          *sql.Stmt
 	setPrimary, setDisabled                                  *sql.Stmt
@@ -90,10 +90,15 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 
 	p(&s.service, `SELECT `+sqlstore.ServiceCols+` FROM services WHERE account_sid = ? AND name = ?`)
 	p(&s.serviceBySID, `SELECT `+sqlstore.ServiceCols+` FROM services WHERE sid = ?`)
-	p(&s.insertService, `INSERT INTO services (`+sqlstore.ServiceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_sid, name) DO NOTHING`)
+	p(&s.insertService, `INSERT INTO services (`+sqlstore.ServiceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_sid, name) DO NOTHING`)
 	p(&s.deleteService, `DELETE FROM services WHERE sid = ? AND account_sid = ?`)
 	p(&s.deleteServiceVerifications, `DELETE FROM verifications WHERE service_sid = ? AND account_sid = ?`)
-	p(&s.updateService, `UPDATE services SET code_length = ?, ttl_ns = ?, events_url = ?, countries = ?, texts = ? WHERE sid = ?`)
+	p(&s.updateService, `UPDATE services SET code_length = ?, ttl_ns = ?, events_url = ?, countries = ?, texts = ?, fallback_channel = ?, fallback_after_ns = ? WHERE sid = ?`)
+	// A verification's fallback, recorded with its code SMS (a resend's replaces it).
+	p(&s.insertFallback, `INSERT INTO fallbacks (`+sqlstore.FallbackCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (verification_sid) DO UPDATE SET message_sid = excluded.message_sid, address = excluded.address, locale = excluded.locale,
+		due_at = excluded.due_at, created_at = excluded.created_at`)
+	p(&s.claimFallback, `DELETE FROM fallbacks WHERE verification_sid = ? AND message_sid = ?`)
 
 	p(&s.latestVerification, `SELECT `+sqlstore.VerificationCols+` FROM verifications WHERE account_sid = ? AND service_sid = ? AND to_number = ? ORDER BY created_at DESC, sid DESC LIMIT 1`)
 	// Whether a verification of a key is live and pending or locked

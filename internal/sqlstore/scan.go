@@ -76,7 +76,8 @@ func FromNanos(n int64) time.Time {
 const (
 	VerificationCols  = `sid, account_sid, service_sid, to_number, from_addr, channel, status, codes, send_attempts, check_attempts, created_at, updated_at, expires_at`
 	MessageCols       = `sid, account_sid, verification_sid, direction, from_addr, to_number, body, status, encoding, segments, connector, provider_id, error_code, error_message, created_at, updated_at, sent_at, status_callback, channel, subject`
-	ServiceCols       = `sid, account_sid, name, code_length, ttl_ns, created_at, events_url, countries, texts`
+	ServiceCols       = `sid, account_sid, name, code_length, ttl_ns, created_at, events_url, countries, texts, fallback_channel, fallback_after_ns`
+	FallbackCols      = `verification_sid, account_sid, message_sid, address, locale, due_at, created_at`
 	OperatorTokenCols = `id, name, account_sid, token_hash, created_at, revoked_at`
 	AuditCols         = `id, at, account_sid, actor, actor_name, kind, action, target, before, after, outcome, detail, request_id`
 )
@@ -84,17 +85,34 @@ const (
 // ScanService reads a row of ServiceCols; ErrNotFound when there is none.
 func ScanService(row Scanner) (verification.Service, error) {
 	var s verification.Service
-	var ttl, created int64
+	var ttl, created, fallbackAfter int64
 	var texts string
-	if err := row.Scan(&s.SID, &s.AccountSID, &s.Name, &s.CodeLength, &ttl, &created, &s.EventsURL, &s.Countries, &texts); err != nil {
+	if err := row.Scan(&s.SID, &s.AccountSID, &s.Name, &s.CodeLength, &ttl, &created, &s.EventsURL, &s.Countries, &texts,
+		&s.FallbackChannel, &fallbackAfter); err != nil {
 		return verification.Service{}, NotFound(err)
 	}
 	var err error
 	if s.Texts, err = verification.DecodeTexts(texts); err != nil {
 		return verification.Service{}, fmt.Errorf("service %s: its texts: %w", s.SID, err)
 	}
-	s.TTL, s.CreatedAt = time.Duration(ttl), FromNanos(created)
+	s.TTL, s.CreatedAt, s.FallbackAfter = time.Duration(ttl), FromNanos(created), time.Duration(fallbackAfter)
 	return s, nil
+}
+
+// ScanFallback reads a row of FallbackCols and the status of its SMS
+// ("" when the message is gone); ErrNotFound when there is none.
+func ScanFallback(row Scanner) (verification.Fallback, error) {
+	var f verification.Fallback
+	var due, created int64
+	var status *string
+	if err := row.Scan(&f.VerificationSID, &f.AccountSID, &f.MessageSID, &f.Address, &f.Locale, &due, &created, &status); err != nil {
+		return verification.Fallback{}, NotFound(err)
+	}
+	f.DueAt, f.CreatedAt = FromNanos(due), FromNanos(created)
+	if status != nil {
+		f.SMSStatus = *status
+	}
+	return f, nil
 }
 
 // ScanVerification reads a row of VerificationCols; ErrNotFound when there

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Races", raceTests},
 		{"Checks", checkTests},
 		{"Expiry", expiryTests},
+		{"Fallbacks", fallbackTests},
 		{"Messages", messageTests},
 		{"Outbox", outboxTests},
 		{"Outcomes", outcomeTests},

@@ -20,7 +20,17 @@ const (
 	DefaultTTL        = 10 * time.Minute
 	MinTTL            = time.Minute
 	MaxTTL            = 24 * time.Hour
+
+	// A service's fallback to email waits this long for its SMS to be
+	// delivered (FallbackAfter): by default, at least, at most.
+	DefaultFallbackAfter = 30 * time.Second
+	MinFallbackAfter     = 5 * time.Second
+	MaxFallbackAfter     = 600 * time.Second
 )
+
+// FallbackEmail is the one fallback channel: a code SMS not delivered in
+// time (or failed) is followed by a code by email.
+const FallbackEmail = "email"
 
 // Status is where a verification is.
 type Status string
@@ -47,8 +57,24 @@ type Service struct {
 	// Countries; "" for the account's.
 	Countries string
 	// Texts is how its code SMS reads: locales, templates, autofill.
-	Texts     Texts
-	CreatedAt time.Time
+	Texts Texts
+	// FallbackChannel is FallbackEmail when a code SMS that fails or is not
+	// delivered within FallbackAfter is followed by a code by email (to an
+	// address the send gives); "" for no fallback.
+	FallbackChannel string
+	// FallbackAfter is how long a code SMS may go undelivered before its
+	// fallback; 0 for DefaultFallbackAfter.
+	FallbackAfter time.Duration
+	CreatedAt     time.Time
+}
+
+// FallbackDelay is how long the service's code SMS may go undelivered
+// before its fallback.
+func (s Service) FallbackDelay() time.Duration {
+	if s.FallbackAfter <= 0 {
+		return DefaultFallbackAfter
+	}
+	return s.FallbackAfter
 }
 
 // Texts are a service's settings for the text of its code SMS.
@@ -93,11 +119,45 @@ func DecodeTexts(s string) (Texts, error) {
 	return t, err
 }
 
-// Code is one code sent for a verification: its HMAC (keyring) and when it
-// stops being valid. The code itself is never kept.
+// Code is one code sent for a verification: its HMAC (keyring), when it
+// stops being valid, and the channel it went by. The code itself is never
+// kept.
 type Code struct {
 	Hash      []byte // 32 bytes
 	ExpiresAt time.Time
+	// Channel is the channel the code went by when it is not the
+	// verification's (an email fallback of an SMS verification); "" for
+	// the verification's.
+	Channel string
+}
+
+// CodeChannel is the channel code c of v went by.
+func (v Verification) CodeChannel(c Code) string {
+	if c.Channel != "" {
+		return c.Channel
+	}
+	if v.Channel == "" {
+		return "sms"
+	}
+	return v.Channel
+}
+
+// Fallback is a code SMS's promise of a code by email: if the SMS
+// MessageSID fails, or is not delivered by DueAt, while its verification is
+// still pending, a code of the same verification goes to Address. It is
+// recorded with the SMS (Change.Fallback) and taken with the email
+// (Change.Claim), so it is kept through a crash and acted on once.
+type Fallback struct {
+	VerificationSID string
+	AccountSID      string
+	MessageSID      string
+	Address         string
+	Locale          string // the SMS's language ("" for the service's)
+	DueAt           time.Time
+	CreatedAt       time.Time
+	// SMSStatus is the SMS's status when the fallback was read (a
+	// message.Status; "" when the message is gone).
+	SMSStatus string
 }
 
 // Key names the verifications of one number for one service of an account;
@@ -145,9 +205,18 @@ func (v Verification) Blocks(now time.Time) bool {
 // inserts V (unless a verification of its key Blocks); otherwise V is the
 // verification with one more code, written only if it still has
 // V.SendAttempts-1 sends (no concurrent send got there first).
+//
+// Fallback, if set, is recorded with the send (a code SMS), for the message
+// it is stored with (its MessageSID is the store's to fill), replacing the
+// verification's earlier one. Claim, if set, is the fallback this send (its
+// code by email) acts on: it is deleted with the send, and the send is
+// refused as a conflict when it is gone (another node sent it, or a resend
+// replaced it).
 type Change struct {
-	V   Verification
-	New bool
+	V        Verification
+	New      bool
+	Fallback *Fallback
+	Claim    *Fallback
 }
 
 // Resolution moves a verification to a final status, if it is still in one

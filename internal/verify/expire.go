@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"time"
@@ -74,15 +75,18 @@ type Sweeper struct {
 
 // Start runs the sweeper until Stop.
 func (w *Sweeper) Start(ctx context.Context) {
-	if w.Interval == 0 {
-		w.Interval = 2 * time.Second
+	startLoop(ctx, &w.loop, cmp.Or(w.Interval, 2*time.Second), w.Logger, "marking expired verifications failed", w.sweep)
+}
+
+// startLoop runs run every interval until the loop's Stop (not when ctx
+// ends: Stop ends it), logging its errors with what.
+func startLoop(ctx context.Context, loop *periodic.Loop, every time.Duration, log *slog.Logger, what string, run func(context.Context) error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	if w.Logger == nil {
-		w.Logger = slog.New(slog.DiscardHandler)
-	}
-	w.loop.Every, w.loop.Run = w.Interval, w.sweep
-	w.loop.OnError = func(err error) { w.Logger.Warn("marking expired verifications failed", "err", err) }
-	w.loop.Start(context.WithoutCancel(ctx))
+	loop.Every, loop.Run = every, run
+	loop.OnError = func(err error) { log.Warn(what, "err", err) }
+	loop.Start(context.WithoutCancel(ctx))
 }
 
 // Stop ends the sweeper and waits for a sweep in progress.

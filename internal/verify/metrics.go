@@ -10,9 +10,10 @@ import (
 // dashboard can show conversion (approved / sent) per service and operator
 // and see a service or an operator whose codes stop being typed in.
 type Metrics struct {
-	sends  *prometheus.CounterVec
-	checks *prometheus.CounterVec
-	names  serviceLabels
+	sends     *prometheus.CounterVec
+	checks    *prometheus.CounterVec
+	fallbacks *prometheus.CounterVec
+	names     serviceLabels
 }
 
 // NewMetrics registers the verification metrics with reg.
@@ -27,7 +28,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Codes checked, by service, operator and result: approved, wrong (an attempt used), or refused (no attempts left).",
 		}, []string{"service", "operator", "result"}),
 	}
-	reg.MustRegister(m.sends, m.checks)
+	m.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "otpgate_verify_fallbacks_total",
+		Help: "Fallbacks of code SMS to email, by result: sent (a code by email), skipped_delivered (the SMS was delivered), skipped_resolved (the verification was no longer pending), refused (a limit or the guard refused the email).",
+	}, []string{"result"})
+	for _, r := range []string{FallbackSent, FallbackSkippedDelivered, FallbackSkippedResolved, FallbackRefused} {
+		m.fallbacks.WithLabelValues(r)
+	}
+	reg.MustRegister(m.sends, m.checks, m.fallbacks)
 	return m
 }
 
@@ -40,6 +48,13 @@ func (m *Metrics) sent(service, operator string, isNew bool) {
 		kind = "new"
 	}
 	m.sends.WithLabelValues(m.names.label(service), operatorLabel(operator), kind).Inc()
+}
+
+func (m *Metrics) fellBack(result string) {
+	if m == nil {
+		return
+	}
+	m.fallbacks.WithLabelValues(result).Inc()
 }
 
 func (m *Metrics) checked(service, operator, result string) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -244,4 +246,30 @@ func (c *serviceCache) forgetSID(sid string) {
 		delete(c.sids, sid)
 	}
 	c.mu.Unlock()
+}
+
+// SetFallback applies a service's fallback settings as an API gives them
+// (nil: unchanged): channel is "email" or "" for none (the one order is
+// SMS, then email); after is how many seconds a code SMS may go
+// undelivered before the code goes by email, verification's
+// MinFallbackAfter-MaxFallbackAfter.
+func SetFallback(svc *verification.Service, channel, after *string) error {
+	if channel != nil {
+		switch c := strings.ToLower(strings.TrimSpace(*channel)); c {
+		case "", verification.FallbackEmail:
+			svc.FallbackChannel = c
+		default:
+			return otpgate.FieldError("fallback_channel", otpgate.InvalidField, " %q: email, or empty for none (a code SMS that fails or is not delivered in time is followed by a code by email)", *channel)
+		}
+	}
+	if after != nil {
+		n, err := strconv.Atoi(strings.TrimSpace(*after))
+		d := time.Duration(n) * time.Second
+		if err != nil || d < verification.MinFallbackAfter || d > verification.MaxFallbackAfter {
+			return otpgate.FieldError("fallback_after", otpgate.InvalidField, " %q: the seconds a code SMS may go undelivered before the code goes by email, %d-%d (default %d)",
+				*after, int(verification.MinFallbackAfter.Seconds()), int(verification.MaxFallbackAfter.Seconds()), int(verification.DefaultFallbackAfter.Seconds()))
+		}
+		svc.FallbackAfter = d
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -58,6 +59,13 @@ type Store interface {
 	// whose Subject it names, in one transaction; events of a resolution
 	// that did not apply are dropped. It returns how many applied.
 	Resolve(ctx context.Context, rs []verification.Resolution, events []callback.Callback) (int, error)
+	// DueFallbacks returns up to limit fallbacks due at or before now, or
+	// whose SMS failed, was undelivered or canceled, earliest first, each
+	// with its SMS's status.
+	DueFallbacks(ctx context.Context, now time.Time, limit int) ([]verification.Fallback, error)
+	// DropFallback deletes a fallback (its verification and message SIDs);
+	// false when it was gone.
+	DropFallback(ctx context.Context, f verification.Fallback) (bool, error)
 }
 
 // Sender sends SMS (the pipeline).
@@ -94,6 +102,11 @@ type Config struct {
 	Metrics *Metrics
 	// Audit, if set, records each service a first code made.
 	Audit *audit.Log
+	// Email says the server sends email (the pipeline has a sender for
+	// it): only then may a code SMS name an address to fall back to.
+	Email bool
+	// Logger, if set, is told of fallbacks refused (see Fallbacks).
+	Logger *slog.Logger
 }
 
 // Service sends and checks verifications.
@@ -111,6 +124,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = otpgate.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{cfg: cfg}, nil
 }
@@ -142,6 +158,10 @@ type SendRequest struct {
 	// (Verify v2's CustomCode): 4-10 digits, and only for a service with
 	// CustomCode enabled.
 	CustomCode string
+	// FallbackTo, if set, is the email address a code goes to if this
+	// code SMS fails or is not delivered in time, for a service whose
+	// FallbackChannel is email (see Fallbacks).
+	FallbackTo string
 }
 
 // MaxRateLimitKey is the longest rate_limit_key accepted, in characters.
@@ -186,9 +206,13 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	// A service's own countries, if it exists and has them, decide where
 	// its codes may go (the pipeline's geo policy).
 	var countries string
-	if svc, err := s.service(ctx, req.AccountSID, req.Service, false); err == nil {
-		countries = svc.Countries
+	existing, err := s.service(ctx, req.AccountSID, req.Service, false)
+	if err == nil {
+		countries = existing.Countries
 	} else if !errors.Is(err, store.ErrNotFound) {
+		return SendResult{}, err
+	}
+	if req.FallbackTo, err = s.fallbackTo(req, existing); err != nil {
 		return SendResult{}, err
 	}
 	var svc verification.Service
@@ -215,6 +239,27 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 	return SendResult{Verification: res.Verification.V, Service: svc, MessageSID: res.Message.SID, Operator: res.To.Operator}, nil
 }
 
+// fallbackTo checks a send's FallbackTo for the service (zero if it does
+// not exist yet) and returns the address ("" for none).
+func (s *Service) fallbackTo(req SendRequest, svc verification.Service) (string, error) {
+	if strings.TrimSpace(req.FallbackTo) == "" {
+		return "", nil
+	}
+	addr, err := emailaddr.Parse(req.FallbackTo)
+	switch {
+	case req.Channel.Or() != message.SMS:
+		return "", otpgate.FieldError("fallback_to", otpgate.InvalidField, ": only a code by SMS falls back to email (this one goes by %s)", req.Channel)
+	case !s.cfg.Email:
+		return "", otpgate.FieldError("fallback_to", otpgate.InvalidField, ": this server sends no email (it was started without --smtp), so no code can fall back to it")
+	case err != nil:
+		return "", pipeline.AddressError("fallback_to", err)
+	case svc.FallbackChannel != verification.FallbackEmail:
+		return "", otpgate.FieldError("fallback_to", otpgate.InvalidField,
+			": service %q has no fallback to email (set its FallbackChannel to email first)", req.Service)
+	}
+	return addr, nil
+}
+
 // compose decides what a send does to the number's verification (from the
 // newest one when read, else a new one) and makes the code SMS.
 func (s *Service) compose(ctx context.Context, svc verification.Service, snd pipeline.Send, req SendRequest, read bool) (pipeline.Composed, error) {
@@ -222,26 +267,9 @@ func (s *Service) compose(ctx context.Context, svc verification.Service, snd pip
 		return pipeline.Composed{}, otpgate.FieldError("custom_code", otpgate.InvalidField,
 			": custom codes are not enabled for service %q (set CustomCodeEnabled on it first)", svc.Name)
 	}
-	tmpl, warning, subject := req.Body, "", ""
-	if tmpl == "" || snd.Channel == message.Email {
-		loc, err := locale(svc, req.Locale, snd.To.Region)
-		if err != nil {
-			return pipeline.Composed{}, err
-		}
-		if snd.Channel == message.Email {
-			subject, tmpl = emailTexts(svc, loc, tmpl)
-		} else {
-			tmpl = template(svc, loc)
-		}
-		if svc.Texts.DoNotShare {
-			if warning = doNotShare[loc]; warning == "" {
-				warning = doNotShare["en"]
-			}
-		}
-	}
-	name := req.FriendlyName
-	if name == "" {
-		name = svc.Name
+	txt, err := textOf(svc, snd, req.Body, req.Locale, snd.To.Region)
+	if err != nil {
+		return pipeline.Composed{}, err
 	}
 	key := verification.Key{AccountSID: snd.AccountSID, ServiceSID: svc.SID, To: snd.Dest()}
 	var v verification.Verification
@@ -258,10 +286,8 @@ func (s *Service) compose(ctx context.Context, svc verification.Service, snd pip
 		return pipeline.Composed{}, otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
 			"Too many wrong codes were checked for %s; a new code can be sent after %s", snd.MaskedDest(), v.ExpiresAt.Format(time.RFC3339))
 	case v.Live(now) && v.Status == verification.Pending:
-		if v.SendAttempts >= verification.MaxSends {
-			return pipeline.Composed{}, otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
-				"Max send attempts reached: %d codes were sent to %s for service %q; a new verification can start after %s",
-				verification.MaxSends, snd.MaskedDest(), svc.Name, v.ExpiresAt.Format(time.RFC3339))
+		if err := maxSends(v, svc, snd.MaskedDest()); err != nil {
+			return pipeline.Composed{}, err
 		}
 		if err := s.cooldown(v, svc, snd.MaskedDest(), now); err != nil {
 			return pipeline.Composed{}, err
@@ -273,27 +299,79 @@ func (s *Service) compose(ctx context.Context, svc verification.Service, snd pip
 			To: key.To, Channel: string(snd.Channel), Status: verification.Pending, CreatedAt: now,
 		}}
 	}
+	ch.V.From = snd.From
+	if req.FallbackTo != "" && svc.FallbackChannel == verification.FallbackEmail {
+		ch.Fallback = &verification.Fallback{VerificationSID: ch.V.SID, AccountSID: ch.V.AccountSID, Address: req.FallbackTo,
+			Locale: txt.locale, DueAt: now.Add(svc.FallbackDelay()), CreatedAt: now}
+	}
+	return s.addCode(svc, snd, txt, req, &ch, now), nil
+}
+
+// maxSends refuses another code for a verification that had all of its.
+func maxSends(v verification.Verification, svc verification.Service, masked string) error {
+	if v.SendAttempts < verification.MaxSends {
+		return nil
+	}
+	return otpgate.Errorf(otpgate.KindTooMany, otpgate.CodeMaxSendAttempts,
+		"Max send attempts reached: %d codes were sent to %s for service %q; a new verification can start after %s",
+		verification.MaxSends, masked, svc.Name, v.ExpiresAt.Format(time.RFC3339))
+}
+
+// text is how a code's message reads before the code is in it, and its
+// locale ("" for a request's own body).
+type text struct{ subject, tmpl, warning, locale string }
+
+// textOf decides a code's text: the request's body (an SMS's), else the
+// service's text in the locale (requested, or the service's, or by the
+// number's region), and an email's subject.
+func textOf(svc verification.Service, snd pipeline.Send, body, requested, region string) (text, error) {
+	t := text{tmpl: body}
+	if t.tmpl == "" || snd.Channel == message.Email {
+		loc, err := locale(svc, requested, region)
+		if err != nil {
+			return t, err
+		}
+		t.locale = loc
+		if snd.Channel == message.Email {
+			t.subject, t.tmpl = emailTexts(svc, loc, t.tmpl)
+		} else {
+			t.tmpl = template(svc, loc)
+		}
+		if svc.Texts.DoNotShare {
+			if t.warning = doNotShare[loc]; t.warning == "" {
+				t.warning = doNotShare["en"]
+			}
+		}
+	}
+	return t, nil
+}
+
+// addCode adds a new code (the request's custom one, else a random one)
+// to ch's verification, one more send, and makes its message.
+func (s *Service) addCode(svc verification.Service, snd pipeline.Send, t text, req SendRequest, ch *verification.Change, now time.Time) pipeline.Composed {
+	name := req.FriendlyName
+	if name == "" {
+		name = svc.Name
+	}
 	code := req.CustomCode
 	if code == "" {
 		code = newCode(svc.CodeLength)
 	}
 	expires := now.Add(svc.TTL)
-	ch.V.Codes = append(ch.V.Codes, verification.Code{Hash: s.cfg.Keys.HashCode(ch.V.SID, code), ExpiresAt: expires})
+	c := verification.Code{Hash: s.cfg.Keys.HashCode(ch.V.SID, code), ExpiresAt: expires}
+	if ch.V.Channel != string(snd.Channel) {
+		c.Channel = string(snd.Channel) // an email fallback of an SMS verification
+	}
+	ch.V.Codes = append(ch.V.Codes, c)
 	ch.V.SendAttempts++
-	ch.V.UpdatedAt, ch.V.ExpiresAt, ch.V.From = now, expires, snd.From
+	ch.V.UpdatedAt, ch.V.ExpiresAt = now, expires
 	appHash, webOTP := req.AppHash, svc.Texts.WebOTPDomain
 	if snd.Channel == message.Email {
 		appHash, webOTP = "", "" // what a phone's autofill reads in an SMS
-		subject = strings.ReplaceAll(subject, FriendlyNamePlaceholder, name)
+		t.subject = strings.ReplaceAll(t.subject, FriendlyNamePlaceholder, name)
 	}
-	body, shown := renderWarned(tmpl, warning, name, code, appHash, webOTP)
-	return pipeline.Composed{
-		Subject:      subject,
-		Body:         body,
-		Shown:        shown,
-		ExpiresAt:    expires,
-		Verification: &ch,
-	}, nil
+	body, shown := renderWarned(t.tmpl, t.warning, name, code, appHash, webOTP)
+	return pipeline.Composed{Subject: t.subject, Body: body, Shown: shown, ExpiresAt: expires, Verification: ch}
 }
 
 // cooldown refuses another code for a pending verification whose last one

@@ -82,7 +82,9 @@ type env struct {
 	reg   *prometheus.Registry
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv makes a Service on a new SQLite store; opts change its pipeline's
+// and its configuration first.
+func newEnv(t *testing.T, opts ...func(*pipeline.Config, *verify.Config)) *env {
 	t.Helper()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
 	if err != nil {
@@ -95,16 +97,20 @@ func newEnv(t *testing.T) *env {
 	keys, _ := keyring.New(bytes.Repeat([]byte{3}, 32))
 	phones, _ := phone.NewParser("JO")
 	e := &env{st: st, clk: &clock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}, keys: keys, box: &outbox{keys: keys}}
-	p, err := pipeline.New(pipeline.Config{Store: st, Delivery: e.box, Phones: phones, Sealer: keys, Clock: e.clk})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := pipeline.Config{Store: st, Delivery: e.box, Phones: phones, Sealer: keys, Clock: e.clk}
 	e.reg = prometheus.NewPedanticRegistry()
 	if e.svcs, err = verify.NewServices(verify.ServicesConfig{Store: st, Clock: e.clk}); err != nil {
 		t.Fatal(err)
 	}
-	e.v, err = verify.New(verify.Config{Store: st, Services: e.svcs, SMS: p, Keys: keys, Phones: phones, Clock: e.clk, AfterEvent: func() { e.event.Add(1) },
-		Metrics: verify.NewMetrics(e.reg)})
+	vc := verify.Config{Store: st, Services: e.svcs, Keys: keys, Phones: phones, Clock: e.clk, AfterEvent: func() { e.event.Add(1) },
+		Metrics: verify.NewMetrics(e.reg)}
+	for _, o := range opts {
+		o(&pc, &vc)
+	}
+	if vc.SMS, err = pipeline.New(pc); err != nil {
+		t.Fatal(err)
+	}
+	e.v, err = verify.New(vc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +359,7 @@ otpgate_verify_sends_total{kind="new",operator="Orange",service="login"} 1
 otpgate_verify_sends_total{kind="new",operator="Zain",service="login"} 1
 otpgate_verify_sends_total{kind="resend",operator="Zain",service="login"} 1
 `
-	if err := testutil.GatherAndCompare(e.reg, strings.NewReader(want)); err != nil {
+	if err := testutil.GatherAndCompare(e.reg, strings.NewReader(want), "otpgate_verify_checks_total", "otpgate_verify_sends_total"); err != nil {
 		t.Error(err)
 	}
 	if problems, err := testutil.GatherAndLint(e.reg); err != nil || len(problems) > 0 {

@@ -1,7 +1,7 @@
 // Package restcomm2fa serves Restcomm's 2FA API: POST /2fa/send texts (or,
 // with "channel":"email", emails) a code, POST /2fa/verify checks one. Its
 // fields are lowercase JSON or form fields ("service", "channel", "to",
-// "from", "body", "number", "code"; Twilio-style
+// "from", "body", "fallback_to", "number", "code"; Twilio-style
 // capitalised names are accepted too), its errors carry Twilio Verify's
 // codes (60200 for a bad field, 60202/60203 for the limits, 20404).
 package restcomm2fa
@@ -69,6 +69,7 @@ func (h handlers) send(w http.ResponseWriter, r *http.Request) error {
 		AccountSID: api.Account(r), Service: f.Get("service"), From: f.Get("from"), To: f.Get("to"), Body: f.Get("body"),
 		Channel:      message.Channel(strings.ToLower(strings.TrimSpace(f.Get("channel")))),
 		RateLimitKey: f.Get("rate_limit_key"), Locale: f.Get("locale"), AppHash: f.Get("app_hash"),
+		FallbackTo: f.Get("fallback_to"),
 	})
 	if err != nil {
 		return err

@@ -47,6 +47,12 @@ var Dialect = &api.Dialect{
 			return "WebOtpDomain"
 		case "custom_code":
 			return "CustomCode"
+		case "fallback_to":
+			return "FallbackTo"
+		case "fallback_channel":
+			return "FallbackChannel"
+		case "fallback_after":
+			return "FallbackAfter"
 		}
 		return strings.ToUpper(domain[:1]) + domain[1:]
 	},
@@ -154,6 +160,8 @@ type serviceJSON struct {
 	LocaleByCountry bool              `json:"locale_by_country"`
 	WebOtpDomain    string            `json:"web_otp_domain"`
 	Templates       map[string]string `json:"templates"`
+	FallbackChannel *string           `json:"fallback_channel"`
+	FallbackAfter   int               `json:"fallback_after"`
 }
 
 func newServiceJSON(base string, svc verification.Service) serviceJSON {
@@ -165,7 +173,10 @@ func newServiceJSON(base string, svc verification.Service) serviceJSON {
 		Links:          map[string]string{"verifications": u + "/Verifications", "verification_checks": u + "/VerificationCheck"},
 		CodeTTLSeconds: int(svc.TTL.Seconds()), EventsURL: svc.EventsURL, Countries: svc.Countries,
 		Locale: cmp.Or(svc.Texts.Locale, "en"), LocaleByCountry: svc.Texts.ByCountry, WebOtpDomain: svc.Texts.WebOTPDomain,
-		Templates: svc.Texts.Templates,
+		Templates: svc.Texts.Templates, FallbackAfter: int(svc.FallbackDelay().Seconds()),
+	}
+	if svc.FallbackChannel != "" {
+		out.FallbackChannel = &svc.FallbackChannel
 	}
 	if out.Templates == nil {
 		out.Templates = map[string]string{}
@@ -174,8 +185,9 @@ func newServiceJSON(base string, svc verification.Service) serviceJSON {
 }
 
 // settings applies otpgate's other settings of a service's request:
-// CodeTtlSeconds (60-86400) and EventsUrl (where its verification events
-// and SMS-pumping guard blocks are POSTed; empty for none).
+// CodeTtlSeconds (60-86400), EventsUrl (where its verification events
+// and SMS-pumping guard blocks are POSTed; empty for none), FallbackChannel
+// (email or empty) and FallbackAfter (5-600 seconds).
 func (h handlers) settings(ctx context.Context, f api.Fields, svc *verification.Service) error {
 	if f.Has("CodeTtlSeconds") {
 		n, err := strconv.Atoi(strings.TrimSpace(f.Get("CodeTtlSeconds")))
@@ -198,23 +210,27 @@ func (h handlers) settings(ctx context.Context, f api.Fields, svc *verification.
 		}
 		svc.EventsURL = u
 	}
+	if err := verify.SetFallback(svc, optional(f, "FallbackChannel"), optional(f, "FallbackAfter")); err != nil {
+		return err
+	}
 	return texts(f, &svc.Texts)
+}
+
+// optional is a parameter of the request, nil when it has none.
+func optional(f api.Fields, name string) *string {
+	if !f.Has(name) {
+		return nil
+	}
+	v := f.Get(name)
+	return &v
 }
 
 // texts applies otpgate's text settings of a service's request: Locale,
 // LocaleByCountry, WebOtpDomain, and Template.{locale} (one per locale;
 // empty removes it).
 func texts(f api.Fields, t *verification.Texts) error {
-	var loc, web *string
+	loc, web := optional(f, "Locale"), optional(f, "WebOtpDomain")
 	var byCountry *bool
-	if f.Has("Locale") {
-		v := f.Get("Locale")
-		loc = &v
-	}
-	if f.Has("WebOtpDomain") {
-		v := f.Get("WebOtpDomain")
-		web = &v
-	}
 	if f.Has("LocaleByCountry") {
 		b, err := strconv.ParseBool(strings.TrimSpace(f.Get("LocaleByCountry")))
 		if err != nil {
@@ -431,7 +447,7 @@ func newVerificationJSON(base string, v verification.Verification, svc verificat
 	for i, c := range v.Codes {
 		attempts = append(attempts, map[string]any{
 			"attempt_sid": fmt.Sprintf("VL%.30s%02d", strings.TrimPrefix(v.SID, "VE"), i+1),
-			"channel":     channel,
+			"channel":     v.CodeChannel(c),
 			"time":        date(c.ExpiresAt.Add(-svc.TTL)),
 		})
 	}
@@ -497,7 +513,8 @@ func (h handlers) createVerification(w http.ResponseWriter, r *http.Request) err
 		key = "device_ip=" + strings.TrimSpace(f.Get("DeviceIp")) // limited like a RateLimits key
 	}
 	req := verify.SendRequest{AccountSID: api.Account(r), Service: svc.Name, Channel: ch, To: f.Get("To"), RateLimitKey: key,
-		Locale: f.Get("Locale"), AppHash: f.Get("AppHash"), FriendlyName: f.Get("CustomFriendlyName"), CustomCode: f.Get("CustomCode")}
+		Locale: f.Get("Locale"), AppHash: f.Get("AppHash"), FriendlyName: f.Get("CustomFriendlyName"), CustomCode: f.Get("CustomCode"),
+		FallbackTo: f.Get("FallbackTo")}
 	res, err := h.cfg.Verify.Send(r.Context(), req)
 	if e, ok := errors.AsType[*otpgate.Error](err); ok && e.Field == "from" && e.Problem == otpgate.MissingField {
 		// The route names no default sender: this server's, for Verify.
