@@ -191,6 +191,10 @@ func TestEmailSandbox(t *testing.T) {
 		if r := s.check(t, "shop", "User@example.com", code); r.Status != 200 || r.str("status") != "approved" {
 			t.Fatalf("check: %d %s", r.Status, r.Raw)
 		}
+		// An account cannot write its own email under the server's sender.
+		if r := s.postJSON(t, "/2fa/send", map[string]string{"service": "shop", "channel": "email", "to": "other@example.com", "body": "Click http://evil.example {code}"}); r.Status != 400 || !strings.Contains(r.Raw, "body") {
+			t.Fatalf("an email with the request's body: %d %s", r.Status, r.Raw)
+		}
 		if r := call(t, "GET", s.URL+"/sandbox/messages?to=no-at-all.example", s.SID, s.Token, "", ""); r.Status != 400 {
 			t.Fatalf("a bad to: %d %s", r.Status, r.Raw)
 		}

@@ -31,19 +31,17 @@ var builtinEmails = map[string][2]string{
 }
 
 // emailTexts returns a code email's subject and text template for a
-// locale: the request's body when given, else the built-in email text of
-// the locale, else the service's own template of the locale (a locale only
-// it has) under the English subject.
-func emailTexts(svc verification.Service, loc, body string) (subject, tmpl string) {
+// locale: the built-in email text of the locale, else the service's own
+// template of the locale (a locale only it has) under the English subject.
+// A request's own text is never an email's (Send refuses body for email):
+// every account's emails go from the server's one sender address.
+func emailTexts(svc verification.Service, loc string) (subject, tmpl string) {
 	e, ok := builtinEmails[loc]
 	if !ok {
 		e = builtinEmails["en"]
 		if t, own := svc.Texts.Templates[loc]; own {
 			e[1] = t
 		}
-	}
-	if body != "" {
-		e[1] = body
 	}
 	return e[0], e[1]
 }

@@ -138,19 +138,18 @@ func TestWarnedTextsFitOneSMS(t *testing.T) {
 }
 
 // A code email's subject and text per locale: Arabic and English built in,
-// a service's own locale under the English subject, a request's body as the
-// text; no subject holds the code.
+// a service's own locale under the English subject; no subject holds the
+// code.
 func TestEmailTexts(t *testing.T) {
 	svc := verification.Service{Texts: verification.Texts{Templates: map[string]string{"fr": "Votre code {code}"}}}
-	for _, tc := range []struct{ loc, body, subject, text string }{
-		{"ar", "", "رمز التحقق الخاص بك في {friendly_name}", "رمز التحقق الخاص بك في {friendly_name} هو {code}\n\nإذا لم تطلب هذا الرمز، يمكنك تجاهل هذه الرسالة."},
-		{"en", "", "Your {friendly_name} verification code", "Your {friendly_name} verification code is: {code}\n\nIf you did not ask for this code, you can ignore this email."},
-		{"fr", "", "Your {friendly_name} verification code", "Votre code {code}"},
-		{"en", "Code: {code}", "Your {friendly_name} verification code", "Code: {code}"},
+	for _, tc := range []struct{ loc, subject, text string }{
+		{"ar", "رمز التحقق الخاص بك في {friendly_name}", "رمز التحقق الخاص بك في {friendly_name} هو {code}\n\nإذا لم تطلب هذا الرمز، يمكنك تجاهل هذه الرسالة."},
+		{"en", "Your {friendly_name} verification code", "Your {friendly_name} verification code is: {code}\n\nIf you did not ask for this code, you can ignore this email."},
+		{"fr", "Your {friendly_name} verification code", "Votre code {code}"},
 	} {
-		subject, text := emailTexts(svc, tc.loc, tc.body)
+		subject, text := emailTexts(svc, tc.loc)
 		if subject != tc.subject || text != tc.text || strings.Contains(subject, Placeholder) {
-			t.Errorf("emailTexts(%s, %q) = %q, %q", tc.loc, tc.body, subject, text)
+			t.Errorf("emailTexts(%s) = %q, %q", tc.loc, subject, text)
 		}
 	}
 }

@@ -183,6 +183,10 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (SendResult, error)
 		return SendResult{}, err
 	}
 	if req.Body != "" {
+		if req.Channel == message.Email {
+			return SendResult{}, otpgate.FieldError("body", otpgate.InvalidField,
+				": an email's text is otpgate's own, in the code's locale; body is for SMS (every account's emails go from this server's one sender address)")
+		}
 		if err := validTemplate(req.Body); err != nil {
 			return SendResult{}, err
 		}
@@ -333,7 +337,7 @@ func textOf(svc verification.Service, snd pipeline.Send, body, requested, region
 		}
 		t.locale = loc
 		if snd.Channel == message.Email {
-			t.subject, t.tmpl = emailTexts(svc, loc, t.tmpl)
+			t.subject, t.tmpl = emailTexts(svc, loc)
 		} else {
 			t.tmpl = template(svc, loc)
 		}
