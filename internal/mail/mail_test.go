@@ -58,6 +58,13 @@ func connector(t *testing.T, r *smtptest.Relay, scheme, user string) *mail.Conne
 	if r.CAFile != "" {
 		u += "&ca=" + r.CAFile
 	}
+	return connectorAt(t, u)
+}
+
+// connectorAt is the connector of the relay URL u, sending from
+// codes@otpgate.example.
+func connectorAt(t *testing.T, u string) *mail.Connector {
+	t.Helper()
 	cfg, err := mail.ParseURL(u, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -116,15 +123,7 @@ func TestSendRefusesClearText(t *testing.T) {
 	if ms := r.Messages(); len(ms) != 0 {
 		t.Fatalf("the relay got %d messages in clear text", len(ms))
 	}
-	cfg, err := mail.ParseURL("smtp://"+r.Addr()+"?timeout=5s&tls=opportunistic", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.From = "codes@otpgate.example"
-	c, err := mail.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectorAt(t, "smtp://"+r.Addr()+"?timeout=5s&tls=opportunistic")
 	if _, err := c.Send(context.Background(), email("SM2", "jo@example.com")); err != nil {
 		t.Fatalf("with tls=opportunistic: %v", err)
 	}
