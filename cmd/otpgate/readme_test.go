@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"go/parser"
 	"go/token"
@@ -382,5 +383,35 @@ func TestArchitectureNamesEveryPackage(t *testing.T) {
 				t.Errorf("%s (layer %d) imports %s (layer %d): a package imports only earlier layers; move one of them in %s", pkg, l, dep, dl, page)
 			}
 		}
+	}
+}
+
+// Every metric family otpgate registers is in docs/operations.md's table:
+// a family added without its line fails here, naming it.
+func TestMetricsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := regexp.MustCompile(`Name:\s+"(otpgate_[a-z_]+)"`)
+	found := 0
+	err = filepath.WalkDir("../../internal", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range name.FindAllSubmatch(src, -1) {
+			found++
+			if !bytes.Contains(doc, []byte("`"+string(m[1])+"`")) {
+				t.Errorf("%s registers %s, which docs/operations.md's metrics table does not name", path, m[1])
+			}
+		}
+		return nil
+	})
+	if err != nil || found < 10 {
+		t.Fatalf("found %d metric families (%v): the pattern no longer matches how metrics are declared", found, err)
 	}
 }
