@@ -29,7 +29,7 @@ type fallbackServer struct {
 }
 
 func startFallback(t *testing.T, db string) *fallbackServer {
-	f := &fallbackServer{peer: smpptest.Start(t, smpptest.Options{}), relay: smtptest.Start(t, smtptest.Options{}),
+	f := &fallbackServer{peer: smpptest.Start(t, smpptest.Options{}), relay: smtptest.Start(t, smtptest.Options{TLS: true}),
 		clock: &fakeClock{now: time.Now()}, logs: &syncbuf.Buffer{}}
 	f.testServer = mustServeLogging(t, f.clock, f.logs, func(c *ServeConfig) {
 		c.DB, c.LogLevel, c.NoAbuseGuard = db, "debug", true
@@ -206,7 +206,7 @@ func (f *fallbackServer) refusals(t *testing.T) {
 // Three nodes on one PostgreSQL database, each running the fallback loop:
 // every SMS left undelivered past FallbackAfter gets exactly one email.
 func TestClusterFallbackSentOnce(t *testing.T) {
-	peer, relay := smpptest.Start(t, smpptest.Options{}), smtptest.Start(t, smtptest.Options{})
+	peer, relay := smpptest.Start(t, smpptest.Options{}), smtptest.Start(t, smtptest.Options{TLS: true})
 	c := newCluster(t, 3, func(_ int, cfg *ServeConfig) {
 		cfg.NoAbuseGuard, cfg.SMPP = true, []string{"smpp://otpgate:secret@" + peer.Addr + "?name=zain"}
 		cfg.SMTP, cfg.SMTPFrom = relayURL(t, relay, "", ""), "codes@otpgate.example"
@@ -248,7 +248,7 @@ func TestClusterFallbackSentOnce(t *testing.T) {
 // acknowledged: after a restart the fallback is still owed, and its email
 // goes out once the SMS is overdue.
 func TestFallbackKill9(t *testing.T) {
-	peer, relay := smpptest.Start(t, smpptest.Options{}), smtptest.Start(t, smtptest.Options{})
+	peer, relay := smpptest.Start(t, smpptest.Options{}), smtptest.Start(t, smtptest.Options{TLS: true})
 	dataDir, addr := t.TempDir(), freeAddr(t)
 	start := func() *child {
 		c := &child{url: "http://" + addr}
