@@ -216,3 +216,32 @@ func TestWrongMethodOnEveryRoute(t *testing.T) {
 		}
 	}
 }
+
+// `otpgate services set` sets a service's fallback to email as Verify v2
+// does, and refuses what Verify v2 refuses, naming the flag.
+func TestServicesSetFallback(t *testing.T) {
+	s := mustServe(t, nil)
+	set := func(args ...string) error {
+		var out, errOut bytes.Buffer
+		return run(context.Background(), append([]string{"services", "set", "--account", s.SID, "--service", "wallet", "--data-dir", s.Config.DataDir}, args...), &out, &errOut)
+	}
+	if err := set("--fallback-channel", "email", "--fallback-after", "20"); err != nil {
+		t.Fatalf("services set: %v", err)
+	}
+	r := call(t, "GET", s.URL+"/v2/Services?PageSize=50", s.SID, s.Token, "", "")
+	services, _ := r.Body["services"].([]any)
+	var got map[string]any
+	for _, v := range services {
+		if m := v.(map[string]any); m["friendly_name"] == "wallet" {
+			got = m
+		}
+	}
+	if got == nil || got["fallback_channel"] != "email" || got["fallback_after"] != float64(20) {
+		t.Fatalf("the service after services set: %v (%s)", got, r.Raw)
+	}
+	for _, bad := range [][]string{{"--fallback-channel", "sms"}, {"--fallback-after", "2"}} {
+		if err := set(bad...); err == nil || !strings.HasPrefix(err.Error(), bad[0]+":") {
+			t.Errorf("services set %s: %v, want an error naming the flag", strings.Join(bad, " "), err)
+		}
+	}
+}

@@ -23,6 +23,8 @@ const servicesUsage = "Usage: otpgate services set --account SID --service NAME 
 type serviceChange struct {
 	account, name, dataDir, db string
 	eventsURL, countries       string
+	fallbackChannel            string
+	fallbackAfter              int // seconds
 	codeLength                 int
 	codeTTL                    time.Duration
 	given                      map[string]bool
@@ -75,8 +77,12 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if svc.Countries != "" {
 		to = svc.Countries
 	}
-	_, err = fmt.Fprintf(stdout, "Service %q of %s (%s): %d-digit codes valid %s, sent to %s; verification events go to %q\n",
-		c.name, c.account, svc.SID, svc.CodeLength, svc.TTL, to, svc.EventsURL)
+	fallback := "no fallback"
+	if svc.FallbackChannel != "" {
+		fallback = fmt.Sprintf("a code SMS not delivered in %s is followed by one by %s", svc.FallbackAfter, svc.FallbackChannel)
+	}
+	_, err = fmt.Fprintf(stdout, "Service %q of %s (%s): %d-digit codes valid %s, sent to %s; verification events go to %q; %s\n",
+		c.name, c.account, svc.SID, svc.CodeLength, svc.TTL, to, svc.EventsURL, fallback)
 	return err
 }
 
@@ -90,6 +96,8 @@ func parseServicesSet(ctx context.Context, args []string, stderr io.Writer) (ser
 	fs.IntVar(&c.codeLength, "code-length", 0, "digits in the service's codes, 4-10 (codes sent from now on)")
 	fs.DurationVar(&c.codeTTL, "code-ttl", 0, "how long the service's codes stay valid, 1m-24h (codes sent from now on)")
 	fs.StringVar(&c.countries, "countries", "", "where the service's codes may go, instead of the account's countries: ISO codes, comma-separated (JO,SA), or * for any; empty to use the account's")
+	fs.StringVar(&c.fallbackChannel, "fallback-channel", "", "email: a code SMS that fails or is not delivered in time is followed by a code by email to the send's fallback_to; empty for none")
+	fs.IntVar(&c.fallbackAfter, "fallback-after", 0, "seconds a code SMS may go undelivered before the fallback, 5-600 (default 30)")
 	fs.StringVar(&c.dataDir, "data-dir", "./otpgate-data", "the server's data directory (works while the server runs)")
 	fs.StringVar(&c.db, "db", "", dbHelp)
 	allowPrivate := fs.Bool("webhook-allow-private", false, "allow a URL on a loopback, private or link-local address (development and tests only)")
@@ -105,8 +113,12 @@ func parseServicesSet(ctx context.Context, args []string, stderr io.Writer) (ser
 	}
 	c.given = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { c.given[f.Name] = true })
-	if !c.given["events-url"] && !c.given["code-length"] && !c.given["code-ttl"] && !c.given["countries"] {
-		return c, errors.New("services set: nothing to set; give --events-url, --code-length, --code-ttl or --countries")
+	if !c.given["events-url"] && !c.given["code-length"] && !c.given["code-ttl"] && !c.given["countries"] && !c.given["fallback-channel"] && !c.given["fallback-after"] {
+		return c, errors.New("services set: nothing to set; give --events-url, --code-length, --code-ttl, --countries, --fallback-channel or --fallback-after")
+	}
+	// The same checks as Verify v2's FallbackChannel and FallbackAfter.
+	if err := c.apply(&verification.Service{}); err != nil {
+		return c, err
 	}
 	if c.given["countries"] && c.countries != "" {
 		countries, err := policy.ParseCountries(c.countries)
@@ -142,6 +154,17 @@ func (c serviceChange) apply(svc *verification.Service) error {
 	}
 	if c.given["countries"] {
 		svc.Countries = c.countries
+	}
+	if c.given["fallback-channel"] {
+		if err := verify.SetFallback(svc, &c.fallbackChannel, nil); err != nil {
+			return fmt.Errorf("--fallback-channel: %w", err)
+		}
+	}
+	if c.given["fallback-after"] {
+		after := fmt.Sprint(c.fallbackAfter)
+		if err := verify.SetFallback(svc, nil, &after); err != nil {
+			return fmt.Errorf("--fallback-after: %w", err)
+		}
 	}
 	return nil
 }
