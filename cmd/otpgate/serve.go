@@ -394,6 +394,9 @@ func (m *Main) Close() error {
 		errs = append(errs, m.http.shutdownErr())
 	}
 	m.smpp = nil
+	if m.smtp != nil {
+		m.smtp.Close() // the relay connections kept open; the dispatcher has stopped
+	}
 	if m.store != nil {
 		errs = append(errs, m.store.Close())
 		m.store = nil

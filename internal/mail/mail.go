@@ -49,8 +49,8 @@ type Config struct {
 	// is checked against, instead of the system's.
 	CAFile  string
 	Timeout time.Duration // per connection and command; default 30s
-	// Conns is how many emails are sent at once (one connection each);
-	// default 4.
+	// Conns is how many emails are sent at once, over as many connections
+	// kept open between emails; default 4.
 	Conns int
 	From  string // the sender address (--smtp-from)
 }
@@ -138,12 +138,19 @@ func (c Config) Redacted() string {
 
 // Connector sends code emails through one relay.
 type Connector struct {
-	cfg    Config
-	from   string
-	tls    *tls.Config
-	slots  chan struct{}
-	logger *slog.Logger
+	cfg  Config
+	from string
+	tls  *tls.Config
+	// sessions are the Conns connections to the relay, each kept open
+	// from one email to the next (a TLS handshake and AUTH per email
+	// would cap a relay at tens of emails a second); one not dialled
+	// yet, or hung up after an error, has no client.
+	sessions chan *session
+	logger   *slog.Logger
 }
+
+// session is one connection to the relay.
+type session struct{ client *gomail.Client }
 
 // New returns a connector for cfg; cfg.From must be a bare address.
 func New(cfg Config, logger *slog.Logger) (*Connector, error) {
@@ -174,7 +181,11 @@ func New(cfg Config, logger *slog.Logger) (*Connector, error) {
 	if cfg.Name == "" {
 		cfg.Name = "smtp"
 	}
-	return &Connector{cfg: cfg, from: from, tls: tc, slots: make(chan struct{}, cfg.Conns), logger: logger}, nil
+	c := &Connector{cfg: cfg, from: from, tls: tc, sessions: make(chan *session, cfg.Conns), logger: logger}
+	for range cfg.Conns {
+		c.sessions <- &session{}
+	}
+	return c, nil
 }
 
 // Name is the connector's name.
@@ -203,20 +214,82 @@ func (c *Connector) Send(ctx context.Context, m sms.Message) (string, error) {
 	msg.SetDate()
 	msg.Subject(m.Subject)
 	msg.SetBodyString(gomail.TypeTextPlain, m.Body)
+	var s *session
 	select {
-	case c.slots <- struct{}{}:
-		defer func() { <-c.slots }()
+	case s = <-c.sessions:
+		defer func() { c.sessions <- s }()
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
-	client, err := c.client()
-	if err != nil {
-		return "", sms.Permanent(0, err)
-	}
-	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+	if err := c.send(ctx, s, msg); err != nil {
+		if _, perm := sms.IsPermanent(err); perm {
+			return "", err
+		}
 		return "", c.classify(m.To, err)
 	}
 	return "<" + id + ">", nil
+}
+
+// send sends msg on s, dialling it first if it has no connection. A
+// connection kept from an earlier email that the relay has since closed
+// (relays hang up idle clients) is dialled again, once. After any other
+// error s is hung up, so the next email starts on a new connection.
+func (c *Connector) send(ctx context.Context, s *session, msg *gomail.Msg) error {
+	reused := s.client != nil
+	if !reused {
+		if err := c.dial(ctx, s); err != nil {
+			return err
+		}
+	}
+	err := s.client.Send(msg)
+	if err != nil && reused && connLost(err) {
+		c.hangUp(s)
+		if err = c.dial(ctx, s); err != nil {
+			return err
+		}
+		err = s.client.Send(msg)
+	}
+	if err != nil {
+		c.hangUp(s)
+	}
+	return err
+}
+
+// connLost reports whether err is go-mail's finding, before sending, that
+// the connection no longer answers (its NOOP failed).
+func connLost(err error) bool {
+	se, ok := errors.AsType[*gomail.SendError](err)
+	return ok && se.Reason == gomail.ErrConnCheck
+}
+
+func (c *Connector) dial(ctx context.Context, s *session) error {
+	client, err := c.client()
+	if err != nil {
+		return sms.Permanent(0, err)
+	}
+	if err := client.DialWithContext(ctx); err != nil {
+		return err
+	}
+	s.client = client
+	return nil
+}
+
+// hangUp closes s's connection (QUIT, best effort).
+func (c *Connector) hangUp(s *session) {
+	if s.client != nil {
+		s.client.Close()
+		s.client = nil
+	}
+}
+
+// Close hangs up the connections kept open, waiting for emails being sent.
+func (c *Connector) Close() error {
+	for range c.cfg.Conns {
+		s := <-c.sessions
+		c.hangUp(s)
+		defer func() { c.sessions <- s }()
+	}
+	return nil
 }
 
 // Probe connects to the relay as a send does (TLS, AUTH) and leaves

@@ -2,6 +2,7 @@ package mail_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -129,6 +130,36 @@ func TestSendRefusesClearText(t *testing.T) {
 	}
 	if ms := r.Wait(1, 5*time.Second); len(ms) != 1 || ms[0].TLS {
 		t.Fatalf("the relay has %+v", ms)
+	}
+}
+
+// Emails share a connection: one connector connection sends one email
+// after another without a new handshake; a relay that went away and came
+// back meanwhile costs one new connection, not a failed email.
+func TestSendKeepsTheConnection(t *testing.T) {
+	r := smtptest.Start(t, smtptest.Options{TLS: true, User: "relay", Pass: "pw-7"})
+	c := connectorAt(t, "smtp://relay:pw-7@"+r.Addr()+"?timeout=5s&conns=1&ca="+r.CAFile)
+	defer c.Close()
+	ctx := context.Background()
+	for i := range 5 {
+		if _, err := c.Send(ctx, email(fmt.Sprintf("SM%d", i), "jo@example.com")); err != nil {
+			t.Fatalf("email %d: %v", i, err)
+		}
+	}
+	peers := map[string]bool{}
+	for _, m := range r.Wait(5, 5*time.Second) {
+		peers[m.Peer] = true
+	}
+	if len(peers) != 1 {
+		t.Fatalf("5 emails over %d connections, want 1: %v", len(peers), peers)
+	}
+	r.Stop()
+	r.Restart()
+	if _, err := c.Send(ctx, email("SM9", "jo@example.com")); err != nil {
+		t.Fatalf("the first email after the relay came back: %v", err)
+	}
+	if ms := r.Wait(6, 5*time.Second); len(ms) != 6 || !ms[len(ms)-1].Auth || !ms[len(ms)-1].TLS {
+		t.Fatalf("after the restart the relay has %d messages", len(ms))
 	}
 }
 

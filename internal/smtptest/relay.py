@@ -31,7 +31,8 @@ class Handler:
         with open(base + ".eml", "wb") as f:
             f.write(envelope.original_content or envelope.content)
         meta = {"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
-                "tls": session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None, "auth": bool(session.authenticated)}
+                "tls": session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None, "auth": bool(session.authenticated),
+                "peer": "%s:%s" % tuple(session.peer[:2])}
         with open(base + ".tmp", "w") as f:
             json.dump(meta, f)
         os.rename(base + ".tmp", base + ".json")

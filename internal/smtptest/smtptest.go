@@ -85,7 +85,8 @@ type Message struct {
 	MailFrom string
 	RcptTos  []string
 	TLS      bool // it came over TLS
-	Auth     bool // the client authenticated
+	Auth     bool   // the client authenticated
+	Peer     string // the client's address and port: one per connection
 	Raw      []byte
 	Parsed   *mail.Message
 }
@@ -219,6 +220,7 @@ func (r *Relay) Messages() []Message {
 			RcptTos  []string `json:"rcpt_tos"`
 			TLS      bool     `json:"tls"`
 			Auth     bool     `json:"auth"`
+			Peer     string   `json:"peer"`
 		}
 		b, err := os.ReadFile(name)
 		if err == nil {
@@ -233,7 +235,7 @@ func (r *Relay) Messages() []Message {
 			r.t.Fatalf("smtptest: %s does not parse: %v", base, err)
 		}
 		out = append(out, Message{Name: filepath.Base(base), MailFrom: meta.MailFrom, RcptTos: meta.RcptTos,
-			TLS: meta.TLS, Auth: meta.Auth, Raw: raw, Parsed: parsed})
+			TLS: meta.TLS, Auth: meta.Auth, Peer: meta.Peer, Raw: raw, Parsed: parsed})
 	}
 	return out
 }
