@@ -84,7 +84,7 @@ type Message struct {
 	Name     string // its file's name, without extension
 	MailFrom string
 	RcptTos  []string
-	TLS      bool // it came over TLS
+	TLS      bool   // it came over TLS
 	Auth     bool   // the client authenticated
 	Peer     string // the client's address and port: one per connection
 	Raw      []byte
