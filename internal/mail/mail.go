@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -336,7 +337,9 @@ func (c *Connector) client() (*gomail.Client, error) {
 func (c *Connector) classify(to string, err error) error {
 	text := err.Error()
 	if to != "" {
-		text = strings.ReplaceAll(text, to, emailaddr.Mask(to))
+		// Relays quote an address in their own case (<JO@EXAMPLE.COM>):
+		// masked whatever its case.
+		text = regexp.MustCompile(`(?i)`+regexp.QuoteMeta(to)).ReplaceAllLiteralString(text, emailaddr.Mask(to))
 	}
 	if c.cfg.Password != "" {
 		text = strings.ReplaceAll(text, c.cfg.Password, "***")

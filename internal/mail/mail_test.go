@@ -182,7 +182,7 @@ func TestSendFailures(t *testing.T) {
 	ctx := context.Background()
 	_, err := c.Send(ctx, email("SM1", "reject.me@example.com"))
 	p, perm := sms.IsPermanent(err)
-	if !perm || p.Code != 550 || !strings.Contains(err.Error(), "550") || strings.Contains(err.Error(), "reject.me@") {
+	if !perm || p.Code != 550 || !strings.Contains(err.Error(), "550") || strings.Contains(strings.ToLower(err.Error()), "reject.me@") {
 		t.Errorf("a 550 on RCPT: %v (permanent %v)", err, perm)
 	}
 	_, err = c.Send(ctx, email("SM2", "later@example.com"))

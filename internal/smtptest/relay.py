@@ -18,7 +18,8 @@ class Handler:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.startswith("reject"):
-            return "550 5.1.1 <%s>: mailbox unavailable" % address
+            # The address in the relay's own case, as some relays quote it.
+            return "550 5.1.1 <%s>: mailbox unavailable" % address.upper()
         if address.startswith("later"):
             return "451 4.3.0 try again later"
         envelope.rcpt_tos.append(address)
