@@ -274,3 +274,48 @@ func TestCopyFromSQLiteToPostgres(t *testing.T) {
 		t.Errorf("the safe list after the move: %s", r.Raw)
 	}
 }
+
+// Three nodes started at the same moment on an empty database make one
+// first account between them, and one of them prints it.
+func TestClusterFirstStartMakesOneAccount(t *testing.T) {
+	db := pgSchemaURL(t)
+	secret := filepath.Join(t.TempDir(), "secret")
+	var s [32]byte
+	rand.Read(s[:])
+	if err := os.WriteFile(secret, []byte(hex.EncodeToString(s[:])+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const nodes = 6
+	outs := make([]bytes.Buffer, nodes)
+	errs := make([]error, nodes)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		cfg := ServeConfig{Addr: "127.0.0.1:0", DataDir: t.TempDir(), SecretFile: secret, DB: db, Region: "JO", CodeLength: 6,
+			CodeTTL: 10 * time.Minute, LogLevel: "warn", LogFormat: "text"}
+		m := &Main{Config: cfg, Stdout: &outs[i], LogOutput: io.Discard}
+		t.Cleanup(func() { m.Close() })
+		wg.Go(func() { errs[i] = m.Run(context.Background()) })
+	}
+	wg.Wait()
+	printed := 0
+	for i := range nodes {
+		if errs[i] != nil {
+			t.Fatalf("node %d: %v", i+1, errs[i])
+		}
+		if firstAccountRE.MatchString(outs[i].String()) {
+			printed++
+		}
+	}
+	conn, err := pgx.Connect(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var accounts int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM accounts`).Scan(&accounts); err != nil {
+		t.Fatal(err)
+	}
+	if accounts != 1 || printed != 1 {
+		t.Fatalf("%d nodes at once made %d accounts, and %d printed one; want 1 and 1", nodes, accounts, printed)
+	}
+}

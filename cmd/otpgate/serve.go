@@ -412,6 +412,13 @@ func (m *Main) Close() error {
 // it once with a curl to try, and how to read the code where it is
 // delivered: the sandbox inbox, or with SMPP the simulator's messages.
 func (m *Main) firstStart(ctx context.Context) error {
+	// Nodes starting at once on an empty database make one account between
+	// them: each looks while it holds the store's first-start lock.
+	return m.store.InFirstStart(ctx, m.firstAccount)
+}
+
+// firstAccount makes and prints the first account, if there is none.
+func (m *Main) firstAccount(ctx context.Context) error {
 	accs, err := m.store.Accounts(ctx)
 	if err != nil || len(accs) > 0 {
 		return err

@@ -86,4 +86,9 @@ type Store interface {
 	// (secretStore, secret.go).
 	SecretFingerprint(ctx context.Context) ([]byte, error)
 	SetSecretFingerprintIfAbsent(ctx context.Context, fp []byte) ([]byte, error)
+	// InFirstStart runs fn, which makes the first account of an empty
+	// database, while no other node starting at the same moment runs its
+	// own (PostgreSQL: an advisory lock; SQLite: one process holds a data
+	// directory).
+	InFirstStart(ctx context.Context, fn func(context.Context) error) error
 }

@@ -59,3 +59,24 @@ func secretFingerprint(ctx context.Context, pool *pgxpool.Pool) ([]byte, error) 
 	}
 	return fp, err
 }
+
+// firstStartLock is the advisory lock a node holds while it looks for
+// accounts and, on an empty database, makes the first one.
+const firstStartLock = migrationLock + 1
+
+// InFirstStart runs fn holding firstStartLock, so that nodes starting at
+// the same moment on an empty database make one first account between them:
+// the others find it when they get the lock. The lock goes with its
+// connection if the node dies.
+func (s *Store) InFirstStart(ctx context.Context, fn func(context.Context) error) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(firstStartLock)); err != nil {
+		return unavailable(err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(firstStartLock))
+	return fn(ctx)
+}

@@ -54,3 +54,9 @@ func (s *Store) SetSecretFingerprintIfAbsent(ctx context.Context, fp []byte) ([]
 	})
 	return out, err
 }
+
+// InFirstStart runs fn: one process holds a data directory (its lock
+// file), so no other node makes a first account at the same moment.
+func (s *Store) InFirstStart(ctx context.Context, fn func(context.Context) error) error {
+	return fn(ctx)
+}
