@@ -450,8 +450,12 @@ func TestWebhookFairShareHangingAccounts(t *testing.T) {
 	if missing > 0 {
 		t.Errorf("%d of the fast account's 30 messages had no delivered callback in 20 s", missing)
 	}
-	if d := p99(delays); d >= time.Second {
-		t.Errorf("the fast account's callbacks: p99 %v behind four accounts whose receivers hang; want < 1 s", d)
+	// Unfair, they waited for the hanging POSTs' 10 s timeouts. Fair, the
+	// median is tens of ms; 3 s leaves room for one callback that waits a
+	// poll of the sender (1 s) on a machine busy with the whole suite under
+	// -race (seen once: p99 1.12 s, median 38 ms).
+	if d := p99(delays); d >= 3*time.Second {
+		t.Errorf("the fast account's callbacks: p99 %v behind four accounts whose receivers hang; want < 3 s (unfair, they wait for the 10 s timeouts)", d)
 	}
 	each, sum = hangingNow()
 	if sum >= 32 || slices.Max(each) > 8 {
