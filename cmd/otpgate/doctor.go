@@ -18,7 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/otpgate/otpgate/internal/mail"
 	"github.com/otpgate/otpgate/internal/phone"
 	"github.com/otpgate/otpgate/internal/postgres"
 	"github.com/otpgate/otpgate/internal/routing"
@@ -133,23 +132,15 @@ func (d *doctor) run(ctx context.Context) [][]finding {
 // email checks --smtp and --smtp-from as serve reads them, and connects to
 // the relay as a send does (STARTTLS or TLS, AUTH) without sending.
 func (d *doctor) email(ctx context.Context) []finding {
-	if d.cfg.SMTP == "" {
-		if d.cfg.SMTPFrom != "" {
-			return []finding{fail("email: --smtp-from is set but --smtp is not: give the relay (smtp://HOST:PORT) too")}
-		}
-		return nil
-	}
-	cfg, err := mail.ParseURL(d.cfg.SMTP, os.LookupEnv)
-	if err != nil {
-		return []finding{fail("email: --smtp: %v", err)}
-	}
+	c, cfg, err := smtpRelay(d.cfg, nil)
 	if cfg.Password != "" {
 		d.secrets = append(d.secrets, cfg.Password)
 	}
-	cfg.From = d.cfg.SMTPFrom
-	c, err := mail.New(cfg, nil)
 	if err != nil {
 		return []finding{fail("email: %v", err)}
+	}
+	if c == nil {
+		return nil
 	}
 	pctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()

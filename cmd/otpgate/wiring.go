@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -204,22 +205,14 @@ const sandboxEmailFrom = "otpgate@sandbox.invalid"
 // everything else as route does.
 func (m *Main) emailRoute(route func(string) dispatch.Route) (func(string) dispatch.Route, error) {
 	var email dispatch.Route
+	var err error
+	if m.smtp, _, err = smtpRelay(m.Config, m.Logger); err != nil {
+		return nil, err
+	}
 	switch {
-	case m.Config.SMTP != "":
-		cfg, err := mail.ParseURL(m.Config.SMTP, os.LookupEnv)
-		if err != nil {
-			return nil, fmt.Errorf("--smtp: %w", err)
-		}
-		if cfg.From = m.Config.SMTPFrom; cfg.From == "" {
-			return nil, errors.New("--smtp needs --smtp-from, the sender address of code emails (e.g. codes@example.com)")
-		}
-		if m.smtp, err = mail.New(cfg, m.Logger); err != nil {
-			return nil, err
-		}
+	case m.smtp != nil:
 		m.emailFrom = m.smtp.From()
 		email = dispatch.Route{Key: dispatch.EmailRoute, Connectors: []sms.Connector{m.smtp}}
-	case m.Config.SMTPFrom != "":
-		return nil, errors.New("--smtp-from is set but --smtp is not: give the relay (smtp://HOST:PORT) too")
 	case m.sandboxed:
 		m.emailFrom = sandboxEmailFrom
 		email = route("")
@@ -233,6 +226,27 @@ func (m *Main) emailRoute(route func(string) dispatch.Route) (func(string) dispa
 		}
 		return route(to)
 	}, nil
+}
+
+// smtpRelay reads --smtp and --smtp-from, as serve and doctor both do: the
+// relay's connector and its settings, or no connector when --smtp is not
+// set. The settings hold the relay's password, even beside an error.
+func smtpRelay(c ServeConfig, logger *slog.Logger) (*mail.Connector, mail.Config, error) {
+	if c.SMTP == "" {
+		if c.SMTPFrom != "" {
+			return nil, mail.Config{}, errors.New("--smtp-from is set but --smtp is not: give the relay (smtp://HOST:PORT) too")
+		}
+		return nil, mail.Config{}, nil
+	}
+	cfg, err := mail.ParseURL(c.SMTP, os.LookupEnv)
+	if err != nil {
+		return nil, cfg, fmt.Errorf("--smtp: %w", err)
+	}
+	if cfg.From = c.SMTPFrom; cfg.From == "" {
+		return nil, cfg, errors.New("--smtp needs --smtp-from, the sender address of code emails (e.g. codes@example.com)")
+	}
+	conn, err := mail.New(cfg, logger)
+	return conn, cfg, err
 }
 
 // defaultCeilings are the ceilings of an account the operator set none
