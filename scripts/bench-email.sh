@@ -39,22 +39,7 @@ go build -o "$work/otpgate" ./cmd/otpgate
 otpgate="$work/otpgate"
 metrics_token=bench-email-metrics-token
 
-wait_for() {
-	for _ in $(seq 100); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "bench-email.sh: timed out waiting for '$2' in $1:" >&2
-	cat "$1" >&2
-	exit 1
-}
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 40000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-	done
-}
+. scripts/lib.sh # stop, wait_for, free_port
 # serve NAME [flags]: a fresh sandbox server; sets serve_pid, url and basic.
 serve() {
 	local name=$1
@@ -69,10 +54,6 @@ serve() {
 	sid=$(awk '/Account SID/ {print $3}' "$work/$name.out")
 	token=$(awk '/Auth token:/ {print $3}' "$work/data-$name/first-account.txt")
 	basic=$(printf '%s:%s' "$sid" "$token" | base64 -w0)
-}
-stop() {
-	kill "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
 }
 # load SCRIPT: wrk with SCRIPT against $url/2fa/send, fresh destinations.
 load() {
