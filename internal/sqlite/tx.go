@@ -22,6 +22,7 @@ type stmts struct {
 	insertQueued, insertMessage, message                     *sql.Stmt
 	redactMessage, cancelMessage, deleteMessage              *sql.Stmt
 	advance, advanceDequeue                                  *sql.Stmt
+	advanceQuiet, advanceDequeueQuiet                        *sql.Stmt
 	claimOutbox, rescheduleOutbox, releaseLeases             *sql.Stmt
 	insertPart, findPart, setPartStatus, partsOf             *sql.Stmt
 	insertOrphan, findOrphan, deleteOrphan                   *sql.Stmt
@@ -61,6 +62,19 @@ const advanceSet = `UPDATE messages SET
 		provider_id     = CASE WHEN ?6 != '' THEN ?6 ELSE provider_id END,
 		sent_at         = CASE WHEN ?7 != 0 THEN ?7 ELSE sent_at END,
 		final_at        = CASE WHEN instr(?1, ',' || status || ',') > 0 AND ?2 IN ('delivered', 'undelivered', 'failed') THEN ?8 ELSE final_at END,
+		updated_at      = ?8`
+
+// quietSet is advanceSet for a row whose status moves (the caller's WHERE
+// says so).
+const quietSet = `UPDATE messages SET
+		status          = ?2,
+		error_code      = ?3,
+		error_message   = ?4,
+		last_transition = ?2,
+		connector       = CASE WHEN ?5 != '' THEN ?5 ELSE connector END,
+		provider_id     = CASE WHEN ?6 != '' THEN ?6 ELSE provider_id END,
+		sent_at         = CASE WHEN ?7 != 0 THEN ?7 ELSE sent_at END,
+		final_at        = CASE WHEN ?2 IN ('delivered', 'undelivered', 'failed') THEN ?8 ELSE final_at END,
 		updated_at      = ?8`
 
 // advanced is what an advance returns: whether the status moved, and the
@@ -135,6 +149,10 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.forgetSandbox, `DELETE FROM sandbox_messages WHERE created_at < ?`)
 	p(&s.advance, advanceSet+` WHERE sid = ?9 RETURNING `+advanced)
 	p(&s.advanceDequeue, advanceSet+`, `+dequeueSet+` WHERE sid = ?9 AND ob_queued = 1 RETURNING `+advanced)
+	// The common case, cheaper: the status moves and the message has no
+	// status callback, so nothing is to be returned.
+	p(&s.advanceQuiet, quietSet+` WHERE sid = ?9 AND status_callback = '' AND instr(?1, ',' || status || ',') > 0`)
+	p(&s.advanceDequeueQuiet, quietSet+`, `+dequeueSet+` WHERE sid = ?9 AND ob_queued = 1 AND status_callback = '' AND instr(?1, ',' || status || ',') > 0`)
 
 	// RETURNING gives rows in no set order; claimed_due (the old due time,
 	// as SET reads the row before the update) lets the caller sort them.
