@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -247,6 +248,15 @@ func newLogger(c ServeConfig, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// serveGOGC is the garbage collector's setting for serve when the GOGC
+// environment variable is not set: the heap may grow to 5 times what is
+// live before a collection, instead of Go's 2 times. A request allocates
+// as it parses, hashes and answers, and at 100 collecting took a tenth of
+// the server's CPU under load; at 400, sends and checks under load go 7%
+// and 13% faster, for about 150 MB more at the peak. GOGC=100 restores
+// Go's default; GOMEMLIMIT caps the heap (see docs/operations.md).
+const serveGOGC = 400
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("otpgate serve", flag.ContinueOnError)
 	var cfg ServeConfig
@@ -257,6 +267,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGOGC)
 	}
 	m := &Main{Config: cfg, Stdout: stdout, Logger: nil, LogOutput: stderr, TokenFile: !isTerminal(stdout)}
 	if err := m.Run(ctx); err != nil {
