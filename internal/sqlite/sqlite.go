@@ -148,7 +148,7 @@ func dsn(path string, readOnly bool) string {
 	// hash table at every commit, so a larger one costs the writer time
 	// per group commit (64 MiB cost a tenth of the sends a second).
 	q.Add("_pragma", "cache_size(-8192)")
-	q.Add("_pragma", "mmap_size(1073741824)")        // read pages through mmap, not a syscall each
+	q.Add("_pragma", "mmap_size(1073741824)") // read pages through mmap, not a syscall each
 	if readOnly {
 		q.Add("_pragma", "query_only(ON)")
 	}
