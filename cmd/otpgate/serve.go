@@ -375,6 +375,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.start(ctx, g.forgetter, m.pumping, g.budget)
 	}
 	m.start(ctx, audit.Forgetter(m.store, m.Config.AuditKeep, m.Clock, m.Logger))
+	m.start(ctx, dispatch.OrphanForgetter(m.store, m.Clock, m.Logger))
 	// A token rotated or an account disabled on any node (or by the CLI)
 	// stops working here within a quarter second.
 	m.start(ctx, auth.Watcher(250*time.Millisecond))

@@ -63,6 +63,9 @@ type Store interface {
 	SetAccountDisabled(ctx context.Context, sid string, disabled bool) error
 	// ForgetSandbox deletes sandbox inbox entries made before before.
 	ForgetSandbox(ctx context.Context, before time.Time) (int, error)
+	// ForgetOrphanReceipts deletes the receipts received before before
+	// that no part was found for.
+	ForgetOrphanReceipts(ctx context.Context, before time.Time) (int, error)
 	// VerificationBySID returns one of an account's verifications.
 	VerificationBySID(ctx context.Context, accountSID, sid string) (verification.Verification, error)
 	// ReleaseLeases makes the messages and callbacks this node claimed due

@@ -482,10 +482,21 @@ func (s *Store) DeleteMessage(ctx context.Context, accountSID, sid string) error
 
 // ForgetSandbox deletes sandbox inbox entries made before before.
 func (s *Store) ForgetSandbox(ctx context.Context, before time.Time) (int, error) {
+	return s.forget(ctx, `DELETE FROM sandbox_messages WHERE created_at < $1`, before)
+}
+
+// ForgetOrphanReceipts deletes the receipts received before before that
+// no part was found for; see dispatch.OrphanStore.
+func (s *Store) ForgetOrphanReceipts(ctx context.Context, before time.Time) (int, error) {
+	return s.forget(ctx, `DELETE FROM orphan_receipts WHERE received_at < $1`, before)
+}
+
+// forget runs one of the statements that delete rows made before a time ($1).
+func (s *Store) forget(ctx context.Context, query string, before time.Time) (int, error) {
 	var n int64
 	err := s.submit(ctx, lazy, func(t *tx) error {
 		var err error
-		n, err = t.exec(`DELETE FROM sandbox_messages WHERE created_at < $1`, nanos(before))
+		n, err = t.exec(query, nanos(before))
 		return err
 	})
 	return int(n), err

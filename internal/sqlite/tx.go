@@ -25,7 +25,7 @@ type stmts struct {
 	advanceQuiet, advanceDequeueQuiet                        *sql.Stmt
 	claimOutbox, rescheduleOutbox, releaseLeases             *sql.Stmt
 	insertPart, findPart, setPartStatus, partsOf             *sql.Stmt
-	insertOrphan, findOrphan, deleteOrphan                   *sql.Stmt
+	insertOrphan, findOrphan, deleteOrphan, forgetOrphans    *sql.Stmt
 	insertInboundPart, inboundParts, deleteInboundParts      *sql.Stmt
 	insertCallback, insertAttempt, deleteCallback            *sql.Stmt
 	retryCallback, claimCallbacks, releaseCallbacks          *sql.Stmt
@@ -164,16 +164,15 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 
 	p(&s.insertPart, `INSERT INTO message_parts (connector, smsc_id, message_sid, part, total) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (connector, smsc_id) DO UPDATE SET message_sid = excluded.message_sid, part = excluded.part, total = excluded.total, status = '', error_code = 0`)
-	// The part one of up to three keys names (dlr.IDKeys gives at most
-	// three), the earliest key first.
-	p(&s.findPart, `SELECT message_sid, total, smsc_id FROM message_parts WHERE connector = ?1 AND smsc_id IN (?2, ?3, ?4)
-		ORDER BY CASE smsc_id WHEN ?2 THEN 0 WHEN ?3 THEN 1 ELSE 2 END LIMIT 1`)
+	// The part a key names (FindPart tries up to three).
+	p(&s.findPart, `SELECT message_sid, total FROM message_parts WHERE connector = ? AND smsc_id = ?`)
 	p(&s.setPartStatus, `UPDATE message_parts SET status = ?, error_code = ? WHERE connector = ? AND smsc_id = ?`)
 	p(&s.partsOf, `SELECT part, status, error_code FROM message_parts WHERE message_sid = ? AND total != 1 ORDER BY part`)
 	p(&s.insertOrphan, `INSERT INTO orphan_receipts (connector, smsc_id, status, error_code, error_message, received_at) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (connector, smsc_id) DO UPDATE SET status = excluded.status, error_code = excluded.error_code, error_message = excluded.error_message, received_at = excluded.received_at`)
 	p(&s.findOrphan, `SELECT smsc_id, status, error_code, error_message FROM orphan_receipts WHERE connector = ?1 AND smsc_id IN (?2, ?3, ?4)`)
 	p(&s.deleteOrphan, `DELETE FROM orphan_receipts WHERE connector = ? AND smsc_id = ?`)
+	p(&s.forgetOrphans, `DELETE FROM orphan_receipts WHERE received_at < ?`)
 
 	p(&s.insertInboundPart, `INSERT INTO inbound_parts (connector, from_addr, to_addr, ref, total, seq, text, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`)

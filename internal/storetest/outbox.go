@@ -354,6 +354,48 @@ var outcomeTests = []testCase{
 			t.Errorf("a kept receipt was applied twice: SM2 is %s", got.Status)
 		}
 	}},
+	{"ReceiptTakesItsEarliestKey", func(t *testing.T, s Store) {
+		// A receipt's id in the exact form comes first among its keys
+		// (dlr.IDKeys): where another part is stored under a converted
+		// form, the exact one wins; a later key counts where the first
+		// names nothing.
+		sendOne(t, s, false)
+		mustSend(t, s, newMessage("AC1", "SM2", at(0)))
+		mustSend(t, s, newMessage("AC1", "SM3", at(0)))
+		for sid, key := range map[string]string{"SM1": "291", "SM2": "123", "SM3": "77"} {
+			check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: sid, Status: message.Sent, Connector: "zain",
+				PartKeys: [][]string{{key}}, At: at(time.Second)}))
+		}
+		check(t, "ApplyReceipt", applyReceipt(s, message.Receipt{Connector: "zain", Keys: []string{"123", "291"}, Status: message.Delivered, At: at(2 * time.Second)}))
+		check(t, "ApplyReceipt", applyReceipt(s, message.Receipt{Connector: "zain", Keys: []string{"4d", "77"}, Status: message.Undelivered, At: at(2 * time.Second)}))
+		for sid, want := range map[string]message.Status{"SM1": message.Sent, "SM2": message.Delivered, "SM3": message.Undelivered} {
+			if got, _ := s.Message(ctx, "AC1", sid); got.Status != want {
+				t.Errorf("%s is %s, want %s", sid, got.Status, want)
+			}
+		}
+	}},
+	{"OrphanReceiptsForgottenAfterTheirTime", func(t *testing.T, s Store) {
+		// Two receipts for parts not known yet, one older than the
+		// other; forgetting those received before a time drops only the
+		// older, and the newer still delivers its message once known.
+		sendOne(t, s, false)
+		mustSend(t, s, newMessage("AC1", "SM2", at(0)))
+		check(t, "ApplyReceipt", applyReceipt(s, message.Receipt{Connector: "zain", Keys: []string{"old"}, Status: message.Delivered, At: at(time.Second)}))
+		check(t, "ApplyReceipt", applyReceipt(s, message.Receipt{Connector: "zain", Keys: []string{"new"}, Status: message.Delivered, At: at(time.Hour)}))
+		n, err := s.ForgetOrphanReceipts(ctx, at(time.Minute))
+		if err != nil || n != 1 {
+			t.Fatalf("ForgetOrphanReceipts = %d, %v; want the one received before", n, err)
+		}
+		for sid, key := range map[string]string{"SM1": "old", "SM2": "new"} {
+			check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: sid, Status: message.Sent, Connector: "zain",
+				PartKeys: [][]string{{key}}, At: at(2 * time.Hour)}))
+		}
+		for sid, want := range map[string]message.Status{"SM1": message.Sent, "SM2": message.Delivered} {
+			if got, _ := s.Message(ctx, "AC1", sid); got.Status != want {
+				t.Errorf("%s is %s, want %s", sid, got.Status, want)
+			}
+		}
+	}},
 	{"ReceiptBySID", func(t *testing.T, s Store) {
 		sendOne(t, s, false)
 		check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: "SM1", Status: message.Sent, Connector: "x", At: at(time.Second)}))
