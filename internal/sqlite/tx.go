@@ -26,6 +26,7 @@ type stmts struct {
 	claimOutbox, rescheduleOutbox, releaseLeases             *sql.Stmt
 	insertPart, findPart, setPartStatus, partsOf             *sql.Stmt
 	insertOrphan, findOrphan, deleteOrphan, forgetOrphans    *sql.Stmt
+	someOrphans                                              *sql.Stmt
 	insertInboundPart, inboundParts, deleteInboundParts      *sql.Stmt
 	insertCallback, insertAttempt, deleteCallback            *sql.Stmt
 	retryCallback, claimCallbacks, releaseCallbacks          *sql.Stmt
@@ -173,6 +174,7 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.findOrphan, `SELECT smsc_id, status, error_code, error_message FROM orphan_receipts WHERE connector = ?1 AND smsc_id IN (?2, ?3, ?4)`)
 	p(&s.deleteOrphan, `DELETE FROM orphan_receipts WHERE connector = ? AND smsc_id = ?`)
 	p(&s.forgetOrphans, `DELETE FROM orphan_receipts WHERE received_at < ?`)
+	p(&s.someOrphans, `SELECT EXISTS (SELECT 1 FROM orphan_receipts)`)
 
 	p(&s.insertInboundPart, `INSERT INTO inbound_parts (connector, from_addr, to_addr, ref, total, seq, text, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`)
@@ -252,6 +254,9 @@ type tx struct {
 	wrote       bool
 	failed      error
 	callbacks   int // callbacks the op stored
+	// noOrphans is the writer's: orphan_receipts is empty (see
+	// writer.checkOrphans).
+	noOrphans *bool
 }
 
 func (t *tx) reset(safe bool) {

@@ -59,7 +59,17 @@ type writer struct {
 	// restartAfter: a RESTART checkpoint found a reader of old frames (a
 	// backup's snapshot); the next waits until then.
 	restartAfter time.Time
+	// noOrphans: orphan_receipts is empty, as the writer last looked
+	// (between two groups, at most every orphansRecheck); an op that
+	// keeps a receipt clears it. While it holds, an outcome does not look
+	// for receipts that came before it.
+	noOrphans      bool
+	orphansChecked time.Time
 }
+
+// orphansRecheck is how often the writer looks again whether receipts
+// wait for their parts, while some may.
+const orphansRecheck = time.Second
 
 func newWriter(ctx context.Context, conn *sql.Conn, maxBatch int) (*writer, error) {
 	w := &writer{
@@ -74,6 +84,7 @@ func newWriter(ctx context.Context, conn *sql.Conn, maxBatch int) (*writer, erro
 		return nil, err
 	}
 	w.t.st = &w.st
+	w.t.noOrphans = &w.noOrphans
 	return w, nil
 }
 
@@ -140,10 +151,26 @@ func (w *writer) run() {
 		if len(batch) > riders {
 			w.lastOther = time.Now()
 		}
+		w.checkOrphans()
 		w.commit(batch)
 		w.maybeRestartWAL()
 		clear(batch)
 		w.batch = batch[:0]
+	}
+}
+
+// checkOrphans sets noOrphans when orphan_receipts is empty, looking at
+// most every orphansRecheck while it is not known to be. It reads between
+// two groups, outside any transaction: every write goes through the writer,
+// so what it reads is the table as the next group finds it.
+func (w *writer) checkOrphans() {
+	if w.noOrphans || time.Since(w.orphansChecked) < orphansRecheck {
+		return
+	}
+	w.orphansChecked = time.Now()
+	var some bool
+	if err := w.st.someOrphans.QueryRowContext(context.Background()).Scan(&some); err == nil {
+		w.noOrphans = !some
 	}
 }
 
