@@ -113,6 +113,32 @@ func (t *tx) lock(keys ...string) error {
 	return err
 }
 
+// lockedCount is lock, then count, in one round trip: the two statements
+// go to the server together, and the second, with a snapshot of its own,
+// sees what the lock waited for.
+func (t *tx) lockedCount(keys []string, sql string, args ...any) (int64, error) {
+	b := &pgx.Batch{}
+	b.Queue(lockSQL, lockIDs(keys))
+	b.Queue(sql, args...)
+	br := t.tx.SendBatch(bg, b)
+	var n int64
+	_, err := br.Exec()
+	if err == nil {
+		err = br.QueryRow().Scan(&n)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.failed = err
+		return 0, err
+	}
+	if n > 0 {
+		t.wrote = true
+	}
+	return n, nil
+}
+
 // lockSQL takes the advisory locks of lockIDs, in order, in one statement.
 const lockSQL = `SELECT pg_advisory_xact_lock(id) FROM (SELECT id FROM unnest($1::bigint[]) AS u(id) ORDER BY id) AS o`
 
