@@ -708,11 +708,44 @@ func (t *tx) AdvanceOnReceipt(sid string, status message.Status, code int, errMs
 	return t.advance(false, sid, status, code, errMsg, "", "", time.Time{}, at)
 }
 
+// quietSet is advance's update for a message whose status moves (the
+// statement's WHERE says so, re-checked on the newest row if another
+// transaction changed it meanwhile).
+const quietSet = `UPDATE messages SET
+		status        = $2::text,
+		error_code    = $3::integer,
+		error_message = $4::text,
+		connector     = CASE WHEN $5::text <> '' THEN $5::text ELSE connector END,
+		provider_id   = CASE WHEN $6::text <> '' THEN $6::text ELSE provider_id END,
+		sent_at       = CASE WHEN $7::bigint <> 0 THEN $7::bigint ELSE sent_at END,
+		final_at      = CASE WHEN $2::text IN ('delivered', 'undelivered', 'failed') THEN $8::bigint ELSE final_at END,
+		updated_at    = $8::bigint`
+
+const (
+	quietAdvance = quietSet + ` WHERE sid = $9 AND status_callback = '' AND status = ANY($1::text[])`
+	quietDequeue = quietSet + `, ob_queued = false, ob_payload = NULL, ob_claimed = false, ob_claimed_by = ''
+		WHERE sid = $9 AND ob_queued AND status_callback = '' AND status = ANY($1::text[])`
+)
+
 // advance moves a message to status when it may (message.Before), sets
 // what an outcome or receipt brings, and stores its status callback when the
 // status moved. With dequeue it also takes the message out of the outbox,
 // ErrNotFound when it is not there.
+//
+// It first tries the common case in a cheaper statement: a message whose
+// status moves and that has no status callback, with no row lock taken
+// before the update and nothing returned. When that changes no row, the
+// full statement runs.
 func (t *tx) advance(dequeue bool, sid string, status message.Status, code int, errMsg, connector, pid string, sentAt, at time.Time) error {
+	from := statuses(message.Before(status))
+	quiet := quietAdvance
+	if dequeue {
+		quiet = quietDequeue
+	}
+	n, err := t.exec(quiet, from, string(status), code, errMsg, connector, pid, nanos(sentAt), nanos(at), sid)
+	if err != nil || n == 1 {
+		return err
+	}
 	q := `WITH old AS (SELECT sid, status FROM messages WHERE sid = $9 FOR UPDATE)
 		UPDATE messages m SET
 			status        = CASE WHEN old.status = ANY($1::text[]) THEN $2::text ELSE m.status END,
@@ -732,7 +765,7 @@ func (t *tx) advance(dequeue bool, sid string, status message.Status, code int, 
 	q += ` RETURNING old.status = ANY($1::text[]), m.sid, m.account_sid, m.status, m.to_number, m.from_addr, m.error_code, m.error_message, m.status_callback`
 	var moved bool
 	var m message.Message
-	err := t.queryRow(q, statuses(message.Before(status)), string(status), code, errMsg, connector, pid, nanos(sentAt), nanos(at), sid).
+	err = t.queryRow(q, from, string(status), code, errMsg, connector, pid, nanos(sentAt), nanos(at), sid).
 		Scan(&moved, &m.SID, &m.AccountSID, &m.Status, &m.To, &m.From, &m.ErrorCode, &m.ErrorMessage, &m.StatusCallback)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("advance message %s: %w", sid, store.ErrNotFound)
