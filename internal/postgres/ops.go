@@ -93,11 +93,15 @@ func (t *tx) insertSend(m message.Message, o message.Outbound, v *verification.C
 		ours = inserted
 	}
 	if v != nil && v.New && len(limits) == 0 {
-		// Every writer of a new verification holds its key's lock: here
-		// the lock and the insert go to the server together, in one round
-		// trip, each statement with its own snapshot.
+		// Every writer of a new verification holds its key's lock. The
+		// lock waits to go to the server with the insert, in one round
+		// trip: the insert, a statement of its own, has a snapshot taken
+		// after the lock.
+		if err := t.lock(keyOf(v.V.Key())); err != nil {
+			return err
+		}
 		sql, args := verifiedSQL(margs, v, nil)
-		n, err := t.lockedCount([]string{keyOf(v.V.Key())}, sql, args...)
+		n, err := t.count(sql, args...)
 		if err == nil && n == 0 {
 			err = store.ErrConflict
 		}
@@ -297,13 +301,16 @@ func (t *tx) lockLimits(limits []ratelimit.Limit) (stored map[string][]byte, pla
 			keys = append(keys, l.Key)
 		}
 	}
-	b := &pgx.Batch{}
+	b, pending := t.batch()
 	b.Queue(`INSERT INTO rate_limits (key, slots, forget_at) SELECT k, '', 0 FROM unnest($1::text[]) AS u(k)
 		ON CONFLICT (key) DO NOTHING RETURNING key`, keys)
 	b.Queue(`SELECT key, slots FROM rate_limits WHERE key = ANY($1) ORDER BY key FOR UPDATE`, keys)
 	br := t.tx.SendBatch(bg, b)
 	stored = map[string][]byte{}
 	err = func() error {
+		if err := t.skip(br, pending); err != nil {
+			return err
+		}
 		rows, err := br.Query()
 		if err != nil {
 			return err
@@ -618,10 +625,10 @@ func (t *tx) Dequeue(o message.Outcome, sentAt time.Time) error {
 
 // InsertPart records which message and part a key names.
 func (t *tx) InsertPart(connector, key, sid string, part, total int) error {
-	_, err := t.exec(`INSERT INTO message_parts (connector, smsc_id, message_sid, part, total) VALUES ($1, $2, $3, $4, $5)
+	t.later(true, `INSERT INTO message_parts (connector, smsc_id, message_sid, part, total) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (connector, smsc_id) DO UPDATE SET message_sid = excluded.message_sid, part = excluded.part, total = excluded.total, status = '', error_code = 0`,
 		connector, key, sid, part, total)
-	return err
+	return t.failed
 }
 
 // TakeOrphan deletes and returns a receipt that came for one of keys
@@ -890,10 +897,10 @@ func (s *Store) ReleaseCallbacks(ctx context.Context, rs []callback.Release) err
 // InsertSandboxEntry keeps a sandbox delivery; see sandbox.Store.
 func (s *Store) InsertSandboxEntry(ctx context.Context, e message.SandboxEntry) error {
 	return s.submit(ctx, lazy, func(t *tx) error {
-		_, err := t.exec(`INSERT INTO sandbox_messages (sid, account_sid, from_addr, to_number, body, segments, encoding, created_at, channel, subject)
+		t.later(true, `INSERT INTO sandbox_messages (sid, account_sid, from_addr, to_number, body, segments, encoding, created_at, channel, subject)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (sid) DO NOTHING`,
 			e.SID, e.AccountSID, e.From, e.To, e.Body, e.Segments, e.Encoding, nanos(e.CreatedAt), string(e.Channel.Or()), e.Subject)
-		return err
+		return t.failed
 	})
 }
 

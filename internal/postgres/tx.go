@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/otpgate/otpgate/internal/store"
 
 	"github.com/otpgate/otpgate/internal/callback"
@@ -15,6 +16,13 @@ import (
 )
 
 // tx is what a committer hands to each op: the group's transaction.
+//
+// Statements whose results no one reads (a lock, an insert that cannot
+// conflict) wait in pending and go to the server with the next statement
+// that returns something, or at the group's end: a group's round trips are
+// its statements that return something, not all of them. Pending statements
+// cross from one op to the next; one that fails fails the statement it went
+// with, and the group then runs again with savepoints, where nothing waits.
 type tx struct {
 	tx        pgx.Tx
 	node      string
@@ -22,6 +30,7 @@ type tx struct {
 	wrote     bool  // the op changed a row
 	failed    error // a statement failed: the transaction is aborted
 	callbacks int   // callbacks the op stored
+	pending   *pgx.Batch
 }
 
 func (t *tx) reset(ptx pgx.Tx, safe bool) {
@@ -30,9 +39,89 @@ func (t *tx) reset(ptx pgx.Tx, safe bool) {
 
 var bg = context.Background()
 
+// later queues a statement whose result no one reads; write says whether
+// it changes a row. With savepoints it runs at once, so that a failure is
+// its own op's.
+func (t *tx) later(write bool, sql string, args ...any) {
+	if write {
+		t.wrote = true
+	}
+	if t.safe {
+		if _, err := t.tx.Exec(bg, sql, args...); err != nil && t.failed == nil {
+			t.failed = err
+		}
+		return
+	}
+	if t.pending == nil {
+		t.pending = &pgx.Batch{}
+	}
+	t.pending.Queue(sql, args...)
+}
+
+// batch returns the pending statements as a batch to add to, and how many
+// there are; the caller sends it and reads them first, with skip.
+func (t *tx) batch() (*pgx.Batch, int) {
+	b := t.pending
+	t.pending = nil
+	if b == nil {
+		return &pgx.Batch{}, 0
+	}
+	return b, b.Len()
+}
+
+// skip reads the results of the n pending statements at the head of br.
+func (t *tx) skip(br pgx.BatchResults, n int) error {
+	for range n {
+		if _, err := br.Exec(); err != nil {
+			t.failed = err
+			return err
+		}
+	}
+	return nil
+}
+
+// flush sends the pending statements, if any.
+func (t *tx) flush() error {
+	if t.pending == nil {
+		return nil
+	}
+	b, n := t.batch()
+	br := t.tx.SendBatch(bg, b)
+	err := t.skip(br, n)
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err, t.failed = cerr, cerr
+	}
+	return err
+}
+
+// withPending sends sql after the pending statements, in one round trip,
+// and returns the results at sql's; the caller closes them.
+func (t *tx) withPending(sql string, args []any) (pgx.BatchResults, error) {
+	b, n := t.batch()
+	b.Queue(sql, args...)
+	br := t.tx.SendBatch(bg, b)
+	if err := t.skip(br, n); err != nil {
+		br.Close()
+		return nil, err
+	}
+	return br, nil
+}
+
 // exec runs a write and returns how many rows it changed.
 func (t *tx) exec(sql string, args ...any) (int64, error) {
-	tag, err := t.tx.Exec(bg, sql, args...)
+	var tag pgconn.CommandTag
+	var err error
+	if t.pending == nil {
+		tag, err = t.tx.Exec(bg, sql, args...)
+	} else {
+		var br pgx.BatchResults
+		if br, err = t.withPending(sql, args); err == nil {
+			tag, err = br.Exec()
+			if cerr := br.Close(); err == nil {
+				err = cerr
+			}
+		}
+	}
 	if err != nil {
 		t.failed = err
 		return 0, err
@@ -61,7 +150,7 @@ func (t *tx) execOne(what, sql string, args ...any) error {
 // wrote).
 func (t *tx) count(sql string, args ...any) (int64, error) {
 	var n int64
-	if err := t.tx.QueryRow(bg, sql, args...).Scan(&n); err != nil {
+	if err := t.queryRow(sql, args...).Scan(&n); err != nil {
 		t.failed = err
 		return 0, err
 	}
@@ -73,7 +162,14 @@ func (t *tx) count(sql string, args ...any) (int64, error) {
 
 // queryRow runs a statement that reads (or writes and returns) one row.
 func (t *tx) queryRow(sql string, args ...any) pgx.Row {
-	return rowRecorder{t.tx.QueryRow(bg, sql, args...), t}
+	if t.pending == nil {
+		return rowRecorder{t.tx.QueryRow(bg, sql, args...), t}
+	}
+	br, err := t.withPending(sql, args)
+	if err != nil {
+		return rowRecorder{errRow{err}, t}
+	}
+	return rowRecorder{batchRow{br}, t}
 }
 
 // rowRecorder notes a failed statement (the transaction is then aborted);
@@ -91,8 +187,27 @@ func (r rowRecorder) Scan(dest ...any) error {
 	return err
 }
 
+// batchRow is the row of a batch's last statement; Scan closes the batch.
+type batchRow struct{ br pgx.BatchResults }
+
+func (r batchRow) Scan(dest ...any) error {
+	err := r.br.QueryRow().Scan(dest...)
+	if cerr := r.br.Close(); cerr != nil && (err == nil || errors.Is(err, pgx.ErrNoRows)) {
+		err = cerr
+	}
+	return err
+}
+
+// errRow is a row whose statement could not run.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
 // query runs a statement that returns rows.
 func (t *tx) query(sql string, args ...any) (pgx.Rows, error) {
+	if err := t.flush(); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(bg, sql, args...)
 	if err != nil {
 		t.failed = err
@@ -101,42 +216,15 @@ func (t *tx) query(sql string, args ...any) (pgx.Rows, error) {
 }
 
 // lock takes a transaction-scoped advisory lock on each key, in order: two
-// nodes touching the same verification or SMSC id take turns.
+// nodes touching the same verification or SMSC id take turns. The lock goes
+// to the server with the next statement, which fails if it did (a deadlock
+// with another node's group).
 func (t *tx) lock(keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	_, err := t.tx.Exec(bg, lockSQL, lockIDs(keys))
-	if err != nil {
-		t.failed = err
-	}
-	return err
-}
-
-// lockedCount is lock, then count, in one round trip: the two statements
-// go to the server together, and the second, with a snapshot of its own,
-// sees what the lock waited for.
-func (t *tx) lockedCount(keys []string, sql string, args ...any) (int64, error) {
-	b := &pgx.Batch{}
-	b.Queue(lockSQL, lockIDs(keys))
-	b.Queue(sql, args...)
-	br := t.tx.SendBatch(bg, b)
-	var n int64
-	_, err := br.Exec()
-	if err == nil {
-		err = br.QueryRow().Scan(&n)
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.failed = err
-		return 0, err
-	}
-	if n > 0 {
-		t.wrote = true
-	}
-	return n, nil
+	t.later(false, lockSQL, lockIDs(keys))
+	return t.failed
 }
 
 // lockSQL takes the advisory locks of lockIDs, in order, in one statement.

@@ -220,6 +220,7 @@ func (c *committer) pass(batch []*op, safe bool, results []error) (redo bool, er
 	}
 	defer ptx.Rollback(ctx) // after COMMIT, a no-op
 	t := &c.t
+	t.pending = nil
 	for i, o := range batch {
 		if err := o.Ctx.Err(); err != nil {
 			results[i] = err
@@ -253,6 +254,14 @@ func (c *committer) pass(batch []*op, safe bool, results []error) (redo bool, er
 		if _, rerr := ptx.Exec(ctx, "RELEASE SAVEPOINT op"); rerr != nil {
 			return false, rerr
 		}
+	}
+	if err := t.flush(); err != nil {
+		// A statement the ops left pending failed: which op's, the pass
+		// with savepoints tells (there, nothing waits).
+		if retriable(err) || safe {
+			return false, err
+		}
+		return true, nil
 	}
 	c.committing = time.Now()
 	if err := ptx.Commit(ctx); err != nil {

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -41,5 +42,41 @@ func TestGroupThatKeepsLosingFailsOnlyTheLoser(t *testing.T) {
 	}
 	if err := s.ExecInGroup(ctx, `DO $$ BEGIN IF (SELECT count(*) FROM kept) <> 1 THEN RAISE 'not kept'; END IF; END $$`); err != nil {
 		t.Errorf("the other op's row: %v", err)
+	}
+}
+
+// A statement that waits to go to the server with the next one fails its
+// own op only, whichever statement it went with: the group runs again with
+// savepoints and keeps the other ops' rows.
+func TestPendingStatementFailsOnlyItsOp(t *testing.T) {
+	s := MustOpenFresh(t, postgres.Options{Writers: 1})
+	ctx := context.Background()
+	if err := s.ExecInGroup(ctx, `CREATE TABLE kept (n int)`); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		busy := make(chan error)
+		go func() { busy <- s.ExecInGroup(ctx, `SELECT pg_sleep(0.2)`) }()
+		time.Sleep(50 * time.Millisecond)
+		var wg sync.WaitGroup
+		var first, bad, read error
+		wg.Go(func() { first = s.LaterInGroup(ctx, `INSERT INTO kept VALUES (1)`) })
+		wg.Go(func() { bad = s.LaterInGroup(ctx, `INSERT INTO kept VALUES ('not a number')`) })
+		wg.Go(func() { read = s.ExecInGroup(ctx, `INSERT INTO kept VALUES (2)`) })
+		wg.Wait()
+		if err := <-busy; err != nil {
+			t.Fatal(err)
+		}
+		if bad == nil || !strings.Contains(bad.Error(), "22P02") {
+			t.Errorf("round %d: the op whose insert cannot run: %v, want its error (22P02)", round, bad)
+		}
+		if first != nil || read != nil {
+			t.Errorf("round %d: the other ops: %v and %v, want both stored", round, first, read)
+		}
+		check := `DO $$ BEGIN IF (SELECT count(*) FROM kept WHERE n = 1) <> ` + strconv.Itoa(round+1) +
+			` OR (SELECT count(*) FROM kept WHERE n = 2) <> ` + strconv.Itoa(round+1) + ` THEN RAISE 'not kept'; END IF; END $$`
+		if err := s.ExecInGroup(ctx, check); err != nil {
+			t.Errorf("round %d: the other ops' rows: %v", round, err)
+		}
 	}
 }
