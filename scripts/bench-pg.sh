@@ -5,7 +5,10 @@
 #      same number of connections, on a scratch database: the database's own
 #      ceiling for one-transaction-per-request work;
 #   2. one otpgate node on the embedded SQLite, under wrk (send, then verify);
-#   3. one node on PostgreSQL, the same;
+#   3. one node on PostgreSQL, the same; then one node on a fresh database
+#      bound to `otpgate smsc-sim` (--smpp, receipts after 100 ms) under wrk's
+#      send: accepted/s, and how many of them the database holds as
+#      delivered a second after the load;
 #   4. two nodes on PostgreSQL (both on this machine's cores, with the
 #      database and wrk), each under its own wrk with half the connections.
 # Every node runs with --abuse-guard=off (bench traffic looks like SMS
@@ -29,11 +32,13 @@ cleanup() {
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
 	psql "$admin" -qc "DROP DATABASE IF EXISTS ${db}_pgbench WITH (FORCE)" >/dev/null 2>&1 || true
+	psql "$admin" -qc "DROP DATABASE IF EXISTS ${db}_smpp WITH (FORCE)" >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 go build -o "$work/otpgate" ./cmd/otpgate
+. scripts/lib.sh # stop, wait_for, free_port
 otpgate="$work/otpgate"
 url_of() { # the admin URL with another database
 	echo "${admin%/*}/$1"
@@ -93,6 +98,25 @@ echo "send:   $(summary "$work/send-pg1.txt")"
 echo "verify: $(summary "$work/verify-pg1.txt")"
 url1=$url
 
+echo "-- bound to otpgate smsc-sim (--smpp, receipts after 100ms), a fresh database, wrk's send"
+psql "$admin" -qc "CREATE DATABASE ${db}_smpp"
+sim_port=$(free_port)
+"$otpgate" smsc-sim --addr 127.0.0.1:$sim_port --http "" --print-messages=false >"$work/sim.log" 2>&1 &
+pids+=("$!")
+start smpp --abuse-guard=off --db "$(url_of ${db}_smpp)" --smpp "smpp://otpgate:secret@127.0.0.1:$sim_port?name=sim"
+smpp_pid=$pid
+wait_for "$work/smpp.log" "smpp bound"
+basic1=$basic
+account smpp
+BENCH_BASIC=$basic BENCH_BASE=7000000 BENCH_THREADS=$threads BENCH_CONNS=$conc \
+	wrk -t$threads -c"$conc" -d"$dur" --latency -s scripts/wrk/send.lua "$url" >"$work/send-smpp.txt"
+sleep 1
+delivered=$(psql "$(url_of ${db}_smpp)" -Atc "SELECT count(*) FILTER (WHERE status = 'delivered') || ' of ' || count(*) FROM messages")
+echo "smpp:   $(summary "$work/send-smpp.txt"); delivered a second after the load: $delivered"
+stop "$smpp_pid"
+basic=$basic1
+psql "$admin" -qc "DROP DATABASE ${db}_smpp WITH (FORCE)"
+
 echo
 echo "== 4. two nodes, PostgreSQL (the same database; both nodes, the database and wrk share the $(nproc) cores)"
 start pg2 --abuse-guard=off --db "$(url_of $db)" --secret-file "$work/data-pg1/secret"
@@ -113,7 +137,7 @@ echo
 echo "== summary"
 echo "pgbench -N: $(awk '/^tps/ {print $3}' "$work/pgbench.txt") tps"
 echo "1 node SQLite: send $(awk '/^Requests\/sec/ {print $2}' "$work/send-sqlite.txt"), verify $(awk '/^Requests\/sec/ {print $2}' "$work/verify-sqlite.txt")"
-echo "1 node PostgreSQL: send $(awk '/^Requests\/sec/ {print $2}' "$work/send-pg1.txt"), verify $(awk '/^Requests\/sec/ {print $2}' "$work/verify-pg1.txt")"
+echo "1 node PostgreSQL: send $(awk '/^Requests\/sec/ {print $2}' "$work/send-pg1.txt"), verify $(awk '/^Requests\/sec/ {print $2}' "$work/verify-pg1.txt"), send bound to an SMSC $(awk '/^Requests\/sec/ {print $2}' "$work/send-smpp.txt")"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "the nodes' warnings and errors (none expected):"
 grep -hE 'level=(WARN|ERROR)' "$work"/*.log | sed -E 's/^time=[^ ]+ //; s/ request_id=[^ ]+//' | sort | uniq -c | sort -rn | head -20 || true
