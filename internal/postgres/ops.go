@@ -614,8 +614,67 @@ func (s *Store) RecordOutcome(ctx context.Context, o message.Outcome) error {
 		if err := t.lock(locks...); err != nil {
 			return err
 		}
+		if len(o.PartKeys) == 1 && len(o.PartKeys[0]) > 0 {
+			return t.outcomeOfOnePart(o)
+		}
 		return sqlstore.RecordOutcome(t, o)
 	})
+}
+
+// outcomeOfOnePart is sqlstore.RecordOutcome for a message of one part (a
+// code SMS), its statements in one round trip: the message out of the
+// outbox (advance's quiet update), its part, and a receipt that came
+// before the part. When the quiet update moved nothing, advance's full
+// statement runs after them; if it fails, the op does, and its part and
+// receipt go back with it.
+func (t *tx) outcomeOfOnePart(o message.Outcome) error {
+	sentAt := time.Time{}
+	if o.Status == message.Sent || o.Status == message.Delivered {
+		sentAt = o.At
+	}
+	keys := o.PartKeys[0]
+	from := statuses(message.Before(o.Status))
+	b, pending := t.batch()
+	b.Queue(quietDequeue, from, string(o.Status), o.ErrorCode, o.ErrorMessage, o.Connector, o.ProviderID, nanos(sentAt), nanos(o.At), o.SID)
+	b.Queue(insertPart, o.Connector, keys[0], o.SID, 1, 1)
+	b.Queue(takeOrphan, o.Connector, keys)
+	br := t.tx.SendBatch(bg, b)
+	var moved int64
+	var r message.Receipt
+	var found bool
+	err := func() error {
+		if err := t.skip(br, pending); err != nil {
+			return err
+		}
+		tag, err := br.Exec()
+		if err != nil {
+			return err
+		}
+		moved = tag.RowsAffected()
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		found, err = scanOrphan(br.QueryRow(), &r)
+		return err
+	}()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.failed = err
+		return err
+	}
+	t.wrote = true // the part
+	if moved != 1 {
+		if err := t.advanceFully(true, from, o.SID, o.Status, o.ErrorCode, o.ErrorMessage, o.Connector, o.ProviderID, sentAt, o.At); err != nil {
+			return err
+		}
+	}
+	if !found {
+		return nil
+	}
+	r.Connector, r.Keys, r.At = o.Connector, keys, o.At
+	return sqlstore.ReceiptOnPart(t, r)
 }
 
 // Dequeue records an outcome on its message and takes it out of the outbox.
@@ -625,29 +684,40 @@ func (t *tx) Dequeue(o message.Outcome, sentAt time.Time) error {
 
 // InsertPart records which message and part a key names.
 func (t *tx) InsertPart(connector, key, sid string, part, total int) error {
-	t.later(true, `INSERT INTO message_parts (connector, smsc_id, message_sid, part, total) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (connector, smsc_id) DO UPDATE SET message_sid = excluded.message_sid, part = excluded.part, total = excluded.total, status = '', error_code = 0`,
-		connector, key, sid, part, total)
+	t.later(true, insertPart, connector, key, sid, part, total)
 	return t.failed
+}
+
+const insertPart = `INSERT INTO message_parts (connector, smsc_id, message_sid, part, total) VALUES ($1, $2, $3, $4, $5)
+	ON CONFLICT (connector, smsc_id) DO UPDATE SET message_sid = excluded.message_sid, part = excluded.part, total = excluded.total, status = '', error_code = 0`
+
+const takeOrphan = `DELETE FROM orphan_receipts WHERE (connector, smsc_id) IN
+	(SELECT connector, smsc_id FROM orphan_receipts WHERE connector = $1 AND smsc_id = ANY($2) LIMIT 1)
+	RETURNING smsc_id, status, error_code, error_message`
+
+// scanOrphan reads takeOrphan's row, if there is one.
+func scanOrphan(row pgx.Row, r *message.Receipt) (bool, error) {
+	var key, status string
+	err := row.Scan(&key, &status, &r.ErrorCode, &r.ErrorMessage)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	r.Status = message.Status(status)
+	return true, nil
 }
 
 // TakeOrphan deletes and returns a receipt that came for one of keys
 // before its part was known, in one statement.
 func (t *tx) TakeOrphan(connector string, keys []string) (message.Receipt, bool, error) {
 	var r message.Receipt
-	var key, status string
-	err := t.queryRow(`DELETE FROM orphan_receipts WHERE (connector, smsc_id) IN
-		(SELECT connector, smsc_id FROM orphan_receipts WHERE connector = $1 AND smsc_id = ANY($2) LIMIT 1)
-		RETURNING smsc_id, status, error_code, error_message`, connector, keys).Scan(&key, &status, &r.ErrorCode, &r.ErrorMessage)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, false, nil
+	found, err := scanOrphan(t.queryRow(takeOrphan, connector, keys), &r)
+	if found {
+		t.wrote = true
 	}
-	if err != nil {
-		return r, false, err
-	}
-	t.wrote = true
-	r.Status = message.Status(status)
-	return r, true, nil
+	return r, found, err
 }
 
 // ApplyReceipt records a receipt; see dispatch.Store.
@@ -669,7 +739,13 @@ func (t *tx) ApplyReceipt(r message.Receipt) error {
 	if err := t.lock(locks...); err != nil {
 		return err
 	}
-	err := sqlstore.ReceiptOnPart(t, r)
+	// The usual receipt, for a message of one part whose status it moves
+	// and that has no status callback: one statement, the part found in it.
+	n, err := t.exec(quietReceipt, statuses(message.Before(r.Status)), string(r.Status), r.ErrorCode, r.ErrorMessage, "", "", 0, nanos(r.At), r.Connector, r.Keys)
+	if err != nil || n == 1 {
+		return err
+	}
+	err = sqlstore.ReceiptOnPart(t, r)
 	if !errors.Is(err, store.ErrNotFound) || len(r.Keys) == 0 {
 		return err
 	}
@@ -728,6 +804,13 @@ const quietSet = `UPDATE messages SET
 		final_at      = CASE WHEN $2::text IN ('delivered', 'undelivered', 'failed') THEN $8::bigint ELSE final_at END,
 		updated_at    = $8::bigint`
 
+// quietReceipt is quietSet for the message of the part a receipt's keys
+// ($10) name, the earliest key's first (as FindPart), when it is a
+// message of one part.
+const quietReceipt = quietSet + ` WHERE sid = (SELECT CASE WHEN total = 1 THEN message_sid END FROM message_parts
+		WHERE connector = $9 AND smsc_id = ANY($10::text[]) ORDER BY array_position($10::text[], smsc_id) LIMIT 1)
+	AND status_callback = '' AND status = ANY($1::text[])`
+
 const (
 	quietAdvance = quietSet + ` WHERE sid = $9 AND status_callback = '' AND status = ANY($1::text[])`
 	quietDequeue = quietSet + `, ob_queued = false, ob_payload = NULL, ob_claimed = false, ob_claimed_by = ''
@@ -753,6 +836,12 @@ func (t *tx) advance(dequeue bool, sid string, status message.Status, code int, 
 	if err != nil || n == 1 {
 		return err
 	}
+	return t.advanceFully(dequeue, from, sid, status, code, errMsg, connector, pid, sentAt, at)
+}
+
+// advanceFully is advance's full statement, for any message: it locks the
+// row, returns whether the status moved and stores its status callback.
+func (t *tx) advanceFully(dequeue bool, from []string, sid string, status message.Status, code int, errMsg, connector, pid string, sentAt, at time.Time) error {
 	q := `WITH old AS (SELECT sid, status FROM messages WHERE sid = $9 FOR UPDATE)
 		UPDATE messages m SET
 			status        = CASE WHEN old.status = ANY($1::text[]) THEN $2::text ELSE m.status END,
@@ -772,7 +861,7 @@ func (t *tx) advance(dequeue bool, sid string, status message.Status, code int, 
 	q += ` RETURNING old.status = ANY($1::text[]), m.sid, m.account_sid, m.status, m.to_number, m.from_addr, m.error_code, m.error_message, m.status_callback`
 	var moved bool
 	var m message.Message
-	err = t.queryRow(q, from, string(status), code, errMsg, connector, pid, nanos(sentAt), nanos(at), sid).
+	err := t.queryRow(q, from, string(status), code, errMsg, connector, pid, nanos(sentAt), nanos(at), sid).
 		Scan(&moved, &m.SID, &m.AccountSID, &m.Status, &m.To, &m.From, &m.ErrorCode, &m.ErrorMessage, &m.StatusCallback)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("advance message %s: %w", sid, store.ErrNotFound)

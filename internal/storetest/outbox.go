@@ -374,6 +374,25 @@ var outcomeTests = []testCase{
 			}
 		}
 	}},
+	{"ReceiptsEarliestKeyNamesAPartOfMany", func(t *testing.T, s Store) {
+		// The receipt's first key names a part of a long message, a later
+		// one a message of one part: the part of the long message takes
+		// it, and the other message stays as it was.
+		sendOne(t, s, false)
+		mustSend(t, s, newMessage("AC1", "SM2", at(0)))
+		check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: "SM1", Status: message.Sent, Connector: "zain",
+			PartKeys: [][]string{{"a1"}, {"a2"}}, At: at(time.Second)}))
+		check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: "SM2", Status: message.Sent, Connector: "zain",
+			PartKeys: [][]string{{"b"}}, At: at(time.Second)}))
+		check(t, "ApplyReceipt", applyReceipt(s, message.Receipt{Connector: "zain", Keys: []string{"a1", "b"}, Status: message.Delivered, At: at(2 * time.Second)}))
+		if got, _ := s.Message(ctx, "AC1", "SM2"); got.Status != message.Sent {
+			t.Errorf("SM2 is %s, want sent: the receipt was SM1's part", got.Status)
+		}
+		check(t, "ApplyReceipt", applyReceipt(s, message.Receipt{Connector: "zain", Keys: []string{"a2"}, Status: message.Delivered, At: at(3 * time.Second)}))
+		if got, _ := s.Message(ctx, "AC1", "SM1"); got.Status != message.Delivered {
+			t.Errorf("SM1 is %s, want delivered once both its parts are", got.Status)
+		}
+	}},
 	{"OrphanReceiptsForgottenAfterTheirTime", func(t *testing.T, s Store) {
 		// Two receipts for parts not known yet, one older than the
 		// other; forgetting those received before a time drops only the
