@@ -741,11 +741,18 @@ func (t *tx) ApplyReceipt(r message.Receipt) error {
 	}
 	// The usual receipt, for a message of one part whose status it moves
 	// and that has no status callback: one statement, the part found in it.
-	n, err := t.exec(quietReceipt, statuses(message.Before(r.Status)), string(r.Status), r.ErrorCode, r.ErrorMessage, "", "", 0, nanos(r.At), r.Connector, r.Keys)
+	from := statuses(message.Before(r.Status))
+	n, err := t.exec(quietReceipt, from, string(r.Status), r.ErrorCode, r.ErrorMessage, "", "", 0, nanos(r.At), r.Connector, r.Keys)
 	if err != nil || n == 1 {
 		return err
 	}
-	err = sqlstore.ReceiptOnPart(t, r)
+	sid, total, key, err := t.FindPart(r.Connector, r.Keys)
+	if err == nil && total == 1 {
+		// The statement above was the quiet one for this message.
+		err = t.advanceFully(false, from, sid, r.Status, r.ErrorCode, r.ErrorMessage, "", "", time.Time{}, r.At)
+	} else if err == nil {
+		err = sqlstore.ReceiptOnFoundPart(t, r, sid, total, key)
+	}
 	if !errors.Is(err, store.ErrNotFound) || len(r.Keys) == 0 {
 		return err
 	}

@@ -23,6 +23,9 @@ import (
 // its statements that return something, not all of them. Pending statements
 // cross from one op to the next; one that fails fails the statement it went
 // with, and the group then runs again with savepoints, where nothing waits.
+// So every statement goes through exec, count, queryRow, query or batch,
+// which send what is pending first (a lock before the read it guards);
+// never through t.tx directly.
 type tx struct {
 	tx        pgx.Tx
 	node      string

@@ -193,6 +193,12 @@ func ReceiptOnPart(t PartWriter, r message.Receipt) error {
 	if err != nil {
 		return err
 	}
+	return ReceiptOnFoundPart(t, r, sid, total, key)
+}
+
+// ReceiptOnFoundPart is ReceiptOnPart once FindPart found the part: key
+// of message sid, one of total.
+func ReceiptOnFoundPart(t PartWriter, r message.Receipt, sid string, total int, key string) error {
 	if total == 1 {
 		// The part is the message.
 		return t.AdvanceOnReceipt(sid, r.Status, r.ErrorCode, r.ErrorMessage, r.At)

@@ -374,6 +374,28 @@ var outcomeTests = []testCase{
 			}
 		}
 	}},
+	{"OutcomeOfAMessageOutOfTheOutboxChangesNothing", func(t *testing.T, s Store) {
+		// A second outcome for a message already out of the outbox (its
+		// lease ran out and another node sent it, say) is refused, and
+		// neither keeps its part nor takes the receipt waiting for it.
+		sendOne(t, s, false)
+		check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: "SM1", Status: message.Sent, Connector: "zain",
+			PartKeys: [][]string{{"k1"}}, At: at(time.Second)}))
+		check(t, "ApplyReceipt of an unknown id", applyReceipt(s, message.Receipt{Connector: "zain", Keys: []string{"k9"}, Status: message.Delivered, At: at(2 * time.Second)}))
+		err := s.RecordOutcome(ctx, message.Outcome{SID: "SM1", Status: message.Sent, Connector: "zain", PartKeys: [][]string{{"k9"}}, At: at(3 * time.Second)})
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the second outcome: %v, want ErrNotFound", err)
+		}
+		if got, _ := s.Message(ctx, "AC1", "SM1"); got.Status != message.Sent {
+			t.Errorf("SM1 is %s, want sent: the waiting receipt was not its", got.Status)
+		}
+		mustSend(t, s, newMessage("AC1", "SM2", at(4*time.Second)))
+		check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: "SM2", Status: message.Sent, Connector: "zain",
+			PartKeys: [][]string{{"k9"}}, At: at(5 * time.Second)}))
+		if got, _ := s.Message(ctx, "AC1", "SM2"); got.Status != message.Delivered {
+			t.Errorf("SM2 is %s, want delivered by the receipt that waited for its id", got.Status)
+		}
+	}},
 	{"ReceiptsEarliestKeyNamesAPartOfMany", func(t *testing.T, s Store) {
 		// The receipt's first key names a part of a long message, a later
 		// one a message of one part: the part of the long message takes
