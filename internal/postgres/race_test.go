@@ -24,3 +24,19 @@ func TestSendRaceAcrossNodes(t *testing.T) {
 	}
 	storetest.SendRace(t, nodes...)
 }
+
+// One node records outcomes while another applies their receipts at once:
+// storetest.ReceiptRace.
+func TestReceiptRaceAcrossNodes(t *testing.T) {
+	u := freshSchema(t)
+	var nodes []storetest.Store
+	for i := range 2 {
+		s, err := postgres.Open(context.Background(), u, postgres.Options{Node: fmt.Sprintf("node-%d", i+1)})
+		if err != nil {
+			t.Fatalf("Open node %d: %v", i+1, err)
+		}
+		t.Cleanup(func() { s.Close() })
+		nodes = append(nodes, s)
+	}
+	storetest.ReceiptRace(t, nodes[0], nodes[1])
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/ratelimit"
 	"github.com/otpgate/otpgate/internal/store"
 	"github.com/otpgate/otpgate/internal/verification"
@@ -14,6 +15,7 @@ import (
 
 var raceTests = []testCase{
 	{"SendsToOneNumber", func(t *testing.T, s Store) { SendRace(t, s) }},
+	{"OutcomesAndReceiptsAtOnce", func(t *testing.T, s Store) { ReceiptRace(t, s, s) }},
 }
 
 // SendRace sends bursts to one number at once, each send through one of
@@ -115,6 +117,65 @@ func SendRace(t *testing.T, nodes ...Store) {
 		var le *ratelimit.Error
 		if err := s.InsertSend(ctx, m, newOutbound(m), nil, perNumber, account); !errors.As(err, &le) || le.Limit.Key != perNumber.Key {
 			t.Errorf("round %d: a send after the burst: %v, want the number's limit", round, err)
+		}
+	}
+}
+
+// ReceiptRace has one node record the outcomes of one-part messages while
+// another applies their receipts at the same moment, as when an SMSC's
+// receipt reaches another node's bind before the sending node has stored
+// its submit_sm_resp. Whichever comes first, every message ends delivered,
+// no receipt is left waiting, and a message with a status callback has
+// exactly two (sent, delivered).
+func ReceiptRace(t *testing.T, a, b Store) {
+	MustInsertAccount(t, a, newAccount("AC1"))
+	const n = 200
+	for i := range n {
+		m := newMessage("AC1", fmt.Sprintf("SM%03d", i), at(0))
+		if i%2 == 0 {
+			m.StatusCallback = "https://example.com/status"
+		}
+		mustSend(t, a, m)
+	}
+	errs := make([]error, 2*n)
+	var wg sync.WaitGroup
+	for i := range n {
+		sid, key := fmt.Sprintf("SM%03d", i), fmt.Sprintf("id-%d", i)
+		wg.Go(func() {
+			errs[2*i] = a.RecordOutcome(ctx, message.Outcome{SID: sid, Status: message.Sent, Connector: "zain",
+				ProviderID: key, PartKeys: [][]string{{key}}, At: at(time.Second)})
+		})
+		wg.Go(func() {
+			_, errs[2*i+1] = b.ApplyReceipt(ctx, message.Receipt{Connector: "zain", Keys: []string{key}, Status: message.Delivered, At: at(time.Second)})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("op %d: %v", i, err)
+		}
+	}
+	for i := range n {
+		sid := fmt.Sprintf("SM%03d", i)
+		if got, err := a.Message(ctx, "AC1", sid); err != nil || got.Status != message.Delivered {
+			t.Errorf("%s: %s, %v; want delivered", sid, got.Status, err)
+		}
+	}
+	if left, err := a.ForgetOrphanReceipts(ctx, at(24*time.Hour)); err != nil || left != 0 {
+		t.Errorf("receipts left waiting: %d, %v; want none", left, err)
+	}
+	per := map[string][]string{}
+	for _, c := range claimAllCallbacks(t, a, at(time.Hour)) {
+		per[c.Subject] = append(per[c.Subject], statusParam(c.Body))
+	}
+	for i := range n {
+		sid := fmt.Sprintf("SM%03d", i)
+		want := "[]"
+		if i%2 == 0 {
+			want = "[sent delivered]"
+		}
+		if got := fmt.Sprint(per[sid]); got != want {
+			t.Errorf("%s: callbacks %s, want %s", sid, got, want)
 		}
 	}
 }
