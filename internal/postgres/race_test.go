@@ -12,25 +12,21 @@ import (
 // Three nodes on one database take bursts of sends to one number at once:
 // storetest.SendRace, each send through the next node.
 func TestSendRaceAcrossNodes(t *testing.T) {
-	u := freshSchema(t)
-	var nodes []storetest.Store
-	for i := range 3 {
-		s, err := postgres.Open(context.Background(), u, postgres.Options{Node: fmt.Sprintf("node-%d", i+1)})
-		if err != nil {
-			t.Fatalf("Open node %d: %v", i+1, err)
-		}
-		t.Cleanup(func() { s.Close() })
-		nodes = append(nodes, s)
-	}
-	storetest.SendRace(t, nodes...)
+	storetest.SendRace(t, openNodes(t, 3)...)
 }
 
 // One node records outcomes while another applies their receipts at once:
 // storetest.ReceiptRace.
 func TestReceiptRaceAcrossNodes(t *testing.T) {
+	nodes := openNodes(t, 2)
+	storetest.ReceiptRace(t, nodes[0], nodes[1])
+}
+
+// openNodes opens n nodes on one fresh schema, closed when the test ends.
+func openNodes(t *testing.T, n int) []storetest.Store {
 	u := freshSchema(t)
 	var nodes []storetest.Store
-	for i := range 2 {
+	for i := range n {
 		s, err := postgres.Open(context.Background(), u, postgres.Options{Node: fmt.Sprintf("node-%d", i+1)})
 		if err != nil {
 			t.Fatalf("Open node %d: %v", i+1, err)
@@ -38,5 +34,5 @@ func TestReceiptRaceAcrossNodes(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		nodes = append(nodes, s)
 	}
-	storetest.ReceiptRace(t, nodes[0], nodes[1])
+	return nodes
 }
