@@ -326,7 +326,9 @@ func TestRefusedReceiptIsRetried(t *testing.T) {
 }
 
 func TestMultipartReceipts(t *testing.T) {
-	s, addr := MustStart(t, Config{ReceiptDelay: time.Millisecond})
+	// The receipts come after both submit_sm_resp (which submitID reads
+	// next), even on a loaded machine.
+	s, addr := MustStart(t, Config{ReceiptDelay: 300 * time.Millisecond})
 	c := dialRaw(t, addr)
 	c.mustBind(pdu.Transceiver, "otp")
 	var ids []string
@@ -470,7 +472,9 @@ func (o *recObserver) ReceiptAnswered(dest string, status uint32, at time.Time) 
 // destination, and of each answer to a receipt with its status.
 func TestObserver(t *testing.T) {
 	o := &recObserver{}
-	_, addr := MustStart(t, Config{ReceiptDelay: time.Millisecond, ThrottleEvery: 2, Observer: o})
+	// The receipt comes after the second submit_sm_resp (expected next),
+	// even on a loaded machine.
+	_, addr := MustStart(t, Config{ReceiptDelay: 300 * time.Millisecond, ThrottleEvery: 2, Observer: o})
 	c := dialRaw(t, addr)
 	c.mustBind(pdu.Transceiver, "otp")
 	start := time.Now()
