@@ -124,12 +124,13 @@ func (b *backlog) done(r Route, sid string) {
 
 // measurer updates each route's rate every measureEvery, from its Start
 // until its Stop: from what the route drained while it had work, so an
-// idle route keeps the rate it last sent at.
-func (b *backlog) measurer() *periodic.Loop {
+// idle route keeps the rate it last sent at. A released message's time is
+// the dispatcher's clock's, as its release was.
+func (b *backlog) measurer(clock otpgate.Clock) *periodic.Loop {
 	last := time.Now()
 	return &periodic.Loop{Every: measureEvery, Run: func(context.Context) error {
 		now := time.Now()
-		b.measure(now.Sub(last).Seconds(), now)
+		b.measure(now.Sub(last).Seconds(), clock.Now())
 		last = now
 		return nil
 	}}

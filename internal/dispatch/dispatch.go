@@ -253,7 +253,7 @@ func (d *Dispatcher) run(ctx context.Context) {
 		defer close(handoffsDone)
 		d.takeHandoffs(ctx)
 	}()
-	rates := d.backlog.measurer()
+	rates := d.backlog.measurer(d.cfg.Clock)
 	rates.Start(ctx)
 	defer rates.Stop()
 	timer := time.NewTimer(0)
