@@ -92,21 +92,6 @@ func (t *tx) insertSend(m message.Message, o message.Outbound, v *verification.C
 		}
 		ours = inserted
 	}
-	if v != nil && v.New && len(limits) == 0 {
-		// Every writer of a new verification holds its key's lock. The
-		// lock waits to go to the server with the insert, in one round
-		// trip: the insert, a statement of its own, has a snapshot taken
-		// after the lock.
-		if err := t.lock(keyOf(v.V.Key())); err != nil {
-			return err
-		}
-		sql, args := verifiedSQL(margs, v, nil)
-		n, err := t.count(sql, args...)
-		if err == nil && n == 0 {
-			err = store.ErrConflict
-		}
-		return err
-	}
 	if v != nil && v.New {
 		// Every writer of a new verification holds its key's lock.
 		if err := t.lock(keyOf(v.V.Key())); err != nil {
@@ -182,12 +167,17 @@ const liveVerification = `EXISTS (SELECT 1 FROM verifications WHERE account_sid 
 // inserted, conflict says a live verification blocked it. Otherwise the
 // counts are written (the rows locked by lockLimits) if the message was.
 func (t *tx) insertVerified(margs []any, v *verification.Change, takes []ratelimit.Taken, first bool) (sent, conflict bool, inserted []string, err error) {
+	c := v.V
+	args := append(margs, c.SID, c.AccountSID, c.ServiceSID, c.To, c.From, c.Channel, string(c.Status),
+		sqlstore.EncodeCodes(c.Codes), c.SendAttempts, c.CheckAttempts, nanos(c.CreatedAt), nanos(c.UpdatedAt), nanos(c.ExpiresAt), nanos(c.CreatedAt))
+	insertV := `INSERT INTO verifications (` + sqlstore.VerificationCols + `) SELECT $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39`
 	if !first {
-		sql, args := verifiedSQL(margs, v, takes)
-		n, err := t.count(sql, args...)
+		cte, args := limitsCTE(takes, args)
+		n, err := t.count(`WITH v AS (`+insertV+` WHERE NOT `+liveVerification+` RETURNING 1),
+			m AS (`+insertQueued+` SELECT `+queuedValues+` WHERE EXISTS (SELECT 1 FROM v) RETURNING 1)`+cte+`
+			SELECT count(*) FROM m`, args...)
 		return n > 0, false, nil, err
 	}
-	args := verifiedArgs(margs, v)
 	keys, slots, forget := make([]string, len(takes)), make([][]byte, len(takes)), make([]int64, len(takes))
 	for i, tk := range takes {
 		keys[i], slots[i], forget[i] = tk.Key, tk.Slots, nanos(tk.ForgetAt)
@@ -198,7 +188,7 @@ func (t *tx) insertVerified(margs []any, v *verification.Change, takes []ratelim
 			INSERT INTO rate_limits (key, slots, forget_at)
 			SELECT * FROM unnest($41::text[], $42::bytea[], $43::bigint[]) WHERE NOT `+liveVerification+`
 			ON CONFLICT (key) DO NOTHING RETURNING key),
-		v AS (`+insertVerification+` WHERE (SELECT count(*) FROM l) = $44 RETURNING 1),
+		v AS (`+insertV+` WHERE (SELECT count(*) FROM l) = $44 RETURNING 1),
 		m AS (`+insertQueued+` SELECT `+queuedValues+` WHERE EXISTS (SELECT 1 FROM v) RETURNING 1)
 		SELECT (SELECT count(*) FROM m), `+liveVerification+`, ARRAY(SELECT key FROM l)`, args...).Scan(&n, &conflict, &inserted)
 	if err != nil {
@@ -208,26 +198,6 @@ func (t *tx) insertVerified(margs []any, v *verification.Change, takes []ratelim
 		t.wrote = true
 	}
 	return n > 0, conflict, inserted, nil
-}
-
-// verifiedArgs are a message's (margs, $1-$26), then its new
-// verification's ($27-$39) and the time it is live from ($40).
-func verifiedArgs(margs []any, v *verification.Change) []any {
-	c := v.V
-	return append(margs, c.SID, c.AccountSID, c.ServiceSID, c.To, c.From, c.Channel, string(c.Status),
-		sqlstore.EncodeCodes(c.Codes), c.SendAttempts, c.CheckAttempts, nanos(c.CreatedAt), nanos(c.UpdatedAt), nanos(c.ExpiresAt), nanos(c.CreatedAt))
-}
-
-const insertVerification = `INSERT INTO verifications (` + sqlstore.VerificationCols + `) SELECT $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39`
-
-// verifiedSQL inserts a new verification, unless its key has a live one,
-// and with it its message and the limits' counts; it returns the count of
-// messages it inserted (0 or 1). The caller holds the key's lock.
-func verifiedSQL(margs []any, v *verification.Change, takes []ratelimit.Taken) (string, []any) {
-	cte, args := limitsCTE(takes, verifiedArgs(margs, v))
-	return `WITH v AS (` + insertVerification + ` WHERE NOT ` + liveVerification + ` RETURNING 1),
-			m AS (` + insertQueued + ` SELECT ` + queuedValues + ` WHERE EXISTS (SELECT 1 FROM v) RETURNING 1)` + cte + `
-			SELECT count(*) FROM m`, args
 }
 
 // insertFirstCounts inserts a message (margs, $1-$26) and its limits'
@@ -628,10 +598,7 @@ func (s *Store) RecordOutcome(ctx context.Context, o message.Outcome) error {
 // statement runs after them; if it fails, the op does, and its part and
 // receipt go back with it.
 func (t *tx) outcomeOfOnePart(o message.Outcome) error {
-	sentAt := time.Time{}
-	if o.Status == message.Sent || o.Status == message.Delivered {
-		sentAt = o.At
-	}
+	sentAt := sqlstore.SentAt(o)
 	keys := o.PartKeys[0]
 	from := statuses(message.Before(o.Status))
 	b, pending := t.batch()

@@ -182,6 +182,15 @@ type PartWriter interface {
 	AdvanceOnReceipt(sid string, status message.Status, code int, errMsg string, at time.Time) error
 }
 
+// SentAt is the time an outcome says its message was sent: its time for
+// sent or delivered, else zero.
+func SentAt(o message.Outcome) time.Time {
+	if o.Status == message.Sent || o.Status == message.Delivered {
+		return o.At
+	}
+	return time.Time{}
+}
+
 // ReceiptOnPart records a receipt on the part one of its keys names and
 // moves the message as its parts decide (message.FromParts);
 // store.ErrNotFound when no part has a key.
@@ -250,11 +259,7 @@ type OutcomeWriter interface {
 // RecordOutcome records a send's outcome, its parts' keys, and the
 // receipts that came before the parts were known; see dispatch.Store.
 func RecordOutcome(t OutcomeWriter, o message.Outcome) error {
-	sentAt := time.Time{}
-	if o.Status == message.Sent || o.Status == message.Delivered {
-		sentAt = o.At
-	}
-	if err := t.Dequeue(o, sentAt); err != nil {
+	if err := t.Dequeue(o, SentAt(o)); err != nil {
 		return err
 	}
 	for i, keys := range o.PartKeys {
