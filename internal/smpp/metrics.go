@@ -46,7 +46,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"connector", "status"}),
 		receiptDelay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "otpgate_smpp_receipt_delay_seconds",
-			Help:    "Time from the submit_sm_resp of a part to its final delivery receipt, for parts submitted by this process.",
+			Help:    "Time from the submit_sm_resp of a part to its final delivery receipt, for parts submitted by this process (0 for a receipt that came before the submit_sm_resp).",
 			Buckets: []float64{0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 900, 3600},
 		}, []string{"connector"}),
 		bindsUp: prometheus.NewDesc("otpgate_smpp_binds_up",
@@ -105,7 +105,9 @@ func (m *Metrics) submitted(c *Connector, status data.CommandStatusType, id stri
 	switch status {
 	case data.ESME_ROK:
 		m.submits.WithLabelValues(c.cfg.Name).Inc()
-		c.submitTimes.put(id, at)
+		if d, ok := c.submitTimes.submitted(id, at); ok {
+			m.receiptDelay.WithLabelValues(c.cfg.Name).Observe(d.Seconds())
+		}
 	case data.ESME_RTHROTTLED, data.ESME_RMSGQFUL:
 		m.throttles.WithLabelValues(c.cfg.Name).Inc()
 	default:
@@ -124,46 +126,78 @@ func (m *Metrics) receipt(c *Connector, status, id string, at time.Time) {
 	if status == "intermediate" || status == "unreadable" {
 		return
 	}
-	if sent, ok := c.submitTimes.take(id); ok {
-		m.receiptDelay.WithLabelValues(c.cfg.Name).Observe(at.Sub(sent).Seconds())
+	if d, ok := c.submitTimes.received(id, at); ok {
+		m.receiptDelay.WithLabelValues(c.cfg.Name).Observe(d.Seconds())
 	}
 }
 
 // submitTimes remembers when the SMSC took each part, by its message id, to
-// time its receipt: up to about maxSubmitTimes parts, the oldest forgotten
-// first (two generations), so a receipt that never comes costs nothing for
-// long. A receipt for a part submitted by another node or before a restart
-// is not timed.
+// time its receipt, and the receipts that came before the submit_sm_resp
+// naming their part (an SMSC may send one first; the connector then reads it
+// first): up to about maxSubmitTimes of each, the oldest forgotten first (two
+// generations), so a receipt that never comes costs nothing for long. A
+// receipt for a part submitted by another node or before a restart is not
+// timed.
 type submitTimes struct {
-	mu        sync.Mutex
-	cur, prev map[string]time.Time
+	mu          sync.Mutex
+	sent, early generations
 }
 
 const maxSubmitTimes = 200_000
 
-func (s *submitTimes) put(id string, at time.Time) {
+// submitted notes that the SMSC took the part id at at. If its final receipt
+// came first, it returns the receipt's delay (0: it was there before the
+// submit_sm_resp) and true.
+func (s *submitTimes) submitted(id string, at time.Time) (time.Duration, bool) {
 	keys := dlr.IDKeys(id)
 	if len(keys) == 0 {
-		return
+		return 0, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cur == nil {
-		s.cur = map[string]time.Time{}
+	if r, ok := s.early.take(keys); ok {
+		return max(0, r.Sub(at)), true
 	}
-	if len(s.cur) >= maxSubmitTimes/2 {
-		s.prev, s.cur = s.cur, map[string]time.Time{}
-	}
-	s.cur[keys[0]] = at // stored under the canonical form (see dlr.IDKeys)
+	s.sent.put(keys[0], at) // stored under the canonical form (see dlr.IDKeys)
+	return 0, false
 }
 
-// take finds the part a receipt's id names, in any of the forms SMSCs write
-// ids in (dlr.IDKeys), and forgets it.
-func (s *submitTimes) take(id string) (time.Time, bool) {
+// received finds the part a final receipt's id names, in any of the forms
+// SMSCs write ids in (dlr.IDKeys), forgets it, and returns the receipt's
+// delay. A receipt whose part is not known yet is kept for its
+// submit_sm_resp.
+func (s *submitTimes) received(id string, at time.Time) (time.Duration, bool) {
+	keys := dlr.IDKeys(id)
+	if len(keys) == 0 {
+		return 0, false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, k := range dlr.IDKeys(id) {
-		for _, m := range []map[string]time.Time{s.cur, s.prev} {
+	if sent, ok := s.sent.take(keys); ok {
+		return at.Sub(sent), true
+	}
+	s.early.put(keys[0], at)
+	return 0, false
+}
+
+// generations maps ids' keys to times, forgetting the older half past
+// maxSubmitTimes.
+type generations struct{ cur, prev map[string]time.Time }
+
+func (g *generations) put(key string, at time.Time) {
+	if g.cur == nil {
+		g.cur = map[string]time.Time{}
+	}
+	if len(g.cur) >= maxSubmitTimes/2 {
+		g.prev, g.cur = g.cur, map[string]time.Time{}
+	}
+	g.cur[key] = at
+}
+
+// take returns and forgets the time under the first of keys found.
+func (g *generations) take(keys []string) (time.Time, bool) {
+	for _, k := range keys {
+		for _, m := range []map[string]time.Time{g.cur, g.prev} {
 			if at, ok := m[k]; ok {
 				delete(m, k)
 				return at, true

@@ -15,6 +15,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/metricstest"
 	"github.com/otpgate/otpgate/internal/smpp"
+	"github.com/otpgate/otpgate/internal/smpptest"
 	"github.com/otpgate/otpgate/internal/sms"
 	"github.com/otpgate/otpgate/internal/smscsim"
 	"github.com/otpgate/otpgate/internal/syncbuf"
@@ -239,5 +240,44 @@ func TestReceiptCountedOnceWhenStoredOnRetry(t *testing.T) {
 	}
 	if v := metricstest.Value(t, reg, "otpgate_smpp_receipts_total", "connector", "zain", "status", "delivered"); v != 1 {
 		t.Errorf("receipts_total{delivered} = %v, want 1 for one receipt delivered twice", v)
+	}
+}
+
+// A receipt the SMSC sends before the submit_sm_resp naming its part (some
+// do; the connector then reads the receipt first) is timed all the same, at
+// 0 s, not left out of the receipt delay. The SMSC is node-smpp's.
+func TestReceiptBeforeSubmitRespTimed(t *testing.T) {
+	peer := smpptest.Start(t, smpptest.Options{})
+	peer.AutoReceiptFirst(t, "DELIVRD")
+	reg := prometheus.NewPedanticRegistry()
+	cfg, err := smpp.ParseURL("smpp://otpgate:secret@"+peer.Addr+"?name=zain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	c, err := smpp.New(cfg, rec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Instrument(smpp.NewMetrics(reg))
+	c.Start(context.Background())
+	t.Cleanup(c.Stop)
+	waitUntil(t, "the bind up", c.Healthy)
+	for range 3 {
+		send(t, c, "MyApp", "Your code is 123456")
+	}
+	got := rec.waitReceipts(t, 3)
+	for _, s := range peer.Submits() {
+		found := false
+		for _, r := range got {
+			found = found || r.ProviderID == s.MessageID
+		}
+		if !found {
+			t.Fatalf("no receipt for part %q among %+v", s.MessageID, got)
+		}
+	}
+	n, sum := histogram(t, reg, "otpgate_smpp_receipt_delay_seconds")
+	if n != 3 || sum != 0 {
+		t.Errorf("receipt delay: %d observations summing %.3f s; want 3 of 0 s (each receipt came before its submit_sm_resp)", n, sum)
 	}
 }

@@ -598,3 +598,10 @@ func (p *Peer) AutoReceipt(t testing.TB, stat string, delay time.Duration) {
 	t.Helper()
 	p.command(t, map[string]any{"cmd": "auto_receipt", "stat": stat, "delay_ms": delay.Milliseconds()})
 }
+
+// AutoReceiptFirst is AutoReceipt with each receipt sent before the
+// submit_sm_resp that names its message id, as some SMSCs do.
+func (p *Peer) AutoReceiptFirst(t testing.TB, stat string) {
+	t.Helper()
+	p.command(t, map[string]any{"cmd": "auto_receipt", "stat": stat, "before_resp": true})
+}

@@ -11,7 +11,8 @@
 //   stdin commands (optional "id" is echoed in the answer {"event":"ok"|"error",
 //     "cmd", "id", ...}): receipt {message_id, stat, err, text_id, tlv_id, tlvs:false,
 //     text, system_id}; throttle {every}; drop; mo {from, to, data_coding,
-//     short_message_hex, udh_hex}; auto_receipt {stat ("" = off), err, delay_ms}.
+//     short_message_hex, udh_hex}; auto_receipt {stat ("" = off), err, delay_ms, before_resp
+//     (the receipt goes before the submit_sm_resp, delay_ms unused)}.
 // The Go side is ../smpptest.go.
 //
 // Raw octets: node-smpp decodes short_message (and message_payload) through a filter
@@ -79,7 +80,7 @@ let nextID = opts.firstID;
 const messages = new Map(); // message_id -> what a receipt needs
 let throttleEvery = 0;
 let throttleCount = 0;
-let autoReceipt = null; // {stat, err, delayMs}
+let autoReceipt = null; // {stat, err, delayMs, beforeResp}
 let sessionSeq = 0;
 
 function formatID(n) {
@@ -271,7 +272,6 @@ function onSubmit(session, pdu) {
 		session.send(pdu.response({command_status: status}));
 	} else {
 		messageID = formatID(nextID++);
-		session.send(pdu.response({message_id: messageID}));
 		messages.set(messageID, {
 			session,
 			system_id: session.systemID,
@@ -284,6 +284,12 @@ function onSubmit(session, pdu) {
 			submitted: new Date(),
 			text: receiptText(m),
 		});
+		// An SMSC may send a receipt before the submit_sm_resp that names
+		// its id (auto_receipt's before_resp).
+		if (autoReceipt && autoReceipt.beforeResp && wantsReceipt(m, autoReceipt)) {
+			autoReceiptFor(messageID, autoReceipt);
+		}
+		session.send(pdu.response({message_id: messageID}));
 	}
 	emit({
 		event: 'submit',
@@ -309,20 +315,25 @@ function onSubmit(session, pdu) {
 		tlvs: m.tlvs,
 		tlv_tags: m.tlv_tags,
 	});
-	if (status === 0 && autoReceipt) {
-		const want = m.registered_delivery & 0x03;
-		const failed = autoReceipt.stat !== 'DELIVRD';
-		if (want === 1 || (want === 2 && failed)) {
-			const a = autoReceipt;
-			setTimeout(() => {
-				try {
-					const seq = sendReceipt({message_id: messageID, stat: a.stat, err: a.err});
-					emit({event: 'auto_receipt', message_id: messageID, sequence_number: seq});
-				} catch (e) {
-					emit({event: 'auto_receipt_error', message_id: messageID, error: e.message});
-				}
-			}, a.delayMs);
-		}
+	if (status === 0 && autoReceipt && !autoReceipt.beforeResp && wantsReceipt(m, autoReceipt)) {
+		const a = autoReceipt;
+		setTimeout(() => autoReceiptFor(messageID, a), a.delayMs);
+	}
+}
+
+// wantsReceipt: the submit_sm's registered_delivery asks for a receipt with
+// auto_receipt a's stat (bits 0-1: 1 always, 2 on failure only).
+function wantsReceipt(m, a) {
+	const want = m.registered_delivery & 0x03;
+	return want === 1 || (want === 2 && a.stat !== 'DELIVRD');
+}
+
+function autoReceiptFor(messageID, a) {
+	try {
+		const seq = sendReceipt({message_id: messageID, stat: a.stat, err: a.err});
+		emit({event: 'auto_receipt', message_id: messageID, sequence_number: seq});
+	} catch (e) {
+		emit({event: 'auto_receipt_error', message_id: messageID, error: e.message});
 	}
 }
 
@@ -439,7 +450,7 @@ const commands = {
 			autoReceipt = null;
 		} else {
 			autoReceipt = {stat: String(c.stat), err: c.err === undefined ? '000' : String(c.err),
-				delayMs: Number(c.delay_ms || 0)};
+				delayMs: Number(c.delay_ms || 0), beforeResp: Boolean(c.before_resp)};
 		}
 		return {};
 	},
