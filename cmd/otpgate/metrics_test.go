@@ -55,9 +55,8 @@ func scrape(t *testing.T, u, token string) map[string]*dto.MetricFamily {
 // through a real SMPP session, its receipt, a check, a status callback and a
 // refusal each move their families; every name passes promtool's lint.
 func TestMetricsEndpoint(t *testing.T) {
-	// Receipts come late enough that the connector has surely timed their
-	// submit_sm_resp first, even on a loaded machine (a receipt before it
-	// is counted but not timed).
+	// Receipts come half a second after their submit_sm, as an operator's
+	// would come later still.
 	sim := smscsim.New(smscsim.Config{ReceiptDelay: 500 * time.Millisecond})
 	simAddr, err := sim.Start("127.0.0.1:0")
 	if err != nil {
