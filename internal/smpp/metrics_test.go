@@ -31,18 +31,7 @@ func TestConnectorMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sim.Close() })
-	reg := prometheus.NewPedanticRegistry()
-	m := smpp.NewMetrics(reg)
-	cfg, err := smpp.ParseURL("smpp://otpgate:secret@"+addr.String()+"?name=zain&binds=2&window=8", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &recorder{}
-	c, err := smpp.New(cfg, rec, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Instrument(m)
+	c, reg, _ := instrumented(t, addr.String(), "&binds=2&window=8")
 	value := func(name string, labels ...string) float64 {
 		t.Helper()
 		return metricstest.Value(t, reg, name, labels...)
@@ -95,6 +84,24 @@ func TestConnectorMetrics(t *testing.T) {
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
 		t.Errorf("metric names: %v %v", problems, err)
 	}
+}
+
+// instrumented is a connector "zain" to the SMSC at addr (query: more of
+// its URL's options), its metrics in reg, its receipts in rec; not started.
+func instrumented(t *testing.T, addr, query string) (*smpp.Connector, *prometheus.Registry, *recorder) {
+	t.Helper()
+	cfg, err := smpp.ParseURL("smpp://otpgate:secret@"+addr+"?name=zain"+query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	c, err := smpp.New(cfg, rec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	c.Instrument(smpp.NewMetrics(reg))
+	return c, reg, rec
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
@@ -249,17 +256,7 @@ func TestReceiptCountedOnceWhenStoredOnRetry(t *testing.T) {
 func TestReceiptBeforeSubmitRespTimed(t *testing.T) {
 	peer := smpptest.Start(t, smpptest.Options{})
 	peer.AutoReceiptFirst(t, "DELIVRD")
-	reg := prometheus.NewPedanticRegistry()
-	cfg, err := smpp.ParseURL("smpp://otpgate:secret@"+peer.Addr+"?name=zain", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &recorder{}
-	c, err := smpp.New(cfg, rec, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Instrument(smpp.NewMetrics(reg))
+	c, reg, rec := instrumented(t, peer.Addr, "")
 	c.Start(context.Background())
 	t.Cleanup(c.Stop)
 	waitUntil(t, "the bind up", c.Healthy)
