@@ -38,11 +38,7 @@ func TestCloseStopsEverything(t *testing.T) {
 			before := goroutines()
 			s := mustServeWith(t, nil, func(c *ServeConfig) { tc.set(t, c) })
 			if len(s.smpp) > 0 {
-				for deadline := time.Now().Add(10 * time.Second); !s.smpp[0].Healthy(); time.Sleep(10 * time.Millisecond) {
-					if time.Now().After(deadline) {
-						t.Fatal("the connector did not bind")
-					}
-				}
+				s.waitBound(t)
 			}
 			r := s.send(t, "Close", "+962790320012")
 			if r.Status != 201 {

@@ -36,6 +36,7 @@ func startFallback(t *testing.T, db string) *fallbackServer {
 		c.SMPP = []string{"smpp://otpgate:secret@" + f.peer.Addr + "?name=zain"}
 		c.SMTP, c.SMTPFrom = relayURL(t, f.relay, "", ""), "codes@otpgate.example"
 	})
+	f.waitBound(t) // the clock stands still: a code parked for want of a bind would never go
 	svc := f.postForm(t, "/v2/Services", url.Values{"FriendlyName": {"Acme"}, "FallbackChannel": {"email"}, "FallbackAfter": {"5"}})
 	if svc.Status != 201 || svc.str("fallback_channel") != "email" || svc.Body["fallback_after"] != 5.0 {
 		t.Fatalf("create service: %d %s", svc.Status, svc.Raw)

@@ -470,11 +470,7 @@ func TestSMSCDownThenBack(t *testing.T) {
 		cfg.NoAbuseGuard = true // hundreds of codes to one prefix, never checked
 	})
 	for _, n := range c.nodes {
-		for deadline := time.Now().Add(10 * time.Second); !n.smpp[0].Healthy(); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatal("no bind")
-			}
-		}
+		n.waitBound(t)
 	}
 	sim.Close()
 	var acked []string

@@ -66,6 +66,18 @@ func mustServeLogging(tb testing.TB, clock *fakeClock, logs io.Writer, set func(
 	return &testServer{Main: m, URL: "http://" + m.Addr(), SID: sm[1], Token: sm[2], stdout: &out}
 }
 
+// waitBound waits for the server's first SMPP connector to bind. A code
+// sent before it is parked for a second of the server's clock, which a
+// test's fake clock may never reach.
+func (s *testServer) waitBound(tb testing.TB) {
+	tb.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !s.smpp[0].Healthy(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			tb.Fatal("the SMPP connector did not bind")
+		}
+	}
+}
+
 func (s *testServer) waitMessage(tb testing.TB, sid string, status message.Status) message.Message {
 	tb.Helper()
 	deadline := time.Now().Add(10 * time.Second)
