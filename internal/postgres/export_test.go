@@ -18,3 +18,20 @@ func (s *Store) LaterInGroup(ctx context.Context, sql string) error {
 		return t.failed
 	})
 }
+
+// BetInGroup runs sql as one op of a group commit that bets sql changes
+// one row (tx.expect), as an outcome's quiet update does; where it did not
+// bet, or lost, it runs sql and, if sql changed no row, otherwise.
+func (s *Store) BetInGroup(ctx context.Context, sql, otherwise string) error {
+	return s.submit(ctx, lazy, func(t *tx) error {
+		if t.expect(1, sql) {
+			return t.failed
+		}
+		n, err := t.exec(sql)
+		if err != nil || n == 1 {
+			return err
+		}
+		_, err = t.exec(otherwise)
+		return err
+	})
+}

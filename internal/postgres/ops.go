@@ -596,13 +596,23 @@ func (s *Store) RecordOutcome(ctx context.Context, o message.Outcome) error {
 // outbox (advance's quiet update), its part, and a receipt that came
 // before the part. When the quiet update moved nothing, advance's full
 // statement runs after them; if it fails, the op does, and its part and
-// receipt go back with it.
+// receipt go back with it. Where the committer lets ops bet (tx.expect),
+// the three wait to go with the group's next statement instead, on the bet
+// that the message moves and no receipt came first.
 func (t *tx) outcomeOfOnePart(o message.Outcome) error {
 	sentAt := sqlstore.SentAt(o)
 	keys := o.PartKeys[0]
 	from := statuses(message.Before(o.Status))
+	dequeue := []any{from, string(o.Status), o.ErrorCode, o.ErrorMessage, o.Connector, o.ProviderID, nanos(sentAt), nanos(o.At), o.SID}
+	if t.expect(1, quietDequeue, dequeue...) {
+		// The usual outcome: the message moved, its part recorded, no
+		// receipt came before it.
+		t.later(true, insertPart, o.Connector, keys[0], o.SID, 1, 1)
+		t.expect(0, takeOrphan, o.Connector, keys)
+		return t.failed
+	}
 	b, pending := t.batch()
-	b.Queue(quietDequeue, from, string(o.Status), o.ErrorCode, o.ErrorMessage, o.Connector, o.ProviderID, nanos(sentAt), nanos(o.At), o.SID)
+	b.Queue(quietDequeue, dequeue...)
 	b.Queue(insertPart, o.Connector, keys[0], o.SID, 1, 1)
 	b.Queue(takeOrphan, o.Connector, keys)
 	br := t.tx.SendBatch(bg, b)
@@ -707,9 +717,14 @@ func (t *tx) ApplyReceipt(r message.Receipt) error {
 		return err
 	}
 	// The usual receipt, for a message of one part whose status it moves
-	// and that has no status callback: one statement, the part found in it.
+	// and that has no status callback: one statement, the part found in it
+	// (left pending, on that bet, where the committer lets ops bet).
 	from := statuses(message.Before(r.Status))
-	n, err := t.exec(quietReceipt, from, string(r.Status), r.ErrorCode, r.ErrorMessage, "", "", 0, nanos(r.At), r.Connector, r.Keys)
+	args := []any{from, string(r.Status), r.ErrorCode, r.ErrorMessage, "", "", 0, nanos(r.At), r.Connector, r.Keys}
+	if t.expect(1, quietReceipt, args...) {
+		return t.failed
+	}
+	n, err := t.exec(quietReceipt, args...)
 	if err != nil || n == 1 {
 		return err
 	}
@@ -799,14 +814,20 @@ const (
 // It first tries the common case in a cheaper statement: a message whose
 // status moves and that has no status callback, with no row lock taken
 // before the update and nothing returned. When that changes no row, the
-// full statement runs.
+// full statement runs. Where the committer lets ops bet (tx.expect), the
+// cheaper statement waits to go with the group's next one, on the bet that
+// it moves the message.
 func (t *tx) advance(dequeue bool, sid string, status message.Status, code int, errMsg, connector, pid string, sentAt, at time.Time) error {
 	from := statuses(message.Before(status))
 	quiet := quietAdvance
 	if dequeue {
 		quiet = quietDequeue
 	}
-	n, err := t.exec(quiet, from, string(status), code, errMsg, connector, pid, nanos(sentAt), nanos(at), sid)
+	args := []any{from, string(status), code, errMsg, connector, pid, nanos(sentAt), nanos(at), sid}
+	if t.expect(1, quiet, args...) {
+		return t.failed
+	}
+	n, err := t.exec(quiet, args...)
 	if err != nil || n == 1 {
 		return err
 	}

@@ -26,15 +26,33 @@ import (
 // So every statement goes through exec, count, queryRow, query or batch,
 // which send what is pending first (a lock before the read it guards);
 // never through t.tx directly.
+//
+// When the committer lets it (speculate), an op may also leave pending a
+// statement whose result it would read only to choose its next step,
+// betting on the usual result (expect): an outcome's or receipt's quiet
+// update that moves one row. The bet is checked when the statement's
+// result comes back; a lost bet fails the pass (errMispredicted), and the
+// committer runs the group again without bets, where the op reads the
+// result and takes its other path. So a group whose bets all hold ran the
+// very statements it would have run one round trip at a time.
 type tx struct {
 	tx        pgx.Tx
 	node      string
 	safe      bool
+	speculate bool  // expect may bet
 	wrote     bool  // the op changed a row
 	failed    error // a statement failed: the transaction is aborted
 	callbacks int   // callbacks the op stored
 	pending   *pgx.Batch
+	// expects holds, for each pending statement, the rows it must change
+	// (or return), or -1 for any; sending, those of the batch in flight.
+	expects, sending []int64
+	mispredicted     bool // a bet was lost in this pass
 }
+
+// errMispredicted fails a pass in which a statement left pending on a bet
+// (expect) did not change the rows it was expected to.
+var errMispredicted = errors.New("postgres: a pending statement's result was not the one expected")
 
 func (t *tx) reset(ptx pgx.Tx, safe bool) {
 	t.tx, t.safe, t.wrote, t.failed, t.callbacks = ptx, safe, false, nil, 0
@@ -55,10 +73,27 @@ func (t *tx) later(write bool, sql string, args ...any) {
 		}
 		return
 	}
+	t.queue(-1, sql, args)
+}
+
+func (t *tx) queue(rows int64, sql string, args []any) {
 	if t.pending == nil {
 		t.pending = &pgx.Batch{}
 	}
 	t.pending.Queue(sql, args...)
+	t.expects = append(t.expects, rows)
+}
+
+// expect leaves a write pending, betting that it changes exactly rows
+// rows, when the committer lets ops bet; it reports whether it did. If it
+// did not, the caller runs the statement itself and reads its result.
+func (t *tx) expect(rows int64, sql string, args ...any) bool {
+	if !t.speculate || t.safe {
+		return false
+	}
+	t.wrote = true
+	t.queue(rows, sql, args)
+	return true
 }
 
 // batch returns the pending statements as a batch to add to, and how many
@@ -66,16 +101,22 @@ func (t *tx) later(write bool, sql string, args ...any) {
 func (t *tx) batch() (*pgx.Batch, int) {
 	b := t.pending
 	t.pending = nil
+	t.sending, t.expects = t.expects, t.sending[:0]
 	if b == nil {
 		return &pgx.Batch{}, 0
 	}
 	return b, b.Len()
 }
 
-// skip reads the results of the n pending statements at the head of br.
+// skip reads the results of the n pending statements at the head of br,
+// and checks the bets placed on them (expect).
 func (t *tx) skip(br pgx.BatchResults, n int) error {
-	for range n {
-		if _, err := br.Exec(); err != nil {
+	for i := range n {
+		tag, err := br.Exec()
+		if err == nil && t.sending[i] >= 0 && tag.RowsAffected() != t.sending[i] {
+			err, t.mispredicted = errMispredicted, true
+		}
+		if err != nil {
 			t.failed = err
 			return err
 		}

@@ -81,7 +81,13 @@ type committer struct {
 	t         tx
 	// when the last pass began, its COMMIT started and returned
 	began, committing, committed time.Time
+	// speculateFrom is when ops may bet on results again (tx.expect).
+	speculateFrom time.Time
 }
+
+// speculationPause is how long a committer's ops stop betting on results
+// after a bet was lost.
+const speculationPause = time.Second
 
 func (c *committer) run() {
 	w := c.w
@@ -165,6 +171,15 @@ func (c *committer) commit(batch []*op) {
 	for attempt := 0; ; attempt++ {
 		var redo bool
 		redo, err = c.pass(batch, false, results)
+		if err == nil && redo && c.t.mispredicted {
+			// A bet on a pending statement's result was lost (an outcome
+			// for a message with a status callback, say): the group runs
+			// again as it would without bets, and ops stop betting for a
+			// while, so a store where bets are lost often does not pay
+			// twice for every group.
+			c.speculateFrom = time.Now().Add(speculationPause)
+			redo, err = c.pass(batch, false, results)
+		}
 		if err == nil && redo {
 			_, err = c.pass(batch, true, results)
 		}
@@ -220,7 +235,8 @@ func (c *committer) pass(batch []*op, safe bool, results []error) (redo bool, er
 	}
 	defer ptx.Rollback(ctx) // after COMMIT, a no-op
 	t := &c.t
-	t.pending = nil
+	t.pending, t.expects, t.mispredicted = nil, t.expects[:0], false
+	t.speculate = !safe && !time.Now().Before(c.speculateFrom)
 	for i, o := range batch {
 		if err := o.Ctx.Err(); err != nil {
 			results[i] = err
