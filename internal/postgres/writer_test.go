@@ -63,25 +63,18 @@ func TestPendingStatementFailsOnlyItsOp(t *testing.T) {
 	for round := range 4 {
 		bad := bads[round%2]
 		readFirst := round >= 2 // then the pending ones go at the group's end
-		busy := make(chan error)
-		go func() { busy <- s.ExecInGroup(ctx, `SELECT pg_sleep(0.2)`) }()
-		time.Sleep(50 * time.Millisecond)
-		// The ops queue in this order behind the busy writer: one group.
-		var wg sync.WaitGroup
 		var badErr, first, read error
-		queue := func(fn func()) { wg.Go(fn); time.Sleep(20 * time.Millisecond) }
+		readOp := func() { read = s.ExecInGroup(ctx, `INSERT INTO kept VALUES (2)`) }
+		ops := []func(){
+			func() { badErr = s.LaterInGroup(ctx, bad) },
+			func() { first = s.LaterInGroup(ctx, `INSERT INTO kept VALUES (1)`) },
+		}
 		if readFirst {
-			queue(func() { read = s.ExecInGroup(ctx, `INSERT INTO kept VALUES (2)`) })
+			ops = append([]func(){readOp}, ops...)
+		} else {
+			ops = append(ops, readOp)
 		}
-		queue(func() { badErr = s.LaterInGroup(ctx, bad) })
-		queue(func() { first = s.LaterInGroup(ctx, `INSERT INTO kept VALUES (1)`) })
-		if !readFirst {
-			queue(func() { read = s.ExecInGroup(ctx, `INSERT INTO kept VALUES (2)`) })
-		}
-		wg.Wait()
-		if err := <-busy; err != nil {
-			t.Fatal(err)
-		}
+		inOneGroup(t, s, ops...)
 		if badErr == nil {
 			t.Errorf("round %d: the op whose statement fails (%s): no error", round, bad)
 		}
@@ -110,25 +103,17 @@ func TestBetsOnPendingResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	for round, lose := range []bool{false, true, false} {
-		busy := make(chan error)
-		go func() { busy <- s.ExecInGroup(ctx, `SELECT pg_sleep(0.2)`) }()
-		time.Sleep(50 * time.Millisecond)
 		// One group: a bet that holds, a bet lost in round 1 (its update
 		// finds no row, so it inserts 5), and an op that reads its result.
-		var wg sync.WaitGroup
 		var held, other, read error
-		queue := func(fn func()) { wg.Go(fn); time.Sleep(20 * time.Millisecond) }
-		queue(func() { held = s.BetInGroup(ctx, `UPDATE kept SET n = n + 10 WHERE n % 10 = 1`, `SELECT 1`) })
 		second := `UPDATE kept SET n = n + 10 WHERE n % 10 = 2`
 		if lose {
 			second = `UPDATE kept SET n = n + 10 WHERE n = 999`
 		}
-		queue(func() { other = s.BetInGroup(ctx, second, `INSERT INTO kept VALUES (5)`) })
-		queue(func() { read = s.ExecInGroup(ctx, `INSERT INTO kept VALUES (7)`) })
-		wg.Wait()
-		if err := <-busy; err != nil {
-			t.Fatal(err)
-		}
+		inOneGroup(t, s,
+			func() { held = s.BetInGroup(ctx, `UPDATE kept SET n = n + 10 WHERE n % 10 = 1`, `SELECT 1`) },
+			func() { other = s.BetInGroup(ctx, second, `INSERT INTO kept VALUES (5)`) },
+			func() { read = s.ExecInGroup(ctx, `INSERT INTO kept VALUES (7)`) })
 		if held != nil || other != nil || read != nil {
 			t.Fatalf("round %d: %v, %v, %v; want every op stored", round, held, other, read)
 		}
@@ -139,5 +124,23 @@ func TestBetsOnPendingResults(t *testing.T) {
 		RAISE 'kept: %', (SELECT array_agg(n ORDER BY n) FROM kept); END IF; END $$`
 	if err := s.ExecInGroup(ctx, check); err != nil {
 		t.Error(err)
+	}
+}
+
+// inOneGroup runs ops so that they make one group: they queue in order,
+// 20 ms apart, while the one writer is busy.
+func inOneGroup(t *testing.T, s *postgres.Store, ops ...func()) {
+	t.Helper()
+	busy := make(chan error)
+	go func() { busy <- s.ExecInGroup(context.Background(), `SELECT pg_sleep(0.2)`) }()
+	time.Sleep(50 * time.Millisecond)
+	var wg sync.WaitGroup
+	for _, op := range ops {
+		wg.Go(op)
+		time.Sleep(20 * time.Millisecond)
+	}
+	wg.Wait()
+	if err := <-busy; err != nil {
+		t.Fatal(err)
 	}
 }
