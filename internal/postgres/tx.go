@@ -40,6 +40,7 @@ type tx struct {
 	node      string
 	safe      bool
 	speculate bool  // expect may bet
+	bets      int   // bets placed in this pass
 	wrote     bool  // the op changed a row
 	failed    error // a statement failed: the transaction is aborted
 	callbacks int   // callbacks the op stored
@@ -91,7 +92,10 @@ func (t *tx) expect(rows int64, sql string, args ...any) bool {
 	if !t.speculate || t.safe {
 		return false
 	}
+	// The op counts as having written before the result is known: if the
+	// bet is lost, the whole group runs again anyway.
 	t.wrote = true
+	t.bets++
 	t.queue(rows, sql, args)
 	return true
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -42,6 +43,12 @@ type writer struct {
 	quit chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
+	// betFrom is when ops may bet on results again (tx.expect), in Unix
+	// nanoseconds: a lost bet pauses the bets of every committer.
+	betFrom atomic.Int64
+	// bets placed, groups run again for a lost one, and passes run with
+	// savepoints: for the tests.
+	bets, lostBets, safePasses atomic.Uint64
 }
 
 func newWriter(pool *pgxpool.Pool, n int) *writer {
@@ -81,13 +88,11 @@ type committer struct {
 	t         tx
 	// when the last pass began, its COMMIT started and returned
 	began, committing, committed time.Time
-	// speculateFrom is when ops may bet on results again (tx.expect).
-	speculateFrom time.Time
 }
 
-// speculationPause is how long a committer's ops stop betting on results
-// after a bet was lost.
-const speculationPause = time.Second
+// betPause is how long ops stop betting on results (tx.expect) after a
+// bet was lost.
+const betPause = time.Second
 
 func (c *committer) run() {
 	w := c.w
@@ -177,10 +182,12 @@ func (c *committer) commit(batch []*op) {
 			// again as it would without bets, and ops stop betting for a
 			// while, so a store where bets are lost often does not pay
 			// twice for every group.
-			c.speculateFrom = time.Now().Add(speculationPause)
+			c.w.betFrom.Store(time.Now().Add(betPause).UnixNano())
+			c.w.lostBets.Add(1)
 			redo, err = c.pass(batch, false, results)
 		}
 		if err == nil && redo {
+			c.w.safePasses.Add(1)
 			_, err = c.pass(batch, true, results)
 		}
 		if err == nil || !retriable(err) || attempt >= retries {
@@ -236,7 +243,8 @@ func (c *committer) pass(batch []*op, safe bool, results []error) (redo bool, er
 	defer ptx.Rollback(ctx) // after COMMIT, a no-op
 	t := &c.t
 	t.pending, t.expects, t.mispredicted = nil, t.expects[:0], false
-	t.speculate = !safe && !time.Now().Before(c.speculateFrom)
+	t.speculate = !safe && time.Now().UnixNano() >= c.w.betFrom.Load()
+	defer func() { c.w.bets.Add(uint64(t.bets)); t.bets = 0 }()
 	for i, o := range batch {
 		if err := o.Ctx.Err(); err != nil {
 			results[i] = err

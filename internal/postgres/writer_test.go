@@ -91,8 +91,10 @@ func TestPendingStatementFailsOnlyItsOp(t *testing.T) {
 
 // Ops that bet on a pending statement's result (an outcome's quiet update
 // moving its message) are applied once each, whether the bets hold or one
-// is lost: a lost bet runs the group again, its op taking its other path,
-// and no op's statement is applied twice or lost.
+// is lost, and whether another op's statement or the group's end brings
+// the result back: a lost bet runs the group again without bets, its op
+// taking its other path, with no op's statement applied twice or lost, and
+// without the savepoint pass (a lost bet is no failure).
 func TestBetsOnPendingResults(t *testing.T) {
 	s := MustOpenFresh(t, postgres.Options{Writers: 1})
 	ctx := context.Background()
@@ -102,25 +104,44 @@ func TestBetsOnPendingResults(t *testing.T) {
 	if err := s.ExecInGroup(ctx, `INSERT INTO kept VALUES (1), (2)`); err != nil {
 		t.Fatal(err)
 	}
-	for round, lose := range []bool{false, true, false} {
-		// One group: a bet that holds, a bet lost in round 1 (its update
-		// finds no row, so it inserts 5), and an op that reads its result.
+	for round, tc := range []struct{ lose, readFirst bool }{{false, false}, {true, false}, {true, true}, {false, true}} {
+		s.ResumeBets()
+		placed, lost, safe := s.Bets()
+		// One group: a bet that holds, a bet lost in rounds 1 and 2 (its
+		// update finds no row, so it inserts 5), and an op that reads its
+		// result, after the bets or before them.
 		var held, other, read error
 		second := `UPDATE kept SET n = n + 10 WHERE n % 10 = 2`
-		if lose {
+		if tc.lose {
 			second = `UPDATE kept SET n = n + 10 WHERE n = 999`
 		}
-		inOneGroup(t, s,
+		ops := []func(){
 			func() { held = s.BetInGroup(ctx, `UPDATE kept SET n = n + 10 WHERE n % 10 = 1`, `SELECT 1`) },
 			func() { other = s.BetInGroup(ctx, second, `INSERT INTO kept VALUES (5)`) },
-			func() { read = s.ExecInGroup(ctx, `INSERT INTO kept VALUES (7)`) })
+		}
+		readOp := func() { read = s.ExecInGroup(ctx, `INSERT INTO kept VALUES (7)`) }
+		if tc.readFirst {
+			ops = append([]func(){readOp}, ops...)
+		} else {
+			ops = append(ops, readOp)
+		}
+		inOneGroup(t, s, ops...)
 		if held != nil || other != nil || read != nil {
 			t.Fatalf("round %d: %v, %v, %v; want every op stored", round, held, other, read)
 		}
+		placed2, lost2, safe2 := s.Bets()
+		wantLost := uint64(0)
+		if tc.lose {
+			wantLost = 1
+		}
+		if placed2-placed != 2 || lost2-lost != wantLost || safe2 != safe {
+			t.Errorf("round %d: %d bets placed, %d lost, %d savepoint passes; want 2, %d, 0",
+				round, placed2-placed, lost2-lost, safe2-safe, wantLost)
+		}
 	}
-	// n = 1 moved three times (31); n = 2 moved in rounds 0 and 2 (22); 5
-	// inserted once, in round 1; 7 once a round.
-	check := `DO $$ BEGIN IF (SELECT array_agg(n ORDER BY n) FROM kept) <> ARRAY[5, 7, 7, 7, 22, 31] THEN
+	// n = 1 moved in every round (41); n = 2 in rounds 0 and 3 (22); 5
+	// inserted in rounds 1 and 2; 7 once a round.
+	check := `DO $$ BEGIN IF (SELECT array_agg(n ORDER BY n) FROM kept) <> ARRAY[5, 5, 7, 7, 7, 7, 22, 41] THEN
 		RAISE 'kept: %', (SELECT array_agg(n ORDER BY n) FROM kept); END IF; END $$`
 	if err := s.ExecInGroup(ctx, check); err != nil {
 		t.Error(err)
