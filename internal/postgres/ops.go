@@ -720,12 +720,7 @@ func (t *tx) ApplyReceipt(r message.Receipt) error {
 	// and that has no status callback: one statement, the part found in it
 	// (left pending, on that bet, where the committer lets ops bet).
 	from := statuses(message.Before(r.Status))
-	args := []any{from, string(r.Status), r.ErrorCode, r.ErrorMessage, "", "", 0, nanos(r.At), r.Connector, r.Keys}
-	if t.expect(1, quietReceipt, args...) {
-		return t.failed
-	}
-	n, err := t.exec(quietReceipt, args...)
-	if err != nil || n == 1 {
+	if moved, err := t.quiet(quietReceipt, from, string(r.Status), r.ErrorCode, r.ErrorMessage, "", "", 0, nanos(r.At), r.Connector, r.Keys); err != nil || moved {
 		return err
 	}
 	sid, total, key, err := t.FindPart(r.Connector, r.Keys)
@@ -823,15 +818,21 @@ func (t *tx) advance(dequeue bool, sid string, status message.Status, code int, 
 	if dequeue {
 		quiet = quietDequeue
 	}
-	args := []any{from, string(status), code, errMsg, connector, pid, nanos(sentAt), nanos(at), sid}
-	if t.expect(1, quiet, args...) {
-		return t.failed
-	}
-	n, err := t.exec(quiet, args...)
-	if err != nil || n == 1 {
+	if moved, err := t.quiet(quiet, from, string(status), code, errMsg, connector, pid, nanos(sentAt), nanos(at), sid); err != nil || moved {
 		return err
 	}
 	return t.advanceFully(dequeue, from, sid, status, code, errMsg, connector, pid, sentAt, at)
+}
+
+// quiet runs one of the quiet updates (quietAdvance, quietDequeue,
+// quietReceipt), or leaves it pending on the bet that it moves its message
+// (tx.expect); moved false says it did not, and the full path must run.
+func (t *tx) quiet(sql string, args ...any) (moved bool, err error) {
+	if t.expect(1, sql, args...) {
+		return true, t.failed
+	}
+	n, err := t.exec(sql, args...)
+	return n == 1, err
 }
 
 // advanceFully is advance's full statement, for any message: it locks the
