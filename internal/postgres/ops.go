@@ -398,6 +398,23 @@ func (s *Store) CountCheck(ctx context.Context, key verification.Key, max int, n
 	return sqlstore.CountCheck(ctx, s.submit, key, max, now, judge)
 }
 
+// CountLatest counts the usual check on key's newest verification, locking
+// it; see sqlstore.LatestCounter. A check on another node waits for the row
+// and, as the UPDATE checks its conditions again on the newest version,
+// counts only under the limit.
+func (t *tx) CountLatest(key verification.Key, max int, now time.Time) (verification.Verification, error) {
+	v, err := sqlstore.ScanVerification(t.queryRow(`UPDATE verifications SET check_attempts = check_attempts + 1, updated_at = $4
+		WHERE sid = (SELECT sid FROM verifications WHERE account_sid = $1 AND service_sid = $2 AND to_number = $3
+			ORDER BY created_at DESC, sid DESC LIMIT 1)
+		AND status = 'pending' AND expires_at > $4 AND check_attempts < $5
+		RETURNING `+sqlstore.VerificationCols,
+		key.AccountSID, key.ServiceSID, key.To, nanos(now), max))
+	if err == nil {
+		t.wrote = true
+	}
+	return v, err
+}
+
 // LatestVerification reads and locks key's newest verification; see
 // sqlstore.CheckWriter.
 func (t *tx) LatestVerification(key verification.Key) (verification.Verification, error) {

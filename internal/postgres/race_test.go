@@ -22,6 +22,12 @@ func TestReceiptRaceAcrossNodes(t *testing.T) {
 	storetest.ReceiptRace(t, nodes[0], nodes[1])
 }
 
+// Three nodes take wrong codes for one verification at once:
+// storetest.CheckRace. The limit on checks holds across nodes.
+func TestCheckRaceAcrossNodes(t *testing.T) {
+	storetest.CheckRace(t, openNodes(t, 3)...)
+}
+
 // openNodes opens n nodes on one fresh schema, closed when the test ends.
 func openNodes(t *testing.T, n int) []storetest.Store {
 	u := freshSchema(t)

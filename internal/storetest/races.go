@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/callback"
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/ratelimit"
 	"github.com/otpgate/otpgate/internal/store"
@@ -16,6 +17,61 @@ import (
 var raceTests = []testCase{
 	{"SendsToOneNumber", func(t *testing.T, s Store) { SendRace(t, s) }},
 	{"OutcomesAndReceiptsAtOnce", func(t *testing.T, s Store) { ReceiptRace(t, s, s) }},
+	{"GuessesAtOnce", func(t *testing.T, s Store) { CheckRace(t, s) }},
+}
+
+// CheckRace sends 60 wrong codes for one verification at once, each through
+// one of nodes in turn, under a limit of 5 checks: exactly 5 are counted
+// and judged, each seeing another count, and the rest are answered with the
+// verification at its limit (the judge here never locks it, so the limit
+// alone holds them back); then a verification that its first right code
+// approves takes 40 codes at once, and exactly one is counted. A backend
+// with several nodes calls it from its own test; Run calls it with one
+// store.
+func CheckRace(t *testing.T, nodes ...Store) {
+	s := nodes[0]
+	svc := mustSetup(t, s)
+	const limit = 5
+	for round, want := range []verification.Status{verification.Pending, verification.Approved} {
+		v := newVerification("AC1", svc.SID, fmt.Sprintf("VC%d", round), fmt.Sprintf("+4477009%05d", 100+round), at(0))
+		mustStartVerification(t, s, v)
+		wantCounted := limit
+		if want == verification.Approved {
+			wantCounted = 1
+		}
+		var judged, counted sync.Map
+		var wg sync.WaitGroup
+		n := 60 - 20*round
+		for i := range n {
+			wg.Go(func() {
+				got, c, err := nodes[i%len(nodes)].CountCheck(ctx, v.Key(), limit, at(time.Second),
+					func(v verification.Verification) (verification.Status, []callback.Callback) {
+						judged.Store(i, v.CheckAttempts)
+						return want, nil
+					})
+				if err != nil {
+					t.Errorf("round %d: check %d: %v", round, i, err)
+					return
+				}
+				if c {
+					counted.Store(i, got.CheckAttempts)
+				} else if got.Status == verification.Pending && got.CheckAttempts != limit {
+					t.Errorf("round %d: check %d not counted, yet the verification it saw is pending under the limit: %+v", round, i, got)
+				}
+			})
+		}
+		wg.Wait()
+		var nJudged, nCounted int
+		attempts := map[int]bool{}
+		judged.Range(func(_, a any) bool { nJudged++; attempts[a.(int)] = true; return true })
+		counted.Range(func(_, _ any) bool { nCounted++; return true })
+		stored, err := latest(t, s, "AC1", svc.SID, v.To)
+		check(t, "the verification after the checks", err)
+		if nJudged != wantCounted || nCounted != wantCounted || len(attempts) != wantCounted || stored.CheckAttempts != wantCounted || stored.Status != want {
+			t.Errorf("round %d: %d checks at once under a limit of %d: judged %d (attempts seen %v), counted %d, stored %d attempts, status %s; want %d, %d, %d, %s",
+				round, n, limit, nJudged, attempts, nCounted, stored.CheckAttempts, stored.Status, wantCounted, wantCounted, wantCounted, want)
+		}
+	}
 }
 
 // SendRace sends bursts to one number at once, each send through one of
