@@ -90,6 +90,7 @@ type Parser struct {
 	fast           bool
 	cc             int32
 	nationalPrefix string
+	typer          *typer // the region's number types, for the fast path
 }
 
 // NewParser returns a Parser for numbers whose national form is that of
@@ -115,7 +116,8 @@ func newParser(defaultRegion string, shards, shardSize int) (*Parser, error) {
 		p.nationalPrefix = phonenumbers.GetNddPrefixForRegion(region, true)
 		// One region per calling code: +44 is also Guernsey, Jersey and
 		// the Isle of Man, whose numbers only the full parse tells apart.
-		p.fast = isDigits(p.nationalPrefix) && len(phonenumbers.GetRegionCodesForCountryCode(cc)) == 1
+		p.typer = newTyper(region)
+		p.fast = isDigits(p.nationalPrefix) && len(phonenumbers.GetRegionCodesForCountryCode(cc)) == 1 && p.typer != nil
 	}
 	return p, nil
 }
@@ -140,8 +142,8 @@ func isDigits(s string) bool {
 
 // fastParse reads a number of the default region without libphonenumber's
 // parser, whose regular expressions cost about 25 µs a number: it strips
-// "+CC", "00CC" or the national prefix, builds the number, and asks
-// libphonenumber only for its type (the metadata's patterns). It answers
+// "+CC", "00CC" or the national prefix, builds the number, and tells its
+// type from libphonenumber's metadata with the region's typer. It answers
 // only for valid numbers; anything else (another country, an invalid number,
 // a reason to give) falls back to the full parse. TestFastPathMatchesParse
 // holds the two paths equal.
@@ -173,12 +175,11 @@ func (p *Parser) fastParse(plus bool, digits string) (*phonenumbers.PhoneNumber,
 	if err != nil {
 		return nil, 0, false
 	}
-	n := &phonenumbers.PhoneNumber{CountryCode: &p.cc, NationalNumber: &nn}
-	t := phonenumbers.GetNumberType(n)
+	t := p.typer.typeOf(national)
 	if t == phonenumbers.UNKNOWN {
 		return nil, 0, false
 	}
-	return n, t, true
+	return &phonenumbers.PhoneNumber{CountryCode: &p.cc, NationalNumber: &nn}, t, true
 }
 
 // Region returns the parser's default region, upper case.

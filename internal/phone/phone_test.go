@@ -3,6 +3,7 @@ package phone
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -450,4 +451,66 @@ func TestFastPathMatchesParse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The typer of every region libphonenumber knows gives the type its
+// GetNumberType gives, for example numbers of each type with their last
+// digits changed and for random digits of every length.
+func TestTyperMatchesLibphonenumber(t *testing.T) {
+	types := []phonenumbers.PhoneNumberType{phonenumbers.MOBILE, phonenumbers.FIXED_LINE, phonenumbers.TOLL_FREE,
+		phonenumbers.PREMIUM_RATE, phonenumbers.SHARED_COST, phonenumbers.VOIP, phonenumbers.PERSONAL_NUMBER,
+		phonenumbers.PAGER, phonenumbers.UAN, phonenumbers.VOICEMAIL}
+	regions := slices.Sorted(maps.Keys(phonenumbers.GetSupportedRegions()))
+	seen := map[phonenumbers.PhoneNumberType]int{}
+	for _, region := range regions {
+		ty := newTyper(region)
+		if ty == nil {
+			t.Errorf("%s: no typer", region)
+			continue
+		}
+		cc := int32(phonenumbers.GetCountryCodeForRegion(region))
+		rng := rand.New(rand.NewPCG(2, uint64(region[0])<<8+uint64(region[1])))
+		var examples []string
+		for _, typ := range types {
+			if ex := phonenumbers.GetExampleNumberForType(region, typ); ex != nil {
+				examples = append(examples, strconv.FormatUint(ex.GetNationalNumber(), 10))
+			}
+		}
+		n := 60
+		if fastRegions[region] {
+			n = 2000
+		}
+		for i := range n {
+			national := strconv.Itoa(1 + rng.IntN(9))
+			for l := 2 + rng.IntN(14); len(national) < l; {
+				national += strconv.Itoa(rng.IntN(10))
+			}
+			if i%2 == 0 && len(examples) > 0 {
+				ex := examples[rng.IntN(len(examples))]
+				national = ex[:max(1, len(ex)-1-rng.IntN(5))]
+				for len(national) < len(ex)+rng.IntN(3)-1 {
+					national += strconv.Itoa(rng.IntN(10))
+				}
+			}
+			nn, _ := strconv.ParseUint(national, 10, 64)
+			if national[0] == '0' || strconv.FormatUint(nn, 10) != national {
+				continue
+			}
+			num := &phonenumbers.PhoneNumber{CountryCode: &cc, NationalNumber: &nn}
+			if phonenumbers.GetRegionCodeForNumber(num) != region {
+				continue // a calling code of several regions: GetNumberType reads another's metadata
+			}
+			want := phonenumbers.GetNumberType(num)
+			if got := ty.typeOf(national); got != want {
+				t.Errorf("%s %s: typer says %v, libphonenumber %v", region, national, got, want)
+			}
+			seen[want]++
+		}
+	}
+	for _, typ := range append(types, phonenumbers.UNKNOWN, phonenumbers.FIXED_LINE_OR_MOBILE) {
+		if seen[typ] == 0 {
+			t.Errorf("no number of type %v was compared", typ)
+		}
+	}
+	t.Logf("compared by type: %v", seen)
 }
