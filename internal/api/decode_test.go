@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http/httptest"
+	"maps"
 	"net/url"
 	"strings"
 	"testing"
@@ -181,6 +182,29 @@ func FuzzDecodeJSON(f *testing.F) {
 	})
 }
 
+// FuzzDecodeFlatJSON: where the one-pass reader of the usual body answers,
+// it gives exactly what encoding/json's path gives.
+func FuzzDecodeFlatJSON(f *testing.F) {
+	for _, s := range []string{`{"to":"0790320012","service":"login"}`, ` { "to" : 962790320012 , "code":123456 } `, `{}`, `{"a":null,"a":"b"}`,
+		`{"a":true,"b":false,"c":-0.5e+3}`, `{"a":1e400}`, "{\"a\":\"\xff\"}", `{"a":"\u0041"}`, `{"a":01}`, `{"a":"x"}x`, `{"a":"x",}`,
+		"{\"\u0645\":\"\u0631\"}", "{\"a\":\"\x7f\"}", `{"a":-}`, `{"a":1.}`, `{"a":truex}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fast, ok := decodeFlatJSON(body)
+		if !ok {
+			return
+		}
+		slow, err := decodeJSON(body)
+		if err != nil {
+			t.Fatalf("the one-pass reader took %q, which encoding/json's path refuses: %v", body, err)
+		}
+		if !maps.Equal(fast, slow) {
+			t.Fatalf("%q: the one-pass reader gives %v, encoding/json's path %v", body, fast, slow)
+		}
+	})
+}
+
 // FuzzDecodeForm: never panics; every value is what net/url reads; an
 // error is an *otpgate.Error in otpgate's words.
 func FuzzDecodeForm(f *testing.F) {
@@ -200,4 +224,23 @@ func FuzzDecodeForm(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkDecodeJSON: a /2fa/send body through DecodeJSON (the one-pass
+// reader) and through encoding/json's path, its baseline.
+func BenchmarkDecodeJSON(b *testing.B) {
+	body := []byte(`{"service":"login","from":"OTPGate","to":"0790320012","body":"Your code is {code}"}`)
+	for _, c := range []struct {
+		name string
+		fn   func([]byte) (Fields, error)
+	}{{"one-pass", DecodeJSON}, {"encoding-json", decodeJSON}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.fn(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
