@@ -3,8 +3,8 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"net/http/httptest"
 	"maps"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
