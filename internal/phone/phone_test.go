@@ -410,19 +410,7 @@ func TestFastPathMatchesParse(t *testing.T) {
 			}
 			fastHits := 0
 			for i := range n {
-				national := strconv.Itoa(1 + rng.IntN(9))
-				for n := 5 + rng.IntN(8); len(national) < n; {
-					national += strconv.Itoa(rng.IntN(10))
-				}
-				if i%2 == 0 && len(examples) > 0 {
-					// A real range: an example number with its last digits changed.
-					ex := examples[rng.IntN(len(examples))]
-					keep := max(1, len(ex)-4)
-					national = ex[:keep]
-					for len(national) < len(ex)+rng.IntN(3)-1 {
-						national += strconv.Itoa(rng.IntN(10))
-					}
-				}
+				national := randomNational(rng, 5, 12, examples, i%2 == 0, 4, 4)
 				var input string
 				switch rng.IntN(5) {
 				case 0:
@@ -481,17 +469,7 @@ func TestTyperMatchesLibphonenumber(t *testing.T) {
 			n = 2000
 		}
 		for i := range n {
-			national := strconv.Itoa(1 + rng.IntN(9))
-			for l := 2 + rng.IntN(14); len(national) < l; {
-				national += strconv.Itoa(rng.IntN(10))
-			}
-			if i%2 == 0 && len(examples) > 0 {
-				ex := examples[rng.IntN(len(examples))]
-				national = ex[:max(1, len(ex)-1-rng.IntN(5))]
-				for len(national) < len(ex)+rng.IntN(3)-1 {
-					national += strconv.Itoa(rng.IntN(10))
-				}
-			}
+			national := randomNational(rng, 2, 15, examples, i%2 == 0, 1, 5)
 			nn, _ := strconv.ParseUint(national, 10, 64)
 			if national[0] == '0' || strconv.FormatUint(nn, 10) != national {
 				continue
@@ -513,4 +491,24 @@ func TestTyperMatchesLibphonenumber(t *testing.T) {
 		}
 	}
 	t.Logf("compared by type: %v", seen)
+}
+
+// randomNational returns a national number for the type tests: random
+// digits (no leading zero), from minLen to maxLen of them; or, when
+// fromExample and there are examples, a real range: an example number
+// with its last fewest to most digits changed, give or take one digit.
+func randomNational(rng *rand.Rand, minLen, maxLen int, examples []string, fromExample bool, fewest, most int) string {
+	if fromExample && len(examples) > 0 {
+		ex := examples[rng.IntN(len(examples))]
+		national := ex[:max(1, len(ex)-fewest-rng.IntN(most-fewest+1))]
+		for len(national) < len(ex)+rng.IntN(3)-1 {
+			national += strconv.Itoa(rng.IntN(10))
+		}
+		return national
+	}
+	national := strconv.Itoa(1 + rng.IntN(9))
+	for n := minLen + rng.IntN(maxLen-minLen+1); len(national) < n; {
+		national += strconv.Itoa(rng.IntN(10))
+	}
+	return national
 }
