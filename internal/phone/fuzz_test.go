@@ -88,3 +88,25 @@ func FuzzNormalizeCode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFastPathMatchesParse: for any input, the parse with the fast path
+// (and its typer) gives what libphonenumber's full parse gives.
+func FuzzFastPathMatchesParse(f *testing.F) {
+	for _, s := range []string{"0790320012", "+962790320012", "00962780000000", "0777777777", "+9626", "0800 22 222",
+		"+962 6 461 2345", "+962 7466 12345", "0900 12345", "+962 8 000 0000", "87012345"} {
+		f.Add(s)
+	}
+	fast, err := newParser("JO", 0, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	slow := *fast
+	slow.fast = false
+	f.Fuzz(func(t *testing.T, input string) {
+		gotN, gotR := fast.parse(input)
+		wantN, wantR := slow.parse(input)
+		if gotN != wantN || gotR != wantR {
+			t.Fatalf("parse(%q): fast path %+v %q, full parse %+v %q", input, gotN, gotR, wantN, wantR)
+		}
+	})
+}
