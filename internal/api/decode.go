@@ -28,14 +28,30 @@ func (f Fields) Get(name string) string {
 	if v, ok := f[name]; ok {
 		return v
 	}
-	return f[strings.ToUpper(name[:1])+name[1:]]
+	v, _ := f.capitalised(name)
+	return v
 }
 
 // Has reports whether the field was given, by either name.
 func (f Fields) Has(name string) bool {
 	_, lower := f[name]
-	_, upper := f[strings.ToUpper(name[:1])+name[1:]]
+	_, upper := f.capitalised(name)
 	return lower || upper
+}
+
+// capitalised looks name up with its first letter in upper case. A
+// handler asks for each optional field it knows, most of them absent: the
+// usual name is spelt in a buffer, which the map lookup does not keep.
+func (f Fields) capitalised(name string) (string, bool) {
+	var buf [32]byte
+	if len(name) > 0 && len(name) <= len(buf) && name[0] >= 'a' && name[0] <= 'z' {
+		b := append(buf[:0], name...)
+		b[0] -= 'a' - 'A'
+		v, ok := f[string(b)]
+		return v, ok
+	}
+	v, ok := f[strings.ToUpper(name[:1])+name[1:]]
+	return v, ok
 }
 
 // Decode reads a JSON or form-encoded body of at most MaxBody bytes.

@@ -244,3 +244,20 @@ func BenchmarkDecodeJSON(b *testing.B) {
 		})
 	}
 }
+
+// A field is found by its name or its capitalised name; asking for an
+// absent one allocates nothing.
+func TestFieldsGet(t *testing.T) {
+	f := Fields{"to": "a", "From": "b", "éx": "c", "Éx": "d"}
+	for name, want := range map[string]string{"to": "a", "from": "b", "From": "b", "éx": "c", "body": ""} {
+		if got := f.Get(name); got != want {
+			t.Errorf("Get(%q) = %q, want %q", name, got, want)
+		}
+	}
+	if !f.Has("from") || !f.Has("to") || f.Has("body") {
+		t.Errorf("Has: from %v, to %v, body %v; want true, true, false", f.Has("from"), f.Has("to"), f.Has("body"))
+	}
+	if n := testing.AllocsPerRun(100, func() { f.Get("statusCallback") }); n != 0 {
+		t.Errorf("Get of an absent field: %v allocations, want 0", n)
+	}
+}
