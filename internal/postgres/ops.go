@@ -409,7 +409,9 @@ func (t *tx) CountLatest(key verification.Key, max int, now time.Time) (verifica
 		AND status = 'pending' AND expires_at > $4 AND check_attempts < $5
 		RETURNING `+sqlstore.VerificationCols,
 		key.AccountSID, key.ServiceSID, key.To, nanos(now), max))
-	if err == nil {
+	if !errors.Is(err, store.ErrNotFound) {
+		// Counted; or counted and then unreadable (its codes), when the op
+		// fails: it wrote, so the group undoes it.
 		t.wrote = true
 	}
 	return v, err

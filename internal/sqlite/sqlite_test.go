@@ -606,3 +606,25 @@ func BenchmarkSendLimit(b *testing.B) {
 		})
 	}
 }
+
+// A check of a verification whose codes cannot be read fails and counts
+// nothing: storetest.UnreadableCheck.
+func TestUnreadableCheckCountsNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "otpgate.db")
+	s := MustOpen(t, path)
+	db := mustDB(t, path)
+	storetest.UnreadableCheck(t, s, func(sid string) func() {
+		var codes []byte
+		if err := db.QueryRow(`SELECT codes FROM verifications WHERE sid = ?`, sid).Scan(&codes); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`UPDATE verifications SET codes = x'010203' WHERE sid = ?`, sid); err != nil {
+			t.Fatal(err)
+		}
+		return func() {
+			if _, err := db.Exec(`UPDATE verifications SET codes = ? WHERE sid = ?`, codes, sid); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,6 +72,31 @@ func CheckRace(t *testing.T, nodes ...Store) {
 			t.Errorf("round %d: %d checks at once under a limit of %d: judged %d (attempts seen %v), counted %d, stored %d attempts, status %s; want %d, %d, %d, %s",
 				round, n, limit, nJudged, attempts, nCounted, stored.CheckAttempts, stored.Status, wantCounted, wantCounted, wantCounted, want)
 		}
+	}
+}
+
+// UnreadableCheck starts a verification, has corrupt make its stored codes
+// unreadable (and restore them after), and checks it 3 times: each check
+// fails, and none is counted, for a check that failed must not use up the
+// verification's guesses. A backend calls it from its own test with
+// corrupt written in its SQL.
+func UnreadableCheck(t *testing.T, s Store, corrupt func(verificationSID string) (restore func())) {
+	svc := mustSetup(t, s)
+	v := newVerification("AC1", svc.SID, "VEunreadable", to, at(0))
+	mustStartVerification(t, s, v)
+	restore := corrupt(v.SID)
+	var calls atomic.Int32
+	for i := range 3 {
+		_, counted, err := s.CountCheck(ctx, v.Key(), 5, at(time.Second), judge(&calls, verification.Pending))
+		if err == nil || counted {
+			t.Fatalf("check %d of a verification whose codes cannot be read: counted %v, %v; want an error", i, counted, err)
+		}
+	}
+	restore()
+	got, err := latest(t, s, "AC1", svc.SID, to)
+	check(t, "the verification after the failed checks", err)
+	if got.CheckAttempts != 0 || calls.Load() != 0 {
+		t.Errorf("after 3 failed checks: %d checks counted, judged %d times; want none", got.CheckAttempts, calls.Load())
 	}
 }
 

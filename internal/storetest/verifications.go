@@ -272,12 +272,16 @@ var sendTests = []testCase{
 			if got, err := latest(t, s, "AC1", svc.SID, to); err != nil || got.SID != tt.want {
 				t.Errorf("step %d: LatestVerification = %s (%v), want %s", i, got.SID, err, tt.want)
 			}
-			_, _, err := s.CountCheck(ctx, verification.Key{AccountSID: "AC1", ServiceSID: svc.SID, To: to}, 5, at(tt.created+time.Millisecond),
+			// The check counts the newest, never an older one still pending.
+			got, counted, err := s.CountCheck(ctx, verification.Key{AccountSID: "AC1", ServiceSID: svc.SID, To: to}, 5, at(tt.created+time.Millisecond),
 				func(verification.Verification) (verification.Status, []callback.Callback) {
 					return verification.Approved, nil
 				})
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				t.Fatal(err)
+			}
+			if newest := tt.want == tt.sid; counted != newest || got.SID != tt.want {
+				t.Errorf("step %d: the check saw %s, counted %v; want %s, counted %v", i, got.SID, counted, tt.want, newest)
 			}
 		}
 	}},
