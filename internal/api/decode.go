@@ -427,9 +427,6 @@ func flatJSONNumber(b []byte, i int) (string, int, bool) {
 			return "", 0, false
 		}
 	}
-	s := string(b[start:i])
-	if _, err := strconv.ParseFloat(s, 64); err != nil {
-		return "", 0, false
-	}
-	return s, i, true
+	s, problem := jsonScalar(b[start:i]) // its range check, as decodeJSON makes it
+	return s, i, problem == ""
 }
