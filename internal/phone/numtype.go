@@ -2,6 +2,7 @@ package phone
 
 import (
 	"regexp"
+	"slices"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -46,17 +47,8 @@ func (d numberDesc) matches(national string) bool {
 	if d.re == nil {
 		return false
 	}
-	if len(d.lengths) > 0 {
-		found := false
-		for _, l := range d.lengths {
-			if int32(len(national)) == l {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
+	if len(d.lengths) > 0 && !slices.Contains(d.lengths, int32(len(national))) {
+		return false
 	}
 	return d.re.MatchString(national)
 }
