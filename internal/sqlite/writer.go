@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -309,6 +310,16 @@ func (w *writer) pass(batch []*op, safe bool) bool {
 		o.Began, o.Committing, o.Committed = began, committing, committed
 		o.Done <- results[i]
 		results[i] = nil
+	}
+	// The ops just told wait to run on this goroutine's P (Go queues a
+	// goroutine it wakes on the waker's P). Under load more ops wait for
+	// the writer, and it would run their group first, the better part of a
+	// millisecond, while the requests it just answered wait. Let them go
+	// first: they answer, their clients send on, and the next group takes
+	// in what came meanwhile. With no op waiting the writer blocks on its
+	// queues next, which frees the P all the same.
+	if len(w.Ops)+len(w.Urgent) > 0 {
+		runtime.Gosched()
 	}
 	return true
 }
