@@ -120,10 +120,5 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 		http.Error(w, `{"code":20500,"message":"Internal error encoding the response","more_info":"`+moreInfo(otpgate.CodeInternal)+`","status":500}`, http.StatusInternalServerError)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(b)+1))
-	w.WriteHeader(status)
-	b = append(b, '\n')
-	w.Write(b)
+	WriteJSONBody(w, status, b)
 }
