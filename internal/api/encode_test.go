@@ -2,20 +2,17 @@ package api
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http/httptest"
 	"testing"
 )
 
-// encodingJSON is a string as WriteJSON's encoder writes it.
+// encodingJSON is a string as WriteJSON writes it.
 func encodingJSON(t testing.TB, s string) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(s); err != nil {
+	b, err := MarshalJSON(s)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return b
 }
 
 func TestAppendJSONString(t *testing.T) {

@@ -111,14 +111,20 @@ func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, d *Dialect, 
 
 // WriteJSON writes v as the JSON reply with status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // URIs keep their '&'
-	err := enc.Encode(v)
-	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	b, err := MarshalJSON(v)
 	if err != nil {
 		http.Error(w, `{"code":20500,"message":"Internal error encoding the response","more_info":"`+moreInfo(otpgate.CodeInternal)+`","status":500}`, http.StatusInternalServerError)
 		return
 	}
 	WriteJSONBody(w, status, b)
+}
+
+// MarshalJSON is v as WriteJSON writes it: encoding/json without HTML
+// escaping (URIs keep their '&'), without the newline WriteJSONBody adds.
+func MarshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(v)
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), err
 }

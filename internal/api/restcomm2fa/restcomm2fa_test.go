@@ -2,19 +2,18 @@ package restcomm2fa
 
 import (
 	"bytes"
-	"encoding/json"
 	"testing"
+
+	"github.com/otpgate/otpgate/internal/api"
 )
 
-// marshal is v as api.WriteJSON's encoder writes it.
+// marshal is v as api.WriteJSON writes it.
 func marshal(t testing.TB, v verificationJSON) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := api.MarshalJSON(v)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return b
 }
 
 func TestVerificationJSONMatchesEncodingJSON(t *testing.T) {
