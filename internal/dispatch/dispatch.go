@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -184,8 +183,9 @@ func (d *Dispatcher) Lease(o *message.Outbound) {
 }
 
 // Take starts delivering a committed message that Lease marked. It never
-// blocks: when too many are waiting it gives the message back to the outbox
-// (due at once) for the poller to take.
+// blocks, nor yields (the store's writer may call it, between a commit and
+// its fsync: store.WhenWritten): when too many are waiting it gives the
+// message back to the outbox (due at once) for the poller to take.
 func (d *Dispatcher) Take(ctx context.Context, o message.Outbound) {
 	route := d.cfg.Route(o.To)
 	d.backlog.add(route, o.SID, o.CreatedAt)
@@ -196,10 +196,6 @@ func (d *Dispatcher) Take(ctx context.Context, o message.Outbound) {
 		case d.sem <- struct{}{}:
 			d.launch(o, span)
 			d.mu.RUnlock()
-			// Let the delivery run first: it hands the message to the SMSC
-			// within microseconds, while this goroutine's caller would first
-			// write its HTTP answer.
-			runtime.Gosched()
 			return
 		default:
 		}

@@ -24,7 +24,7 @@ type Histograms struct {
 func NewHistograms(reg prometheus.Registerer) *Histograms {
 	h := &Histograms{vec: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    MetricName,
-		Help:    "Time a send spends in each stage on its way to the SMSC: request (read, auth, decode), policies (number, ceilings, policies, composing the code), store_wait (queued for the store's writer), store_write (its rows written), commit (the group's commit, the fsync), handoff (commit to the dispatcher starting the delivery), connector (encoding, throttle, window), submit_resp (submit_sm to submit_sm_resp); total is request to submit_sm_resp.",
+		Help:    "Time a send spends in each stage on its way to the SMSC: request (read, auth, decode), policies (number, ceilings, policies, composing the code), store_wait (queued for the store's writer), store_write (its rows written), commit (the group's commit: SQLite's WAL write, the message going on during its fsync; PostgreSQL's commit), handoff (commit to the dispatcher starting the delivery), connector (encoding, throttle, window), submit_resp (submit_sm to submit_sm_resp); total is request to submit_sm_resp.",
 		Buckets: Buckets,
 	}, []string{"stage"})}
 	for _, s := range Stages() {

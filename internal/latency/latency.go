@@ -32,7 +32,8 @@ const (
 	// StoreWrite: the send's rows written, in a group with others, until
 	// the group's COMMIT starts.
 	StoreWrite
-	// Commit: the group's COMMIT (SQLite's fsync, PostgreSQL's WAL flush).
+	// Commit: the group's COMMIT (SQLite's WAL write: the message goes on
+	// while its fsync runs; PostgreSQL's commit, WAL flush included).
 	Commit
 	// Handoff: from the commit to the dispatcher starting the delivery.
 	Handoff

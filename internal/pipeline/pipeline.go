@@ -23,6 +23,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -67,8 +68,8 @@ type Delivery interface {
 	// for delivery (message.Outbound.LeaseUntil).
 	Lease(o *message.Outbound)
 	// Take starts delivering a committed message that Lease marked. It never
-	// blocks. ctx is the request's (for its latency.Span); the delivery
-	// outlives it.
+	// blocks, nor yields its goroutine: it may run on the store's writer.
+	// ctx is the request's (for its latency.Span); the delivery outlives it.
 	Take(ctx context.Context, o message.Outbound)
 }
 
@@ -259,7 +260,17 @@ func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
 		}
 		r := p.record(s, c)
 		span.Mark(latency.Policies)
-		err := p.cfg.Store.InsertSend(ctx, r.Message, r.Outbound, r.Verification, limits...)
+		wctx, taken := ctx, false
+		if p.cfg.Delivery != nil {
+			// The message goes to the SMSC once it is written where a crash
+			// of the process cannot lose it; the answer waits for the sync
+			// (store.WhenWritten).
+			wctx = store.WhenWritten(ctx, func() {
+				taken = true
+				p.cfg.Delivery.Take(ctx, r.Outbound)
+			})
+		}
+		err := p.cfg.Store.InsertSend(wctx, r.Message, r.Outbound, r.Verification, limits...)
 		if errors.Is(err, store.ErrConflict) && req.Compose != nil {
 			if attempt < composeAttempts {
 				continue // another send to the number got there first: decide again
@@ -282,8 +293,12 @@ func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		if p.cfg.Delivery != nil {
+		if p.cfg.Delivery != nil && !taken {
 			p.cfg.Delivery.Take(ctx, r.Outbound)
+			// Let the delivery run first: it hands the message to the SMSC
+			// within microseconds, while this goroutine would first write
+			// its HTTP answer.
+			runtime.Gosched()
 		}
 		res := Result{Message: r.Message, To: s.To, Verification: c.Verification}
 		for _, o := range p.cfg.Observers {

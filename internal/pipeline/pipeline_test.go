@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -293,5 +294,69 @@ func TestComposeGivesUpWithATooMany(t *testing.T) {
 	}
 	if len(e.deliv.taken) != 0 {
 		t.Errorf("a send never stored was handed off")
+	}
+}
+
+// events records, in order, what happened to one send.
+type events struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (e *events) add(s string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.log = append(e.log, s)
+}
+
+// announcing is a store that announces a write (store.WhenWritten) before
+// it returns, as SQLite does between its commit and its fsync, or, silent,
+// never does, as PostgreSQL.
+type announcing struct {
+	pipeline.Store
+	silent bool
+	ev     *events
+}
+
+func (a announcing) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...ratelimit.Limit) error {
+	written := store.Written(ctx)
+	err := a.Store.InsertSend(store.WhenWritten(ctx, nil), m, o, v, limits...)
+	if err == nil && !a.silent && written != nil {
+		written()
+	}
+	a.ev.add("returned")
+	return err
+}
+
+type loggedDelivery struct {
+	*delivery
+	ev *events
+}
+
+func (d loggedDelivery) Take(ctx context.Context, o message.Outbound) {
+	d.ev.add("taken")
+	d.delivery.Take(ctx, o)
+}
+
+// A store that announces a write hands the message to the delivery before
+// it returns (the SMSC gets it during the fsync); one that does not, after.
+// Either way the delivery takes it once.
+func TestHandsOffOnceWritten(t *testing.T) {
+	for _, silent := range []bool{false, true} {
+		ev := &events{}
+		e := newEnv(t, func(c *pipeline.Config) {
+			c.Store = announcing{Store: c.Store, silent: silent, ev: ev}
+			c.Delivery = loggedDelivery{delivery: c.Delivery.(*delivery), ev: ev}
+		})
+		if _, err := e.p.Send(ctx, pipeline.Request{AccountSID: "AC1", To: "0790320012", From: "MyApp", Body: "hello"}); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"taken", "returned"}
+		if silent {
+			want = []string{"returned", "taken"}
+		}
+		if !slices.Equal(ev.log, want) || len(e.deliv.taken) != 1 {
+			t.Errorf("silent store %v: %v, %d taken; want %v, 1 taken", silent, ev.log, len(e.deliv.taken), want)
+		}
 	}
 }

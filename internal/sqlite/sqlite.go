@@ -1,12 +1,14 @@
 // Package sqlite is otpgate's embedded store: SQLite through modernc.org/sqlite
-// (pure Go), in WAL mode with synchronous=FULL, so a committed write survives
-// a crash of the process or the machine.
+// (pure Go), in WAL mode, every commit fsynced before it is acknowledged, so a
+// committed write survives a crash of the process or the machine.
 //
 // Writes go through one writer goroutine that owns the only write connection
 // and commits in groups: every Update waiting when a transaction starts joins
 // it, each in its own savepoint, and all of them are acknowledged after the
-// one COMMIT (and its one fsync). Throughput is then bound by how fast SQLite
-// executes statements, not by the disk's fsync rate.
+// one COMMIT and its one fsync. Throughput is then bound by how fast SQLite
+// executes statements, not by the disk's fsync rate. The writer runs the
+// fsync itself, after the COMMIT has written the WAL (synchronous=NORMAL),
+// and tells the writes that asked in between (store.WhenWritten).
 package sqlite
 
 import (
@@ -112,7 +114,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		readDB.Close()
 		return nil, err
 	}
-	w, err := newWriter(ctx, conn, DefaultMaxBatch)
+	w, err := newWriter(ctx, conn, path+"-wal", DefaultMaxBatch)
 	if err != nil {
 		conn.Close()
 		writeDB.Close()
@@ -204,8 +206,12 @@ func unavailable(err error) error {
 // ErrSchemaNewer means the database was migrated by a newer otpgate.
 var ErrSchemaNewer = errors.New("the database's schema is newer than this otpgate")
 
-// Ping reports whether the database answers (for /readyz).
+// Ping reports whether the database answers (for /readyz), and whether
+// the writer still writes (it stops after a failed fsync).
 func (s *Store) Ping(ctx context.Context) error {
+	if failed := s.w.syncErr.Load(); failed != nil {
+		return *failed
+	}
 	if err := s.readDB.PingContext(ctx); err != nil {
 		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 	}
@@ -325,7 +331,8 @@ type Stats struct {
 	Ops            uint64        // Updates committed in them
 	SafePasses     uint64        // groups re-run with savepoints after an op failed mid-write
 	Busy           time.Duration // time spent running groups, COMMIT included
-	Commit         time.Duration // time spent in COMMIT (the WAL write and fsync)
+	Commit         time.Duration // time spent committing (the WAL's write and fsync)
+	Sync           time.Duration // of Commit, the WAL's fsync
 	WALRestarts    uint64        // RESTART checkpoints the writer ran
 	WALRestartTime time.Duration // time they took
 	LazyWaiting    int64         // lazy writes the writer holds for a group now
@@ -337,6 +344,7 @@ func (s *Store) Stats() Stats {
 	return Stats{
 		Batches: st.batches.Load(), Ops: st.ops.Load(), SafePasses: st.safePasses.Load(),
 		Busy: time.Duration(st.busy.Load()), Commit: time.Duration(st.commitTime.Load()),
+		Sync:        time.Duration(st.syncTime.Load()),
 		WALRestarts: st.walRestarts.Load(), WALRestartTime: time.Duration(st.walRestartTime.Load()),
 		LazyWaiting: st.lazyWaiting.Load(),
 	}
@@ -363,6 +371,7 @@ func (s *Store) LogStats(log *slog.Logger, every time.Duration) {
 		log.Debug("store group commits", "every", every, "batches", batches, "ops", st.Ops-last.Ops,
 			"ops_per_batch", float64(st.Ops-last.Ops)/float64(batches),
 			"busy", (st.Busy - last.Busy).Round(time.Millisecond), "in_commit", (st.Commit - last.Commit).Round(time.Millisecond),
+			"in_fsync", (st.Sync - last.Sync).Round(time.Millisecond),
 			"safe_passes", st.SafePasses-last.SafePasses,
 			"wal_restarts", st.WALRestarts-last.WALRestarts, "in_wal_restarts", (st.WALRestartTime - last.WALRestartTime).Round(time.Millisecond))
 		last = st

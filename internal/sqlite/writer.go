@@ -4,12 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/otpgate/otpgate/internal/sqlstore"
+	"github.com/otpgate/otpgate/internal/store"
 )
 
 // op is one write waiting for the writer.
@@ -66,20 +68,40 @@ type writer struct {
 	// for receipts that came before it.
 	noOrphans      bool
 	orphansChecked time.Time
+	// The writer's connection commits with synchronous=NORMAL: its COMMIT
+	// writes the WAL's frames, which a crash of the process cannot take
+	// back, and the writer then fsyncs the WAL itself, through wal, before
+	// any op hears its result. Between the two it tells the ops that asked
+	// (store.WhenWritten): a send is handed to the SMSC during the fsync.
+	walPath    string
+	wal        *os.File
+	walChecked time.Time // when wal was last found to be walPath's file
+	sync       func(*os.File) error
+	// syncErr is the fsync that failed: the frames it should have made
+	// durable may be lost from the disk while SQLite reads them from the
+	// page cache, and later frames chain to them. Every later op fails
+	// with it, and so does Ping, until otpgate restarts and SQLite reads
+	// the WAL back.
+	syncErr atomic.Pointer[error]
 }
 
 // orphansRecheck is how often the writer looks again whether receipts
 // wait for their parts, while some may.
 const orphansRecheck = time.Second
 
-func newWriter(ctx context.Context, conn *sql.Conn, maxBatch int) (*writer, error) {
+func newWriter(ctx context.Context, conn *sql.Conn, walPath string, maxBatch int) (*writer, error) {
 	w := &writer{
 		conn:     conn,
+		walPath:  walPath,
+		sync:     (*os.File).Sync,
 		Queues:   sqlstore.NewQueues[*tx](maxBatch * 4),
 		maxBatch: maxBatch,
 		maxWAL:   maxWALFrames,
 		quit:     make(chan struct{}),
 		stopped:  make(chan struct{}),
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		return nil, err
 	}
 	if err := w.st.prepare(ctx, conn); err != nil {
 		return nil, err
@@ -94,6 +116,9 @@ func (w *writer) stop() {
 	w.once.Do(func() { close(w.quit) })
 	<-w.stopped
 	w.st.close()
+	if w.wal != nil {
+		w.wal.Close()
+	}
 }
 
 func (w *writer) run() {
@@ -249,6 +274,12 @@ func (w *writer) pass(batch []*op, safe bool) bool {
 		w.results = make([]error, len(batch))
 	}
 	results := w.results[:len(batch)]
+	if failed := w.syncErr.Load(); failed != nil {
+		for _, o := range batch {
+			o.Done <- *failed
+		}
+		return true
+	}
 	began := time.Now()
 	if _, err := w.st.begin.ExecContext(ctx); err != nil {
 		for _, o := range batch {
@@ -297,7 +328,6 @@ func (w *writer) pass(batch []*op, safe bool) bool {
 			fatal = fmt.Errorf("sqlite: commit: %w", err)
 		}
 		committed = time.Now()
-		w.stats.commitTime.Add(uint64(committed.Sub(committing)))
 	}
 	if fatal != nil {
 		w.st.rollback.ExecContext(ctx)
@@ -306,8 +336,32 @@ func (w *writer) pass(batch []*op, safe bool) bool {
 		}
 		return true
 	}
+	// The group is in the WAL: a crash of the process keeps it. Those who
+	// asked hear of it now; a send goes to the SMSC during the fsync.
+	wrote := false
 	for i, o := range batch {
 		o.Began, o.Committing, o.Committed = began, committing, committed
+		if results[i] == nil && o.Written != nil {
+			o.Wrote()
+			wrote = true
+		}
+	}
+	if wrote && len(w.Ops)+len(w.Urgent) == 0 {
+		runtime.Gosched()
+	}
+	err := w.syncWAL()
+	w.stats.commitTime.Add(uint64(time.Since(committing)))
+	w.stats.syncTime.Add(uint64(time.Since(committed)))
+	if err != nil {
+		err = fmt.Errorf("%w: sqlite: the fsync of the WAL failed, so what it wrote may not be on the disk; "+
+			"writes stop until otpgate restarts and reads the database back: %w", store.ErrUnavailable, err)
+		w.syncErr.Store(&err)
+		for _, o := range batch {
+			o.Done <- err
+		}
+		return true
+	}
+	for i, o := range batch {
 		o.Done <- results[i]
 		results[i] = nil
 	}
@@ -322,6 +376,34 @@ func (w *writer) pass(batch []*op, safe bool) bool {
 		runtime.Gosched()
 	}
 	return true
+}
+
+// walRecheck is how often the writer makes sure the WAL file it fsyncs is
+// still the one SQLite writes. SQLite deletes the WAL only when its last
+// connection closes, and the writer holds one open; if the file is replaced
+// all the same, the writer opens the new one within walRecheck.
+const walRecheck = time.Second
+
+// syncWAL fsyncs the WAL: the frames of every commit so far, and, as it is
+// the same file, the header SQLite writes when it starts the WAL over.
+func (w *writer) syncWAL() error {
+	if w.wal != nil && time.Since(w.walChecked) >= walRecheck {
+		fi, err := w.wal.Stat()
+		now, err2 := os.Stat(w.walPath)
+		if err != nil || err2 != nil || !os.SameFile(fi, now) {
+			w.wal.Close()
+			w.wal = nil
+		}
+		w.walChecked = time.Now()
+	}
+	if w.wal == nil {
+		f, err := os.OpenFile(w.walPath, os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		w.wal, w.walChecked = f, time.Now()
+	}
+	return w.sync(w.wal)
 }
 
 // maxWALFrames is the WAL length (in pages) past which the writer starts
@@ -365,6 +447,6 @@ func (w *writer) maybeRestartWAL() {
 type writerStats struct {
 	walRestarts, walRestartTime atomic.Uint64
 	batches, ops, safePasses    atomic.Uint64
-	busy, commitTime            atomic.Uint64 // nanoseconds
+	busy, commitTime, syncTime  atomic.Uint64 // nanoseconds
 	lazyWaiting                 atomic.Int64  // len(writer.lazy)
 }

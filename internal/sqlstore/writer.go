@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/latency"
+	"github.com/otpgate/otpgate/internal/store"
 )
 
 // Priority orders the ops waiting for a group commit: Urgent ones (the
@@ -34,8 +35,31 @@ type Op[T any] struct {
 	Fn   func(T) error
 	Done chan error
 	// When the op's group began, its COMMIT started, and the COMMIT
-	// returned: set by the writer before Done (latency's stages).
+	// returned: set by the writer before Wrote and Done (latency's stages).
 	Began, Committing, Committed time.Time
+	// Written is the caller's store.WhenWritten hook, or nil.
+	Written func()
+}
+
+// Wrote tells the op's caller, through its store.WhenWritten hook, that
+// its group is committed but not yet synced; the writer calls it, with
+// Began, Committing and Committed set, for an op that succeeded. It marks
+// the request's latency span with the op's stages first: the hook hands
+// the send on, and the stages after the commit follow.
+func (o *Op[T]) Wrote() {
+	if o.Written == nil {
+		return
+	}
+	markStages(o)
+	o.Written()
+}
+
+func markStages[T any](o *Op[T]) {
+	if span := latency.From(o.Ctx); span != nil {
+		span.At(latency.StoreWait, o.Began)
+		span.At(latency.StoreWrite, o.Committing)
+		span.At(latency.Commit, o.Committed)
+	}
 }
 
 // Queues are the ops waiting for a writer, by priority.
@@ -56,7 +80,7 @@ func (q *Queues[T]) Submit(ctx context.Context, prio Priority, fn func(T) error)
 	if o == nil {
 		o = &Op[T]{Done: make(chan error, 1)}
 	}
-	o.Ctx, o.Fn = ctx, fn
+	o.Ctx, o.Fn, o.Written = ctx, fn, store.Written(ctx)
 	switch prio {
 	case Urgent:
 		q.Urgent <- o
@@ -66,12 +90,10 @@ func (q *Queues[T]) Submit(ctx context.Context, prio Priority, fn func(T) error)
 		q.Ops <- o
 	}
 	err := <-o.Done
-	if span := latency.From(ctx); span != nil && err == nil {
-		span.At(latency.StoreWait, o.Began)
-		span.At(latency.StoreWrite, o.Committing)
-		span.At(latency.Commit, o.Committed)
+	if err == nil {
+		markStages(o) // as Wrote did, if it was called: marks of passed stages are ignored
 	}
-	o.Ctx, o.Fn = nil, nil
+	o.Ctx, o.Fn, o.Written = nil, nil, nil
 	q.pool.Put(o)
 	return err
 }

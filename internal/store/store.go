@@ -9,7 +9,10 @@
 // backend passes the conformance suite in package storetest.
 package store
 
-import "errors"
+import (
+	"context"
+	"errors"
+)
 
 // ErrNotFound is returned when a looked-up record does not exist.
 var ErrNotFound = errors.New("store: not found")
@@ -30,3 +33,22 @@ var ErrUnavailable = errors.New("store: the database is unavailable")
 // ErrFull is returned when an addition would take a list past its cap;
 // nothing was written.
 var ErrFull = errors.New("store: full")
+
+type writtenKey struct{}
+
+// WhenWritten returns ctx carrying fn, for the one write made with it. A
+// store whose commit is written before it is synced (SQLite: the WAL's
+// frames, then their fsync) calls fn once the write is committed and would
+// survive a crash of the process, before the sync makes it survive one of
+// the machine; the write returns after the sync, as always. A store that
+// cannot tell the two apart never calls fn. fn runs on the store's writer,
+// between its commit and its sync: it must be quick and must not block.
+func WhenWritten(ctx context.Context, fn func()) context.Context {
+	return context.WithValue(ctx, writtenKey{}, fn)
+}
+
+// Written returns the fn WhenWritten put in ctx, or nil.
+func Written(ctx context.Context) func() {
+	fn, _ := ctx.Value(writtenKey{}).(func())
+	return fn
+}
