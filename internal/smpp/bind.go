@@ -89,10 +89,11 @@ func (b *bind) connect(ctx context.Context) (<-chan struct{}, error) {
 	// before NewSession has returned the session, so the answer waits for it.
 	settings := func(s *sessionRef) gosmpp.Settings {
 		return gosmpp.Settings{
-			ReadTimeout:  cfg.ReadTimeout,
-			WriteTimeout: 10 * time.Second,
-			EnquireLink:  cfg.EnquireLink,
-			OnAllPDU:     func(p pdu.PDU) (pdu.PDU, bool) { return b.onPDU(p, s) },
+			ReadTimeout: cfg.ReadTimeout,
+			// No WriteTimeout: gosmpp's writes only queue (batchWriter),
+			// which times each of its writes (writeTimeout).
+			EnquireLink: cfg.EnquireLink,
+			OnAllPDU:    func(p pdu.PDU) (pdu.PDU, bool) { return b.onPDU(p, s) },
 			OnSubmitError: func(p pdu.PDU, err error) {
 				b.fail(p.GetSequenceNumber())
 			},
@@ -139,6 +140,10 @@ type binder struct {
 
 // bindTimeout is how long connecting and binding may take.
 const bindTimeout = 15 * time.Second
+
+// writeTimeout is how long one write to the SMSC may take before the bind
+// is given up as lost.
+const writeTimeout = 10 * time.Second
 
 func (b binder) GetBindType() pdu.BindingType { return b.kind }
 

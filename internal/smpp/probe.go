@@ -169,7 +169,7 @@ func probeBind(ctx context.Context, cfg Config, kind pdu.BindingType, timeout ti
 	// ctx ending (a connector stopping) ends the wait for the answer.
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
 	defer stop()
-	c := gosmpp.NewConnection(nc)
+	c := gosmpp.NewConnection(newBatchWriter(nc, writeTimeout))
 	req := pdu.NewBindRequest(kind)
 	req.SystemID, req.Password, req.SystemType = cfg.SystemID, cfg.Password, cfg.SystemType
 	want := req.GetResponse().GetHeader().CommandID
