@@ -2,6 +2,9 @@ package main
 
 import (
 	"log/slog"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/latency"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -21,4 +24,18 @@ func (m *Main) newMetrics() {
 	m.registry.MustRegister(buildGauge)
 	m.metrics = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry,
 		ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn), ErrorHandling: promhttp.ContinueOnError})
+}
+
+// instrumentStore adds, on the embedded store, the histogram of its fsyncs:
+// the disk's part of every write's answer.
+func (m *Main) instrumentStore() {
+	st, ok := m.store.(interface{ ObserveFsync(func(time.Duration)) })
+	if !ok {
+		return
+	}
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "otpgate_store_fsync_seconds",
+		Help:    "Time each fsync of the embedded SQLite store's WAL took: every write's answer waits for one after its commit (a send's SMS does not).",
+		Buckets: latency.Buckets})
+	m.registry.MustRegister(h)
+	st.ObserveFsync(func(d time.Duration) { h.Observe(d.Seconds()) })
 }

@@ -176,6 +176,11 @@ func TestMetricsEndpoint(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, v, c.want)
 		}
 	}
+	// Every write's answer waited for an fsync of the WAL: the two sends'
+	// among them.
+	if v := metricstest.Sum(mfs, "otpgate_store_fsync_seconds"); v < 2 {
+		t.Errorf("otpgate_store_fsync_seconds: %v observations, want at least the 2 sends'", v)
+	}
 	// Both sends (the code and the message) went through every stage to
 	// the SMSC's submit_sm_resp, each timed once; their stages add up to
 	// their total, from the request's arrival.

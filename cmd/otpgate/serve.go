@@ -343,6 +343,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.newMetrics()
+	m.instrumentStore()
 	d, err := m.newDelivery(fc)
 	if err != nil {
 		return err

@@ -338,6 +338,10 @@ type Stats struct {
 	LazyWaiting    int64         // lazy writes the writer holds for a group now
 }
 
+// ObserveFsync has f told how long each fsync of the WAL takes (the wait
+// every write's answer has after its commit; otpgate_store_fsync_seconds).
+func (s *Store) ObserveFsync(f func(time.Duration)) { s.w.onSync.Store(&f) }
+
 // Stats returns the writer's counters.
 func (s *Store) Stats() Stats {
 	st := &s.w.stats

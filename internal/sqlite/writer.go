@@ -83,6 +83,8 @@ type writer struct {
 	// with it, and so does Ping, until otpgate restarts and SQLite reads
 	// the WAL back.
 	syncErr atomic.Pointer[error]
+	// onSync, when set, is told how long each fsync of the WAL took.
+	onSync atomic.Pointer[func(time.Duration)]
 }
 
 // orphansRecheck is how often the writer looks again whether receipts
@@ -349,9 +351,14 @@ func (w *writer) pass(batch []*op, safe bool) bool {
 	if wrote && len(w.Ops)+len(w.Urgent) == 0 {
 		runtime.Gosched()
 	}
+	syncing := time.Now()
 	err := w.syncWAL()
-	w.stats.commitTime.Add(uint64(time.Since(committing)))
-	w.stats.syncTime.Add(uint64(time.Since(committed)))
+	synced := time.Now()
+	w.stats.commitTime.Add(uint64(synced.Sub(committing)))
+	w.stats.syncTime.Add(uint64(synced.Sub(syncing)))
+	if f := w.onSync.Load(); f != nil && err == nil {
+		(*f)(synced.Sub(syncing))
+	}
 	if err != nil {
 		err = fmt.Errorf("%w: sqlite: the fsync of the WAL failed, so what it wrote may not be on the disk; "+
 			"writes stop until otpgate restarts and reads the database back: %w", store.ErrUnavailable, err)
