@@ -68,6 +68,15 @@ func TestRunAgainstNoop(t *testing.T) {
 	if len(rep.Phases) != 2 || rep.Phases[0].Name != PhaseSend || rep.Phases[1].Name != PhaseVerify {
 		t.Fatalf("phases = %+v, want send and verify", rep.Phases)
 	}
+	// The verify phase may end early, and must then say why: it checks each
+	// number the send phase got a 201 for 4 times, and on a loaded machine
+	// (CI runs packages side by side) a slow send phase leaves too few.
+	endedEarly := 0
+	for _, n := range rep.Notes {
+		if strings.HasPrefix(n, "verify: ended early") {
+			endedEarly++
+		}
+	}
 	for _, p := range rep.Phases {
 		t.Run(p.Name, func(t *testing.T) {
 			if p.Requests <= 0 {
@@ -79,16 +88,16 @@ func TestRunAgainstNoop(t *testing.T) {
 			if p.RPS <= 0 {
 				t.Errorf("RPS = %v, want > 0", p.RPS)
 			}
-			if p.Duration != 300*time.Millisecond {
-				t.Errorf("duration = %v, want 300ms", p.Duration)
+			if p.Duration != 300*time.Millisecond && !(p.Name == PhaseVerify && endedEarly == 1 && p.Duration < 300*time.Millisecond) {
+				t.Errorf("duration = %v, want 300ms (notes %q)", p.Duration, rep.Notes)
 			}
 			if !(0 < p.P50 && p.P50 <= p.P90 && p.P90 <= p.P99 && p.P99 <= p.Max) {
 				t.Errorf("percentiles out of order: p50 %v p90 %v p99 %v max %v", p.P50, p.P90, p.P99, p.Max)
 			}
 		})
 	}
-	if len(rep.Notes) != 0 {
-		t.Errorf("notes = %q, want none", rep.Notes)
+	if len(rep.Notes) != endedEarly {
+		t.Errorf("notes = %q, want none but the verify phase's early end", rep.Notes)
 	}
 }
 
@@ -145,6 +154,15 @@ func TestRunCountsRateLimited(t *testing.T) {
 	defer srv.Close()
 
 	rep := MustRun(t, testConfig(srv.URL))
+	// The verify phase may end early, and must then say why: it checks each
+	// number the send phase got a 201 for 4 times, and on a loaded machine
+	// (CI runs packages side by side) a slow send phase leaves too few.
+	endedEarly := 0
+	for _, n := range rep.Notes {
+		if strings.HasPrefix(n, "verify: ended early") {
+			endedEarly++
+		}
+	}
 	for _, p := range rep.Phases {
 		t.Run(p.Name, func(t *testing.T) {
 			got := p.Errors["HTTP 429"]
