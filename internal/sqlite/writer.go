@@ -343,8 +343,7 @@ func (w *writer) pass(batch []*op, safe bool) bool {
 	wrote := false
 	for i, o := range batch {
 		o.Began, o.Committing, o.Committed = began, committing, committed
-		if results[i] == nil && o.Written != nil {
-			o.Wrote()
+		if results[i] == nil && o.Wrote() {
 			wrote = true
 		}
 	}

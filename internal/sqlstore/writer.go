@@ -45,13 +45,15 @@ type Op[T any] struct {
 // its group is committed but not yet synced; the writer calls it, with
 // Began, Committing and Committed set, for an op that succeeded. It marks
 // the request's latency span with the op's stages first: the hook hands
-// the send on, and the stages after the commit follow.
-func (o *Op[T]) Wrote() {
+// the send on, and the stages after the commit follow. It reports whether
+// the op had a hook to call.
+func (o *Op[T]) Wrote() bool {
 	if o.Written == nil {
-		return
+		return false
 	}
 	markStages(o)
 	o.Written()
+	return true
 }
 
 func markStages[T any](o *Op[T]) {
