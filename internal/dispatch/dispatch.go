@@ -330,16 +330,16 @@ func (d *Dispatcher) deliver(o message.Outbound, span *latency.Span) {
 	route := d.cfg.Route(o.To)
 	now := d.cfg.Clock.Now()
 	if !o.ExpiresAt.IsZero() && !now.Before(o.ExpiresAt) {
-		d.finish(ctx, log, route, o, nil, "", sms.Permanent(0, errors.New("the message expired before it could be sent")))
+		d.finish(ctx, log, route, o, nil, "", nil, sms.Permanent(0, errors.New("the message expired before it could be sent")))
 		return
 	}
 	if (o.Channel.Or() == message.Email) != (route.Key == EmailRoute) {
-		d.finish(ctx, log, route, o, nil, "", sms.Permanent(0, fmt.Errorf("no route carries an %s here (an email needs a server started with --smtp, or the sandbox)", o.Channel.Or())))
+		d.finish(ctx, log, route, o, nil, "", nil, sms.Permanent(0, fmt.Errorf("no route carries an %s here (an email needs a server started with --smtp, or the sandbox)", o.Channel.Or())))
 		return
 	}
 	body, err := d.cfg.Opener.Open(o.SID, o.Payload)
 	if err != nil {
-		d.finish(ctx, log, route, o, nil, "", sms.Permanent(0, err))
+		d.finish(ctx, log, route, o, nil, "", nil, sms.Permanent(0, err))
 		return
 	}
 	msg := sms.Message{SID: o.SID, AccountSID: o.AccountSID, From: o.From, To: o.To, Body: string(body),
@@ -352,16 +352,23 @@ func (d *Dispatcher) deliver(o message.Outbound, span *latency.Span) {
 		if h, ok := c.(Healthy); ok && !h.Healthy() {
 			continue
 		}
+		if ib, ok := c.(sms.Inbox); ok {
+			// The delivery is the inbox's entry: kept with the outcome.
+			e := ib.Entry(msg, d.cfg.Clock.Now().UTC())
+			span.Mark(latency.SubmitResp)
+			d.finish(ctx, log, route, o, c, "", &e, nil)
+			return
+		}
 		sctx, cancel := context.WithTimeout(latency.With(ctx, span), d.cfg.SendTimeout)
 		pid, err := c.Send(sctx, msg)
 		cancel()
 		if err == nil {
 			span.Mark(latency.SubmitResp) // a connector that did not mark it
-			d.finish(ctx, log, route, o, c, pid, nil)
+			d.finish(ctx, log, route, o, c, pid, nil, nil)
 			return
 		}
 		if _, perm := sms.IsPermanent(err); perm {
-			d.finish(ctx, log, route, o, c, "", err)
+			d.finish(ctx, log, route, o, c, "", nil, err)
 			return
 		}
 		log.Info("connector failed; trying the next of the route", "connector", c.Name(), "err", err)
@@ -372,7 +379,7 @@ func (d *Dispatcher) deliver(o message.Outbound, span *latency.Span) {
 		d.park(ctx, log, route, o)
 		return
 	}
-	d.finish(ctx, log, route, o, last, "", lastErr)
+	d.finish(ctx, log, route, o, last, "", nil, lastErr)
 }
 
 // park puts a message back for a second later without counting an attempt:
@@ -397,7 +404,10 @@ func (d *Dispatcher) releasedUntil(due time.Time) time.Time {
 	return due.Add(d.cfg.Poll + measureEvery)
 }
 
-func (d *Dispatcher) finish(ctx context.Context, log msgLog, route Route, o message.Outbound, c sms.Connector, pid string, sendErr error) {
+// finish records what the send of o through c ended in: sendErr, or sent
+// with the provider's ids pid, or kept in inbox (sms.Inbox), which is
+// written with the outcome.
+func (d *Dispatcher) finish(ctx context.Context, log msgLog, route Route, o message.Outbound, c sms.Connector, pid string, inbox *message.SandboxEntry, sendErr error) {
 	now := d.cfg.Clock.Now().UTC()
 	attempts := o.Attempts + 1
 	perm, isPerm := sms.IsPermanent(sendErr)
@@ -432,7 +442,7 @@ func (d *Dispatcher) finish(ctx context.Context, log msgLog, route Route, o mess
 		if d.metrics != nil {
 			d.metrics.handoff.WithLabelValues(routeLabel(route.Key)).Observe(now.Sub(o.CreatedAt).Seconds())
 		}
-		out.Status = message.Sent
+		out.Status, out.Inbox = message.Sent, inbox
 		if dos, ok := c.(sms.DeliveredOnSend); ok && dos.DeliveredOnSend() {
 			out.Status = message.Delivered
 		} else if pid != "" {

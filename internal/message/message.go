@@ -136,6 +136,10 @@ type Outcome struct {
 	ErrorCode    int
 	ErrorMessage string
 	At           time.Time
+	// Inbox, when set, is the sandbox inbox's entry of a message the
+	// sandbox delivered (sms.Inbox): kept with the outcome, in one write,
+	// so the inbox shows the message exactly when it is delivered.
+	Inbox *SandboxEntry
 }
 
 // Receipt is a delivery report for a sent message or one of its parts.

@@ -1000,12 +1000,15 @@ func (s *Store) ReleaseCallbacks(ctx context.Context, rs []callback.Release) err
 
 // InsertSandboxEntry keeps a sandbox delivery; see sandbox.Store.
 func (s *Store) InsertSandboxEntry(ctx context.Context, e message.SandboxEntry) error {
-	return s.submit(ctx, lazy, func(t *tx) error {
-		t.later(true, `INSERT INTO sandbox_messages (sid, account_sid, from_addr, to_number, body, segments, encoding, created_at, channel, subject)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (sid) DO NOTHING`,
-			e.SID, e.AccountSID, e.From, e.To, e.Body, e.Segments, e.Encoding, nanos(e.CreatedAt), string(e.Channel.Or()), e.Subject)
-		return t.failed
-	})
+	return s.submit(ctx, lazy, func(t *tx) error { return t.InsertSandbox(e) })
+}
+
+// InsertSandbox keeps a sandbox inbox entry; see sqlstore.OutcomeWriter.
+func (t *tx) InsertSandbox(e message.SandboxEntry) error {
+	t.later(true, `INSERT INTO sandbox_messages (sid, account_sid, from_addr, to_number, body, segments, encoding, created_at, channel, subject)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (sid) DO NOTHING`,
+		e.SID, e.AccountSID, e.From, e.To, e.Body, e.Segments, e.Encoding, nanos(e.CreatedAt), string(e.Channel.Or()), e.Subject)
+	return t.failed
 }
 
 // InsertAccount adds an account; see account.Store.

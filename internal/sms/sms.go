@@ -38,6 +38,13 @@ type DeliveredOnSend interface {
 	DeliveredOnSend() bool
 }
 
+// Inbox is implemented by connectors whose delivery is an entry kept in
+// the store (the sandbox): the dispatcher does not call Send, but keeps
+// the entry Entry returns with the message's outcome, in one write.
+type Inbox interface {
+	Entry(m Message, at time.Time) message.SandboxEntry
+}
+
 // Receipt is a delivery report from the network about a sent message.
 type Receipt struct {
 	Connector    string

@@ -549,10 +549,13 @@ func (s *Store) ReleaseCallbacks(ctx context.Context, rs []callback.Release) err
 
 // InsertSandboxEntry keeps a sandbox delivery; see sandbox.Store.
 func (s *Store) InsertSandboxEntry(ctx context.Context, e message.SandboxEntry) error {
-	return s.submit(ctx, lazy, func(t *tx) error {
-		_, err := t.exec(t.st.insertSandbox, e.SID, e.AccountSID, e.From, e.To, e.Body, e.Segments, e.Encoding, nanos(e.CreatedAt), string(e.Channel.Or()), e.Subject)
-		return err
-	})
+	return s.submit(ctx, lazy, func(t *tx) error { return t.InsertSandbox(e) })
+}
+
+// InsertSandbox keeps a sandbox inbox entry; see sqlstore.OutcomeWriter.
+func (t *tx) InsertSandbox(e message.SandboxEntry) error {
+	_, err := t.exec(t.st.insertSandbox, e.SID, e.AccountSID, e.From, e.To, e.Body, e.Segments, e.Encoding, nanos(e.CreatedAt), string(e.Channel.Or()), e.Subject)
+	return err
 }
 
 // InsertAccount adds an account; see account.Store.

@@ -275,13 +275,21 @@ type OutcomeWriter interface {
 	// part was known, and returns its status, error code and message;
 	// found false when there is none.
 	TakeOrphan(connector string, keys []string) (r message.Receipt, found bool, err error)
+	// InsertSandbox keeps a sandbox inbox entry (once: a repeat of its SID
+	// is ignored).
+	InsertSandbox(e message.SandboxEntry) error
 }
 
 // RecordOutcome records a send's outcome, its parts' keys, and the
 // receipts that came before the parts were known; see dispatch.Store.
 func RecordOutcome(t OutcomeWriter, o message.Outcome) error {
 	if err := t.Dequeue(o, SentAt(o)); err != nil {
-		return err
+		return err // a message deleted meanwhile stays out of the inbox too
+	}
+	if o.Inbox != nil {
+		if err := t.InsertSandbox(*o.Inbox); err != nil {
+			return err
+		}
 	}
 	for i, keys := range o.PartKeys {
 		if len(keys) == 0 {

@@ -303,6 +303,35 @@ var outcomeTests = []testCase{
 		}
 		statusesOf(t, s, 0)
 	}},
+	{"DeliveredIntoTheInboxInOneWrite", func(t *testing.T, s Store) {
+		// The sandbox's delivery: the inbox entry is kept with the outcome.
+		m := sendOne(t, s, false)
+		e := message.SandboxEntry{SID: m.SID, AccountSID: "AC1", From: m.From, To: m.To, Body: "Your code is 123456",
+			Segments: 1, Encoding: "GSM-7", CreatedAt: at(time.Second), Channel: message.SMS}
+		check(t, "RecordOutcome(delivered, with the inbox entry)", s.RecordOutcome(ctx, message.Outcome{SID: m.SID, Status: message.Delivered,
+			Connector: "sandbox", At: at(time.Second), Inbox: &e}))
+		got, _ := s.Message(ctx, "AC1", m.SID)
+		if got.Status != message.Delivered {
+			t.Errorf("after delivered into the inbox: %+v", got)
+		}
+		inbox, err := s.SandboxEntries(ctx, "AC1", m.To, 10)
+		check(t, "SandboxEntries", err)
+		assertEqual(t, "the inbox", inbox, []message.SandboxEntry{e})
+
+		// A message deleted while it was being delivered is not kept in the
+		// inbox either: the outcome finds no message, and writes nothing.
+		m2 := newMessage("AC1", "SM2", at(0))
+		mustSend(t, s, m2)
+		check(t, "DeleteMessage", s.DeleteMessage(ctx, "AC1", m2.SID))
+		e2 := e
+		e2.SID = m2.SID
+		if err := s.RecordOutcome(ctx, message.Outcome{SID: m2.SID, Status: message.Delivered, Connector: "sandbox", At: at(time.Second), Inbox: &e2}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("RecordOutcome of a deleted message: %v; want store.ErrNotFound", err)
+		}
+		inbox, err = s.SandboxEntries(ctx, "AC1", m.To, 10)
+		check(t, "SandboxEntries", err)
+		assertEqual(t, "the inbox after the deleted message's outcome", inbox, []message.SandboxEntry{e})
+	}},
 	{"MultipartDeliveredWhenEveryPartIs", func(t *testing.T, s Store) {
 		sendOne(t, s, true)
 		check(t, "RecordOutcome", s.RecordOutcome(ctx, message.Outcome{SID: "SM1", Status: message.Sent, Connector: "zain", ProviderID: "1,2,3",
