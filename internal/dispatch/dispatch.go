@@ -182,6 +182,44 @@ func (d *Dispatcher) Lease(o *message.Outbound) {
 	o.LeaseUntil = o.CreatedAt.Add(d.cfg.Lease)
 }
 
+// Inline returns the outcome of delivering o, whose body is body, in the
+// write that stores it (message.Outbound.Delivered): when the first
+// connector of its route keeps an inbox in the store (sms.Inbox, the
+// sandbox), as deliver would; false otherwise, and o goes through the
+// outbox. See pipeline.Inliner.
+func (d *Dispatcher) Inline(o message.Outbound, body string) (message.Outcome, bool) {
+	route := d.cfg.Route(o.To)
+	if len(route.Connectors) == 0 || (o.Channel.Or() == message.Email) != (route.Key == EmailRoute) {
+		return message.Outcome{}, false
+	}
+	c := route.Connectors[0]
+	ib, ok := c.(sms.Inbox)
+	if !ok {
+		return message.Outcome{}, false
+	}
+	if h, ok := c.(Healthy); ok && !h.Healthy() {
+		return message.Outcome{}, false
+	}
+	e := ib.Entry(sms.Message{SID: o.SID, AccountSID: o.AccountSID, From: o.From, To: o.To, Body: body,
+		Channel: o.Channel.Or(), Subject: o.Subject}, o.CreatedAt)
+	return message.Outcome{SID: o.SID, Status: message.Delivered, Connector: c.Name(), At: o.CreatedAt, Inbox: &e}, true
+}
+
+// Inlined counts and logs o, which Inline delivered and the store stored,
+// as deliver does a message a connector took.
+func (d *Dispatcher) Inlined(o message.Outbound) {
+	route := d.cfg.Route(o.To)
+	if o.Delivered != nil {
+		msgLog{l: d.cfg.Logger, sid: o.SID, to: o.To, channel: o.Channel.Or(), connector: o.Delivered.Connector}.
+			Debug("message delivered in the write that stored it")
+	}
+	if d.metrics == nil {
+		return
+	}
+	d.metrics.outcome(route.Key, o.Channel.Or(), "sent")
+	d.metrics.handoff.WithLabelValues(routeLabel(route.Key)).Observe(d.cfg.Clock.Now().Sub(o.CreatedAt).Seconds())
+}
+
 // Take starts delivering a committed message that Lease marked. It never
 // blocks, nor yields (the store's writer may call it, between a commit and
 // its fsync: store.WhenWritten): when too many are waiting it gives the

@@ -32,7 +32,7 @@ func (d *Dispatcher) Register(reg prometheus.Registerer) {
 		}, []string{"channel", "outcome"}),
 		handoff: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "otpgate_dispatch_handoff_seconds",
-			Help:    "Time from a message's acceptance (its 201) to a connector's SMSC taking it, by route.",
+			Help:    "Time from a message's acceptance (its 201) to a connector's SMSC taking it (the sandbox: to the write that delivers it), by route.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
 		}, []string{"route"}),
 		waiting: prometheus.NewDesc("otpgate_outbox_messages",

@@ -57,3 +57,26 @@ func TestSandboxDeliversWithTheOutcome(t *testing.T) {
 		t.Errorf("the sandbox connector wrote %d inbox entries of its own; want none (the entry goes with the outcome)", n)
 	}
 }
+
+// Inline delivers in the send's own write only where the route's first
+// connector keeps an inbox in the store (the sandbox), and only a message
+// of the route's channel.
+func TestInlineOnlyToAnInbox(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	o := message.Outbound{SID: "SMin1", AccountSID: "AC1", From: "App", To: "+962790000000", CreatedAt: clk.Now()}
+	box := dispatch.New(dispatch.Config{Store: nil, Opener: plainOpener{}, Connectors: []sms.Connector{sandbox.New(nil, clk, nil)}, Clock: clk})
+	out, ok := box.Inline(o, "Your code is 123456")
+	if !ok || out.SID != o.SID || out.Status != message.Delivered || out.Connector != sandbox.Name || !out.At.Equal(o.CreatedAt) ||
+		out.Inbox == nil || out.Inbox.Body != "Your code is 123456" || out.Inbox.Encoding != "GSM-7" || out.Inbox.Segments != 1 {
+		t.Errorf("Inline to the sandbox: %+v, %v; want delivered, with the inbox entry of the real body", out, ok)
+	}
+	email := o
+	email.To, email.Channel = "user@example.com", message.Email
+	if _, ok := box.Inline(email, "code"); ok {
+		t.Error("Inline took an email on the SMS route")
+	}
+	smsc := dispatch.New(dispatch.Config{Store: nil, Opener: plainOpener{}, Connectors: []sms.Connector{&scripted{}}, Clock: clk})
+	if _, ok := smsc.Inline(o, "code"); ok {
+		t.Error("Inline took a message whose route goes to an SMSC")
+	}
+}

@@ -121,6 +121,11 @@ type Outbound struct {
 	// other claim takes it before then. A message stored with a lease is
 	// delivered by the process that stored it (the hand-off after commit).
 	LeaseUntil time.Time
+	// Delivered, when set, is the outcome of a message delivered in the
+	// write that stores it (the sandbox's, whose inbox is in the store):
+	// the store records it there, as RecordOutcome would, and the message
+	// never waits in the outbox.
+	Delivered *Outcome
 }
 
 // Outcome is what one attempt to hand a message to a connector ended in.

@@ -49,9 +49,10 @@ const MaxBodyChars = 1600
 type Store interface {
 	// InsertSend stores a queued message with its outbox entry and, for a
 	// code SMS, its verification change, in one transaction, and counts the
-	// send against limits. It returns store.ErrConflict, having written
-	// nothing, when the change's guard failed (see verification.Change), and
-	// a *ratelimit.Error when a limit was reached.
+	// send against limits; with o.Delivered set, it records that outcome
+	// too, in the same transaction. It returns store.ErrConflict, having
+	// written nothing, when the change's guard failed (see
+	// verification.Change), and a *ratelimit.Error when a limit was reached.
 	InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...ratelimit.Limit) error
 }
 
@@ -71,6 +72,18 @@ type Delivery interface {
 	// blocks, nor yields its goroutine: it may run on the store's writer.
 	// ctx is the request's (for its latency.Span); the delivery outlives it.
 	Take(ctx context.Context, o message.Outbound)
+}
+
+// Inliner is implemented by a Delivery that delivers some messages in the
+// write that stores them: the sandbox's, whose inbox is in the store.
+type Inliner interface {
+	// Inline returns the outcome of delivering o, whose body is body, in
+	// its own write (message.Outbound.Delivered); false when o goes
+	// through the outbox.
+	Inline(o message.Outbound, body string) (message.Outcome, bool)
+	// Inlined tells the delivery that o, delivered in its own write, is
+	// stored (for its counts).
+	Inlined(o message.Outbound)
 }
 
 // Senders settles a send's sender for a destination: from as given ("" when
@@ -260,8 +273,18 @@ func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
 		}
 		r := p.record(s, c)
 		span.Mark(latency.Policies)
+		// A message the sandbox delivers is delivered in the write that
+		// stores it. One with a status callback goes the usual way, through
+		// the dispatcher, which wakes the callbacks' sender.
+		inliner, inline := p.cfg.Delivery.(Inliner)
+		if inline = inline && r.Outbound.StatusCallback == ""; inline {
+			var out message.Outcome
+			if out, inline = inliner.Inline(r.Outbound, c.Body); inline {
+				r.Outbound.Delivered = &out
+			}
+		}
 		wctx, taken := ctx, false
-		if p.cfg.Delivery != nil {
+		if p.cfg.Delivery != nil && !inline {
 			// The message goes to the SMSC once it is written where a crash
 			// of the process cannot lose it; the answer waits for the sync
 			// (store.WhenWritten).
@@ -293,7 +316,9 @@ func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		if p.cfg.Delivery != nil && !taken {
+		if inline {
+			inliner.Inlined(r.Outbound)
+		} else if p.cfg.Delivery != nil && !taken {
 			p.cfg.Delivery.Take(ctx, r.Outbound)
 			// Let the delivery run first: it hands the message to the SMSC
 			// within microseconds, while this goroutine would first write

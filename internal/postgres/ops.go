@@ -40,7 +40,11 @@ import (
 // back.
 func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Outbound, v *verification.Change, limits ...ratelimit.Limit) error {
 	return s.submit(ctx, normal, func(t *tx) error {
-		if err := t.insertSend(m, o, v, limits); err != nil || v == nil {
+		err := t.insertSend(m, o, v, limits)
+		if err == nil && o.Delivered != nil {
+			err = sqlstore.RecordOutcome(t, *o.Delivered)
+		}
+		if err != nil || v == nil {
 			return err
 		}
 		return sqlstore.WriteFallback(t, *v, m.SID)

@@ -20,6 +20,7 @@ type stmts struct {
 	blocking                                                 *sql.Stmt
 	countCheck, setVerificationStatus, resolveVerification   *sql.Stmt
 	insertQueued, insertMessage, message                     *sql.Stmt
+	insertDelivered                                          *sql.Stmt
 	redactMessage, cancelMessage, deleteMessage              *sql.Stmt
 	advance, advanceDequeue                                  *sql.Stmt
 	advanceQuiet, advanceDequeueQuiet                        *sql.Stmt
@@ -139,6 +140,11 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	p(&s.insertQueued, `INSERT INTO messages (`+sqlstore.MessageCols+`, ob_queued, ob_payload, ob_attempts, ob_due, ob_claimed, ob_last_error, ob_expires_at, ob_created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, 0, ?, ?, '', ?, ?)`)
 	p(&s.insertMessage, `INSERT INTO messages (`+sqlstore.MessageCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	// A message delivered in the write that stores it, as an outcome's
+	// advance (quietSet, dequeueSet) leaves one stored queued: with its
+	// last_transition and final_at, and what its outbox entry was.
+	p(&s.insertDelivered, `INSERT INTO messages (`+sqlstore.MessageCols+`, last_transition, final_at, ob_due, ob_expires_at, ob_created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	p(&s.message, `SELECT `+sqlstore.MessageCols+` FROM messages WHERE sid = ?`)
 	p(&s.redactMessage, `UPDATE messages SET body = '', updated_at = ? WHERE sid = ? AND account_sid = ? AND instr(?, ',' || status || ',') > 0`)
 	p(&s.cancelMessage, `UPDATE messages SET status = 'canceled', last_transition = 'canceled', updated_at = ?, `+dequeueSet+`

@@ -10,6 +10,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/message"
 	"github.com/otpgate/otpgate/internal/store"
+	"github.com/otpgate/otpgate/internal/verification"
 )
 
 // queueMixed stores messages due at mixed times, two of them not yet due at
@@ -331,6 +332,52 @@ var outcomeTests = []testCase{
 		inbox, err = s.SandboxEntries(ctx, "AC1", m.To, 10)
 		check(t, "SandboxEntries", err)
 		assertEqual(t, "the inbox after the deleted message's outcome", inbox, []message.SandboxEntry{e})
+	}},
+	{"DeliveredInTheWriteThatStoresIt", func(t *testing.T, s Store) {
+		// The sandbox's delivery of a new send: recorded as the send is
+		// stored, the message never in the outbox.
+		MustInsertAccount(t, s, newAccount("AC1"))
+		m := newMessage("AC1", "SM1", at(0))
+		o := newOutbound(m)
+		o.LeaseUntil = at(time.Minute)
+		e := message.SandboxEntry{SID: m.SID, AccountSID: "AC1", From: m.From, To: m.To, Body: "Your code is 123456",
+			Segments: 1, Encoding: "GSM-7", CreatedAt: at(0), Channel: message.SMS}
+		o.Delivered = &message.Outcome{SID: m.SID, Status: message.Delivered, Connector: "sandbox", At: at(0), Inbox: &e}
+		check(t, "InsertSend(delivered in its own write)", s.InsertSend(ctx, m, o, nil))
+		got, err := s.Message(ctx, "AC1", m.SID)
+		check(t, "Message", err)
+		if got.Status != message.Delivered || got.Connector != "sandbox" || !got.SentAt.Equal(at(0)) || got.Body != m.Body {
+			t.Errorf("the message delivered in its own write: %+v; want delivered by the sandbox at 0, its body masked", got)
+		}
+		inbox, err := s.SandboxEntries(ctx, "AC1", m.To, 10)
+		check(t, "SandboxEntries", err)
+		assertEqual(t, "the inbox", inbox, []message.SandboxEntry{e})
+		claimed, err := s.ClaimOutbox(ctx, at(2*time.Hour), at(3*time.Hour), 10)
+		check(t, "ClaimOutbox", err)
+		if len(claimed) != 0 {
+			t.Errorf("the outbox after a send delivered in its own write: %d messages; want none", len(claimed))
+		}
+		statusesOf(t, s, 0)
+
+		// A send refused (its verification's guard fails) writes neither
+		// its message nor its inbox entry.
+		m2 := newMessage("AC1", "SM2", at(0))
+		o2 := newOutbound(m2)
+		e2 := e
+		e2.SID = m2.SID
+		o2.Delivered = &message.Outcome{SID: m2.SID, Status: message.Delivered, Connector: "sandbox", At: at(0), Inbox: &e2}
+		v := newVerification("AC1", "VA1", "VE2", m2.To, at(0))
+		v.SendAttempts = 2 // a resend of a verification that is not there
+		m2.VerificationSID = v.SID
+		if err := s.InsertSend(ctx, m2, o2, &verification.Change{V: v}); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("InsertSend whose guard fails: %v; want store.ErrConflict", err)
+		}
+		if _, err := s.Message(ctx, "AC1", m2.SID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the refused send's message: %v; want store.ErrNotFound", err)
+		}
+		inbox, err = s.SandboxEntries(ctx, "AC1", m.To, 10)
+		check(t, "SandboxEntries", err)
+		assertEqual(t, "the inbox after the refused send", inbox, []message.SandboxEntry{e})
 	}},
 	{"MultipartDeliveredWhenEveryPartIs", func(t *testing.T, s Store) {
 		sendOne(t, s, true)
