@@ -200,8 +200,7 @@ func (d *Dispatcher) Inline(o message.Outbound, body string) (message.Outcome, b
 	if h, ok := c.(Healthy); ok && !h.Healthy() {
 		return message.Outcome{}, false
 	}
-	e := ib.Entry(sms.Message{SID: o.SID, AccountSID: o.AccountSID, From: o.From, To: o.To, Body: body,
-		Channel: o.Channel.Or(), Subject: o.Subject}, o.CreatedAt)
+	e := ib.Entry(smsMessage(o, body), o.CreatedAt)
 	return message.Outcome{SID: o.SID, Status: message.Delivered, Connector: c.Name(), At: o.CreatedAt, Inbox: &e}, true
 }
 
@@ -380,8 +379,7 @@ func (d *Dispatcher) deliver(o message.Outbound, span *latency.Span) {
 		d.finish(ctx, log, route, o, nil, "", nil, sms.Permanent(0, err))
 		return
 	}
-	msg := sms.Message{SID: o.SID, AccountSID: o.AccountSID, From: o.From, To: o.To, Body: string(body),
-		Channel: o.Channel.Or(), Subject: o.Subject}
+	msg := smsMessage(o, string(body))
 	// The route's connectors in order: the first that is up sends; one that
 	// fails transiently hands over to the next.
 	var lastErr error
@@ -418,6 +416,12 @@ func (d *Dispatcher) deliver(o message.Outbound, span *latency.Span) {
 		return
 	}
 	d.finish(ctx, log, route, o, last, "", nil, lastErr)
+}
+
+// smsMessage is o as a connector takes it, with its real body.
+func smsMessage(o message.Outbound, body string) sms.Message {
+	return sms.Message{SID: o.SID, AccountSID: o.AccountSID, From: o.From, To: o.To, Body: body,
+		Channel: o.Channel.Or(), Subject: o.Subject}
 }
 
 // park puts a message back for a second later without counting an attempt:

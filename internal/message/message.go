@@ -128,6 +128,15 @@ type Outbound struct {
 	Delivered *Outcome
 }
 
+// Due is when the outbox is to take o up: when its lease ends, claimed, if
+// it was stored with one, else at once.
+func (o Outbound) Due() (due time.Time, claimed bool) {
+	if o.LeaseUntil.IsZero() {
+		return o.CreatedAt, false
+	}
+	return o.LeaseUntil, true
+}
+
 // Outcome is what one attempt to hand a message to a connector ended in.
 type Outcome struct {
 	SID        string

@@ -276,15 +276,14 @@ func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
 		// A message the sandbox delivers is delivered in the write that
 		// stores it. One with a status callback goes the usual way, through
 		// the dispatcher, which wakes the callbacks' sender.
-		inliner, inline := p.cfg.Delivery.(Inliner)
-		if inline = inline && r.Outbound.StatusCallback == ""; inline {
-			var out message.Outcome
-			if out, inline = inliner.Inline(r.Outbound, c.Body); inline {
+		inliner, _ := p.cfg.Delivery.(Inliner)
+		if inliner != nil && r.Outbound.StatusCallback == "" {
+			if out, ok := inliner.Inline(r.Outbound, c.Body); ok {
 				r.Outbound.Delivered = &out
 			}
 		}
 		wctx, taken := ctx, false
-		if p.cfg.Delivery != nil && !inline {
+		if p.cfg.Delivery != nil && r.Outbound.Delivered == nil {
 			// The message goes to the SMSC once it is written where a crash
 			// of the process cannot lose it; the answer waits for the sync
 			// (store.WhenWritten).
@@ -316,7 +315,7 @@ func (p *Pipeline) Send(ctx context.Context, req Request) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		if inline {
+		if r.Outbound.Delivered != nil {
 			inliner.Inlined(r.Outbound)
 		} else if p.cfg.Delivery != nil && !taken {
 			p.cfg.Delivery.Take(ctx, r.Outbound)

@@ -74,9 +74,10 @@ func (s *Store) DropFallback(ctx context.Context, f verification.Fallback) (bool
 // insertSend is InsertSend's op but for the fallback.
 func (t *tx) insertSend(m message.Message, o message.Outbound, v *verification.Change, limits []ratelimit.Limit) error {
 	wrote := t.wrote
-	due, claimed, by := o.CreatedAt, false, ""
-	if !o.LeaseUntil.IsZero() {
-		due, claimed, by = o.LeaseUntil, true, t.node
+	due, claimed := o.Due()
+	by := ""
+	if claimed {
+		by = t.node
 	}
 	margs := []any{m.SID, m.AccountSID, m.VerificationSID, string(m.Direction), m.From, m.To, m.Body, string(m.Status),
 		m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback,

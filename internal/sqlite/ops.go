@@ -66,10 +66,7 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 		if d := o.Delivered; d != nil && len(d.PartKeys) == 0 && m.StatusCallback == "" {
 			err = t.insertDelivered(m, o, *d)
 		} else {
-			due, claimed := o.CreatedAt, false
-			if !o.LeaseUntil.IsZero() {
-				due, claimed = o.LeaseUntil, true
-			}
+			due, claimed := o.Due()
 			_, err = t.exec(t.st.insertQueued, m.SID, m.AccountSID, m.VerificationSID, m.Direction, m.From, m.To, m.Body, m.Status,
 				m.Encoding, m.Segments, m.Connector, m.ProviderID, m.ErrorCode, m.ErrorMessage, nanos(m.CreatedAt), nanos(m.UpdatedAt), nanos(m.SentAt), m.StatusCallback,
 				string(m.Channel.Or()), m.Subject, o.Payload, nanos(due), claimed, nanos(o.ExpiresAt), nanos(o.CreatedAt))
@@ -90,8 +87,7 @@ func (s *Store) InsertSend(ctx context.Context, m message.Message, o message.Out
 // and the advance: no outbox entry written and taken out again.
 func (t *tx) insertDelivered(m message.Message, o message.Outbound, out message.Outcome) error {
 	var final time.Time
-	switch out.Status {
-	case message.Delivered, message.Undelivered, message.Failed:
+	if out.Status.Final() {
 		final = out.At
 	}
 	m.Status, m.ErrorCode, m.ErrorMessage, m.UpdatedAt = out.Status, out.ErrorCode, out.ErrorMessage, out.At
@@ -104,10 +100,7 @@ func (t *tx) insertDelivered(m message.Message, o message.Outbound, out message.
 	if sent := sqlstore.SentAt(out); !sent.IsZero() {
 		m.SentAt = sent
 	}
-	due := o.CreatedAt
-	if !o.LeaseUntil.IsZero() {
-		due = o.LeaseUntil
-	}
+	due, _ := o.Due()
 	args := append(sqlstore.MessageArgs(m), string(out.Status), nanos(final), nanos(due), nanos(o.ExpiresAt), nanos(o.CreatedAt))
 	if _, err := t.exec(t.st.insertDelivered, args...); err != nil {
 		return err
