@@ -408,6 +408,18 @@ func (t *tx) ApplyReceipt(r message.Receipt) error {
 	if r.MessageSID != "" {
 		return t.advance(t.st.advanceQuiet, t.st.advance, r.MessageSID, r.Status, r.ErrorCode, r.ErrorMessage, "", "", time.Time{}, r.At)
 	}
+	if len(r.Keys) > 0 {
+		// A code's receipt is one statement: its message has one part,
+		// stored under the receipt's first key, and no status callback, and
+		// its status moves. Any other receipt (a part of a longer message, a
+		// status callback, a status that does not move, a part stored under
+		// another key) goes the long way, after this statement changed no row.
+		n, err := t.exec(t.st.receiptQuiet, statusList(message.Before(r.Status)), r.Status, r.ErrorCode, r.ErrorMessage, "", "", int64(0), nanos(r.At),
+			r.Connector, r.Keys[0])
+		if err != nil || n == 1 {
+			return err
+		}
+	}
 	err := sqlstore.ReceiptOnPart(t, r)
 	if !errors.Is(err, store.ErrNotFound) || len(r.Keys) == 0 {
 		return err

@@ -24,6 +24,7 @@ type stmts struct {
 	redactMessage, cancelMessage, deleteMessage              *sql.Stmt
 	advance, advanceDequeue                                  *sql.Stmt
 	advanceQuiet, advanceDequeueQuiet                        *sql.Stmt
+	receiptQuiet                                             *sql.Stmt
 	claimOutbox, rescheduleOutbox, releaseLeases             *sql.Stmt
 	insertPart, findPart, setPartStatus, partsOf             *sql.Stmt
 	insertOrphan, findOrphan, deleteOrphan, forgetOrphans    *sql.Stmt
@@ -160,6 +161,11 @@ func (s *stmts) prepare(ctx context.Context, c *sql.Conn) error {
 	// status callback, so nothing is to be returned.
 	p(&s.advanceQuiet, quietSet+` WHERE sid = ?9 AND status_callback = '' AND instr(?1, ',' || status || ',') > 0`)
 	p(&s.advanceDequeueQuiet, quietSet+`, `+dequeueSet+` WHERE sid = ?9 AND ob_queued = 1 AND status_callback = '' AND instr(?1, ',' || status || ',') > 0`)
+	// A receipt's common case in one statement: a message of one part,
+	// stored under the receipt's first key, whose status moves and that has
+	// no status callback.
+	p(&s.receiptQuiet, quietSet+` WHERE sid = (SELECT message_sid FROM message_parts WHERE connector = ?9 AND smsc_id = ?10 AND total = 1)
+		AND status_callback = '' AND instr(?1, ',' || status || ',') > 0`)
 
 	// RETURNING gives rows in no set order; claimed_due (the old due time,
 	// as SET reads the row before the update) lets the caller sort them.
