@@ -30,3 +30,31 @@ func TestNewCode(t *testing.T) {
 		}
 	}
 }
+
+// Every digit of a code is drawn evenly: over 20,000 six-digit codes each
+// of the ten digits appears about 2,000 times in each position.
+func TestNewCodeDigitsEven(t *testing.T) {
+	const draws = 20000
+	var counts [6][10]int
+	for range draws {
+		c := newCode(6)
+		for i := range c {
+			counts[i][c[i]-'0']++
+		}
+	}
+	for pos, ds := range counts {
+		for d, k := range ds {
+			// Expected 2,000 with a standard deviation of 42: 1,800 and
+			// 2,200 are nearly five deviations out.
+			if k < 1800 || k > 2200 {
+				t.Errorf("digit %d at position %d drawn %d times in %d codes; want about 2,000", d, pos, k, draws)
+			}
+		}
+	}
+}
+
+func BenchmarkNewCode(b *testing.B) {
+	for b.Loop() {
+		newCode(6)
+	}
+}
