@@ -1,7 +1,6 @@
 package sqlite_test
 
 import (
-	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -9,9 +8,6 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/message"
-	"github.com/otpgate/otpgate/internal/otpgate"
-	"github.com/otpgate/otpgate/internal/ratelimit"
-	"github.com/otpgate/otpgate/internal/verification"
 )
 
 // BenchmarkSMPPSend is the store's part of a code sent over SMPP, as under
@@ -59,17 +55,8 @@ func BenchmarkSMPPSend(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			n := seq.Add(1)
-			now := time.Now().UTC()
-			v := verif
-			v.SID, v.To = otpgate.NewSID(otpgate.PrefixVerification), fmt.Sprintf("+96279%07d", n)
-			v.CreatedAt, v.UpdatedAt, v.ExpiresAt = now, now, now.Add(10*time.Minute)
-			m, o := msg, outbound
-			m.SID = otpgate.NewSID(otpgate.PrefixMessage)
-			m.VerificationSID, m.To, m.CreatedAt, m.UpdatedAt = v.SID, v.To, now, now
-			o.SID, o.To, o.CreatedAt, o.LeaseUntil, o.ExpiresAt = m.SID, m.To, now, now.Add(time.Minute), v.ExpiresAt
-			limit := ratelimit.Limit{Key: "n:" + v.To, Max: 5, Window: 10 * time.Minute}
-			if err := s.InsertSend(ctx, m, o, &verification.Change{V: v, New: true}, limit); err != nil {
+			m, o, v, limit := benchCode(seq.Add(1))
+			if err := s.InsertSend(ctx, m, o, v, limit); err != nil {
 				b.Error(err)
 				return
 			}
@@ -82,12 +69,8 @@ func BenchmarkSMPPSend(b *testing.B) {
 	close(receipts)
 	receiving.Wait()
 	b.StopTimer()
-	after := s.Stats()
 	if got, err := s.Message(ctx, acct.SID, *last.Load()); err != nil || got.Status != message.Delivered {
 		b.Errorf("the last message after its receipt: %s, %v; want delivered", got.Status, err)
 	}
-	reportOps(b)
-	b.ReportMetric(float64((after.Busy-before.Busy).Microseconds())/float64(b.N), "writer-us/send")
-	b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(b.N), "cpu-us/send")
-	b.ReportMetric(float64(after.Ops-before.Ops)/float64(after.Batches-before.Batches), "ops/group")
+	reportStore(b, s, before, cpu)
 }
