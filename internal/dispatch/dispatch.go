@@ -83,6 +83,12 @@ type Route struct {
 // failed, never handed to an SMS connector.
 const EmailRoute = "email"
 
+// carries reports whether r carries messages of channel c: the email route
+// emails, every other route SMS.
+func (r Route) carries(c message.Channel) bool {
+	return (c.Or() == message.Email) == (r.Key == EmailRoute)
+}
+
 // Config configures a Dispatcher.
 type Config struct {
 	Store       Store
@@ -189,7 +195,7 @@ func (d *Dispatcher) Lease(o *message.Outbound) {
 // outbox. See pipeline.Inliner.
 func (d *Dispatcher) Inline(o message.Outbound, body string) (message.Outcome, bool) {
 	route := d.cfg.Route(o.To)
-	if len(route.Connectors) == 0 || (o.Channel.Or() == message.Email) != (route.Key == EmailRoute) {
+	if len(route.Connectors) == 0 || !route.carries(o.Channel) {
 		return message.Outcome{}, false
 	}
 	c := route.Connectors[0]
@@ -370,7 +376,7 @@ func (d *Dispatcher) deliver(o message.Outbound, span *latency.Span) {
 		d.finish(ctx, log, route, o, nil, "", nil, sms.Permanent(0, errors.New("the message expired before it could be sent")))
 		return
 	}
-	if (o.Channel.Or() == message.Email) != (route.Key == EmailRoute) {
+	if !route.carries(o.Channel) {
 		d.finish(ctx, log, route, o, nil, "", nil, sms.Permanent(0, fmt.Errorf("no route carries an %s here (an email needs a server started with --smtp, or the sandbox)", o.Channel.Or())))
 		return
 	}
