@@ -42,9 +42,8 @@ func benchSandboxSend(b *testing.B, mode string) {
 	for range 512 {
 		delivering.Go(func() {
 			for m := range deliver {
-				e := message.SandboxEntry{SID: m.SID, AccountSID: m.AccountSID, From: m.From, To: m.To, Body: m.Body,
-					Segments: 1, Encoding: "GSM-7", CreatedAt: time.Now(), Channel: message.SMS}
-				out := message.Outcome{SID: m.SID, Status: message.Delivered, Connector: "sandbox", At: time.Now(), Inbox: &e}
+				e := benchEntry(m, time.Now())
+				out := message.Outcome{SID: m.SID, Status: message.Delivered, Connector: "sandbox", At: e.CreatedAt, Inbox: &e}
 				if mode == "inbox_then_outcome" {
 					if err := s.InsertSandboxEntry(ctx, e); err != nil {
 						b.Error(err)
@@ -57,26 +56,18 @@ func benchSandboxSend(b *testing.B, mode string) {
 			}
 		})
 	}
-	var seq atomic.Int64
-	before, cpu := s.Stats(), cpuTime()
-	b.SetParallelism(32) // 64 senders on 2 CPUs
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			m, o, v, limit := benchCode(seq.Add(1))
-			if mode == "inline" {
-				e := message.SandboxEntry{SID: m.SID, AccountSID: m.AccountSID, From: m.From, To: m.To, Body: m.Body,
-					Segments: 1, Encoding: "GSM-7", CreatedAt: m.CreatedAt, Channel: message.SMS}
-				o.Delivered = &message.Outcome{SID: m.SID, Status: message.Delivered, Connector: "sandbox", At: m.CreatedAt, Inbox: &e}
-			}
-			if err := s.InsertSend(ctx, m, o, v, limit); err != nil {
-				b.Error(err)
-				return
-			}
-			if mode != "inline" {
-				deliver <- m
-			}
+	before, cpu := sendCodes(b, s, func(m message.Message, o message.Outbound, v *verification.Change, limit ratelimit.Limit) error {
+		if mode == "inline" {
+			e := benchEntry(m, m.CreatedAt)
+			o.Delivered = &message.Outcome{SID: m.SID, Status: message.Delivered, Connector: "sandbox", At: m.CreatedAt, Inbox: &e}
 		}
+		if err := s.InsertSend(ctx, m, o, v, limit); err != nil {
+			return err
+		}
+		if mode != "inline" {
+			deliver <- m
+		}
+		return nil
 	})
 	close(deliver)
 	delivering.Wait()
@@ -96,6 +87,31 @@ func benchCode(n int64) (message.Message, message.Outbound, *verification.Change
 	m.VerificationSID, m.To, m.CreatedAt, m.UpdatedAt = v.SID, v.To, now, now
 	o.SID, o.To, o.CreatedAt, o.LeaseUntil, o.ExpiresAt = m.SID, m.To, now, now.Add(time.Minute), v.ExpiresAt
 	return m, o, &verification.Change{V: v, New: true}, ratelimit.Limit{Key: "n:" + v.To, Max: 5, Window: 10 * time.Minute}
+}
+
+// sendCodes stores b.N codes made by benchCode from 64 senders (32 a CPU,
+// for 2 CPUs) through send, and returns the store's counters and the
+// process's CPU time from before the first. A sender stops at an error.
+func sendCodes(b *testing.B, s *sqlite.Store, send func(message.Message, message.Outbound, *verification.Change, ratelimit.Limit) error) (sqlite.Stats, time.Duration) {
+	var seq atomic.Int64
+	before, cpu := s.Stats(), cpuTime()
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := send(benchCode(seq.Add(1))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	return before, cpu
+}
+
+// benchEntry is m's sandbox inbox entry, kept at at.
+func benchEntry(m message.Message, at time.Time) message.SandboxEntry {
+	return message.SandboxEntry{SID: m.SID, AccountSID: m.AccountSID, From: m.From, To: m.To, Body: m.Body,
+		Segments: 1, Encoding: "GSM-7", CreatedAt: at, Channel: message.SMS}
 }
 
 // reportStore reports a store benchmark's rate (reportOps), and per send

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/internal/message"
+	"github.com/otpgate/otpgate/internal/ratelimit"
+	"github.com/otpgate/otpgate/internal/verification"
 )
 
 // BenchmarkSMPPSend is the store's part of a code sent over SMPP, as under
@@ -48,21 +50,14 @@ func BenchmarkSMPPSend(b *testing.B) {
 			}
 		})
 	}
-	var seq atomic.Int64
 	var last atomic.Pointer[string]
-	before, cpu := s.Stats(), cpuTime()
-	b.SetParallelism(32) // 64 senders on 2 CPUs
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			m, o, v, limit := benchCode(seq.Add(1))
-			if err := s.InsertSend(ctx, m, o, v, limit); err != nil {
-				b.Error(err)
-				return
-			}
-			last.Store(&m.SID)
-			outcomes <- m
+	before, cpu := sendCodes(b, s, func(m message.Message, o message.Outbound, v *verification.Change, limit ratelimit.Limit) error {
+		if err := s.InsertSend(ctx, m, o, v, limit); err != nil {
+			return err
 		}
+		last.Store(&m.SID)
+		outcomes <- m
+		return nil
 	})
 	close(outcomes)
 	outcoming.Wait()
